@@ -1,0 +1,54 @@
+# `make run` and `make test` do all set-up themselves, on a fresh machine too:
+# Debian packages, the virtual environment, migrations, demo data.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Pango for WeasyPrint, poppler-utils for pdfsig/pdftotext, sqlite3 for inspection.
+DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils sqlite3
+TEST_DATABASE_URL ?=
+
+.PHONY: run test bench lint setup system-deps clean
+
+system-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "Python 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: system-deps $(STAMP)
+
+run: setup
+	$(BIN)/compliance migrate
+	$(BIN)/compliance demo --if-empty
+	exec $(BIN)/compliance run
+
+test: setup
+	$(BIN)/ruff check compliance tests bench
+	TEST_ENGINE=sqlite $(BIN)/pytest
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
+	  echo "--- again on PostgreSQL ($(TEST_DATABASE_URL)) ---"; \
+	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -m db; \
+	fi
+
+bench: setup
+	$(BIN)/python -m bench
+
+lint: setup
+	$(BIN)/ruff check compliance tests bench
+	$(BIN)/ruff format --check compliance tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""The default analyte catalogue a new program starts with (shared/DOMAIN.md cutoffs, ng/mL).
+
+Programs edit their own copy (the ``analyte`` and ``analyte_code`` tables); these are
+only the starting values.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import NamedTuple
+
+from compliance.tables import Analyte, AnalyteCode
+
+
+class DefaultAnalyte(NamedTuple):
+    key: str
+    name: str
+    screen: Decimal | None
+    confirmation: Decimal | None
+    local_code: str
+
+
+def _d(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+DEFAULT_ANALYTES: tuple[DefaultAnalyte, ...] = tuple(
+    DefaultAnalyte(key, name, _d(screen), _d(confirmation), code)
+    for key, name, screen, confirmation, code in [
+        ("thc", "Marijuana metabolite (THC-COOH)", "50", "15", "THC"),
+        ("cocaine", "Cocaine metabolite (benzoylecgonine)", "150", "100", "COC"),
+        ("codeine", "Codeine", "2000", "2000", "COD"),
+        ("morphine", "Morphine", "2000", "2000", "MOR"),
+        ("hydrocodone", "Hydrocodone", "300", "100", "HYC"),
+        ("hydromorphone", "Hydromorphone", "300", "100", "HYM"),
+        ("oxycodone", "Oxycodone", "100", "100", "OXY"),
+        ("oxymorphone", "Oxymorphone", "100", "100", "OXM"),
+        ("6am", "6-Acetylmorphine (heroin)", "10", "10", "6AM"),
+        ("pcp", "Phencyclidine (PCP)", "25", "25", "PCP"),
+        ("amphetamine", "Amphetamine", "500", "250", "AMP"),
+        ("methamphetamine", "Methamphetamine", "500", "250", "MAMP"),
+        ("mdma", "MDMA", "500", "250", "MDMA"),
+        ("mda", "MDA", "500", "250", "MDA"),
+        ("fentanyl", "Fentanyl", "1", "1", "FEN"),
+        ("etg", "Ethyl glucuronide (alcohol)", "500", None, "ETG"),
+    ]
+)
+
+LOCAL_CODING_SYSTEM = "local"
+
+
+async def seed_program_analytes(program_id: int) -> dict[str, int]:
+    """Give a program the default catalogue; returns analyte key -> id."""
+    rows = await Analyte.insert(
+        *[
+            Analyte(
+                program=program_id,
+                key=a.key,
+                name=a.name,
+                screen_cutoff_ng_ml=a.screen,
+                confirmation_cutoff_ng_ml=a.confirmation,
+            )
+            for a in DEFAULT_ANALYTES
+        ]
+    ).returning(Analyte.id, Analyte.key)
+    ids = {row["key"]: row["id"] for row in rows}
+    await AnalyteCode.insert(
+        *[
+            AnalyteCode(
+                program=program_id,
+                analyte=ids[a.key],
+                coding_system=LOCAL_CODING_SYSTEM,
+                code=a.local_code,
+            )
+            for a in DEFAULT_ANALYTES
+        ]
+    )
+    return ids

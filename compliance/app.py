@@ -1,0 +1,49 @@
+"""``create_app()``: wiring only — settings, database, routes, templates, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+
+from compliance import PROJECT_ROOT, __version__, db
+from compliance.settings import Settings, load_settings
+from compliance.web import health, home
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    engine = db.create_engine(settings.database, settings.database_pool_size)
+    db.bind(engine)
+
+    @asynccontextmanager
+    async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
+        db.prepare_sqlite(settings.database)
+        await db.open_pool(engine, settings.database_pool_size)
+        try:
+            yield
+        finally:
+            await db.close_pool(engine)
+
+    app = Litestar(
+        route_handlers=[health.health_check, home.home_page],
+        lifespan=[database_lifespan],
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(
+            title="compliance",
+            version=__version__,
+            description="Court and EAP compliance reporting for Intensive Outpatient Programs.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    return app

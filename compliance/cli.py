@@ -1,0 +1,130 @@
+"""The ``compliance`` command: Litestar's CLI (``run``, ``routes``, ``schema`` ...) with
+our commands added. Operator errors print one line and exit non-zero, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import click
+from litestar.cli.main import litestar_group
+
+from compliance import db
+from compliance.settings import Settings, SettingsError, load_settings
+
+EXIT_SETTINGS = 2
+EXIT_UNAVAILABLE = 1
+
+
+def fail(message: str, code: int = EXIT_UNAVAILABLE) -> NoReturn:
+    click.echo(f"compliance: error: {message}", err=True)
+    sys.exit(code)
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), EXIT_SETTINGS)
+
+
+def run_async(factory: Callable[[], Any]) -> Any:
+    try:
+        return asyncio.run(factory())
+    except db.DatabaseUnavailable as exc:
+        fail(f"DATABASE_URL: {exc}")
+
+
+def preflight(settings: Settings) -> None:
+    """Everything ``run`` needs before it binds a port: reachable, fully migrated database."""
+
+    async def check() -> list[str]:
+        await db.check_reachable(settings.database)
+        return await db.pending_migrations(db.create_engine(settings.database))
+
+    pending = run_async(check)
+    if pending:
+        fail(f"{len(pending)} migration(s) not applied; run `compliance migrate` first")
+
+
+@click.command("migrate")
+@click.option("--check", is_flag=True, help="Only report pending migrations (exit 1 if any).")
+def migrate_command(check: bool) -> None:
+    """Apply pending database migrations, all in one transaction."""
+    settings = settings_or_exit()
+
+    async def go() -> list[str]:
+        await db.check_reachable(settings.database)
+        engine = db.create_engine(settings.database)
+        if check:
+            return await db.pending_migrations(engine)
+        return await db.migrate(engine)
+
+    names = run_async(go)
+    target = settings.database.display
+    if check:
+        if names:
+            fail(f"{len(names)} migration(s) pending on {target}: {', '.join(names)}")
+        click.echo(f"{target}: up to date")
+    elif names:
+        click.echo(f"{target}: applied {len(names)} migration(s): {', '.join(names)}")
+    else:
+        click.echo(f"{target}: up to date")
+
+
+@click.command("demo")
+@click.option(
+    "--if-empty", is_flag=True, help="Only load when the database has no programs (first run)."
+)
+def demo_command(if_empty: bool) -> None:
+    """Load demonstration data (idempotent). New credentials are printed once."""
+    from compliance import demo
+
+    settings = settings_or_exit()
+
+    async def go() -> demo.DemoResult:
+        await db.check_reachable(settings.database)
+        engine = db.create_engine(settings.database)
+        db.bind(engine)
+        if await db.pending_migrations(engine):
+            raise db.DatabaseUnavailable("migrations pending; run `compliance migrate` first")
+        return await demo.load_demo(if_empty=if_empty)
+
+    result = run_async(go)
+    click.echo(result.summary())
+
+
+@click.command("check")
+def check_command() -> None:
+    """Check settings, the report store and the database, as `run` does before serving."""
+    settings = settings_or_exit()
+    preflight(settings)
+    click.echo(
+        f"settings ok; database {settings.database.display} reachable and migrated; "
+        f"reports in {settings.reports_dir}"
+    )
+
+
+for command in (migrate_command, demo_command, check_command):
+    litestar_group.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("LITESTAR_APP", "compliance.app:create_app")
+    os.environ.setdefault("PICCOLO_CONF", "compliance.piccolo_conf")
+    # Litestar's group builds the app before any command runs, so a bad setting must be
+    # caught here to stay one line instead of a traceback.
+    settings = settings_or_exit()
+    if args and args[0] == "run":
+        preflight(settings)
+        os.environ.setdefault("LITESTAR_HOST", settings.host)
+        os.environ.setdefault("LITESTAR_PORT", str(settings.port))
+    litestar_group.main(args=args, prog_name="compliance")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""The database engine, chosen by ``DATABASE_URL``, and the migration runner.
+
+This is the one module that knows which engine is in use. SQLite gets WAL, a busy
+timeout, foreign keys (Piccolo turns them on per connection) and IMMEDIATE write
+transactions; PostgreSQL gets a connection pool opened and closed in the app's lifespan.
+Everything above this module calls ``transaction()`` and the Piccolo tables, the same
+on both engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+from typing import Any
+
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+
+from compliance.settings import DatabaseTarget
+from compliance.tables import ALL_TABLES
+
+APP_NAME = "compliance"
+SQLITE_BUSY_TIMEOUT_S = 15.0
+CONNECT_TIMEOUT_S = 5.0
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or is not usable; ``str()`` is one line."""
+
+
+class ImmediateSQLiteEngine(SQLiteEngine):
+    """SQLite engine whose transactions take the write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes can fail with "database is
+    locked" when another writer got there first; IMMEDIATE waits on the busy timeout
+    instead.
+    """
+
+    async def check_version(self) -> None:
+        """Piccolo logs the version at construction; ``check_reachable`` covers this."""
+
+    def transaction(
+        self,
+        transaction_type: TransactionType = TransactionType.immediate,
+        allow_nested: bool = True,
+    ) -> SQLiteTransaction:
+        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+
+
+class PooledPostgresEngine(PostgresEngine):
+    """PostgreSQL engine that does not connect while being constructed.
+
+    Piccolo's base engine queries the server version synchronously in ``__init__``;
+    we check reachability explicitly (and with a timeout) instead.
+    """
+
+    async def check_version(self) -> None:
+        pass
+
+
+def create_engine(target: DatabaseTarget, pool_size: int = 10) -> Engine:
+    if target.engine == "sqlite":
+        assert target.sqlite_path is not None
+        return ImmediateSQLiteEngine(path=str(target.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_S)
+    return PooledPostgresEngine(
+        config={"dsn": target.url, "timeout": CONNECT_TIMEOUT_S}, extensions=()
+    )
+
+
+def prepare_sqlite(target: DatabaseTarget) -> None:
+    """Switch the file to WAL (a persistent property of the file) before first use."""
+    if target.sqlite_path is None:
+        return
+    try:
+        with sqlite3.connect(target.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_S) as conn:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseUnavailable(f"cannot open {target.sqlite_path}: {exc}") from None
+    if mode.lower() != "wal":
+        raise DatabaseUnavailable(f"{target.sqlite_path} refused WAL mode (got {mode})")
+
+
+def bind(engine: Engine) -> None:
+    """Point every table (and Piccolo's migration table) at ``engine``."""
+    for table in [*ALL_TABLES, Migration]:
+        table._meta.db = engine
+
+
+def current_engine() -> Engine:
+    return ALL_TABLES[0]._meta.db
+
+
+def transaction() -> Any:
+    """A write transaction on the bound engine (IMMEDIATE on SQLite)."""
+    return current_engine().transaction()
+
+
+async def open_pool(engine: Engine, pool_size: int) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=pool_size)
+
+
+async def close_pool(engine: Engine) -> None:
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+async def ping(engine: Engine) -> None:
+    """Raise ``DatabaseUnavailable`` unless the database answers and holds our schema."""
+    try:
+        await asyncio.wait_for(
+            engine.run_ddl('SELECT COUNT(*) AS n FROM "program"'), timeout=CONNECT_TIMEOUT_S
+        )
+    except TimeoutError:
+        raise DatabaseUnavailable("the database did not answer in time") from None
+    except Exception as exc:
+        raise DatabaseUnavailable(_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{exc.__class__.__name__}: {text[0]}" if text else exc.__class__.__name__
+
+
+async def check_reachable(target: DatabaseTarget) -> None:
+    """Connect once without needing the schema: used before migrating or serving."""
+    engine = create_engine(target)
+    try:
+        if target.engine == "sqlite":
+            prepare_sqlite(target)
+        await asyncio.wait_for(engine.run_ddl("SELECT 1"), timeout=CONNECT_TIMEOUT_S * 2)
+    except DatabaseUnavailable:
+        raise
+    except TimeoutError:
+        raise DatabaseUnavailable(f"{target.display} did not answer in time") from None
+    except Exception as exc:
+        raise DatabaseUnavailable(f"cannot reach {target.display}: {_one_line(exc)}") from None
+
+
+def _point_piccolo_at(engine: Engine) -> None:
+    """Piccolo's migration runner finds its engine through ``piccolo_conf.DB``."""
+    os.environ["PICCOLO_CONF"] = "compliance.piccolo_conf"
+    from compliance import piccolo_conf
+
+    piccolo_conf.DB = engine
+    bind(engine)
+
+
+async def pending_migrations(engine: Engine) -> list[str]:
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+
+    _point_piccolo_at(engine)
+    manager = BaseMigrationManager()
+    app_config = manager.get_app_config(APP_NAME)
+    modules = manager.get_migration_modules(app_config.resolved_migrations_folder_path)
+    known = set(manager.get_migration_ids(modules))
+    if not await Migration.table_exists():
+        return sorted(known)
+    ran = set(await Migration.get_migrations_which_ran(app_name=APP_NAME))
+    return sorted(known - ran)
+
+
+async def migrate(engine: Engine) -> list[str]:
+    """Apply every pending migration in one transaction: all of them or none.
+
+    Piccolo wraps each migration in its own transaction and records it afterwards;
+    the outer transaction here makes the whole run, records included, atomic, so a
+    failure leaves the database exactly as it was.
+    """
+    from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
+
+    todo = await pending_migrations(engine)
+    if not todo:
+        return []
+    async with engine.transaction():
+        if not await Migration.table_exists():
+            await Migration.create_table()
+        manager = ForwardsMigrationManager(app_name=APP_NAME, migration_id="all")
+        stdout = sys.stdout
+        try:
+            sys.stdout = _Quiet()
+            result = await manager.run_migrations(manager.get_app_config(APP_NAME))
+        finally:
+            sys.stdout = stdout
+        if not result.success:
+            raise DatabaseUnavailable(f"migration failed: {result.message}")
+    return todo
+
+
+class _Quiet:
+    """Swallows Piccolo's emoji progress lines; we print our own summary."""
+
+    def write(self, _text: str) -> int:
+        return len(_text)
+
+    def flush(self) -> None:
+        pass

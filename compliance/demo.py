@@ -1,0 +1,579 @@
+"""Demonstration data: one program, two staff accounts and three mandated clients with
+about eight weeks of sessions, attendance and drug tests.
+
+The history is scripted, not random, so the demo always shows the cases people ask
+about: an excused and an unexcused absence, a confirmed positive, a dilute specimen,
+a no-show, and an MRO-verified negative. It is laid out relative to the current week.
+Loading is one transaction and idempotent: a second run finds the demo program and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from compliance import db
+from compliance.accounts import create_staff_user
+from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
+from compliance.tables import (
+    AnalyteResult,
+    Attendance,
+    Consent,
+    DrugTest,
+    Mandate,
+    MandatePhase,
+    Participant,
+    PhaseSessionRequirement,
+    Program,
+    Recipient,
+    TreatmentSession,
+)
+from compliance.vocabulary import (
+    AnalyteOutcome,
+    AttendanceStatus,
+    CollectionStatus,
+    ConsentPurpose,
+    InformationCategory,
+    RecipientKind,
+    RecordSource,
+    ReferralSource,
+    Role,
+    SessionType,
+    TestReason,
+)
+
+DEMO_PROGRAM_CODE = "DEMO"
+DEMO_TZ = "America/Chicago"
+WEEKS = 8
+PANEL = (
+    "thc",
+    "cocaine",
+    "codeine",
+    "morphine",
+    "oxycodone",
+    "amphetamine",
+    "methamphetamine",
+    "fentanyl",
+    "etg",
+)
+REVOCATION_TEXT = (
+    "You may revoke this consent at any time, in writing to the program director, "
+    "except to the extent that action has already been taken in reliance on it."
+)
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    skipped_reason: str = ""
+    credentials: list[tuple[str, str, str]] = field(default_factory=list)  # role, email, pw
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        if not self.created:
+            return f"demo data not loaded: {self.skipped_reason}"
+        lines = ["demo data loaded: " + ", ".join(f"{v} {k}" for k, v in self.counts.items())]
+        lines.append("demo accounts (shown once; keep them somewhere safe):")
+        lines += [f"  {role:<10} {email:<28} {pw}" for role, email, pw in self.credentials]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Client:
+    """One demo participant's script."""
+
+    key: str
+    client_id: str
+    first: str
+    last: str
+    dob: date
+    source: ReferralSource
+    tests_per_week: int
+    observed: bool
+    reason: TestReason
+
+
+CLIENTS = (
+    Client(
+        "court",
+        "RB-1001",
+        "Marcus",
+        "Hale",
+        date(1988, 4, 12),
+        ReferralSource.court,
+        2,
+        False,
+        TestReason.random,
+    ),
+    Client(
+        "eap",
+        "RB-1002",
+        "Alicia",
+        "Gomez",
+        date(1991, 9, 3),
+        ReferralSource.eap,
+        1,
+        False,
+        TestReason.random,
+    ),
+    Client(
+        "dot",
+        "RB-1003",
+        "Terrence",
+        "Boyd",
+        date(1979, 1, 27),
+        ReferralSource.dot_sap,
+        1,
+        True,
+        TestReason.follow_up,
+    ),
+)
+
+# (client, week index, weekday of the group: 0 Mon / 2 Wed / 3 Thu) -> (status, minutes, note)
+ATTENDANCE_EXCEPTIONS: dict[tuple[str, int, int], tuple[AttendanceStatus, int, str]] = {
+    ("court", 2, 2): (AttendanceStatus.absent_unexcused, 0, "No call, no show."),
+    ("court", 4, 0): (AttendanceStatus.late, 150, "Arrived 30 minutes late (bus)."),
+    ("court", 5, 3): (AttendanceStatus.absent_excused, 0, "Court appearance; letter on file."),
+    ("eap", 1, 3): (AttendanceStatus.absent_excused, 0, "Illness; doctor's note received."),
+    ("eap", 3, 2): (AttendanceStatus.left_early, 120, "Left early for a work shift."),
+    ("dot", 6, 0): (AttendanceStatus.late, 165, "Arrived 15 minutes late."),
+}
+
+# (client, week index, test index) -> special outcome
+TEST_EXCEPTIONS = {
+    ("court", 1, 1): "confirmed_positive_thc",
+    ("court", 3, 0): "dilute",
+    ("court", 5, 1): "no_show",
+    ("dot", 4, 0): "mro_negative_codeine",
+}
+
+
+def _week_start(today: date) -> date:
+    return today - timedelta(days=today.weekday())
+
+
+async def load_demo(if_empty: bool = False, now: datetime | None = None) -> DemoResult:
+    if await Program.exists().where(Program.code == DEMO_PROGRAM_CODE):
+        return DemoResult(False, "the demo program is already there")
+    if if_empty and await Program.count() > 0:
+        return DemoResult(False, "the database already holds programs")
+    tz = ZoneInfo(DEMO_TZ)
+    now = now or datetime.now(tz)
+    async with db.transaction():
+        # Re-check inside the write lock: two concurrent loads must not both insert.
+        if await Program.exists().where(Program.code == DEMO_PROGRAM_CODE):
+            return DemoResult(False, "the demo program is already there")
+        return await _build(now.astimezone(tz), tz)
+
+
+async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
+    program = Program(
+        code=DEMO_PROGRAM_CODE,
+        name="Riverbend Recovery IOP",
+        time_zone=DEMO_TZ,
+        address="1200 River Road, Suite 300, Springfield, IL 62701",
+        phone="(217) 555-0140",
+        contact_email="records@riverbend.example",
+    )
+    await program.save()
+    analyte_ids = await seed_program_analytes(program.id)
+    result = DemoResult(True)
+    admin_pw, clin_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+    await create_staff_user(
+        email="admin@riverbend.example",
+        full_name="Jordan Ellis",
+        password=admin_pw,
+        role=Role.admin,
+        program_ids=[program.id],
+    )
+    clinician = await create_staff_user(
+        email="clinician@riverbend.example",
+        full_name="Priya Raman",
+        password=clin_pw,
+        role=Role.clinician,
+        program_ids=[program.id],
+        credentials="LCSW, LCADC",
+    )
+    result.credentials = [
+        ("admin", "admin@riverbend.example", admin_pw),
+        ("clinician", "clinician@riverbend.example", clin_pw),
+    ]
+
+    first_monday = _week_start(now.date()) - timedelta(weeks=WEEKS)
+    at = lambda d, h, m=0: datetime.combine(d, time(h, m), tz)  # noqa: E731
+
+    participants: dict[str, int] = {}
+    for c in CLIENTS:
+        p = Participant(
+            program=program.id,
+            client_id=c.client_id,
+            first_name=c.first,
+            last_name=c.last,
+            date_of_birth=c.dob,
+            admitted_on=first_monday,
+            primary_clinician=clinician.id,
+            diagnosis="F10.20 Alcohol use disorder, moderate"
+            if c.key == "eap"
+            else "F12.20 Cannabis use disorder, moderate",
+        )
+        await p.save()
+        participants[c.key] = p.id
+        await _mandate_and_consent(c, p.id, program.id, clinician.id, first_monday)
+
+    # Group sessions Mon/Wed/Thu 18:00-21:00; individual sessions Tue 10:00 per client.
+    sessions = 0
+    attendance: list[Attendance] = []
+    for week in range(WEEKS + 1):
+        monday = first_monday + timedelta(weeks=week)
+        for weekday in (0, 2, 3):
+            starts = at(monday + timedelta(days=weekday), 18)
+            if starts > now:
+                continue
+            s = TreatmentSession(
+                program=program.id,
+                session_type=SessionType.group.value,
+                title="Relapse prevention group",
+                starts_at=starts,
+                scheduled_minutes=180,
+                facilitator=clinician.id,
+                facilitator_name="Priya Raman, LCSW",
+                location="Group room B",
+            )
+            await s.save()
+            sessions += 1
+            for c in CLIENTS:
+                status, minutes, note = ATTENDANCE_EXCEPTIONS.get(
+                    (c.key, week, weekday), (AttendanceStatus.present, 180, "")
+                )
+                attendance.append(
+                    _attendance(participants[c.key], s, status, minutes, note, clinician.id)
+                )
+        for offset, c in enumerate(CLIENTS):
+            starts = at(monday + timedelta(days=1), 9 + offset)
+            if starts > now:
+                continue
+            s = TreatmentSession(
+                program=program.id,
+                session_type=SessionType.individual.value,
+                title=f"Individual session: {c.first} {c.last}",
+                starts_at=starts,
+                scheduled_minutes=50,
+                facilitator=clinician.id,
+                facilitator_name="Priya Raman, LCSW",
+                location="Office 3",
+            )
+            await s.save()
+            sessions += 1
+            attendance.append(
+                _attendance(participants[c.key], s, AttendanceStatus.present, 50, "", clinician.id)
+            )
+        # The court client also goes to an outside 12-step meeting each Saturday.
+        saturday = at(monday + timedelta(days=5), 10)
+        if saturday <= now:
+            attendance.append(
+                Attendance(
+                    record_uid=uuid.uuid4(),
+                    participant=participants["court"],
+                    session=None,
+                    session_type=SessionType.twelve_step.value,
+                    occurred_at=saturday,
+                    scheduled_minutes=60,
+                    status=AttendanceStatus.present.value,
+                    minutes_attended=60,
+                    meeting_name="Saturday Morning Serenity (AA)",
+                    proof="Signed attendance slip, meeting secretary",
+                    source="demo",
+                    recorded_by=clinician.id,
+                )
+            )
+    await Attendance.insert(*attendance)
+
+    tests, results = _drug_tests(participants, first_monday, now, tz, clinician.id)
+    local_code = {a.key: a.local_code for a in DEFAULT_ANALYTES}
+    analyte_rows: list[AnalyteResult] = []
+    for t, rows in zip(tests, results, strict=True):
+        await t.save()
+        analyte_rows += [
+            AnalyteResult(
+                **{
+                    **r,
+                    "drug_test": t.id,
+                    "analyte": analyte_ids[r["analyte_code"]],
+                    "analyte_code": local_code[r["analyte_code"]],
+                }
+            )
+            for r in rows
+        ]
+    await AnalyteResult.insert(*analyte_rows)
+
+    result.counts = {
+        "participants": len(participants),
+        "sessions": sessions,
+        "attendance records": len(attendance),
+        "drug tests": len(tests),
+    }
+    return result
+
+
+def _attendance(
+    participant: int,
+    s: TreatmentSession,
+    status: AttendanceStatus,
+    minutes: int,
+    note: str,
+    recorded_by: int,
+) -> Attendance:
+    return Attendance(
+        record_uid=uuid.uuid4(),
+        participant=participant,
+        session=s.id,
+        session_type=s.session_type,
+        occurred_at=s.starts_at,
+        scheduled_minutes=s.scheduled_minutes,
+        status=status.value,
+        minutes_attended=minutes,
+        note=note,
+        source=RecordSource.demo.value,
+        recorded_by=recorded_by,
+    )
+
+
+async def _mandate_and_consent(
+    c: Client, participant: int, program: int, clinician: int, start: date
+) -> None:
+    if c.source is ReferralSource.court:
+        mandate = Mandate(
+            participant=participant,
+            source=c.source.value,
+            case_number="2026-CF-001432",
+            court_name="Sangamon County Drug Treatment Court",
+            referring_agency="Sangamon County Adult Probation",
+            contact_name="Dana Whitfield",
+            contact_email="dwhitfield@probation.example",
+            contact_phone="(217) 555-0188",
+            starts_on=start,
+            ends_on=start + timedelta(days=365),
+            created_by=clinician,
+        )
+        phases = [
+            ("Phase 1: Stabilisation", "9", 2, {"group": 3, "individual": 1}, start),
+            ("Phase 2: Early recovery", "6", 1, {"group": 2, "individual": 1}, None),
+            ("Phase 3: Aftercare", "1.5", 1, {"group": 1}, None),
+        ]
+        recipient = Recipient(
+            program=program,
+            kind=RecipientKind.probation_officer.value,
+            name="Dana Whitfield",
+            title="Probation Officer II",
+            organisation="Sangamon County Adult Probation",
+            email="dwhitfield@probation.example",
+            phone="(217) 555-0188",
+        )
+        categories = [
+            InformationCategory.attendance,
+            InformationCategory.drug_tests,
+            InformationCategory.compliance_status,
+            InformationCategory.treatment_progress,
+            InformationCategory.discharge_status,
+        ]
+        purpose, cj = ConsentPurpose.court_supervision, True
+        description = (
+            "Attendance, drug and alcohol test results, compliance with the "
+            "treatment mandate, treatment progress and discharge status."
+        )
+    elif c.source is ReferralSource.eap:
+        mandate = Mandate(
+            participant=participant,
+            source=c.source.value,
+            referring_agency="Keystone EAP Services (for Midstate Logistics)",
+            contact_name="Renee Cho",
+            contact_email="rcho@keystone-eap.example",
+            contact_phone="(217) 555-0122",
+            starts_on=start,
+            ends_on=start + timedelta(weeks=12),
+            created_by=clinician,
+        )
+        phases = [("IOP", "9", 1, {"group": 3, "individual": 1}, start)]
+        recipient = Recipient(
+            program=program,
+            kind=RecipientKind.eap_case_manager.value,
+            name="Renee Cho",
+            title="EAP Case Manager",
+            organisation="Keystone EAP Services",
+            email="rcho@keystone-eap.example",
+            phone="(217) 555-0122",
+        )
+        categories = [
+            InformationCategory.attendance,
+            InformationCategory.compliance_status,
+            InformationCategory.fitness_to_return,
+        ]
+        purpose, cj = ConsentPurpose.employment, False
+        description = (
+            "Whether I attend as required, whether I am compliant with my "
+            "return-to-work agreement (yes/no), and fitness to return to work."
+        )
+    else:
+        mandate = Mandate(
+            participant=participant,
+            source=c.source.value,
+            referring_agency="Ellen Marsh, PhD, Substance Abuse Professional",
+            contact_name="Ellen Marsh",
+            contact_email="emarsh@sap.example",
+            contact_phone="(217) 555-0109",
+            starts_on=start,
+            ends_on=start + timedelta(days=365),
+            notes="DOT follow-up plan: at least 6 unannounced, directly observed tests in the "
+            "first 12 months.",
+            created_by=clinician,
+        )
+        phases = [("Follow-up", "9", 1, {"group": 3, "individual": 1}, start)]
+        recipient = Recipient(
+            program=program,
+            kind=RecipientKind.sap.value,
+            name="Ellen Marsh",
+            title="Substance Abuse Professional",
+            organisation="Marsh SAP Services",
+            email="emarsh@sap.example",
+            phone="(217) 555-0109",
+        )
+        categories = [
+            InformationCategory.attendance,
+            InformationCategory.drug_tests,
+            InformationCategory.compliance_status,
+            InformationCategory.fitness_to_return,
+        ]
+        purpose, cj = ConsentPurpose.dot_return_to_duty, False
+        description = (
+            "Attendance, drug and alcohol test results, compliance with the "
+            "follow-up plan and fitness for return to safety-sensitive duty."
+        )
+    await mandate.save()
+    for seq, (name, hours, tests, per_type, started) in enumerate(phases, start=1):
+        phase = MandatePhase(
+            mandate=mandate.id,
+            sequence=seq,
+            name=name,
+            required_hours_per_week=Decimal(hours),
+            required_tests_per_week=tests,
+            started_on=started,
+        )
+        await phase.save()
+        await PhaseSessionRequirement.insert(
+            *[
+                PhaseSessionRequirement(phase=phase.id, session_type=t, sessions_per_week=n)
+                for t, n in per_type.items()
+            ]
+        )
+    await recipient.save()
+    await Consent(
+        participant=participant,
+        recipient=recipient.id,
+        recipient_organisation=recipient.organisation,
+        disclosing_party="Riverbend Recovery IOP",
+        information_categories=[cat.value for cat in categories],
+        information_description=description,
+        purpose=purpose.value,
+        purpose_description=mandate.referring_agency,
+        is_criminal_justice=cj,
+        expires_on=mandate.ends_on,
+        expiry_event="final disposition of the criminal case" if cj else "",
+        revocable_after=mandate.ends_on if cj else None,
+        irrevocable_until_event="final disposition of the criminal case" if cj else "",
+        revocation_instructions=REVOCATION_TEXT,
+        signed_by_name=f"{c.first} {c.last}",
+        signed_on=start,
+        created_by=clinician,
+    ).save()
+
+
+def _drug_tests(
+    participants: dict[str, int], first_monday: date, now: datetime, tz: ZoneInfo, clinician: int
+) -> tuple[list[DrugTest], list[list[dict]]]:
+    """The tests, and for each its analyte results as column values (keyed by analyte key)."""
+    tests: list[DrugTest] = []
+    results: list[list[dict]] = []
+    cutoffs = {a.key: a for a in DEFAULT_ANALYTES}
+    for c in CLIENTS:
+        for week in range(WEEKS + 1):
+            monday = first_monday + timedelta(weeks=week)
+            for index in range(c.tests_per_week):
+                # Spread over the whole week, weekends included, like a random calendar.
+                day = monday + timedelta(days=(week * 3 + index * 4 + len(c.key)) % 7)
+                called = datetime.combine(day, time(7, 0), tz)
+                collected = called + timedelta(hours=2, minutes=15 * index)
+                if collected > now:
+                    continue
+                special = TEST_EXCEPTIONS.get((c.key, week, index), "")
+                accession = f"RB{day:%y%m%d}{c.client_id[-2:]}{index}"
+                test = DrugTest(
+                    record_uid=uuid.uuid4(),
+                    participant=participants[c.key],
+                    called_at=called,
+                    collected_at=collected,
+                    observed=c.observed,
+                    reason=c.reason.value,
+                    collection_status=CollectionStatus.collected.value,
+                    lab_name="Prairie Toxicology Laboratory",
+                    accession_id=accession,
+                    chain_of_custody_id=f"CCF-{accession}",
+                    result_reported_at=collected + timedelta(hours=30),
+                    creatinine_mg_dl=Decimal("96.0"),
+                    specific_gravity=Decimal("1.0150"),
+                    ph=Decimal("6.20"),
+                    source=RecordSource.demo.value,
+                    recorded_by=clinician,
+                )
+                rows = []
+                if special == "no_show":
+                    test.collected_at = None
+                    test.result_reported_at = None
+                    test.collection_status = CollectionStatus.no_show.value
+                    test.creatinine_mg_dl = test.specific_gravity = test.ph = None
+                    test.notes = "Called at 07:00; did not report for collection within 8 hours."
+                else:
+                    if special == "dilute":
+                        test.collection_status = CollectionStatus.dilute.value
+                        test.creatinine_mg_dl = Decimal("14.2")
+                        test.specific_gravity = Decimal("1.0020")
+                        test.validity_note = "Dilute: creatinine < 20 mg/dL."
+                    for key in PANEL:
+                        a = cutoffs[key]
+                        rows.append(
+                            {
+                                "analyte_code": key,
+                                "analyte_name": a.name,
+                                "screen_result": AnalyteOutcome.negative.value,
+                                "screen_cutoff_ng_ml": a.screen,
+                                "confirmation_cutoff_ng_ml": a.confirmation,
+                            }
+                        )
+                    if special == "confirmed_positive_thc":
+                        thc = next(r for r in rows if r["analyte_code"] == "thc")
+                        thc.update(
+                            screen_result=AnalyteOutcome.positive.value,
+                            confirmation_result=AnalyteOutcome.positive.value,
+                            confirmation_method="GC-MS",
+                            level_ng_ml=Decimal("42.0"),
+                            abnormal_flag="A",
+                        )
+                    if special == "mro_negative_codeine":
+                        cod = next(r for r in rows if r["analyte_code"] == "codeine")
+                        cod.update(
+                            screen_result=AnalyteOutcome.positive.value,
+                            confirmation_result=AnalyteOutcome.positive.value,
+                            confirmation_method="LC-MS/MS",
+                            level_ng_ml=Decimal("2450.0"),
+                            abnormal_flag="A",
+                            mro_result=AnalyteOutcome.negative.value,
+                            mro_comment="Valid prescription (acetaminophen with codeine) verified.",
+                            mro_verified_at=collected + timedelta(days=3),
+                        )
+                tests.append(test)
+                results.append(rows)
+    return tests, results

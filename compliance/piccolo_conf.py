@@ -1,0 +1,13 @@
+"""Piccolo's configuration, so ``PICCOLO_CONF=compliance.piccolo_conf piccolo ...`` works.
+
+The engine comes from ``DATABASE_URL`` exactly as the app's does.
+"""
+
+from piccolo.conf.apps import AppRegistry
+
+from compliance.db import create_engine
+from compliance.settings import database_target_from_env
+
+DB = create_engine(database_target_from_env())
+
+APP_REGISTRY = AppRegistry(apps=["compliance.piccolo_app"])

@@ -1,0 +1,201 @@
+"""Every setting, read from the environment in one place.
+
+``load_settings`` validates as it reads, so a bad value stops start-up with a
+``SettingsError`` naming the setting; the CLI prints it as one line.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from compliance import PROJECT_ROOT
+
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong. ``str()`` is the one line shown to the operator."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"{name}: {reason}")
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """A parsed ``DATABASE_URL``: either a SQLite file or a PostgreSQL DSN."""
+
+    engine: str  # "sqlite" or "postgres"
+    url: str
+    sqlite_path: Path | None = None
+
+    @property
+    def display(self) -> str:
+        """The URL without any password, for messages and logs."""
+        return redact_url(self.url)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseTarget
+    secret_key: str
+    reports_dir: Path
+    var_dir: Path
+    base_url: str
+    host: str
+    port: int
+    database_pool_size: int
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def parse_database_url(url: str) -> DatabaseTarget:
+    """Accept ``sqlite:///relative.db``, ``sqlite:////abs/path.db`` and
+    ``postgresql://user[:pw]@host[:port]/db`` (``postgres://`` too)."""
+    url = url.strip()
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise SettingsError(
+            "DATABASE_URL",
+            f"{redact_url(url)!r} is not a URL; expected sqlite:///PATH or "
+            "postgresql://USER@HOST:PORT/DBNAME",
+        )
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise SettingsError(
+                "DATABASE_URL", "a SQLite URL needs a file path: sqlite:///var/app.sqlite3"
+            )
+        path = Path(unquote(rest[1:]))
+        if str(path) in ("", ":memory:"):
+            raise SettingsError("DATABASE_URL", "an in-memory SQLite database is not supported")
+        if not path.is_absolute():
+            path = Path.cwd() / path
+        return DatabaseTarget(engine="sqlite", url=f"sqlite:///{path}", sqlite_path=path)
+    if scheme in ("postgresql", "postgres"):
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises ValueError when not a number
+        except ValueError as exc:
+            raise SettingsError("DATABASE_URL", f"malformed PostgreSQL URL ({exc})") from None
+        if not parts.hostname and "host=" not in (parts.query or ""):
+            raise SettingsError("DATABASE_URL", "a PostgreSQL URL needs a host")
+        if not parts.path.strip("/"):
+            raise SettingsError("DATABASE_URL", "a PostgreSQL URL needs a database name")
+        if port is not None and not 0 < port < 65536:
+            raise SettingsError("DATABASE_URL", f"port {port} is out of range")
+        normalised = urlunsplit(parts._replace(scheme="postgresql"))
+        return DatabaseTarget(engine="postgres", url=normalised)
+    raise SettingsError(
+        "DATABASE_URL",
+        f"unsupported scheme {scheme!r}; use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME",
+    )
+
+
+def _resolve_dir(name: str, value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else Path.cwd() / path
+
+
+def _ensure_writable_dir(name: str, path: Path) -> None:
+    """Create the directory and prove we can write a file in it."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise SettingsError(name, f"{path} is not a writable directory ({reason})") from None
+
+
+def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
+    """Use SECRET_KEY when set; otherwise keep a generated key in var/secret_key."""
+    value = env.get("SECRET_KEY", "")
+    if value:
+        if len(value) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                "SECRET_KEY", f"must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
+        return value
+    key_file = var_dir / "secret_key"
+    if key_file.exists():
+        stored = key_file.read_text().strip()
+        if len(stored) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError("SECRET_KEY", f"{key_file} holds a key that is too short")
+        return stored
+    generated = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(generated + "\n")
+    return generated
+
+
+def _port(env: Mapping[str, str]) -> int:
+    raw = env.get("PORT", "8000").strip()
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError("PORT", f"{raw!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, str(default)).strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise SettingsError(name, f"{raw!r} is not a positive whole number")
+    return int(raw)
+
+
+def _base_url(env: Mapping[str, str], host: str, port: int) -> str:
+    raw = env.get("BASE_URL", "").strip() or f"http://{host}:{port}"
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError("BASE_URL", f"{raw!r} is not an http(s) URL")
+    return raw.rstrip("/")
+
+
+def database_target_from_env(env: Mapping[str, str] | None = None) -> DatabaseTarget:
+    env = os.environ if env is None else env
+    var_dir = _resolve_dir("VAR_DIR", env.get("VAR_DIR", str(PROJECT_ROOT / "var")))
+    default = f"sqlite:///{var_dir / 'compliance.sqlite3'}"
+    return parse_database_url(env.get("DATABASE_URL", "").strip() or default)
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check every setting. Creates var/ and the report store if missing."""
+    env = os.environ if env is None else env
+    var_dir = _resolve_dir("VAR_DIR", env.get("VAR_DIR", str(PROJECT_ROOT / "var")))
+    _ensure_writable_dir("VAR_DIR", var_dir)
+    database = database_target_from_env(env)
+    if database.sqlite_path is not None:
+        _ensure_writable_dir("DATABASE_URL", database.sqlite_path.parent)
+    reports_dir = _resolve_dir("REPORTS_DIR", env.get("REPORTS_DIR", str(PROJECT_ROOT / "reports")))
+    _ensure_writable_dir("REPORTS_DIR", reports_dir)
+    host = env.get("HOST", "127.0.0.1").strip() or "127.0.0.1"
+    port = _port(env)
+    return Settings(
+        database=database,
+        secret_key=_secret_key(env, var_dir),
+        reports_dir=reports_dir,
+        var_dir=var_dir,
+        base_url=_base_url(env, host, port),
+        host=host,
+        port=port,
+        database_pool_size=_positive_int(env, "DATABASE_POOL_SIZE", 10),
+    )

@@ -1,0 +1,44 @@
+"""Piccolo tables, split by concept. ``ALL_TABLES`` is in dependency order (parents first)."""
+
+from compliance.tables.attendance import Attendance, TreatmentSession
+from compliance.tables.audit import AuditEvent
+from compliance.tables.disclosure import Disclosure, OutboxMessage, SecureLink
+from compliance.tables.people import (
+    Consent,
+    Mandate,
+    MandatePhase,
+    Participant,
+    PhaseSessionRequirement,
+    Recipient,
+)
+from compliance.tables.programs import Analyte, AnalyteCode, Program, ProgramMembership, StaffUser
+from compliance.tables.reporting import Report
+from compliance.tables.testing import AnalyteResult, DrugTest, ImportBatch
+from compliance.tables.violations import Violation
+
+ALL_TABLES = [
+    Program,
+    StaffUser,
+    ProgramMembership,
+    Analyte,
+    AnalyteCode,
+    Participant,
+    Mandate,
+    MandatePhase,
+    PhaseSessionRequirement,
+    Recipient,
+    Consent,
+    TreatmentSession,
+    ImportBatch,
+    Attendance,
+    DrugTest,
+    AnalyteResult,
+    Violation,
+    Report,
+    SecureLink,
+    Disclosure,
+    OutboxMessage,
+    AuditEvent,
+]
+
+__all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]

@@ -1,0 +1,76 @@
+"""Programs, their staff, their policy and their analyte catalogue."""
+
+from decimal import Decimal
+
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    Integer,
+    Numeric,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from compliance.vocabulary import Role
+
+
+class Program(Table):
+    """An IOP. Policy numbers live here so each program can set its own (DOMAIN.md defaults)."""
+
+    code = Varchar(length=32, unique=True)
+    name = Varchar(length=200)
+    time_zone = Varchar(length=64, default="America/New_York")
+    address = Text(default="")
+    phone = Varchar(length=40, default="")
+    contact_email = Varchar(length=254, default="")
+    # Policy (issue 4 reads these; defaults from shared/DOMAIN.md).
+    week_starts_on = Integer(default=0)  # 0 = Monday ... 6 = Sunday
+    dilute_counts_as_positive = Boolean(default=False)
+    excused_absence_counts_toward_hours = Boolean(default=False)
+    dilute_creatinine_mg_dl = Numeric(digits=(6, 2), default=Decimal("20"))
+    results_due_hours = Integer(default=48)
+    stepdown_compliant_weeks = Integer(default=4)
+    stepdown_consecutive_negative_tests = Integer(default=6)
+    notice_window_hours = Integer(default=24)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class StaffUser(Table, tablename="staff_user"):
+    email = Varchar(length=254, unique=True)
+    full_name = Varchar(length=200)
+    credentials = Varchar(length=120, default="")  # e.g. "LCSW, LCADC" for signature blocks
+    role = Varchar(length=20, choices=Role, default=Role.clinician.value)
+    password_hash = Varchar(length=255, secret=True)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_login_at = Timestamptz(null=True, default=None)
+
+
+class ProgramMembership(Table, tablename="program_membership"):
+    user = ForeignKey(references=StaffUser, on_delete=OnDelete.cascade, index=True, null=False)
+    program = ForeignKey(references=Program, on_delete=OnDelete.cascade, index=True, null=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Analyte(Table):
+    """One drug or metabolite a program tests for, with its cutoffs in ng/mL."""
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.restrict, index=True, null=False)
+    key = Varchar(length=40)  # stable short name, e.g. "thc", "cocaine", "etg"
+    name = Varchar(length=120)
+    screen_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
+    confirmation_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
+    active = Boolean(default=True)
+
+
+class AnalyteCode(Table, tablename="analyte_code"):
+    """Maps a lab's code (LOINC or the lab's local code) to an analyte."""
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.restrict, index=True, null=False)
+    analyte = ForeignKey(references=Analyte, on_delete=OnDelete.cascade, index=True, null=False)
+    coding_system = Varchar(length=40)  # "LN" for LOINC, or the lab's name for local codes
+    code = Varchar(length=40)

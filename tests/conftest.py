@@ -1,0 +1,199 @@
+"""Test harness: a real database per test, on SQLite by default or PostgreSQL when
+``TEST_ENGINE=postgres`` (with ``TEST_DATABASE_URL`` naming the server).
+
+Migrations run once per session through the real ``compliance migrate`` command into a
+template database; each test then gets a fresh copy (SQLite: a copy of the file;
+PostgreSQL: its own database created from the template, dropped afterwards).
+Tests that use the database are marked ``db`` so `make test` can run them again on
+PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+
+from compliance import db
+from compliance.app import create_app
+from compliance.settings import Settings, load_settings
+
+ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
+PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "")
+BIN = Path(sys.executable).parent
+DB_FIXTURES = {"database_url", "settings", "client", "bound_engine", "fresh_database_url"}
+
+if ENGINE not in ("sqlite", "postgres"):
+    raise pytest.UsageError(f"TEST_ENGINE must be sqlite or postgres, not {ENGINE!r}")
+if ENGINE == "postgres" and not PG_SERVER_URL:
+    raise pytest.UsageError("TEST_ENGINE=postgres needs TEST_DATABASE_URL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
+
+
+def pytest_report_header() -> str:
+    return f"compliance test engine: {ENGINE}"
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run the installed ``compliance`` command as an operator would."""
+    return subprocess.run(
+        [str(BIN / "compliance"), *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# --- PostgreSQL helpers ---------------------------------------------------------------
+
+
+def pg_url(database: str) -> str:
+    return urlunsplit(urlsplit(PG_SERVER_URL)._replace(path=f"/{database}"))
+
+
+async def pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_SERVER_URL)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def unique_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def _sync(coro) -> None:
+    asyncio.run(coro)
+
+
+class EmptyDatabases:
+    """Creates empty databases (not migrated) and removes them at the end."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.pg_names: list[str] = []
+
+    def new(self, template: str | None = None) -> str:
+        if ENGINE == "postgres":
+            name = unique_name("compliance_test")
+            tmpl = f' TEMPLATE "{template}"' if template else ""
+            _sync(pg_admin(f'CREATE DATABASE "{name}"{tmpl}'))
+            self.pg_names.append(name)
+            return pg_url(name)
+        path = self.tmp / f"{uuid.uuid4().hex[:12]}.sqlite3"
+        return f"sqlite:///{path}"
+
+    def drop_all(self) -> None:
+        for name in self.pg_names:
+            _sync(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmptyDatabases]:
+    dbs = EmptyDatabases(tmp_path_factory.mktemp("databases"))
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def template_url(databases: EmptyDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A database migrated once by the real ``compliance migrate`` command."""
+    url = databases.new()
+    var = tmp_path_factory.mktemp("template-var")
+    done = run_cli(
+        "migrate",
+        env={"DATABASE_URL": url, "VAR_DIR": str(var), "REPORTS_DIR": str(var / "reports")},
+    )
+    assert done.returncode == 0, done.stderr
+    return url
+
+
+@pytest.fixture
+def database_url(template_url: str, databases: EmptyDatabases, tmp_path: Path) -> str:
+    """A fresh, migrated database for this test."""
+    if ENGINE == "postgres":
+        return databases.new(template=urlsplit(template_url).path.lstrip("/"))
+    source = Path(urlsplit(template_url).path)
+    target = tmp_path / "test.sqlite3"
+    shutil.copyfile(source, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def fresh_database_url(databases: EmptyDatabases) -> str:
+    """An empty database with no migrations applied."""
+    return databases.new()
+
+
+def settings_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "VAR_DIR": str(tmp_path / "var"),
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "SECRET_KEY": "test-secret-key-" + "x" * 40,
+        "BASE_URL": "http://testserver",
+    }
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings(settings_env(database_url, tmp_path))
+
+
+@pytest.fixture
+async def bound_engine(settings: Settings) -> AsyncIterator[db.Engine]:
+    """Tables bound to this test's database, for service-level tests."""
+    engine = db.create_engine(settings.database)
+    db.bind(engine)
+    db.prepare_sqlite(settings.database)
+    await db.open_pool(engine, 2)
+    yield engine
+    await db.close_pool(engine)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app over ASGI, its lifespan run in the test's own event loop.
+
+    Litestar's AsyncTestClient runs the app in a portal thread with its own loop; a
+    PostgreSQL pool opened there cannot serve the queries a test makes to check what
+    the app wrote. The lifespan runs here in one background task (its task group must
+    be entered and left by the same task), so app and test share one loop.
+    """
+    app = create_app(settings)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    await asyncio.wait(
+        [task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED
+    )
+    if task.done():
+        task.result()  # start-up failed: raise its error
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+    stop.set()
+    await task

@@ -1,0 +1,82 @@
+"""The `compliance` command as an operator meets it: one clear line on bad input."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli, settings_env
+
+
+def assert_one_line_error(done, setting: str) -> None:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    assert lines == [lines[0]], done.stderr
+    assert lines[0].startswith(f"compliance: error: {setting}: "), lines[0]
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["demo"], ["run"], ["check"]])
+def test_malformed_database_url_stops_every_command(tmp_path: Path, command: list[str]) -> None:
+    env = settings_env("mysql://u:pw@h/db", tmp_path)
+    done = run_cli(*command, env=env)
+    assert_one_line_error(done, "DATABASE_URL")
+    assert done.returncode == 2
+    assert "pw@" not in done.stderr
+
+
+def test_unwritable_reports_dir_stops_start_up(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    env = {
+        **settings_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path),
+        "REPORTS_DIR": str(blocker / "reports"),
+    }
+    done = run_cli("run", env=env)
+    assert_one_line_error(done, "REPORTS_DIR")
+
+
+def test_unreachable_postgres_is_one_line_and_nothing_starts(tmp_path: Path) -> None:
+    # Port 1 on loopback: nothing listens, so the connection is refused at once.
+    env = settings_env("postgresql://postgres@127.0.0.1:1/nowhere", tmp_path)
+    for command in (["migrate"], ["run", "--port", "8791"]):
+        done = run_cli(*command, env=env)
+        assert_one_line_error(done, "DATABASE_URL")
+        assert "cannot reach postgresql://postgres@127.0.0.1:1/nowhere" in done.stderr
+
+
+def test_unreadable_sqlite_file_is_one_line(tmp_path: Path) -> None:
+    garbage = tmp_path / "db.sqlite3"
+    garbage.write_bytes(b"this is not a database" * 100)
+    done = run_cli("migrate", env=settings_env(f"sqlite:///{garbage}", tmp_path))
+    assert_one_line_error(done, "DATABASE_URL")
+
+
+def test_migrate_check_and_run_refuse_an_unmigrated_database(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = settings_env(fresh_database_url, tmp_path)
+    check = run_cli("migrate", "--check", env=env)
+    assert check.returncode == 1
+    assert "migration(s) pending" in check.stderr
+    done = run_cli("run", "--port", "8792", env=env)
+    assert done.returncode == 1
+    assert "not applied; run `compliance migrate` first" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_migrate_then_demo_twice_prints_credentials_once(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = settings_env(fresh_database_url, tmp_path)
+    first = run_cli("migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "applied 2 migration(s)" in first.stdout
+    assert "up to date" in run_cli("migrate", env=env).stdout
+    demo = run_cli("demo", "--if-empty", env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert "demo data loaded: 3 participants" in demo.stdout
+    assert "clinician@riverbend.example" in demo.stdout
+    again = run_cli("demo", env=env)
+    assert again.returncode == 0, again.stderr
+    assert "already there" in again.stdout
+    assert "riverbend.example" not in again.stdout

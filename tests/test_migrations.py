@@ -1,0 +1,69 @@
+"""Migrations apply from empty, match the table definitions, and are all-or-nothing."""
+
+import pytest
+from piccolo.apps.migrations.tables import Migration
+from piccolo.table import Table
+
+from compliance import db
+from compliance.settings import parse_database_url
+from compliance.tables import ALL_TABLES
+from compliance.tables.keys import UNIQUE_KEYS
+
+
+async def column_names(engine: db.Engine, table: type[Table]) -> set[str]:
+    """The columns the database really has, read through a query both engines answer."""
+    rows = await engine.run_ddl(
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_name = '{table._meta.tablename}'"
+        if engine.engine_type == "postgres"
+        else f"SELECT name AS column_name FROM pragma_table_info('{table._meta.tablename}')"
+    )
+    return {r["column_name"] for r in rows}
+
+
+async def test_migrations_apply_from_empty_and_match_every_table(fresh_database_url: str) -> None:
+    target = parse_database_url(fresh_database_url)
+    engine = db.create_engine(target)
+    db.prepare_sqlite(target)
+    await db.open_pool(engine, 2)
+    try:
+        assert len(await db.pending_migrations(engine)) == 2
+        applied = await db.migrate(engine)
+        assert len(applied) == 2
+        assert await db.pending_migrations(engine) == []
+        assert await db.migrate(engine) == []  # a second run is a no-op
+        for table in ALL_TABLES:
+            expected = {c._meta.db_column_name for c in table._meta.columns}
+            assert await column_names(engine, table) == expected, table.__name__
+        await db.ping(engine)
+    finally:
+        await db.close_pool(engine)
+
+
+async def test_failed_migration_leaves_nothing_behind(fresh_database_url: str) -> None:
+    """A clash halfway through rolls back every table and every migration record."""
+    target = parse_database_url(fresh_database_url)
+    engine = db.create_engine(target)
+    db.prepare_sqlite(target)
+    await db.open_pool(engine, 2)
+    try:
+        # A stray table named like one of ours makes CREATE TABLE fail part-way.
+        await engine.run_ddl('CREATE TABLE "violation" ("id" INTEGER PRIMARY KEY)')
+        with pytest.raises(Exception, match="violation"):
+            await db.migrate(engine)
+        assert await Migration.table_exists() is False or await Migration.count() == 0
+        for table in ALL_TABLES:
+            if table._meta.tablename != "violation":
+                assert not await table.table_exists(), f"{table.__name__} was left behind"
+        assert len(await db.pending_migrations(engine)) == 2
+    finally:
+        await db.close_pool(engine)
+
+
+async def test_unique_keys_exist(bound_engine: db.Engine) -> None:
+    if bound_engine.engine_type == "postgres":
+        rows = await bound_engine.run_ddl("SELECT indexname AS name FROM pg_indexes")
+    else:
+        rows = await bound_engine.run_ddl("SELECT name FROM sqlite_master WHERE type = 'index'")
+    present = {r["name"] for r in rows}
+    assert {k.name for k in UNIQUE_KEYS} <= present
