@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,12 +21,12 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
-    engine = db.create_engine(settings.database, settings.database_pool_size)
+    engine = db.create_engine(settings.database, must_exist=True)
     db.bind(engine)
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
-        db.prepare_sqlite(settings.database)
+        await asyncio.to_thread(db.prepare_sqlite, settings.database)
         await db.open_pool(engine, settings.database_pool_size)
         try:
             yield

@@ -36,6 +36,9 @@ def run_async(factory: Callable[[], Any]) -> Any:
         return asyncio.run(factory())
     except db.DatabaseUnavailable as exc:
         fail(f"DATABASE_URL: {exc}")
+    except Exception as exc:  # an operator sees one line; the class names the kind
+        first = (str(exc).strip().splitlines() or [""])[0]
+        fail(f"{exc.__class__.__name__}: {first}")
 
 
 def preflight(settings: Settings) -> None:

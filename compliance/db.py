@@ -14,11 +14,13 @@ import os
 import sqlite3
 import sys
 from typing import Any
+from urllib.parse import quote
 
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.querystring import QueryString
 
 from compliance.settings import DatabaseTarget
 from compliance.tables import ALL_TABLES
@@ -43,6 +45,9 @@ class ImmediateSQLiteEngine(SQLiteEngine):
     async def check_version(self) -> None:
         """Piccolo logs the version at construction; ``check_reachable`` covers this."""
 
+    async def serialize(self, _name: str) -> None:
+        """Inside a transaction: IMMEDIATE already holds the only write lock."""
+
     def transaction(
         self,
         transaction_type: TransactionType = TransactionType.immediate,
@@ -61,10 +66,23 @@ class PooledPostgresEngine(PostgresEngine):
     async def check_version(self) -> None:
         pass
 
+    async def serialize(self, name: str) -> None:
+        """Inside a transaction: wait for every other transaction serialising on ``name``.
 
-def create_engine(target: DatabaseTarget, pool_size: int = 10) -> Engine:
+        A transaction-scoped advisory lock, released at commit or rollback; it gives
+        PostgreSQL the one-writer-at-a-time guarantee SQLite's IMMEDIATE gives.
+        """
+        await self.run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", name))
+
+
+def create_engine(target: DatabaseTarget, must_exist: bool = False) -> Engine:
+    """``must_exist``: never create an empty SQLite file (the app, unlike ``migrate``,
+    must find a migrated database, and a missing file is an error, not a new database)."""
     if target.engine == "sqlite":
         assert target.sqlite_path is not None
+        if must_exist:
+            uri = f"file:{quote(str(target.sqlite_path))}?mode=rw"
+            return ImmediateSQLiteEngine(path=uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
         return ImmediateSQLiteEngine(path=str(target.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_S)
     return PooledPostgresEngine(
         config={"dsn": target.url, "timeout": CONNECT_TIMEOUT_S}, extensions=()
@@ -99,6 +117,12 @@ def transaction() -> Any:
     return current_engine().transaction()
 
 
+async def serialize(name: str) -> None:
+    """Call first inside ``transaction()`` where two concurrent runs must not interleave
+    (check-then-insert, the audit chain): the second waits for the first to commit."""
+    await current_engine().serialize(name)
+
+
 async def open_pool(engine: Engine, pool_size: int) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=pool_size)
@@ -130,8 +154,7 @@ async def check_reachable(target: DatabaseTarget) -> None:
     """Connect once without needing the schema: used before migrating or serving."""
     engine = create_engine(target)
     try:
-        if target.engine == "sqlite":
-            prepare_sqlite(target)
+        await asyncio.to_thread(prepare_sqlite, target)
         await asyncio.wait_for(engine.run_ddl("SELECT 1"), timeout=CONNECT_TIMEOUT_S * 2)
     except DatabaseUnavailable:
         raise
@@ -173,10 +196,13 @@ async def migrate(engine: Engine) -> list[str]:
     """
     from piccolo.apps.migrations.commands.forwards import ForwardsMigrationManager
 
-    todo = await pending_migrations(engine)
-    if not todo:
+    if not await pending_migrations(engine):
         return []
     async with engine.transaction():
+        await engine.serialize("compliance.migrate")
+        todo = await pending_migrations(engine)  # again, now that we hold the lock
+        if not todo:
+            return []
         if not await Migration.table_exists():
             await Migration.create_table()
         manager = ForwardsMigrationManager(app_name=APP_NAME, migration_id="all")

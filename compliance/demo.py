@@ -165,7 +165,8 @@ async def load_demo(if_empty: bool = False, now: datetime | None = None) -> Demo
     tz = ZoneInfo(DEMO_TZ)
     now = now or datetime.now(tz)
     async with db.transaction():
-        # Re-check inside the write lock: two concurrent loads must not both insert.
+        # Re-check under the lock: two concurrent loads must not both insert.
+        await db.serialize("compliance.demo")
         if await Program.exists().where(Program.code == DEMO_PROGRAM_CODE):
             return DemoResult(False, "the demo program is already there")
         return await _build(now.astimezone(tz), tz)
@@ -478,7 +479,7 @@ async def _mandate_and_consent(
         disclosing_party="Riverbend Recovery IOP",
         information_categories=[cat.value for cat in categories],
         information_description=description,
-        purpose=purpose.value,
+        purposes=[purpose.value],
         purpose_description=mandate.referring_agency,
         is_criminal_justice=cj,
         expires_on=mandate.ends_on,

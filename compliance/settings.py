@@ -10,7 +10,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -33,7 +33,7 @@ class DatabaseTarget:
     """A parsed ``DATABASE_URL``: either a SQLite file or a PostgreSQL DSN."""
 
     engine: str  # "sqlite" or "postgres"
-    url: str
+    url: str = field(repr=False)  # may hold a password; ``display`` is safe to show
     sqlite_path: Path | None = None
 
     @property
@@ -45,7 +45,7 @@ class DatabaseTarget:
 @dataclass(frozen=True)
 class Settings:
     database: DatabaseTarget
-    secret_key: str
+    secret_key: str = field(repr=False)
     reports_dir: Path
     var_dir: Path
     base_url: str
@@ -136,16 +136,31 @@ def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
             )
         return value
     key_file = var_dir / "secret_key"
-    if key_file.exists():
+    try:
+        if not key_file.exists():
+            _write_new_key(key_file)
         stored = key_file.read_text().strip()
-        if len(stored) < MIN_SECRET_KEY_LENGTH:
-            raise SettingsError("SECRET_KEY", f"{key_file} holds a key that is too short")
-        return stored
-    generated = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(generated + "\n")
-    return generated
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        raise SettingsError("SECRET_KEY", f"cannot read or create {key_file} ({reason})") from None
+    if len(stored) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError("SECRET_KEY", f"{key_file} holds a key that is too short")
+    return stored
+
+
+def _write_new_key(key_file: Path) -> None:
+    """Write the whole key to a private temp file, then link it into place: processes
+    starting together all end up reading the one key that won, never a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=key_file.parent, prefix=".secret_key-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, key_file)
+        except FileExistsError:
+            pass  # another process won the race; its key is complete
+    finally:
+        os.unlink(tmp)
 
 
 def _port(env: Mapping[str, str]) -> int:
@@ -162,8 +177,18 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 def _base_url(env: Mapping[str, str], host: str, port: int) -> str:
-    raw = env.get("BASE_URL", "").strip() or f"http://{host}:{port}"
+    raw = env.get("BASE_URL", "").strip()
+    if not raw:
+        if host not in LOOPBACK_HOSTS:
+            # Links and QR codes carry this address; 0.0.0.0 or an internal name is wrong.
+            raise SettingsError(
+                "BASE_URL", f"must be set to the public address when HOST is {host!r}"
+            )
+        raw = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     parts = urlsplit(raw)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError("BASE_URL", f"{raw!r} is not an http(s) URL")

@@ -1,10 +1,13 @@
 """The `compliance` command as an operator meets it: one clear line on bad input."""
 
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import run_cli, settings_env
+from tests.conftest import ENGINE, run_cli, settings_env
 
 
 def assert_one_line_error(done, setting: str) -> None:
@@ -80,3 +83,26 @@ def test_migrate_then_demo_twice_prints_credentials_once(
     assert again.returncode == 0, again.stderr
     assert "already there" in again.stdout
     assert "riverbend.example" not in again.stdout
+
+
+def test_migrate_leaves_a_new_sqlite_file_in_wal_mode(fresh_database_url: str, tmp_path: Path):
+    done = run_cli("migrate", env=settings_env(fresh_database_url, tmp_path))
+    assert done.returncode == 0, done.stderr
+    if ENGINE == "sqlite":
+        with sqlite3.connect(urlsplit(fresh_database_url).path) as conn:
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_concurrent_migrate_and_demo_runs_do_the_work_once(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = settings_env(fresh_database_url, tmp_path)
+    run_cli("check", env=env)  # creates var/ and the secret key once, up front
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        migrations = list(pool.map(lambda _: run_cli("migrate", env=env), range(3)))
+    assert [m.returncode for m in migrations] == [0, 0, 0], [m.stderr for m in migrations]
+    assert sum("applied 2 migration(s)" in m.stdout for m in migrations) == 1
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        demos = list(pool.map(lambda _: run_cli("demo", env=env), range(3)))
+    assert [d.returncode for d in demos] == [0, 0, 0], [d.stderr for d in demos]
+    assert sum("demo data loaded" in d.stdout for d in demos) == 1

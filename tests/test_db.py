@@ -1,21 +1,10 @@
-"""Engine set-up: WAL on SQLite, and concurrent writers wait for each other instead of
+"""Engine set-up: concurrent writers wait for each other instead of
 failing with "database is locked" (IMMEDIATE transactions plus a busy timeout)."""
 
 import asyncio
-import sqlite3
 
 from compliance import db
-from compliance.settings import Settings
 from compliance.tables import Program
-from tests.conftest import ENGINE
-
-
-async def test_sqlite_file_is_in_wal_mode(bound_engine: db.Engine, settings: Settings) -> None:
-    if ENGINE != "sqlite":
-        assert settings.database.sqlite_path is None
-        return
-    with sqlite3.connect(settings.database.sqlite_path) as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 async def test_concurrent_read_then_write_transactions_all_commit(bound_engine: db.Engine) -> None:

@@ -60,7 +60,7 @@ async def test_demo_holds_three_mandated_clients_and_the_notable_cases(
     assert len(consents) == 3
     cj = [c for c in consents if c["is_criminal_justice"]]
     assert len(cj) == 1 and cj[0]["revocable_after"] is not None
-    eap = next(c for c in consents if c["purpose"] == "employment")
+    eap = next(c for c in consents if c["purposes"] == ["employment"])
     assert "drug_tests" not in eap["information_categories"]
 
     statuses = {r["status"] for r in await Attendance.select(Attendance.status)}

@@ -10,15 +10,19 @@ from compliance.tables import ALL_TABLES
 from compliance.tables.keys import UNIQUE_KEYS
 
 
-async def column_names(engine: db.Engine, table: type[Table]) -> set[str]:
-    """The columns the database really has, read through a query both engines answer."""
-    rows = await engine.run_ddl(
-        "SELECT column_name FROM information_schema.columns "
-        f"WHERE table_name = '{table._meta.tablename}'"
-        if engine.engine_type == "postgres"
-        else f"SELECT name AS column_name FROM pragma_table_info('{table._meta.tablename}')"
-    )
-    return {r["column_name"] for r in rows}
+async def columns(engine: db.Engine, table: type[Table]) -> dict[str, bool]:
+    """The columns the database really has, each with whether it accepts NULL."""
+    name = table._meta.tablename
+    if engine.engine_type == "postgres":
+        rows = await engine.run_ddl(
+            "SELECT column_name AS name, is_nullable = 'YES' AS nullable "
+            f"FROM information_schema.columns WHERE table_name = '{name}'"
+        )
+    else:
+        rows = await engine.run_ddl(
+            f"SELECT name, \"notnull\" = 0 AND pk = 0 AS nullable FROM pragma_table_info('{name}')"
+        )
+    return {r["name"]: bool(r["nullable"]) for r in rows}
 
 
 async def test_migrations_apply_from_empty_and_match_every_table(fresh_database_url: str) -> None:
@@ -33,8 +37,9 @@ async def test_migrations_apply_from_empty_and_match_every_table(fresh_database_
         assert await db.pending_migrations(engine) == []
         assert await db.migrate(engine) == []  # a second run is a no-op
         for table in ALL_TABLES:
-            expected = {c._meta.db_column_name for c in table._meta.columns}
-            assert await column_names(engine, table) == expected, table.__name__
+            expected = {c._meta.db_column_name: c._meta.null for c in table._meta.columns}
+            expected[table._meta.primary_key._meta.db_column_name] = False
+            assert await columns(engine, table) == expected, table.__name__
         await db.ping(engine)
     finally:
         await db.close_pool(engine)
@@ -67,3 +72,9 @@ async def test_unique_keys_exist(bound_engine: db.Engine) -> None:
         rows = await bound_engine.run_ddl("SELECT name FROM sqlite_master WHERE type = 'index'")
     present = {r["name"] for r in rows}
     assert {k.name for k in UNIQUE_KEYS} <= present
+
+
+def test_the_keys_migration_creates_exactly_the_declared_keys() -> None:
+    from compliance.migrations import compliance_2026_11_23t12_40_00_000000 as keys_migration
+
+    assert keys_migration.STATEMENTS == [k.ddl() for k in UNIQUE_KEYS]

@@ -2,6 +2,8 @@
 
 import os
 import stat
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,33 @@ def test_relative_sqlite_path_resolves_against_working_directory(
     monkeypatch.chdir(tmp_path)
     target = parse_database_url("sqlite:///data/app.sqlite3")
     assert target.sqlite_path == tmp_path / "data" / "app.sqlite3"
+
+
+def test_base_url_must_be_given_when_listening_beyond_loopback(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_for(tmp_path, HOST="0.0.0.0"))
+    assert caught.value.name == "BASE_URL"
+    s = load_settings(env_for(tmp_path, HOST="0.0.0.0", BASE_URL="https://iop.example.org/"))
+    assert s.base_url == "https://iop.example.org"
+    assert load_settings(env_for(tmp_path, HOST="::1")).base_url == "http://[::1]:8000"
+
+
+def test_repr_never_shows_the_secret_key_or_database_password(tmp_path: Path) -> None:
+    s = load_settings(
+        env_for(tmp_path, SECRET_KEY="s" * 40, DATABASE_URL="postgresql://u:pw123@h/db")
+    )
+    assert "s" * 40 not in repr(s)
+    assert "pw123" not in repr(s)
+
+
+def _load_key(var_dir: str) -> str:
+    return load_settings({"VAR_DIR": var_dir, "REPORTS_DIR": var_dir + "/reports"}).secret_key
+
+
+def test_processes_starting_together_agree_on_one_generated_key(tmp_path: Path) -> None:
+    for round_ in range(5):
+        var_dir = str(tmp_path / f"var{round_}")
+        with ProcessPoolExecutor(max_workers=6, mp_context=get_context("spawn")) as pool:
+            keys = list(pool.map(_load_key, [var_dir] * 12))
+        assert len(set(keys)) == 1
+        assert len(keys[0]) >= 32

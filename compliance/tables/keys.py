@@ -38,9 +38,23 @@ UNIQUE_KEYS: tuple[UniqueKey, ...] = (
     UniqueKey(
         "attendance_one_current_version_key", "attendance", ("record_uid",), '"is_current" = true'
     ),
+    # One current attendance per participant and scheduled session.
+    UniqueKey(
+        "attendance_one_current_per_session_key",
+        "attendance",
+        ("session", "participant"),
+        '"is_current" = true AND "session" IS NOT NULL',
+    ),
     UniqueKey("drug_test_record_version_key", "drug_test", ("record_uid", "version")),
     UniqueKey(
         "drug_test_one_current_version_key", "drug_test", ("record_uid",), '"is_current" = true'
+    ),
+    # A lab's accession number names one specimen: re-importing it is a duplicate.
+    UniqueKey(
+        "drug_test_one_current_accession_key",
+        "drug_test",
+        ("participant", "lab_name", "accession_id"),
+        '"is_current" = true AND "accession_id" <> \'\'',
     ),
     UniqueKey(
         "violation_participant_source_kind_key", "violation", ("participant", "source_key", "kind")
@@ -50,4 +64,6 @@ UNIQUE_KEYS: tuple[UniqueKey, ...] = (
         "report",
         ("participant", "kind", "period_start", "period_end", "version"),
     ),
+    # Each audit event follows exactly one other: the hash chain cannot fork.
+    UniqueKey("audit_event_prev_hash_key", "audit_event", ("prev_hash",)),
 )

@@ -19,7 +19,6 @@ from piccolo.table import Table
 
 from compliance.tables.programs import Program, StaffUser
 from compliance.vocabulary import (
-    ConsentPurpose,
     DischargeReason,
     LevelOfCare,
     RecipientKind,
@@ -112,12 +111,13 @@ class Consent(Table):
     participant = ForeignKey(
         references=Participant, on_delete=OnDelete.restrict, index=True, null=False
     )
+    mandate = ForeignKey(references=Mandate, on_delete=OnDelete.restrict, null=True)
     recipient = ForeignKey(references=Recipient, on_delete=OnDelete.restrict, null=True, index=True)
     recipient_organisation = Varchar(length=200, default="")
     disclosing_party = Varchar(length=200)  # who may disclose
     information_categories = Array(base_column=Varchar(length=40))
     information_description = Text()  # the specific description the client signed
-    purpose = Varchar(length=40, choices=ConsentPurpose)
+    purposes = Array(base_column=Varchar(length=40))  # ConsentPurpose values, each one
     purpose_description = Text(default="")
     is_criminal_justice = Boolean(default=False)  # §2.35
     for_court_proceedings = Boolean(default=False)  # may not be combined with another consent

@@ -33,6 +33,7 @@ class Program(Table):
     excused_absence_counts_toward_hours = Boolean(default=False)
     dilute_creatinine_mg_dl = Numeric(digits=(6, 2), default=Decimal("20"))
     results_due_hours = Integer(default=48)
+    collection_window_hours = Integer(default=8)  # urine within 8 h of notice
     stepdown_compliant_weeks = Integer(default=4)
     stepdown_consecutive_negative_tests = Integer(default=6)
     notice_window_hours = Integer(default=24)

@@ -5,7 +5,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from compliance.tables.people import Consent, Participant, Recipient
+from compliance.tables.people import Consent, Mandate, Participant, Recipient
 from compliance.tables.programs import StaffUser
 from compliance.vocabulary import ReportKind, ReportStatus
 
@@ -15,6 +15,7 @@ class Report(Table):
     participant = ForeignKey(
         references=Participant, on_delete=OnDelete.restrict, index=True, null=False
     )
+    mandate = ForeignKey(references=Mandate, on_delete=OnDelete.restrict, null=True)
     kind = Varchar(length=30, choices=ReportKind)
     period_start = Date()
     period_end = Date()
@@ -32,6 +33,7 @@ class Report(Table):
     signer_name = Varchar(length=200, default="")
     signer_credentials = Varchar(length=120, default="")
     signed_at = Timestamptz(null=True, default=None)
+    certificate_sha256 = Varchar(length=64, default="")  # fingerprint of the signing cert
     created_by = ForeignKey(references=StaffUser, on_delete=OnDelete.restrict, null=True)
     created_at = Timestamptz(default=TimestamptzNow())
     revoked_at = Timestamptz(null=True, default=None)

@@ -86,8 +86,10 @@ class AnalyteResult(Table, tablename="analyte_result"):
     analyte_name = Varchar(length=120)
     screen_result = Varchar(length=20, choices=AnalyteOutcome)
     screen_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
+    screen_method = Varchar(length=40, default="")  # e.g. "immunoassay"
     confirmation_result = Varchar(length=20, choices=AnalyteOutcome, null=True, default=None)
     confirmation_method = Varchar(length=40, default="")  # "GC-MS", "LC-MS/MS"
+    confirmation_lab = Varchar(length=200, default="")  # when not the screening lab
     confirmation_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
     level_ng_ml = Numeric(digits=(12, 3), null=True, default=None)
     units = Varchar(length=20, default="ng/mL")

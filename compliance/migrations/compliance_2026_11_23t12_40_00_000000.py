@@ -6,7 +6,7 @@ The statements are written out here, not imported, so this migration never chang
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-23T12:30:00:000000"
+ID = "2026-11-23T12:40:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "unique keys"
 
@@ -19,10 +19,13 @@ STATEMENTS = [
     'CREATE UNIQUE INDEX "phase_session_requirement_phase_type_key" ON "phase_session_requirement" ("phase", "session_type")',
     'CREATE UNIQUE INDEX "attendance_record_version_key" ON "attendance" ("record_uid", "version")',
     'CREATE UNIQUE INDEX "attendance_one_current_version_key" ON "attendance" ("record_uid") WHERE "is_current" = true',
+    'CREATE UNIQUE INDEX "attendance_one_current_per_session_key" ON "attendance" ("session", "participant") WHERE "is_current" = true AND "session" IS NOT NULL',
     'CREATE UNIQUE INDEX "drug_test_record_version_key" ON "drug_test" ("record_uid", "version")',
     'CREATE UNIQUE INDEX "drug_test_one_current_version_key" ON "drug_test" ("record_uid") WHERE "is_current" = true',
+    'CREATE UNIQUE INDEX "drug_test_one_current_accession_key" ON "drug_test" ("participant", "lab_name", "accession_id") WHERE "is_current" = true AND "accession_id" <> \'\'',
     'CREATE UNIQUE INDEX "violation_participant_source_kind_key" ON "violation" ("participant", "source_key", "kind")',
     'CREATE UNIQUE INDEX "report_series_version_key" ON "report" ("participant", "kind", "period_start", "period_end", "version")',
+    'CREATE UNIQUE INDEX "audit_event_prev_hash_key" ON "audit_event" ("prev_hash")',
 ]
 
 
