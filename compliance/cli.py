@@ -111,7 +111,40 @@ def check_command() -> None:
     )
 
 
-for command in (migrate_command, demo_command, check_command):
+@click.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit trail."""
+
+
+@audit_group.command("verify")
+def audit_verify_command() -> None:
+    """Recompute the audit chain; name the first broken event, or say it is intact."""
+    from compliance import audit
+    from compliance.tables import AuditEvent
+
+    settings = settings_or_exit()
+
+    async def go() -> audit.ChainReport:
+        await db.check_reachable(settings.database)
+        db.bind(db.create_engine(settings.database, must_exist=True))
+        report = await audit.verify_chain()
+        if not report.intact:
+            event = await AuditEvent.select().where(AuditEvent.id == report.broken_at).first()
+            stamp = event["occurred_at"].isoformat(timespec="seconds")
+            return audit.ChainReport(
+                report.events,
+                report.broken_at,
+                f"{report.reason} (action {event['action']!r} at {stamp})",
+            )
+        return report
+
+    report = run_async(go)
+    if not report.intact:
+        fail(f"audit chain broken at event #{report.broken_at}: {report.reason}")
+    click.echo(f"audit chain intact: {report.events} events")
+
+
+for command in (migrate_command, demo_command, check_command, audit_group):
     litestar_group.add_command(command)
 
 

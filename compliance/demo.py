@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from compliance import db
+from compliance import audit, db
 from compliance.accounts import create_staff_user
 from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.tables import (
@@ -312,6 +312,9 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
         ]
     await AnalyteResult.insert(*analyte_rows)
 
+    await audit.record(
+        "demo.loaded", audit.CLI, "program", program.id, {"participants": len(participants)}
+    )
     result.counts = {
         "participants": len(participants),
         "sessions": sessions,
