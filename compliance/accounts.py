@@ -1,14 +1,63 @@
-"""Staff accounts: argon2id password hashes and account creation."""
+"""Staff accounts: argon2id password hashes, sign-in with throttling, and who is asking.
+
+Failed sign-ins are audit events; the throttle counts them, so the audit trail is the
+one record of sign-in attempts. Hashing runs in a thread: argon2 is deliberately slow
+and must not stall the event loop.
+"""
 
 from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from compliance.tables import ProgramMembership, StaffUser
+from compliance import audit, db
+from compliance.tables import AuditEvent, Program, ProgramMembership, StaffUser
 from compliance.vocabulary import Role
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the e-mail is unknown, so both paths take the same time.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ORIGIN = 20
+MIN_PASSWORD_LENGTH = 12
+
+
+class SignInRefused(Exception):
+    """Wrong e-mail or password, or a deactivated account (the caller cannot tell which)."""
+
+
+class SignInThrottled(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class AccountError(Exception):
+    """A bad request about accounts; ``str()`` says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in staff member and the programs whose records they may see."""
+
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    program_ids: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.admin
+
+    def actor(self, origin: str = "") -> audit.Actor:
+        return audit.Actor(f"user:{self.id}", origin)
 
 
 def hash_password(password: str) -> str:
@@ -22,6 +71,72 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+async def load_principal(user_id: int) -> Principal | None:
+    """The active user with that id and their programs, or None."""
+    user = await StaffUser.select().where(StaffUser.id == user_id).first()
+    if user is None or not user["active"]:
+        return None
+    memberships = await ProgramMembership.select(ProgramMembership.program).where(
+        ProgramMembership.user == user_id
+    )
+    return Principal(
+        id=user["id"],
+        email=user["email"],
+        full_name=user["full_name"],
+        role=Role(user["role"]),
+        program_ids=frozenset(m["program"] for m in memberships),
+    )
+
+
+async def _recent_failures(email: str, origin: str) -> tuple[int, int, datetime | None]:
+    since = datetime.now(UTC) - THROTTLE_WINDOW
+    failed = (AuditEvent.action == "login.failed") & (AuditEvent.occurred_at > since)
+    by_account = (
+        await AuditEvent.select(AuditEvent.occurred_at)
+        .where(failed & (AuditEvent.object_id == email))
+        .order_by(AuditEvent.occurred_at)
+    )
+    by_origin = await AuditEvent.count().where(failed & (AuditEvent.origin == origin))
+    oldest = by_account[0]["occurred_at"] if by_account else None
+    return len(by_account), by_origin, oldest
+
+
+async def authenticate(email: str, password: str, origin: str) -> Principal:
+    """Check the credentials; every attempt, good or bad, is an audit event."""
+    email = normalise_email(email)
+    by_account, by_origin, oldest = await _recent_failures(email, origin)
+    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_origin >= MAX_FAILURES_PER_ORIGIN:
+        start = oldest or datetime.now(UTC)
+        retry = max(1, int((start + THROTTLE_WINDOW - datetime.now(UTC)).total_seconds()))
+        await audit.record("login.throttled", audit.Actor("anonymous", origin), "staff_user", email)
+        raise SignInThrottled(retry)
+    user = await StaffUser.select().where(StaffUser.email == email).first()
+    stored = user["password_hash"] if user else _DUMMY_HASH
+    ok = await asyncio.to_thread(verify_password, stored, password)
+    if not ok or user is None or not user["active"]:
+        await audit.record("login.failed", audit.Actor("anonymous", origin), "staff_user", email)
+        raise SignInRefused("wrong e-mail or password")
+    async with db.transaction():
+        await StaffUser.update({StaffUser.last_login_at: datetime.now(UTC)}).where(
+            StaffUser.id == user["id"]
+        )
+        await audit.record(
+            "login.success", audit.Actor(f"user:{user['id']}", origin), "staff_user", user["id"]
+        )
+    principal = await load_principal(user["id"])
+    assert principal is not None
+    return principal
+
+
 async def create_staff_user(
     *,
     email: str,
@@ -30,18 +145,54 @@ async def create_staff_user(
     role: Role,
     program_ids: list[int],
     credentials: str = "",
+    actor: audit.Actor = audit.CLI,
 ) -> StaffUser:
-    """Create an account and its program memberships; the caller owns the transaction."""
-    user = StaffUser(
-        email=email.strip().lower(),
-        full_name=full_name,
-        credentials=credentials,
-        role=role.value,
-        password_hash=hash_password(password),
-    )
-    await user.save()
-    if program_ids:
-        await ProgramMembership.insert(
-            *[ProgramMembership(user=user.id, program=pid) for pid in program_ids]
+    """Create an account and its program memberships, recorded in the audit trail."""
+    email = normalise_email(email)
+    if "@" not in email or not full_name.strip():
+        raise AccountError("an account needs an e-mail address and a full name")
+    check_password_rules(password)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with db.transaction():
+        if await StaffUser.exists().where(StaffUser.email == email):
+            raise AccountError(f"an account for {email} already exists")
+        user = StaffUser(
+            email=email,
+            full_name=full_name.strip(),
+            credentials=credentials,
+            role=role.value,
+            password_hash=password_hash,
+        )
+        await user.save()
+        if program_ids:
+            await ProgramMembership.insert(
+                *[ProgramMembership(user=user.id, program=pid) for pid in program_ids]
+            )
+        await audit.record(
+            "user.create",
+            actor,
+            "staff_user",
+            user.id,
+            {"role": role.value, "programs": sorted(program_ids)},
         )
     return user
+
+
+async def set_active(email: str, active: bool, actor: audit.Actor = audit.CLI) -> None:
+    email = normalise_email(email)
+    async with db.transaction():
+        user = await StaffUser.select(StaffUser.id).where(StaffUser.email == email).first()
+        if user is None:
+            raise AccountError(f"no account for {email}")
+        await StaffUser.update({StaffUser.active: active}).where(StaffUser.id == user["id"])
+        action = "user.activate" if active else "user.deactivate"
+        await audit.record(action, actor, "staff_user", user["id"])
+
+
+async def program_ids_for_codes(codes: list[str]) -> list[int]:
+    rows = await Program.select(Program.id, Program.code).where(Program.code.is_in(codes or [""]))
+    found = {r["code"]: r["id"] for r in rows}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise AccountError(f"no program with code {', '.join(missing)}")
+    return [found[c] for c in codes]

@@ -1,4 +1,4 @@
-"""``create_app()``: wiring only — settings, database, routes, templates, OpenAPI."""
+"""``create_app()``: wiring only — settings, database, sessions, CSRF, routes, templates."""
 
 from __future__ import annotations
 
@@ -7,14 +7,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, db
 from compliance.settings import Settings, load_settings
-from compliance.web import health, home
+from compliance.web import auth, health, home
+from compliance.web.headers import security_headers
+from compliance.web.sessions import session_config
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -23,6 +29,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     engine = db.create_engine(settings.database, must_exist=True)
     db.bind(engine)
+    https = settings.base_url.startswith("https://")
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -34,8 +41,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.close_pool(engine)
 
     app = Litestar(
-        route_handlers=[health.health_check, home.home_page],
+        route_handlers=[health.health_check, home.home_page, *auth.ROUTES],
         lifespan=[database_lifespan],
+        dependencies={
+            "principal": Provide(auth.provide_principal),
+            "maybe_principal": Provide(auth.provide_optional_principal),
+        },
+        middleware=[security_headers, session_config(secure=https).middleware],
+        stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=https,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+        ),
+        exception_handlers={NotAuthorizedException: auth.unauthenticated_handler},
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title="compliance",

@@ -37,6 +37,10 @@ def run_async(factory: Callable[[], Any]) -> Any:
     except db.DatabaseUnavailable as exc:
         fail(f"DATABASE_URL: {exc}")
     except Exception as exc:  # an operator sees one line; the class names the kind
+        from compliance.accounts import AccountError
+
+        if isinstance(exc, AccountError):
+            fail(str(exc))
         first = (str(exc).strip().splitlines() or [""])[0]
         fail(f"{exc.__class__.__name__}: {first}")
 
@@ -144,7 +148,97 @@ def audit_verify_command() -> None:
     click.echo(f"audit chain intact: {report.events} events")
 
 
-for command in (migrate_command, demo_command, check_command, audit_group):
+@click.group("users")
+def users_group() -> None:
+    """Staff accounts."""
+
+
+def _with_database(settings: Settings, work: Callable[[], Any]) -> Any:
+    async def go() -> Any:
+        await db.check_reachable(settings.database)
+        db.bind(db.create_engine(settings.database, must_exist=True))
+        return await work()
+
+    return run_async(go)
+
+
+@users_group.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True, help="Full name, as on signed reports.")
+@click.option("--role", type=click.Choice(["admin", "clinician"]), default="clinician")
+@click.option("--program", "programs", multiple=True, help="Program code; repeat for several.")
+@click.option("--credentials", default="", help='e.g. "LCSW, LCADC", shown when signing.')
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create_command(
+    email: str,
+    full_name: str,
+    role: str,
+    programs: tuple[str, ...],
+    credentials: str,
+    password_stdin: bool,
+) -> None:
+    """Create a staff account. Without --password-stdin the password is asked for."""
+    from compliance import accounts
+    from compliance.vocabulary import Role
+
+    settings = settings_or_exit()
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def work() -> None:
+        program_ids = await accounts.program_ids_for_codes(list(programs))
+        await accounts.create_staff_user(
+            email=email,
+            full_name=full_name,
+            password=password,
+            role=Role(role),
+            program_ids=program_ids,
+            credentials=credentials,
+        )
+
+    _with_database(settings, work)
+    click.echo(f"created {role} {accounts.normalise_email(email)}")
+
+
+@users_group.command("list")
+def users_list_command() -> None:
+    """List staff accounts with their role, programs and state."""
+    from compliance.tables import Program, ProgramMembership, StaffUser
+
+    settings = settings_or_exit()
+
+    async def work() -> list[str]:
+        codes = {p["id"]: p["code"] for p in await Program.select(Program.id, Program.code)}
+        members: dict[int, list[str]] = {}
+        for m in await ProgramMembership.select():
+            members.setdefault(m["user"], []).append(codes[m["program"]])
+        lines = []
+        for u in await StaffUser.select().order_by(StaffUser.email):
+            state = "active" if u["active"] else "deactivated"
+            programs = ",".join(sorted(members.get(u["id"], []))) or "-"
+            lines.append(
+                f"{u['email']:<32} {u['role']:<10} {state:<12} {programs:<16} {u['full_name']}"
+            )
+        return lines
+
+    for line in _with_database(settings, work):
+        click.echo(line)
+
+
+@users_group.command("deactivate")
+@click.argument("email")
+def users_deactivate_command(email: str) -> None:
+    """Deactivate an account: its sessions stop working at once."""
+    from compliance import accounts
+
+    settings = settings_or_exit()
+    _with_database(settings, lambda: accounts.set_active(email, False))
+    click.echo(f"deactivated {accounts.normalise_email(email)}")
+
+
+for command in (migrate_command, demo_command, check_command, audit_group, users_group):
     litestar_group.add_command(command)
 
 

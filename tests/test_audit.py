@@ -71,7 +71,7 @@ def test_cli_reports_intact_then_names_the_edited_event(database_url: str, tmp_p
     assert run_cli("demo", env=env).returncode == 0
     ok = run_cli("audit", "verify", env=env)
     assert ok.returncode == 0, ok.stderr
-    assert "audit chain intact: 1 events" in ok.stdout
+    assert "audit chain intact: 3 events" in ok.stdout
 
     async def tamper() -> None:
         from compliance.settings import load_settings
@@ -84,4 +84,4 @@ def test_cli_reports_intact_then_names_the_edited_event(database_url: str, tmp_p
     broken = run_cli("audit", "verify", env=env)
     assert broken.returncode == 1
     assert "audit chain broken at event #" in broken.stderr
-    assert "'demo.loaded'" in broken.stderr
+    assert "'user.create'" in broken.stderr

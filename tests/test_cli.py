@@ -106,3 +106,85 @@ def test_concurrent_migrate_and_demo_runs_do_the_work_once(
         demos = list(pool.map(lambda _: run_cli("demo", env=env), range(3)))
     assert [d.returncode for d in demos] == [0, 0, 0], [d.stderr for d in demos]
     assert sum("demo data loaded" in d.stdout for d in demos) == 1
+
+
+def test_users_create_list_deactivate(database_url: str, tmp_path: Path) -> None:
+    env = settings_env(database_url, tmp_path)
+    assert run_cli("demo", env=env).returncode == 0
+    created = subprocess_input(
+        [
+            "users",
+            "create",
+            "--email",
+            "New.Person@Example.org",
+            "--name",
+            "New Person",
+            "--role",
+            "clinician",
+            "--program",
+            "DEMO",
+            "--credentials",
+            "LPC",
+            "--password-stdin",
+        ],
+        env,
+        "a long enough password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    assert "created clinician new.person@example.org" in created.stdout
+    again = subprocess_input(
+        ["users", "create", "--email", "new.person@example.org", "--name", "X", "--password-stdin"],
+        env,
+        "a long enough password\n",
+    )
+    assert again.returncode == 1
+    assert again.stderr.strip() == (
+        "compliance: error: an account for new.person@example.org already exists"
+    )
+    short = subprocess_input(
+        ["users", "create", "--email", "b@example.org", "--name", "B", "--password-stdin"],
+        env,
+        "short\n",
+    )
+    assert short.returncode == 1 and "at least 12 characters" in short.stderr
+    unknown = subprocess_input(
+        [
+            "users",
+            "create",
+            "--email",
+            "c@example.org",
+            "--name",
+            "C",
+            "--program",
+            "NOPE",
+            "--password-stdin",
+        ],
+        env,
+        "a long enough password\n",
+    )
+    assert unknown.returncode == 1 and "no program with code NOPE" in unknown.stderr
+    listing = run_cli("users", "list", env=env).stdout
+    line = next(row for row in listing.splitlines() if row.startswith("new.person@example.org"))
+    assert "clinician" in line and "active" in line and "DEMO" in line
+    assert "a long enough password" not in listing
+    assert run_cli("users", "deactivate", "NEW.person@example.org", env=env).returncode == 0
+    listing = run_cli("users", "list", env=env).stdout
+    assert "deactivated" in next(r for r in listing.splitlines() if r.startswith("new.person"))
+    assert "audit chain intact" in run_cli("audit", "verify", env=env).stdout
+
+
+def subprocess_input(args: list[str], env: dict[str, str], stdin: str):
+    import os
+    import subprocess
+
+    from tests.conftest import BIN
+
+    return subprocess.run(
+        [str(BIN / "compliance"), *args],
+        env={**os.environ, **env},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

@@ -1,0 +1,56 @@
+"""Server-side staff sessions: the cookie holds a random id, the data stays on the server.
+
+The session id is replaced at sign-in (so an id planted before sign-in is worthless)
+and deleted at sign-out. Anonymous visitors get no session at all: no cookie, no file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
+from litestar.types import Empty, Message, ScopeSession
+
+ROTATE_KEY = "_rotate_session_id"
+_NEW_ID = "compliance.new_session_id"
+SESSION_MAX_AGE = 8 * 60 * 60  # a working day
+
+
+class RotatingSessionBackend(ServerSideSessionBackend):
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection
+    ) -> None:
+        if not scope_session:  # Empty or {}: nobody signed in
+            cookie = connection.cookies.get(self.config.key)
+            if not cookie or cookie == "null":
+                return  # no cookie and no stored file for anonymous visitors
+            scope_session = Empty
+        elif isinstance(scope_session, dict) and scope_session.pop(ROTATE_KEY, False):
+            old = connection.cookies.get(self.config.key)
+            if old and old != "null":
+                await self.delete(old, store=self.config.get_store_from_app(connection.app))
+            connection.scope[_NEW_ID] = self.generate_session_id()  # type: ignore[typeddict-unknown-key]
+        await super().store_in_message(scope_session, message, connection)
+
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        new_id: Any = connection.scope.get(_NEW_ID)
+        return new_id or super().get_session_id(connection)
+
+
+class RotatingSessionConfig(ServerSideSessionConfig):
+    _backend_class = RotatingSessionBackend
+
+
+def session_config(secure: bool) -> RotatingSessionConfig:
+    return RotatingSessionConfig(
+        key="compliance_session",
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        secure=secure,
+        samesite="lax",
+        store="sessions",
+    )
