@@ -1,0 +1,27 @@
+"""Who may see what: every record is reached through a participant or a program, and a
+user reaches only those of their own programs. Anything else is "not found", so the
+answer never reveals that a record exists in another program."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from compliance.accounts import Principal
+from compliance.tables import Participant
+
+
+class NotFound(Exception):
+    """No such record among those the user may see."""
+
+
+def require_program(principal: Principal, program_id: int | None) -> int:
+    if program_id is None or program_id not in principal.program_ids:
+        raise NotFound("no such program")
+    return program_id
+
+
+async def participant_row(principal: Principal, participant_id: int) -> dict[str, Any]:
+    row = await Participant.select().where(Participant.id == participant_id).first()
+    if row is None or row["program"] not in principal.program_ids:
+        raise NotFound("no such participant")
+    return row

@@ -1,0 +1,142 @@
+"""Field-level checks shared by forms, the JSON API and the CSV importers.
+
+Each check raises nothing itself: it appends to an ``Errors`` collector, so a form or
+a file row reports every problem at once, each naming the field and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=Enum)
+US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+
+
+class InvalidInput(Exception):
+    """One or more fields are wrong; nothing was stored."""
+
+    def __init__(self, errors: Iterable[FieldError]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in self.errors))
+
+
+@dataclass
+class Errors:
+    items: list[FieldError] = field(default_factory=list)
+
+    def add(self, name: str, reason: str) -> None:
+        self.items.append(FieldError(name, reason))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InvalidInput(self.items)
+
+
+def parse_date_text(text: str) -> date:
+    """ISO (2026-03-03) or US spreadsheet style (3/3/2026). Raises ValueError."""
+    text = text.strip()
+    match = US_DATE.match(text)
+    if match:
+        month, day, year = (int(g) for g in match.groups())
+        return date(year, month, day)
+    return date.fromisoformat(text)
+
+
+class Form:
+    """Reads typed values out of a mapping of raw input, collecting errors."""
+
+    def __init__(self, data: Mapping[str, Any], errors: Errors | None = None) -> None:
+        self.data = data
+        self.errors = errors or Errors()
+
+    def _raw(self, name: str) -> Any:
+        value = self.data.get(name)
+        return value.strip() if isinstance(value, str) else value
+
+    def text(self, name: str, *, required: bool = True, max_length: int = 200) -> str:
+        value = self._raw(name)
+        if value is None or value == "":
+            if required:
+                self.errors.add(name, "is required")
+            return ""
+        value = str(value)
+        if len(value) > max_length:
+            self.errors.add(name, f"is longer than {max_length} characters")
+        if "\x00" in value:
+            self.errors.add(name, "contains a NUL character")
+        return value
+
+    def date(
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        not_future: bool = True,
+        today: date | None = None,
+    ) -> date | None:
+        value = self._raw(name)
+        if value is None or value == "":
+            if required:
+                self.errors.add(name, "is required")
+            return None
+        if isinstance(value, datetime):
+            value = value.date()
+        if not isinstance(value, date):
+            try:
+                value = parse_date_text(str(value))
+            except ValueError:
+                self.errors.add(name, f"{value!r} is not a date (use YYYY-MM-DD or M/D/YYYY)")
+                return None
+        if not_future and value > (today or date.today()):
+            self.errors.add(name, f"{value.isoformat()} is in the future")
+        if value.year < 1900:
+            self.errors.add(name, f"{value.isoformat()} is too far in the past")
+        return value
+
+    def choice(self, name: str, enum: type[E], *, required: bool = True) -> E | None:
+        value = self._raw(name)
+        if value is None or value == "":
+            if required:
+                self.errors.add(name, "is required")
+            return None
+        try:
+            return enum(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in enum)  # type: ignore[attr-defined]
+            self.errors.add(name, f"{value!r} is not one of: {allowed}")
+            return None
+
+    def integer(
+        self,
+        name: str,
+        *,
+        required: bool = True,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int | None:
+        value = self._raw(name)
+        if value is None or value == "":
+            if required:
+                self.errors.add(name, "is required")
+            return None
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            self.errors.add(name, f"{value!r} is not a whole number")
+            return None
+        if minimum is not None and number < minimum:
+            self.errors.add(name, f"must be at least {minimum}")
+        if maximum is not None and number > maximum:
+            self.errors.add(name, f"must be at most {maximum}")
+        return number

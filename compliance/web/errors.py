@@ -1,0 +1,40 @@
+"""How service errors reach people: JSON for the API, a page for browsers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.response import Template
+
+from compliance.access import NotFound
+from compliance.validation import InvalidInput
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def not_found_handler(request: Request, exc: Exception) -> Response[Any]:
+    if wants_json(request):
+        return Response({"status_code": 404, "detail": "Not found"}, status_code=404)
+    return Template(
+        "pages/error.html",
+        status_code=404,
+        context={"title": "Not found", "message": "There is no such record."},
+    )
+
+
+def invalid_input_handler(request: Request, exc: InvalidInput) -> Response[Any]:
+    body = {
+        "status_code": 422,
+        "detail": "Some fields are not valid; nothing was stored.",
+        "errors": [{"field": e.field, "reason": e.reason} for e in exc.errors],
+    }
+    return Response(body, status_code=422)
+
+
+HANDLERS: dict[type[Exception], Any] = {
+    NotFound: not_found_handler,
+    InvalidInput: invalid_input_handler,
+}

@@ -1,0 +1,240 @@
+"""Participants: the JSON API and the staff pages, over the same service functions."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any, TypedDict
+
+from litestar import Controller, Request, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from compliance import participants
+from compliance.accounts import Principal
+from compliance.participants import ParticipantView
+from compliance.tables import Program
+from compliance.validation import InvalidInput
+from compliance.vocabulary import DischargeReason, LevelOfCare
+from compliance.web.auth import origin_of
+
+
+@dataclass
+class NewParticipant:
+    program_id: int
+    client_id: str
+    first_name: str
+    last_name: str
+    admitted_on: date
+    level_of_care: LevelOfCare = LevelOfCare.intensive_outpatient
+    date_of_birth: date | None = None
+    diagnosis: str = ""
+
+
+class ParticipantChanges(TypedDict, total=False):
+    client_id: str
+    first_name: str
+    last_name: str
+    date_of_birth: date | None
+    level_of_care: LevelOfCare
+    admitted_on: date
+    diagnosis: str
+
+
+@dataclass
+class Discharge:
+    discharged_on: date
+    reason: DischargeReason
+    note: str = ""
+
+
+LEVEL_OPTIONS = [
+    ("1", "1 Outpatient"),
+    ("2.1", "2.1 Intensive outpatient"),
+    ("2.5", "2.5 Partial hospitalization"),
+    ("aftercare", "Aftercare"),
+]
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (v.value if isinstance(v, LevelOfCare | DischargeReason) else v)
+        for k, v in values.items()
+    }
+
+
+class ParticipantsAPI(Controller):
+    path = "/api/participants"
+    tags = ["participants"]
+
+    @get(operation_id="listParticipants", summary="Participants of your programs")
+    async def list(
+        self,
+        principal: NamedDependency[Principal],
+        program_id: FromQuery[int | None] = None,
+        active_only: FromQuery[bool] = False,
+    ) -> list[ParticipantView]:
+        return await participants.list_participants(principal, program_id, active_only)
+
+    @post(operation_id="enrollParticipant", summary="Enroll a participant")
+    async def enroll(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        data: JSONBody[NewParticipant],
+    ) -> ParticipantView:
+        return await participants.enroll(principal, _plain(asdict(data)), origin_of(request))
+
+    @get("/{participant_id:int}", operation_id="getParticipant", summary="One participant")
+    async def get(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> ParticipantView:
+        return await participants.get_participant(principal, participant_id)
+
+    @patch("/{participant_id:int}", operation_id="editParticipant", summary="Change details")
+    async def edit(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: JSONBody[ParticipantChanges],
+    ) -> ParticipantView:
+        return await participants.edit(
+            principal, participant_id, _plain(dict(data)), origin_of(request)
+        )
+
+    @post(
+        "/{participant_id:int}/discharge",
+        operation_id="dischargeParticipant",
+        summary="Discharge with a reason",
+        status_code=200,
+    )
+    async def discharge(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: JSONBody[Discharge],
+    ) -> ParticipantView:
+        return await participants.discharge(
+            principal, participant_id, _plain(asdict(data)), origin_of(request)
+        )
+
+
+async def _programs(principal: Principal) -> list[dict[str, Any]]:
+    if not principal.program_ids:
+        return []
+    return (
+        await Program.select(Program.id, Program.name)
+        .where(Program.id.is_in(sorted(principal.program_ids)))
+        .order_by(Program.name)
+    )
+
+
+def _errors(exc: InvalidInput) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for e in exc.errors:
+        out.setdefault(e.field, e.reason)
+    return out
+
+
+class ParticipantPages(Controller):
+    path = "/participants"
+    include_in_schema = False
+
+    @get()
+    async def index(self, principal: NamedDependency[Principal]) -> Template:
+        people = await participants.list_participants(principal)
+        return Template(
+            "pages/participants/index.html",
+            context={"principal": principal, "participants": people},
+        )
+
+    @get("/new")
+    async def new(self, principal: NamedDependency[Principal]) -> Template:
+        return await self._enroll_form(principal, {}, {})
+
+    async def _enroll_form(
+        self, principal: Principal, values: dict, errors: dict, status: int = 200
+    ) -> Template:
+        context = {
+            "principal": principal,
+            "values": values or {"level_of_care": LevelOfCare.intensive_outpatient.value},
+            "errors": errors,
+            "level_options": LEVEL_OPTIONS,
+            "program_options": [(p["id"], p["name"]) for p in await _programs(principal)],
+        }
+        return Template("pages/participants/new.html", context=context, status_code=status)
+
+    @post("/new", status_code=303)
+    async def create(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        try:
+            view = await participants.enroll(principal, data, origin_of(request))
+        except InvalidInput as exc:
+            return await self._enroll_form(principal, data, _errors(exc), status=422)
+        return Redirect(f"/participants/{view.id}", status_code=303)
+
+    @get("/{participant_id:int}")
+    async def show(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Template:
+        view = await participants.get_participant(principal, participant_id)
+        return self._detail(principal, view, {}, {})
+
+    def _detail(
+        self,
+        principal: Principal,
+        view: ParticipantView,
+        values: dict,
+        errors: dict,
+        status: int = 200,
+    ) -> Template:
+        context = {
+            "principal": principal,
+            "p": view,
+            "values": values,
+            "errors": errors,
+            "level_options": LEVEL_OPTIONS,
+            "reason_options": [(r.value, r.value.replace("_", " ")) for r in DischargeReason],
+        }
+        return Template("pages/participants/show.html", context=context, status_code=status)
+
+    @post("/{participant_id:int}/edit", status_code=303)
+    async def edit(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        fields = {k: v for k, v in data.items() if k in participants.EDITABLE}
+        try:
+            await participants.edit(principal, participant_id, fields, origin_of(request))
+        except InvalidInput as exc:
+            view = await participants.get_participant(principal, participant_id)
+            return self._detail(principal, view, data, _errors(exc), status=422)
+        return Redirect(f"/participants/{participant_id}", status_code=303)
+
+    @post("/{participant_id:int}/discharge", status_code=303)
+    async def discharge(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        try:
+            await participants.discharge(principal, participant_id, data, origin_of(request))
+        except InvalidInput as exc:
+            view = await participants.get_participant(principal, participant_id)
+            return self._detail(principal, view, data, _errors(exc), status=422)
+        return Redirect(f"/participants/{participant_id}", status_code=303)
+
+
+ROUTES = [ParticipantsAPI, ParticipantPages]
