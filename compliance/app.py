@@ -18,7 +18,7 @@ from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, db
 from compliance.settings import Settings, load_settings
-from compliance.web import auth, errors, health, home, participants
+from compliance.web import attendance_api, auth, errors, health, home, participants
 from compliance.web.headers import security_headers
 from compliance.web.sessions import session_config
 
@@ -41,7 +41,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await db.close_pool(engine)
 
     app = Litestar(
-        route_handlers=[health.health_check, home.home_page, *auth.ROUTES, *participants.ROUTES],
+        route_handlers=[
+            health.health_check,
+            home.home_page,
+            *auth.ROUTES,
+            *participants.ROUTES,
+            *attendance_api.ROUTES,
+        ],
         lifespan=[database_lifespan],
         dependencies={
             "principal": Provide(auth.provide_principal),

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 E = TypeVar("E", bound=Enum)
 US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -104,6 +105,34 @@ class Form:
             self.errors.add(name, f"{value.isoformat()} is too far in the past")
         return value
 
+    def local_datetime(
+        self, name: str, tz: ZoneInfo, *, required: bool = True, now: datetime | None = None
+    ) -> datetime | None:
+        """An aware datetime: ISO with an offset, or a naive local time in the program's zone."""
+        value = self._raw(name)
+        if value is None or value == "":
+            if required:
+                self.errors.add(name, "is required")
+            return None
+        if not isinstance(value, datetime):
+            try:
+                value = datetime.fromisoformat(str(value))
+            except ValueError:
+                self.errors.add(name, f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)")
+                return None
+        if value.tzinfo is None:
+            value = localize(value, tz)
+            if value is None:
+                self.errors.add(name, "does not exist in the program's time zone (DST change)")
+                return None
+        if value > (now or datetime.now(UTC)):
+            self.errors.add(name, f"{value.isoformat(timespec='minutes')} is in the future")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        value = self._raw(name)
+        return str(value).lower() in ("1", "true", "yes", "on") if value is not None else False
+
     def choice(self, name: str, enum: type[E], *, required: bool = True) -> E | None:
         value = self._raw(name)
         if value is None or value == "":
@@ -140,3 +169,11 @@ class Form:
         if maximum is not None and number > maximum:
             self.errors.add(name, f"must be at most {maximum}")
         return number
+
+
+def localize(naive: datetime, tz: ZoneInfo) -> datetime | None:
+    """Attach the zone; None when the wall time does not exist (spring-forward gap).
+    An ambiguous time (the repeated hour in autumn) takes its first occurrence."""
+    aware = naive.replace(tzinfo=tz, fold=0)
+    round_trip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    return aware if round_trip == naive else None

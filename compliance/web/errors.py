@@ -9,6 +9,7 @@ from litestar.response import Template
 
 from compliance.access import NotFound
 from compliance.validation import InvalidInput
+from compliance.versioning import StaleVersion
 
 
 def wants_json(request: Request) -> bool:
@@ -34,7 +35,12 @@ def invalid_input_handler(request: Request, exc: InvalidInput) -> Response[Any]:
     return Response(body, status_code=422)
 
 
+def stale_handler(request: Request, exc: StaleVersion) -> Response[Any]:
+    return Response({"status_code": 409, "detail": str(exc)}, status_code=409)
+
+
 HANDLERS: dict[type[Exception], Any] = {
     NotFound: not_found_handler,
     InvalidInput: invalid_input_handler,
+    StaleVersion: stale_handler,
 }

@@ -1,0 +1,430 @@
+"""Sessions, a whole group's roster at once, outside meetings, and corrections.
+
+Pages, the JSON API and the CSV import all record attendance through here, so the
+rules on minutes and on who may attend what live in one place.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance import access, audit, db
+from compliance.accounts import Principal
+from compliance.tables import Attendance, Participant, Program, StaffUser, TreatmentSession
+from compliance.validation import Errors, Form, InvalidInput
+from compliance.versioning import add_version
+from compliance.vocabulary import AttendanceStatus, RecordSource, SessionType
+
+ABSENT = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
+MAX_SESSION_MINUTES = 600
+
+
+@dataclass
+class SessionView:
+    id: int
+    program_id: int
+    session_type: str
+    title: str
+    starts_at: datetime
+    scheduled_minutes: int
+    facilitator_name: str
+    location: str
+
+
+@dataclass
+class AttendanceView:
+    id: int
+    record_uid: str
+    version: int
+    is_current: bool
+    corrects: int | None
+    participant_id: int
+    session_id: int | None
+    session_type: str
+    occurred_at: datetime
+    scheduled_minutes: int
+    status: str
+    minutes_attended: int
+    meeting_name: str
+    proof: str
+    note: str
+    source: str
+    recorded_by: str
+    recorded_at: datetime
+    correction_reason: str
+
+
+def _session_view(row: dict[str, Any]) -> SessionView:
+    return SessionView(
+        row["id"],
+        row["program"],
+        row["session_type"],
+        row["title"],
+        row["starts_at"],
+        row["scheduled_minutes"],
+        row["facilitator_name"],
+        row["location"],
+    )
+
+
+async def _attendance_views(rows: list[dict[str, Any]]) -> list[AttendanceView]:
+    ids = {r["recorded_by"] for r in rows if r["recorded_by"]}
+    names = {
+        u["id"]: u["full_name"]
+        for u in await StaffUser.select(StaffUser.id, StaffUser.full_name).where(
+            StaffUser.id.is_in(sorted(ids) or [0])
+        )
+    }
+    return [
+        AttendanceView(
+            id=r["id"],
+            record_uid=str(r["record_uid"]),
+            version=r["version"],
+            is_current=r["is_current"],
+            corrects=r["corrects"],
+            participant_id=r["participant"],
+            session_id=r["session"],
+            session_type=r["session_type"],
+            occurred_at=r["occurred_at"],
+            scheduled_minutes=r["scheduled_minutes"],
+            status=r["status"],
+            minutes_attended=r["minutes_attended"],
+            meeting_name=r["meeting_name"],
+            proof=r["proof"],
+            note=r["note"],
+            source=r["source"],
+            recorded_by=names.get(r["recorded_by"], "import"),
+            recorded_at=r["recorded_at"],
+            correction_reason=r["correction_reason"],
+        )
+        for r in rows
+    ]
+
+
+async def program_zone(program_id: int) -> ZoneInfo:
+    row = await Program.select(Program.time_zone).where(Program.id == program_id).first()
+    return ZoneInfo(row["time_zone"])
+
+
+def minutes_for(
+    form: Form,
+    status: AttendanceStatus | None,
+    scheduled: int | None,
+    field: str = "minutes_attended",
+) -> int:
+    """Minutes actually attended, by status: present is the whole session, absences
+    none, late and left early must say how many minutes."""
+    if status is None or scheduled is None:
+        return 0
+    given = form.integer(
+        field,
+        required=status in (AttendanceStatus.late, AttendanceStatus.left_early),
+        minimum=0,
+        maximum=scheduled,
+    )
+    if status is AttendanceStatus.present:
+        if given is not None and given != scheduled:
+            form.errors.add(
+                field, f"present means all {scheduled} minutes; use late or left early for fewer"
+            )
+        return scheduled
+    if status in ABSENT:
+        if given:
+            form.errors.add(field, "must be 0 for an absence")
+        return 0
+    return given or 0
+
+
+# --- sessions -----------------------------------------------------------------------
+
+
+async def create_session(principal: Principal, data: Mapping[str, Any], origin: str) -> SessionView:
+    form = Form(data)
+    program_id = form.integer("program_id")
+    if program_id is not None and program_id not in principal.program_ids:
+        form.errors.add("program_id", "is not one of your programs")
+        form.errors.raise_if_any()
+    session_type = form.choice("session_type", SessionType)
+    if session_type is SessionType.twelve_step:
+        form.errors.add("session_type", "outside meetings are recorded per participant")
+    tz = await program_zone(program_id) if program_id else ZoneInfo("UTC")
+    starts_at = form.local_datetime("starts_at", tz)
+    minutes = form.integer("scheduled_minutes", minimum=1, maximum=MAX_SESSION_MINUTES)
+    title = form.text("title", required=False)
+    facilitator = form.text("facilitator_name", required=False)
+    location = form.text("location", required=False)
+    form.errors.raise_if_any()
+    async with db.transaction():
+        row = TreatmentSession(
+            program=program_id,
+            session_type=session_type.value,  # type: ignore[union-attr]
+            title=title,
+            starts_at=starts_at,
+            scheduled_minutes=minutes,
+            facilitator=principal.id,
+            facilitator_name=facilitator,
+            location=location,
+        )
+        await row.save()
+        await audit.record("session.create", principal.actor(origin), "session", row.id)
+    return await get_session(principal, row.id)
+
+
+async def _session_row(principal: Principal, session_id: int) -> dict[str, Any]:
+    row = await TreatmentSession.select().where(TreatmentSession.id == session_id).first()
+    if row is None or row["program"] not in principal.program_ids:
+        raise access.NotFound("no such session")
+    return row
+
+
+async def get_session(principal: Principal, session_id: int) -> SessionView:
+    return _session_view(await _session_row(principal, session_id))
+
+
+async def list_sessions(
+    principal: Principal, program_id: int | None = None, since: date | None = None
+) -> list[SessionView]:
+    programs = (
+        [access.require_program(principal, program_id)]
+        if program_id
+        else sorted(principal.program_ids)
+    )
+    if not programs:
+        return []
+    query = TreatmentSession.select().where(TreatmentSession.program.is_in(programs))
+    if since:
+        query = query.where(
+            TreatmentSession.starts_at
+            >= datetime.combine(since, datetime.min.time(), tzinfo=ZoneInfo("UTC"))
+        )
+    rows = await query.order_by(TreatmentSession.starts_at, ascending=False).limit(500)
+    return [_session_view(r) for r in rows]
+
+
+async def session_roster(principal: Principal, session_id: int) -> list[AttendanceView]:
+    await _session_row(principal, session_id)
+    rows = (
+        await Attendance.select()
+        .where((Attendance.session == session_id) & Attendance.is_current.eq(True))
+        .order_by(Attendance.participant)
+    )
+    return await _attendance_views(rows)
+
+
+@dataclass
+class RosterResult:
+    created: int
+    corrected: int
+    unchanged: int
+
+
+def _enrolled_on(p: dict[str, Any], day: date) -> bool:
+    return p["admitted_on"] <= day and (p["discharged_on"] is None or day <= p["discharged_on"])
+
+
+async def record_roster(
+    principal: Principal,
+    session_id: int,
+    entries: Sequence[Mapping[str, Any]],
+    origin: str,
+    reason: str = "",
+) -> RosterResult:
+    """Record (or correct) a whole session's attendance: every entry is stored, or none.
+
+    Changing an entry already recorded is a correction and needs ``reason``.
+    """
+    session = await _session_row(principal, session_id)
+    tz = await program_zone(session["program"])
+    day = session["starts_at"].astimezone(tz).date()
+    errors = Errors()
+    if not entries:
+        errors.add("entries", "list at least one participant")
+    parsed: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    ids = [e.get("participant_id") for e in entries]
+    people = {
+        p["id"]: p
+        for p in await Participant.select().where(
+            Participant.id.is_in([i for i in ids if isinstance(i, int)] or [0])
+        )
+    }
+    for n, entry in enumerate(entries):
+        form = Form(entry, Errors())
+        pid = form.integer("participant_id")
+        status = form.choice("status", AttendanceStatus)
+        minutes = minutes_for(form, status, session["scheduled_minutes"])
+        note = form.text("note", required=False, max_length=2000)
+        person = people.get(pid) if pid is not None else None
+        if pid is not None and (person is None or person["program"] != session["program"]):
+            form.errors.add("participant_id", f"{pid} is not a participant of this program")
+        elif person is not None and not _enrolled_on(person, day):
+            form.errors.add(
+                "participant_id",
+                f"{person['first_name']} {person['last_name']} was not enrolled on {day}",
+            )
+        if pid in seen:
+            form.errors.add("participant_id", f"{pid} is listed twice")
+        seen.add(pid)  # type: ignore[arg-type]
+        for e in form.errors.items:
+            errors.add(f"entries[{n}].{e.field}", e.reason)
+        parsed.append({"participant": pid, "status": status, "minutes": minutes, "note": note})
+    errors.raise_if_any()
+
+    result = RosterResult(0, 0, 0)
+    async with db.transaction():
+        existing = {
+            r["participant"]: r
+            for r in await Attendance.select().where(
+                (Attendance.session == session_id) & Attendance.is_current.eq(True)
+            )
+        }
+        to_insert = []
+        for n, e in enumerate(parsed):
+            values = {
+                "status": e["status"].value,
+                "minutes_attended": e["minutes"],
+                "note": e["note"],
+            }
+            current = existing.get(e["participant"])
+            if current is None:
+                to_insert.append(
+                    Attendance(
+                        record_uid=uuid.uuid4(),
+                        participant=e["participant"],
+                        session=session_id,
+                        session_type=session["session_type"],
+                        occurred_at=session["starts_at"],
+                        scheduled_minutes=session["scheduled_minutes"],
+                        recorded_by=principal.id,
+                        source=RecordSource.manual.value,
+                        **values,
+                    )
+                )
+                result.created += 1
+            elif all(current[k] == v for k, v in values.items()):
+                result.unchanged += 1
+            elif not reason.strip():
+                errors.add(
+                    f"entries[{n}].status", "is already recorded; give a reason to correct it"
+                )
+            else:
+                await add_version(
+                    Attendance, current, values, user_id=principal.id, reason=reason.strip()
+                )
+                result.corrected += 1
+        errors.raise_if_any()
+        if to_insert:
+            await Attendance.insert(*to_insert)
+        await audit.record(
+            "attendance.roster",
+            principal.actor(origin),
+            "session",
+            session_id,
+            {"created": result.created, "corrected": result.corrected},
+        )
+    return result
+
+
+async def record_outside_meeting(
+    principal: Principal, participant_id: int, data: Mapping[str, Any], origin: str
+) -> AttendanceView:
+    """A 12-step or similar meeting outside the program; proof is required."""
+    person = await access.participant_row(principal, participant_id)
+    tz = await program_zone(person["program"])
+    form = Form(data)
+    occurred_at = form.local_datetime("occurred_at", tz)
+    minutes = form.integer("scheduled_minutes", minimum=1, maximum=MAX_SESSION_MINUTES)
+    name = form.text("meeting_name")
+    proof = form.text("proof", max_length=2000)
+    note = form.text("note", required=False, max_length=2000)
+    if occurred_at and not _enrolled_on(person, occurred_at.astimezone(tz).date()):
+        form.errors.add("occurred_at", "is outside the participant's enrolment")
+    form.errors.raise_if_any()
+    async with db.transaction():
+        row = Attendance(
+            record_uid=uuid.uuid4(),
+            participant=participant_id,
+            session=None,
+            session_type=SessionType.twelve_step.value,
+            occurred_at=occurred_at,
+            scheduled_minutes=minutes,
+            status=AttendanceStatus.present.value,
+            minutes_attended=minutes,
+            meeting_name=name,
+            proof=proof,
+            note=note,
+            recorded_by=principal.id,
+        )
+        await row.save()
+        await audit.record("attendance.create", principal.actor(origin), "attendance", row.id)
+    return (
+        await _attendance_views([await Attendance.select().where(Attendance.id == row.id).first()])
+    )[0]
+
+
+async def _attendance_row(principal: Principal, attendance_id: int) -> dict[str, Any]:
+    row = await Attendance.select().where(Attendance.id == attendance_id).first()
+    if row is None:
+        raise access.NotFound("no such attendance record")
+    await access.participant_row(principal, row["participant"])
+    return row
+
+
+async def correct_attendance(
+    principal: Principal, attendance_id: int, data: Mapping[str, Any], origin: str
+) -> AttendanceView:
+    """A new version of one attendance record; ``reason`` is required."""
+    current = await _attendance_row(principal, attendance_id)
+    form = Form(data)
+    status = form.choice("status", AttendanceStatus)
+    minutes = minutes_for(form, status, current["scheduled_minutes"])
+    note = form.text("note", required=False, max_length=2000)
+    reason = form.text("reason", max_length=2000)
+    if not current["is_current"]:
+        form.errors.add("attendance_id", "a newer version exists; correct that one")
+    form.errors.raise_if_any()
+    assert status is not None
+    async with db.transaction():
+        new_id = await add_version(
+            Attendance,
+            current,
+            {"status": status.value, "minutes_attended": minutes, "note": note},
+            user_id=principal.id,
+            reason=reason,
+        )
+        await audit.record(
+            "attendance.correct",
+            principal.actor(origin),
+            "attendance",
+            new_id,
+            {"corrects": attendance_id},
+        )
+    return (await attendance_history(principal, new_id))[-1]
+
+
+async def attendance_history(principal: Principal, attendance_id: int) -> list[AttendanceView]:
+    row = await _attendance_row(principal, attendance_id)
+    rows = (
+        await Attendance.select()
+        .where(Attendance.record_uid == row["record_uid"])
+        .order_by(Attendance.version)
+    )
+    return await _attendance_views(rows)
+
+
+async def participant_attendance(principal: Principal, participant_id: int) -> list[AttendanceView]:
+    await access.participant_row(principal, participant_id)
+    rows = (
+        await Attendance.select()
+        .where((Attendance.participant == participant_id) & Attendance.is_current.eq(True))
+        .order_by(Attendance.occurred_at, ascending=False)
+    )
+    return await _attendance_views(rows)
+
+
+__all__ = ["AttendanceView", "InvalidInput", "RosterResult", "SessionView"]

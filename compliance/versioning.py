@@ -1,0 +1,54 @@
+"""Corrections never overwrite: a new version row points at the one it corrects, with
+who, when and why, and only the newest is ``is_current``. Shared by attendance and
+drug tests, whose tables carry the same versioning columns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from piccolo.table import Table
+
+from compliance import db
+
+
+class StaleVersion(Exception):
+    """The record was corrected by someone else since it was read; nothing was stored."""
+
+
+async def add_version(
+    table: type[Table],
+    current: dict[str, Any],
+    changes: dict[str, Any],
+    *,
+    user_id: int,
+    reason: str,
+    extra: dict[str, Any] | None = None,
+) -> int:
+    """Insert the next version of ``current`` with ``changes`` applied; return its id.
+
+    Must run inside ``db.transaction()``; serialises on the record so two corrections
+    of one record cannot both succeed.
+    """
+    await db.serialize(f"record:{table._meta.tablename}:{current['record_uid']}")
+    newest = (
+        await table.select(table.id)
+        .where((table.record_uid == current["record_uid"]) & table.is_current.eq(True))
+        .first()
+    )
+    if newest is None or newest["id"] != current["id"]:
+        raise StaleVersion("this record has been corrected since you opened it; reload it")
+    await table.update({table.is_current: False}).where(table.id == current["id"])
+    values = {k: v for k, v in current.items() if k != "id"}
+    values.update(changes)
+    values.update(
+        version=current["version"] + 1,
+        corrects=current["id"],
+        is_current=True,
+        recorded_by=user_id,
+        recorded_at=datetime.now(UTC),
+        correction_reason=reason,
+        **(extra or {}),
+    )
+    rows = await table.insert(table(**values)).returning(table.id)
+    return rows[0]["id"]

@@ -1,0 +1,178 @@
+"""Sessions, rosters, outside meetings and attendance corrections: the JSON API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+
+from litestar import Controller, Request, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+
+from compliance import attendance
+from compliance.accounts import Principal
+from compliance.attendance import AttendanceView, RosterResult, SessionView
+from compliance.vocabulary import AttendanceStatus, SessionType
+from compliance.web.auth import origin_of
+
+
+@dataclass
+class NewSession:
+    program_id: int
+    session_type: SessionType
+    starts_at: str = field(metadata={"description": "local time, YYYY-MM-DDTHH:MM"})
+    scheduled_minutes: int
+    title: str = ""
+    facilitator_name: str = ""
+    location: str = ""
+
+
+@dataclass
+class RosterEntry:
+    participant_id: int
+    status: AttendanceStatus
+    minutes_attended: int | None = None
+    note: str = ""
+
+
+@dataclass
+class Roster:
+    entries: list[RosterEntry]
+    reason: str = ""  # required when an entry changes what was recorded before
+
+
+@dataclass
+class SessionWithRoster:
+    session: SessionView
+    roster: list[AttendanceView]
+
+
+@dataclass
+class OutsideMeeting:
+    occurred_at: str
+    scheduled_minutes: int
+    meeting_name: str
+    proof: str
+    note: str = ""
+
+
+@dataclass
+class AttendanceCorrection:
+    status: AttendanceStatus
+    reason: str
+    minutes_attended: int | None = None
+    note: str = ""
+
+
+def _plain(obj: object) -> dict:
+    return {
+        k: (v.value if isinstance(v, SessionType | AttendanceStatus) else v)
+        for k, v in asdict(obj).items()
+        if v is not None
+    }  # type: ignore[call-overload]
+
+
+class SessionsAPI(Controller):
+    path = "/api/sessions"
+    tags = ["attendance"]
+
+    @get(operation_id="listSessions", summary="Sessions of your programs, newest first")
+    async def list(
+        self,
+        principal: NamedDependency[Principal],
+        program_id: FromQuery[int | None] = None,
+        since: FromQuery[date | None] = None,
+    ) -> list[SessionView]:
+        return await attendance.list_sessions(principal, program_id, since)
+
+    @post(operation_id="createSession", summary="Schedule or record a session")
+    async def create(
+        self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewSession]
+    ) -> SessionView:
+        return await attendance.create_session(principal, _plain(data), origin_of(request))
+
+    @get("/{session_id:int}", operation_id="getSession", summary="A session and its roster")
+    async def get(
+        self, principal: NamedDependency[Principal], session_id: FromPath[int]
+    ) -> SessionWithRoster:
+        return SessionWithRoster(
+            await attendance.get_session(principal, session_id),
+            await attendance.session_roster(principal, session_id),
+        )
+
+    @put(
+        "/{session_id:int}/roster",
+        operation_id="recordRoster",
+        summary="Record a whole session's attendance at once (all or nothing)",
+    )
+    async def roster(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        session_id: FromPath[int],
+        data: JSONBody[Roster],
+    ) -> RosterResult:
+        entries = [_plain(e) for e in data.entries]
+        return await attendance.record_roster(
+            principal, session_id, entries, origin_of(request), reason=data.reason
+        )
+
+
+class AttendanceAPI(Controller):
+    path = "/api"
+    tags = ["attendance"]
+
+    @get(
+        "/participants/{participant_id:int}/attendance",
+        operation_id="listAttendance",
+        summary="Current attendance records of a participant",
+    )
+    async def for_participant(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> list[AttendanceView]:
+        return await attendance.participant_attendance(principal, participant_id)
+
+    @post(
+        "/participants/{participant_id:int}/outside-meetings",
+        operation_id="recordMeeting",
+        summary="Record an outside (12-step) meeting with proof",
+    )
+    async def outside_meeting(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: JSONBody[OutsideMeeting],
+    ) -> AttendanceView:
+        return await attendance.record_outside_meeting(
+            principal, participant_id, _plain(data), origin_of(request)
+        )
+
+    @post(
+        "/attendance/{attendance_id:int}/corrections",
+        operation_id="correctAttendance",
+        summary="Correct an attendance record (adds a version; the original stays)",
+    )
+    async def correct(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        attendance_id: FromPath[int],
+        data: JSONBody[AttendanceCorrection],
+    ) -> AttendanceView:
+        return await attendance.correct_attendance(
+            principal, attendance_id, _plain(data), origin_of(request)
+        )
+
+    @get(
+        "/attendance/{attendance_id:int}/history",
+        operation_id="attendanceHistory",
+        summary="Every version of an attendance record, oldest first",
+    )
+    async def history(
+        self, principal: NamedDependency[Principal], attendance_id: FromPath[int]
+    ) -> list[AttendanceView]:
+        return await attendance.attendance_history(principal, attendance_id)
+
+
+ROUTES = [SessionsAPI, AttendanceAPI]
