@@ -18,7 +18,15 @@ from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, db
 from compliance.settings import Settings, load_settings
-from compliance.web import attendance_api, auth, errors, health, home, participants
+from compliance.web import (
+    attendance_api,
+    auth,
+    drug_tests_api,
+    errors,
+    health,
+    home,
+    participants,
+)
 from compliance.web.headers import security_headers
 from compliance.web.sessions import session_config
 
@@ -47,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *auth.ROUTES,
             *participants.ROUTES,
             *attendance_api.ROUTES,
+            *drug_tests_api.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={

@@ -1,0 +1,380 @@
+"""Drug tests with per-analyte results: typed in by staff, or stored by an import.
+
+A test is never edited in place: a correction (a lab's corrected report, an MRO review,
+a typo) is a new version of the test with its own analyte rows, who, when and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from compliance import access, audit, db
+from compliance.accounts import Principal
+from compliance.attendance import program_zone
+from compliance.tables import Analyte, AnalyteResult, DrugTest, Program, StaffUser
+from compliance.validation import Errors, Form
+from compliance.versioning import add_version
+from compliance.vocabulary import (
+    AnalyteOutcome,
+    CollectionStatus,
+    RecordSource,
+    SpecimenType,
+    TestReason,
+)
+
+NOT_COLLECTED = (
+    CollectionStatus.no_show,
+    CollectionStatus.refused,
+    CollectionStatus.unable_to_provide,
+)
+TEST_FIELDS = (
+    "called_at",
+    "collected_at",
+    "specimen_type",
+    "observed",
+    "reason",
+    "collection_status",
+    "lab_name",
+    "accession_id",
+    "chain_of_custody_id",
+    "result_reported_at",
+    "creatinine_mg_dl",
+    "specific_gravity",
+    "ph",
+    "validity_note",
+    "notes",
+)
+RESULT_FIELDS = (
+    "analyte",
+    "analyte_code",
+    "analyte_name",
+    "screen_result",
+    "screen_method",
+    "screen_cutoff_ng_ml",
+    "confirmation_result",
+    "confirmation_method",
+    "confirmation_lab",
+    "confirmation_cutoff_ng_ml",
+    "level_ng_ml",
+    "units",
+    "reference_range",
+    "abnormal_flag",
+    "mro_result",
+    "mro_comment",
+    "mro_verified_at",
+    "comment",
+)
+
+
+@dataclass
+class AnalyteResultView:
+    analyte_key: str
+    analyte_name: str
+    screen_result: str
+    screen_method: str
+    screen_cutoff_ng_ml: Decimal | None
+    confirmation_result: str | None
+    confirmation_method: str
+    confirmation_cutoff_ng_ml: Decimal | None
+    level_ng_ml: Decimal | None
+    mro_result: str | None
+    mro_comment: str
+    comment: str
+
+
+@dataclass
+class DrugTestView:
+    id: int
+    record_uid: str
+    version: int
+    is_current: bool
+    corrects: int | None
+    participant_id: int
+    called_at: datetime | None
+    collected_at: datetime | None
+    specimen_type: str
+    observed: bool
+    reason: str
+    collection_status: str
+    lab_name: str
+    accession_id: str
+    chain_of_custody_id: str
+    result_reported_at: datetime | None
+    creatinine_mg_dl: Decimal | None
+    specific_gravity: Decimal | None
+    ph: Decimal | None
+    validity_note: str
+    notes: str
+    source: str
+    recorded_by: str
+    recorded_at: datetime
+    correction_reason: str
+    results: list[AnalyteResultView] = field(default_factory=list)
+
+
+def number(value: Decimal) -> str:
+    """20.00 and 20 print alike on both engines: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f")
+
+
+def _decimal(form: Form, name: str, data: Mapping[str, Any]) -> Decimal | None:
+    raw = data.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        form.errors.add(name, f"{raw!r} is not a number")
+        return None
+    if not value.is_finite() or value < 0:
+        form.errors.add(name, "must be a number of 0 or more")
+        return None
+    return value
+
+
+async def _analytes(program_id: int) -> dict[str, dict[str, Any]]:
+    rows = await Analyte.select().where((Analyte.program == program_id) & Analyte.active.eq(True))
+    return {r["key"]: r for r in rows}
+
+
+async def read_test(
+    form: Form, program_id: int, data: Mapping[str, Any]
+) -> tuple[dict, list[dict]]:
+    """Validate a test and its results from raw input; errors collect on ``form``."""
+    tz = await program_zone(program_id)
+    program = await Program.select().where(Program.id == program_id).first()
+    status = form.choice("collection_status", CollectionStatus) or CollectionStatus.collected
+    values: dict[str, Any] = {
+        "collection_status": status.value,
+        "called_at": form.local_datetime("called_at", tz, required=status in NOT_COLLECTED),
+        "collected_at": form.local_datetime(
+            "collected_at", tz, required=status not in NOT_COLLECTED
+        ),
+        "specimen_type": (
+            form.choice("specimen_type", SpecimenType, required=False) or SpecimenType.urine
+        ).value,
+        "observed": form.boolean("observed"),
+        "reason": (form.choice("reason", TestReason, required=False) or TestReason.random).value,
+        "lab_name": form.text("lab_name", required=False),
+        "accession_id": form.text("accession_id", required=False, max_length=80),
+        "chain_of_custody_id": form.text("chain_of_custody_id", required=False, max_length=80),
+        "result_reported_at": form.local_datetime("result_reported_at", tz, required=False),
+        "creatinine_mg_dl": _decimal(form, "creatinine_mg_dl", data),
+        "specific_gravity": _decimal(form, "specific_gravity", data),
+        "ph": _decimal(form, "ph", data),
+        "validity_note": form.text("validity_note", required=False, max_length=2000),
+        "notes": form.text("notes", required=False, max_length=4000),
+    }
+    if status in NOT_COLLECTED and values["collected_at"] is not None:
+        form.errors.add("collected_at", f"must be empty for {status.value.replace('_', ' ')}")
+    threshold = program["dilute_creatinine_mg_dl"]
+    creatinine = values["creatinine_mg_dl"]
+    if status is CollectionStatus.collected and creatinine is not None and creatinine < threshold:
+        values["collection_status"] = CollectionStatus.dilute.value
+        values["validity_note"] = (
+            values["validity_note"]
+            or f"Dilute: creatinine {number(creatinine)} mg/dL < {number(threshold)}"
+        )
+    catalogue = await _analytes(program_id)
+    raw_results = data.get("results") or []
+    results: list[dict] = []
+    if status in NOT_COLLECTED and raw_results:
+        form.errors.add("results", f"a {status.value.replace('_', ' ')} has no analyte results")
+    elif status not in NOT_COLLECTED and not raw_results:
+        form.errors.add("results", "a collected specimen needs at least one analyte result")
+    for n, raw in enumerate(raw_results if isinstance(raw_results, Sequence) else []):
+        sub = Form(raw, Errors())
+        key = sub.text("analyte", max_length=40)
+        analyte = catalogue.get(key)
+        if key and analyte is None:
+            sub.errors.add("analyte", f"{key!r} is not in the program's analyte table")
+        screen = sub.choice("screen_result", AnalyteOutcome)
+        confirmation = sub.choice("confirmation_result", AnalyteOutcome, required=False)
+        mro = sub.choice("mro_result", AnalyteOutcome, required=False)
+        row = {
+            "analyte": analyte["id"] if analyte else None,
+            "analyte_code": key,
+            "analyte_name": analyte["name"] if analyte else key,
+            "screen_result": screen.value if screen else None,
+            "screen_method": sub.text("screen_method", required=False, max_length=40),
+            "screen_cutoff_ng_ml": _decimal(sub, "screen_cutoff_ng_ml", raw)
+            or (analyte or {}).get("screen_cutoff_ng_ml"),
+            "confirmation_result": confirmation.value if confirmation else None,
+            "confirmation_method": sub.text(
+                "confirmation_method", required=confirmation is not None, max_length=40
+            ),
+            "confirmation_cutoff_ng_ml": _decimal(sub, "confirmation_cutoff_ng_ml", raw)
+            or (analyte or {}).get("confirmation_cutoff_ng_ml"),
+            "level_ng_ml": _decimal(sub, "level_ng_ml", raw),
+            "mro_result": mro.value if mro else None,
+            "mro_comment": sub.text("mro_comment", required=mro is not None, max_length=2000),
+            "comment": sub.text("comment", required=False, max_length=2000),
+        }
+        for e in sub.errors.items:
+            form.errors.add(f"results[{n}].{e.field}", e.reason)
+        results.append(row)
+    return values, results
+
+
+async def store_test(
+    participant_id: int,
+    values: dict,
+    results: list[dict],
+    *,
+    user_id: int | None,
+    source: RecordSource,
+    import_batch: int | None = None,
+) -> int:
+    """Insert version 1 of a test and its analyte rows; caller owns the transaction."""
+    test = DrugTest(
+        record_uid=uuid.uuid4(),
+        participant=participant_id,
+        source=source.value,
+        import_batch=import_batch,
+        recorded_by=user_id,
+        **values,
+    )
+    await test.save()
+    if results:
+        await AnalyteResult.insert(*[AnalyteResult(drug_test=test.id, **r) for r in results])
+    return test.id
+
+
+async def record_test(
+    principal: Principal, participant_id: int, data: Mapping[str, Any], origin: str
+) -> DrugTestView:
+    person = await access.participant_row(principal, participant_id)
+    form = Form(data)
+    values, results = await read_test(form, person["program"], data)
+    form.errors.raise_if_any()
+    async with db.transaction():
+        test_id = await store_test(
+            participant_id, values, results, user_id=principal.id, source=RecordSource.manual
+        )
+        await audit.record("drug_test.create", principal.actor(origin), "drug_test", test_id)
+    return (await test_history(principal, test_id))[-1]
+
+
+async def _test_row(principal: Principal, test_id: int) -> dict[str, Any]:
+    row = await DrugTest.select().where(DrugTest.id == test_id).first()
+    if row is None:
+        raise access.NotFound("no such drug test")
+    await access.participant_row(principal, row["participant"])
+    return row
+
+
+async def correct_test(
+    principal: Principal, test_id: int, data: Mapping[str, Any], origin: str
+) -> DrugTestView:
+    """A new version of the whole test (fields and results) with a required reason."""
+    current = await _test_row(principal, test_id)
+    person = await access.participant_row(principal, current["participant"])
+    form = Form(data)
+    reason = form.text("correction_reason", max_length=2000)
+    values, results = await read_test(form, person["program"], data)
+    if not current["is_current"]:
+        form.errors.add("drug_test_id", "a newer version exists; correct that one")
+    form.errors.raise_if_any()
+    async with db.transaction():
+        new_id = await correct_stored_test(
+            current, values, results, user_id=principal.id, reason=reason
+        )
+        await audit.record(
+            "drug_test.correct", principal.actor(origin), "drug_test", new_id, {"corrects": test_id}
+        )
+    return (await test_history(principal, new_id))[-1]
+
+
+async def correct_stored_test(
+    current: dict,
+    values: dict,
+    results: list[dict],
+    *,
+    user_id: int | None,
+    reason: str,
+    extra: dict | None = None,
+) -> int:
+    """New version of a stored test with fresh analyte rows; caller owns the transaction."""
+    new_id = await add_version(
+        DrugTest,
+        current,
+        values,
+        user_id=user_id,  # type: ignore[arg-type]
+        reason=reason,
+        extra=extra,
+    )
+    if results:
+        await AnalyteResult.insert(*[AnalyteResult(drug_test=new_id, **r) for r in results])
+    return new_id
+
+
+async def _views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
+    ids = [r["id"] for r in rows]
+    results: dict[int, list[AnalyteResultView]] = {}
+    keys = {a["id"]: a["key"] for a in await Analyte.select(Analyte.id, Analyte.key)}
+    for r in (
+        await AnalyteResult.select()
+        .where(AnalyteResult.drug_test.is_in(ids or [0]))
+        .order_by(AnalyteResult.id)
+    ):
+        results.setdefault(r["drug_test"], []).append(
+            AnalyteResultView(
+                keys.get(r["analyte"], r["analyte_code"]),
+                r["analyte_name"],
+                r["screen_result"],
+                r["screen_method"],
+                r["screen_cutoff_ng_ml"],
+                r["confirmation_result"],
+                r["confirmation_method"],
+                r["confirmation_cutoff_ng_ml"],
+                r["level_ng_ml"],
+                r["mro_result"],
+                r["mro_comment"],
+                r["comment"],
+            )
+        )
+    users = {
+        u["id"]: u["full_name"] for u in await StaffUser.select(StaffUser.id, StaffUser.full_name)
+    }
+    return [
+        DrugTestView(
+            id=r["id"],
+            record_uid=str(r["record_uid"]),
+            version=r["version"],
+            is_current=r["is_current"],
+            corrects=r["corrects"],
+            participant_id=r["participant"],
+            **{k: r[k] for k in TEST_FIELDS},
+            source=r["source"],
+            recorded_by=users.get(r["recorded_by"], "import"),
+            recorded_at=r["recorded_at"],
+            correction_reason=r["correction_reason"],
+            results=results.get(r["id"], []),
+        )
+        for r in rows
+    ]
+
+
+async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]:
+    row = await _test_row(principal, test_id)
+    rows = (
+        await DrugTest.select()
+        .where(DrugTest.record_uid == row["record_uid"])
+        .order_by(DrugTest.version)
+    )
+    return await _views(rows)
+
+
+async def participant_tests(principal: Principal, participant_id: int) -> list[DrugTestView]:
+    await access.participant_row(principal, participant_id)
+    rows = (
+        await DrugTest.select()
+        .where((DrugTest.participant == participant_id) & DrugTest.is_current.eq(True))
+        .order_by(DrugTest.collected_at, ascending=False)
+    )
+    return await _views(rows)

@@ -1,0 +1,115 @@
+"""Drug tests typed in by staff, their corrections and history: the JSON API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from compliance import drug_tests
+from compliance.accounts import Principal
+from compliance.drug_tests import DrugTestView
+from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType, TestReason
+from compliance.web.auth import origin_of
+from compliance.web.plain import plain
+
+
+@dataclass
+class AnalyteEntry:
+    analyte: str = field(metadata={"description": "the program's analyte key, e.g. thc"})
+    screen_result: AnalyteOutcome
+    screen_method: str = ""
+    screen_cutoff_ng_ml: Decimal | None = None
+    confirmation_result: AnalyteOutcome | None = None
+    confirmation_method: str = ""
+    confirmation_cutoff_ng_ml: Decimal | None = None
+    level_ng_ml: Decimal | None = None
+    mro_result: AnalyteOutcome | None = None
+    mro_comment: str = ""
+    comment: str = ""
+
+
+@dataclass
+class NewDrugTest:
+    collection_status: CollectionStatus = CollectionStatus.collected
+    collected_at: str | None = None  # local time, YYYY-MM-DDTHH:MM
+    called_at: str | None = None
+    specimen_type: SpecimenType = SpecimenType.urine
+    observed: bool = False
+    reason: TestReason = TestReason.random
+    lab_name: str = ""
+    accession_id: str = ""
+    chain_of_custody_id: str = ""
+    result_reported_at: str | None = None
+    creatinine_mg_dl: Decimal | None = None
+    specific_gravity: Decimal | None = None
+    ph: Decimal | None = None
+    validity_note: str = ""
+    notes: str = ""
+    results: list[AnalyteEntry] = field(default_factory=list)
+
+
+@dataclass
+class DrugTestCorrection(NewDrugTest):
+    correction_reason: str = ""  # required: why the earlier version was wrong
+
+
+class DrugTestsAPI(Controller):
+    path = "/api"
+    tags = ["drug tests"]
+
+    @get(
+        "/participants/{participant_id:int}/drug-tests",
+        operation_id="listDrugTests",
+        summary="Current drug tests of a participant, newest first",
+    )
+    async def for_participant(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> list[DrugTestView]:
+        return await drug_tests.participant_tests(principal, participant_id)
+
+    @post(
+        "/participants/{participant_id:int}/drug-tests",
+        operation_id="recordDrugTest",
+        summary="Record a drug test with per-analyte results",
+    )
+    async def record(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: JSONBody[NewDrugTest],
+    ) -> DrugTestView:
+        return await drug_tests.record_test(
+            principal, participant_id, plain(data), origin_of(request)
+        )
+
+    @post(
+        "/drug-tests/{test_id:int}/corrections",
+        operation_id="correctDrugTest",
+        summary="Correct a test (adds a version; the original stays)",
+    )
+    async def correct(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        test_id: FromPath[int],
+        data: JSONBody[DrugTestCorrection],
+    ) -> DrugTestView:
+        return await drug_tests.correct_test(principal, test_id, plain(data), origin_of(request))
+
+    @get(
+        "/drug-tests/{test_id:int}/history",
+        operation_id="drugTestHistory",
+        summary="Every version of a drug test, oldest first",
+    )
+    async def history(
+        self, principal: NamedDependency[Principal], test_id: FromPath[int]
+    ) -> list[DrugTestView]:
+        return await drug_tests.test_history(principal, test_id)
+
+
+ROUTES = [DrugTestsAPI]
