@@ -26,11 +26,14 @@ from compliance.web import (
     health,
     home,
     participants,
+    referrals_api,
 )
 from compliance.web.headers import security_headers
 from compliance.web.sessions import session_config
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
+# Imports and documents: a 50,000-row CSV is about 6 MB; anything past this is a 413.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *participants.ROUTES,
             *attendance_api.ROUTES,
             *drug_tests_api.ROUTES,
+            *referrals_api.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={
@@ -70,6 +74,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_httponly=True,
             cookie_samesite="lax",
         ),
+        request_max_body_size=MAX_UPLOAD_BYTES,
         exception_handlers={
             NotAuthorizedException: auth.unauthenticated_handler,
             **errors.HANDLERS,

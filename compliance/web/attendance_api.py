@@ -77,7 +77,7 @@ class SessionsAPI(Controller):
     tags = ["attendance"]
 
     @get(operation_id="listSessions", summary="Sessions of your programs, newest first")
-    async def list(
+    async def index(
         self,
         principal: NamedDependency[Principal],
         program_id: FromQuery[int | None] = None,
@@ -92,7 +92,7 @@ class SessionsAPI(Controller):
         return await attendance.create_session(principal, _plain(data), origin_of(request))
 
     @get("/{session_id:int}", operation_id="getSession", summary="A session and its roster")
-    async def get(
+    async def one(
         self, principal: NamedDependency[Principal], session_id: FromPath[int]
     ) -> SessionWithRoster:
         return SessionWithRoster(

@@ -69,7 +69,7 @@ class ParticipantsAPI(Controller):
     tags = ["participants"]
 
     @get(operation_id="listParticipants", summary="Participants of your programs")
-    async def list(
+    async def index(
         self,
         principal: NamedDependency[Principal],
         program_id: FromQuery[int | None] = None,
@@ -87,7 +87,7 @@ class ParticipantsAPI(Controller):
         return await participants.enroll(principal, _plain(asdict(data)), origin_of(request))
 
     @get("/{participant_id:int}", operation_id="getParticipant", summary="One participant")
-    async def get(
+    async def one(
         self, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> ParticipantView:
         return await participants.get_participant(principal, participant_id)
