@@ -48,6 +48,19 @@ DEFAULT_ANALYTES: tuple[DefaultAnalyte, ...] = tuple(
 
 LOCAL_CODING_SYSTEM = "local"
 
+# Specimen-validity observations: (coding system, code) -> the parsers' validity key.
+# "" as the system matches a lab's local code whatever system it names.
+VALIDITY_CODES: dict[tuple[str, str], str] = {
+    ("LN", "2161-8"): "creatinine",  # Creatinine [Mass/volume] in Urine
+    ("LN", "2965-2"): "specific_gravity",  # Specific gravity of Urine
+    ("", "CREA"): "creatinine",
+    ("", "CREAT"): "creatinine",
+    ("", "SG"): "specific_gravity",
+    ("", "PH"): "ph",
+    ("", "OXID"): "oxidants",
+    ("", "NITR"): "nitrite",
+}
+
 
 async def seed_program_analytes(program_id: int) -> dict[str, int]:
     """Give a program the default catalogue; returns analyte key -> id."""

@@ -25,6 +25,7 @@ from compliance.web import (
     errors,
     health,
     home,
+    imports,
     participants,
     referrals_api,
 )
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *attendance_api.ROUTES,
             *drug_tests_api.ROUTES,
             *referrals_api.ROUTES,
+            *imports.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={

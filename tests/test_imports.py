@@ -1,0 +1,250 @@
+"""Imports end to end: preview stores nothing, commit stores all or nothing, duplicates
+and lab corrections are recognised, every error names where, what and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from compliance.analytes import seed_program_analytes
+from compliance.tables import (
+    AnalyteCode,
+    AnalyteResult,
+    Attendance,
+    DrugTest,
+    ImportBatch,
+    TreatmentSession,
+)
+from tests.staff import World, make_world, post_form, sign_in
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def hl7(accession: str, thc: str = "POSITIVE", status: str = "F", client: str = "C-1001") -> bytes:
+    segments = [
+        "MSH|^~\\&|LABSYS|ACME TOX|COMPLIANCE|IOP|20260312143000-0600||ORU^R01|M1|P|2.5.1",
+        f"PID|1||{client}^^^IOP^MR||DOE^JANE",
+        f"OBR|1|PL-1|{accession}|DOA^Panel^L|||20260310083000-0600",
+        f"OBX|1|ST|THC^Cannabinoids screen^L||{thc}|ng/mL|50|{'A' if thc == 'POSITIVE' else 'N'}"
+        f"|||{status}|||20260311|||EIA^Immunoassay^L",
+        f"OBX|2|ST|COC^Cocaine screen^L||NEGATIVE|ng/mL|150|N|||{status}|||20260311|||EIA^EIA^L",
+        f"OBX|3|NM|CREA^Creatinine^L||85.3|mg/dL|20-400||||{status}",
+    ]
+    return ("\r".join(segments) + "\r").encode()
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient) -> World:
+    w = await make_world()
+    await seed_program_analytes(w.program_a)
+    analyte = await AnalyteCode.select().where(AnalyteCode.code == "COC").first()
+    await AnalyteCode.insert(
+        AnalyteCode(
+            program=w.program_a, analyte=analyte["analyte"], coding_system="LN", code="3426-4"
+        )
+    )
+    await sign_in(client, w.clinician_a)
+    for n in range(1, 5):
+        response = await client.post(
+            "/api/participants",
+            json={
+                "program_id": w.program_a,
+                "client_id": f"C-100{n}",
+                "first_name": f"P{n}",
+                "last_name": "Test",
+                "admitted_on": "2024-01-01",
+            },
+        )
+        assert response.status_code == 201
+    return w
+
+
+async def upload(client, program_id: int, kind: str, name: str, content: bytes) -> httpx.Response:
+    return await client.post(
+        "/api/imports",
+        data={"program_id": str(program_id), "kind": kind},
+        files={"file": (name, content)},
+    )
+
+
+async def test_hl7_preview_commit_then_duplicate(client, world) -> None:
+    single = (FIXTURES / "hl7" / "oru_r01_251_single.hl7").read_bytes()
+    preview = await upload(client, world.program_a, "hl7_oru", "results.hl7", single)
+    assert preview.status_code == 201, preview.text
+    body = preview.json()
+    assert (body["status"], body["created"], body["errors"]) == ("previewed", 1, [])
+    assert body["rows"][0]["action"] == "create" and body["rows"][0]["client_id"] == "C-1001"
+    assert await DrugTest.count() == 0  # a preview stores nothing
+    done = await client.post(f"/api/imports/{body['batch_id']}/commit")
+    assert done.status_code == 200 and done.json()["status"] == "committed"
+    test = await DrugTest.select().first()
+    assert (test["source"], test["accession_id"], float(test["creatinine_mg_dl"])) == (
+        "hl7",
+        "ACC-2024-0001",
+        85.3,
+    )
+    thc = await AnalyteResult.select().where(AnalyteResult.analyte_code == "THC").first()
+    assert (thc["screen_result"], thc["confirmation_result"], float(thc["level_ng_ml"])) == (
+        "positive",
+        "positive",
+        62.5,
+    )
+    assert "mass spectrometry" in thc["confirmation_method"]
+    again = await upload(client, world.program_a, "hl7_oru", "results.hl7", single)
+    assert (again.json()["created"], again.json()["duplicates"]) == (0, 1)
+    await client.post(f"/api/imports/{again.json()['batch_id']}/commit")
+    assert await DrugTest.count() == 1
+    committed = await client.post(f"/api/imports/{body['batch_id']}/commit")
+    assert committed.status_code == 422 and "committed" in committed.json()["errors"][0]["reason"]
+
+
+async def test_a_lab_correction_becomes_a_new_version(client, world) -> None:
+    first = await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7("ACC-9"))
+    await client.post(f"/api/imports/{first.json()['batch_id']}/commit")
+    changed = await upload(
+        client, world.program_a, "hl7_oru", "b.hl7", hl7("ACC-9", thc="NEGATIVE")
+    )
+    assert changed.status_code == 422
+    assert changed.json()["errors"][0]["field"] == "accession_id"
+    assert "corrected result (OBX-11 = C)" in changed.json()["errors"][0]["reason"]
+    corrected = await upload(
+        client, world.program_a, "hl7_oru", "c.hl7", hl7("ACC-9", thc="NEGATIVE", status="C")
+    )
+    assert corrected.json()["corrected"] == 1 and corrected.json()["rows"][0]["action"] == "correct"
+    await client.post(f"/api/imports/{corrected.json()['batch_id']}/commit")
+    versions = await DrugTest.select().order_by(DrugTest.version)
+    assert [(v["version"], v["is_current"]) for v in versions] == [(1, False), (2, True)]
+    assert versions[1]["correction_reason"] == "Corrected result from the lab (c.hl7)"
+    history = (await client.get(f"/api/drug-tests/{versions[1]['id']}/history")).json()
+    assert [h["results"][0]["screen_result"] for h in history] == ["positive", "negative"]
+
+
+async def test_unknown_participant_and_code_reject_the_whole_file(client, world) -> None:
+    both = hl7("ACC-1") + hl7("ACC-2", client="NOBODY")
+    response = await upload(client, world.program_a, "hl7_oru", "x.hl7", both)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [
+        {
+            "location": "message 2, OBR segment 1 (line 9)",
+            "field": "client_id",
+            "reason": "no participant with client id 'NOBODY' in this program",
+        }
+    ]
+    unknown = (FIXTURES / "hl7" / "oru_r01_unknown_code.hl7").read_bytes()
+    bad = await upload(client, world.program_a, "hl7_oru", "u.hl7", unknown)
+    assert bad.status_code == 422 and any(e["field"] == "OBX-3" for e in bad.json()["errors"])
+    assert await DrugTest.count() == 0
+    batches = await ImportBatch.select(ImportBatch.status)
+    assert {b["status"] for b in batches} == {"rejected"}
+
+
+async def test_drug_test_csv_fixture(client, world) -> None:
+    content = (FIXTURES / "csv" / "drug_tests.csv").read_bytes()
+    preview = await upload(client, world.program_a, "drug_test_csv", "tests.csv", content)
+    assert preview.status_code == 201, preview.text
+    created = preview.json()["created"]
+    assert created >= 3
+    await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
+    assert await DrugTest.count() == created
+    statuses = {t["collection_status"] for t in await DrugTest.select(DrugTest.collection_status)}
+    assert {"collected", "dilute"} <= statuses
+
+
+async def test_attendance_csv_fixture_shares_sessions_and_reimports_as_duplicates(client, world):
+    content = (FIXTURES / "csv" / "attendance_excel.csv").read_bytes()
+    preview = await upload(client, world.program_a, "attendance_csv", "att.csv", content)
+    assert preview.status_code == 201, preview.text
+    await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
+    rows = await Attendance.select()
+    assert len(rows) == preview.json()["created"]
+    group = [r for r in rows if r["session_type"] == "group"]
+    assert len({r["session"] for r in group}) == 1 and len(group) == 2
+    assert all(r["session"] is None for r in rows if r["session_type"] == "twelve_step")
+    again = await upload(client, world.program_a, "attendance_csv", "att.csv", content)
+    assert again.json()["created"] == 0 and again.json()["duplicates"] == len(rows)
+    sessions = await TreatmentSession.count()
+    await client.post(f"/api/imports/{again.json()['batch_id']}/commit")
+    assert await Attendance.count() == len(rows) and await TreatmentSession.count() == sessions
+
+
+async def test_commit_rechecks_the_database_and_stores_nothing_on_conflict(client, world) -> None:
+    content = (FIXTURES / "csv" / "attendance_excel.csv").read_bytes()
+    preview = await upload(client, world.program_a, "attendance_csv", "att.csv", content)
+    assert preview.status_code == 201
+    # Meanwhile someone records the 3/3 group by hand, marking C-1001 absent.
+    session = await client.post(
+        "/api/sessions",
+        json={
+            "program_id": world.program_a,
+            "session_type": "group",
+            "starts_at": "2026-03-03T18:00",
+            "scheduled_minutes": 180,
+        },
+    )
+    people = {p["client_id"]: p["id"] for p in (await client.get("/api/participants")).json()}
+    await client.put(
+        f"/api/sessions/{session.json()['id']}/roster",
+        json={"entries": [{"participant_id": people["C-1001"], "status": "absent_unexcused"}]},
+    )
+    done = await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
+    assert done.status_code == 422
+    assert done.json()["errors"][0]["reason"].startswith("already recorded as absent unexcused")
+    assert await Attendance.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "fixture", "fragment"),
+    [
+        ("attendance_csv", "csv/drug_tests.csv", "drug-test CSV"),
+        ("hl7_oru", "hl7/adt_a01.hl7", "ADT"),
+        ("drug_test_csv", "hl7/binary.bin", ""),
+        ("attendance_csv", "csv/spreadsheet.xlsx", ""),
+    ],
+)
+async def test_wrong_or_broken_files_are_422_with_a_reason(client, world, kind, fixture, fragment):
+    response = await upload(
+        client, world.program_a, kind, Path(fixture).name, (FIXTURES / fixture).read_bytes()
+    )
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert error["location"] == "file" and fragment in error["reason"]
+
+
+async def test_oversize_upload_is_413(client, world) -> None:
+    response = await upload(client, world.program_a, "drug_test_csv", "big.csv", b"x" * (40 << 20))
+    assert response.status_code == 413
+
+
+async def test_imports_are_scoped_to_the_users_programs(client, world) -> None:
+    preview = await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7("ACC-5"))
+    await sign_in(client, world.clinician_b)
+    assert (
+        await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
+    ).status_code == 404
+    assert (
+        await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7("ACC-6"))
+    ).status_code == 404
+    assert await DrugTest.count() == 0
+
+
+async def test_import_pages_preview_then_commit(client, world) -> None:
+    form = await client.get("/imports")
+    assert form.status_code == 200 and "Lab results (HL7 ORU^R01)" in form.text
+    token = client.cookies["csrftoken"]
+    page = await client.post(
+        "/imports",
+        data={"program_id": str(world.program_a), "kind": "hl7_oru", "_csrf_token": token},
+        files={"file": ("r.hl7", hl7("ACC-7"))},
+    )
+    assert page.status_code == 200 and "Nothing has been stored yet" in page.text
+    batch = (await ImportBatch.select().first())["id"]
+    done = await post_form(client, f"/imports/{batch}/commit", {})
+    assert done.status_code == 200 and "Stored: 1 created" in done.text
+    bad = await client.post(
+        "/imports",
+        data={"program_id": str(world.program_a), "kind": "hl7_oru", "_csrf_token": token},
+        files={"file": ("r.hl7", hl7("X", client="NOBODY"))},
+    )
+    assert bad.status_code == 422 and "no participant with client id" in bad.text
