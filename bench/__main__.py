@@ -124,6 +124,14 @@ def main() -> None:
         print(f"{label:<50} {a:>10.3f}{unit:>2} {b:>10.3f}{unit:>2} {a / b:>6.2f}x")
     print("\nbaseline: a bare Litestar app returning constant JSON, no database, same machine.")
 
+    from bench.imports import measure as measure_imports
+
+    heading = "import (SQLite, service level, median of 3 fresh databases)"
+    print(f"\n{heading:<62} {'seconds':>8}  goal")
+    for label, seconds, goal, limit in measure_imports():
+        mark = "ok" if seconds < limit else "MISSED"
+        print(f"{label:<62} {seconds:>8.2f}  {goal} {mark}")
+
 
 if __name__ == "__main__":
     main()

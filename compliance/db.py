@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import sys
 from typing import Any
 from urllib.parse import quote
 
 from piccolo.apps.migrations.tables import Migration
+from piccolo.columns import Serial
+from piccolo.columns.defaults.base import Default
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
+from piccolo.table import Table
 
 from compliance.settings import DatabaseTarget
 from compliance.tables import ALL_TABLES
@@ -48,6 +52,15 @@ class ImmediateSQLiteEngine(SQLiteEngine):
     async def serialize(self, _name: str) -> None:
         """Inside a transaction: IMMEDIATE already holds the only write lock."""
 
+    async def insert_many(self, sql: str, rows: list[tuple]) -> None:
+        """Inside a transaction: one prepared statement run for every row.
+
+        Piccolo's adapters (registered with sqlite3) convert Decimal, UUID, dates and lists.
+        """
+        transaction = self.current_transaction.get()
+        assert transaction is not None, "insert_many needs a transaction"
+        await transaction.connection.executemany(sql.replace("{}", "?"), rows)
+
     def transaction(
         self,
         transaction_type: TransactionType = TransactionType.immediate,
@@ -65,6 +78,14 @@ class PooledPostgresEngine(PostgresEngine):
 
     async def check_version(self) -> None:
         pass
+
+    async def insert_many(self, sql: str, rows: list[tuple]) -> None:
+        """Inside a transaction: asyncpg pipelines one prepared statement over every row."""
+        transaction = self.current_transaction.get()
+        assert transaction is not None, "insert_many needs a transaction"
+        count = iter(range(1, sql.count("{}") + 1))
+        numbered = re.sub(r"\{\}", lambda _: f"${next(count)}", sql)
+        await transaction.connection.executemany(numbered, rows)
 
     async def serialize(self, name: str) -> None:
         """Inside a transaction: wait for every other transaction serialising on ``name``.
@@ -121,6 +142,34 @@ async def serialize(name: str) -> None:
     """Call first inside ``transaction()`` where two concurrent runs must not interleave
     (check-then-insert, the audit chain): the second waits for the first to commit."""
     await current_engine().serialize(name)
+
+
+def _default(column: Any) -> Any:
+    value = column.get_default_value()
+    if isinstance(value, Default):
+        return value.python()
+    return value() if callable(value) and not isinstance(value, type) else value
+
+
+async def insert_many(table: type[Table], rows: list[dict[str, Any]]) -> None:
+    """Bulk insert for imports: tens of thousands of rows without building a Piccolo
+    object and query string per row. Missing columns take the table's defaults.
+    Must run inside ``transaction()``."""
+    if not rows:
+        return
+    columns = [c for c in table._meta.columns if not isinstance(c, Serial)]
+    names = ", ".join(f'"{c._meta.db_column_name}"' for c in columns)
+    marks = ", ".join("{}" for _ in columns)
+    sql = f'INSERT INTO "{table._meta.tablename}" ({names}) VALUES ({marks})'
+    keys = [c._meta.name for c in columns]
+    values = [
+        tuple(
+            row[k] if k in row else _default(column)
+            for k, column in zip(keys, columns, strict=True)
+        )
+        for row in rows
+    ]
+    await current_engine().insert_many(sql, values)
 
 
 async def open_pool(engine: Engine, pool_size: int) -> None:

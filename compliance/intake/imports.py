@@ -49,7 +49,6 @@ from compliance.tables import (
 )
 from compliance.vocabulary import ImportKind, ImportStatus, RecordSource, SessionType
 
-CHUNK = 400  # rows per INSERT: stays under both engines' bound-parameter limits
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 MAX_ERRORS_SHOWN = 500
 
@@ -586,14 +585,6 @@ async def commit(
     return _outcome(batch_id, kind, batch["filename"], status, plan)
 
 
-async def _insert_chunked(table: Any, rows: list[Any], returning: Any = None) -> list[dict]:
-    out: list[dict] = []
-    for start in range(0, len(rows), CHUNK):
-        query = table.insert(*rows[start : start + CHUNK])
-        out += await (query.returning(*returning) if returning else query) or []
-    return out
-
-
 async def _write_drug_tests(
     plan: _Plan, analytes: dict, batch_id: int, user_id: int, *, source: RecordSource, filename: str
 ) -> None:
@@ -601,23 +592,28 @@ async def _write_drug_tests(
     for record, pid in plan.creates:
         uid = uuid.uuid4()
         tests.append(
-            DrugTest(
-                record_uid=uid,
-                participant=pid,
-                source=source.value,
-                import_batch=batch_id,
-                recorded_by=user_id,
+            {
+                "record_uid": uid,
+                "participant": pid,
+                "source": source.value,
+                "import_batch": batch_id,
+                "recorded_by": user_id,
                 **_test_values(record),
-            )
+            }
         )
         results_by_uid[uid] = _result_values(record, analytes)
-    inserted = await _insert_chunked(DrugTest, tests, (DrugTest.id, DrugTest.record_uid))
-    rows = [
-        AnalyteResult(drug_test=r["id"], **values)
-        for r in inserted
-        for values in results_by_uid[_uuid(r["record_uid"])]
-    ]
-    await _insert_chunked(AnalyteResult, rows)
+    await db.insert_many(DrugTest, tests)
+    ids = await DrugTest.select(DrugTest.id, DrugTest.record_uid).where(
+        DrugTest.import_batch == batch_id
+    )
+    await db.insert_many(
+        AnalyteResult,
+        [
+            {"drug_test": r["id"], **values}
+            for r in ids
+            for values in results_by_uid.get(_uuid(r["record_uid"]), [])
+        ],
+    )
     for record, stored in plan.corrections:
         await correct_stored_test(
             stored,
@@ -660,24 +656,24 @@ async def _write_attendance(plan: _Plan, program_id: int, batch_id: int, user_id
                 sessions[key] = s.id
             session_id = sessions[key]
         rows.append(
-            Attendance(
-                record_uid=uuid.uuid4(),
-                participant=pid,
-                session=session_id,
-                session_type=record.session_type.value,
-                occurred_at=record.occurred_at,
-                scheduled_minutes=record.scheduled_minutes,
-                status=record.status.value,
-                minutes_attended=record.minutes_attended,
-                meeting_name=record.meeting_name,
-                proof=record.proof,
-                note=record.note,
-                source=RecordSource.csv.value,
-                import_batch=batch_id,
-                recorded_by=user_id,
-            )
+            {
+                "record_uid": uuid.uuid4(),
+                "participant": pid,
+                "session": session_id,
+                "session_type": record.session_type.value,
+                "occurred_at": record.occurred_at,
+                "scheduled_minutes": record.scheduled_minutes,
+                "status": record.status.value,
+                "minutes_attended": record.minutes_attended,
+                "meeting_name": record.meeting_name,
+                "proof": record.proof,
+                "note": record.note,
+                "source": RecordSource.csv.value,
+                "import_batch": batch_id,
+                "recorded_by": user_id,
+            }
         )
-    await _insert_chunked(Attendance, rows)
+    await db.insert_many(Attendance, rows)
 
 
 __all__ = ["ImportOutcome", "RowAction", "commit", "preview"]

@@ -1,0 +1,137 @@
+"""Import rates: a 50,000-row drug-test CSV and a 5,000-message HL7 batch, preview and
+commit, on a fresh SQLite database each run (median of the runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from compliance import db
+from compliance.accounts import create_staff_user, load_principal
+from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
+from compliance.intake import imports
+from compliance.settings import parse_database_url
+from compliance.tables import Participant, Program
+from compliance.vocabulary import ImportKind, Role
+from tests.intake.test_csv_files import make_drug_test_csv
+
+BIN = Path(sys.executable).parent
+PARTICIPANTS = 400
+RUNS = 3
+
+
+def make_hl7_batch(messages: int = 5000) -> bytes:
+    """A lab's batch file: FHS/BHS, MLLP-framed messages of 10 analyte OBX and 2 validity."""
+    codes = [a.local_code for a in DEFAULT_ANALYTES][:10]
+    start = datetime(2025, 1, 6, 7, 0)
+    out = ["FHS|^~\\&|LAB|ACME|IOP|CLINIC|20250915120000", "BHS|^~\\&|LAB|ACME|IOP|CLINIC"]
+    for n in range(messages):
+        at = (start + timedelta(days=n // 20, minutes=30 * (n % 20))).strftime("%Y%m%d%H%M")
+        seg = [
+            f"\x0bMSH|^~\\&|LAB|ACME TOX|IOP|CLINIC|{at}||ORU^R01|M{n}|P|2.5.1",
+            f"PID|1||C-{1000 + n % PARTICIPANTS}^^^IOP^MR||DOE^JANE",
+            f"OBR|1|P{n}|H{n:07d}|DOA^Panel^L|||{at}|||||||||||CCF{n}",
+        ]
+        for i, code in enumerate(codes, start=1):
+            positive = code == "COC" and n % 7 == 0
+            value, flag = ("POSITIVE", "A") if positive else ("NEGATIVE", "N")
+            seg.append(
+                f"OBX|{i}|ST|{code}^{code} screen^L||{value}|ng/mL|50|{flag}|||F|||{at}|||EIA^EIA^L"
+            )
+        seg.append("OBX|11|NM|CREA^Creatinine^L||96.2|mg/dL|20-400||||F")
+        seg.append("OBX|12|NM|SG^Specific gravity^L||1.018||1.003-1.035||||F\x1c")
+        out.append("\r".join(seg))
+    out += [f"BTS|{messages}", "FTS|1"]
+    return "\r".join(out).encode()
+
+
+async def _prepare(url: str) -> None:
+    engine = db.create_engine(parse_database_url(url))
+    db.bind(engine)
+    program = Program(code="BENCH", name="Bench IOP", time_zone="America/Chicago")
+    await program.save()
+    await seed_program_analytes(program.id)
+    await create_staff_user(
+        email="bench@example.org",
+        full_name="Bench",
+        role=Role.clinician,
+        password="bench password 123",
+        program_ids=[program.id],
+    )
+    await Participant.insert(
+        *[
+            Participant(
+                program=program.id,
+                client_id=f"C-{1000 + n}",
+                first_name="P",
+                last_name=str(n),
+                admitted_on=date(2024, 12, 1),
+            )
+            for n in range(PARTICIPANTS)
+        ]
+    )
+
+
+async def _run(
+    url: str, kind: ImportKind, content: bytes, uploads: Path
+) -> tuple[float, float, int]:
+    db.bind(db.create_engine(parse_database_url(url)))
+    program = await Program.select().first()
+    principal = await load_principal(1)
+    assert principal is not None
+    t0 = time.perf_counter()
+    outcome = await imports.preview(
+        principal, program["id"], kind, "bench", content, uploads, "bench"
+    )
+    t1 = time.perf_counter()
+    assert not outcome.errors, outcome.errors[:3]
+    done = await imports.commit(principal, outcome.batch_id, uploads, "bench")
+    t2 = time.perf_counter()
+    assert done.status == "committed", done.errors[:3]
+    return t1 - t0, t2 - t1, done.created
+
+
+def measure() -> list[tuple[str, float, str, float]]:
+    """Rows of (label, seconds, goal text, goal seconds)."""
+    csv_content = make_drug_test_csv()
+    hl7_content = make_hl7_batch()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        template = Path(tmp) / "template.sqlite3"
+        env = {
+            "DATABASE_URL": f"sqlite:///{template}",
+            "VAR_DIR": f"{tmp}/var",
+            "REPORTS_DIR": f"{tmp}/reports",
+        }
+        subprocess.run(
+            [str(BIN / "compliance"), "migrate"],
+            env={**os.environ, **env},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        asyncio.run(_prepare(f"sqlite:///{template}"))
+        for label, kind, content in [
+            ("drug-test CSV, 50,000 rows (5,000 specimens)", ImportKind.drug_test_csv, csv_content),
+            ("HL7 batch, 5,000 messages", ImportKind.hl7_oru, hl7_content),
+        ]:
+            previews, commits = [], []
+            for run in range(RUNS):
+                copy = Path(tmp) / f"run-{kind.value}-{run}.sqlite3"
+                shutil.copyfile(template, copy)
+                preview, commit, created = asyncio.run(
+                    _run(f"sqlite:///{copy}", kind, content, Path(tmp) / "uploads")
+                )
+                assert created == 5000, created
+                previews.append(preview)
+                commits.append(commit)
+            rows.append((f"import {label}: preview", statistics.median(previews), "< 10 s", 10.0))
+            rows.append((f"import {label}: commit", statistics.median(commits), "< 10 s", 10.0))
+    return rows
