@@ -1,0 +1,312 @@
+"""The access matrix, walked from the app's own route table: every route is either
+public, or refuses a signed-out caller, and every route that names a record refuses a
+user of another program with 404. A new route that is not listed here fails the test."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from compliance.analytes import seed_program_analytes
+from compliance.tables import AnalyteResult, Attendance, Consent, DrugTest, Mandate, Participant
+from tests.staff import World, make_world, sign_in
+
+PUBLIC = {
+    ("/health", "GET"),
+    ("/", "GET"),
+    ("/login", "GET"),
+    ("/login", "POST"),
+    ("/logout", "POST"),
+    ("/api/session", "POST"),
+    ("/api/session", "DELETE"),
+}
+TEST = {
+    "collected_at": "2026-03-04T08:15",
+    "results": [{"analyte": "thc", "screen_result": "negative"}],
+}
+# Bodies valid enough to reach the handler, so a 404 comes from the access check.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/participants/{participant_id:int}/discharge", "POST"): {
+        "json": {"discharged_on": "2026-10-01", "reason": "completed"}
+    },
+    ("/api/participants/{participant_id:int}", "PATCH"): {"json": {"first_name": "X"}},
+    ("/participants/{participant_id:int}/discharge", "POST"): {
+        "data": {"discharged_on": "2026-10-01", "reason": "completed"}
+    },
+    ("/participants/{participant_id:int}/edit", "POST"): {"data": {"first_name": "X"}},
+    ("/api/sessions/{session_id:int}/roster", "PUT"): {
+        "json": {"entries": [{"participant_id": 1, "status": "present"}]}
+    },
+    ("/api/attendance/{attendance_id:int}/corrections", "POST"): {
+        "json": {"status": "absent_excused", "reason": "x"}
+    },
+    ("/api/participants/{participant_id:int}/outside-meetings", "POST"): {
+        "json": {
+            "occurred_at": "2026-03-07T10:00",
+            "scheduled_minutes": 60,
+            "meeting_name": "AA",
+            "proof": "slip",
+        }
+    },
+    ("/api/drug-tests/{test_id:int}/corrections", "POST"): {
+        "json": {**TEST, "correction_reason": "x"}
+    },
+    ("/api/participants/{participant_id:int}/drug-tests", "POST"): {"json": TEST},
+    ("/api/participants/{participant_id:int}/mandates", "POST"): {
+        "json": {
+            "source": "eap",
+            "starts_on": "2026-01-05",
+            "phases": [{"name": "P", "required_hours_per_week": "9", "required_tests_per_week": 1}],
+        }
+    },
+    ("/api/mandates/{mandate_id:int}/phases/{sequence:int}/start", "POST"): {
+        "json": {"started_on": "2026-03-02"}
+    },
+    ("/api/consents/{consent_id:int}/document", "PUT"): {
+        "files": {"document": ("c.pdf", b"%PDF-1.7 x", "application/pdf")}
+    },
+    ("/api/participants/{participant_id:int}/consents", "POST"): {
+        "json": {
+            "recipient_id": 1,
+            "information_categories": ["attendance"],
+            "information_description": "x",
+            "purposes": ["employment"],
+            "revocation_instructions": "x",
+            "signed_by_name": "x",
+            "signed_on": "2026-01-05",
+            "expires_on": "2027-01-05",
+        }
+    },
+    ("/api/consents/{consent_id:int}/revoke", "POST"): {"json": {"note": "x"}},
+    ("/api/imports/{batch_id:int}/commit", "POST"): {},
+    ("/imports/{batch_id:int}/commit", "POST"): {"data": {}},
+}
+# Routes without a record in the path: what another program's user gets.
+COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
+    ("/api/participants", "GET"): (200, {}),
+    ("/api/participants", "POST"): (
+        422,
+        {
+            "json": {
+                "program_id": "A",
+                "client_id": "Z",
+                "first_name": "Z",
+                "last_name": "Z",
+                "admitted_on": "2026-01-05",
+            }
+        },
+    ),
+    ("/participants", "GET"): (200, {}),
+    ("/participants/new", "GET"): (200, {}),
+    ("/participants/new", "POST"): (
+        422,
+        {
+            "data": {
+                "program_id": "A",
+                "client_id": "Z",
+                "first_name": "Z",
+                "last_name": "Z",
+                "admitted_on": "2026-01-05",
+            }
+        },
+    ),
+    ("/api/sessions", "GET"): (200, {}),
+    ("/api/sessions", "POST"): (
+        422,
+        {
+            "json": {
+                "program_id": "A",
+                "session_type": "group",
+                "starts_at": "2026-03-03T18:00",
+                "scheduled_minutes": 60,
+            }
+        },
+    ),
+    ("/api/recipients", "GET"): (200, {}),
+    ("/api/recipients", "POST"): (
+        422,
+        {"json": {"program_id": "A", "kind": "sap", "name": "X", "email": "x@y.z"}},
+    ),
+    ("/api/imports", "POST"): (
+        404,
+        {
+            "data": {"program_id": "A", "kind": "hl7_oru"},
+            "files": {"file": ("a.hl7", b"MSH|^~\\\\&|")},
+        },
+    ),
+    ("/imports", "GET"): (200, {}),
+    ("/imports", "POST"): (
+        404,
+        {
+            "data": {"program_id": "A", "kind": "hl7_oru"},
+            "files": {"file": ("a.hl7", b"MSH|^~\\\\&|")},
+        },
+    ),
+    ("/api/session", "GET"): (200, {}),
+}
+
+
+def routes(client: httpx.AsyncClient) -> list[tuple[str, str]]:
+    app = client._transport.app  # type: ignore[attr-defined]
+    out = []
+    for route in app.routes:
+        if route.path.startswith("/schema"):
+            continue
+        out += [(route.path, m) for m in sorted(route.methods) if m not in ("OPTIONS", "HEAD")]
+    return out
+
+
+@pytest.fixture
+async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str, int]]:
+    """One record of every kind in program A, made through the API as clinician A."""
+    world = await make_world()
+    await seed_program_analytes(world.program_a)
+    await sign_in(client, world.clinician_a)
+    pid = (
+        await client.post(
+            "/api/participants",
+            json={
+                "program_id": world.program_a,
+                "client_id": "A1",
+                "first_name": "Ann",
+                "last_name": "Able",
+                "admitted_on": "2026-01-05",
+            },
+        )
+    ).json()["id"]
+    sid = (
+        await client.post(
+            "/api/sessions",
+            json={
+                "program_id": world.program_a,
+                "session_type": "group",
+                "starts_at": "2026-03-03T18:00",
+                "scheduled_minutes": 60,
+            },
+        )
+    ).json()["id"]
+    await client.put(
+        f"/api/sessions/{sid}/roster",
+        json={"entries": [{"participant_id": pid, "status": "present"}]},
+    )
+    tid = (await client.post(f"/api/participants/{pid}/drug-tests", json=TEST)).json()["id"]
+    mid = (
+        await client.post(
+            f"/api/participants/{pid}/mandates",
+            json=BODIES[("/api/participants/{participant_id:int}/mandates", "POST")]["json"],
+        )
+    ).json()["id"]
+    rid = (
+        await client.post(
+            "/api/recipients",
+            json={"program_id": world.program_a, "kind": "sap", "name": "S", "email": "s@x.org"},
+        )
+    ).json()["id"]
+    consent = {
+        **BODIES[("/api/participants/{participant_id:int}/consents", "POST")]["json"],
+        "recipient_id": rid,
+    }
+    cid = (await client.post(f"/api/participants/{pid}/consents", json=consent)).json()["id"]
+    bid = (
+        await client.post(
+            "/api/imports",
+            data={"program_id": str(world.program_a), "kind": "hl7_oru"},
+            files={"file": ("x.hl7", b"not hl7")},
+        )
+    ).json()["batch_id"]
+    aid = (await Attendance.select(Attendance.id).first())["id"]
+    ids = {
+        "participant_id": pid,
+        "session_id": sid,
+        "attendance_id": aid,
+        "test_id": tid,
+        "mandate_id": mid,
+        "sequence": 1,
+        "consent_id": cid,
+        "batch_id": bid,
+    }
+    return world, ids
+
+
+def fill(path: str, ids: dict[str, int]) -> str:
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        assert name in ids, f"no record id for path parameter {name!r}: add it to the matrix"
+        return str(ids[name])
+
+    return re.sub(r"\{(\w+):\w+\}", one, path)
+
+
+def with_program(kwargs: dict[str, Any], program_id: int) -> dict[str, Any]:
+    out = {}
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and value.get("program_id") == "A":
+            value = {**value, "program_id": program_id if key == "json" else str(program_id)}
+        out[key] = value
+    return out
+
+
+async def test_every_route_is_public_or_refuses_strangers(client, program_a_records) -> None:
+    _, ids = program_a_records
+    client.cookies.clear()
+    client.headers.pop("x-csrftoken", None)
+    await client.get("/login")
+    client.headers["x-csrftoken"] = client.cookies["csrftoken"]
+    for path, method in routes(client):
+        if (path, method) in PUBLIC:
+            continue
+        url = fill(path, ids)
+        api = path.startswith("/api/")
+        headers = {"accept": "application/json" if api else "text/html"}
+        response = await client.request(method, url, headers=headers)
+        expected = 401 if api else 303
+        assert response.status_code == expected, f"{method} {path}: {response.status_code}"
+        if not api:
+            assert response.headers["location"].startswith("/login?next=")
+
+
+async def test_every_route_refuses_another_programs_user(client, program_a_records) -> None:
+    world, ids = program_a_records
+    before = {
+        t.__name__: await t.count()
+        for t in (Participant, Attendance, DrugTest, AnalyteResult, Mandate, Consent)
+    }
+    await sign_in(client, world.clinician_b)
+    seen = set()
+    for path, method in routes(client):
+        key = (path, method)
+        if key in PUBLIC:
+            continue
+        seen.add(key)
+        if "{" in path:
+            assert key in BODIES or method == "GET", f"{method} {path}: add a body to the matrix"
+            kwargs = BODIES.get(key, {})
+            if "data" in kwargs and "files" not in kwargs:
+                kwargs = {"data": {**kwargs["data"], "_csrf_token": client.cookies["csrftoken"]}}
+            response = await client.request(method, fill(path, ids), **kwargs)
+            assert response.status_code == 404, (
+                f"{method} {path}: {response.status_code} {response.text[:200]}"
+            )
+        else:
+            assert key in COLLECTIONS, f"{method} {path}: add it to the access matrix"
+            status, kwargs = COLLECTIONS[key]
+            kwargs = with_program(kwargs, world.program_a)
+            if "data" in kwargs and "files" not in kwargs:
+                kwargs = {"data": {**kwargs["data"], "_csrf_token": client.cookies["csrftoken"]}}
+            elif "files" in kwargs:
+                kwargs = {
+                    **kwargs,
+                    "data": {**kwargs["data"], "_csrf_token": client.cookies["csrftoken"]},
+                }
+            response = await client.request(method, path, **kwargs)
+            assert response.status_code == status, f"{method} {path}: {response.status_code}"
+            assert "Ann" not in response.text and "Able" not in response.text
+    assert seen, "no routes walked"
+    after = {
+        t.__name__: await t.count()
+        for t in (Participant, Attendance, DrugTest, AnalyteResult, Mandate, Consent)
+    }
+    assert after == before
