@@ -20,6 +20,7 @@ from compliance import PROJECT_ROOT, __version__, db
 from compliance.settings import Settings, load_settings
 from compliance.web import (
     attendance_api,
+    attendance_pages,
     auth,
     drug_tests_api,
     errors,
@@ -27,6 +28,7 @@ from compliance.web import (
     home,
     imports,
     participants,
+    records_pages,
     referrals_api,
 )
 from compliance.web.headers import security_headers
@@ -59,6 +61,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *auth.ROUTES,
             *participants.ROUTES,
             *attendance_api.ROUTES,
+            *attendance_pages.ROUTES,
+            *records_pages.ROUTES,
             *drug_tests_api.ROUTES,
             *referrals_api.ROUTES,
             *imports.ROUTES,

@@ -83,6 +83,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/consents/{consent_id:int}/revoke", "POST"): {"json": {"note": "x"}},
     ("/api/imports/{batch_id:int}/commit", "POST"): {},
     ("/imports/{batch_id:int}/commit", "POST"): {"data": {}},
+    ("/sessions/{session_id:int}/roster", "POST"): {"data": {}},
+    ("/attendance/{attendance_id:int}/correct", "POST"): {
+        "data": {"status": "present", "reason": "x"}
+    },
+    ("/drug-tests/{test_id:int}/correct", "POST"): {"data": {"correction_reason": "x"}},
 }
 # Routes without a record in the path: what another program's user gets.
 COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
@@ -146,6 +151,18 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
         },
     ),
     ("/api/session", "GET"): (200, {}),
+    ("/sessions", "GET"): (200, {}),
+    ("/sessions", "POST"): (
+        422,
+        {
+            "data": {
+                "program_id": "A",
+                "session_type": "group",
+                "starts_at": "2026-03-03T18:00",
+                "scheduled_minutes": "60",
+            }
+        },
+    ),
 }
 
 

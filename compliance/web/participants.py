@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import participants
+from compliance import attendance, consents, drug_tests, mandates, participants
 from compliance.accounts import Principal
 from compliance.participants import ParticipantView
 from compliance.tables import Program
@@ -185,9 +185,9 @@ class ParticipantPages(Controller):
         self, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Template:
         view = await participants.get_participant(principal, participant_id)
-        return self._detail(principal, view, {}, {})
+        return await self._detail(principal, view, {}, {})
 
-    def _detail(
+    async def _detail(
         self,
         principal: Principal,
         view: ParticipantView,
@@ -203,6 +203,12 @@ class ParticipantPages(Controller):
             "level_options": LEVEL_OPTIONS,
             "reason_options": [(r.value, r.value.replace("_", " ")) for r in DischargeReason],
         }
+        context.update(
+            attendance=(await attendance.participant_attendance(principal, view.id))[:50],
+            tests=(await drug_tests.participant_tests(principal, view.id))[:50],
+            mandates=await mandates.participant_mandates(principal, view.id),
+            consents=await consents.participant_consents(principal, view.id),
+        )
         return Template("pages/participants/show.html", context=context, status_code=status)
 
     @post("/{participant_id:int}/edit", status_code=303)
@@ -218,7 +224,7 @@ class ParticipantPages(Controller):
             await participants.edit(principal, participant_id, fields, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return self._detail(principal, view, data, _errors(exc), status=422)
+            return await self._detail(principal, view, data, _errors(exc), status=422)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
     @post("/{participant_id:int}/discharge", status_code=303)
@@ -233,7 +239,7 @@ class ParticipantPages(Controller):
             await participants.discharge(principal, participant_id, data, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return self._detail(principal, view, data, _errors(exc), status=422)
+            return await self._detail(principal, view, data, _errors(exc), status=422)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
 

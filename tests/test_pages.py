@@ -1,0 +1,151 @@
+"""The clinician's pages on demo data: participant record, roster, corrections."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from compliance import accounts
+from compliance.demo import load_demo
+from compliance.tables import Attendance, DrugTest, Participant, Program, TreatmentSession
+from compliance.vocabulary import Role
+from tests.staff import PASSWORD, post_form, sign_in
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+
+@pytest.fixture
+async def demo(client: httpx.AsyncClient) -> dict:
+    await load_demo(now=NOW)
+    program = await Program.select().first()
+    await accounts.create_staff_user(
+        email="nurse@example.org",
+        full_name="Nora Nurse",
+        password=PASSWORD,
+        role=Role.clinician,
+        program_ids=[program["id"]],
+    )
+    await sign_in(client, "nurse@example.org")
+    marcus = await Participant.select().where(Participant.client_id == "RB-1001").first()
+    return {"program": program, "marcus": marcus}
+
+
+async def test_participant_record_shows_mandate_consent_attendance_and_tests(client, demo) -> None:
+    page = await client.get(f"/participants/{demo['marcus']['id']}")
+    assert page.status_code == 200
+    text = page.text
+    assert "COURT" in text and "2026-CF-001432" in text and "Phase 1: Stabilisation" in text
+    assert "Dana Whitfield" in text and "§2.35" in text
+    assert "absent unexcused" in text and "absent excused" in text
+    assert re.search(r"Marijuana metabolite \(THC-COOH\) \(confirmed\)", text)
+    assert "no show" in text and "dilute" in text
+
+
+async def test_roster_page_corrects_only_with_a_reason(client, demo) -> None:
+    session = (
+        await TreatmentSession.select().where(TreatmentSession.session_type == "group").first()
+    )
+    page = await client.get(f"/sessions/{session['id']}")
+    assert page.status_code == 200 and "Hale, Marcus" in page.text
+    statuses = dict(
+        re.findall(r'name="status-(\d+)".*?<option value="(\w+)" selected', page.text, re.S)
+    )
+    assert set(statuses.values()) == {"present"}
+    form = {f"status-{pid}": status for pid, status in statuses.items()}
+    marcus = str(demo["marcus"]["id"])
+    form[f"status-{marcus}"] = "left_early"
+    form[f"minutes-{marcus}"] = "90"
+    refused = await post_form(client, f"/sessions/{session['id']}/roster", form)
+    assert refused.status_code == 422
+    assert "is already recorded; give a reason to correct it" in refused.text
+    assert "Nothing was saved" in refused.text
+    saved = await post_form(
+        client,
+        f"/sessions/{session['id']}/roster",
+        {**form, "reason": "Sign-out sheet shows 19:30"},
+    )
+    assert saved.status_code == 200
+    assert "Saved: 0 recorded, 1 corrected, 2 unchanged." in saved.text
+    assert (
+        await Attendance.count().where(Attendance.correction_reason == "Sign-out sheet shows 19:30")
+        == 1
+    )
+
+
+async def test_attendance_record_page_history_and_correction(client, demo) -> None:
+    record = await Attendance.select().where(Attendance.status == "absent_unexcused").first()
+    page = await client.get(f"/attendance/{record['id']}")
+    assert page.status_code == 200 and "absent unexcused" in page.text
+    missing = await post_form(
+        client,
+        f"/attendance/{record['id']}/correct",
+        {"status": "absent_excused", "minutes_attended": "0"},
+    )
+    assert missing.status_code == 422 and "Reason for the correction is required" in missing.text
+    done = await post_form(
+        client,
+        f"/attendance/{record['id']}/correct",
+        {"status": "absent_excused", "minutes_attended": "0", "reason": "Hospital letter received"},
+    )
+    assert done.status_code == 303
+    history = await client.get(done.headers["location"])
+    assert "2 (current)" in history.text and "Hospital letter received" in history.text
+    assert "1</td><td>absent unexcused" in history.text.replace(" (current)", "")
+
+
+async def test_drug_test_page_mro_review(client, demo) -> None:
+    test = (
+        await DrugTest.select()
+        .where(
+            (DrugTest.participant == demo["marcus"]["id"])
+            & (DrugTest.collection_status == "collected")
+        )
+        .first()
+    )
+    page = await client.get(f"/drug-tests/{test['id']}")
+    assert page.status_code == 200 and "Version 1 (current)" in page.text
+    form = {
+        "collection_status": "collected",
+        "mro_result-0": "negative",
+        "mro_comment-0": "Prescription verified",
+        "correction_reason": "MRO review",
+    }
+    done = await post_form(client, f"/drug-tests/{test['id']}/correct", form)
+    assert done.status_code == 303, done.text[:500]
+    again = await client.get(done.headers["location"])
+    assert "Version 2 (current)" in again.text and "Why: MRO review" in again.text
+    assert "negative: Prescription verified" in again.text
+
+
+async def test_new_session_page_leads_to_its_roster(client, demo) -> None:
+    listing = await client.get("/sessions")
+    assert listing.status_code == 200 and "Relapse prevention group" in listing.text
+    made = await post_form(
+        client,
+        "/sessions",
+        {
+            "program_id": str(demo["program"]["id"]),
+            "session_type": "family",
+            "starts_at": "2026-11-20T17:00",
+            "scheduled_minutes": "60",
+            "title": "Family night",
+        },
+    )
+    assert made.status_code == 303
+    roster = await client.get(made.headers["location"])
+    assert "Family night" in roster.text and "Gomez, Alicia" in roster.text
+    bad = await post_form(
+        client,
+        "/sessions",
+        {
+            "program_id": str(demo["program"]["id"]),
+            "session_type": "group",
+            "starts_at": "",
+            "scheduled_minutes": "0",
+        },
+    )
+    assert bad.status_code == 422 and "must be at least 1" in bad.text
