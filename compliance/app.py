@@ -29,6 +29,7 @@ from compliance.web import (
     imports,
     participants,
     records_pages,
+    referral_pages,
     referrals_api,
 )
 from compliance.web.headers import security_headers
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *attendance_api.ROUTES,
             *attendance_pages.ROUTES,
             *records_pages.ROUTES,
+            *referral_pages.ROUTES,
             *drug_tests_api.ROUTES,
             *referrals_api.ROUTES,
             *imports.ROUTES,

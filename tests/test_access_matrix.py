@@ -88,6 +88,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"status": "present", "reason": "x"}
     },
     ("/drug-tests/{test_id:int}/correct", "POST"): {"data": {"correction_reason": "x"}},
+    ("/participants/{participant_id:int}/mandates", "POST"): {"data": {"source": "eap"}},
+    ("/participants/{participant_id:int}/consents", "POST"): {"data": {"recipient_id": "1"}},
+    ("/participants/{participant_id:int}/outside-meetings", "POST"): {"data": {"proof": "x"}},
+    ("/participants/{participant_id:int}/drug-tests", "POST"): {"data": {"screen:thc": "negative"}},
+    ("/mandates/{mandate_id:int}/phases/{sequence:int}/start", "POST"): {
+        "data": {"started_on": "2026-03-02"}
+    },
+    ("/consents/{consent_id:int}/revoke", "POST"): {"data": {"note": "x"}},
 }
 # Routes without a record in the path: what another program's user gets.
 COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
@@ -152,6 +160,11 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     ),
     ("/api/session", "GET"): (200, {}),
     ("/sessions", "GET"): (200, {}),
+    ("/recipients", "GET"): (200, {}),
+    ("/recipients", "POST"): (
+        422,
+        {"data": {"program_id": "A", "kind": "sap", "name": "X", "email": "x@y.z"}},
+    ),
     ("/sessions", "POST"): (
         422,
         {
