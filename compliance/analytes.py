@@ -89,3 +89,32 @@ async def seed_program_analytes(program_id: int) -> dict[str, int]:
         ]
     )
     return ids
+
+
+# --- the program's table, as staff see and edit it ---------------------------------
+
+
+async def program_catalogue(program_id: int) -> list[dict]:
+    """Every analyte of the program with its cutoffs and the lab codes that map to it."""
+    analytes = await Analyte.select().where(Analyte.program == program_id).order_by(Analyte.name)
+    codes = (
+        await AnalyteCode.select()
+        .where(AnalyteCode.program == program_id)
+        .order_by(AnalyteCode.coding_system, AnalyteCode.code)
+    )
+    by_analyte: dict[int, list[dict]] = {}
+    for c in codes:
+        by_analyte.setdefault(c["analyte"], []).append(
+            {"id": c["id"], "coding_system": c["coding_system"], "code": c["code"]}
+        )
+    return [
+        {
+            "key": a["key"],
+            "name": a["name"],
+            "screen_cutoff_ng_ml": a["screen_cutoff_ng_ml"],
+            "confirmation_cutoff_ng_ml": a["confirmation_cutoff_ng_ml"],
+            "active": a["active"],
+            "codes": by_analyte.get(a["id"], []),
+        }
+        for a in analytes
+    ]

@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from compliance import PROJECT_ROOT, __version__, db
 from compliance.settings import Settings, load_settings
 from compliance.web import (
+    analytes,
     attendance_api,
     attendance_pages,
     auth,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *drug_tests_api.ROUTES,
             *referrals_api.ROUTES,
             *imports.ROUTES,
+            *analytes.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={

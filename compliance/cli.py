@@ -19,6 +19,10 @@ EXIT_SETTINGS = 2
 EXIT_UNAVAILABLE = 1
 
 
+class OperatorError(Exception):
+    """A request the operator can fix; printed as its message alone."""
+
+
 def fail(message: str, code: int = EXIT_UNAVAILABLE) -> NoReturn:
     click.echo(f"compliance: error: {message}", err=True)
     sys.exit(code)
@@ -39,7 +43,7 @@ def run_async(factory: Callable[[], Any]) -> Any:
     except Exception as exc:  # an operator sees one line; the class names the kind
         from compliance.accounts import AccountError
 
-        if isinstance(exc, AccountError):
+        if isinstance(exc, AccountError | OperatorError):
             fail(str(exc))
         first = (str(exc).strip().splitlines() or [""])[0]
         fail(f"{exc.__class__.__name__}: {first}")
@@ -238,7 +242,77 @@ def users_deactivate_command(email: str) -> None:
     click.echo(f"deactivated {accounts.normalise_email(email)}")
 
 
-for command in (migrate_command, demo_command, check_command, audit_group, users_group):
+@click.group("programs")
+def programs_group() -> None:
+    """Programs (each with its time zone, policy and analyte table)."""
+
+
+@programs_group.command("create")
+@click.option("--code", required=True, help="Short unique code, e.g. RIVERBEND.")
+@click.option("--name", required=True)
+@click.option("--time-zone", "time_zone", required=True, help="IANA zone, e.g. America/Chicago.")
+@click.option("--address", default="")
+@click.option("--phone", default="")
+@click.option("--email", "contact_email", default="", help="Contact shown to link recipients.")
+def programs_create_command(
+    code: str, name: str, time_zone: str, address: str, phone: str, contact_email: str
+) -> None:
+    """Create a program with the default analyte table (DOMAIN.md cutoffs)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from compliance import audit
+    from compliance.analytes import seed_program_analytes
+    from compliance.tables import Program
+
+    settings = settings_or_exit()
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--time-zone: {time_zone!r} is not an IANA time zone", EXIT_SETTINGS)
+
+    async def work() -> int:
+        async with db.transaction():
+            if await Program.exists().where(Program.code == code.upper()):
+                raise OperatorError(f"a program with code {code.upper()} already exists")
+            program = Program(
+                code=code.upper(),
+                name=name,
+                time_zone=time_zone,
+                address=address,
+                phone=phone,
+                contact_email=contact_email,
+            )
+            await program.save()
+            await seed_program_analytes(program.id)
+            await audit.record("program.create", audit.CLI, "program", program.id)
+            return program.id
+
+    program_id = _with_database(settings, work)
+    click.echo(f"created program {code.upper()} (id {program_id})")
+
+
+@programs_group.command("list")
+def programs_list_command() -> None:
+    """List programs."""
+    from compliance.tables import Program
+
+    settings = settings_or_exit()
+
+    async def work() -> list[dict]:
+        return await Program.select().order_by(Program.code)
+
+    for p in _with_database(settings, work):
+        click.echo(f"{p['code']:<16} {p['time_zone']:<24} {p['name']}")
+
+
+for command in (
+    migrate_command,
+    demo_command,
+    check_command,
+    audit_group,
+    users_group,
+    programs_group,
+):
     litestar_group.add_command(command)
 
 

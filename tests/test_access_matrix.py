@@ -96,6 +96,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"started_on": "2026-03-02"}
     },
     ("/consents/{consent_id:int}/revoke", "POST"): {"data": {"note": "x"}},
+    ("/api/programs/{program_id:int}/analytes/codes", "POST"): {
+        "json": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
+    },
+    ("/programs/{program_id:int}/analytes", "POST"): {
+        "data": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
+    },
 }
 # Routes without a record in the path: what another program's user gets.
 COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
@@ -249,6 +255,7 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
     ).json()["batch_id"]
     aid = (await Attendance.select(Attendance.id).first())["id"]
     ids = {
+        "program_id": world.program_a,
         "participant_id": pid,
         "session_id": sid,
         "attendance_id": aid,

@@ -188,3 +188,38 @@ def subprocess_input(args: list[str], env: dict[str, str], stdin: str):
         timeout=60,
         check=False,
     )
+
+
+def test_programs_create_and_list(database_url: str, tmp_path: Path) -> None:
+    env = settings_env(database_url, tmp_path)
+    made = run_cli(
+        "programs",
+        "create",
+        "--code",
+        "north",
+        "--name",
+        "North IOP",
+        "--time-zone",
+        "America/Denver",
+        env=env,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("created program NORTH")
+    again = run_cli(
+        "programs",
+        "create",
+        "--code",
+        "NORTH",
+        "--name",
+        "X",
+        "--time-zone",
+        "America/Denver",
+        env=env,
+    )
+    assert again.returncode == 1
+    assert again.stderr.strip() == "compliance: error: a program with code NORTH already exists"
+    bad_zone = run_cli(
+        "programs", "create", "--code", "S", "--name", "S", "--time-zone", "Mars/Olympus", env=env
+    )
+    assert bad_zone.returncode == 2 and "not an IANA time zone" in bad_zone.stderr
+    assert "NORTH" in run_cli("programs", "list", env=env).stdout
