@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from compliance.accounts import Principal
-from compliance.tables import Participant
+from compliance.tables import Participant, Program
 
 
 class NotFound(Exception):
@@ -25,3 +25,13 @@ async def participant_row(principal: Principal, participant_id: int) -> dict[str
     if row is None or row["program"] not in principal.program_ids:
         raise NotFound("no such participant")
     return row
+
+
+async def program_options(principal: Principal) -> list[tuple[int, str]]:
+    """The user's programs as (id, name), for a form's program choice."""
+    rows = (
+        await Program.select(Program.id, Program.name)
+        .where(Program.id.is_in(sorted(principal.program_ids) or [0]))
+        .order_by(Program.name)
+    )
+    return [(r["id"], r["name"]) for r in rows]

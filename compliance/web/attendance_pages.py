@@ -12,30 +12,16 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance import attendance, participants
+from compliance.access import program_options
 from compliance.accounts import Principal
 from compliance.tables import Program
 from compliance.validation import InvalidInput
 from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
+from compliance.web.errors import field_errors
 
 STATUS_OPTIONS = [(s.value, s.value.replace("_", " ")) for s in AttendanceStatus]
 TYPE_OPTIONS = [(t.value, t.value) for t in SessionType if t is not SessionType.twelve_step]
-
-
-def _errors(exc: InvalidInput) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for e in exc.errors:
-        out.setdefault(e.field, e.reason)
-    return out
-
-
-async def _programs(principal: Principal) -> list[tuple[int, str]]:
-    rows = (
-        await Program.select(Program.id, Program.name)
-        .where(Program.id.is_in(sorted(principal.program_ids) or [0]))
-        .order_by(Program.name)
-    )
-    return [(r["id"], r["name"]) for r in rows]
 
 
 class SessionPages(Controller):
@@ -60,7 +46,7 @@ class SessionPages(Controller):
             "sessions": rows,
             "values": values,
             "errors": errors,
-            "programs": await _programs(principal),
+            "programs": await program_options(principal),
             "type_options": TYPE_OPTIONS,
         }
         return Template("pages/sessions/index.html", context=context, status_code=status)
@@ -75,7 +61,7 @@ class SessionPages(Controller):
         try:
             view = await attendance.create_session(principal, data, origin_of(request))
         except InvalidInput as exc:
-            return await self._index(principal, data, _errors(exc), status=422)
+            return await self._index(principal, data, field_errors(exc), status=422)
         return Redirect(f"/sessions/{view.id}", status_code=303)
 
     @get("/{session_id:int}")
@@ -174,7 +160,7 @@ class SessionPages(Controller):
             # Entry errors are numbered by submitted entry; map them back to page rows.
             visible = [p.id for p in people]
             mapped = {}
-            for field, reason in _errors(exc).items():
+            for field, reason in field_errors(exc).items():
                 if field.startswith("entries["):
                     n = int(field[8 : field.index("]")])
                     field = f"entries[{visible.index(order[n])}]" + field[field.index("]") + 1 :]
@@ -231,7 +217,7 @@ class AttendancePages(Controller):
                 principal, attendance_id, data, origin_of(request)
             )
         except InvalidInput as exc:
-            return await self._show(principal, attendance_id, data, _errors(exc), status=422)
+            return await self._show(principal, attendance_id, data, field_errors(exc), status=422)
         return Redirect(f"/attendance/{view.id}", status_code=303)
 
 

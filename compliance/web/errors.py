@@ -16,6 +16,14 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def field_errors(exc: InvalidInput) -> dict[str, str]:
+    """The first reason per field, for re-rendering a form beside its inputs."""
+    out: dict[str, str] = {}
+    for e in exc.errors:
+        out.setdefault(e.field, e.reason)
+    return out
+
+
 def not_found_handler(request: Request, exc: Exception) -> Response[Any]:
     if wants_json(request):
         return Response({"status_code": 404, "detail": "Not found"}, status_code=404)

@@ -13,10 +13,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, MultipartBody
 from litestar.response import Template
 
+from compliance.access import program_options
 from compliance.accounts import Principal
 from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
-from compliance.tables import Program
 from compliance.vocabulary import ImportKind
 from compliance.web.auth import origin_of
 
@@ -79,15 +79,6 @@ class ImportsAPI(Controller):
         return Response(outcome, status_code=_status(outcome, 200))
 
 
-async def _programs(principal: Principal) -> list[tuple[int, str]]:
-    rows = (
-        await Program.select(Program.id, Program.name)
-        .where(Program.id.is_in(sorted(principal.program_ids) or [0]))
-        .order_by(Program.name)
-    )
-    return [(r["id"], r["name"]) for r in rows]
-
-
 class ImportPages(Controller):
     path = "/imports"
     include_in_schema = False
@@ -98,7 +89,7 @@ class ImportPages(Controller):
             "pages/imports/new.html",
             context={
                 "principal": principal,
-                "programs": await _programs(principal),
+                "programs": await program_options(principal),
                 "kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
             },
         )

@@ -12,12 +12,13 @@ from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance import attendance, consents, drug_tests, mandates, participants
+from compliance.access import program_options
 from compliance.accounts import Principal
 from compliance.participants import ParticipantView
-from compliance.tables import Program
 from compliance.validation import InvalidInput
 from compliance.vocabulary import DischargeReason, LevelOfCare
 from compliance.web.auth import origin_of
+from compliance.web.errors import field_errors
 
 
 @dataclass
@@ -122,23 +123,6 @@ class ParticipantsAPI(Controller):
         )
 
 
-async def _programs(principal: Principal) -> list[dict[str, Any]]:
-    if not principal.program_ids:
-        return []
-    return (
-        await Program.select(Program.id, Program.name)
-        .where(Program.id.is_in(sorted(principal.program_ids)))
-        .order_by(Program.name)
-    )
-
-
-def _errors(exc: InvalidInput) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for e in exc.errors:
-        out.setdefault(e.field, e.reason)
-    return out
-
-
 class ParticipantPages(Controller):
     path = "/participants"
     include_in_schema = False
@@ -163,7 +147,7 @@ class ParticipantPages(Controller):
             "values": values or {"level_of_care": LevelOfCare.intensive_outpatient.value},
             "errors": errors,
             "level_options": LEVEL_OPTIONS,
-            "program_options": [(p["id"], p["name"]) for p in await _programs(principal)],
+            "program_options": await program_options(principal),
         }
         return Template("pages/participants/new.html", context=context, status_code=status)
 
@@ -177,7 +161,7 @@ class ParticipantPages(Controller):
         try:
             view = await participants.enroll(principal, data, origin_of(request))
         except InvalidInput as exc:
-            return await self._enroll_form(principal, data, _errors(exc), status=422)
+            return await self._enroll_form(principal, data, field_errors(exc), status=422)
         return Redirect(f"/participants/{view.id}", status_code=303)
 
     @get("/{participant_id:int}")
@@ -224,7 +208,7 @@ class ParticipantPages(Controller):
             await participants.edit(principal, participant_id, fields, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return await self._detail(principal, view, data, _errors(exc), status=422)
+            return await self._detail(principal, view, data, field_errors(exc), status=422)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
     @post("/{participant_id:int}/discharge", status_code=303)
@@ -239,7 +223,7 @@ class ParticipantPages(Controller):
             await participants.discharge(principal, participant_id, data, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return await self._detail(principal, view, data, _errors(exc), status=422)
+            return await self._detail(principal, view, data, field_errors(exc), status=422)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
 

@@ -28,19 +28,13 @@ from compliance.vocabulary import (
     TestReason,
 )
 from compliance.web.auth import origin_of
+from compliance.web.errors import field_errors
 
 PHASE_ROWS = 3
 
 
 def options(enum: type) -> list[tuple[str, str]]:
     return [(m.value, m.value.replace("_", " ")) for m in enum]
-
-
-def _errors(exc: InvalidInput) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for e in exc.errors:
-        out.setdefault(e.field, e.reason)
-    return out
 
 
 async def _form(request: Request) -> tuple[dict[str, Any], Any]:
@@ -102,7 +96,8 @@ class ParticipantRecordPages(Controller):
                 principal, participant_id, {**values, "phases": phases}, origin_of(request)
             )
         except InvalidInput as exc:
-            return await self._mandate_form(principal, participant_id, values, _errors(exc), 422)
+            errors = field_errors(exc)
+            return await self._mandate_form(principal, participant_id, values, errors, 422)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
     # --- consents ---------------------------------------------------------------
@@ -168,7 +163,7 @@ class ParticipantRecordPages(Controller):
                 )
         except InvalidInput as exc:
             return await self._consent_form(
-                principal, participant_id, values, categories, purposes, _errors(exc), 422
+                principal, participant_id, values, categories, purposes, field_errors(exc), 422
             )
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
@@ -191,7 +186,7 @@ class ParticipantRecordPages(Controller):
                     "principal": principal,
                     "title": "Meeting not recorded",
                     "message": "; ".join(
-                        f"{k.replace('_', ' ')} {v}" for k, v in _errors(exc).items()
+                        f"{k.replace('_', ' ')} {v}" for k, v in field_errors(exc).items()
                     )
                     + f". Go back to {person.name} and try again.",
                 },
@@ -249,7 +244,7 @@ class ParticipantRecordPages(Controller):
                 principal, participant_id, {**values, "results": results}, origin_of(request)
             )
         except InvalidInput as exc:
-            return await self._test_form(principal, participant_id, values, _errors(exc), 422)
+            return await self._test_form(principal, participant_id, values, field_errors(exc), 422)
         return Redirect(f"/drug-tests/{view.id}", status_code=303)
 
 
@@ -278,7 +273,7 @@ class ReferralPages(Controller):
                     "principal": principal,
                     "title": "Phase not started",
                     "message": "; ".join(
-                        f"{k.replace('_', ' ')} {v}" for k, v in _errors(exc).items()
+                        f"{k.replace('_', ' ')} {v}" for k, v in field_errors(exc).items()
                     ),
                 },
             )
@@ -298,7 +293,7 @@ class ReferralPages(Controller):
                 context={
                     "principal": principal,
                     "title": "Consent not revoked",
-                    "message": "; ".join(v for v in _errors(exc).values()),
+                    "message": "; ".join(v for v in field_errors(exc).values()),
                 },
             )
         return Redirect(f"/participants/{view.participant_id}", status_code=303)
@@ -329,7 +324,7 @@ class ReferralPages(Controller):
         try:
             await consents.create_recipient(principal, values, origin_of(request))
         except InvalidInput as exc:
-            return await self._recipients(principal, values, _errors(exc), 422)
+            return await self._recipients(principal, values, field_errors(exc), 422)
         return Redirect("/recipients", status_code=303)
 
 
