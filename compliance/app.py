@@ -16,9 +16,10 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
-from compliance import PROJECT_ROOT, __version__, db
+from compliance import PROJECT_ROOT, __version__, admin, db
 from compliance.settings import Settings, load_settings
 from compliance.web import (
+    admin_api,
     analytes,
     attendance_api,
     attendance_pages,
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *referrals_api.ROUTES,
             *imports.ROUTES,
             *analytes.ROUTES,
+            *admin_api.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={
             NotAuthorizedException: auth.unauthenticated_handler,
             **errors.HANDLERS,
+            admin.AdminOnly: admin_api.admin_only_handler,
         },
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(

@@ -103,6 +103,15 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
     },
 }
+ADMIN_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("/api/admin/users", "POST"): {
+        "email": "x@y.org",
+        "full_name": "X",
+        "role": "clinician",
+        "password": "long enough password",
+        "program_ids": [1],
+    },
+}
 # Routes without a record in the path: what another program's user gets.
 COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     ("/api/participants", "GET"): (200, {}),
@@ -256,6 +265,7 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
     aid = (await Attendance.select(Attendance.id).first())["id"]
     ids = {
         "program_id": world.program_a,
+        "user_id": 1,
         "participant_id": pid,
         "session_id": sid,
         "attendance_id": aid,
@@ -318,6 +328,14 @@ async def test_every_route_refuses_another_programs_user(client, program_a_recor
         if key in PUBLIC:
             continue
         seen.add(key)
+        if path.startswith("/api/admin/"):
+            # The role dimension: administrators only (test_admin covers other programs).
+            response = await client.request(method, fill(path, ids), json={})
+            assert response.status_code in (403, 400), f"{method} {path}: {response.status_code}"
+            if response.status_code == 400:  # body rejected before the handler: try a valid one
+                response = await client.request(method, fill(path, ids), json=ADMIN_BODIES[key])
+                assert response.status_code == 403, f"{method} {path}: {response.status_code}"
+            continue
         if "{" in path:
             assert key in BODIES or method == "GET", f"{method} {path}: add a body to the matrix"
             kwargs = BODIES.get(key, {})
