@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -271,12 +271,50 @@ async def _test_row(principal: Principal, test_id: int) -> dict[str, Any]:
 async def correct_test(
     principal: Principal, test_id: int, data: Mapping[str, Any], origin: str
 ) -> DrugTestView:
-    """A new version of the whole test (fields and results) with a required reason."""
+    """A new version with a required reason. Only what ``data`` names changes: every other
+    field of the test and of each analyte (units, ranges, flags, the lab's cutoffs, the
+    exact collection time) is carried over from the version it corrects."""
     current = await _test_row(principal, test_id)
     person = await access.participant_row(principal, current["participant"])
-    form = Form(data)
+    stored = (
+        await AnalyteResult.select()
+        .where(AnalyteResult.drug_test == test_id)
+        .order_by(AnalyteResult.id)
+    )
+    keys = {
+        a["id"]: a["key"]
+        for a in await Analyte.select(Analyte.id, Analyte.key).where(
+            Analyte.program == person["program"]
+        )
+    }
+    stored_by_key = {keys.get(r["analyte"], r["analyte_code"]): r for r in stored}
+    submitted = data.get("results")
+    merged: dict[str, Any] = {**{k: current[k] for k in TEST_FIELDS}, **data}
+    if not isinstance(submitted, list):
+        submitted = []
+    named = {str(raw.get("analyte", "")) for raw in submitted if isinstance(raw, Mapping)}
+    submitted = [*submitted, *({"analyte": key} for key in stored_by_key if key not in named)]
+    # Each submitted analyte starts from its stored row; the fields sent replace those.
+    merged["results"] = [
+        {**{f: base[f] for f in RESULT_FIELDS if f != "analyte"}, **raw}
+        if isinstance(raw, Mapping) and (base := stored_by_key.get(str(raw.get("analyte", ""))))
+        else raw
+        for raw in submitted
+    ]
+    form = Form(merged)
     reason = form.text("correction_reason", max_length=2000)
-    values, results = await read_test(form, person["program"], data)
+    values, parsed = await read_test(form, person["program"], merged)
+    results = []
+    for raw, row in zip(submitted, parsed, strict=False):
+        base = stored_by_key.get(str(raw.get("analyte", "")))
+        if base is None:
+            results.append(row)
+            continue
+        final = {f: base[f] for f in RESULT_FIELDS}
+        final.update({f: row[f] for f in raw if f in row and f != "analyte"})
+        if final.get("mro_result") != base["mro_result"] and final.get("mro_result"):
+            final["mro_verified_at"] = datetime.now(UTC)
+        results.append(final)
     if not current["is_current"]:
         form.errors.add("drug_test_id", "a newer version exists; correct that one")
     form.errors.raise_if_any()

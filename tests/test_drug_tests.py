@@ -122,7 +122,7 @@ async def test_mro_review_is_a_new_version_and_the_lab_result_stays(client, worl
         ],
     }
     url = f"/api/drug-tests/{original['id']}/corrections"
-    assert (await client.post(url, json=reviewed)).status_code == 422  # no reason given
+    assert (await client.post(url, json=reviewed)).status_code == 400  # no reason given
     fixed = await client.post(url, json={**reviewed, "correction_reason": "MRO review"})
     assert fixed.status_code == 201, fixed.text
     assert fixed.json()["version"] == 2 and fixed.json()["correction_reason"] == "MRO review"

@@ -248,3 +248,47 @@ async def test_import_pages_preview_then_commit(client, world) -> None:
         files={"file": ("r.hl7", hl7("X", client="NOBODY"))},
     )
     assert bad.status_code == 422 and "no participant with client id" in bad.text
+
+
+async def test_an_mro_correction_keeps_everything_the_lab_reported(client, world) -> None:
+    message = hl7("ACC-MRO").replace(b"20260310083000-0600", b"20260310083015-0600")
+    preview = await upload(client, world.program_a, "hl7_oru", "m.hl7", message)
+    await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
+    original = await DrugTest.select().first()
+    before = await AnalyteResult.select().where(AnalyteResult.drug_test == original["id"])
+    fixed = await client.post(
+        f"/api/drug-tests/{original['id']}/corrections",
+        json={
+            "correction_reason": "MRO review",
+            "results": [
+                {
+                    "analyte": "thc",
+                    "screen_result": "positive",
+                    "mro_result": "negative",
+                    "mro_comment": "Prescription verified",
+                }
+            ],
+        },
+    )
+    assert fixed.status_code == 201, fixed.text
+    new = await DrugTest.select().where(DrugTest.id == fixed.json()["id"]).first()
+    assert new["collected_at"] == original["collected_at"]  # seconds kept
+    assert float(new["creatinine_mg_dl"]) == float(original["creatinine_mg_dl"])
+    after = await AnalyteResult.select().where(AnalyteResult.drug_test == new["id"])
+    thc_before = next(r for r in before if r["analyte_code"] == "THC")
+    thc_after = next(r for r in after if r["analyte_code"] == "THC")
+    for kept in (
+        "units",
+        "reference_range",
+        "abnormal_flag",
+        "screen_cutoff_ng_ml",
+        "screen_method",
+        "analyte_name",
+    ):
+        assert thc_after[kept] == thc_before[kept], kept
+    assert (thc_after["mro_result"], thc_after["mro_comment"]) == (
+        "negative",
+        "Prescription verified",
+    )
+    assert thc_after["mro_verified_at"] is not None
+    assert len(after) == len(before)  # analytes not named are carried over too

@@ -19,17 +19,19 @@ from compliance.web.plain import plain
 
 @dataclass
 class AnalyteEntry:
+    """Fields left out keep their stored value in a correction, or their default."""
+
     analyte: str = field(metadata={"description": "the program's analyte key, e.g. thc"})
-    screen_result: AnalyteOutcome
-    screen_method: str = ""
+    screen_result: AnalyteOutcome | None = None
+    screen_method: str | None = None
     screen_cutoff_ng_ml: Decimal | None = None
     confirmation_result: AnalyteOutcome | None = None
-    confirmation_method: str = ""
+    confirmation_method: str | None = None
     confirmation_cutoff_ng_ml: Decimal | None = None
     level_ng_ml: Decimal | None = None
     mro_result: AnalyteOutcome | None = None
-    mro_comment: str = ""
-    comment: str = ""
+    mro_comment: str | None = None
+    comment: str | None = None
 
 
 @dataclass
@@ -53,8 +55,27 @@ class NewDrugTest:
 
 
 @dataclass
-class DrugTestCorrection(NewDrugTest):
-    correction_reason: str = ""  # required: why the earlier version was wrong
+class DrugTestCorrection:
+    """Only the fields sent change; everything else is carried over from the version
+    corrected. ``results`` names analytes by key; analytes not named are kept."""
+
+    correction_reason: str
+    collection_status: CollectionStatus | None = None
+    collected_at: str | None = None
+    called_at: str | None = None
+    specimen_type: SpecimenType | None = None
+    observed: bool | None = None
+    reason: TestReason | None = None
+    lab_name: str | None = None
+    accession_id: str | None = None
+    chain_of_custody_id: str | None = None
+    result_reported_at: str | None = None
+    creatinine_mg_dl: Decimal | None = None
+    specific_gravity: Decimal | None = None
+    ph: Decimal | None = None
+    validity_note: str | None = None
+    notes: str | None = None
+    results: list[AnalyteEntry] | None = None
 
 
 class DrugTestsAPI(Controller):

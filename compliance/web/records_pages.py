@@ -11,7 +11,6 @@ from litestar.response import Redirect, Template
 
 from compliance import drug_tests, participants
 from compliance.accounts import Principal
-from compliance.attendance import program_zone
 from compliance.validation import InvalidInput
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus
 from compliance.web.auth import origin_of
@@ -58,48 +57,29 @@ class DrugTestPages(Controller):
     ) -> Any:
         history = await drug_tests.test_history(principal, test_id)
         current = history[-1]
-        person = await participants.get_participant(principal, current.participant_id)
-        tz = await program_zone(person.program_id)
+        # Only what the form shows is sent; the service keeps everything else as stored.
         values: dict[str, Any] = {
-            k: getattr(current, k)
-            for k in (
-                "specimen_type",
-                "observed",
-                "reason",
-                "lab_name",
-                "accession_id",
-                "chain_of_custody_id",
-                "creatinine_mg_dl",
-                "specific_gravity",
-                "ph",
-                "validity_note",
-                "notes",
-            )
+            "collection_status": data.get("collection_status", current.collection_status),
+            "correction_reason": data.get("correction_reason", ""),
+            "results": [
+                {
+                    "analyte": r.analyte_key,
+                    **{
+                        f: data[f"{f}-{n}"]
+                        for f in (
+                            "screen_result",
+                            "confirmation_result",
+                            "confirmation_method",
+                            "level_ng_ml",
+                            "mro_result",
+                            "mro_comment",
+                        )
+                        if f"{f}-{n}" in data
+                    },
+                }
+                for n, r in enumerate(current.results)
+            ],
         }
-        for stamp in ("called_at", "collected_at", "result_reported_at"):
-            moment = getattr(current, stamp)
-            values[stamp] = _local(moment.astimezone(tz)) if moment else ""
-        values["collection_status"] = data.get("collection_status", current.collection_status)
-        values["correction_reason"] = data.get("correction_reason", "")
-        values["results"] = [
-            {
-                "analyte": r.analyte_key,
-                **{
-                    f: data.get(f"{f}-{n}", "" if getattr(r, f) is None else str(getattr(r, f)))
-                    for f in (
-                        "screen_result",
-                        "confirmation_result",
-                        "confirmation_method",
-                        "level_ng_ml",
-                        "mro_result",
-                        "mro_comment",
-                        "comment",
-                    )
-                },
-                "screen_method": r.screen_method,
-            }
-            for n, r in enumerate(current.results)
-        ]
         try:
             view = await drug_tests.correct_test(principal, test_id, values, origin_of(request))
         except InvalidInput as exc:
