@@ -8,6 +8,7 @@ and must not stall the event loop.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,7 @@ THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ORIGIN = 20
 MIN_PASSWORD_LENGTH = 12
+EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}")
 
 
 class SignInRefused(Exception):
@@ -113,25 +115,38 @@ async def _recent_failures(email: str, origin: str) -> tuple[int, int, datetime 
 async def authenticate(email: str, password: str, origin: str) -> Principal:
     """Check the credentials; every attempt, good or bad, is an audit event."""
     email = normalise_email(email)
-    by_account, by_origin, oldest = await _recent_failures(email, origin)
-    if by_account >= MAX_FAILURES_PER_ACCOUNT or by_origin >= MAX_FAILURES_PER_ORIGIN:
-        start = oldest or datetime.now(UTC)
-        retry = max(1, int((start + THROTTLE_WINDOW - datetime.now(UTC)).total_seconds()))
-        await audit.record("login.throttled", audit.Actor("anonymous", origin), "staff_user", email)
-        raise SignInThrottled(retry)
-    user = await StaffUser.select().where(StaffUser.email == email).first()
-    stored = user["password_hash"] if user else _DUMMY_HASH
-    ok = await asyncio.to_thread(verify_password, stored, password)
-    if not ok or user is None or not user["active"]:
-        await audit.record("login.failed", audit.Actor("anonymous", origin), "staff_user", email)
-        raise SignInRefused("wrong e-mail or password")
+    # What is recorded as the account tried: never a mistyped password pasted into it.
+    label = email if EMAIL.fullmatch(email) else "(not an e-mail address)"
+    anonymous = audit.Actor("anonymous", origin)
+    outcome: Exception | None = None
     async with db.transaction():
-        await StaffUser.update({StaffUser.last_login_at: datetime.now(UTC)}).where(
-            StaffUser.id == user["id"]
-        )
-        await audit.record(
-            "login.success", audit.Actor(f"user:{user['id']}", origin), "staff_user", user["id"]
-        )
+        # One attempt per address at a time: parallel guesses cannot all slip under the limit.
+        await db.serialize(f"login:{label}")
+        by_account, by_origin, oldest = await _recent_failures(label, origin)
+        if by_account >= MAX_FAILURES_PER_ACCOUNT or by_origin >= MAX_FAILURES_PER_ORIGIN:
+            start = oldest or datetime.now(UTC)
+            retry = max(1, int((start + THROTTLE_WINDOW - datetime.now(UTC)).total_seconds()))
+            await audit.record("login.throttled", anonymous, "staff_user", label)
+            outcome = SignInThrottled(retry)
+        else:
+            user = await StaffUser.select().where(StaffUser.email == email).first()
+            stored = user["password_hash"] if user else _DUMMY_HASH
+            ok = await asyncio.to_thread(verify_password, stored, password)
+            if not ok or user is None or not user["active"]:
+                await audit.record("login.failed", anonymous, "staff_user", label)
+                outcome = SignInRefused("wrong e-mail or password")
+            else:
+                await StaffUser.update({StaffUser.last_login_at: datetime.now(UTC)}).where(
+                    StaffUser.id == user["id"]
+                )
+                await audit.record(
+                    "login.success",
+                    audit.Actor(f"user:{user['id']}", origin),
+                    "staff_user",
+                    user["id"],
+                )
+    if outcome is not None:
+        raise outcome
     principal = await load_principal(user["id"])
     assert principal is not None
     return principal

@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "principal": Provide(auth.provide_principal),
             "maybe_principal": Provide(auth.provide_optional_principal),
         },
+        guards=[errors.sane_ids],
         middleware=[security_headers, session_config(secure=https).middleware],
         stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
         csrf_config=CSRFConfig(

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from compliance import access, audit, db
 from compliance.accounts import Principal
 from compliance.tables import Attendance, Participant, Program, StaffUser, TreatmentSession
-from compliance.validation import Errors, Form, InvalidInput
+from compliance.validation import MAX_ID, Errors, Form, InvalidInput
 from compliance.versioning import add_version
 from compliance.vocabulary import AttendanceStatus, RecordSource, SessionType
 
@@ -250,7 +250,7 @@ async def record_roster(
     people = {
         p["id"]: p
         for p in await Participant.select().where(
-            Participant.id.is_in([i for i in ids if isinstance(i, int)] or [0])
+            Participant.id.is_in([i for i in ids if isinstance(i, int) and 0 < i <= MAX_ID] or [0])
         )
     }
     for n, entry in enumerate(entries):
@@ -277,6 +277,8 @@ async def record_roster(
 
     result = RosterResult(0, 0, 0)
     async with db.transaction():
+        # The same lock as an attendance import of this program: they cannot interleave.
+        await db.serialize(f"import:{session['program']}")
         existing = {
             r["participant"]: r
             for r in await Attendance.select().where(

@@ -84,7 +84,7 @@ async def record(
             "actor": actor.ref,
             "action": action,
             "object_type": object_type,
-            "object_id": str(object_id),
+            "object_id": str(object_id)[:80],
             "origin": actor.origin[:100],
             "occurred_at": datetime.now(UTC),
             "detail": canonical_detail(detail),

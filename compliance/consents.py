@@ -16,7 +16,7 @@ from typing import Any
 from compliance import access, audit, db
 from compliance.accounts import Principal
 from compliance.tables import Consent, Mandate, Program, Recipient
-from compliance.validation import Form
+from compliance.validation import Form, clean_filename
 from compliance.vocabulary import ConsentPurpose, InformationCategory, RecipientKind
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
@@ -384,7 +384,7 @@ async def attach_document(
     async with db.transaction():
         await Consent.update(
             {
-                Consent.document_filename: Path(filename or "consent").name[:255],
+                Consent.document_filename: clean_filename(filename, "consent"),
                 Consent.document_media_type: media_type,
                 Consent.document_sha256: digest,
                 Consent.document_path: str(target.relative_to(documents_dir)),

@@ -17,7 +17,7 @@ from compliance import access, audit, db
 from compliance.accounts import Principal
 from compliance.attendance import program_zone
 from compliance.tables import Analyte, AnalyteResult, DrugTest, Program, StaffUser
-from compliance.validation import Errors, Form
+from compliance.validation import Errors, Form, fit_decimal
 from compliance.versioning import add_version
 from compliance.vocabulary import (
     AnalyteOutcome,
@@ -134,7 +134,26 @@ def _decimal(form: Form, name: str, data: Mapping[str, Any]) -> Decimal | None:
     if not value.is_finite() or value < 0:
         form.errors.add(name, "must be a number of 0 or more")
         return None
-    return value
+    try:
+        return fit_decimal(value, NUMERIC_DIGITS[name])
+    except ValueError:
+        form.errors.add(name, f"{raw} is too large")
+        return None
+
+
+def _digits(column: Any) -> tuple[int, int]:
+    return column._meta.params["digits"]
+
+
+# Every numeric column's (precision, scale): input is rounded to it on both engines.
+NUMERIC_DIGITS = {
+    "creatinine_mg_dl": _digits(DrugTest.creatinine_mg_dl),
+    "specific_gravity": _digits(DrugTest.specific_gravity),
+    "ph": _digits(DrugTest.ph),
+    "screen_cutoff_ng_ml": _digits(AnalyteResult.screen_cutoff_ng_ml),
+    "confirmation_cutoff_ng_ml": _digits(AnalyteResult.confirmation_cutoff_ng_ml),
+    "level_ng_ml": _digits(AnalyteResult.level_ng_ml),
+}
 
 
 async def _analytes(program_id: int) -> dict[str, dict[str, Any]]:

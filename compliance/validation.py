@@ -10,11 +10,14 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 E = TypeVar("E", bound=Enum)
+MIN_YEAR, MAX_YEAR = 1900, 2200
+MAX_ID = 2**31 - 1  # ids and counts beyond this are typing errors, not records
 US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
@@ -99,6 +102,9 @@ class Form:
             except ValueError:
                 self.errors.add(name, f"{value!r} is not a date (use YYYY-MM-DD or M/D/YYYY)")
                 return None
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            self.errors.add(name, f"the year {value.year} is out of range")
+            return None
         if not_future and value > (today or date.today()):
             self.errors.add(name, f"{value.isoformat()} is in the future")
         if value.year < 1900:
@@ -120,6 +126,9 @@ class Form:
             except ValueError:
                 self.errors.add(name, f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)")
                 return None
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            self.errors.add(name, f"the year {value.year} is out of range")
+            return None
         if value.tzinfo is None:
             value = localize(value, tz)
             if value is None:
@@ -164,6 +173,9 @@ class Form:
         except (TypeError, ValueError):
             self.errors.add(name, f"{value!r} is not a whole number")
             return None
+        if abs(number) > MAX_ID:
+            self.errors.add(name, "is far too large")
+            return None
         if minimum is not None and number < minimum:
             self.errors.add(name, f"must be at least {minimum}")
         if maximum is not None and number > maximum:
@@ -177,3 +189,24 @@ def localize(naive: datetime, tz: ZoneInfo) -> datetime | None:
     aware = naive.replace(tzinfo=tz, fold=0)
     round_trip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     return aware if round_trip == naive else None
+
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_filename(name: str, default: str = "file") -> str:
+    """A client's file name as a bare name without control characters (they end up in
+    headers and logs)."""
+    bare = CONTROL.sub("", name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return bare[:255] or default
+
+
+def fit_decimal(value: Decimal | None, digits: tuple[int, int]) -> Decimal | None:
+    """Round to the column's scale, the same on both engines; ValueError if it cannot fit."""
+    if value is None:
+        return None
+    precision, scale = digits
+    rounded = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    if rounded.copy_abs() >= Decimal(10) ** (precision - scale):
+        raise ValueError(f"{value} is out of range")
+    return rounded

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from compliance import access, audit, db
 from compliance.accounts import Principal
 from compliance.analytes import VALIDITY_CODES
-from compliance.drug_tests import correct_stored_test
+from compliance.drug_tests import NUMERIC_DIGITS, correct_stored_test
 from compliance.intake.csv_files import parse_attendance_csv, parse_drug_test_csv
 from compliance.intake.hl7_results import parse_hl7_results
 from compliance.intake.records import (
@@ -47,6 +47,7 @@ from compliance.tables import (
     Program,
     TreatmentSession,
 )
+from compliance.validation import clean_filename, fit_decimal
 from compliance.vocabulary import ImportKind, ImportStatus, RecordSource, SessionType
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
@@ -142,6 +143,41 @@ def _enrolled(person: dict[str, Any], day: date) -> bool:
 # --- drug tests ---------------------------------------------------------------------
 
 
+def _fit(name: str, value: Decimal | None) -> Decimal | None:
+    return fit_decimal(value, NUMERIC_DIGITS[name])
+
+
+def _record_problems(r: DrugTestRecord) -> list[RowError]:
+    """What the database could not store as given: numbers beyond a column's range,
+    identifiers longer than their column."""
+    problems = []
+    numbers = {
+        "creatinine_mg_dl": r.creatinine_mg_dl,
+        "specific_gravity": r.specific_gravity,
+        "ph": r.ph,
+    }
+    for a in r.results:
+        numbers.update(
+            {
+                "screen_cutoff_ng_ml": a.screen_cutoff_ng_ml,
+                "level_ng_ml": a.level_ng_ml,
+                "confirmation_cutoff_ng_ml": a.confirmation_cutoff_ng_ml,
+            }
+        )
+        for name, value in numbers.items():
+            try:
+                _fit(name, value)
+            except ValueError:
+                problems.append(RowError(r.location, name, f"{value} is out of range"))
+    for name, value, limit in (
+        ("accession_id", r.accession_id, 80),
+        ("chain_of_custody_id", r.chain_of_custody_id, 80),
+    ):
+        if len(value) > limit:
+            problems.append(RowError(r.location, name, f"is longer than {limit} characters"))
+    return problems
+
+
 def _test_values(r: DrugTestRecord) -> dict[str, Any]:
     return {
         "called_at": r.called_at,
@@ -150,13 +186,13 @@ def _test_values(r: DrugTestRecord) -> dict[str, Any]:
         "observed": r.observed,
         "reason": r.reason.value,
         "collection_status": r.collection_status.value,
-        "lab_name": r.lab_name,
+        "lab_name": r.lab_name[:200],
         "accession_id": r.accession_id,
         "chain_of_custody_id": r.chain_of_custody_id,
         "result_reported_at": r.result_reported_at,
-        "creatinine_mg_dl": r.creatinine_mg_dl,
-        "specific_gravity": r.specific_gravity,
-        "ph": r.ph,
+        "creatinine_mg_dl": _fit("creatinine_mg_dl", r.creatinine_mg_dl),
+        "specific_gravity": _fit("specific_gravity", r.specific_gravity),
+        "ph": _fit("ph", r.ph),
         "validity_note": r.validity_note,
         "notes": r.notes,
     }
@@ -170,17 +206,20 @@ def _result_values(r: DrugTestRecord, analytes: dict[str, dict]) -> list[dict[st
             {
                 "analyte": row.get("id"),
                 "analyte_code": a.code[:40],
-                "analyte_name": row.get("name") or a.name,
+                "analyte_name": (row.get("name") or a.name)[:120],
                 "screen_result": a.screen_result.value,
-                "screen_method": a.screen_method,
-                "screen_cutoff_ng_ml": a.screen_cutoff_ng_ml or row.get("screen_cutoff_ng_ml"),
+                "screen_method": a.screen_method[:40],
+                "screen_cutoff_ng_ml": _fit("screen_cutoff_ng_ml", a.screen_cutoff_ng_ml)
+                or row.get("screen_cutoff_ng_ml"),
                 "confirmation_result": a.confirmation_result.value
                 if a.confirmation_result
                 else None,
-                "confirmation_method": a.confirmation_method,
-                "confirmation_cutoff_ng_ml": a.confirmation_cutoff_ng_ml
+                "confirmation_method": a.confirmation_method[:40],
+                "confirmation_cutoff_ng_ml": _fit(
+                    "confirmation_cutoff_ng_ml", a.confirmation_cutoff_ng_ml
+                )
                 or (row.get("confirmation_cutoff_ng_ml") if a.confirmation_result else None),
-                "level_ng_ml": a.level_ng_ml,
+                "level_ng_ml": _fit("level_ng_ml", a.level_ng_ml),
                 "units": a.units[:20],
                 "reference_range": a.reference_range[:60],
                 "abnormal_flag": a.abnormal_flag[:10],
@@ -258,6 +297,10 @@ async def _plan_drug_tests(
                     f"no participant with client id {r.client_id!r} in this program",
                 )
             )
+            continue
+        problems = _record_problems(r)
+        if problems:
+            plan.errors.extend(problems)
             continue
         when = r.collected_at or r.called_at
         if when and not _enrolled(person, when.astimezone(tz).date()):
@@ -399,14 +442,29 @@ async def _plan_attendance(
 # --- preview and commit -------------------------------------------------------------
 
 
-async def _plan(kind: ImportKind, data: bytes, program_id: int) -> tuple[_Plan, dict, ZoneInfo]:
+async def _parse_file(kind: ImportKind, data: bytes, program_id: int) -> tuple[Any, dict, ZoneInfo]:
+    """Parse (in a thread) with the program's code table; a ParseError is returned, not raised."""
     program = await Program.select().where(Program.id == program_id).first()
     tz = ZoneInfo(program["time_zone"])
-    plan = _Plan()
     try:
         parsed, analytes = await _parse(kind, data, program_id, tz)
     except ParseError as exc:
-        plan.errors.append(RowError("file", "file", exc.reason))
+        return exc, {}, tz
+    return parsed, analytes, tz
+
+
+async def _plan(kind: ImportKind, data: bytes, program_id: int) -> tuple[_Plan, dict, ZoneInfo]:
+    return await _match(kind, await _parse_file(kind, data, program_id), program_id)
+
+
+async def _match(
+    kind: ImportKind, parsed_file: tuple[Any, dict, ZoneInfo], program_id: int
+) -> tuple[_Plan, dict, ZoneInfo]:
+    """Plan against the database as it is now: what would be created, corrected, skipped."""
+    parsed, analytes, tz = parsed_file
+    plan = _Plan()
+    if isinstance(parsed, ParseError):
+        plan.errors.append(RowError("file", "file", parsed.reason))
         return plan, {}, tz
     plan.errors.extend(parsed.errors)
     people = {
@@ -484,7 +542,7 @@ async def preview(
         batch = ImportBatch(
             program=program_id,
             kind=kind.value,
-            filename=Path(filename).name[:255],
+            filename=clean_filename(filename),
             sha256=digest,
             size_bytes=len(data),
             status=status.value,
@@ -527,9 +585,26 @@ async def commit(
         )
         return _outcome(batch_id, kind, batch["filename"], ImportStatus(batch["status"]), plan)
     data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
+    parsed = await _parse_file(kind, data, batch["program"])  # outside the write lock
     async with db.transaction():
         await db.serialize(f"import:{batch['program']}")
-        plan, analytes, _ = await _plan(kind, data, batch["program"])
+        status_now = (
+            await ImportBatch.select(ImportBatch.status).where(ImportBatch.id == batch_id).first()
+        )
+        if status_now["status"] != ImportStatus.previewed.value:  # a parallel commit won
+            plan = _Plan(
+                errors=[
+                    RowError(
+                        "file",
+                        "file",
+                        f"this import is {status_now['status']}; upload the file again",
+                    )
+                ]
+            )
+            return _outcome(
+                batch_id, kind, batch["filename"], ImportStatus(status_now["status"]), plan
+            )
+        plan, analytes, _ = await _match(kind, parsed, batch["program"])
         if not plan.errors:
             if kind is ImportKind.attendance_csv:
                 await _write_attendance(plan, batch["program"], batch_id, principal.id)

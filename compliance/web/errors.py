@@ -5,15 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.response import Template
 
 from compliance.access import NotFound
-from compliance.validation import InvalidInput
+from compliance.validation import MAX_ID, InvalidInput
 from compliance.versioning import StaleVersion
 
 
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
+
+
+def sane_ids(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard: an id beyond any real record (or a 64-bit integer) is "not found", not a
+    database overflow."""
+    for value in connection.path_params.values():
+        if isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise NotFoundException("no such record")
 
 
 def field_errors(exc: InvalidInput) -> dict[str, str]:

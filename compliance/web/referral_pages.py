@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from compliance import attendance, consents, drug_tests, mandates, participants
+from compliance import attendance, consents, db, drug_tests, mandates, participants
 from compliance.accounts import Principal
 from compliance.tables import Analyte, Program
 from compliance.validation import InvalidInput
@@ -148,19 +148,21 @@ class ParticipantRecordPages(Controller):
         data = {**values, "information_categories": categories, "purposes": purposes}
         upload = form.get("document")
         try:
-            view = await consents.create_consent(
-                principal, participant_id, data, origin_of(request)
-            )
-            if isinstance(upload, UploadFile) and upload.filename:
-                content = await upload.read()
-                await consents.attach_document(
-                    principal,
-                    view.id,
-                    upload.filename,
-                    content,
-                    request.app.state.settings.var_dir / "documents",
-                    origin_of(request),
+            # One transaction: a refused document leaves no consent behind.
+            async with db.transaction():
+                view = await consents.create_consent(
+                    principal, participant_id, data, origin_of(request)
                 )
+                if isinstance(upload, UploadFile) and upload.filename:
+                    content = await upload.read()
+                    await consents.attach_document(
+                        principal,
+                        view.id,
+                        upload.filename,
+                        content,
+                        request.app.state.settings.var_dir / "documents",
+                        origin_of(request),
+                    )
         except InvalidInput as exc:
             return await self._consent_form(
                 principal, participant_id, values, categories, purposes, field_errors(exc), 422

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
@@ -247,11 +248,13 @@ class ConsentsAPI(Controller):
         content, media_type, filename = await consents.document(
             principal, consent_id, _documents(request)
         )
+        ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
         return Response(
             content,
             media_type=media_type,
             headers={
-                "Content-Disposition": f'attachment; filename="{filename.replace(chr(34), "")}"',
+                "Content-Disposition": f'attachment; filename="{ascii_name}"; '
+                f"filename*=UTF-8''{quote(filename)}",
                 "Cache-Control": "no-store",
             },
         )
