@@ -1,0 +1,383 @@
+"""The compliance engine, rule by rule (shared/DOMAIN.md), and its properties."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compliance.rules import (
+    AnalyteFact,
+    AttendanceFact,
+    DrugTestFact,
+    Phase,
+    Policy,
+    evaluate,
+)
+
+TZ = ZoneInfo("America/Chicago")
+CHICAGO = Policy(time_zone="America/Chicago")
+MONDAY = date(2026, 3, 2)
+PHASE1 = Phase(1, "Phase 1", MONDAY, Decimal("9"), 2, {"group": 3, "individual": 1})
+NEG = (AnalyteFact("thc", "THC", "negative"), AnalyteFact("cocaine", "Cocaine", "negative"))
+_ids = iter(range(1, 10**9))
+
+
+def at(day: date, hour: int = 18, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
+
+
+def session(
+    day_offset: int,
+    kind: str = "group",
+    status: str = "present",
+    minutes: int | None = None,
+    scheduled: int = 180,
+    start: date = MONDAY,
+    hour: int = 18,
+) -> AttendanceFact:
+    attended = {"present": scheduled, "absent_excused": 0, "absent_unexcused": 0}.get(
+        status, minutes
+    )
+    return AttendanceFact(
+        next(_ids),
+        at(start + timedelta(days=day_offset), hour),
+        kind,
+        status,
+        scheduled,
+        attended if minutes is None else minutes,
+    )
+
+
+def drug_test(
+    day_offset: int,
+    status: str = "collected",
+    analytes=NEG,
+    reason: str = "random",
+    start: date = MONDAY,
+) -> DrugTestFact:
+    moment = at(start + timedelta(days=day_offset), 8)
+    collected = None if status in ("no_show", "refused", "unable_to_provide") else moment
+    return DrugTestFact(next(_ids), status, reason, collected, moment, tuple(analytes))
+
+
+FULL_WEEK = [session(0), session(2), session(3), session(1, "individual", scheduled=60)]
+TWO_TESTS = [drug_test(1), drug_test(4)]
+
+
+def week(
+    attendance=FULL_WEEK,
+    tests=TWO_TESTS,
+    policy=CHICAGO,
+    admitted=MONDAY - timedelta(days=7),
+    phases=(PHASE1,),
+):
+    result = evaluate(
+        admitted_on=admitted,
+        discharged_on=None,
+        phases=phases,
+        attendance=attendance,
+        tests=tests,
+        policy=policy,
+        period_start=MONDAY,
+        period_end=MONDAY + timedelta(days=6),
+    )
+    return result.weeks[-1]
+
+
+def texts(w) -> list[str]:
+    return [r.text for r in w.reasons]
+
+
+def test_a_full_week_is_compliant() -> None:
+    w = week()
+    assert (w.status, w.attended_hours, w.required_hours) == ("compliant", Decimal("10.00"), 9)
+    assert w.sessions_attended == {"group": 3, "individual": 1} and w.reasons == ()
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "reasons"),
+    [
+        (
+            [
+                session(0),
+                session(2, status="left_early", minutes=60),
+                session(3),
+                session(1, "individual", scheduled=60),
+            ],
+            "non_compliant",
+            ["Attended 8 of 9 required hours"],
+        ),
+        (
+            [
+                session(0),
+                session(2, status="absent_unexcused"),
+                session(3),
+                session(1, "individual", scheduled=60),
+            ],
+            "non_compliant",
+            [
+                "Attended 7 of 9 required hours",
+                "Unexcused absence from group session Wed 4 Mar",
+                "Attended 2 of 3 required group sessions",
+            ],
+        ),
+        (
+            [
+                session(0),
+                session(2, status="late", minutes=150),
+                session(3),
+                session(1, "individual", scheduled=60),
+            ],
+            "compliant",
+            [],
+        ),
+        (
+            [session(0), session(2), session(3)],
+            "non_compliant",
+            ["Attended 0 of 1 required individual session"],
+        ),
+    ],
+)
+def test_hours_sessions_and_absences(change, status, reasons) -> None:
+    w = week(attendance=change)
+    assert w.status == status
+    assert texts(w) == reasons
+
+
+def test_excused_absence_counts_toward_hours_only_if_policy_says_so() -> None:
+    attendance = [
+        session(0),
+        session(2, status="absent_excused"),
+        session(3),
+        session(1, "individual", scheduled=60),
+        session(5, "education", scheduled=60),
+    ]
+    strict = week(attendance=attendance)
+    assert strict.status == "non_compliant" and strict.excused_absences == 1
+    assert texts(strict) == [
+        "Attended 8 of 9 required hours",
+        "Attended 2 of 3 required group sessions",
+    ]
+    lenient = week(
+        attendance=attendance,
+        policy=Policy(time_zone="America/Chicago", excused_absence_counts_toward_hours=True),
+    )
+    assert lenient.status == "compliant"
+
+
+COCAINE_CONFIRMED = (AnalyteFact("cocaine", "Cocaine", "positive", "positive", "GC-MS"),)
+THC_SCREEN = (AnalyteFact("thc", "THC", "positive"),)
+CODEINE_MRO_NEG = (
+    AnalyteFact("codeine", "Codeine", "positive", "positive", "LC-MS/MS", "negative"),
+)
+
+
+@pytest.mark.parametrize(
+    ("tests", "outcomes", "reasons"),
+    [
+        (
+            [drug_test(1, "no_show"), drug_test(4)],
+            ["missed", "negative"],
+            ["Missed random test called for Tue 3 Mar", "1 of 2 required drug tests collected"],
+        ),
+        (
+            [drug_test(1, "refused"), drug_test(4)],
+            ["refused", "negative"],
+            ["Refused random test called for Tue 3 Mar", "1 of 2 required drug tests collected"],
+        ),
+        (
+            [drug_test(1, analytes=COCAINE_CONFIRMED), drug_test(4)],
+            ["positive", "negative"],
+            ["Positive test collected Tue 3 Mar: Cocaine (confirmed by GC-MS)"],
+        ),
+        (
+            [drug_test(1, analytes=THC_SCREEN), drug_test(4)],
+            ["presumptive", "negative"],
+            ["Presumptive positive collected Tue 3 Mar: THC (screen only, not confirmed)"],
+        ),
+        ([drug_test(1, analytes=CODEINE_MRO_NEG), drug_test(4)], ["negative", "negative"], []),
+        (
+            [drug_test(1, "adulterated"), drug_test(4)],
+            ["adulterated", "negative"],
+            ["Adulterated specimen collected Tue 3 Mar"],
+        ),
+        (
+            [drug_test(1, "substituted"), drug_test(4)],
+            ["substituted", "negative"],
+            ["Substituted specimen collected Tue 3 Mar"],
+        ),
+        ([drug_test(1, "dilute"), drug_test(4)], ["dilute", "negative"], []),
+        ([drug_test(1)], ["negative"], ["1 of 2 required drug tests collected"]),
+    ],
+)
+def test_drug_test_outcomes(tests, outcomes, reasons) -> None:
+    w = week(tests=tests)
+    assert [t.outcome for t in w.tests] == outcomes
+    assert texts(w) == reasons
+    assert w.status == ("non_compliant" if reasons else "compliant")
+    assert all(r.refs for r in w.reasons if "test" in r.text and "required" not in r.text)
+
+
+def test_dilute_counts_as_positive_when_the_program_says_so() -> None:
+    w = week(
+        tests=[drug_test(1, "dilute"), drug_test(4)],
+        policy=Policy(time_zone="America/Chicago", dilute_counts_as_positive=True),
+    )
+    assert texts(w) == [
+        "Dilute specimen collected Tue 3 Mar (counts as positive under program policy)"
+    ]
+
+
+def test_partial_weeks_and_weeks_without_a_requirement() -> None:
+    assert week(admitted=MONDAY + timedelta(days=2)).status == "partial"
+    later = replace(PHASE1, started_on=MONDAY + timedelta(days=14))
+    assert week(phases=(later,)).status == "no_requirement"
+
+
+def test_a_late_sunday_session_belongs_to_its_local_week_across_dst() -> None:
+    # DST began Sun 8 Mar 2026 in Chicago; 23:30 that Sunday is 05:30 UTC Monday.
+    sunday_late = session(6, "education", scheduled=60, hour=23)
+    result = evaluate(
+        admitted_on=MONDAY,
+        discharged_on=None,
+        phases=(PHASE1,),
+        attendance=[sunday_late],
+        tests=[],
+        policy=Policy(time_zone="America/Chicago"),
+        period_start=MONDAY,
+        period_end=MONDAY + timedelta(days=13),
+    )
+    first, second = result.weeks
+    assert first.sessions_attended == {"education": 1} and second.sessions_attended == {}
+    assert first.end == date(2026, 3, 8)
+    sunday_first = Policy(time_zone="America/Chicago", week_starts_on=6)
+    shifted = evaluate(
+        admitted_on=MONDAY,
+        discharged_on=None,
+        phases=(PHASE1,),
+        attendance=[sunday_late],
+        tests=[],
+        policy=sunday_first,
+        period_start=MONDAY,
+        period_end=MONDAY + timedelta(days=13),
+    )
+    assert shifted.weeks[1].start == date(2026, 3, 8) and shifted.weeks[1].sessions_attended
+
+
+def test_period_summary_and_step_down() -> None:
+    weeks = 5
+    attendance = [
+        s
+        for n in range(weeks)
+        for s in [
+            session(0, start=MONDAY + timedelta(weeks=n)),
+            session(2, start=MONDAY + timedelta(weeks=n)),
+            session(3, start=MONDAY + timedelta(weeks=n)),
+            session(1, "individual", scheduled=60, start=MONDAY + timedelta(weeks=n)),
+        ]
+    ]
+    tests = [drug_test(d, start=MONDAY + timedelta(weeks=n)) for n in range(weeks) for d in (1, 4)]
+    tests[1] = drug_test(4, analytes=COCAINE_CONFIRMED)
+    result = evaluate(
+        admitted_on=MONDAY,
+        discharged_on=None,
+        phases=(PHASE1,),
+        attendance=attendance,
+        tests=tests,
+        policy=Policy(time_zone="America/Chicago"),
+        period_start=MONDAY,
+        period_end=MONDAY + timedelta(weeks=weeks) - timedelta(days=1),
+    )
+    assert [w.status for w in result.weeks] == ["non_compliant"] + ["compliant"] * 4
+    assert result.attendance_rate == Decimal("1.111")
+    assert result.negative_share == Decimal("0.900")
+    assert result.days_since_last_positive == 30  # Fri 6 Mar to Sun 5 Apr
+    assert result.longest_negative_streak == 8
+    assert result.current_phase == "Phase 1" and result.meets_stepdown is True
+
+
+# --- properties -----------------------------------------------------------------------
+
+statuses = st.sampled_from(["present", "late", "left_early", "absent_excused", "absent_unexcused"])
+kinds = st.sampled_from(["group", "individual", "family", "education"])
+collection = st.sampled_from(
+    ["collected", "collected", "no_show", "refused", "dilute", "adulterated"]
+)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> tuple[list[AttendanceFact], list[DrugTestFact]]:
+    att = [
+        session(
+            draw(st.integers(0, 27)),
+            draw(kinds),
+            s := draw(statuses),
+            draw(st.integers(0, 180)) if s in ("late", "left_early") else None,
+            hour=draw(st.integers(0, 23)),
+        )
+        for _ in range(draw(st.integers(0, 20)))
+    ]
+    tst = [
+        drug_test(
+            draw(st.integers(0, 27)),
+            draw(collection),
+            draw(st.sampled_from([NEG, COCAINE_CONFIRMED, THC_SCREEN, CODEINE_MRO_NEG])),
+        )
+        for _ in range(draw(st.integers(0, 10)))
+    ]
+    return att, tst
+
+
+def run(att, tst):
+    return evaluate(
+        admitted_on=MONDAY,
+        discharged_on=None,
+        phases=(PHASE1,),
+        attendance=att,
+        tests=tst,
+        policy=Policy(time_zone="America/Chicago"),
+        period_start=MONDAY,
+        period_end=MONDAY + timedelta(days=27),
+    )
+
+
+RANK = {"non_compliant": 0, "partial": 1, "compliant": 2, "no_requirement": 2}
+
+
+@settings(max_examples=150, deadline=None)
+@given(records(), st.randoms())
+def test_record_order_does_not_matter(data, rnd: random.Random) -> None:
+    att, tst = data
+    shuffled_att, shuffled_tst = att[:], tst[:]
+    rnd.shuffle(shuffled_att)
+    rnd.shuffle(shuffled_tst)
+    assert run(att, tst) == run(shuffled_att, shuffled_tst)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records(), st.integers(0, 27), kinds)
+def test_another_attended_session_never_lowers_compliance(data, day, kind) -> None:
+    att, tst = data
+    before, after = run(att, tst), run([*att, session(day, kind)], tst)
+    for b, a in zip(before.weeks, after.weeks, strict=True):
+        assert RANK[a.status] >= RANK[b.status]
+        assert a.attended_hours >= b.attended_hours
+
+
+@settings(max_examples=150, deadline=None)
+@given(records(), st.integers(0, 27), st.sampled_from(["no_show", "refused", "positive"]))
+def test_a_positive_or_missed_test_never_raises_compliance(data, day, kind) -> None:
+    att, tst = data
+    extra = (
+        drug_test(day, analytes=COCAINE_CONFIRMED) if kind == "positive" else drug_test(day, kind)
+    )
+    before, after = run(att, tst), run(att, [*tst, extra])
+    for b, a in zip(before.weeks, after.weeks, strict=True):
+        assert RANK[a.status] <= RANK[b.status]
