@@ -24,6 +24,7 @@ from compliance.web import (
     attendance_api,
     attendance_pages,
     auth,
+    compliance_api,
     drug_tests_api,
     errors,
     health,
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *imports.ROUTES,
             *analytes.ROUTES,
             *admin_api.ROUTES,
+            *compliance_api.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={

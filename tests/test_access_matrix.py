@@ -175,6 +175,8 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     ),
     ("/api/session", "GET"): (200, {}),
     ("/sessions", "GET"): (200, {}),
+    ("/api/caseload", "GET"): (200, {}),
+    ("/caseload", "GET"): (200, {}),
     ("/recipients", "GET"): (200, {}),
     ("/recipients", "POST"): (
         422,
