@@ -4,6 +4,7 @@ answer never reveals that a record exists in another program."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from compliance.accounts import Principal
@@ -25,6 +26,13 @@ async def participant_row(principal: Principal, participant_id: int) -> dict[str
     if row is None or row["program"] not in principal.program_ids:
         raise NotFound("no such participant")
     return row
+
+
+def enrolled_on(participant: dict[str, Any], day: date) -> bool:
+    """Was the participant enrolled (admitted, not yet discharged) on that day?"""
+    return participant["admitted_on"] <= day and (
+        participant["discharged_on"] is None or day <= participant["discharged_on"]
+    )
 
 
 async def program_options(principal: Principal) -> list[tuple[int, str]]:

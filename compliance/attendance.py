@@ -17,7 +17,7 @@ from compliance import access, audit, db
 from compliance.accounts import Principal
 from compliance.tables import Attendance, Participant, Program, StaffUser, TreatmentSession
 from compliance.validation import MAX_ID, Errors, Form, InvalidInput
-from compliance.versioning import add_version
+from compliance.versioning import add_version, versions
 from compliance.vocabulary import AttendanceStatus, RecordSource, SessionType
 
 ABSENT = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
@@ -223,10 +223,6 @@ class RosterResult:
     unchanged: int
 
 
-def _enrolled_on(p: dict[str, Any], day: date) -> bool:
-    return p["admitted_on"] <= day and (p["discharged_on"] is None or day <= p["discharged_on"])
-
-
 async def record_roster(
     principal: Principal,
     session_id: int,
@@ -262,7 +258,7 @@ async def record_roster(
         person = people.get(pid) if pid is not None else None
         if pid is not None and (person is None or person["program"] != session["program"]):
             form.errors.add("participant_id", f"{pid} is not a participant of this program")
-        elif person is not None and not _enrolled_on(person, day):
+        elif person is not None and not access.enrolled_on(person, day):
             form.errors.add(
                 "participant_id",
                 f"{person['first_name']} {person['last_name']} was not enrolled on {day}",
@@ -344,7 +340,7 @@ async def record_outside_meeting(
     name = form.text("meeting_name")
     proof = form.text("proof", max_length=2000)
     note = form.text("note", required=False, max_length=2000)
-    if occurred_at and not _enrolled_on(person, occurred_at.astimezone(tz).date()):
+    if occurred_at and not access.enrolled_on(person, occurred_at.astimezone(tz).date()):
         form.errors.add("occurred_at", "is outside the participant's enrolment")
     form.errors.raise_if_any()
     async with db.transaction():
@@ -411,12 +407,7 @@ async def correct_attendance(
 
 async def attendance_history(principal: Principal, attendance_id: int) -> list[AttendanceView]:
     row = await _attendance_row(principal, attendance_id)
-    rows = (
-        await Attendance.select()
-        .where(Attendance.record_uid == row["record_uid"])
-        .order_by(Attendance.version)
-    )
-    return await _attendance_views(rows)
+    return await _attendance_views(await versions(Attendance, row["record_uid"]))
 
 
 async def participant_attendance(principal: Principal, participant_id: int) -> list[AttendanceView]:

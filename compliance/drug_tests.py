@@ -18,7 +18,7 @@ from compliance.accounts import Principal
 from compliance.attendance import program_zone
 from compliance.tables import Analyte, AnalyteResult, DrugTest, Program, StaffUser
 from compliance.validation import Errors, Form, fit_decimal
-from compliance.versioning import add_version
+from compliance.versioning import add_version, versions
 from compliance.vocabulary import (
     AnalyteOutcome,
     CollectionStatus,
@@ -419,12 +419,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
 
 async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]:
     row = await _test_row(principal, test_id)
-    rows = (
-        await DrugTest.select()
-        .where(DrugTest.record_uid == row["record_uid"])
-        .order_by(DrugTest.version)
-    )
-    return await _views(rows)
+    return await _views(await versions(DrugTest, row["record_uid"]))
 
 
 async def participant_tests(principal: Principal, participant_id: int) -> list[DrugTestView]:

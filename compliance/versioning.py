@@ -52,3 +52,8 @@ async def add_version(
     )
     rows = await table.insert(table(**values)).returning(table.id)
     return rows[0]["id"]
+
+
+async def versions(table: type[Table], record_uid: Any) -> list[dict[str, Any]]:
+    """Every version of one record, oldest first: the history a record page shows."""
+    return await table.select().where(table.record_uid == record_uid).order_by(table.version)

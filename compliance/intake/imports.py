@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -134,12 +134,6 @@ async def _parse(
     return await asyncio.to_thread(parse_hl7_results, data, lookup=lookup, tz=tz, now=now), analytes
 
 
-def _enrolled(person: dict[str, Any], day: date) -> bool:
-    return person["admitted_on"] <= day and (
-        person["discharged_on"] is None or day <= person["discharged_on"]
-    )
-
-
 # --- drug tests ---------------------------------------------------------------------
 
 
@@ -176,6 +170,20 @@ def _record_problems(r: DrugTestRecord) -> list[RowError]:
         if len(value) > limit:
             problems.append(RowError(r.location, name, f"is longer than {limit} characters"))
     return problems
+
+
+def _participant(r: Any, people: dict[str, dict], plan: _Plan) -> dict | None:
+    """The record's participant by client id, or None with the error added to the plan."""
+    person = people.get(r.client_id)
+    if person is None:
+        plan.errors.append(
+            RowError(
+                r.location,
+                "client_id",
+                f"no participant with client id {r.client_id!r} in this program",
+            )
+        )
+    return person
 
 
 def _test_values(r: DrugTestRecord) -> dict[str, Any]:
@@ -288,22 +296,15 @@ async def _plan_drug_tests(
     seen: dict[tuple, str] = {}
     matched: list[tuple[DrugTestRecord, int, dict | None]] = []
     for r in records:
-        person = people.get(r.client_id)
+        person = _participant(r, people, plan)
         if person is None:
-            plan.errors.append(
-                RowError(
-                    r.location,
-                    "client_id",
-                    f"no participant with client id {r.client_id!r} in this program",
-                )
-            )
             continue
         problems = _record_problems(r)
         if problems:
             plan.errors.extend(problems)
             continue
         when = r.collected_at or r.called_at
-        if when and not _enrolled(person, when.astimezone(tz).date()):
+        if when and not access.enrolled_on(person, when.astimezone(tz).date()):
             plan.errors.append(
                 RowError(
                     r.location,
@@ -387,17 +388,10 @@ async def _plan_attendance(
         existing[(a["participant"], a["session_type"], a["occurred_at"].astimezone(UTC))] = a
     seen: dict[tuple, str] = {}
     for r in records:
-        person = people.get(r.client_id)
+        person = _participant(r, people, plan)
         if person is None:
-            plan.errors.append(
-                RowError(
-                    r.location,
-                    "client_id",
-                    f"no participant with client id {r.client_id!r} in this program",
-                )
-            )
             continue
-        if not _enrolled(person, r.occurred_at.astimezone(tz).date()):
+        if not access.enrolled_on(person, r.occurred_at.astimezone(tz).date()):
             plan.errors.append(
                 RowError(
                     r.location,
