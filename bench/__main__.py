@@ -132,6 +132,14 @@ def main() -> None:
         mark = "ok" if seconds < limit else "MISSED"
         print(f"{label:<62} {seconds:>8.2f}  {goal} {mark}")
 
+    from bench.caseload import measure as measure_caseload
+
+    heading = "compliance engine (SQLite, median of 3 runs after a warm-up)"
+    print(f"\n{heading:<62} {'seconds':>8}  goal")
+    for label, seconds, goal, limit in measure_caseload():
+        mark = "ok" if seconds < limit else "MISSED"
+        print(f"{label:<62} {seconds:>8.2f}  {goal} {mark}")
+
 
 if __name__ == "__main__":
     main()

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from compliance import access, accounts, audit, db
+from compliance import access, accounts, audit, db, violations
 from compliance.accounts import Principal
-from compliance.tables import Program, ProgramMembership, StaffUser
+from compliance.tables import Participant, Program, ProgramMembership, StaffUser
 from compliance.validation import Form
 from compliance.vocabulary import Role
 
@@ -171,6 +171,12 @@ async def update_program_settings(
     if changes:
         async with db.transaction():
             await Program.update(changes).where(Program.id == program_id)
+            if "dilute_counts_as_positive" in changes:  # dilutes become violations or not
+                await violations.refresh(
+                    await Participant.select(Participant.id)
+                    .where(Participant.program == program_id)
+                    .output(as_list=True)
+                )
             await audit.record(
                 "program.settings",
                 principal.actor(origin),

@@ -39,6 +39,18 @@ from compliance.web.headers import security_headers
 from compliance.web.sessions import session_config
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+
+def record_link(ref: str) -> str:
+    """ "drug_test:12" (an engine reason's reference) -> that record's page."""
+    kind, _, row_id = ref.partition(":")
+    return {"attendance": "/attendance/", "drug_test": "/drug-tests/"}.get(kind, "#") + row_id
+
+
+def _template_filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["record_link"] = record_link
+
+
 # Imports and documents: a 50,000-row CSV is about 6 MB; anything past this is a 413.
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
@@ -95,7 +107,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **errors.HANDLERS,
             admin.AdminOnly: admin_api.admin_only_handler,
         },
-        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR,
+            engine=JinjaTemplateEngine,
+            engine_callback=_template_filters,
+        ),
         openapi_config=OpenAPIConfig(
             title="compliance",
             version=__version__,

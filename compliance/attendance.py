@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, db
+from compliance import access, audit, db, violations
 from compliance.accounts import Principal
 from compliance.tables import Attendance, Participant, Program, StaffUser, TreatmentSession
 from compliance.validation import MAX_ID, Errors, Form, InvalidInput
@@ -318,6 +318,7 @@ async def record_roster(
         errors.raise_if_any()
         if to_insert:
             await Attendance.insert(*to_insert)
+        await violations.refresh(e["participant"] for e in parsed)
         await audit.record(
             "attendance.roster",
             principal.actor(origin),
@@ -359,6 +360,7 @@ async def record_outside_meeting(
             recorded_by=principal.id,
         )
         await row.save()
+        await violations.refresh([participant_id])
         await audit.record("attendance.create", principal.actor(origin), "attendance", row.id)
     return (
         await _attendance_views([await Attendance.select().where(Attendance.id == row.id).first()])
@@ -395,6 +397,7 @@ async def correct_attendance(
             user_id=principal.id,
             reason=reason,
         )
+        await violations.refresh([current["participant"]])
         await audit.record(
             "attendance.correct",
             principal.actor(origin),

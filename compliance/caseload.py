@@ -3,14 +3,20 @@ whole caseload at once (a handful of queries for all participants, not per perso
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access
+from piccolo.query.functions.aggregate import Count
+from piccolo.query.methods.select import Select
+
+from compliance import access, db
 from compliance.accounts import Principal
 from compliance.rules import (
     AnalyteFact,
@@ -32,7 +38,9 @@ from compliance.tables import (
     Participant,
     PhaseSessionRequirement,
     Program,
+    Violation,
 )
+from compliance.validation import FieldError, InvalidInput
 
 STATUS_ORDER = {"non_compliant": 0, "partial": 1, "compliant": 2, "no_requirement": 3, None: 4}
 
@@ -57,23 +65,48 @@ class Facts:
     tests: dict[int, list[DrugTestFact]]
 
 
-async def load_facts(participant_ids: Sequence[int], since: datetime, until: datetime) -> Facts:
-    ids = list(participant_ids) or [0]
+Who = list[int] | Select
+
+
+async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
+    """``who``: participant ids, or a sub-select of them (a whole program's caseload, so
+    the queries do not carry thousands of ids)."""
+    if isinstance(who, list) and not who:
+        return Facts(defaultdict(list), defaultdict(list), defaultdict(list))
     mandates = (
-        await Mandate.select().where(Mandate.participant.is_in(ids)).order_by(Mandate.starts_on)
+        await Mandate.select(Mandate.id, Mandate.participant)
+        .where(Mandate.participant.is_in(who))
+        .order_by(Mandate.starts_on)
+        .order_by(Mandate.id)
     )
     current: dict[int, int] = {}
     for m in mandates:  # the most recent mandate governs
         current[m["participant"]] = m["id"]
-    phase_rows = await MandatePhase.select().where(
-        MandatePhase.mandate.is_in(list(current.values()) or [0])
-    )
+    owner = {mid: pid for pid, mid in current.items()}
+    phase_rows = [
+        p
+        for p in await MandatePhase.select().where(
+            MandatePhase.mandate.is_in(
+                Mandate.select(Mandate.id).where(Mandate.participant.is_in(who))
+            )
+        )
+        if p["mandate"] in owner
+    ]
     reqs: dict[int, dict[str, int]] = defaultdict(dict)
-    for r in await PhaseSessionRequirement.select().where(
-        PhaseSessionRequirement.phase.is_in([p["id"] for p in phase_rows] or [0])
+    for r in await PhaseSessionRequirement.select(
+        PhaseSessionRequirement.phase,
+        PhaseSessionRequirement.session_type,
+        PhaseSessionRequirement.sessions_per_week,
+    ).where(
+        PhaseSessionRequirement.phase.is_in(
+            MandatePhase.select(MandatePhase.id).where(
+                MandatePhase.mandate.is_in(
+                    Mandate.select(Mandate.id).where(Mandate.participant.is_in(who))
+                )
+            )
+        )
     ):
         reqs[r["phase"]][r["session_type"]] = r["sessions_per_week"]
-    owner = {mid: pid for pid, mid in current.items()}
     phases: dict[int, list[Phase]] = defaultdict(list)
     for p in phase_rows:
         phases[owner[p["mandate"]]].append(
@@ -86,50 +119,49 @@ async def load_facts(participant_ids: Sequence[int], since: datetime, until: dat
                 reqs[p["id"]],
             )
         )
-    attendance: dict[int, list[AttendanceFact]] = defaultdict(list)
-    for a in await Attendance.select(
-        Attendance.id,
-        Attendance.participant,
-        Attendance.occurred_at,
-        Attendance.session_type,
-        Attendance.status,
-        Attendance.scheduled_minutes,
-        Attendance.minutes_attended,
-    ).where(
-        Attendance.participant.is_in(ids)
-        & Attendance.is_current.eq(True)
-        & (Attendance.occurred_at >= since)
-        & (Attendance.occurred_at < until)
-    ):
-        attendance[a["participant"]].append(
-            AttendanceFact(
-                a["id"],
-                a["occurred_at"],
-                a["session_type"],
-                a["status"],
-                a["scheduled_minutes"],
-                a["minutes_attended"],
+    in_period = (
+        DrugTest.participant.is_in(who)
+        & DrugTest.is_current.eq(True)
+        & (
+            ((DrugTest.collected_at >= since) & (DrugTest.collected_at < until))
+            | (
+                DrugTest.collected_at.is_null()
+                & (DrugTest.called_at >= since)
+                & (DrugTest.called_at < until)
             )
         )
-    test_rows = await DrugTest.select(
-        DrugTest.id,
-        DrugTest.participant,
-        DrugTest.collection_status,
-        DrugTest.reason,
-        DrugTest.collected_at,
-        DrugTest.called_at,
-    ).where(DrugTest.participant.is_in(ids) & DrugTest.is_current.eq(True))
-    test_rows = [
-        t for t in test_rows if since <= (t["collected_at"] or t["called_at"] or since) < until
-    ]
-    keys = {
-        a["id"]: (a["key"], a["name"])
-        for a in await Analyte.select(Analyte.id, Analyte.key, Analyte.name)
-    }
-    analytes: dict[int, list[AnalyteFact]] = defaultdict(list)
-    wanted = [t["id"] for t in test_rows]
-    for start in range(0, len(wanted), 5000):
-        for r in await AnalyteResult.select(
+    )
+    attendance_rows = await db.rows(
+        Attendance.select(
+            Attendance.participant,
+            Attendance.id,
+            Attendance.occurred_at,
+            Attendance.session_type,
+            Attendance.status,
+            Attendance.scheduled_minutes,
+            Attendance.minutes_attended,
+        ).where(
+            Attendance.participant.is_in(who)
+            & Attendance.is_current.eq(True)
+            & (Attendance.occurred_at >= since)
+            & (Attendance.occurred_at < until)
+        )
+    )
+    test_rows = await db.rows(
+        DrugTest.select(
+            DrugTest.participant,
+            DrugTest.id,
+            DrugTest.collection_status,
+            DrugTest.reason,
+            DrugTest.collected_at,
+            DrugTest.called_at,
+        ).where(in_period)
+    )
+    # Only analytes that can change a test's outcome (a negative screen with no
+    # confirmation and no MRO review adds nothing to "negative"), of any version: the
+    # versions wanted are picked below, which is cheaper than a sub-select of them.
+    analyte_rows = await db.rows(
+        AnalyteResult.select(
             AnalyteResult.drug_test,
             AnalyteResult.analyte,
             AnalyteResult.analyte_code,
@@ -138,31 +170,37 @@ async def load_facts(participant_ids: Sequence[int], since: datetime, until: dat
             AnalyteResult.confirmation_result,
             AnalyteResult.confirmation_method,
             AnalyteResult.mro_result,
-        ).where(AnalyteResult.drug_test.is_in(wanted[start : start + 5000])):
-            key, name = keys.get(r["analyte"], (r["analyte_code"], r["analyte_name"]))
-            analytes[r["drug_test"]].append(
-                AnalyteFact(
-                    key,
-                    r["analyte_name"] or name,
-                    r["screen_result"],
-                    r["confirmation_result"],
-                    r["confirmation_method"],
-                    r["mro_result"],
-                )
+        ).where(
+            AnalyteResult.drug_test.participant.is_in(who)
+            & (
+                (AnalyteResult.screen_result == "positive")
+                | AnalyteResult.confirmation_result.is_not_null()
+                | AnalyteResult.mro_result.is_not_null()
             )
+        )
+    )
+    catalogue = await db.rows(Analyte.select(Analyte.id, Analyte.key, Analyte.name))
+    attendance: dict[int, list[AttendanceFact]] = defaultdict(list)
+    for r in attendance_rows:
+        attendance[r[0]].append(AttendanceFact(r[1], r[2], r[3], r[4], r[5], r[6]))
+    keys = {a_id: (key, name) for a_id, key, name in catalogue}
+    analytes: dict[int, list[AnalyteFact]] = defaultdict(list)
+    for test_id, analyte_id, code, name, screen, confirmation, method, mro in analyte_rows:
+        key, known = keys.get(analyte_id, (code, name))
+        analytes[test_id].append(AnalyteFact(key, name or known, screen, confirmation, method, mro))
     tests: dict[int, list[DrugTestFact]] = defaultdict(list)
-    for t in test_rows:
-        tests[t["participant"]].append(
+    for r in test_rows:
+        found = analytes.get(r[1])
+        tests[r[0]].append(
             DrugTestFact(
-                t["id"],
-                t["collection_status"],
-                t["reason"],
-                t["collected_at"],
-                t["called_at"],
-                tuple(sorted(analytes[t["id"]], key=lambda a: a.key)),
+                r[1], r[2], r[3], r[4], r[5], tuple(sorted(found, key=_by_key)) if found else ()
             )
         )
     return Facts(phases, attendance, tests)
+
+
+def _by_key(a: AnalyteFact) -> str:
+    return a.key
 
 
 def _bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -172,25 +210,113 @@ def _bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     )
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """A caseload builds about a million short-lived objects with no cycles among them;
+    the cyclic collector walking them again and again was a fifth of the time."""
+    global _pauses
+    if _pauses == 0 and not gc.isenabled():
+        yield  # someone else turned it off; leave it so
+        return
+    _pauses += 1
+    gc.disable()
+    try:
+        yield
+    finally:
+        _pauses -= 1
+        if _pauses == 0:
+            gc.enable()
+
+
+_pauses = 0
+
+
+def _evaluate_each(
+    people: list[dict[str, Any]],
+    facts: Facts,
+    policy: Policy,
+    period_start: date,
+    period_end: date,
+) -> dict[int, Evaluation]:
+    return {
+        p["id"]: evaluate(
+            admitted_on=p["admitted_on"],
+            discharged_on=p["discharged_on"],
+            phases=facts.phases[p["id"]],
+            attendance=facts.attendance[p["id"]],
+            tests=facts.tests[p["id"]],
+            policy=policy,
+            period_start=max(period_start, p["admitted_on"]),
+            period_end=period_end,
+        )
+        for p in people
+    }
+
+
+async def evaluate_people(
+    program: dict[str, Any],
+    people: list[dict[str, Any]],
+    who: Who,
+    period_start: date,
+    period_end: date,
+) -> dict[int, Evaluation]:
+    """Judge ``people`` (participant rows of one program; ``who`` selects the same ids)
+    over a period. Large caseloads are judged in a thread so the event loop keeps
+    answering while the engine runs."""
+    if not people:
+        return {}
+    policy = policy_of(program)
+    tz = ZoneInfo(policy.time_zone)
+    first = week_start(period_start, policy.week_starts_on)
+    with _gc_paused():
+        facts = await load_facts(who, *_bounds(first, period_end, tz))
+        if len(people) < THREAD_ABOVE:
+            return _evaluate_each(people, facts, policy, period_start, period_end)
+        return await asyncio.to_thread(
+            _evaluate_each, people, facts, policy, period_start, period_end
+        )
+
+
+THREAD_ABOVE = 200  # participants; below this the engine takes a few milliseconds
+
+
+DEFAULT_WEEKS = 12
+
+
+async def compliance_period(
+    principal: Principal, participant_id: int, start: date | None, end: date | None
+) -> tuple[date, date]:
+    """The period asked for, or the last 12 weeks of the enrolment up to today."""
+    person = await access.participant_row(principal, participant_id)
+    program = await Program.select(Program.time_zone).where(Program.id == person["program"]).first()
+    end = end or person["discharged_on"] or datetime.now(ZoneInfo(program["time_zone"])).date()
+    start = start or max(person["admitted_on"], end - timedelta(weeks=DEFAULT_WEEKS))
+    if start > end or (end - start).days > 3 * 366:
+        raise InvalidInput([FieldError("start", "must be before the end and within 3 years of it")])
+    return start, end
+
+
 async def participant_compliance(
     principal: Principal, participant_id: int, period_start: date, period_end: date
 ) -> Evaluation:
     person = await access.participant_row(principal, participant_id)
     program = await Program.select().where(Program.id == person["program"]).first()
-    policy = policy_of(program)
-    tz = ZoneInfo(policy.time_zone)
-    first = week_start(period_start, policy.week_starts_on)
-    facts = await load_facts([participant_id], *_bounds(first, period_end, tz))
-    return evaluate(
-        admitted_on=person["admitted_on"],
-        discharged_on=person["discharged_on"],
-        phases=facts.phases[participant_id],
-        attendance=facts.attendance[participant_id],
-        tests=facts.tests[participant_id],
-        policy=policy,
-        period_start=period_start,
-        period_end=period_end,
+    found = await evaluate_people(program, [person], [participant_id], period_start, period_end)
+    return found[participant_id]
+
+
+async def open_violations(who: Who) -> dict[int, int]:
+    """Violations neither withdrawn nor reviewed, counted per participant."""
+    rows = (
+        await Violation.select(Violation.participant, Count(Violation.id))
+        .where(
+            Violation.participant.is_in(who)
+            & Violation.withdrawn_at.is_null()
+            & Violation.reviewed_at.is_null()
+        )
+        .group_by(Violation.participant)
     )
+    return {r["participant"]: r["count"] for r in rows}
 
 
 @dataclass
@@ -203,8 +329,10 @@ class CaseRow:
     last_week: str | None
     reasons_this_week: list[str]
     reasons_last_week: list[str]
+    open_violations: int
     days_since_last_positive: int | None
     current_phase: str | None
+    meets_stepdown: bool
 
 
 async def caseload(
@@ -222,26 +350,18 @@ async def caseload(
     rows: list[CaseRow] = []
     for program in await Program.select().where(Program.id.is_in(programs or [0])):
         policy = policy_of(program)
-        tz = ZoneInfo(policy.time_zone)
-        local_today = today or datetime.now(tz).date()
+        local_today = today or datetime.now(ZoneInfo(policy.time_zone)).date()
         this_week = week_start(local_today, policy.week_starts_on)
-        since = this_week - timedelta(weeks=history_weeks)
-        people = await Participant.select().where(
-            (Participant.program == program["id"]) & Participant.discharged_on.is_null()
+        since = this_week - timedelta(weeks=history_weeks - 1)
+        active = (Participant.program == program["id"]) & Participant.discharged_on.is_null()
+        people = await Participant.select().where(active)
+        results = await evaluate_people(
+            program, people, Participant.select(Participant.id).where(active), since, local_today
         )
-        facts = await load_facts([p["id"] for p in people], *_bounds(since, local_today, tz))
+        open_counts = await open_violations(Participant.select(Participant.id).where(active))
         for p in people:
-            result = evaluate(
-                admitted_on=p["admitted_on"],
-                discharged_on=None,
-                phases=facts.phases[p["id"]],
-                attendance=facts.attendance[p["id"]],
-                tests=facts.tests[p["id"]],
-                policy=policy,
-                period_start=max(since, p["admitted_on"]),
-                period_end=local_today,
-            )
-            by_start = {w.start: w for w in result.weeks}
+            result = results[p["id"]]
+            by_start = {w.start: w for w in result.weeks[-2:]}
             now_w = by_start.get(this_week)
             last_w = by_start.get(this_week - timedelta(days=7))
             rows.append(
@@ -254,9 +374,56 @@ async def caseload(
                     last_w.status if last_w else None,
                     [r.text for r in now_w.reasons] if now_w else [],
                     [r.text for r in last_w.reasons] if last_w else [],
+                    open_counts.get(p["id"], 0),
                     result.days_since_last_positive,
                     result.current_phase,
+                    result.meets_stepdown,
                 )
             )
     rows.sort(key=lambda r: (STATUS_ORDER[r.last_week], STATUS_ORDER[r.this_week], r.name))
     return rows
+
+
+SORTS = {
+    "status": lambda r: (STATUS_ORDER[r.last_week], STATUS_ORDER[r.this_week], r.name),
+    "name": lambda r: (r.name.casefold(), r.client_id),
+    "client_id": lambda r: (r.client_id, r.name),
+    "violations": lambda r: (-r.open_violations, STATUS_ORDER[r.last_week], r.name),
+    "last_positive": lambda r: (
+        r.days_since_last_positive is None,
+        r.days_since_last_positive or 0,
+        r.name,
+    ),
+}
+SHOW = ("all", "attention", "compliant", "stepdown")
+
+
+def arrange(
+    rows: list[CaseRow], sort: str = "status", show: str = "all", q: str = ""
+) -> list[CaseRow]:
+    """The dashboard's sorting and filtering. ``attention``: not compliant last or this
+    week, or an open violation; ``stepdown``: meets the step-down criteria."""
+    if sort not in SORTS:
+        raise InvalidInput([FieldError("sort", f"one of {', '.join(SORTS)}")])
+    if show not in SHOW:
+        raise InvalidInput([FieldError("show", f"one of {', '.join(SHOW)}")])
+    needle = q.strip().casefold()
+    kept = [
+        r
+        for r in rows
+        if (not needle or needle in r.name.casefold() or needle in r.client_id.casefold())
+        and (
+            show == "all"
+            or (
+                show == "attention"
+                and ("non_compliant" in (r.last_week, r.this_week) or r.open_violations > 0)
+            )
+            or (
+                show == "compliant"
+                and r.last_week == "compliant"
+                and r.this_week != "non_compliant"
+            )
+            or (show == "stepdown" and r.meets_stepdown)
+        )
+    ]
+    return sorted(kept, key=SORTS[sort])

@@ -14,15 +14,19 @@ import os
 import re
 import sqlite3
 import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+import aiosqlite
 from piccolo.apps.migrations.tables import Migration
 from piccolo.columns import Serial
 from piccolo.columns.defaults.base import Default
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.query.methods.select import Select
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
@@ -61,6 +65,15 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         assert transaction is not None, "insert_many needs a transaction"
         await transaction.connection.executemany(sql.replace("{}", "?"), rows)
 
+    async def fetch_tuples(self, sql: str, args: list[Any]) -> list[Sequence[Any]]:
+        transaction = self.current_transaction.get()
+        if transaction is not None:
+            async with transaction.connection.execute(sql, args) as cursor:
+                cursor.row_factory = None
+                return await cursor.fetchall()
+        async with aiosqlite.connect(**self.connection_kwargs) as connection:
+            return await connection.execute_fetchall(sql, args)
+
     def transaction(
         self,
         transaction_type: TransactionType = TransactionType.immediate,
@@ -87,6 +100,19 @@ class PooledPostgresEngine(PostgresEngine):
         numbered = re.sub(r"\{\}", lambda _: f"${next(count)}", sql)
         await transaction.connection.executemany(numbered, rows)
 
+    async def fetch_tuples(self, sql: str, args: list[Any]) -> list[Sequence[Any]]:
+        transaction = self.current_transaction.get()
+        if transaction is not None:
+            return await transaction.connection.fetch(sql, *args)
+        if self.pool:
+            async with self.pool.acquire() as connection:
+                return await connection.fetch(sql, *args)
+        connection = await self.get_new_connection()
+        try:
+            return await connection.fetch(sql, *args)
+        finally:
+            await connection.close()
+
     async def serialize(self, name: str) -> None:
         """Inside a transaction: wait for every other transaction serialising on ``name``.
 
@@ -96,11 +122,26 @@ class PooledPostgresEngine(PostgresEngine):
         await self.run_querystring(QueryString("SELECT pg_advisory_xact_lock(hashtext({}))", name))
 
 
+def _timestamptz_out(value: bytes) -> datetime:
+    moment = datetime.fromisoformat(value.decode())
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _faster_sqlite_converters() -> None:
+    """Piccolo's INTEGER and TIMESTAMPTZ converters go through Decimal and a decorator per
+    value, which made reading a 400,000-row caseload twice as slow. SQLite returns its
+    integers as ints itself (Piccolo's converter is there for floats stored in integer
+    columns, which nothing here writes); timestamps parse straight to UTC datetimes."""
+    sqlite3.converters.pop("INTEGER", None)
+    sqlite3.register_converter("TIMESTAMPTZ", _timestamptz_out)
+
+
 def create_engine(target: DatabaseTarget, must_exist: bool = False) -> Engine:
     """``must_exist``: never create an empty SQLite file (the app, unlike ``migrate``,
     must find a migrated database, and a missing file is an error, not a new database)."""
     if target.engine == "sqlite":
         assert target.sqlite_path is not None
+        _faster_sqlite_converters()
         if must_exist:
             uri = f"file:{quote(str(target.sqlite_path))}?mode=rw"
             return ImmediateSQLiteEngine(path=uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
@@ -142,6 +183,17 @@ async def serialize(name: str) -> None:
     """Call first inside ``transaction()`` where two concurrent runs must not interleave
     (check-then-insert, the audit chain): the second waits for the first to commit."""
     await current_engine().serialize(name)
+
+
+async def rows(query: Select) -> list[Sequence[Any]]:
+    """A select's rows as tuples in its column order, with the values Piccolo would give.
+
+    For the few reads of hundreds of thousands of rows (a whole caseload), where building
+    a dict per row was a third of the time.
+    """
+    engine = current_engine()
+    sql, args = query.querystrings[0].compile_string(engine_type=engine.engine_type)
+    return await engine.fetch_tuples(sql, list(args))  # type: ignore[attr-defined]
 
 
 def _default(column: Any) -> Any:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from compliance import audit, db
+from compliance import audit, db, violations
 from compliance.accounts import create_staff_user
 from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.tables import (
@@ -311,6 +311,7 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
             for r in rows
         ]
     await AnalyteResult.insert(*analyte_rows)
+    found = await violations.refresh(participants.values(), today=now.date())
 
     await audit.record(
         "demo.loaded", audit.CLI, "program", program.id, {"participants": len(participants)}
@@ -320,6 +321,7 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
         "sessions": sessions,
         "attendance records": len(attendance),
         "drug tests": len(tests),
+        "violations": found.recorded,
     }
     return result
 

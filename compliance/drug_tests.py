@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from compliance import access, audit, db
+from compliance import access, audit, db, violations
 from compliance.accounts import Principal
 from compliance.attendance import program_zone
 from compliance.tables import Analyte, AnalyteResult, DrugTest, Program, StaffUser
@@ -275,6 +275,7 @@ async def record_test(
         test_id = await store_test(
             participant_id, values, results, user_id=principal.id, source=RecordSource.manual
         )
+        await violations.refresh([participant_id])
         await audit.record("drug_test.create", principal.actor(origin), "drug_test", test_id)
     return (await test_history(principal, test_id))[-1]
 
@@ -341,6 +342,7 @@ async def correct_test(
         new_id = await correct_stored_test(
             current, values, results, user_id=principal.id, reason=reason
         )
+        await violations.refresh([current["participant"]])
         await audit.record(
             "drug_test.correct", principal.actor(origin), "drug_test", new_id, {"corrects": test_id}
         )

@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from compliance.analytes import seed_program_analytes
-from compliance.tables import AnalyteResult, Attendance, Consent, DrugTest, Mandate, Participant
+from compliance.tables import (
+    AnalyteResult,
+    Attendance,
+    Consent,
+    DrugTest,
+    Mandate,
+    Participant,
+    Violation,
+)
 from tests.staff import World, make_world, sign_in
 
 PUBLIC = {
@@ -96,6 +104,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"started_on": "2026-03-02"}
     },
     ("/consents/{consent_id:int}/revoke", "POST"): {"data": {"note": "x"}},
+    ("/api/violations/{violation_id:int}/review", "POST"): {"json": {"note": "x"}},
+    ("/violations/{violation_id:int}/review", "POST"): {"data": {"note": "x"}},
     ("/api/programs/{program_id:int}/analytes/codes", "POST"): {
         "json": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
     },
@@ -264,7 +274,10 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
             files={"file": ("x.hl7", b"not hl7")},
         )
     ).json()["batch_id"]
+    missed = {"collection_status": "no_show", "called_at": "2026-03-05T08:00", "results": []}
+    assert (await client.post(f"/api/participants/{pid}/drug-tests", json=missed)).is_success
     aid = (await Attendance.select(Attendance.id).first())["id"]
+    vid = (await Violation.select(Violation.id).first())["id"]
     ids = {
         "program_id": world.program_a,
         "user_id": 1,
@@ -276,6 +289,7 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
         "sequence": 1,
         "consent_id": cid,
         "batch_id": bid,
+        "violation_id": vid,
     }
     return world, ids
 

@@ -88,3 +88,54 @@ async def test_other_programs_cannot_see_compliance(client, demo) -> None:
     assert (
         await client.get(f"/api/caseload?program_id={demo['program']['id']}")
     ).status_code == 404
+
+
+async def test_participant_page_shows_weeks_charts_and_links(client, demo) -> None:
+    pid = demo["people"]["RB-1001"]
+    page = await client.get(
+        f"/participants/{pid}", params={"start": "2026-09-28", "end": "2026-11-22"}
+    )
+    assert page.status_code == 200, page.text
+    html = page.text
+    api = (
+        await client.get(
+            f"/api/participants/{pid}/compliance",
+            params={"start": "2026-09-28", "end": "2026-11-22"},
+        )
+    ).json()
+    # The table has a row per week, each reason as the engine gave it, linked to its record.
+    assert html.count('<tr class="status-') == len(api["weeks"]) == 8
+    absence = next(r for w in api["weeks"] for r in w["reasons"] if r["text"].startswith("Unex"))
+    row_id = absence["refs"][0].split(":")[1]
+    assert absence["text"] in html and f'href="/attendance/{row_id}"' in html
+    # Server-side SVG: one bar per week with the figures in its tooltip, and a test timeline.
+    assert html.count("<svg") == 2
+    week = api["weeks"][2]
+    hours = f"attended {float(week['attended_hours']):g} of {float(week['required_hours']):g}"
+    assert hours in html
+    tests = sum(len(w["tests"]) for w in api["weeks"])
+    assert html.count("<g><title>") == 8 + tests
+    # Open violations, each with a review form.
+    assert html.count('action="/violations/') >= 3
+
+
+async def test_participant_page_refuses_a_backwards_period(client, demo) -> None:
+    pid = demo["people"]["RB-1001"]
+    page = await client.get(
+        f"/participants/{pid}", params={"start": "2026-11-22", "end": "2026-09-28"}
+    )
+    assert page.status_code == 422 and "must be before the end" in page.text
+
+
+async def test_caseload_page_filters_and_sorts(client, demo) -> None:
+    everyone = await client.get("/caseload")
+    assert "Showing 3 of 3" in everyone.text
+    found = await client.get("/caseload", params={"q": "rb-1002"})
+    assert "Showing 1 of 3" in found.text
+    by_name = await client.get("/caseload", params={"sort": "name"})
+    names = [r["name"] for r in (await client.get("/api/caseload?sort=name")).json()]
+    assert names == sorted(names, key=str.casefold)
+    positions = [by_name.text.index(n) for n in names]
+    assert positions == sorted(positions)
+    # Unknown values fall back to the default view rather than failing the page.
+    assert (await client.get("/caseload", params={"sort": "nonsense"})).status_code == 200

@@ -8,6 +8,7 @@ from compliance import db
 from compliance.settings import parse_database_url
 from compliance.tables import ALL_TABLES
 from compliance.tables.keys import UNIQUE_KEYS
+from tests.test_cli import MIGRATIONS
 
 
 async def columns(engine: db.Engine, table: type[Table]) -> dict[str, bool]:
@@ -31,9 +32,9 @@ async def test_migrations_apply_from_empty_and_match_every_table(fresh_database_
     db.prepare_sqlite(target)
     await db.open_pool(engine, 2)
     try:
-        assert len(await db.pending_migrations(engine)) == 2
+        assert len(await db.pending_migrations(engine)) == MIGRATIONS
         applied = await db.migrate(engine)
-        assert len(applied) == 2
+        assert len(applied) == MIGRATIONS
         assert await db.pending_migrations(engine) == []
         assert await db.migrate(engine) == []  # a second run is a no-op
         for table in ALL_TABLES:
@@ -60,7 +61,7 @@ async def test_failed_migration_leaves_nothing_behind(fresh_database_url: str) -
         for table in ALL_TABLES:
             if table._meta.tablename != "violation":
                 assert not await table.table_exists(), f"{table.__name__} was left behind"
-        assert len(await db.pending_migrations(engine)) == 2
+        assert len(await db.pending_migrations(engine)) == MIGRATIONS
     finally:
         await db.close_pool(engine)
 

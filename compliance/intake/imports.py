@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, db
+from compliance import access, audit, db, violations
 from compliance.accounts import Principal
 from compliance.analytes import VALIDITY_CODES
 from compliance.drug_tests import NUMERIC_DIGITS, correct_stored_test
@@ -611,6 +611,10 @@ async def commit(
                     source=RecordSource.hl7 if kind is ImportKind.hl7_oru else RecordSource.csv,
                     filename=batch["filename"],
                 )
+            await violations.refresh(
+                [pid for _, pid in plan.creates]
+                + [stored["participant"] for _, stored in plan.corrections]
+            )
             status = ImportStatus.committed
             await ImportBatch.update(
                 {

@@ -6,6 +6,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from compliance.tables.people import Participant
+from compliance.tables.programs import StaffUser
 from compliance.vocabulary import ViolationKind
 
 
@@ -19,3 +20,10 @@ class Violation(Table):
     source_key = Varchar(length=120)  # e.g. "drug_test:<record_uid>", dedupes re-evaluation
     description = Text()
     notified_at = Timestamptz(null=True, default=None)
+    # A correction can take a violation back (an absence excused afterwards, a positive
+    # the MRO overturned): it stays, marked withdrawn, so what officers were told is kept.
+    withdrawn_at = Timestamptz(null=True, default=None)
+    # A clinician's review closes it on the caseload ("open" = neither withdrawn nor reviewed).
+    reviewed_at = Timestamptz(null=True, default=None)
+    reviewed_by = ForeignKey(references=StaffUser, on_delete=OnDelete.restrict, null=True)
+    review_note = Text(default="")

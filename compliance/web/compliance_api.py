@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from dataclasses import dataclass
+from datetime import date, datetime
 
-from litestar import Controller, get
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
-from litestar.response import Template
+from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.response import Redirect, Template
 
-from compliance import access, caseload
+from compliance import caseload, violations
 from compliance.accounts import Principal
 from compliance.caseload import CaseRow
 from compliance.rules import Evaluation
-from compliance.tables import Program
 from compliance.validation import FieldError, InvalidInput
+from compliance.violations import ViolationView
+from compliance.web.auth import origin_of
 
-DEFAULT_WEEKS = 8
 
-
-async def _period(
-    principal: Principal, participant_id: int, start: date | None, end: date | None
-) -> tuple[date, date]:
-    person = await access.participant_row(principal, participant_id)
-    program = await Program.select(Program.time_zone).where(Program.id == person["program"]).first()
-    end = end or datetime.now(ZoneInfo(program["time_zone"])).date()
-    start = start or max(person["admitted_on"], end - timedelta(weeks=DEFAULT_WEEKS))
-    if start > end or (end - start).days > 3 * 366:
-        raise InvalidInput([FieldError("start", "must be before the end and within 3 years of it")])
-    return start, end
+@dataclass
+class Review:
+    note: str
 
 
 class ComplianceAPI(Controller):
@@ -48,7 +40,7 @@ class ComplianceAPI(Controller):
         start: FromQuery[date | None] = None,
         end: FromQuery[date | None] = None,
     ) -> Evaluation:
-        start, end = await _period(principal, participant_id, start, end)
+        start, end = await caseload.compliance_period(principal, participant_id, start, end)
         return await caseload.participant_compliance(principal, participant_id, start, end)
 
     @get(
@@ -57,19 +49,106 @@ class ComplianceAPI(Controller):
         summary="Every active participant: this and last week, out of compliance first",
     )
     async def caseload(
-        self, principal: NamedDependency[Principal], program_id: FromQuery[int | None] = None
+        self,
+        principal: NamedDependency[Principal],
+        program_id: FromQuery[int | None] = None,
+        sort: FromQuery[str] = "status",
+        show: FromQuery[str] = "all",
+        q: FromQuery[str] = "",
     ) -> list[CaseRow]:
-        return await caseload.caseload(principal, program_id=program_id)
+        rows = await caseload.caseload(principal, program_id=program_id)
+        return caseload.arrange(rows, sort, show, q)
+
+    @get(
+        "/participants/{participant_id:int}/violations",
+        operation_id="participantViolations",
+        summary="Violations, newest known first; known_since gives only those learnt of since",
+    )
+    async def violations(
+        self,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        known_since: FromQuery[datetime | None] = None,
+        include_withdrawn: FromQuery[bool] = False,
+    ) -> list[ViolationView]:
+        if known_since is not None and known_since.tzinfo is None:
+            raise InvalidInput([FieldError("known_since", "give a time zone, e.g. ...Z")])
+        return await violations.participant_violations(
+            principal, participant_id, known_since, include_withdrawn
+        )
+
+    @post(
+        "/violations/{violation_id:int}/review",
+        operation_id="reviewViolation",
+        summary="Record what was done about a violation; it leaves the open count",
+    )
+    async def review(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        violation_id: FromPath[int],
+        data: JSONBody[Review],
+    ) -> ViolationView:
+        return await violations.review(principal, violation_id, data.note, origin_of(request))
 
 
-class CaseloadPage(Controller):
-    path = "/caseload"
+class CaseloadPages(Controller):
     include_in_schema = False
 
-    @get()
-    async def page(self, principal: NamedDependency[Principal]) -> Template:
+    @get("/caseload")
+    async def page(
+        self,
+        principal: NamedDependency[Principal],
+        sort: FromQuery[str] = "status",
+        show: FromQuery[str] = "all",
+        q: FromQuery[str] = "",
+    ) -> Template:
         rows = await caseload.caseload(principal)
-        return Template("pages/caseload.html", context={"principal": principal, "rows": rows})
+        try:
+            shown = caseload.arrange(rows, sort, show, q)
+        except InvalidInput:
+            sort, show, q = "status", "all", ""
+            shown = caseload.arrange(rows)
+        return Template(
+            "pages/caseload.html",
+            context={
+                "principal": principal,
+                "rows": shown,
+                "total": len(rows),
+                "sort": sort,
+                "show": show,
+                "q": q,
+                "sorts": SORT_LABELS,
+                "shows": SHOW_LABELS,
+            },
+        )
+
+    @post("/violations/{violation_id:int}/review", status_code=303)
+    async def review(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        violation_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Redirect:
+        view = await violations.review(
+            principal, violation_id, data.get("note", ""), origin_of(request)
+        )
+        return Redirect(f"/participants/{view.participant_id}#compliance", status_code=303)
 
 
-ROUTES = [ComplianceAPI, CaseloadPage]
+SORT_LABELS = {
+    "status": "status, out of compliance first",
+    "violations": "open violations",
+    "last_positive": "most recent positive",
+    "name": "name",
+    "client_id": "client id",
+}
+SHOW_LABELS = {
+    "all": "everyone",
+    "attention": "needs attention",
+    "compliant": "compliant last week",
+    "stepdown": "meets step-down criteria",
+}
+
+ROUTES = [ComplianceAPI, CaseloadPages]

@@ -11,9 +11,19 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import attendance, consents, drug_tests, mandates, participants
+from compliance import (
+    attendance,
+    caseload,
+    charts,
+    consents,
+    drug_tests,
+    mandates,
+    participants,
+    violations,
+)
 from compliance.access import program_options
 from compliance.accounts import Principal
+from compliance.caseload import compliance_period
 from compliance.participants import ParticipantView
 from compliance.validation import InvalidInput
 from compliance.vocabulary import DischargeReason, LevelOfCare
@@ -166,10 +176,20 @@ class ParticipantPages(Controller):
 
     @get("/{participant_id:int}")
     async def show(
-        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        start: FromQuery[date | None] = None,
+        end: FromQuery[date | None] = None,
     ) -> Template:
         view = await participants.get_participant(principal, participant_id)
-        return await self._detail(principal, view, {}, {})
+        try:
+            period = await compliance_period(principal, participant_id, start, end)
+        except InvalidInput as exc:
+            period = await compliance_period(principal, participant_id, None, None)
+            problem = "; ".join(field_errors(exc).values())
+            return await self._detail(principal, view, {}, {}, period, 422, problem)
+        return await self._detail(principal, view, {}, {}, period)
 
     async def _detail(
         self,
@@ -177,7 +197,9 @@ class ParticipantPages(Controller):
         view: ParticipantView,
         values: dict,
         errors: dict,
+        period: tuple[date, date] | None = None,
         status: int = 200,
+        period_problem: str = "",
     ) -> Template:
         context = {
             "principal": principal,
@@ -192,6 +214,17 @@ class ParticipantPages(Controller):
             tests=(await drug_tests.participant_tests(principal, view.id))[:50],
             mandates=await mandates.participant_mandates(principal, view.id),
             consents=await consents.participant_consents(principal, view.id),
+            open_violations=await violations.participant_violations(principal, view.id),
+        )
+        start, end = period or await compliance_period(principal, view.id, None, None)
+        evaluation = await caseload.participant_compliance(principal, view.id, start, end)
+        context.update(
+            period_start=start,
+            period_end=end,
+            period_problem=period_problem,
+            evaluation=evaluation,
+            hours_svg=charts.hours_chart(evaluation.weeks),
+            timeline_svg=charts.drug_test_timeline(evaluation.weeks),
         )
         return Template("pages/participants/show.html", context=context, status_code=status)
 
@@ -208,7 +241,9 @@ class ParticipantPages(Controller):
             await participants.edit(principal, participant_id, fields, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return await self._detail(principal, view, data, field_errors(exc), status=422)
+            return await self._detail(
+                principal, view, data, field_errors(exc), period=None, status=422
+            )
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
     @post("/{participant_id:int}/discharge", status_code=303)
@@ -223,7 +258,9 @@ class ParticipantPages(Controller):
             await participants.discharge(principal, participant_id, data, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return await self._detail(principal, view, data, field_errors(exc), status=422)
+            return await self._detail(
+                principal, view, data, field_errors(exc), period=None, status=422
+            )
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
 

@@ -1,0 +1,245 @@
+"""Evaluating a whole caseload: 5,000 participants over 26 weeks (about 390,000 attendance
+rows and 260,000 drug tests) read from a fresh SQLite database and judged by the engine.
+
+Prints the end-to-end median (database to results) and the pure engine's share of it,
+measured by timing ``rules.evaluate`` inside the same runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from compliance import caseload as caseload_module
+from compliance import db, rules
+from compliance.accounts import create_staff_user, load_principal
+from compliance.analytes import seed_program_analytes
+from compliance.settings import parse_database_url
+from compliance.tables import (
+    Analyte,
+    AnalyteResult,
+    Attendance,
+    DrugTest,
+    Mandate,
+    MandatePhase,
+    Participant,
+    PhaseSessionRequirement,
+    Program,
+)
+from compliance.vocabulary import Role
+
+BIN = Path(sys.executable).parent
+RUNS = 3
+TODAY = date(2026, 6, 28)  # a Sunday: the 26th week is complete
+PANEL = ("thc", "cocaine", "morphine", "amphetamine", "fentanyl")
+
+
+async def seed(participants: int, weeks: int) -> None:
+    """Three group sessions (shared times) and two random tests a week per participant,
+    with about 3% unexcused absences, 2% missed and 4% confirmed positive tests."""
+    rng = random.Random(7)
+    program = Program(code="BENCH", name="Bench IOP", time_zone="America/Chicago")
+    await program.save()
+    pid = program.id
+    await seed_program_analytes(pid)
+    analyte_ids = {
+        r["key"]: (r["id"], r["name"])
+        for r in await Analyte.select(Analyte.id, Analyte.key, Analyte.name).where(
+            Analyte.program == pid
+        )
+    }
+    tz = ZoneInfo("America/Chicago")
+    first = TODAY - timedelta(weeks=weeks) + timedelta(days=1)
+    async with db.transaction():
+        await db.insert_many(
+            Participant,
+            [
+                {
+                    "program": pid,
+                    "client_id": f"B-{n:05d}",
+                    "first_name": f"Client{n}",
+                    "last_name": "Bench",
+                    "admitted_on": first,
+                }
+                for n in range(participants)
+            ],
+        )
+    people = [r["id"] for r in await Participant.select(Participant.id)]
+    async with db.transaction():
+        await db.insert_many(
+            Mandate,
+            [{"participant": p, "source": "court", "starts_on": first} for p in people],
+        )
+        mandates = [r["id"] for r in await Mandate.select(Mandate.id)]
+        await db.insert_many(
+            MandatePhase,
+            [
+                {
+                    "mandate": m,
+                    "sequence": 1,
+                    "name": "Phase 1",
+                    "required_hours_per_week": Decimal(9),
+                    "required_tests_per_week": 2,
+                    "started_on": first,
+                }
+                for m in mandates
+            ],
+        )
+        phases = [r["id"] for r in await MandatePhase.select(MandatePhase.id)]
+        await db.insert_many(
+            PhaseSessionRequirement,
+            [{"phase": ph, "session_type": "group", "sessions_per_week": 3} for ph in phases],
+        )
+    for chunk in range(0, len(people), 1000):
+        attendance, tests, uids = [], [], []
+        for p in people[chunk : chunk + 1000]:
+            for w in range(weeks):
+                monday = first + timedelta(weeks=w)
+                for day in (0, 2, 4):
+                    at = datetime.combine(
+                        monday + timedelta(days=day), datetime.min.time(), tz
+                    ) + timedelta(hours=18)
+                    roll = rng.random()
+                    status, minutes = (
+                        ("absent_unexcused", 0)
+                        if roll < 0.03
+                        else ("late", 160)
+                        if roll < 0.08
+                        else ("present", 180)
+                    )
+                    attendance.append(
+                        {
+                            "record_uid": uuid.uuid4(),
+                            "participant": p,
+                            "session_type": "group",
+                            "occurred_at": at.astimezone(UTC),
+                            "scheduled_minutes": 180,
+                            "status": status,
+                            "minutes_attended": minutes,
+                        }
+                    )
+                for day in (1, 3):
+                    at = datetime.combine(
+                        monday + timedelta(days=day), datetime.min.time(), tz
+                    ) + timedelta(minutes=rng.randrange(7 * 60, 19 * 60))  # random call times
+                    roll = rng.random()
+                    uid = uuid.uuid4()
+                    missed = roll < 0.02
+                    tests.append(
+                        {
+                            "record_uid": uid,
+                            "participant": p,
+                            "called_at": at.astimezone(UTC),
+                            "collected_at": None if missed else at.astimezone(UTC),
+                            "collection_status": "no_show" if missed else "collected",
+                        }
+                    )
+                    uids.append((uid, "positive" if 0.02 <= roll < 0.06 else "negative"))
+        async with db.transaction():
+            await db.insert_many(Attendance, attendance)
+            await db.insert_many(DrugTest, tests)
+            ids = {
+                str(r["record_uid"]): r["id"]
+                for r in await DrugTest.select(DrugTest.id, DrugTest.record_uid).where(
+                    DrugTest.record_uid.is_in([t["record_uid"] for t in tests])
+                )
+            }
+            results = []
+            for (uid, screen), t in zip(uids, tests, strict=True):
+                if t["collected_at"] is None:
+                    continue
+                for key in PANEL:
+                    aid, name = analyte_ids[key]
+                    positive = screen == "positive" and key == "cocaine"
+                    results.append(
+                        {
+                            "drug_test": ids[str(uid)],
+                            "analyte": aid,
+                            "analyte_code": key.upper(),
+                            "analyte_name": name,
+                            "screen_result": "positive" if positive else "negative",
+                            "confirmation_result": "positive" if positive else None,
+                            "confirmation_method": "LC-MS/MS" if positive else "",
+                        }
+                    )
+            await db.insert_many(AnalyteResult, results)
+
+
+async def _run(url: str, participants: int, weeks: int) -> list[tuple[float, float, int]]:
+    engine = db.create_engine(parse_database_url(url))
+    db.bind(engine)
+    await seed(participants, weeks)
+    program = await Program.select(Program.id).first()
+    user = await create_staff_user(
+        email="bench@example.org",
+        full_name="Bench",
+        password="bench-password-1234",
+        role=Role.clinician,
+        program_ids=[program["id"]],
+    )
+    principal = await load_principal(user.id)
+    assert principal is not None
+    counts = (await Attendance.count(), await DrugTest.count())
+
+    engine_seconds = 0.0
+    original = rules.evaluate
+
+    def timed(**kwargs):  # type: ignore[no-untyped-def]
+        nonlocal engine_seconds
+        t = time.perf_counter()
+        try:
+            return original(**kwargs)
+        finally:
+            engine_seconds += time.perf_counter() - t
+
+    out = []
+    caseload_module.evaluate = timed  # type: ignore[assignment]
+    try:
+        for _ in range(RUNS + 1):
+            engine_seconds = 0.0
+            t = time.perf_counter()
+            rows = await caseload_module.caseload(principal, today=TODAY, history_weeks=weeks)
+            total = time.perf_counter() - t
+            out.append((total, engine_seconds, len(rows)))
+    finally:
+        caseload_module.evaluate = original  # type: ignore[assignment]
+    print(
+        f"  seeded {out[0][2]} participants, {counts[0]:,} attendance rows, "
+        f"{counts[1]:,} drug tests",
+        file=sys.stderr,
+    )
+    return out[1:]  # the first run warms caches
+
+
+def measure(participants: int = 5000, weeks: int = 26) -> list[tuple[str, float, str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/caseload.sqlite3"
+        env = {**os.environ, "DATABASE_URL": url, "VAR_DIR": f"{tmp}/var"}
+        subprocess.run(
+            [str(BIN / "compliance"), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+        runs = asyncio.run(_run(url, participants, weeks))
+    total = statistics.median(r[0] for r in runs)
+    engine = statistics.median(r[1] for r in runs)
+    label = f"{participants:,} participants x {weeks} weeks"
+    return [
+        (f"caseload {label}, database to results", total, "< 3 s", 3.0),
+        (f"  of which the pure engine ({engine / total:.0%})", engine, "< 1 s", 1.0),
+    ]
+
+
+if __name__ == "__main__":
+    for label, seconds, goal, _ in measure(
+        int(os.environ.get("BENCH_PARTICIPANTS", 5000)), int(os.environ.get("BENCH_WEEKS", 26))
+    ):
+        print(f"{label:<62} {seconds:>8.2f}  {goal}")
