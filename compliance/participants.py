@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from compliance import access, audit, db
+from compliance import access, audit, db, violations
 from compliance.accounts import Principal
 from compliance.tables import Participant, Program
 from compliance.validation import Errors, Form, InvalidInput
@@ -194,6 +194,7 @@ async def discharge(
                 Participant.updated_at: datetime.now(UTC),
             }
         ).where(Participant.id == participant_id)
+        await violations.refresh([participant_id])  # nothing after the discharge week counts
         await audit.record(
             "participant.discharge",
             principal.actor(origin),

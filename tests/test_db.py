@@ -2,6 +2,8 @@
 failing with "database is locked" (IMMEDIATE transactions plus a busy timeout)."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from compliance import db
 from compliance.tables import Program
@@ -19,3 +21,24 @@ async def test_concurrent_read_then_write_transactions_all_commit(bound_engine: 
 
     await asyncio.gather(*(writer(n) for n in range(12)))
     assert await Program.count() == 12
+
+
+async def test_rows_reads_the_same_values_as_piccolo(bound_engine: db.Engine) -> None:
+    """``db.rows`` (tuples, for caseload-sized reads) must agree with Piccolo's own select,
+    inside and outside a transaction, on both engines: UTC datetimes, ints, Decimals."""
+    program = Program(code="ROWS", name="Rows", time_zone="America/Chicago")
+    await program.save()
+    await Program.update({Program.dilute_creatinine_mg_dl: Decimal("19.50")}).where(
+        Program.id == program.id
+    )
+    query = Program.select(
+        Program.id, Program.code, Program.created_at, Program.dilute_creatinine_mg_dl
+    ).where(Program.id == program.id)
+    expected = [tuple(r.values()) for r in await query]
+    assert await db.rows(query) == expected
+    async with db.transaction():
+        assert [tuple(r) for r in await db.rows(query)] == expected
+    pid, code, created, creatinine = expected[0]
+    assert isinstance(pid, int) and code == "ROWS" and creatinine == Decimal("19.50")
+    assert created.utcoffset() == timedelta(0)
+    assert abs(created - datetime.now(UTC)) < timedelta(minutes=5)
