@@ -83,13 +83,10 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
     for m in mandates:  # the most recent mandate governs
         current[m["participant"]] = m["id"]
     owner = {mid: pid for pid, mid in current.items()}
+    their_mandates = Mandate.select(Mandate.id).where(Mandate.participant.is_in(who))
     phase_rows = [
         p
-        for p in await MandatePhase.select().where(
-            MandatePhase.mandate.is_in(
-                Mandate.select(Mandate.id).where(Mandate.participant.is_in(who))
-            )
-        )
+        for p in await MandatePhase.select().where(MandatePhase.mandate.is_in(their_mandates))
         if p["mandate"] in owner
     ]
     reqs: dict[int, dict[str, int]] = defaultdict(dict)
@@ -99,11 +96,7 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
         PhaseSessionRequirement.sessions_per_week,
     ).where(
         PhaseSessionRequirement.phase.is_in(
-            MandatePhase.select(MandatePhase.id).where(
-                MandatePhase.mandate.is_in(
-                    Mandate.select(Mandate.id).where(Mandate.participant.is_in(who))
-                )
-            )
+            MandatePhase.select(MandatePhase.id).where(MandatePhase.mandate.is_in(their_mandates))
         )
     ):
         reqs[r["phase"]][r["session_type"]] = r["sessions_per_week"]
@@ -271,10 +264,13 @@ async def evaluate_people(
     with _gc_paused():
         facts = await load_facts(who, *_bounds(first, period_end, tz))
         if len(people) < THREAD_ABOVE:
-            return _evaluate_each(people, facts, policy, period_start, period_end)
-        return await asyncio.to_thread(
-            _evaluate_each, people, facts, policy, period_start, period_end
-        )
+            results = _evaluate_each(people, facts, policy, period_start, period_end)
+        else:
+            results = await asyncio.to_thread(
+                _evaluate_each, people, facts, policy, period_start, period_end
+            )
+        del facts  # freed now, so the collector never walks it once it is back on
+    return results
 
 
 THREAD_ABOVE = 200  # participants; below this the engine takes a few milliseconds
@@ -354,32 +350,45 @@ async def caseload(
         this_week = week_start(local_today, policy.week_starts_on)
         since = this_week - timedelta(weeks=history_weeks - 1)
         active = (Participant.program == program["id"]) & Participant.discharged_on.is_null()
-        people = await Participant.select().where(active)
-        results = await evaluate_people(
-            program, people, Participant.select(Participant.id).where(active), since, local_today
-        )
+        people = await Participant.select(
+            Participant.id,
+            Participant.first_name,
+            Participant.last_name,
+            Participant.client_id,
+            Participant.admitted_on,
+            Participant.discharged_on,
+        ).where(active)
         open_counts = await open_violations(Participant.select(Participant.id).where(active))
-        for p in people:
-            result = results[p["id"]]
-            by_start = {w.start: w for w in result.weeks[-2:]}
-            now_w = by_start.get(this_week)
-            last_w = by_start.get(this_week - timedelta(days=7))
-            rows.append(
-                CaseRow(
-                    p["id"],
-                    f"{p['first_name']} {p['last_name']}",
-                    p["client_id"],
-                    program["id"],
-                    now_w.status if now_w else None,
-                    last_w.status if last_w else None,
-                    [r.text for r in now_w.reasons] if now_w else [],
-                    [r.text for r in last_w.reasons] if last_w else [],
-                    open_counts.get(p["id"], 0),
-                    result.days_since_last_positive,
-                    result.current_phase,
-                    result.meets_stepdown,
-                )
+        with _gc_paused():  # until the evaluations are freed: see _gc_paused
+            results = await evaluate_people(
+                program,
+                people,
+                Participant.select(Participant.id).where(active),
+                since,
+                local_today,
             )
+            for p in people:
+                result = results[p["id"]]
+                by_start = {w.start: w for w in result.weeks[-2:]}
+                now_w = by_start.get(this_week)
+                last_w = by_start.get(this_week - timedelta(days=7))
+                rows.append(
+                    CaseRow(
+                        p["id"],
+                        f"{p['first_name']} {p['last_name']}",
+                        p["client_id"],
+                        program["id"],
+                        now_w.status if now_w else None,
+                        last_w.status if last_w else None,
+                        [r.text for r in now_w.reasons] if now_w else [],
+                        [r.text for r in last_w.reasons] if last_w else [],
+                        open_counts.get(p["id"], 0),
+                        result.days_since_last_positive,
+                        result.current_phase,
+                        result.meets_stepdown,
+                    )
+                )
+            del results
     rows.sort(key=lambda r: (STATUS_ORDER[r.last_week], STATUS_ORDER[r.this_week], r.name))
     return rows
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 PRESENT_STATUSES = frozenset(("present", "late", "left_early"))
@@ -154,14 +155,6 @@ def _label(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"
 
 
-def phase_for(phases: Sequence[Phase], week: date) -> Phase | None:
-    """The phase in force on the week's first day, or else the one that starts inside it."""
-    return _phase_in(
-        sorted((p for p in phases if p.started_on), key=lambda p: (p.started_on, p.sequence)),
-        week,
-    )
-
-
 def _phase_in(ordered: Sequence[Phase], week: date) -> Phase | None:
     """``ordered``: phases with a start date, by start date then sequence."""
     found = None
@@ -180,7 +173,7 @@ def _phase_in(ordered: Sequence[Phase], week: date) -> Phase | None:
 def drug_test_outcome(test: DrugTestFact, tz: ZoneInfo, policy: Policy) -> DrugTestOutcome:
     """What a test means for compliance; the MRO's verdict prevails over the lab's."""
     moment = test.collected_at or test.called_at
-    day = _day(moment, tz) if moment else date.min
+    day = moment.astimezone(tz).date() if moment else date.min  # test times rarely repeat
     if not test.analytes and test.collection_status == "collected":
         return DrugTestOutcome(test.id, day, "negative", False, _negative(day), moment)
     reason = test.reason.replace("_", " ")
@@ -282,7 +275,7 @@ def evaluate(
         else:
             by_week_att[key] = [a]
     outcomes = [drug_test_outcome(t, tz, policy) for t in tests]
-    outcomes.sort(key=_outcome_order)
+    outcomes.sort(key=_OUTCOME_ORDER)
     by_week_tests: dict[date, list[DrugTestOutcome]] = {}
     for o in outcomes:
         key = week_start(o.day, first_day)
@@ -353,8 +346,7 @@ def evaluate(
     )
 
 
-def _outcome_order(o: DrugTestOutcome) -> tuple[date, int]:
-    return (o.day, o.test_id)
+_OUTCOME_ORDER = attrgetter("day", "test_id")
 
 
 def _absence(a: AttendanceFact, day: date) -> str:
@@ -391,7 +383,7 @@ def _week(
         elif status == "absent_unexcused":
             absences.append(a)
     if absences:
-        absences.sort(key=_absence_order)
+        absences.sort(key=_ABSENCE_ORDER)
         tz = ZoneInfo(policy.time_zone)
         for a in absences:
             text, ref = _absence(a, _day(a.occurred_at, tz)), f"attendance:{a.id}"
@@ -461,8 +453,7 @@ def _by_type(phase: Phase) -> list[tuple[str, int]]:
     return sorted(phase.sessions_per_week.items()) if phase.sessions_per_week else []
 
 
-def _absence_order(a: AttendanceFact) -> tuple[datetime, int]:
-    return (a.occurred_at, a.id)
+_ABSENCE_ORDER = attrgetter("occurred_at", "id")
 
 
 def _fmt(hours: Decimal) -> str:
