@@ -16,7 +16,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
-from compliance import PROJECT_ROOT, __version__, admin, db
+from compliance import PROJECT_ROOT, __version__, admin, db, workers
 from compliance.settings import Settings, load_settings
 from compliance.web import (
     admin_api,
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
+            await asyncio.to_thread(workers.close_shared)
             await db.close_pool(engine)
 
     app = Litestar(

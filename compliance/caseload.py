@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter as time_now
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from piccolo.query.functions.aggregate import Count
 from piccolo.query.methods.select import Select
 
-from compliance import access, db
+from compliance import access, db, workers
 from compliance.accounts import Principal
 from compliance.rules import (
     AnalyteFact,
@@ -331,11 +333,138 @@ class CaseRow:
     meets_stepdown: bool
 
 
+# What the dashboard keeps of an evaluation: this and last week's status and reasons,
+# days since the last positive, phase, step-down. Small, so workers can send it back.
+Summary = tuple[str | None, str | None, list[str], list[str], int | None, str | None, bool]
+
+
+def _summary(result: Evaluation, this_week: date) -> Summary:
+    by_start = {w.start: w for w in result.weeks[-2:]}
+    now_w = by_start.get(this_week)
+    last_w = by_start.get(this_week - timedelta(days=7))
+    return (
+        now_w.status if now_w else None,
+        last_w.status if last_w else None,
+        [r.text for r in now_w.reasons] if now_w else [],
+        [r.text for r in last_w.reasons] if last_w else [],
+        result.days_since_last_positive,
+        result.current_phase,
+        result.meets_stepdown,
+    )
+
+
+@dataclass
+class Timings:
+    """Where a caseload's time went, for ``make bench``: seconds reading the database
+    and judging, summed over workers, and the longest single worker's share."""
+
+    load: float = 0.0
+    engine: float = 0.0
+    longest_engine: float = 0.0
+    workers: int = 1
+
+
+SHARD_ABOVE = 1000  # participants; from here a caseload is split across worker processes
+JOB_TIMEOUT_S = 120.0
+
+
+def _active_where(program_id: int) -> Any:
+    return (Participant.program == program_id) & Participant.discharged_on.is_null()
+
+
+def _active(program_id: int, lo: int | None = None, hi: int | None = None) -> Select:
+    where = _active_where(program_id)
+    if lo is not None and hi is not None:
+        where = where & (Participant.id >= lo) & (Participant.id <= hi)
+    return Participant.select(Participant.id).where(where)
+
+
+async def _judge_here(
+    program: dict[str, Any],
+    people: list[dict[str, Any]],
+    who: Who,
+    since: date,
+    today: date,
+    this_week: date,
+    in_thread: bool = False,
+) -> tuple[dict[int, Summary], float, float]:
+    policy = policy_of(program)
+    tz = ZoneInfo(policy.time_zone)
+    with _gc_paused():
+        t = time_now()
+        facts = await load_facts(who, *_bounds(week_start(since, policy.week_starts_on), today, tz))
+        loaded = time_now()
+        if in_thread:  # the event loop keeps answering meanwhile
+            results = await asyncio.to_thread(_evaluate_each, people, facts, policy, since, today)
+        else:
+            results = _evaluate_each(people, facts, policy, since, today)
+        judged = time_now()
+        del facts
+        summaries = {pid: _summary(result, this_week) for pid, result in results.items()}
+        del results  # freed before the collector is back on
+    return summaries, loaded - t, judged - loaded
+
+
+def judge_shard(
+    program: dict[str, Any],
+    people: list[dict[str, Any]],
+    since: date,
+    today: date,
+    this_week: date,
+) -> tuple[dict[int, Summary], float, float]:
+    """Worker-process job: a contiguous id range of one program's active participants."""
+    who = _active(program["id"], people[0]["id"], people[-1]["id"])
+    return asyncio.run(_judge_here(program, people, who, since, today, this_week))
+
+
+async def _judge(
+    program: dict[str, Any],
+    people: list[dict[str, Any]],
+    since: date,
+    today: date,
+    this_week: date,
+    timings: Timings,
+) -> dict[int, Summary]:
+    """Small caseloads are judged in a thread (the engine takes milliseconds for them);
+    large ones across worker processes, a contiguous range of ids each, so reading the
+    rows and judging them run on every core."""
+    if len(people) < SHARD_ABOVE or (os.cpu_count() or 1) < 2:
+        who = _active(program["id"])
+        in_thread = len(people) >= THREAD_ABOVE
+        found = await _judge_here(program, people, who, since, today, this_week, in_thread)
+        summaries, timings.load, timings.engine = found
+        timings.longest_engine, timings.workers = timings.engine, 1
+        return summaries
+    pool = workers.shared(db.current_url())
+    ordered = sorted(people, key=_by_id)
+    size = -(-len(ordered) // pool.size)
+    shards = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    done = await asyncio.gather(
+        *(
+            pool.run(judge_shard, program, shard, since, today, this_week, time_limit=JOB_TIMEOUT_S)
+            for shard in shards
+        )
+    )
+    summaries: dict[int, Summary] = {}
+    for found, load_s, engine_s in done:
+        summaries.update(found)
+        timings.load += load_s
+        timings.engine += engine_s
+        timings.longest_engine = max(timings.longest_engine, engine_s)
+    timings.workers = len(shards)
+    return summaries
+
+
+def _by_id(p: dict[str, Any]) -> int:
+    return p["id"]
+
+
 async def caseload(
     principal: Principal,
     today: date | None = None,
     program_id: int | None = None,
     history_weeks: int = 26,
+    timings: Timings | None = None,
 ) -> list[CaseRow]:
     """This and last week for every active participant, out of compliance first."""
     programs = (
@@ -343,13 +472,13 @@ async def caseload(
         if program_id
         else sorted(principal.program_ids)
     )
+    timings = timings if timings is not None else Timings()
     rows: list[CaseRow] = []
     for program in await Program.select().where(Program.id.is_in(programs or [0])):
         policy = policy_of(program)
         local_today = today or datetime.now(ZoneInfo(policy.time_zone)).date()
         this_week = week_start(local_today, policy.week_starts_on)
         since = this_week - timedelta(weeks=history_weeks - 1)
-        active = (Participant.program == program["id"]) & Participant.discharged_on.is_null()
         people = await Participant.select(
             Participant.id,
             Participant.first_name,
@@ -357,39 +486,28 @@ async def caseload(
             Participant.client_id,
             Participant.admitted_on,
             Participant.discharged_on,
-        ).where(active)
-        open_counts = await open_violations(Participant.select(Participant.id).where(active))
-        with _gc_paused():  # until the evaluations are freed: see _gc_paused
-            results = await evaluate_people(
-                program,
-                people,
-                Participant.select(Participant.id).where(active),
-                since,
-                local_today,
-            )
-            for p in people:
-                result = results[p["id"]]
-                by_start = {w.start: w for w in result.weeks[-2:]}
-                now_w = by_start.get(this_week)
-                last_w = by_start.get(this_week - timedelta(days=7))
-                rows.append(
-                    CaseRow(
-                        p["id"],
-                        f"{p['first_name']} {p['last_name']}",
-                        p["client_id"],
-                        program["id"],
-                        now_w.status if now_w else None,
-                        last_w.status if last_w else None,
-                        [r.text for r in now_w.reasons] if now_w else [],
-                        [r.text for r in last_w.reasons] if last_w else [],
-                        open_counts.get(p["id"], 0),
-                        result.days_since_last_positive,
-                        result.current_phase,
-                        result.meets_stepdown,
-                    )
+        ).where(_active_where(program["id"]))
+        open_counts = await open_violations(_active(program["id"]))
+        summaries = await _judge(program, people, since, local_today, this_week, timings)
+        for p in people:
+            now_s, last_s, now_r, last_r, since_positive, phase, stepdown = summaries[p["id"]]
+            rows.append(
+                CaseRow(
+                    p["id"],
+                    f"{p['first_name']} {p['last_name']}",
+                    p["client_id"],
+                    program["id"],
+                    now_s,
+                    last_s,
+                    now_r,
+                    last_r,
+                    open_counts.get(p["id"], 0),
+                    since_positive,
+                    phase,
+                    stepdown,
                 )
-            del results
-    rows.sort(key=lambda r: (STATUS_ORDER[r.last_week], STATUS_ORDER[r.this_week], r.name))
+            )
+    rows.sort(key=SORTS["status"])
     return rows
 
 

@@ -144,11 +144,19 @@ def create_engine(target: DatabaseTarget, must_exist: bool = False) -> Engine:
         _faster_sqlite_converters()
         if must_exist:
             uri = f"file:{quote(str(target.sqlite_path))}?mode=rw"
-            return ImmediateSQLiteEngine(path=uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S)
-        return ImmediateSQLiteEngine(path=str(target.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_S)
-    return PooledPostgresEngine(
-        config={"dsn": target.url, "timeout": CONNECT_TIMEOUT_S}, extensions=()
-    )
+            engine: Engine = ImmediateSQLiteEngine(
+                path=uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S
+            )
+        else:
+            engine = ImmediateSQLiteEngine(
+                path=str(target.sqlite_path), timeout=SQLITE_BUSY_TIMEOUT_S
+            )
+    else:
+        engine = PooledPostgresEngine(
+            config={"dsn": target.url, "timeout": CONNECT_TIMEOUT_S}, extensions=()
+        )
+    engine.database_url = target.url  # type: ignore[attr-defined]  # for worker processes
+    return engine
 
 
 def prepare_sqlite(target: DatabaseTarget) -> None:
@@ -172,6 +180,11 @@ def bind(engine: Engine) -> None:
 
 def current_engine() -> Engine:
     return ALL_TABLES[0]._meta.db
+
+
+def current_url() -> str:
+    """The bound engine's ``DATABASE_URL``, so worker processes can open the same one."""
+    return current_engine().database_url  # type: ignore[attr-defined]
 
 
 def transaction() -> Any:

@@ -10,7 +10,7 @@ import pytest
 
 from compliance import accounts
 from compliance.demo import load_demo
-from compliance.tables import Participant, Program
+from compliance.tables import Participant, Program, StaffUser
 from compliance.vocabulary import Role
 from tests.staff import PASSWORD, sign_in
 
@@ -147,5 +147,25 @@ async def test_large_caseloads_judged_in_a_thread_give_the_same_rows(
     from compliance import caseload
 
     inline = (await client.get("/api/caseload")).json()
-    monkeypatch.setattr(caseload, "THREAD_ABOVE", 1)  # the path a 5,000-client program takes
+    monkeypatch.setattr(caseload, "THREAD_ABOVE", 1)
     assert (await client.get("/api/caseload")).json() == inline
+
+
+@pytest.mark.db
+async def test_large_caseloads_judged_across_worker_processes_give_the_same_rows(
+    client, demo, monkeypatch
+) -> None:
+    """The path a 5,000-client program takes: spawned workers open the same database."""
+    from compliance import caseload
+
+    inline = (await client.get("/api/caseload")).json()
+    monkeypatch.setattr(caseload, "SHARD_ABOVE", 1)
+    user = await StaffUser.select(StaffUser.id).where(StaffUser.email == "v@example.org").first()
+    principal = await accounts.load_principal(user["id"])
+    assert principal is not None
+    timings = caseload.Timings()
+    rows = await caseload.caseload(principal, program_id=demo["program"]["id"], timings=timings)
+    assert timings.workers == 2
+    assert timings.engine > 0 and timings.load > 0
+    assert (await client.get("/api/caseload")).json() == inline
+    assert [r.participant_id for r in rows] == [r["participant_id"] for r in inline]

@@ -1,0 +1,135 @@
+"""Worker processes for CPU-bound jobs: judging a large caseload, rendering and signing
+PDFs. The event loop hands a job over and awaits it; it never runs one itself.
+
+Workers are spawned (not forked: a fork would copy the server's event loop, open
+connections and threads), bind their own database engine once, stay warm between jobs
+and are replaced after ``jobs_per_worker`` jobs so a slow leak (WeasyPrint's caches,
+fragmentation) cannot grow without bound. A job that overruns its timeout takes its
+worker down with it: the pool is torn down and rebuilt, and the caller gets
+``JobTimedOut``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_JOBS_PER_WORKER = 200
+
+
+class JobTimedOut(Exception):
+    """A worker job ran past its timeout and was killed."""
+
+
+class WorkersFailed(Exception):
+    """A worker process died (killed, out of memory) while running a job."""
+
+
+def _start_worker(database_url: str | None, warm: tuple[str, ...]) -> None:
+    """Runs once in each new worker: bind the database, import what jobs need."""
+    import importlib
+
+    if database_url:
+        from compliance import db
+        from compliance.settings import parse_database_url
+
+        db.bind(db.create_engine(parse_database_url(database_url), must_exist=True))
+    for module in warm:
+        importlib.import_module(module)
+
+
+def _ping() -> int:
+    return os.getpid()
+
+
+class Pool:
+    """A pool of spawned worker processes sharing one database URL."""
+
+    def __init__(
+        self,
+        database_url: str | None,
+        size: int | None = None,
+        jobs_per_worker: int = DEFAULT_JOBS_PER_WORKER,
+        warm_modules: tuple[str, ...] = (),
+    ) -> None:
+        self.database_url = database_url
+        self.size = size or os.cpu_count() or 1
+        self.jobs_per_worker = jobs_per_worker
+        self.warm_modules = warm_modules
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _pool(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.size,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(self.database_url, self.warm_modules),
+                    max_tasks_per_child=self.jobs_per_worker,
+                )
+            return self._executor
+
+    def warm(self) -> None:
+        """Start every worker now rather than on the first jobs (blocks until they run)."""
+        pool = self._pool()
+        for future in [pool.submit(_ping) for _ in range(self.size)]:
+            future.result()
+
+    async def run(self, fn: Callable[..., T], *args: Any, time_limit: float) -> T:
+        """``fn`` must be a module-level function; its arguments and result are pickled."""
+        future = self._pool().submit(fn, *args)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), time_limit)
+        except TimeoutError:
+            self._kill()
+            raise JobTimedOut(f"{fn.__name__} ran past {time_limit:g} s") from None
+        except BrokenProcessPool:
+            self._kill()
+            raise WorkersFailed(f"a worker died while running {fn.__name__}") from None
+
+    def _kill(self) -> None:
+        """Tear the pool down, killing its processes (a running job cannot be cancelled
+        any other way); the next job starts a new one."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        for process in list(getattr(executor, "_processes", {}).values()):
+            process.kill()
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+_shared: dict[str, Pool] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(database_url: str) -> Pool:
+    """The process-wide pool for this database (the app's and the CLI's jobs)."""
+    with _shared_lock:
+        if database_url not in _shared:
+            _shared[database_url] = Pool(database_url)
+        return _shared[database_url]
+
+
+def close_shared() -> None:
+    with _shared_lock:
+        pools = list(_shared.values())
+        _shared.clear()
+    for pool in pools:
+        pool.close()
