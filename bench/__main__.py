@@ -140,6 +140,15 @@ def main() -> None:
         mark = "" if not goal else "ok" if seconds < limit else "MISSED"
         print(f"{label:<62} {seconds:>8.2f}  {goal} {mark}")
 
+    from bench.reports import measure as measure_reports
+
+    heading = "signed reports (reference 12-week court report)"
+    print(f"\n{heading:<66} {'value':>8}  goal")
+    for label, value, goal, limit in measure_reports():
+        met = value < limit if limit > 0 else value > -limit
+        mark = "" if not goal else "ok" if met else "MISSED"
+        print(f"{label:<66} {value:>8.3f}  {goal} {mark}")
+
 
 if __name__ == "__main__":
     main()

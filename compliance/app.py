@@ -34,6 +34,7 @@ from compliance.web import (
     records_pages,
     referral_pages,
     referrals_api,
+    reports,
 )
 from compliance.web.headers import security_headers
 from compliance.web.sessions import session_config
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *analytes.ROUTES,
             *admin_api.ROUTES,
             *compliance_api.ROUTES,
+            *reports.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={

@@ -61,6 +61,19 @@ def preflight(settings: Settings) -> None:
         fail(f"{len(pending)} migration(s) not applied; run `compliance migrate` first")
 
 
+def _signing_ready(settings: Settings) -> None:
+    """Before serving: the signing key loads (the development one is made on first run)."""
+    from compliance.reporting import signing
+
+    try:
+        config = signing.signing_config(settings)
+        subject = signing.certificate_subject(config)
+    except signing.SigningUnavailable as exc:
+        fail(f"SIGNING_P12: {exc}", EXIT_SETTINGS)
+    if config.development:
+        click.echo(f"signing with a development certificate ({subject}); see README", err=True)
+
+
 @click.command("migrate")
 @click.option("--check", is_flag=True, help="Only report pending migrations (exit 1 if any).")
 def migrate_command(check: bool) -> None:
@@ -323,8 +336,13 @@ def main(argv: list[str] | None = None) -> None:
     # Litestar's group builds the app before any command runs, so a bad setting must be
     # caught here to stay one line instead of a traceback.
     settings = settings_or_exit()
+    from compliance.report_commands import COMMANDS
+
+    for extra in COMMANDS:
+        litestar_group.add_command(extra)
     if args and args[0] == "run":
         preflight(settings)
+        _signing_ready(settings)
         os.environ.setdefault("LITESTAR_HOST", settings.host)
         os.environ.setdefault("LITESTAR_PORT", str(settings.port))
     litestar_group.main(args=args, prog_name="compliance")

@@ -85,6 +85,8 @@ class AnalyteResultView:
     mro_result: str | None
     mro_comment: str
     comment: str
+    confirmation_lab: str = ""
+    mro_verified_at: datetime | None = None
 
 
 @dataclass
@@ -395,6 +397,8 @@ async def _views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
                 r["mro_result"],
                 r["mro_comment"],
                 r["comment"],
+                r["confirmation_lab"],
+                r["mro_verified_at"],
             )
         )
     users = {

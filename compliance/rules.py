@@ -80,6 +80,8 @@ class DrugTestFact:
 class Reason:
     text: str
     refs: tuple[str, ...] = ()  # "attendance:12", "drug_test:5"
+    # The consent category the sentence discloses: a report leaves it out unless covered.
+    topic: str = "attendance"  # or "drug_tests"
 
 
 @dataclass(slots=True)
@@ -399,7 +401,7 @@ def _week(
             collected += 1
         if o.counts_positive:
             ref = f"drug_test:{o.test_id}"
-            reasons.append(Reason(o.detail, (ref,)))
+            reasons.append(Reason(o.detail, (ref,), "drug_tests"))
             kind = VIOLATION_KINDS.get(o.outcome)
             if kind and o.at is not None:
                 violations.append(Violation(kind, ref, o.at, o.detail))
@@ -421,7 +423,8 @@ def _week(
             reasons.append(
                 Reason(
                     f"{collected} of {tests_required} required drug "
-                    f"test{'s' if tests_required != 1 else ''} collected"
+                    f"test{'s' if tests_required != 1 else ''} collected",
+                    topic="drug_tests",
                 )
             )
     partial = admitted_on > start or (discharged_on is not None and discharged_on < end)

@@ -52,6 +52,11 @@ class Settings:
     host: str
     port: int
     database_pool_size: int
+    # PKCS#12 file holding the program's signing key and certificate; when unset, a
+    # self-signed development certificate is created under var/signing/.
+    signing_p12: Path | None = None
+    signing_passphrase: str = field(default="", repr=False)
+    timestamp_url: str = ""  # RFC 3161 time-stamping service; none when empty
 
     @property
     def database_url(self) -> str:
@@ -223,4 +228,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host=host,
         port=port,
         database_pool_size=_positive_int(env, "DATABASE_POOL_SIZE", 10),
+        signing_p12=_signing_p12(env),
+        signing_passphrase=env.get("SIGNING_P12_PASSPHRASE", ""),
+        timestamp_url=_timestamp_url(env),
     )
+
+
+def _signing_p12(env: Mapping[str, str]) -> Path | None:
+    raw = env.get("SIGNING_P12", "").strip()
+    if not raw:
+        return None
+    path = _resolve_dir("SIGNING_P12", raw)
+    if not path.is_file():
+        raise SettingsError("SIGNING_P12", f"{path} is not a readable PKCS#12 file")
+    return path
+
+
+def _timestamp_url(env: Mapping[str, str]) -> str:
+    raw = env.get("TIMESTAMP_URL", "").strip()
+    if raw and urlsplit(raw).scheme not in ("http", "https"):
+        raise SettingsError("TIMESTAMP_URL", f"{raw!r} is not an http(s) URL")
+    return raw

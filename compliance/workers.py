@@ -12,6 +12,7 @@ worker down with it: the pool is torn down and rebuilt, and the caller gets
 from __future__ import annotations
 
 import asyncio
+import atexit
 import multiprocessing
 import os
 import threading
@@ -115,21 +116,29 @@ class Pool:
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-_shared: dict[str, Pool] = {}
+# What every shared worker imports before its first job: rendering is the slow start.
+SHARED_WARM_MODULES = ("weasyprint", "compliance.reporting.pdf")
+_shared: dict[str | None, Pool] = {}
 _shared_lock = threading.Lock()
 
 
-def shared(database_url: str) -> Pool:
-    """The process-wide pool for this database (the app's and the CLI's jobs)."""
+def shared(database_url: str | None) -> Pool:
+    """The process-wide pool for this database; ``None`` for jobs that need none
+    (rendering and signing), whose pool lives as long as the process."""
     with _shared_lock:
         if database_url not in _shared:
-            _shared[database_url] = Pool(database_url)
+            _shared[database_url] = Pool(database_url, warm_modules=SHARED_WARM_MODULES)
         return _shared[database_url]
 
 
-def close_shared() -> None:
+def close_shared(everything: bool = False) -> None:
+    """Close the pools bound to a database (the app's lifespan ends); ``everything``
+    closes the rendering pool too."""
     with _shared_lock:
-        pools = list(_shared.values())
-        _shared.clear()
+        keys = [k for k in _shared if everything or k is not None]
+        pools = [_shared.pop(k) for k in keys]
     for pool in pools:
         pool.close()
+
+
+atexit.register(close_shared, True)

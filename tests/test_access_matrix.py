@@ -5,6 +5,7 @@ user of another program with 404. A new route that is not listed here fails the 
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import httpx
@@ -18,6 +19,7 @@ from compliance.tables import (
     DrugTest,
     Mandate,
     Participant,
+    Report,
     Violation,
 )
 from tests.staff import World, make_world, sign_in
@@ -30,6 +32,12 @@ PUBLIC = {
     ("/logout", "POST"),
     ("/api/session", "POST"),
     ("/api/session", "DELETE"),
+    # Verification answers anyone holding a PDF, and says nothing about the client.
+    ("/verify", "GET"),
+    ("/verify", "POST"),
+    ("/verify/{public_id:str}", "GET"),
+    ("/api/verify", "POST"),
+    ("/api/verify/{public_id:str}", "GET"),
 }
 TEST = {
     "collected_at": "2026-03-04T08:15",
@@ -106,6 +114,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/consents/{consent_id:int}/revoke", "POST"): {"data": {"note": "x"}},
     ("/api/violations/{violation_id:int}/review", "POST"): {"json": {"note": "x"}},
     ("/violations/{violation_id:int}/review", "POST"): {"data": {"note": "x"}},
+    ("/api/participants/{participant_id:int}/reports", "POST"): {
+        "json": {"kind": "eap_status", "recipient_id": 1}
+    },
+    ("/participants/{participant_id:int}/reports", "POST"): {
+        "data": {"kind": "eap_status", "recipient_id": "1"}
+    },
+    ("/api/reports/{report_id:int}/revoke", "POST"): {"json": {"reason": "x"}},
+    ("/reports/{report_id:int}/revoke", "POST"): {"data": {"reason": "x"}},
     ("/api/programs/{program_id:int}/analytes/codes", "POST"): {
         "json": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
     },
@@ -278,6 +294,19 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
     assert (await client.post(f"/api/participants/{pid}/drug-tests", json=missed)).is_success
     aid = (await Attendance.select(Attendance.id).first())["id"]
     vid = (await Violation.select(Violation.id).first())["id"]
+    # A report row of program A (rendering one is tested in test_reports).
+    report = Report(
+        public_id="R-TEST-0000-00000",
+        participant=pid,
+        kind="eap_status",
+        period_start=date(2026, 3, 2),
+        period_end=date(2026, 3, 8),
+        sha256="0" * 64,
+        stored_path="00/missing.pdf",
+        recipient=rid,
+        consent=cid,
+    )
+    await report.save()
     ids = {
         "program_id": world.program_a,
         "user_id": 1,
@@ -290,6 +319,7 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
         "consent_id": cid,
         "batch_id": bid,
         "violation_id": vid,
+        "report_id": report.id,
     }
     return world, ids
 

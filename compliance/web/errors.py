@@ -11,8 +11,11 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Template
 
 from compliance.access import NotFound
+from compliance.reporting.service import StoreDamaged
+from compliance.reporting.signing import SigningUnavailable
 from compliance.validation import MAX_ID, InvalidInput
 from compliance.versioning import StaleVersion
+from compliance.workers import JobTimedOut, WorkersFailed
 
 
 def wants_json(request: Request) -> bool:
@@ -58,8 +61,25 @@ def stale_handler(request: Request, exc: StaleVersion) -> Response[Any]:
     return Response({"status_code": 409, "detail": str(exc)}, status_code=409)
 
 
+def unavailable_handler(request: Request, exc: Exception) -> Response[Any]:
+    """Rendering timed out, a worker died, the signing key or a stored PDF is unusable:
+    the operator must act; the user gets a plain 503 and nothing half-done is kept."""
+    message = str(exc) or exc.__class__.__name__
+    if wants_json(request):
+        return Response({"status_code": 503, "detail": message}, status_code=503)
+    return Template(
+        "pages/error.html",
+        status_code=503,
+        context={"title": "Not available just now", "message": message},
+    )
+
+
 HANDLERS: dict[type[Exception], Any] = {
     NotFound: not_found_handler,
     InvalidInput: invalid_input_handler,
     StaleVersion: stale_handler,
+    JobTimedOut: unavailable_handler,
+    WorkersFailed: unavailable_handler,
+    SigningUnavailable: unavailable_handler,
+    StoreDamaged: unavailable_handler,
 }

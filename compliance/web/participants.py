@@ -25,6 +25,7 @@ from compliance.access import program_options
 from compliance.accounts import Principal
 from compliance.caseload import compliance_period
 from compliance.participants import ParticipantView
+from compliance.reporting import service as report_service
 from compliance.validation import InvalidInput
 from compliance.vocabulary import DischargeReason, LevelOfCare
 from compliance.web.auth import origin_of
@@ -215,6 +216,8 @@ class ParticipantPages(Controller):
             mandates=await mandates.participant_mandates(principal, view.id),
             consents=await consents.participant_consents(principal, view.id),
             open_violations=await violations.participant_violations(principal, view.id),
+            reports=await report_service.participant_reports(principal, view.id),
+            report_recipients=await report_service.recipient_options(principal, view.id),
         )
         start, end = period or await compliance_period(principal, view.id, None, None)
         evaluation = await caseload.participant_compliance(principal, view.id, start, end)

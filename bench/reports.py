@@ -1,0 +1,176 @@
+"""The reference 12-week court report (the demo's court client): the median time to
+render and sign it in a warm worker; in the same run the same HTML through WeasyPrint
+with default settings and through headless Chromium's print-to-PDF (when installed);
+and throughput of a batch of such reports (render, sign, store) across all workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from compliance import accounts, db, workers
+from compliance.demo import load_demo
+from compliance.reporting import service, store
+from compliance.reporting.pdf import TEMPLATES, render_and_sign, render_html
+from compliance.settings import load_settings
+from compliance.tables import Participant, Recipient
+from compliance.vocabulary import Role
+
+BIN = Path(sys.executable).parent
+RUNS = 15
+BATCH = 24
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+PERIOD = (date(2026, 8, 31), date(2026, 11, 22))  # 12 weeks
+
+
+def _weasyprint_default(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=str(TEMPLATES) + "/").write_pdf()
+
+
+def _median_seconds(fn, runs: int = RUNS) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _chromium(html_path: Path, out: Path) -> None:
+    subprocess.run(
+        [
+            shutil.which("chromium") or "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={out.parent / 'chromium-profile'}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={out}",
+            html_path.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+async def _reference_job(tmp: str):  # type: ignore[no-untyped-def]
+    settings = load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp}/reports.sqlite3",
+            "VAR_DIR": f"{tmp}/var",
+            "REPORTS_DIR": f"{tmp}/reports",
+        }
+    )
+    db.bind(db.create_engine(settings.database))
+    await load_demo(now=NOW)
+    person = await Participant.select().where(Participant.client_id == "RB-1001").first()
+    user = await accounts.create_staff_user(
+        email="bench@example.org",
+        full_name="Bench Signer",
+        password="bench-password-1234",
+        role=Role.clinician,
+        program_ids=[person["program"]],
+    )
+    principal = await accounts.load_principal(user.id)
+    assert principal is not None
+    recipient = await Recipient.select().where(Recipient.name == "Dana Whitfield").first()
+    request = service.ReportRequest(
+        "court_progress",
+        recipient["id"],
+        *PERIOD,
+        narrative="Engaged in group; working on a relapse-prevention plan. " * 4,
+    )
+    planned = await service.plan(principal, person["id"], request)
+    _, job = await service.render_job(principal, settings, planned, None, "R-BENC-H000-00001")
+    return settings, job
+
+
+async def _in_workers(job, settings) -> tuple[float, float, int]:  # type: ignore[no-untyped-def]
+    pool = workers.shared(None)
+    await asyncio.to_thread(pool.warm)
+    for _ in range(pool.size * 2):  # every worker renders once before timing
+        await pool.run(render_and_sign, job, time_limit=120)
+    times = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        await pool.run(render_and_sign, job, time_limit=120)
+        times.append(time.perf_counter() - t)
+
+    async def one() -> None:
+        pdf = await pool.run(render_and_sign, job, time_limit=120)
+        await asyncio.to_thread(store.put, settings.reports_dir, pdf)
+
+    t = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(BATCH)))
+    wall = time.perf_counter() - t
+    return statistics.median(times), BATCH / wall, pool.size
+
+
+def measure() -> list[tuple[str, float, str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{tmp}/reports.sqlite3",
+            "VAR_DIR": f"{tmp}/var",
+        }
+        subprocess.run(
+            [str(BIN / "compliance"), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
+        )
+        settings, job = asyncio.run(_reference_job(tmp))
+        ours, per_second, cores = asyncio.run(_in_workers(job, settings))
+        workers.close_shared(everything=True)
+        html = render_html(job.context)
+        _weasyprint_default(html)  # warm: fonts, caches
+        plain = _median_seconds(lambda: _weasyprint_default(html))
+        rows = [
+            ("court report, 12 weeks: render + sign, warm worker (median)", ours, "< 0.25 s", 0.25),
+            (f"  same HTML, WeasyPrint defaults, no signature ({ours / plain:.2f}x)", plain, "", 0),
+        ]
+        if shutil.which("chromium"):
+            page = Path(tmp) / "report.html"
+            page.write_text(
+                html.replace('src: url("../fonts/', f'src: url("{TEMPLATES.parent}/fonts/')
+            )
+            out = Path(tmp) / "chromium.pdf"
+            _chromium(page, out)
+            chrome = _median_seconds(lambda: _chromium(page, out), runs=5)
+            rows.append(
+                (
+                    f"  same HTML, headless Chromium print-to-PDF ({ours / chrome:.2f}x)",
+                    chrome,
+                    "",
+                    0,
+                )
+            )
+        else:
+            rows.append(("  headless Chromium: not installed, not measured", 0.0, "", 0))
+        rows.append(
+            (
+                f"batch of {BATCH}: render + sign + store, {cores} workers (reports/s)",
+                per_second,
+                "> 6 /s",
+                -6.0,
+            )
+        )
+        return rows
+
+
+if __name__ == "__main__":
+    for label, value, goal, _ in measure():
+        print(f"{label:<66} {value:>8.3f}  {goal}")

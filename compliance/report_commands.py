@@ -1,0 +1,149 @@
+"""``compliance verify FILE.pdf`` and ``compliance reports batch``: the shell's way to
+check a PDF and to sign a whole caseload's reports."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from compliance.cli import OperatorError, _with_database, settings_or_exit
+
+EXIT_SUPERSEDED = 3
+EXIT_REVOKED = 4
+EXIT_NOT_OURS = 5
+
+
+@click.command("verify")
+@click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def verify_command(pdf: Path) -> None:
+    """Is FILE.pdf a report we signed, and still current? Exit 0 authentic and current,
+    3 superseded, 4 revoked, 5 not ours (or changed)."""
+    from compliance.reporting import signing, verification
+
+    settings = settings_or_exit()
+    content = pdf.read_bytes()
+    verdict = _with_database(settings, lambda: verification.verify_bytes(content))
+    check = signing.check_signature(content, signing.signing_config(settings))
+    click.echo(f"{verdict.verdict}")
+    click.echo(f"  sha256      {hashlib.sha256(content).hexdigest()}")
+    if verdict.report_id:
+        click.echo(f"  report      {verdict.report_id}, version {verdict.version}")
+        click.echo(f"  kind        {verdict.kind_label}")
+        click.echo(f"  period      {verdict.period_start} to {verdict.period_end}")
+        click.echo(f"  program     {verdict.program}")
+        click.echo(f"  signed      {verdict.signed_at:%Y-%m-%d %H:%M %Z}")
+        if verdict.superseded_at:
+            newer = f" by {verdict.current_report_id}" if verdict.current_report_id else ""
+            click.echo(f"  superseded  {verdict.superseded_at:%Y-%m-%d %H:%M %Z}{newer}")
+        if verdict.revoked_at:
+            click.echo(f"  revoked     {verdict.revoked_at:%Y-%m-%d %H:%M %Z}")
+    if check.signed:
+        state = "intact" if check.intact else "BROKEN"
+        trusted = "our certificate" if check.valid else "NOT our certificate"
+        scope = "the whole file" if check.whole_file else "PART of the file"
+        click.echo(f"  signature   {state}, {trusted}, covers {scope}")
+    else:
+        click.echo(f"  signature   none ({check.problem})")
+    code = {
+        "authentic_current": 0,
+        "authentic_superseded": EXIT_SUPERSEDED,
+        "revoked": EXIT_REVOKED,
+    }.get(verdict.status, EXIT_NOT_OURS)
+    raise SystemExit(code)
+
+
+@click.group("reports")
+def reports_group() -> None:
+    """Signed reports."""
+
+
+@reports_group.command("batch")
+@click.option("--program", "program_code", required=True, help="program code")
+@click.option("--signer", required=True, help="e-mail of the staff member who signs")
+@click.option(
+    "--kind",
+    default="court_progress",
+    type=click.Choice(["court_progress", "eap_status", "discharge_letter"]),
+)
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="first day (default: last week)")
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="last day (default: last week)")
+def batch_command(
+    program_code: str,
+    signer: str,
+    kind: str,
+    start: datetime | None,
+    end: datetime | None,
+) -> None:
+    """Render and sign one report per active participant, across all cores; failures are
+    listed per participant and do not stop the batch (exit 1 if any)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from compliance.accounts import load_principal, normalise_email
+    from compliance.reporting import batch
+    from compliance.rules import week_start
+    from compliance.tables import Program, StaffUser
+
+    settings = settings_or_exit()
+
+    async def work() -> batch.BatchResult:
+        program = await Program.select().where(Program.code == program_code).first()
+        if program is None:
+            raise OperatorError(f"no program with code {program_code!r}")
+        user = (
+            await StaffUser.select(StaffUser.id)
+            .where(StaffUser.email == normalise_email(signer))
+            .first()
+        )
+        principal = await load_principal(user["id"]) if user else None
+        if principal is None or program["id"] not in principal.program_ids:
+            raise OperatorError(f"{signer} is not an active staff member of {program_code}")
+        today = datetime.now(ZoneInfo(program["time_zone"])).date()
+        this_week = week_start(today, program["week_starts_on"])
+        first: date = start.date() if start else this_week - timedelta(days=7)
+        last: date = end.date() if end else this_week - timedelta(days=1)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        ) as bar:
+            task = bar.add_task(f"{kind} {first} to {last}", total=None)
+            return await batch.run(
+                principal,
+                settings,
+                program["id"],
+                kind,
+                first,
+                last,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+
+    result = _with_database(settings, work)
+    click.echo(f"signed {len(result.made)} report(s); {len(result.failed)} failed")
+    for client_id, reason in sorted(result.failed):
+        click.echo(f"  {client_id}: {reason}")
+    if result.failed:
+        raise SystemExit(1)
+
+
+@click.command("signing")
+def signing_command() -> None:
+    """Show the signing certificate (and make the development one if none is configured)."""
+    from compliance.reporting import signing
+
+    settings = settings_or_exit()
+    config = signing.signing_config(settings)
+    click.echo(f"certificate  {signing.certificate_subject(config)}")
+    click.echo(f"sha256       {signing.certificate_sha256(config)}")
+    click.echo(f"file         {config.p12_path}")
+    if config.development:
+        click.echo(
+            "development certificate: set SIGNING_P12 and SIGNING_P12_PASSPHRASE for real use"
+        )
+
+
+COMMANDS = (verify_command, reports_group, signing_command)

@@ -1,0 +1,100 @@
+"""A whole caseload's reports for one period (for example last week's court reports),
+rendered across every worker; one participant's failure is reported, not fatal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance import access
+from compliance.accounts import Principal
+from compliance.reporting import service
+from compliance.reporting.consent_gate import decide
+from compliance.reporting.service import ReportRequest
+from compliance.settings import Settings
+from compliance.tables import Consent, Participant, Program, Recipient
+from compliance.validation import InvalidInput
+
+
+@dataclass
+class BatchResult:
+    made: list[tuple[int, str]] = field(default_factory=list)  # participant id, report id
+    failed: list[tuple[str, str]] = field(default_factory=list)  # client id, reason
+
+
+def _recipient_for(
+    kind: str, recipients: list[dict[str, Any]], consents: list[dict[str, Any]], today: date
+) -> tuple[dict[str, Any] | None, str]:
+    """The first recipient a valid consent allows this report for, or why there is none."""
+    reasons: list[str] = []
+    for recipient in recipients:
+        decision = decide(kind, recipient, consents, today)
+        if decision.allowed:
+            return recipient, ""
+        if not any(m.startswith("no consent names") for m in decision.missing):
+            reasons.extend(decision.missing)
+    return None, "; ".join(reasons) or "no consent names a recipient for this report"
+
+
+async def run(
+    principal: Principal,
+    settings: Settings,
+    program_id: int,
+    kind: str,
+    start: date,
+    end: date,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> BatchResult:
+    access.require_program(principal, program_id)
+    program = await Program.select().where(Program.id == program_id).first()
+    today = datetime.now(ZoneInfo(program["time_zone"])).date()
+    people = (
+        await Participant.select(Participant.id, Participant.client_id)
+        .where((Participant.program == program_id) & Participant.discharged_on.is_null())
+        .order_by(Participant.client_id)
+    )
+    recipients = (
+        await Recipient.select().where(Recipient.program == program_id).order_by(Recipient.id)
+    )
+    consents: dict[int, list[dict[str, Any]]] = {}
+    for c in await Consent.select().where(
+        Consent.participant.is_in([p["id"] for p in people] or [0])
+    ):
+        consents.setdefault(c["participant"], []).append(c)
+    result = BatchResult()
+    done = 0
+    # Enough in flight that one report's database work overlaps another's rendering.
+    gate = asyncio.Semaphore(service.pool().size * 2)
+
+    async def one(person: dict[str, Any]) -> None:
+        nonlocal done
+        async with gate:
+            try:
+                recipient, why = _recipient_for(
+                    kind, recipients, consents.get(person["id"], []), today
+                )
+                if recipient is None:
+                    result.failed.append((person["client_id"], why))
+                    return
+                view = await service.generate(
+                    principal,
+                    settings,
+                    person["id"],
+                    ReportRequest(kind, recipient["id"], start, end),
+                    "batch",
+                )
+                result.made.append((person["id"], view.public_id))
+            except InvalidInput as exc:
+                result.failed.append((person["client_id"], str(exc)))
+            except Exception as exc:  # one participant's failure must not stop the batch
+                result.failed.append((person["client_id"], f"{exc.__class__.__name__}: {exc}"))
+            finally:
+                done += 1
+                progress(done, len(people))
+
+    await asyncio.gather(*(one(p) for p in people))
+    return result

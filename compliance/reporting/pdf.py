@@ -1,0 +1,97 @@
+"""Rendering and signing, run inside worker processes: context → Jinja → WeasyPrint
+(PDF/A-3u, fonts shipped in templates/fonts) → pyHanko certification signature.
+
+Module-level caches (the Jinja environment, WeasyPrint's font configuration, the
+loaded signing key and the stamp font) live once per worker, which is what makes a
+warm worker fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from compliance import PROJECT_ROOT
+from compliance.reporting.signing import SignatureBox, SigningConfig, sign_pdf
+
+TEMPLATES = PROJECT_ROOT / "templates" / "reports"
+PDF_VARIANT = "pdf/a-3u"
+PX_TO_PT = 0.75  # CSS px are 1/96 in, PDF points 1/72 in
+
+
+def _day(value: date | None) -> str:
+    return "" if value is None else f"{value.day} {value:%b %Y}"
+
+
+def _moment(value: datetime | None) -> str:
+    return "" if value is None else f"{value:%a} {value.day} {value:%b %Y %H:%M %Z}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["day"] = _day
+    env.filters["moment"] = _moment
+    return env
+
+
+def render_html(context: dict[str, Any]) -> str:
+    return environment().get_template(f"{context['kind']}.html").render(**context)
+
+
+@lru_cache(maxsize=1)
+def _fonts() -> Any:
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
+def render_pdf(html: str) -> tuple[bytes, SignatureBox]:
+    """The unsigned PDF/A and where its signature box landed on the last page."""
+    from weasyprint import HTML
+
+    document = HTML(string=html, base_url=str(TEMPLATES) + "/").render(
+        font_config=_fonts(), pdf_variant=PDF_VARIANT
+    )
+    page_index, (x1, y1, x2, y2) = _anchor(document, "signature")
+    height = document.pages[page_index].height  # PDF's origin is the bottom-left corner
+    box = (
+        round(x1 * PX_TO_PT),
+        round((height - y2) * PX_TO_PT),
+        round(x2 * PX_TO_PT),
+        round((height - y1) * PX_TO_PT),
+    )
+    pdf = document.write_pdf(pdf_variant=PDF_VARIANT, font_config=_fonts())
+    assert pdf is not None
+    return pdf, SignatureBox(page_index, box)
+
+
+def _anchor(document: Any, name: str) -> tuple[int, tuple[float, float, float, float]]:
+    for index, page in enumerate(document.pages):
+        if name in page.anchors:
+            return index, page.anchors[name]
+    raise LookupError(f"the template has no #{name} box")
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    context: dict[str, Any]
+    signing: SigningConfig
+    stamp_lines: tuple[str, ...]
+    reason: str
+    location: str
+
+
+def render_and_sign(job: RenderJob) -> bytes:
+    """Worker-process job: the signed PDF's bytes."""
+    unsigned, where = render_pdf(render_html(job.context))
+    return sign_pdf(unsigned, job.signing, where, list(job.stamp_lines), job.reason, job.location)

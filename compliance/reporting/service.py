@@ -1,0 +1,493 @@
+"""Producing a signed report: consent gate → inputs → worker (render, sign) → store →
+database row (a new version that supersedes the last one for the same period).
+
+The database row is written only after the PDF is safely in the store, in one
+transaction with the superseding of the previous version, so a crash leaves at worst
+an unreferenced file, never a row without its PDF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance import access, audit, caseload, db, workers
+from compliance.accounts import Principal
+from compliance.attendance import participant_attendance
+from compliance.drug_tests import participant_tests
+from compliance.mandates import participant_mandates
+from compliance.reporting import context as report_context
+from compliance.reporting import store
+from compliance.reporting.consent_gate import Decision, decide
+from compliance.reporting.pdf import RenderJob, render_and_sign
+from compliance.reporting.signing import certificate_sha256, signing_config
+from compliance.settings import Settings
+from compliance.tables import Consent, Program, Recipient, Report, StaffUser
+from compliance.validation import FieldError, InvalidInput
+from compliance.vocabulary import InformationCategory as C
+from compliance.vocabulary import ReportKind, ReportStatus
+
+RENDER_TIME_LIMIT_S = 120.0
+KINDS = frozenset(k.value for k in ReportKind)
+
+
+@dataclass
+class ReportRequest:
+    kind: str
+    recipient_id: int
+    period_start: date | None = None
+    period_end: date | None = None
+    purpose: str | None = None
+    narrative: str = ""
+    fitness_statement: str = ""
+
+
+@dataclass
+class ReportView:
+    id: int
+    public_id: str
+    participant_id: int
+    kind: str
+    period_start: date
+    period_end: date
+    version: int
+    status: str
+    superseded_at: datetime | None
+    supersedes_public_id: str | None
+    recipient_id: int | None
+    recipient_name: str
+    consent_id: int | None
+    sha256: str
+    size_bytes: int
+    signer_name: str
+    signed_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ConsentRefused(InvalidInput):
+    """No valid consent covers this report for this recipient; ``missing`` says why."""
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        self.missing = missing
+        super().__init__([FieldError("consent", m) for m in missing])
+
+
+def pool() -> workers.Pool:
+    """Rendering needs no database, so one pool serves every app in the process."""
+    return workers.shared(None)
+
+
+def new_public_id() -> str:
+    """Printed on the PDF and in its QR code: short enough to type, 50 bits to guess."""
+    raw = secrets.token_hex(7).upper()[:13]
+    return f"R-{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def qr_svg(url: str) -> str:
+    import segno
+
+    return segno.make(url, error="m").svg_inline(scale=3, border=1, omitsize=True)
+
+
+async def _recipient(person: dict[str, Any], recipient_id: int) -> dict[str, Any]:
+    row = await Recipient.select().where(Recipient.id == recipient_id).first()
+    if row is None or row["program"] != person["program"]:
+        raise InvalidInput([FieldError("recipient_id", "no such recipient in this program")])
+    return row
+
+
+async def consent_decision(
+    person: dict[str, Any],
+    kind: str,
+    recipient: dict[str, Any],
+    purpose: str | None,
+    today: date,
+) -> Decision:
+    """Every disclosure path asks this one function (through ``consent_gate.decide``)."""
+    consents = await Consent.select().where(Consent.participant == person["id"])
+    return decide(kind, recipient, consents, today, purpose)
+
+
+def _period(
+    person: dict[str, Any], kind: str, start: date | None, end: date | None, today: date
+) -> tuple[date, date]:
+    if kind == ReportKind.discharge_letter:
+        end = end or person["discharged_on"] or today
+        start = start or person["admitted_on"]
+    else:
+        end = end or person["discharged_on"] or today
+        start = start or max(person["admitted_on"], end - timedelta(weeks=caseload.DEFAULT_WEEKS))
+    if start > end or (end - start).days > 3 * 366:
+        raise InvalidInput(
+            [FieldError("period_start", "must be before the end and within 3 years of it")]
+        )
+    return start, end
+
+
+async def _previous(
+    participant_id: int, kind: str, start: date, end: date, recipient_id: int
+) -> dict[str, Any] | None:
+    return (
+        await Report.select()
+        .where(
+            (Report.participant == participant_id)
+            & (Report.kind == kind)
+            & (Report.period_start == start)
+            & (Report.period_end == end)
+            & (Report.recipient == recipient_id)
+            & (Report.status == ReportStatus.current.value)
+        )
+        .order_by(Report.version, ascending=False)
+        .first()
+    )
+
+
+async def _inputs(
+    principal: Principal,
+    settings: Settings,
+    person: dict[str, Any],
+    program: dict[str, Any],
+    recipient: dict[str, Any],
+    decision: Decision,
+    request: ReportRequest,
+    start: date,
+    end: date,
+    previous: dict[str, Any] | None,
+    public_id: str,
+) -> report_context.ReportInputs:
+    pid = person["id"]
+    shown = decision.categories
+    zone = ZoneInfo(program["time_zone"])
+    signer = await StaffUser.select().where(StaffUser.id == principal.id).first()
+    mandates = await participant_mandates(principal, pid)
+    consent = await Consent.select(Consent.mandate).where(Consent.id == decision.consent_id).first()
+    mandate = next((m for m in mandates if consent and m.id == consent["mandate"]), None) or (
+        mandates[0] if mandates else None
+    )
+    evaluation = None
+    if shown & {C.attendance, C.compliance_status, C.drug_tests}:
+        evaluation = await caseload.participant_compliance(principal, pid, start, end)
+    attendance = []
+    if C.attendance in shown:
+        attendance = [
+            a
+            for a in await participant_attendance(principal, pid)
+            if start <= a.occurred_at.astimezone(zone).date() <= end
+        ]
+    tests = []
+    if C.drug_tests in shown:
+        tests = [
+            t
+            for t in await participant_tests(principal, pid)
+            if (when := t.collected_at or t.called_at) is not None
+            and start <= when.astimezone(zone).date() <= end
+        ]
+    verify_url = f"{settings.base_url}/verify/{public_id}"
+    return report_context.ReportInputs(
+        kind=request.kind,
+        report_id=public_id,
+        version=(previous["version"] + 1) if previous else 1,
+        supersedes=previous["public_id"] if previous else None,
+        verify_url=verify_url,
+        qr_svg=qr_svg(verify_url),
+        generated_at=datetime.now(UTC),
+        period_start=start,
+        period_end=end,
+        program=program,
+        participant=person,
+        recipient=recipient,
+        signer_name=signer["full_name"],
+        signer_credentials=signer["credentials"],
+        evaluation=evaluation,
+        mandate=mandate,
+        attendance=attendance,
+        tests=tests,
+        narrative=request.narrative,
+        fitness_statement=request.fitness_statement,
+    )
+
+
+class _Raced(Exception):
+    """Another version of the same report was stored while this one rendered."""
+
+
+@dataclass
+class Plan:
+    """A report request that passed validation and the consent gate."""
+
+    request: ReportRequest
+    person: dict[str, Any]
+    program: dict[str, Any]
+    recipient: dict[str, Any]
+    decision: Decision
+    start: date
+    end: date
+
+
+async def plan(principal: Principal, participant_id: int, request: ReportRequest) -> Plan:
+    """Check the request; refuse (``ConsentRefused``) without a valid consent."""
+    person = await access.participant_row(principal, participant_id)
+    if request.kind not in KINDS:
+        raise InvalidInput([FieldError("kind", f"one of {', '.join(ReportKind)}")])
+    program = await Program.select().where(Program.id == person["program"]).first()
+    today = datetime.now(ZoneInfo(program["time_zone"])).date()
+    start, end = _period(person, request.kind, request.period_start, request.period_end, today)
+    recipient = await _recipient(person, request.recipient_id)
+    decision = await consent_decision(person, request.kind, recipient, request.purpose, today)
+    if not decision.allowed:
+        raise ConsentRefused(decision.missing)
+    return Plan(request, person, program, recipient, decision, start, end)
+
+
+async def render_job(
+    principal: Principal,
+    settings: Settings,
+    planned: Plan,
+    previous: dict[str, Any] | None,
+    public_id: str,
+) -> tuple[report_context.ReportInputs, RenderJob]:
+    """Everything a worker needs to render and sign, as plain picklable data."""
+    inputs = await _inputs(
+        principal,
+        settings,
+        planned.person,
+        planned.program,
+        planned.recipient,
+        planned.decision,
+        planned.request,
+        planned.start,
+        planned.end,
+        previous,
+        public_id,
+    )
+    name = planned.program["name"]
+    job = RenderJob(
+        context=report_context.build(inputs, planned.decision),
+        signing=signing_config(settings),
+        stamp_lines=(
+            f"Signed by {inputs.signer_name}"
+            + (f", {inputs.signer_credentials}" if inputs.signer_credentials else ""),
+            name,
+            f"Report {public_id}",
+        ),
+        reason=f"{report_context.TITLES[planned.request.kind]} {public_id}",
+        location=name,
+    )
+    return inputs, job
+
+
+async def generate(
+    principal: Principal,
+    settings: Settings,
+    participant_id: int,
+    request: ReportRequest,
+    origin: str = "",
+) -> ReportView:
+    """Render, sign and store a report; refuse (``ConsentRefused``) without a valid consent."""
+    planned = await plan(principal, participant_id, request)
+    person, recipient, decision = planned.person, planned.recipient, planned.decision
+    config = signing_config(settings)
+    for _ in range(3):
+        previous = await _previous(
+            participant_id, request.kind, planned.start, planned.end, recipient["id"]
+        )
+        inputs, job = await render_job(principal, settings, planned, previous, new_public_id())
+        pdf = await pool().run(render_and_sign, job, time_limit=RENDER_TIME_LIMIT_S)
+        digest, rel = await asyncio.to_thread(store.put, settings.reports_dir, pdf)
+        try:
+            report_id = await _record(
+                principal,
+                origin,
+                person,
+                request,
+                decision,
+                recipient,
+                inputs,
+                previous,
+                digest,
+                rel,
+                len(pdf),
+                await asyncio.to_thread(certificate_sha256, config),
+            )
+        except _Raced:
+            continue  # render again with the right version number
+        return await get_report(principal, report_id)
+    raise InvalidInput([FieldError("report", "busy: another version was being made; try again")])
+
+
+async def _record(
+    principal: Principal,
+    origin: str,
+    person: dict[str, Any],
+    request: ReportRequest,
+    decision: Decision,
+    recipient: dict[str, Any],
+    inputs: report_context.ReportInputs,
+    previous: dict[str, Any] | None,
+    digest: str,
+    rel: str,
+    size: int,
+    cert_sha256: str,
+) -> int:
+    now = datetime.now(UTC)
+    async with db.transaction():
+        await db.serialize(f"report:{person['id']}")
+        latest = await _previous(
+            person["id"], request.kind, inputs.period_start, inputs.period_end, recipient["id"]
+        )
+        if (latest and latest["id"]) != (previous and previous["id"]):
+            raise _Raced()
+        if previous is not None:
+            await Report.update(
+                {Report.status: ReportStatus.superseded.value, Report.superseded_at: now}
+            ).where(Report.id == previous["id"])
+        row = Report(
+            public_id=inputs.report_id,
+            participant=person["id"],
+            mandate=inputs.mandate.id if inputs.mandate else None,
+            kind=request.kind,
+            period_start=inputs.period_start,
+            period_end=inputs.period_end,
+            version=inputs.version,
+            supersedes=previous["id"] if previous else None,
+            status=ReportStatus.current.value,
+            sha256=digest,
+            stored_path=rel,
+            size_bytes=size,
+            recipient=recipient["id"],
+            consent=decision.consent_id,
+            narrative=request.narrative,
+            signer=principal.id,
+            signer_name=inputs.signer_name,
+            signer_credentials=inputs.signer_credentials,
+            signed_at=inputs.generated_at,
+            certificate_sha256=cert_sha256,
+            created_by=principal.id,
+        )
+        await row.save()
+        await audit.record(
+            "report.signed",
+            principal.actor(origin),
+            "report",
+            row.id,
+            {"public_id": inputs.report_id, "kind": request.kind, "version": inputs.version},
+        )
+    return row.id
+
+
+async def _views(rows: list[dict[str, Any]]) -> list[ReportView]:
+    names = {
+        r["id"]: r["name"]
+        for r in await Recipient.select(Recipient.id, Recipient.name).where(
+            Recipient.id.is_in([r["recipient"] for r in rows if r["recipient"]] or [0])
+        )
+    }
+    earlier = {
+        r["id"]: r["public_id"]
+        for r in await Report.select(Report.id, Report.public_id).where(
+            Report.id.is_in([r["supersedes"] for r in rows if r["supersedes"]] or [0])
+        )
+    }
+    return [
+        ReportView(
+            id=r["id"],
+            public_id=r["public_id"],
+            participant_id=r["participant"],
+            kind=r["kind"],
+            period_start=r["period_start"],
+            period_end=r["period_end"],
+            version=r["version"],
+            status=r["status"],
+            superseded_at=r["superseded_at"],
+            supersedes_public_id=earlier.get(r["supersedes"]),
+            recipient_id=r["recipient"],
+            recipient_name=names.get(r["recipient"], ""),
+            consent_id=r["consent"],
+            sha256=r["sha256"],
+            size_bytes=r["size_bytes"],
+            signer_name=r["signer_name"],
+            signed_at=r["signed_at"],
+            revoked_at=r["revoked_at"],
+        )
+        for r in rows
+    ]
+
+
+async def _report_row(principal: Principal, report_id: int) -> dict[str, Any]:
+    row = await Report.select().where(Report.id == report_id).first()
+    if row is None:
+        raise access.NotFound("no such report")
+    await access.participant_row(principal, row["participant"])
+    return row
+
+
+async def get_report(principal: Principal, report_id: int) -> ReportView:
+    return (await _views([await _report_row(principal, report_id)]))[0]
+
+
+async def participant_reports(principal: Principal, participant_id: int) -> list[ReportView]:
+    await access.participant_row(principal, participant_id)
+    rows = (
+        await Report.select()
+        .where(Report.participant == participant_id)
+        .order_by(Report.id, ascending=False)
+    )
+    return await _views(rows)
+
+
+async def recipient_options(principal: Principal, participant_id: int) -> list[tuple[int, str]]:
+    """Active recipients of the participant's program, for the report form."""
+    person = await access.participant_row(principal, participant_id)
+    rows = (
+        await Recipient.select(Recipient.id, Recipient.name, Recipient.organisation)
+        .where((Recipient.program == person["program"]) & Recipient.active.eq(True))
+        .order_by(Recipient.name)
+    )
+    return [
+        (r["id"], r["name"] + (f" ({r['organisation']})" if r["organisation"] else ""))
+        for r in rows
+    ]
+
+
+async def report_pdf(
+    principal: Principal, settings: Settings, report_id: int
+) -> tuple[ReportView, bytes]:
+    """Staff download: the stored bytes, checked against the recorded hash first."""
+    row = await _report_row(principal, report_id)
+    content = await asyncio.to_thread(store.read, settings.reports_dir, row["stored_path"])
+    if store.sha256(content) != row["sha256"]:
+        raise StoreDamaged(f"the stored PDF of report {row['public_id']} does not match its hash")
+    return (await _views([row]))[0], content
+
+
+class StoreDamaged(Exception):
+    """A stored PDF no longer matches the hash recorded when it was signed."""
+
+
+async def revoke(principal: Principal, report_id: int, reason: str, origin: str = "") -> ReportView:
+    """Withdraw a report (sent in error, wrong client): it then verifies as revoked."""
+    row = await _report_row(principal, report_id)
+    if not reason.strip():
+        raise InvalidInput([FieldError("reason", "say why the report is revoked")])
+    if row["revoked_at"] is not None:
+        raise InvalidInput([FieldError("report", "already revoked")])
+    async with db.transaction():
+        await Report.update(
+            {
+                Report.status: ReportStatus.revoked.value,
+                Report.revoked_at: datetime.now(UTC),
+                Report.revocation_reason: reason.strip(),
+            }
+        ).where(Report.id == report_id)
+        await audit.record(
+            "report.revoked",
+            principal.actor(origin),
+            "report",
+            report_id,
+            {"public_id": row["public_id"]},
+        )
+    return await get_report(principal, report_id)

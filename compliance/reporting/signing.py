@@ -1,0 +1,331 @@
+"""The program's signing certificate, PAdES certification signatures and their checks.
+
+A report is certified (the first and only signature, DocMDP "no changes"), so any
+later edit, even a new signature or annotation, breaks it in every reader. The key
+is RSA because PDF/A and older readers expect it. Without a configured PKCS#12 file a
+self-signed development certificate is made under ``var/signing/``: fine for trying
+the service, useless in court (its name says so).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from compliance import PROJECT_ROOT
+from compliance.settings import Settings
+
+FONT = PROJECT_ROOT / "templates" / "fonts" / "DejaVuSans.ttf"
+FIELD_NAME = "Signature"
+DEVELOPMENT_NAME = "compliance development certificate - NOT FOR COURT USE"
+
+
+@dataclass(frozen=True)
+class SigningConfig:
+    """What a worker needs to sign (picklable; the passphrase never reaches a repr)."""
+
+    p12_path: str
+    passphrase: str = field(repr=False)
+    timestamp_url: str = ""
+    development: bool = False
+
+
+def signing_config(settings: Settings) -> SigningConfig:
+    if settings.signing_p12 is not None:
+        return SigningConfig(
+            str(settings.signing_p12), settings.signing_passphrase, settings.timestamp_url
+        )
+    path, passphrase = ensure_development_certificate(settings.var_dir)
+    return SigningConfig(str(path), passphrase, settings.timestamp_url, development=True)
+
+
+def ensure_development_certificate(var_dir: Path) -> tuple[Path, str]:
+    """Create ``var/signing/development.p12`` (and its passphrase file) once."""
+    folder = var_dir / "signing"
+    p12 = folder / "development.p12"
+    secret = folder / "development.passphrase"
+    if not p12.exists():
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        passphrase = secrets.token_urlsafe(24)
+        _write_private(secret, passphrase.encode())
+        _write_private(p12, _self_signed_p12(passphrase))
+    return p12, secret.read_text().strip()
+
+
+def _write_private(target: Path, content: bytes) -> None:
+    """Whole file or nothing, readable by us alone; a concurrent creator's file wins."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _self_signed_p12(passphrase: str) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, DEVELOPMENT_NAME),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "compliance (development)"),
+        ]
+    )
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=3 * 365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    return pkcs12.serialize_key_and_certificates(
+        name=b"compliance-development",
+        key=key,
+        cert=cert,
+        cas=None,
+        encryption_algorithm=serialization.BestAvailableEncryption(passphrase.encode()),
+    )
+
+
+@lru_cache(maxsize=4)
+def _signer(p12_path: str, passphrase: str, mtime: float) -> Any:
+    from pyhanko.sign import signers
+
+    loaded = signers.SimpleSigner.load_pkcs12(p12_path, passphrase=passphrase.encode() or None)
+    if loaded is None:
+        raise SigningUnavailable(f"cannot open {p12_path}: wrong passphrase or not PKCS#12")
+    return _kept_key_signer_class()(
+        signing_key=loaded.signing_key,
+        signing_cert=loaded.signing_cert,
+        cert_registry=loaded.cert_registry,
+        signature_mechanism=loaded.signature_mechanism,
+    )
+
+
+@lru_cache(maxsize=1)
+def _kept_key_signer_class() -> type:
+    """pyHanko's SimpleSigner parses the private key again for every signature, and signs
+    twice (once only to size the signature): with a 3072-bit RSA key, 0.4 s a report.
+    This one parses it once per process and answers the sizing run without signing."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+    from pyhanko.sign import signers
+    from pyhanko.sign.general import get_pyca_cryptography_hash
+
+    class KeptKeySigner(signers.SimpleSigner):
+        _key: Any = None
+
+        async def async_sign_raw(
+            self, data: bytes, digest_algorithm: str, dry_run: bool = False
+        ) -> bytes:
+            if dry_run:
+                return bytes(self.signing_cert.public_key.bit_size // 8)
+            return self.sign_raw(data, digest_algorithm)
+
+        def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+            mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)
+            if mechanism.signature_algo != "rsassa_pkcs1v15":
+                return super().sign_raw(data, digest_algorithm)
+            if self._key is None:
+                self._key = serialization.load_der_private_key(
+                    self.signing_key.dump(), password=None
+                )
+            return self._key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+
+    return KeptKeySigner
+
+
+class SigningUnavailable(Exception):
+    """The signing key cannot be loaded; the message names the file, never the secret."""
+
+
+def load_signer(config: SigningConfig) -> Any:
+    try:
+        mtime = os.stat(config.p12_path).st_mtime
+    except OSError as exc:
+        raise SigningUnavailable(f"cannot read {config.p12_path}: {exc.strerror}") from None
+    return _signer(config.p12_path, config.passphrase, mtime)
+
+
+def certificate_sha256(config: SigningConfig) -> str:
+    return hashlib.sha256(load_signer(config).signing_cert.dump()).hexdigest()
+
+
+def certificate_subject(config: SigningConfig) -> str:
+    return load_signer(config).signing_cert.subject.human_friendly
+
+
+@lru_cache(maxsize=1)
+def _stamp_font() -> Any:
+    """The shipped font cut down once per process to Latin-1 without layout tables:
+    pyHanko subsets the stamp font at every signature, and the full font's GSUB/GPOS
+    made that half a second."""
+    from fontTools import subset
+    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+
+    options = subset.Options()
+    options.layout_features = []
+    options.drop_tables += ["GSUB", "GPOS", "GDEF", "FFTM"]
+    options.name_IDs = ["*"]
+    options.notdef_outline = True
+    font = subset.load_font(str(FONT), options)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=range(0x20, 0x100))
+    subsetter.subset(font)
+    fd, path = tempfile.mkstemp(prefix="compliance-stamp-", suffix=".ttf")
+    with os.fdopen(fd, "wb") as handle:
+        font.save(handle)
+    return GlyphAccumulatorFactory(path)
+
+
+@dataclass(frozen=True)
+class SignatureBox:
+    """Where the visible signature goes: page index and (x1, y1, x2, y2) in PDF points."""
+
+    page: int
+    box: tuple[int, int, int, int]
+
+
+def sign_pdf(
+    pdf: bytes,
+    config: SigningConfig,
+    where: SignatureBox,
+    stamp_lines: list[str],
+    reason: str,
+    location: str,
+) -> bytes:
+    """Certify ``pdf``: PAdES, DocMDP no changes, visible stamp with an embedded font."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+    from pyhanko.stamp import TextStampStyle
+
+    signer = load_signer(config)
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    meta = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME,
+        certify=True,
+        docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=reason,
+        location=location,
+        name=stamp_lines[0] if stamp_lines else None,
+    )
+    style = TextStampStyle(
+        stamp_text="\n".join(line.replace("%", "%%") for line in stamp_lines) + "\n%(ts)s",
+        timestamp_format="%Y-%m-%d %H:%M %Z",
+        border_width=1,
+        text_box_style=TextBoxStyle(font=_stamp_font(), font_size=8),
+    )
+    pdf_signer = signers.PdfSigner(
+        meta,
+        signer=signer,
+        stamp_style=style,
+        timestamper=HTTPTimeStamper(config.timestamp_url) if config.timestamp_url else None,
+        new_field_spec=fields.SigFieldSpec(
+            sig_field_name=FIELD_NAME, on_page=where.page, box=where.box
+        ),
+    )
+    out = BytesIO()
+    pdf_signer.sign_pdf(writer, output=out)
+    return out.getvalue()
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """What pyHanko makes of a PDF's signature, checked against our certificate."""
+
+    signed: bool
+    intact: bool = False
+    valid: bool = False  # cryptographically valid and made with a trusted certificate
+    certified: bool = False
+    no_changes_allowed: bool = False
+    whole_file: bool = False
+    signer: str = ""
+    signed_at: datetime | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.intact and self.valid and self.certified and self.whole_file
+
+
+def check_signature(pdf: bytes, config: SigningConfig) -> SignatureCheck:
+    """Validate the PDF's one signature with our certificate as the trust root."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.fields import MDPPerm
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        reader = PdfFileReader(BytesIO(pdf), strict=False)
+        signatures = reader.embedded_signatures
+    except Exception as exc:  # not a PDF, or too broken to read
+        return SignatureCheck(
+            signed=False, problem=f"not a readable PDF ({exc.__class__.__name__})"
+        )
+    if not signatures:
+        return SignatureCheck(signed=False, problem="the PDF carries no signature")
+    cert = load_signer(config).signing_cert
+    context = ValidationContext(trust_roots=[cert], allow_fetching=False)
+    embedded = signatures[0]
+    try:
+        status = validate_pdf_signature(embedded, context)
+    except (SignatureValidationError, ValueError, KeyError) as exc:
+        return SignatureCheck(signed=True, problem=str(exc))
+    return SignatureCheck(
+        signed=True,
+        intact=status.intact,
+        valid=status.valid and status.trusted,
+        certified=embedded.docmdp_level is not None,
+        no_changes_allowed=embedded.docmdp_level == MDPPerm.NO_CHANGES and bool(status.docmdp_ok),
+        whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        signer=status.signing_cert.subject.human_friendly,
+        signed_at=status.signer_reported_dt,
+    )

@@ -1,0 +1,373 @@
+"""Signed reports through the real stack: consent gate, WeasyPrint in worker processes,
+pyHanko certification, the store, and public verification, read back from the PDF."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from compliance import accounts
+from compliance.demo import load_demo
+from compliance.reporting import signing
+from compliance.reporting.context import NOTICE
+from compliance.tables import Consent, Participant, Program, Recipient, Report, StaffUser
+from compliance.vocabulary import Role
+from tests.conftest import run_cli, settings_env
+from tests.staff import PASSWORD, csrf_token, sign_in
+
+pytestmark = pytest.mark.db
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
+
+
+@pytest.fixture
+async def demo(client: httpx.AsyncClient) -> dict:
+    await load_demo(now=NOW)
+    program = await Program.select().first()
+    await accounts.create_staff_user(
+        email="signer@example.org",
+        full_name="Jordan Signer",
+        password=PASSWORD,
+        role=Role.clinician,
+        program_ids=[program["id"]],
+    )
+    await StaffUser.update({StaffUser.credentials: "LCSW, LCADC"}).where(
+        StaffUser.email == "signer@example.org"
+    )
+    await sign_in(client, "signer@example.org")
+    people = {p["client_id"]: p["id"] for p in await Participant.select()}
+    recipients = {r["name"]: r["id"] for r in await Recipient.select()}
+    return {"people": people, "recipients": recipients, "program": program}
+
+
+async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
+    return await client.post(url, json=body, headers={"x-csrftoken": await csrf_token(client)})
+
+
+async def _court_report(client: httpx.AsyncClient, demo: dict, **extra) -> dict:
+    pid = demo["people"]["RB-1001"]
+    body = {
+        "kind": "court_progress",
+        "recipient_id": demo["recipients"]["Dana Whitfield"],
+        "narrative": "Engaged in group; working on relapse-prevention plan.",
+        **PERIOD,
+        **extra,
+    }
+    response = await _post(client, f"/api/participants/{pid}/reports", body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _pdf(client: httpx.AsyncClient, report: dict) -> bytes:
+    response = await client.get(f"/api/reports/{report['id']}/pdf")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    return response.content
+
+
+def _text(pdf: bytes, tmp_path: Path) -> str:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    Path("/tmp/bc/last-report.pdf").write_bytes(pdf) if Path("/tmp/bc").exists() else None
+    done = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _pdfsig(pdf: bytes, tmp_path: Path) -> tuple[int, str]:
+    path = tmp_path / "signed.pdf"
+    path.write_bytes(pdf)
+    done = subprocess.run(["pdfsig", str(path)], capture_output=True, text=True)
+    return done.returncode, done.stdout + done.stderr
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _flat(text: str) -> str:
+    return "".join(text.split()).replace("-", "")
+
+
+async def test_court_report_holds_the_notice_case_and_the_engines_weeks(
+    client, demo, settings, tmp_path
+) -> None:
+    report = await _court_report(client, demo)
+    pdf = await _pdf(client, report)
+    text = _squash(_text(pdf, tmp_path))
+    assert _squash(NOTICE) in text
+    assert "2026-CF-001432" in text
+    assert report["public_id"] in text
+    assert "Engaged in group" in text
+    # The engine's figures and reasons for the same period appear in the PDF.
+    pid = demo["people"]["RB-1001"]
+    evaluation = (
+        await client.get(
+            f"/api/participants/{pid}/compliance",
+            params={"start": PERIOD["period_start"], "end": PERIOD["period_end"]},
+        )
+    ).json()
+    reasons = [r["text"] for w in evaluation["weeks"] for r in w["reasons"]]
+    assert reasons, "the demo history should have a non-compliant week"
+    flat = _flat(text)
+    for reason in reasons:  # pdftotext drops a hyphen where a word wraps
+        assert _flat(reason) in flat
+    first = evaluation["weeks"][0]
+    assert f"{_trim(first['required_hours'])} / {_trim(first['attended_hours'])}" in text
+    # Every page carries the report id, page X of Y and the short notice.
+    reader = PdfReader(_file(pdf, tmp_path))
+    pages = len(reader.pages)
+    for number, page in enumerate(reader.pages, start=1):
+        page_text = _squash(page.extract_text())
+        assert f"page {number} of {pages}" in page_text
+        assert "42 CFR part 2 prohibits unauthorized use or disclosure" in page_text
+    # PDF/A identification and the document information.
+    xmp = reader.xmp_metadata
+    assert xmp is not None
+    raw = xmp.stream.get_data().decode()
+    assert 'pdfaid:part="3"' in raw and 'pdfaid:conformance="U"' in raw
+    assert reader.metadata.title.startswith("Court progress report")
+    assert reader.metadata.author == demo["program"]["name"]
+    assert reader.metadata.subject
+    assert reader.trailer["/Root"]["/Lang"] == "en"
+
+
+def _trim(value: str) -> str:
+    number = float(value)
+    return str(int(number)) if number == int(number) else f"{number:.2f}"
+
+
+def _file(pdf: bytes, tmp_path: Path) -> Path:
+    path = tmp_path / "read.pdf"
+    path.write_bytes(pdf)
+    return path
+
+
+async def test_signature_validates_and_one_changed_byte_breaks_it(
+    client, demo, settings, tmp_path
+) -> None:
+    report = await _court_report(client, demo)
+    pdf = await _pdf(client, report)
+    code, out = _pdfsig(pdf, tmp_path)
+    assert code == 0, out
+    assert "Signature is Valid." in out
+    assert "Total document signed" in out
+    config = signing.signing_config(settings)
+    check = await asyncio.to_thread(signing.check_signature, pdf, config)
+    assert check.ok and check.no_changes_allowed, check
+    assert "Jordan Signer" not in check.signer  # the certificate is the program's
+    # One changed byte inside the signed range.
+    at = pdf.index(b"/Type /Page") + 2
+    tampered = pdf[:at] + bytes([pdf[at] ^ 0x01]) + pdf[at + 1 :]
+    code, out = _pdfsig(tampered, tmp_path)
+    assert "Signature is Valid." not in out
+    assert not (await asyncio.to_thread(signing.check_signature, tampered, config)).ok
+    verdict = (
+        await client.post("/api/verify", files={"file": ("x.pdf", tampered, "application/pdf")})
+    ).json()
+    assert verdict["status"] == "not_ours"
+    assert verdict["report_id"] is None
+
+
+async def test_verify_answers_current_then_superseded_with_the_date(client, demo) -> None:
+    first = await _court_report(client, demo)
+    pdf = await _pdf(client, first)
+    ok = (
+        await client.post("/api/verify", files={"file": ("r.pdf", pdf, "application/pdf")})
+    ).json()
+    assert ok["status"] == "authentic_current"
+    assert ok["report_id"] == first["public_id"]
+    assert ok["kind"] == "court_progress"
+    assert ok["period_start"] == PERIOD["period_start"]
+    assert ok["program"] == demo["program"]["name"]
+    assert "participant" not in str(ok).lower() and "Marcus" not in str(ok)
+    second = await _court_report(client, demo)
+    assert second["version"] == 2
+    assert second["supersedes_public_id"] == first["public_id"]
+    old = (
+        await client.post("/api/verify", files={"file": ("r.pdf", pdf, "application/pdf")})
+    ).json()
+    assert old["status"] == "authentic_superseded"
+    assert old["superseded_at"] is not None
+    assert old["current_report_id"] == second["public_id"]
+    # The QR code's link gives the same answer by id, as a page for a phone.
+    page = await client.get(f"/verify/{first['public_id']}")
+    assert page.status_code == 200
+    assert "Authentic but superseded" in page.text
+    stored = await Report.select().where(Report.id == first["id"]).first()
+    assert stored["status"] == "superseded"
+    assert (Path(str(stored["stored_path"])).suffix) == ".pdf"
+
+
+async def test_revoked_report_verifies_as_revoked(client, demo) -> None:
+    report = await _court_report(client, demo)
+    pdf = await _pdf(client, report)
+    response = await _post(
+        client, f"/api/reports/{report['id']}/revoke", {"reason": "wrong period"}
+    )
+    assert response.status_code == 200
+    verdict = (
+        await client.post("/api/verify", files={"file": ("r.pdf", pdf, "application/pdf")})
+    ).json()
+    assert verdict["status"] == "revoked"
+
+
+async def test_store_names_files_by_hash_and_never_rewrites(client, demo, settings) -> None:
+    report = await _court_report(client, demo)
+    stored = await Report.select().where(Report.id == report["id"]).first()
+    path = settings.reports_dir / stored["stored_path"]
+    import hashlib
+
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == stored["sha256"] == path.stem
+    assert not path.stat().st_mode & 0o222  # read-only once stored
+
+
+async def test_eap_report_without_drug_test_consent_holds_no_analyte(
+    client, demo, tmp_path
+) -> None:
+    pid = demo["people"]["RB-1002"]
+    body = {
+        "kind": "eap_status",
+        "recipient_id": demo["recipients"]["Renee Cho"],
+        "fitness_statement": "Fit to return to full duties.",
+        **PERIOD,
+    }
+    response = await _post(client, f"/api/participants/{pid}/reports", body)
+    assert response.status_code == 201, response.text
+    text = _squash(_text(await _pdf(client, response.json()), tmp_path)).lower()
+    assert "fit to return to full duties" in text
+    for word in ("cocaine", "thc", "cannabin", "amphetamine", "opiate", "fentanyl", "analyte"):
+        assert word not in text
+    assert "drug test" not in text and "negative" not in text
+    assert _squash(NOTICE).lower() in text
+
+
+async def test_no_valid_consent_is_refused_naming_what_is_missing(client, demo) -> None:
+    pid = demo["people"]["RB-1001"]
+    # The EAP case manager is named by no consent of this participant.
+    response = await _post(
+        client,
+        f"/api/participants/{pid}/reports",
+        {"kind": "court_progress", "recipient_id": demo["recipients"]["Renee Cho"], **PERIOD},
+    )
+    assert response.status_code == 422
+    reasons = [e["reason"] for e in response.json()["errors"]]
+    assert any("no consent names Renee Cho" in r for r in reasons)
+    # Revoked consent: refused, with the date.
+    await Consent.update(
+        {Consent.revoked_at: datetime(2026, 11, 20, tzinfo=ZoneInfo("UTC"))}
+    ).where(Consent.participant == pid)
+    response = await _post(
+        client,
+        f"/api/participants/{pid}/reports",
+        {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
+    )
+    assert response.status_code == 422
+    assert "revoked on 20 Nov 2026" in response.text
+    assert await Report.count() == 0
+
+
+async def test_staff_pages_sign_list_and_download(client, demo) -> None:
+    pid = demo["people"]["RB-1001"]
+    token = await csrf_token(client)
+    response = await client.post(
+        f"/participants/{pid}/reports",
+        data={
+            "kind": "court_progress",
+            "recipient_id": str(demo["recipients"]["Dana Whitfield"]),
+            "period_start": PERIOD["period_start"],
+            "period_end": PERIOD["period_end"],
+            "narrative": "",
+            "_csrf_token": token,
+        },
+    )
+    assert response.status_code == 303, response.text
+    page = await client.get(f"/participants/{pid}")
+    report = await Report.select().first()
+    assert report["public_id"] in page.text
+    download = await client.get(f"/reports/{report['id']}/pdf")
+    assert download.status_code == 200 and download.content.startswith(b"%PDF-")
+    refused = await client.post(
+        f"/participants/{pid}/reports",
+        data={
+            "kind": "eap_status",
+            "recipient_id": str(demo["recipients"]["Dana Whitfield"]),
+            "_csrf_token": token,
+        },
+    )
+    assert refused.status_code == 422
+    assert "does not list the purpose" in refused.text
+
+
+async def test_verify_page_upload_needs_no_account(client, demo) -> None:
+    report = await _court_report(client, demo)
+    pdf = await _pdf(client, report)
+    anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
+    async with anonymous:
+        form = await anonymous.get("/verify")
+        assert form.status_code == 200
+        answer = await anonymous.post("/verify", files={"file": ("r.pdf", pdf, "application/pdf")})
+        assert answer.status_code == 200
+        assert "Authentic and current" in answer.text
+        assert report["public_id"] in answer.text
+        assert "Marcus" not in answer.text
+        junk = await anonymous.post(
+            "/verify", files={"file": ("r.pdf", b"%PDF-1.7 junk", "application/pdf")}
+        )
+        assert "Not issued by this service" in junk.text
+
+
+async def test_verify_command_answers_from_the_shell(client, demo, database_url, tmp_path) -> None:
+    report = await _court_report(client, demo)
+    pdf = await _pdf(client, report)
+    good = tmp_path / "good.pdf"
+    good.write_bytes(pdf)
+    env = settings_env(database_url, tmp_path)
+    done = await asyncio.to_thread(run_cli, "verify", str(good), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Authentic and current" in done.stdout
+    assert report["public_id"] in done.stdout
+    assert "intact, our certificate, covers the whole file" in done.stdout
+    bad = tmp_path / "bad.pdf"
+    at = len(pdf) // 3
+    bad.write_bytes(pdf[:at] + bytes([pdf[at] ^ 0x20]) + pdf[at + 1 :])
+    done = await asyncio.to_thread(run_cli, "verify", str(bad), env=env)
+    assert done.returncode == 5
+    assert "Not issued by this service" in done.stdout
+
+
+async def test_batch_signs_each_consented_participant_and_lists_the_rest(
+    client, demo, database_url, tmp_path
+) -> None:
+    env = settings_env(database_url, tmp_path)
+    done = await asyncio.to_thread(
+        run_cli,
+        "reports",
+        "batch",
+        "--program",
+        demo["program"]["code"],
+        "--signer",
+        "signer@example.org",
+        "--start",
+        "2026-11-09",
+        "--end",
+        "2026-11-15",
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # two have no court consent
+    assert "signed 1 report(s); 2 failed" in done.stdout
+    assert "RB-1002:" in done.stdout and "RB-1003:" in done.stdout
+    rows = await Report.select()
+    assert [(r["participant"], r["kind"]) for r in rows] == [
+        (demo["people"]["RB-1001"], "court_progress")
+    ]
+    assert rows[0]["period_start"].isoformat() == "2026-11-09"
