@@ -248,6 +248,31 @@ def _evaluate_each(
     }
 
 
+async def _load_and_evaluate(
+    program: dict[str, Any],
+    people: list[dict[str, Any]],
+    who: Who,
+    period_start: date,
+    period_end: date,
+    in_thread: bool,
+) -> tuple[dict[int, Evaluation], float, float]:
+    """The evaluations, and the seconds spent reading and judging. The caller keeps the
+    collector paused until it has dropped them (see ``_gc_paused``)."""
+    policy = policy_of(program)
+    tz = ZoneInfo(policy.time_zone)
+    first = week_start(period_start, policy.week_starts_on)
+    t = time_now()
+    facts = await load_facts(who, *_bounds(first, period_end, tz))
+    loaded = time_now()
+    if in_thread:  # the event loop keeps answering meanwhile
+        results = await asyncio.to_thread(
+            _evaluate_each, people, facts, policy, period_start, period_end
+        )
+    else:
+        results = _evaluate_each(people, facts, policy, period_start, period_end)
+    return results, loaded - t, time_now() - loaded
+
+
 async def evaluate_people(
     program: dict[str, Any],
     people: list[dict[str, Any]],
@@ -260,18 +285,10 @@ async def evaluate_people(
     answering while the engine runs."""
     if not people:
         return {}
-    policy = policy_of(program)
-    tz = ZoneInfo(policy.time_zone)
-    first = week_start(period_start, policy.week_starts_on)
     with _gc_paused():
-        facts = await load_facts(who, *_bounds(first, period_end, tz))
-        if len(people) < THREAD_ABOVE:
-            results = _evaluate_each(people, facts, policy, period_start, period_end)
-        else:
-            results = await asyncio.to_thread(
-                _evaluate_each, people, facts, policy, period_start, period_end
-            )
-        del facts  # freed now, so the collector never walks it once it is back on
+        results, _, _ = await _load_and_evaluate(
+            program, people, who, period_start, period_end, len(people) >= THREAD_ABOVE
+        )
     return results
 
 
@@ -388,21 +405,13 @@ async def _judge_here(
     this_week: date,
     in_thread: bool = False,
 ) -> tuple[dict[int, Summary], float, float]:
-    policy = policy_of(program)
-    tz = ZoneInfo(policy.time_zone)
     with _gc_paused():
-        t = time_now()
-        facts = await load_facts(who, *_bounds(week_start(since, policy.week_starts_on), today, tz))
-        loaded = time_now()
-        if in_thread:  # the event loop keeps answering meanwhile
-            results = await asyncio.to_thread(_evaluate_each, people, facts, policy, since, today)
-        else:
-            results = _evaluate_each(people, facts, policy, since, today)
-        judged = time_now()
-        del facts
+        results, load_s, engine_s = await _load_and_evaluate(
+            program, people, who, since, today, in_thread
+        )
         summaries = {pid: _summary(result, this_week) for pid, result in results.items()}
         del results  # freed before the collector is back on
-    return summaries, loaded - t, judged - loaded
+    return summaries, load_s, engine_s
 
 
 def judge_shard(

@@ -238,7 +238,7 @@ def build(inputs: ReportInputs, decision: Decision) -> dict[str, Any]:
         context["mandate"] = {"case_number": "", "source": m.source.replace("_", " ")}
     ev = inputs.evaluation
     if ev is not None and show & {C.attendance, C.compliance_status, C.drug_tests}:
-        weeks = [w for w in ev.weeks]
+        weeks = list(ev.weeks)
         context["weeks"] = [_week_row(w, show) for w in weeks]
         summary: dict[str, Any] = {"current_phase": ev.current_phase or "-"}
         if C.compliance_status in show:
