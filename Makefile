@@ -7,8 +7,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Pango for WeasyPrint, poppler-utils for pdfsig/pdftotext, sqlite3 for inspection.
-DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils sqlite3
+# Pango for WeasyPrint, poppler-utils for pdfsig/pdftotext, sqlite3 for inspection,
+# chromium for browser tests and the print-to-PDF comparison in `make bench`.
+DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils sqlite3 chromium
 TEST_DATABASE_URL ?=
 
 .PHONY: run test bench lint setup system-deps clean

@@ -43,8 +43,10 @@ def _start_worker(database_url: str | None, warm: tuple[str, ...]) -> None:
         from compliance.settings import parse_database_url
 
         db.bind(db.create_engine(parse_database_url(database_url), must_exist=True))
-    for module in warm:
-        importlib.import_module(module)
+    for name in warm:
+        warm_up = getattr(importlib.import_module(name), "warm_up", None)
+        if warm_up is not None:  # a module's one-off costs, paid before the first job
+            warm_up()
 
 
 def _ping() -> int:
@@ -92,10 +94,10 @@ class Pool:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), time_limit)
         except TimeoutError:
-            self._kill()
+            await asyncio.to_thread(self._kill)
             raise JobTimedOut(f"{fn.__name__} ran past {time_limit:g} s") from None
         except BrokenProcessPool:
-            self._kill()
+            await asyncio.to_thread(self._kill)
             raise WorkersFailed(f"a worker died while running {fn.__name__}") from None
 
     def _kill(self) -> None:
@@ -105,8 +107,11 @@ class Pool:
             executor, self._executor = self._executor, None
         if executor is None:
             return
-        for process in list(getattr(executor, "_processes", {}).values()):
+        processes = list(getattr(executor, "_processes", {}).values())
+        for process in processes:
             process.kill()
+        for process in processes:
+            process.join(timeout=5)  # reaped, not left as zombies
         executor.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:

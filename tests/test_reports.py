@@ -371,3 +371,26 @@ async def test_batch_signs_each_consented_participant_and_lists_the_rest(
         (demo["people"]["RB-1001"], "court_progress")
     ]
     assert rows[0]["period_start"].isoformat() == "2026-11-09"
+
+
+async def test_discharge_letter_states_completion(client, demo, tmp_path) -> None:
+    pid = demo["people"]["RB-1001"]
+    discharged = await _post(
+        client,
+        f"/api/participants/{pid}/discharge",
+        {"discharged_on": "2026-11-20", "reason": "completed", "note": "All phases done."},
+    )
+    assert discharged.status_code == 200, discharged.text
+    response = await _post(
+        client,
+        f"/api/participants/{pid}/reports",
+        {"kind": "discharge_letter", "recipient_id": demo["recipients"]["Dana Whitfield"]},
+    )
+    assert response.status_code == 201, response.text
+    letter = response.json()
+    assert letter["period_end"] == "2026-11-20"
+    text = _squash(_text(await _pdf(client, letter), tmp_path))
+    assert "Completion of treatment" in text
+    assert "successfully completed the program on 20 Nov 2026" in text
+    assert _squash(NOTICE) in text
+    assert _flat(f"http://testserver/verify/{letter['public_id']}") in _flat(text)

@@ -130,6 +130,19 @@ def _overall(evaluation: Evaluation) -> str:
     return f"Not compliant in {bad} of {len(judged)} full weeks"
 
 
+def _common_panel(tests: list[DrugTestView]) -> list[str]:
+    """The analytes most tests were screened for, named once above the table."""
+    counts: dict[tuple[str, ...], int] = {}
+    for t in tests:
+        panel = tuple(sorted(r.analyte_name or r.analyte_key for r in t.results))
+        if panel:
+            counts[panel] = counts.get(panel, 0) + 1
+    if not counts:
+        return []
+    panel, seen = max(counts.items(), key=lambda item: (item[1], len(item[0])))
+    return list(panel) if seen >= 2 else []
+
+
 def _plain_negative(r: Any) -> bool:
     return r.screen_result == "negative" and not r.confirmation_result and not r.mro_result
 
@@ -269,12 +282,18 @@ def build(inputs: ReportInputs, decision: Decision) -> dict[str, Any]:
             if a.status in ("absent_excused", "absent_unexcused")
         ]
     if C.drug_tests in show:
-        context["tests"] = [
+        rows = [
             _test_row(t, zone)
             for t in sorted(
                 inputs.tests, key=lambda t: t.collected_at or t.called_at or inputs.generated_at
             )
         ]
+        context["panel"] = _common_panel(inputs.tests)
+        for row in rows:  # a test negative on screen for the whole panel says so once
+            row["whole_panel_negative"] = bool(context["panel"]) and (
+                sorted(row["negative_screens"]) == context["panel"]
+            )
+        context["tests"] = rows
     if C.treatment_progress in show and inputs.narrative.strip():
         context["narrative"] = inputs.narrative.strip()
     if C.fitness_to_return in show and inputs.fitness_statement.strip():

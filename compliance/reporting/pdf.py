@@ -82,6 +82,28 @@ def _anchor(document: Any, name: str) -> tuple[int, tuple[float, float, float, f
     raise LookupError(f"the template has no #{name} box")
 
 
+def warm_up() -> None:
+    """Run in each new worker: load the fonts, the templates and the stamp font once, so
+    the first real report is as fast as the hundredth."""
+    import pyhanko.pdf_utils.incremental_writer
+    import pyhanko.sign.signers
+    import pyhanko.stamp  # noqa: F401
+    from weasyprint import HTML
+
+    from compliance.reporting.signing import stamp_font
+
+    environment().get_template("court_progress.html")
+    html = (
+        '<html lang="en"><head><style>@font-face { font-family: "Report Sans"; '
+        'src: url("../fonts/DejaVuSans.ttf"); } html { font-family: "Report Sans"; }'
+        "</style></head><body><p>warm</p></body></html>"
+    )
+    HTML(string=html, base_url=str(TEMPLATES) + "/").render(font_config=_fonts()).write_pdf(
+        font_config=_fonts()
+    )
+    stamp_font()
+
+
 @dataclass(frozen=True)
 class RenderJob:
     context: dict[str, Any]

@@ -198,7 +198,7 @@ def certificate_subject(config: SigningConfig) -> str:
 
 
 @lru_cache(maxsize=1)
-def _stamp_font() -> Any:
+def stamp_font() -> Any:
     """The shipped font cut down once per process to Latin-1 without layout tables:
     pyHanko subsets the stamp font at every signature, and the full font's GSUB/GPOS
     made that half a second."""
@@ -259,7 +259,7 @@ def sign_pdf(
         stamp_text="\n".join(line.replace("%", "%%") for line in stamp_lines) + "\n%(ts)s",
         timestamp_format="%Y-%m-%d %H:%M %Z",
         border_width=1,
-        text_box_style=TextBoxStyle(font=_stamp_font(), font_size=8),
+        text_box_style=TextBoxStyle(font=stamp_font(), font_size=8),
     )
     pdf_signer = signers.PdfSigner(
         meta,
