@@ -30,8 +30,10 @@ from compliance.web import (
     health,
     home,
     imports,
+    links,
     participants,
     records_pages,
+    redact,
     referral_pages,
     referrals_api,
     reports,
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *admin_api.ROUTES,
             *compliance_api.ROUTES,
             *reports.ROUTES,
+            *links.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )
+    redact.install()
     app.state.settings = settings
     app.state.engine = engine
     return app

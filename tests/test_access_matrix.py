@@ -5,7 +5,7 @@ user of another program with 404. A new route that is not listed here fails the 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from compliance.tables import (
     Mandate,
     Participant,
     Report,
+    SecureLink,
     Violation,
 )
 from tests.staff import World, make_world, sign_in
@@ -38,6 +39,10 @@ PUBLIC = {
     ("/verify/{public_id:str}", "GET"),
     ("/api/verify", "POST"),
     ("/api/verify/{public_id:str}", "GET"),
+    # Officers' secure links: the token is the key (test_links covers them).
+    ("/l/{token:str}", "GET"),
+    ("/l/{token:str}/code", "POST"),
+    ("/l/{token:str}/reports/{report_id:int}/pdf", "GET"),
 }
 TEST = {
     "collected_at": "2026-03-04T08:15",
@@ -121,6 +126,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"kind": "eap_status", "recipient_id": "1"}
     },
     ("/api/reports/{report_id:int}/revoke", "POST"): {"json": {"reason": "x"}},
+    ("/api/participants/{participant_id:int}/links", "POST"): {"json": {"recipient_id": 1}},
+    ("/participants/{participant_id:int}/links", "POST"): {"data": {"recipient_id": "1"}},
+    ("/api/links/{link_id:int}/revoke", "POST"): {"json": {}},
+    ("/links/{link_id:int}/revoke", "POST"): {"data": {}},
     ("/reports/{report_id:int}/revoke", "POST"): {"data": {"reason": "x"}},
     ("/api/programs/{program_id:int}/analytes/codes", "POST"): {
         "json": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
@@ -307,6 +316,15 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
         consent=cid,
     )
     await report.save()
+    link = SecureLink(
+        token_hash="f" * 64,
+        scope="participant",
+        participant=pid,
+        recipient=rid,
+        consent=cid,
+        expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    await link.save()
     ids = {
         "program_id": world.program_a,
         "user_id": 1,
@@ -320,6 +338,7 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
         "batch_id": bid,
         "violation_id": vid,
         "report_id": report.id,
+        "link_id": link.id,
     }
     return world, ids
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, TooManyRequestsException
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Template
 
@@ -61,6 +61,14 @@ def stale_handler(request: Request, exc: StaleVersion) -> Response[Any]:
     return Response({"status_code": 409, "detail": str(exc)}, status_code=409)
 
 
+def too_many_handler(request: Request, exc: TooManyRequestsException) -> Response[Any]:
+    return Response(
+        {"status_code": 429, "detail": "Too many requests; wait a minute."},
+        status_code=429,
+        headers={"Retry-After": "60", "Cache-Control": "no-store"},
+    )
+
+
 def unavailable_handler(request: Request, exc: Exception) -> Response[Any]:
     """Rendering timed out, a worker died, the signing key or a stored PDF is unusable:
     the operator must act; the user gets a plain 503 and nothing half-done is kept."""
@@ -82,4 +90,5 @@ HANDLERS: dict[type[Exception], Any] = {
     WorkersFailed: unavailable_handler,
     SigningUnavailable: unavailable_handler,
     StoreDamaged: unavailable_handler,
+    **{TooManyRequestsException: too_many_handler},
 }

@@ -24,6 +24,7 @@ from compliance import (
 from compliance.access import program_options
 from compliance.accounts import Principal
 from compliance.caseload import compliance_period
+from compliance.disclosure import links as secure_links
 from compliance.participants import ParticipantView
 from compliance.reporting import service as report_service
 from compliance.validation import InvalidInput
@@ -218,6 +219,7 @@ class ParticipantPages(Controller):
             open_violations=await violations.participant_violations(principal, view.id),
             reports=await report_service.participant_reports(principal, view.id),
             report_recipients=await report_service.recipient_options(principal, view.id),
+            links=await secure_links.participant_links(principal, view.id),
         )
         start, end = period or await compliance_period(principal, view.id, None, None)
         evaluation = await caseload.participant_compliance(principal, view.id, start, end)

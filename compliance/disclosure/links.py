@@ -1,0 +1,508 @@
+"""Secure links: an officer's key to one participant's standing view or to one report.
+
+The token (256 bits from ``secrets``) exists only in the link handed to staff; the
+database keeps its SHA-256. Every access re-checks the link (revoked, expired, locked
+by wrong access codes) and the consent it is bound to, and is recorded as a
+disclosure. Nothing here ever logs or stores the token itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance import access, audit, caseload, db
+from compliance.accounts import Principal, hash_password, verify_password
+from compliance.disclosure.record import disclosed
+from compliance.reporting import service as reports
+from compliance.reporting import store
+from compliance.reporting.consent_gate import Decision, decide
+from compliance.reporting.context import NOTICE, STATUS_WORDS
+from compliance.settings import Settings
+from compliance.tables import Consent, Participant, Program, Recipient, Report, SecureLink
+from compliance.validation import FieldError, InvalidInput
+from compliance.vocabulary import DisclosureKind, InformationCategory, LinkScope, ReportKind
+
+TOKEN_BYTES = 32  # 256 bits
+DEFAULT_DAYS = 30
+MAX_DAYS = 90
+CODE_DIGITS = 8
+STATUS_WEEKS = 2
+RECENT_TEST_DAYS = 28
+
+C = InformationCategory
+# What a standing view is judged as, by who receives it.
+VIEW_KIND = {
+    "probation_officer": ReportKind.court_progress,
+    "court": ReportKind.court_progress,
+    "eap_case_manager": ReportKind.eap_status,
+    "employer_contact": ReportKind.eap_status,
+    "sap": ReportKind.eap_status,
+}
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class LinkView:
+    id: int
+    participant_id: int
+    scope: str
+    report_id: int | None
+    recipient_id: int
+    recipient_name: str
+    consent_id: int
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    has_access_code: bool
+    failed_code_attempts: int
+    use_count: int
+    last_used_at: datetime | None
+    state: str  # active, expired, revoked, locked
+
+
+@dataclass
+class NewLink:
+    """Shown to staff once: the URL (holding the token) and the access code, if any."""
+
+    link: LinkView
+    url: str
+    access_code: str | None = None
+
+
+def _state(row: dict[str, Any], now: datetime) -> str:
+    if row["revoked_at"] is not None:
+        return "revoked"
+    if row["expires_at"] <= now:
+        return "expired"
+    if row["access_code_hash"] and row["failed_code_attempts"] >= row["max_code_attempts"]:
+        return "locked"
+    return "active"
+
+
+async def _views(rows: list[dict[str, Any]]) -> list[LinkView]:
+    names = {
+        r["id"]: r["name"]
+        for r in await Recipient.select(Recipient.id, Recipient.name).where(
+            Recipient.id.is_in([r["recipient"] for r in rows] or [0])
+        )
+    }
+    now = datetime.now(UTC)
+    return [
+        LinkView(
+            id=r["id"],
+            participant_id=r["participant"],
+            scope=r["scope"],
+            report_id=r["report"],
+            recipient_id=r["recipient"],
+            recipient_name=names.get(r["recipient"], ""),
+            consent_id=r["consent"],
+            created_at=r["created_at"],
+            expires_at=r["expires_at"],
+            revoked_at=r["revoked_at"],
+            has_access_code=bool(r["access_code_hash"]),
+            failed_code_attempts=r["failed_code_attempts"],
+            use_count=r["use_count"],
+            last_used_at=r["last_used_at"],
+            state=_state(r, now),
+        )
+        for r in rows
+    ]
+
+
+def _kind(scope: str, recipient: dict[str, Any], report: dict[str, Any] | None) -> str:
+    if scope == LinkScope.report and report is not None:
+        return report["kind"]
+    return VIEW_KIND.get(recipient["kind"], ReportKind.court_progress)
+
+
+async def _bound_decision(
+    link: dict[str, Any], recipient: dict[str, Any], report: dict[str, Any] | None, today: date
+) -> Decision:
+    """The link's own consent, judged again today: another consent does not revive it."""
+    consent = await Consent.select().where(Consent.id == link["consent"]).first()
+    return decide(
+        _kind(link["scope"], recipient, report), recipient, [consent] if consent else [], today
+    )
+
+
+async def create_link(
+    principal: Principal,
+    settings: Settings,
+    participant_id: int,
+    recipient_id: int,
+    scope: str = LinkScope.participant,
+    report_id: int | None = None,
+    days: int = DEFAULT_DAYS,
+    with_access_code: bool = False,
+    origin: str = "",
+) -> NewLink:
+    person = await access.participant_row(principal, participant_id)
+    if scope not in {s.value for s in LinkScope}:
+        raise InvalidInput([FieldError("scope", "participant or report")])
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput([FieldError("days", f"between 1 and {MAX_DAYS}")])
+    recipient = await Recipient.select().where(Recipient.id == recipient_id).first()
+    if recipient is None or recipient["program"] != person["program"]:
+        raise InvalidInput([FieldError("recipient_id", "no such recipient in this program")])
+    report = None
+    if scope == LinkScope.report:
+        report = await Report.select().where(Report.id == (report_id or 0)).first()
+        if report is None or report["participant"] != participant_id:
+            raise InvalidInput([FieldError("report_id", "no such report of this participant")])
+        if report["status"] != "current":
+            raise InvalidInput([FieldError("report_id", f"the report is {report['status']}")])
+    program = await Program.select().where(Program.id == person["program"]).first()
+    zone = ZoneInfo(program["time_zone"])
+    today = datetime.now(zone).date()
+    consents = await Consent.select().where(Consent.participant == participant_id)
+    decision = decide(_kind(scope, recipient, report), recipient, consents, today)
+    if not decision.allowed:
+        raise reports.ConsentRefused(decision.missing)
+    consent = next(c for c in consents if c["id"] == decision.consent_id)
+    now = datetime.now(UTC)
+    expires = now + timedelta(days=days)
+    if consent["expires_on"] is not None:  # never outlives the consent
+        consent_end = datetime.combine(consent["expires_on"] + timedelta(days=1), time.min, zone)
+        expires = min(expires, consent_end.astimezone(UTC))
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    code = (
+        "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
+        if with_access_code
+        else None
+    )
+    code_hash = await asyncio.to_thread(hash_password, code) if code else None
+    async with db.transaction():
+        link = SecureLink(
+            token_hash=token_hash(token),
+            scope=scope,
+            participant=participant_id,
+            report=report["id"] if report else None,
+            recipient=recipient["id"],
+            consent=consent["id"],
+            created_by=principal.id,
+            created_at=now,
+            expires_at=expires,
+            access_code_hash=code_hash,
+        )
+        await link.save()
+        await disclosed(
+            participant=participant_id,
+            kind=DisclosureKind.link_created,
+            description=(
+                f"secure link #{link.id} to "
+                + (f"report {report['public_id']}" if report else "the status page")
+                + f", valid until {expires:%Y-%m-%d %H:%M} UTC"
+            ),
+            recipient=recipient["id"],
+            consent=consent["id"],
+            purpose=decision.purpose,
+            report=report["id"] if report else None,
+            link=link.id,
+            origin=origin,
+        )
+        await audit.record(
+            "link.created",
+            principal.actor(origin),
+            "secure_link",
+            link.id,
+            {"scope": scope, "recipient": recipient["id"], "access_code": bool(code)},
+        )
+    view = (await _views([await SecureLink.select().where(SecureLink.id == link.id).first()]))[0]
+    return NewLink(view, f"{settings.base_url}/l/{token}", code)
+
+
+async def participant_links(principal: Principal, participant_id: int) -> list[LinkView]:
+    await access.participant_row(principal, participant_id)
+    rows = (
+        await SecureLink.select()
+        .where(SecureLink.participant == participant_id)
+        .order_by(SecureLink.id, ascending=False)
+    )
+    return await _views(rows)
+
+
+async def revoke_link(principal: Principal, link_id: int, origin: str = "") -> LinkView:
+    row = await SecureLink.select().where(SecureLink.id == link_id).first()
+    if row is None:
+        raise access.NotFound("no such link")
+    await access.participant_row(principal, row["participant"])
+    if row["revoked_at"] is None:
+        async with db.transaction():
+            await SecureLink.update(
+                {SecureLink.revoked_at: datetime.now(UTC), SecureLink.revoked_by: principal.id}
+            ).where(SecureLink.id == link_id)
+            await audit.record("link.revoked", principal.actor(origin), "secure_link", link_id)
+    return (await _views([await SecureLink.select().where(SecureLink.id == link_id).first()]))[0]
+
+
+# --- the officer's side ----------------------------------------------------------------
+
+
+class LinkNotFound(Exception):
+    """No link has this token (a typo, or never issued)."""
+
+
+@dataclass
+class LinkGone(Exception):
+    """The link or its consent no longer allows access: HTTP 410, nothing disclosed."""
+
+    reason: str
+    program: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+class CodeRequired(Exception):
+    """The link needs its access code first."""
+
+    def __init__(self, attempts_left: int) -> None:
+        self.attempts_left = attempts_left
+        super().__init__("access code required")
+
+
+@dataclass
+class LinkAccess:
+    link: dict[str, Any]
+    person: dict[str, Any]
+    program: dict[str, Any]
+    recipient: dict[str, Any]
+    report: dict[str, Any] | None
+    decision: Decision
+
+
+def _gone(program: dict[str, Any], reason: str) -> LinkGone:
+    return LinkGone(reason, program["name"], program["phone"], program["contact_email"])
+
+
+async def resolve(token: str, unlocked: bool = False) -> LinkAccess:
+    """The link behind ``token``, checked now: raises ``LinkNotFound``, ``LinkGone`` or
+    ``CodeRequired``. Reads only; the caller records what it then discloses."""
+    digest = token_hash(token)
+    row = await SecureLink.select().where(SecureLink.token_hash == digest).first()
+    if row is None or not hmac.compare_digest(row["token_hash"], digest):
+        raise LinkNotFound()
+    person = await Participant.select().where(Participant.id == row["participant"]).first()
+    program = await Program.select().where(Program.id == person["program"]).first()
+    state = _state(row, datetime.now(UTC))
+    if state == "revoked":
+        raise _gone(program, "This link was withdrawn by the program.")
+    if state == "expired":
+        raise _gone(program, "This link has expired.")
+    if state == "locked":
+        raise _gone(program, "This link was locked after too many wrong access codes.")
+    recipient = await Recipient.select().where(Recipient.id == row["recipient"]).first()
+    report = (
+        await Report.select().where(Report.id == row["report"]).first() if row["report"] else None
+    )
+    if report is not None and report["status"] == "revoked":
+        raise _gone(program, "The report behind this link was withdrawn by the program.")
+    today = datetime.now(ZoneInfo(program["time_zone"])).date()
+    decision = await _bound_decision(row, recipient, report, today)
+    if not decision.allowed:
+        raise _gone(
+            program,
+            "The client's consent no longer allows this disclosure (it was revoked, has "
+            "expired or does not cover it).",
+        )
+    if row["access_code_hash"] and not unlocked:
+        raise CodeRequired(row["max_code_attempts"] - row["failed_code_attempts"])
+    return LinkAccess(row, person, program, recipient, report, decision)
+
+
+async def check_code(token: str, code: str, origin: str = "") -> bool:
+    """One attempt at the access code; wrong ones count towards locking the link."""
+    try:
+        await resolve(token)
+        return True  # no code needed
+    except CodeRequired:
+        pass
+    row = await SecureLink.select().where(SecureLink.token_hash == token_hash(token)).first()
+    ok = await asyncio.to_thread(verify_password, row["access_code_hash"], code.strip())
+    if not ok:
+        async with db.transaction():
+            await SecureLink.update(
+                {SecureLink.failed_code_attempts: SecureLink.failed_code_attempts + 1}
+            ).where(SecureLink.id == row["id"])
+            await audit.record(
+                "link.code_failed",
+                audit.Actor(f"link:{row['id']}", origin),
+                "secure_link",
+                row["id"],
+            )
+    return ok
+
+
+def unlock_mark(secret: str, link_digest: str) -> str:
+    """The cookie value that says this browser gave the right code for this link."""
+    return hmac.new(secret.encode(), f"link-unlocked:{link_digest}".encode(), "sha256").hexdigest()
+
+
+@dataclass
+class WeekLine:
+    start: date
+    end: date
+    status: str | None = None
+    status_label: str | None = None
+    hours: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TestLine:
+    day: date
+    outcome: str
+    detail: str
+
+
+@dataclass
+class OfficerView:
+    participant_name: str
+    program_name: str
+    program_phone: str
+    program_email: str
+    recipient_name: str
+    shown: list[str]
+    weeks: list[WeekLine]
+    tests: list[TestLine]
+    reports: list[dict[str, Any]]
+    consent_scope: str
+    notice: str
+    expires_at: datetime
+
+
+async def _visible_reports(grant: LinkAccess) -> list[dict[str, Any]]:
+    if grant.report is not None:
+        return [grant.report]
+    rows = (
+        await Report.select()
+        .where(
+            (Report.participant == grant.person["id"])
+            & (Report.recipient == grant.recipient["id"])
+            & (Report.status == "current")
+        )
+        .order_by(Report.id, ascending=False)
+    )
+    consent = await Consent.select().where(Consent.id == grant.link["consent"]).first()
+    today = datetime.now(ZoneInfo(grant.program["time_zone"])).date()
+    return [r for r in rows if decide(r["kind"], grant.recipient, [consent], today).allowed]
+
+
+async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
+    """What the link page shows; recorded as a disclosure."""
+    shown = set(grant.decision.categories)
+    zone = ZoneInfo(grant.program["time_zone"])
+    today = datetime.now(zone).date()
+    weeks: list[WeekLine] = []
+    tests: list[TestLine] = []
+    if shown & {C.attendance, C.compliance_status, C.drug_tests} and grant.report is None:
+        start = max(grant.person["admitted_on"], today - timedelta(days=RECENT_TEST_DAYS))
+        result = (
+            await caseload.evaluate_people(
+                grant.program, [grant.person], [grant.person["id"]], start, today
+            )
+        )[grant.person["id"]]
+        for w in result.weeks[-STATUS_WEEKS:][::-1]:
+            line = WeekLine(w.start, w.end)
+            if C.compliance_status in shown:
+                line.status = w.status
+                line.status_label = STATUS_WORDS.get(w.status, w.status)
+                line.reasons = [r.text for r in w.reasons if r.topic in shown]
+            if C.attendance in shown:
+                line.hours = f"{w.attended_hours:g} of {w.required_hours:g} hours"
+            weeks.append(line)
+        if C.drug_tests in shown:
+            tests = [
+                TestLine(t.day, t.outcome.replace("_", " "), t.detail)
+                for w in result.weeks
+                for t in w.tests
+            ][::-1]
+    visible = await _visible_reports(grant)
+    async with db.transaction():
+        await SecureLink.update(
+            {
+                SecureLink.use_count: SecureLink.use_count + 1,
+                SecureLink.last_used_at: datetime.now(UTC),
+            }
+        ).where(SecureLink.id == grant.link["id"])
+        await disclosed(
+            participant=grant.person["id"],
+            kind=DisclosureKind.link_opened,
+            description=(
+                f"secure link #{grant.link['id']} opened: "
+                + ("status page" if grant.report is None else f"report {grant.report['public_id']}")
+            ),
+            recipient=grant.recipient["id"],
+            consent=grant.link["consent"],
+            purpose=grant.decision.purpose,
+            report=grant.report["id"] if grant.report else None,
+            link=grant.link["id"],
+            origin=origin,
+        )
+    return OfficerView(
+        participant_name=f"{grant.person['first_name']} {grant.person['last_name']}",
+        program_name=grant.program["name"],
+        program_phone=grant.program["phone"],
+        program_email=grant.program["contact_email"],
+        recipient_name=grant.recipient["name"],
+        shown=sorted(shown),
+        weeks=weeks,
+        tests=tests,
+        reports=[
+            {
+                "id": r["id"],
+                "public_id": r["public_id"],
+                "kind": r["kind"].replace("_", " "),
+                "period_start": r["period_start"],
+                "period_end": r["period_end"],
+                "version": r["version"],
+                "signed_at": r["signed_at"],
+            }
+            for r in visible
+        ],
+        consent_scope=grant.decision.scope,
+        notice=NOTICE,
+        expires_at=grant.link["expires_at"],
+    )
+
+
+async def download(
+    grant: LinkAccess, settings: Settings, report_id: int, origin: str = ""
+) -> tuple[dict[str, Any], bytes]:
+    """A report the link covers, exactly as stored; recorded as a disclosure."""
+    report = next((r for r in await _visible_reports(grant) if r["id"] == report_id), None)
+    if report is None:
+        raise LinkNotFound()
+    content = await asyncio.to_thread(store.read, settings.reports_dir, report["stored_path"])
+    if store.sha256(content) != report["sha256"]:
+        raise reports.StoreDamaged(f"the stored PDF of report {report['public_id']} is damaged")
+    async with db.transaction():
+        await SecureLink.update(
+            {
+                SecureLink.use_count: SecureLink.use_count + 1,
+                SecureLink.last_used_at: datetime.now(UTC),
+            }
+        ).where(SecureLink.id == grant.link["id"])
+        await disclosed(
+            participant=grant.person["id"],
+            kind=DisclosureKind.report_downloaded,
+            description=(
+                f"report {report['public_id']} downloaded through secure link #{grant.link['id']}"
+            ),
+            recipient=grant.recipient["id"],
+            consent=grant.link["consent"],
+            purpose=grant.decision.purpose,
+            report=report["id"],
+            link=grant.link["id"],
+            origin=origin,
+        )
+    return report, content

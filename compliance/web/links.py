@@ -1,0 +1,250 @@
+"""Secure links: staff create and revoke them (API and forms); officers open them at
+``/l/{token}`` with no account. Link responses are never cached, indexed, framed or
+referred, and are rate limited per client and per token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie, ResponseHeader
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from compliance.accounts import Principal
+from compliance.disclosure import links
+from compliance.disclosure.links import LinkView, NewLink
+from compliance.settings import Settings
+from compliance.validation import Form
+from compliance.vocabulary import LinkScope
+from compliance.web.auth import origin_of
+from compliance.web.ratelimit import link_rate_limit
+
+LINK_HEADERS = [
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+    ResponseHeader(name="X-Robots-Tag", value="noindex, nofollow"),
+    ResponseHeader(name="X-Frame-Options", value="DENY"),
+    ResponseHeader(
+        name="Content-Security-Policy",
+        value=(
+            "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+        ),
+    ),
+]
+UNLOCK_COOKIE = "link_unlocked"
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+@dataclass
+class LinkRequest:
+    recipient_id: int
+    scope: str = LinkScope.participant.value
+    report_id: int | None = None
+    days: int = links.DEFAULT_DAYS
+    access_code: bool = False
+
+
+class LinksAPI(Controller):
+    path = "/api"
+    tags = ["secure links"]
+
+    @post(
+        "/participants/{participant_id:int}/links",
+        operation_id="createLink",
+        summary="A secure link for a recipient; the URL and access code are shown only now",
+        status_code=201,
+    )
+    async def create(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: JSONBody[LinkRequest],
+    ) -> NewLink:
+        return await links.create_link(
+            principal,
+            _settings(request),
+            participant_id,
+            data.recipient_id,
+            data.scope,
+            data.report_id,
+            data.days,
+            data.access_code,
+            origin_of(request),
+        )
+
+    @get(
+        "/participants/{participant_id:int}/links",
+        operation_id="participantLinks",
+        summary="A participant's secure links (never their tokens)",
+    )
+    async def for_participant(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> list[LinkView]:
+        return await links.participant_links(principal, participant_id)
+
+    @post(
+        "/links/{link_id:int}/revoke",
+        operation_id="revokeLink",
+        summary="Stop a link at once",
+        status_code=200,
+    )
+    async def revoke(
+        self, request: Request, principal: NamedDependency[Principal], link_id: FromPath[int]
+    ) -> LinkView:
+        return await links.revoke_link(principal, link_id, origin_of(request))
+
+
+class LinkPages(Controller):
+    include_in_schema = False
+
+    @post("/participants/{participant_id:int}/links", status_code=200)
+    async def create(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Template:
+        form = Form(data)
+        recipient = form.integer("recipient_id", minimum=1)
+        days = form.integer("days", required=False, minimum=1, maximum=links.MAX_DAYS)
+        report = form.integer("report_id", required=False, minimum=1)
+        form.errors.raise_if_any()
+        assert recipient is not None
+        made = await links.create_link(
+            principal,
+            _settings(request),
+            participant_id,
+            recipient,
+            LinkScope.report if report else LinkScope.participant,
+            report,
+            days or links.DEFAULT_DAYS,
+            data.get("access_code") == "true",
+            origin_of(request),
+        )
+        return Template(
+            "pages/links/created.html",
+            context={"principal": principal, "made": made, "participant_id": participant_id},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post("/links/{link_id:int}/revoke", status_code=303)
+    async def revoke(
+        self, request: Request, principal: NamedDependency[Principal], link_id: FromPath[int]
+    ) -> Redirect:
+        view = await links.revoke_link(principal, link_id, origin_of(request))
+        return Redirect(f"/participants/{view.participant_id}#links", status_code=303)
+
+
+def _unlocked(request: Request, token: str) -> bool:
+    mark = request.cookies.get(UNLOCK_COOKIE, "")
+    return bool(mark) and mark == _mark(request, token)
+
+
+def _mark(request: Request, token: str) -> str:
+    return links.unlock_mark(_settings(request).secret_key, links.token_hash(token))
+
+
+def _gone_page(exc: links.LinkGone) -> Template:
+    return Template(
+        "pages/links/gone.html",
+        context={"gone": exc},
+        status_code=410,
+    )
+
+
+def _not_found() -> Template:
+    return Template(
+        "pages/error.html",
+        context={"title": "Not a valid link", "message": "Check the address you were sent."},
+        status_code=404,
+    )
+
+
+class OfficerPages(Controller):
+    """No account: the token is the key. GET changes nothing a scanner could trigger
+    beyond the record of the disclosure itself."""
+
+    path = "/l"
+    include_in_schema = False
+    guards = [link_rate_limit]
+    response_headers = LINK_HEADERS
+
+    @get("/{token:str}")
+    async def open(self, request: Request, token: FromPath[str]) -> Template:
+        try:
+            grant = await links.resolve(token, _unlocked(request, token))
+        except links.LinkNotFound:
+            return _not_found()
+        except links.LinkGone as exc:
+            return _gone_page(exc)
+        except links.CodeRequired as exc:
+            return Template(
+                "pages/links/code.html",
+                context={"token": token, "attempts_left": exc.attempts_left, "wrong": False},
+            )
+        view = await links.officer_view(grant, origin_of(request))
+        return Template("pages/links/officer.html", context={"v": view, "token": token})
+
+    @post("/{token:str}/code", status_code=303)
+    async def code(
+        self, request: Request, token: FromPath[str], data: URLEncodedBody[dict[str, str]]
+    ) -> Any:
+        try:
+            ok = await links.check_code(token, data.get("code", ""), origin_of(request))
+            if not ok:
+                await links.resolve(token)  # locked now? then 410
+        except links.LinkNotFound:
+            return _not_found()
+        except links.LinkGone as exc:
+            return _gone_page(exc)
+        except links.CodeRequired as exc:
+            return Template(
+                "pages/links/code.html",
+                context={"token": token, "attempts_left": exc.attempts_left, "wrong": True},
+                status_code=401,
+            )
+        redirect = Redirect(f"/l/{token}", status_code=303)
+        redirect.cookies.append(
+            Cookie(
+                key=UNLOCK_COOKIE,
+                value=_mark(request, token),
+                path="/l/",
+                max_age=3600,
+                httponly=True,
+                samesite="strict",
+                secure=_settings(request).base_url.startswith("https://"),
+            )
+        )
+        return redirect
+
+    @get("/{token:str}/reports/{report_id:int}/pdf", media_type="application/pdf")
+    async def pdf(self, request: Request, token: FromPath[str], report_id: FromPath[int]) -> Any:
+        try:
+            grant = await links.resolve(token, _unlocked(request, token))
+            report, content = await links.download(
+                grant, _settings(request), report_id, origin_of(request)
+            )
+        except links.LinkNotFound:
+            return _not_found()
+        except links.LinkGone as exc:
+            return _gone_page(exc)
+        except links.CodeRequired:
+            return Redirect(f"/l/{token}", status_code=303)
+        name = f"{report['kind']}-{report['public_id']}-v{report['version']}.pdf"
+        return Response(
+            content,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
+ROUTES = [LinksAPI, LinkPages, OfficerPages]
