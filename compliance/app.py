@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +18,7 @@ from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, admin, db, workers
+from compliance.disclosure import background
 from compliance.settings import Settings, load_settings
 from compliance.web import (
     admin_api,
@@ -68,9 +70,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
         await asyncio.to_thread(db.prepare_sqlite, settings.database)
         await db.open_pool(engine, settings.database_pool_size)
+        jobs = asyncio.create_task(background.loop(settings)) if settings.background_jobs else None
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
             await asyncio.to_thread(workers.close_shared)
             await db.close_pool(engine)
 

@@ -57,6 +57,14 @@ class Settings:
     signing_p12: Path | None = None
     signing_passphrase: str = field(default="", repr=False)
     timestamp_url: str = ""  # RFC 3161 time-stamping service; none when empty
+    # Outgoing mail; with no SMTP_HOST messages wait in the outbox, readable by staff.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls, tls or none
+    smtp_username: str = ""
+    smtp_password: str = field(default="", repr=False)
+    mail_from: str = "compliance@localhost"
+    background_jobs: bool = True  # notices and outbox delivery inside the app
 
     @property
     def database_url(self) -> str:
@@ -231,7 +239,21 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         signing_p12=_signing_p12(env),
         signing_passphrase=env.get("SIGNING_P12_PASSPHRASE", ""),
         timestamp_url=_timestamp_url(env),
+        smtp_host=env.get("SMTP_HOST", "").strip(),
+        smtp_port=_positive_int(env, "SMTP_PORT", 587),
+        smtp_security=_smtp_security(env),
+        smtp_username=env.get("SMTP_USERNAME", ""),
+        smtp_password=env.get("SMTP_PASSWORD", ""),
+        mail_from=env.get("MAIL_FROM", "").strip() or "compliance@localhost",
+        background_jobs=env.get("BACKGROUND_JOBS", "1").strip() not in ("0", "false", "no"),
     )
+
+
+def _smtp_security(env: Mapping[str, str]) -> str:
+    raw = env.get("SMTP_SECURITY", "starttls").strip().lower() or "starttls"
+    if raw not in ("starttls", "tls", "none"):
+        raise SettingsError("SMTP_SECURITY", f"{raw!r}: use starttls, tls or none")
+    return raw
 
 
 def _signing_p12(env: Mapping[str, str]) -> Path | None:

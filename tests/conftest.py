@@ -150,6 +150,7 @@ def settings_env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "REPORTS_DIR": str(tmp_path / "reports"),
         "SECRET_KEY": "test-secret-key-" + "x" * 40,
         "BASE_URL": "http://testserver",
+        "BACKGROUND_JOBS": "0",  # tests run notices and delivery themselves
     }
 
 

@@ -129,6 +129,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/participants/{participant_id:int}/links", "POST"): {"json": {"recipient_id": 1}},
     ("/participants/{participant_id:int}/links", "POST"): {"data": {"recipient_id": "1"}},
     ("/api/links/{link_id:int}/revoke", "POST"): {"json": {}},
+    ("/api/reports/{report_id:int}/send", "POST"): {"json": {}},
+    ("/reports/{report_id:int}/send", "POST"): {"data": {}},
     ("/links/{link_id:int}/revoke", "POST"): {"data": {}},
     ("/reports/{report_id:int}/revoke", "POST"): {"data": {"reason": "x"}},
     ("/api/programs/{program_id:int}/analytes/codes", "POST"): {

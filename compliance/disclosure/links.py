@@ -149,8 +149,6 @@ async def create_link(
     person = await access.participant_row(principal, participant_id)
     if scope not in {s.value for s in LinkScope}:
         raise InvalidInput([FieldError("scope", "participant or report")])
-    if not 1 <= days <= MAX_DAYS:
-        raise InvalidInput([FieldError("days", f"between 1 and {MAX_DAYS}")])
     recipient = await Recipient.select().where(Recipient.id == recipient_id).first()
     if recipient is None or recipient["program"] != person["program"]:
         raise InvalidInput([FieldError("recipient_id", "no such recipient in this program")])
@@ -159,12 +157,40 @@ async def create_link(
         report = await Report.select().where(Report.id == (report_id or 0)).first()
         if report is None or report["participant"] != participant_id:
             raise InvalidInput([FieldError("report_id", "no such report of this participant")])
-        if report["status"] != "current":
-            raise InvalidInput([FieldError("report_id", f"the report is {report['status']}")])
+    return await issue_link(
+        settings,
+        person,
+        recipient,
+        report,
+        days,
+        with_access_code,
+        principal.actor(origin),
+        principal.id,
+    )
+
+
+async def issue_link(
+    settings: Settings,
+    person: dict[str, Any],
+    recipient: dict[str, Any],
+    report: dict[str, Any] | None,
+    days: int,
+    with_access_code: bool,
+    actor: audit.Actor,
+    created_by: int | None,
+) -> NewLink:
+    """A link for ``recipient`` to ``person``'s standing view, or to ``report``; refused
+    (``ConsentRefused``) unless a valid consent covers it. Joins the caller's
+    transaction if any, so a link and the e-mail carrying it are made together."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput([FieldError("days", f"between 1 and {MAX_DAYS}")])
+    scope = LinkScope.report if report is not None else LinkScope.participant
+    if report is not None and report["status"] != "current":
+        raise InvalidInput([FieldError("report_id", f"the report is {report['status']}")])
     program = await Program.select().where(Program.id == person["program"]).first()
     zone = ZoneInfo(program["time_zone"])
     today = datetime.now(zone).date()
-    consents = await Consent.select().where(Consent.participant == participant_id)
+    consents = await Consent.select().where(Consent.participant == person["id"])
     decision = decide(_kind(scope, recipient, report), recipient, consents, today)
     if not decision.allowed:
         raise reports.ConsentRefused(decision.missing)
@@ -185,18 +211,18 @@ async def create_link(
         link = SecureLink(
             token_hash=token_hash(token),
             scope=scope,
-            participant=participant_id,
+            participant=person["id"],
             report=report["id"] if report else None,
             recipient=recipient["id"],
             consent=consent["id"],
-            created_by=principal.id,
+            created_by=created_by,
             created_at=now,
             expires_at=expires,
             access_code_hash=code_hash,
         )
         await link.save()
         await disclosed(
-            participant=participant_id,
+            participant=person["id"],
             kind=DisclosureKind.link_created,
             description=(
                 f"secure link #{link.id} to "
@@ -208,16 +234,17 @@ async def create_link(
             purpose=decision.purpose,
             report=report["id"] if report else None,
             link=link.id,
-            origin=origin,
+            origin=actor.origin,
         )
         await audit.record(
             "link.created",
-            principal.actor(origin),
+            actor,
             "secure_link",
             link.id,
             {"scope": scope, "recipient": recipient["id"], "access_code": bool(code)},
         )
-    view = (await _views([await SecureLink.select().where(SecureLink.id == link.id).first()]))[0]
+        row = await SecureLink.select().where(SecureLink.id == link.id).first()
+    view = (await _views([row]))[0]
     return NewLink(view, f"{settings.base_url}/l/{token}", code)
 
 

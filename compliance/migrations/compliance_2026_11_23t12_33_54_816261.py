@@ -197,17 +197,11 @@ DESCRIPTION = "True"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="compliance", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="compliance", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="StaffUser", tablename="staff_user", schema=None, columns=None
-    )
+    manager.add_table(class_name="StaffUser", tablename="staff_user", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="DrugTest", tablename="drug_test", schema=None, columns=None
-    )
+    manager.add_table(class_name="DrugTest", tablename="drug_test", schema=None, columns=None)
 
     manager.add_table(
         class_name="SecureLink",
@@ -223,21 +217,13 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Program", tablename="program", schema=None, columns=None
-    )
+    manager.add_table(class_name="Program", tablename="program", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Attendance", tablename="attendance", schema=None, columns=None
-    )
+    manager.add_table(class_name="Attendance", tablename="attendance", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Disclosure", tablename="disclosure", schema=None, columns=None
-    )
+    manager.add_table(class_name="Disclosure", tablename="disclosure", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Consent", tablename="consent", schema=None, columns=None
-    )
+    manager.add_table(class_name="Consent", tablename="consent", schema=None, columns=None)
 
     manager.add_table(
         class_name="AnalyteCode",
@@ -246,9 +232,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Report", tablename="report", schema=None, columns=None
-    )
+    manager.add_table(class_name="Report", tablename="report", schema=None, columns=None)
 
     manager.add_table(
         class_name="AnalyteResult",
@@ -271,9 +255,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Analyte", tablename="analyte", schema=None, columns=None
-    )
+    manager.add_table(class_name="Analyte", tablename="analyte", schema=None, columns=None)
 
     manager.add_table(
         class_name="PhaseSessionRequirement",
@@ -282,9 +264,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Recipient", tablename="recipient", schema=None, columns=None
-    )
+    manager.add_table(class_name="Recipient", tablename="recipient", schema=None, columns=None)
 
     manager.add_table(
         class_name="MandatePhase",
@@ -293,9 +273,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Violation", tablename="violation", schema=None, columns=None
-    )
+    manager.add_table(class_name="Violation", tablename="violation", schema=None, columns=None)
 
     manager.add_table(
         class_name="ImportBatch",
@@ -311,9 +289,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Mandate", tablename="mandate", schema=None, columns=None
-    )
+    manager.add_table(class_name="Mandate", tablename="mandate", schema=None, columns=None)
 
     manager.add_table(
         class_name="Participant",
@@ -1112,9 +1088,7 @@ async def forwards():
             "unique": False,
             "index": False,
             "index_method": IndexMethod.btree,
-            "choices": Enum(
-                "LinkScope", {"participant": "participant", "report": "report"}
-            ),
+            "choices": Enum("LinkScope", {"participant": "participant", "report": "report"}),
             "db_column_name": None,
             "secret": False,
         },

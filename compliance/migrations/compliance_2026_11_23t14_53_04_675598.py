@@ -28,9 +28,7 @@ DESCRIPTION = "Violations: withdrawn, reviewed by, review note"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="compliance", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="compliance", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="Violation",

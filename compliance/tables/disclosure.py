@@ -6,7 +6,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from compliance.tables.people import Consent, Participant, Recipient
-from compliance.tables.programs import StaffUser
+from compliance.tables.programs import Program, StaffUser
 from compliance.tables.reporting import Report
 from compliance.vocabulary import DisclosureKind, LinkScope, OutboxStatus
 
@@ -52,8 +52,12 @@ class Disclosure(Table):
 
 
 class OutboxMessage(Table, tablename="outbox_message"):
-    """E-mail waits here until delivered, so a down mail server loses nothing."""
+    """E-mail waits here until delivered, so a down mail server loses nothing. The body
+    holds a secure link, so it is stored encrypted (see disclosure/outbox.py)."""
 
+    program = ForeignKey(references=Program, on_delete=OnDelete.restrict, null=True, index=True)
+    participant = ForeignKey(references=Participant, on_delete=OnDelete.restrict, null=True)
+    link = ForeignKey(references=SecureLink, on_delete=OnDelete.restrict, null=True)
     to_address = Varchar(length=254)
     subject = Varchar(length=300)
     body_text = Text()

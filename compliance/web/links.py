@@ -14,8 +14,10 @@ from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance.accounts import Principal
-from compliance.disclosure import links
+from compliance.disclosure import delivery, links, outbox
+from compliance.disclosure.delivery import SentReport
 from compliance.disclosure.links import LinkView, NewLink
+from compliance.disclosure.outbox import OutboxView
 from compliance.settings import Settings
 from compliance.validation import Form
 from compliance.vocabulary import LinkScope
@@ -102,6 +104,43 @@ class LinksAPI(Controller):
         return await links.revoke_link(principal, link_id, origin_of(request))
 
 
+@dataclass
+class SendRequest:
+    access_code: bool = False
+
+
+class DeliveryAPI(Controller):
+    path = "/api"
+    tags = ["secure links"]
+
+    @post(
+        "/reports/{report_id:int}/send",
+        operation_id="sendReport",
+        summary="E-mail the report's recipient a secure link to it (no health information)",
+        status_code=201,
+    )
+    async def send(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        report_id: FromPath[int],
+        data: JSONBody[SendRequest],
+    ) -> SentReport:
+        return await delivery.send_report(
+            principal, _settings(request), report_id, data.access_code, origin_of(request)
+        )
+
+    @get(
+        "/programs/{program_id:int}/outbox",
+        operation_id="programOutbox",
+        summary="The program's outgoing e-mail, newest first, with delivery state",
+    )
+    async def outbox(
+        self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
+    ) -> list[OutboxView]:
+        return await outbox.program_outbox(principal, _settings(request), program_id)
+
+
 class LinkPages(Controller):
     include_in_schema = False
 
@@ -133,6 +172,47 @@ class LinkPages(Controller):
         return Template(
             "pages/links/created.html",
             context={"principal": principal, "made": made, "participant_id": participant_id},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post("/reports/{report_id:int}/send", status_code=200)
+    async def send(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        report_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Template:
+        sent = await delivery.send_report(
+            principal,
+            _settings(request),
+            report_id,
+            data.get("access_code") == "true",
+            origin_of(request),
+        )
+        return Template(
+            "pages/links/created.html",
+            context={
+                "principal": principal,
+                "made": sent.link,
+                "sent_to": sent.to,
+                "participant_id": sent.link.link.participant_id,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @get("/programs/{program_id:int}/outbox")
+    async def outbox(
+        self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
+    ) -> Template:
+        messages = await outbox.program_outbox(principal, _settings(request), program_id)
+        return Template(
+            "pages/links/outbox.html",
+            context={
+                "principal": principal,
+                "messages": messages,
+                "smtp": bool(_settings(request).smtp_host),
+            },
             headers={"Cache-Control": "no-store"},
         )
 
@@ -247,4 +327,4 @@ class OfficerPages(Controller):
         )
 
 
-ROUTES = [LinksAPI, LinkPages, OfficerPages]
+ROUTES = [LinksAPI, DeliveryAPI, LinkPages, OfficerPages]

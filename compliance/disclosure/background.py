@@ -1,0 +1,29 @@
+"""The app's background loop: violation notices and outbox delivery, every half
+minute. One failure is logged (without message bodies) and the loop goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from compliance.disclosure import notices, outbox
+from compliance.settings import Settings
+
+INTERVAL_S = 30.0
+log = logging.getLogger(__name__)
+
+
+async def run_once(settings: Settings) -> tuple[int, outbox.DeliveryReport]:
+    queued = await notices.send_violation_notices(settings)
+    return queued, await outbox.deliver_due(settings)
+
+
+async def loop(settings: Settings, interval: float = INTERVAL_S) -> None:
+    while True:
+        try:
+            await run_once(settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("background jobs failed: %s", exc.__class__.__name__)
+        await asyncio.sleep(interval)

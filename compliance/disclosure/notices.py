@@ -1,0 +1,90 @@
+"""Violation notices: when the engine records a new violation and a court recipient's
+consent covers it, that recipient gets one e-mail (no health information, a link to
+the status page) within the program's notice window; never twice for one violation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance import audit, db
+from compliance.disclosure import links, outbox
+from compliance.reporting.consent_gate import decide
+from compliance.settings import Settings
+from compliance.tables import Consent, Participant, Program, Recipient, Violation
+from compliance.vocabulary import InformationCategory as C
+from compliance.vocabulary import ReportKind
+
+COURT_KINDS = ("probation_officer", "court")
+# Which consent category a violation discloses.
+TOPIC = {"unexcused_absence": C.attendance}
+
+
+def _covers(decision: Any, kind: str) -> bool:
+    return decision.allowed and TOPIC.get(kind, C.drug_tests) in decision.categories
+
+
+async def send_violation_notices(settings: Settings, now: datetime | None = None) -> int:
+    """Queue one notice per new violation per covering court recipient; returns how many."""
+    now = now or datetime.now(UTC)
+    pending = (
+        await Violation.select()
+        .where(Violation.notified_at.is_null() & Violation.withdrawn_at.is_null())
+        .order_by(Violation.id)
+        .limit(500)
+    )
+    queued = 0
+    for v in pending:
+        claimed = (
+            await Violation.update({Violation.notified_at: now})
+            .where((Violation.id == v["id"]) & Violation.notified_at.is_null())
+            .returning(Violation.id)
+        )
+        if not claimed:
+            continue  # another process took it
+        person = await Participant.select().where(Participant.id == v["participant"]).first()
+        program = await Program.select().where(Program.id == person["program"]).first()
+        today = datetime.now(ZoneInfo(program["time_zone"])).date()
+        consents = await Consent.select().where(Consent.participant == person["id"])
+        recipients = await Recipient.select().where(
+            (Recipient.program == program["id"])
+            & Recipient.kind.is_in(list(COURT_KINDS))
+            & Recipient.active.eq(True)
+        )
+        for recipient in recipients:
+            if not recipient["email"]:
+                continue
+            if not _covers(
+                decide(ReportKind.court_progress, recipient, consents, today), v["kind"]
+            ):
+                continue
+            async with db.transaction():
+                made = await links.issue_link(
+                    settings,
+                    person,
+                    recipient,
+                    None,
+                    links.DEFAULT_DAYS,
+                    False,
+                    audit.SYSTEM,
+                    None,
+                )
+                await outbox.enqueue(
+                    settings,
+                    to=recipient["email"],
+                    subject=f"Compliance update from {program['name']}",
+                    body=(
+                        f"{program['name']} has recorded a new compliance event for a client "
+                        "you supervise.\n\n"
+                        f"See the current status here: {made.url}\n"
+                        f"The link works until {made.link.expires_at:%d %b %Y}.\n\n"
+                        "This message holds no health information; the page is protected by "
+                        "Federal confidentiality rules (42 CFR part 2)."
+                    ),
+                    program=program["id"],
+                    participant=person["id"],
+                    link=made.link.id,
+                )
+            queued += 1
+    return queued

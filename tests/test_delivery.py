@@ -1,0 +1,154 @@
+"""Report delivery and violation notices through the outbox, delivered to a real local
+SMTP server (aiosmtpd) that is down at first and then up: nothing is lost, nothing is
+sent twice, and no e-mail carries health information or is stored readable."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+
+from compliance import accounts
+from compliance.demo import load_demo
+from compliance.disclosure import notices, outbox
+from compliance.tables import (
+    Disclosure,
+    OutboxMessage,
+    Participant,
+    Program,
+    Recipient,
+    SecureLink,
+    Violation,
+)
+from compliance.vocabulary import Role
+from tests.staff import PASSWORD, csrf_token, sign_in
+
+pytestmark = pytest.mark.db
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+async def demo(client: httpx.AsyncClient) -> dict:
+    await load_demo(now=NOW)
+    program = await Program.select().first()
+    await accounts.create_staff_user(
+        email="staff@example.org",
+        full_name="Sam Staff",
+        password=PASSWORD,
+        role=Role.clinician,
+        program_ids=[program["id"]],
+    )
+    await sign_in(client, "staff@example.org")
+    people = {p["client_id"]: p["id"] for p in await Participant.select()}
+    recipients = {r["name"]: r["id"] for r in await Recipient.select()}
+    return {"people": people, "recipients": recipients, "program": program}
+
+
+async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
+    return await client.post(url, json=body, headers={"x-csrftoken": await csrf_token(client)})
+
+
+async def test_sent_report_survives_a_down_mail_server(client, demo, settings) -> None:
+    pid = demo["people"]["RB-1001"]
+    report = await _post(
+        client,
+        f"/api/participants/{pid}/reports",
+        {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
+    )
+    assert report.status_code == 201, report.text
+    sent = await _post(client, f"/api/reports/{report.json()['id']}/send", {"access_code": True})
+    assert sent.status_code == 201, sent.text
+    body = sent.json()
+    url, code = body["link"]["url"], body["link"]["access_code"]
+    assert body["to"] == "dwhitfield@probation.example" and code
+    token = url.rsplit("/", 1)[1]
+    stored = await OutboxMessage.select().first()
+    assert token not in str(stored) and "Marcus" not in str(stored)  # sealed at rest
+    assert [d["kind"] for d in await Disclosure.select().order_by(Disclosure.id)] == [
+        "link_created",
+        "report_sent",
+    ]
+    # With no SMTP configured the outbox is readable by staff.
+    page = await client.get(f"/programs/{demo['program']['id']}/outbox")
+    assert page.status_code == 200 and url in page.text
+    # The mail server is down: the message waits, with the error and the next try.
+    port = free_port()
+    mail = dataclasses.replace(
+        settings, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none"
+    )
+    now = datetime.now(UTC)
+    first = await outbox.deliver_due(mail, now=now)
+    assert (first.sent, first.retrying) == (0, 1)
+    row = await OutboxMessage.select().first()
+    assert row["status"] == "pending" and row["attempts"] == 1 and row["last_error"]
+    assert row["next_attempt_at"] >= now + timedelta(seconds=29)
+    assert (await outbox.deliver_due(mail, now=now + timedelta(seconds=5))).retrying == 0
+    # The server comes up: delivered once, and only once.
+    inbox = Inbox()
+    server = Controller(inbox, hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        later = now + timedelta(seconds=31)
+        assert (await outbox.deliver_due(mail, now=later)).sent == 1
+        assert (await outbox.deliver_due(mail, now=later + timedelta(hours=9))).sent == 0
+    finally:
+        server.stop()
+    assert len(inbox.messages) == 1
+    message = inbox.messages[0]
+    text = message.get_payload()
+    assert message["To"] == "dwhitfield@probation.example"
+    assert url in text and report.json()["public_id"] in text
+    assert code not in text  # the access code goes another way
+    for private in ("Marcus", "Hale", "RB-1001", "positive", "cocaine", "THC"):
+        assert private not in text and private not in message["Subject"]
+    assert (await OutboxMessage.select().first())["status"] == "sent"
+
+
+async def test_one_notice_per_violation_to_the_court_recipient(client, demo, settings) -> None:
+    court = demo["people"]["RB-1001"]
+    open_violations = await Violation.count().where(Violation.participant == court)
+    assert open_violations > 0
+    queued = await notices.send_violation_notices(settings)
+    assert queued == open_violations
+    rows = await OutboxMessage.select()
+    assert {r["to_address"] for r in rows} == {"dwhitfield@probation.example"}
+    assert await notices.send_violation_notices(settings) == 0  # never twice
+    # A new violation (a missed random test) gives exactly one more notice.
+    missed = {"collection_status": "no_show", "called_at": "2026-11-23T08:00", "results": []}
+    response = await _post(client, f"/api/participants/{court}/drug-tests", missed)
+    assert response.status_code == 201, response.text
+    assert await notices.send_violation_notices(settings) == 1
+    assert await OutboxMessage.count() == open_violations + 1
+    bodies = [
+        outbox.unseal(settings.secret_key, r["body_text"]) for r in await OutboxMessage.select()
+    ]
+    for body in bodies:
+        assert "/l/" in body and "Marcus" not in body and "missed" not in body.lower()
+    # Each notice's link opens the status page.
+    link = bodies[-1].split("here: ", 1)[1].split()[0].removeprefix("http://testserver")
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as po:
+        assert (await po.get(link)).status_code == 200
+    assert await SecureLink.count() == open_violations + 1
