@@ -82,6 +82,18 @@ def _anchor(document: Any, name: str) -> tuple[int, tuple[float, float, float, f
     raise LookupError(f"the template has no #{name} box")
 
 
+def render_plain(template: str, context: dict[str, Any]) -> bytes:
+    """Worker-process job: an unsigned PDF/A of ``template`` (exports, not reports)."""
+    from weasyprint import HTML
+
+    html = environment().get_template(template).render(**context)
+    pdf = HTML(string=html, base_url=str(TEMPLATES) + "/").write_pdf(
+        pdf_variant=PDF_VARIANT, font_config=_fonts()
+    )
+    assert pdf is not None
+    return pdf
+
+
 def warm_up() -> None:
     """Run in each new worker: load the fonts, the templates and the stamp font once, so
     the first real report is as fast as the hundredth."""

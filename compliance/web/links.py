@@ -14,10 +14,13 @@ from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance.accounts import Principal
-from compliance.disclosure import delivery, links, outbox
+from compliance.disclosure import accounting, delivery, links, outbox
+from compliance.disclosure.accounting import Accounting
 from compliance.disclosure.delivery import SentReport
 from compliance.disclosure.links import LinkView, NewLink
 from compliance.disclosure.outbox import OutboxView
+from compliance.reporting import service as report_service
+from compliance.reporting.pdf import render_plain
 from compliance.settings import Settings
 from compliance.validation import Form
 from compliance.vocabulary import LinkScope
@@ -139,6 +142,73 @@ class DeliveryAPI(Controller):
         self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
     ) -> list[OutboxView]:
         return await outbox.program_outbox(principal, _settings(request), program_id)
+
+
+def _attachment(name: str) -> str:
+    return f'attachment; filename="{name}"'
+
+
+class AccountingAPI(Controller):
+    path = "/api"
+    tags = ["disclosures"]
+
+    @get(
+        "/participants/{participant_id:int}/disclosures",
+        operation_id="accountingOfDisclosures",
+        summary="Every disclosure of the past 3 years: when, to whom, what, why, on which consent",
+    )
+    async def disclosures(
+        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Accounting:
+        return await accounting.accounting(principal, participant_id, origin_of(request))
+
+
+class AccountingPages(Controller):
+    include_in_schema = False
+
+    @get("/participants/{participant_id:int}/disclosures")
+    async def page(
+        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Template:
+        account = await accounting.accounting(principal, participant_id, origin_of(request))
+        return Template(
+            "pages/links/disclosures.html",
+            context={"principal": principal, "a": account, "participant_id": participant_id},
+        )
+
+    @get("/participants/{participant_id:int}/disclosures.csv", media_type="text/csv")
+    async def csv(
+        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Response[str]:
+        account = await accounting.accounting(principal, participant_id, origin_of(request))
+        return Response(
+            accounting.to_csv(account),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": _attachment(f"disclosures-{account.client_id}.csv"),
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @get("/participants/{participant_id:int}/disclosures.pdf", media_type="application/pdf")
+    async def pdf(
+        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Response[bytes]:
+        account = await accounting.accounting(principal, participant_id, origin_of(request))
+        content = await report_service.pool().run(
+            render_plain,
+            "disclosure_accounting.html",
+            {"a": account},
+            time_limit=report_service.RENDER_TIME_LIMIT_S,
+        )
+        return Response(
+            content,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": _attachment(f"disclosures-{account.client_id}.pdf"),
+                "Cache-Control": "no-store",
+            },
+        )
 
 
 class LinkPages(Controller):
@@ -327,4 +397,4 @@ class OfficerPages(Controller):
         )
 
 
-ROUTES = [LinksAPI, DeliveryAPI, LinkPages, OfficerPages]
+ROUTES = [LinksAPI, DeliveryAPI, AccountingAPI, AccountingPages, LinkPages, OfficerPages]
