@@ -44,7 +44,14 @@ from compliance.tables import (
 )
 from compliance.validation import FieldError, InvalidInput
 
-STATUS_ORDER = {"non_compliant": 0, "partial": 1, "compliant": 2, "no_requirement": 3, None: 4}
+STATUS_ORDER = {
+    "non_compliant": 0,
+    "partial": 1,
+    "in_progress": 2,
+    "compliant": 3,
+    "no_requirement": 4,
+    None: 5,
+}
 
 
 def policy_of(program: dict[str, Any]) -> Policy:

@@ -19,6 +19,7 @@ STATUS_FILL = {
     "compliant": "#2e7d32",
     "non_compliant": "#c62828",
     "partial": "#9e9e9e",
+    "in_progress": "#78909c",
     "no_requirement": "#bdbdbd",
 }
 OUTCOME_MARK = {  # fill, shape; counted-positive outcomes are filled squares

@@ -101,7 +101,7 @@ class WeekResult:
     start: date
     end: date
     phase: str | None
-    status: str  # compliant, non_compliant, partial, no_requirement
+    status: str  # compliant, non_compliant, in_progress, partial, no_requirement
     required_hours: Decimal
     attended_hours: Decimal
     sessions_required: Mapping[str, int]
@@ -293,6 +293,7 @@ def evaluate(
     violations: list[Violation] = []
     start = week_start(max(period_start, admitted_on), first_day)
     last = min(period_end, discharged_on or period_end)
+    judged_on = as_of or period_end
     while start <= last:
         weeks.append(
             _week(
@@ -304,6 +305,7 @@ def evaluate(
                 admitted_on,
                 discharged_on,
                 violations,
+                judged_on,
             )
         )
         start += timedelta(days=7)
@@ -364,8 +366,14 @@ def _week(
     admitted_on: date,
     discharged_on: date | None,
     violations: list[Violation],
+    judged_on: date,
 ) -> WeekResult:
-    """One week's judgement; appends the week's violations to ``violations``."""
+    """One week's judgement; appends the week's violations to ``violations``.
+
+    A week not over on ``judged_on`` (this week, or one the period cuts) cannot fall
+    short of its hours, sessions or tests yet: it is "in_progress", or "non_compliant"
+    only when a violation (an unexcused absence, a positive or missed test) has already
+    happened, and only those reasons are given."""
     end = start + SIX_DAYS
     minutes = 0
     attended_types: dict[str, int] = {}
@@ -432,6 +440,9 @@ def _week(
         status = "no_requirement"
     elif partial:
         status = "partial"
+    elif end > judged_on:
+        reasons = [r for r in reasons if r.refs]
+        status = "non_compliant" if reasons else "in_progress"
     else:
         status = "non_compliant" if reasons else "compliant"
     return WeekResult(  # positional: a caseload builds 130,000 of these

@@ -64,7 +64,14 @@ async def test_marcus_weeks_are_judged_with_reasons(client, demo) -> None:
 async def test_caseload_puts_out_of_compliance_first(client, demo) -> None:
     rows = (await client.get("/api/caseload")).json()
     assert {r["client_id"] for r in rows} == {"RB-1001", "RB-1002", "RB-1003"}
-    order = {"non_compliant": 0, "partial": 1, "compliant": 2, "no_requirement": 3, None: 4}
+    order = {
+        "non_compliant": 0,
+        "partial": 1,
+        "in_progress": 2,
+        "compliant": 3,
+        "no_requirement": 4,
+        None: 5,
+    }
     keys = [(order[r["last_week"]], order[r["this_week"]]) for r in rows]
     assert keys == sorted(keys)
     page = await client.get("/caseload")

@@ -18,6 +18,7 @@ from compliance.rules import (
     DrugTestFact,
     Phase,
     Policy,
+    WeekResult,
     evaluate,
 )
 
@@ -348,7 +349,7 @@ def run(att, tst):
     )
 
 
-RANK = {"non_compliant": 0, "partial": 1, "compliant": 2, "no_requirement": 2}
+RANK = {"non_compliant": 0, "partial": 1, "in_progress": 1, "compliant": 2, "no_requirement": 2}
 
 
 @settings(max_examples=150, deadline=None)
@@ -381,3 +382,37 @@ def test_a_positive_or_missed_test_never_raises_compliance(data, day, kind) -> N
     before, after = run(att, tst), run(att, [*tst, extra])
     for b, a in zip(before.weeks, after.weeks, strict=True):
         assert RANK[a.status] <= RANK[b.status]
+
+
+def _judged_on(day_offset: int, attendance, tests) -> WeekResult:  # type: ignore[no-untyped-def]
+    return evaluate(
+        admitted_on=MONDAY - timedelta(days=7),
+        discharged_on=None,
+        phases=(PHASE1,),
+        attendance=attendance,
+        tests=tests,
+        policy=CHICAGO,
+        period_start=MONDAY,
+        period_end=MONDAY + timedelta(days=day_offset),
+    ).weeks[-1]
+
+
+def test_a_week_not_over_is_in_progress_not_short() -> None:
+    """Judged on Wednesday with one group attended: nothing is due yet."""
+    w = _judged_on(2, [session(0)], [])
+    assert w.status == "in_progress"
+    assert texts(w) == []
+    assert w.attended_hours == Decimal("3.00")
+    # The same records once the week is over: short of everything, with reasons.
+    done = _judged_on(6, [session(0)], [])
+    assert done.status == "non_compliant"
+    assert any("required hours" in t for t in texts(done))
+
+
+def test_a_violation_makes_a_week_in_progress_non_compliant_at_once() -> None:
+    w = _judged_on(2, [session(0, status="absent_unexcused")], [drug_test(1, "no_show")])
+    assert w.status == "non_compliant"
+    assert texts(w) == [
+        "Unexcused absence from group session Mon 2 Mar",
+        "Missed random test called for Tue 3 Mar",
+    ]

@@ -50,6 +50,7 @@ STATUS_WORDS = {
     "compliant": "Compliant",
     "non_compliant": "Not compliant",
     "partial": "Partial week",
+    "in_progress": "Week not over",
     "no_requirement": "No requirement",
 }
 LEVEL_WORDS = {

@@ -1,0 +1,132 @@
+"""The officer's phone: headless Debian chromium driven by Playwright at a phone-sized
+viewport opens a secure link on a real server, reads the status, downloads the PDF,
+and the downloaded file's signature validates."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from compliance import accounts
+from compliance.demo import load_demo
+from compliance.reporting import signing
+from compliance.tables import Participant, Program, Recipient
+from compliance.vocabulary import Role
+from tests.conftest import BIN, settings_env
+from tests.staff import PASSWORD, csrf_token, sign_in
+from tests.test_server import free_port
+
+pytestmark = pytest.mark.db
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PHONE = {"width": 390, "height": 844}
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [str(BIN / "compliance"), "run"],
+        env={**os.environ, **env, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError(f"server did not start: {server.communicate()[0][-2000:]}")
+
+
+async def test_officer_opens_link_on_a_phone_and_downloads_a_valid_pdf(
+    client, database_url, tmp_path, settings
+) -> None:
+    from playwright.async_api import async_playwright
+
+    await load_demo(
+        now=__import__("datetime").datetime(2026, 11, 23, 12, tzinfo=ZoneInfo("America/Chicago"))
+    )
+    program = await Program.select().first()
+    await accounts.create_staff_user(
+        email="staff@example.org",
+        full_name="Sam Staff",
+        password=PASSWORD,
+        role=Role.clinician,
+        program_ids=[program["id"]],
+    )
+    await sign_in(client, "staff@example.org")
+    pid = (await Participant.select().where(Participant.client_id == "RB-1001").first())["id"]
+    officer = (await Recipient.select().where(Recipient.name == "Dana Whitfield").first())["id"]
+    headers = {"x-csrftoken": await csrf_token(client)}
+    report = await client.post(
+        f"/api/participants/{pid}/reports",
+        json={
+            "kind": "court_progress",
+            "recipient_id": officer,
+            "period_start": "2026-09-28",
+            "period_end": "2026-11-22",
+        },
+        headers=headers,
+    )
+    assert report.status_code == 201, report.text
+    made = await client.post(
+        f"/api/participants/{pid}/links", json={"recipient_id": officer}, headers=headers
+    )
+    path = made.json()["url"].removeprefix("http://testserver")
+    port = free_port()
+    server = _serve(settings_env(database_url, tmp_path), port)
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[
+                    "--disable-gpu",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            context = await browser.new_context(
+                viewport=PHONE, is_mobile=True, has_touch=True, accept_downloads=True
+            )
+            page = await context.new_page()
+            response = await page.goto(f"http://127.0.0.1:{port}{path}")
+            assert response is not None and response.status == 200
+            assert response.headers["cache-control"] == "no-store"
+            body = await page.inner_text("body")
+            assert "Marcus Hale" in body and "this week" in body
+            assert "42 CFR" in body
+            # Fits a phone: nothing wider than the screen.
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"]
+            await page.screenshot(path=str(ARTIFACTS / "officer-link-phone.png"), full_page=True)
+            async with page.expect_download() as info:
+                await page.click("text=Download PDF")
+            download = await info.value
+            saved = tmp_path / "downloaded.pdf"
+            await download.save_as(saved)
+            await browser.close()
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=15)
+    content = saved.read_bytes()
+    check = await asyncio.to_thread(
+        signing.check_signature, content, signing.signing_config(settings)
+    )
+    assert check.ok and check.no_changes_allowed, check
