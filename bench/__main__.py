@@ -4,7 +4,6 @@ measured in the same run. Medians over repeated runs; p99 from all requests."""
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -15,35 +14,12 @@ from pathlib import Path
 
 import httpx
 
+from bench.server import free_port, start, stop
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STARTS = 5
 REQUESTS = 500
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(command: list[str], env: dict[str, str], port: int) -> tuple[subprocess.Popen, float]:
-    """Launch a server; return it and the seconds until /health answered 200."""
-    began = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited early: {' '.join(command)}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc, time.perf_counter() - began
-        except httpx.TransportError:
-            time.sleep(0.01)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.wait(timeout=15)
 
 
 def latencies(port: int) -> list[float]:
@@ -148,6 +124,13 @@ def main() -> None:
         met = value < limit if limit > 0 else value > -limit
         mark = "" if not goal else "ok" if met else "MISSED"
         print(f"{label:<66} {value:>8.3f}  {goal} {mark}")
+
+    from bench.links import measure as measure_links
+
+    heading = "officer link page (SQLite, real server)"
+    print(f"\n{heading:<66} {'value':>8}")
+    for label, value, note, _ in measure_links():
+        print(f"{label:<66} {value:>8.1f}  {note}")
 
 
 if __name__ == "__main__":

@@ -81,6 +81,10 @@ class ImmediateSQLiteEngine(SQLiteEngine):
     ) -> SQLiteTransaction:
         return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
 
+    def read_transaction(self) -> SQLiteTransaction:
+        """DEFERRED: a snapshot that takes no write lock (WAL readers never block)."""
+        return super().transaction(transaction_type=TransactionType.deferred, allow_nested=True)
+
 
 class PooledPostgresEngine(PostgresEngine):
     """PostgreSQL engine that does not connect while being constructed.
@@ -91,6 +95,9 @@ class PooledPostgresEngine(PostgresEngine):
 
     async def check_version(self) -> None:
         pass
+
+    def read_transaction(self) -> Any:
+        return self.transaction(allow_nested=True)
 
     async def insert_many(self, sql: str, rows: list[tuple]) -> None:
         """Inside a transaction: asyncpg pipelines one prepared statement over every row."""
@@ -185,6 +192,13 @@ def current_engine() -> Engine:
 def current_url() -> str:
     """The bound engine's ``DATABASE_URL``, so worker processes can open the same one."""
     return current_engine().database_url  # type: ignore[attr-defined]
+
+
+def reading() -> Any:
+    """One connection and one consistent snapshot for a run of reads. Without it
+    Piccolo's SQLite engine opens a connection (and a thread) per query, which was most
+    of an officer page's time. Never write inside it: use ``transaction()``."""
+    return current_engine().read_transaction()  # type: ignore[attr-defined]
 
 
 def transaction() -> Any:

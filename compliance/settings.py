@@ -65,6 +65,9 @@ class Settings:
     smtp_password: str = field(default="", repr=False)
     mail_from: str = "compliance@localhost"
     background_jobs: bool = True  # notices and outbox delivery inside the app
+    # Officer link requests allowed per minute, per client address and per token.
+    link_rate_per_client: int = 60
+    link_rate_per_token: int = 30
 
     @property
     def database_url(self) -> str:
@@ -246,6 +249,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_password=env.get("SMTP_PASSWORD", ""),
         mail_from=env.get("MAIL_FROM", "").strip() or "compliance@localhost",
         background_jobs=env.get("BACKGROUND_JOBS", "1").strip() not in ("0", "false", "no"),
+        link_rate_per_client=_positive_int(env, "LINK_RATE_PER_CLIENT", 60),
+        link_rate_per_token=_positive_int(env, "LINK_RATE_PER_TOKEN", 30),
     )
 
 

@@ -27,22 +27,12 @@ from compliance.tables import (
     StaffUser,
 )
 from compliance.vocabulary import Role
-from compliance.web import ratelimit
 from tests.staff import PASSWORD, csrf_token, sign_in
 
 pytestmark = pytest.mark.db
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_limits():  # type: ignore[no-untyped-def]
-    ratelimit.PER_CLIENT.reset()
-    ratelimit.PER_TOKEN.reset()
-    yield
-    ratelimit.PER_CLIENT.reset()
-    ratelimit.PER_TOKEN.reset()
 
 
 @pytest.fixture

@@ -314,6 +314,11 @@ def _gone(program: dict[str, Any], reason: str) -> LinkGone:
 async def resolve(token: str, unlocked: bool = False) -> LinkAccess:
     """The link behind ``token``, checked now: raises ``LinkNotFound``, ``LinkGone`` or
     ``CodeRequired``. Reads only; the caller records what it then discloses."""
+    async with db.reading():
+        return await _resolve(token, unlocked)
+
+
+async def _resolve(token: str, unlocked: bool) -> LinkAccess:
     digest = token_hash(token)
     row = await SecureLink.select().where(SecureLink.token_hash == digest).first()
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
@@ -424,8 +429,9 @@ async def _visible_reports(grant: LinkAccess) -> list[dict[str, Any]]:
     return [r for r in rows if decide(r["kind"], grant.recipient, [consent], today).allowed]
 
 
-async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
-    """What the link page shows; recorded as a disclosure."""
+async def _officer_reads(
+    grant: LinkAccess,
+) -> tuple[list[WeekLine], list[TestLine], list[dict[str, Any]]]:
     shown = set(grant.decision.categories)
     zone = ZoneInfo(grant.program["time_zone"])
     today = datetime.now(zone).date()
@@ -453,7 +459,13 @@ async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
                 for w in result.weeks
                 for t in w.tests
             ][::-1]
-    visible = await _visible_reports(grant)
+    return weeks, tests, await _visible_reports(grant)
+
+
+async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
+    """What the link page shows; recorded as a disclosure."""
+    async with db.reading():
+        weeks, tests, visible = await _officer_reads(grant)
     async with db.transaction():
         await SecureLink.update(
             {
@@ -481,7 +493,7 @@ async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
         program_phone=grant.program["phone"],
         program_email=grant.program["contact_email"],
         recipient_name=grant.recipient["name"],
-        shown=sorted(shown),
+        shown=sorted(grant.decision.categories),
         weeks=weeks,
         tests=tests,
         reports=[
@@ -506,7 +518,9 @@ async def download(
     grant: LinkAccess, settings: Settings, report_id: int, origin: str = ""
 ) -> tuple[dict[str, Any], bytes]:
     """A report the link covers, exactly as stored; recorded as a disclosure."""
-    report = next((r for r in await _visible_reports(grant) if r["id"] == report_id), None)
+    async with db.reading():
+        visible = await _visible_reports(grant)
+    report = next((r for r in visible if r["id"] == report_id), None)
     if report is None:
         raise LinkNotFound()
     content = await asyncio.to_thread(store.read, settings.reports_dir, report["stored_path"])

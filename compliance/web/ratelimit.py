@@ -33,24 +33,27 @@ class SlidingWindow:
                     del self._hits[k]
             return True
 
-    def reset(self) -> None:
-        with self._lock:
-            self._hits.clear()
 
-
-PER_CLIENT = SlidingWindow(limit=60, seconds=60)
-PER_TOKEN = SlidingWindow(limit=30, seconds=60)
+def _windows(connection: ASGIConnection) -> tuple[SlidingWindow, SlidingWindow]:
+    """One pair of windows per app, sized by its settings."""
+    state = connection.app.state
+    if "link_limits" not in state:
+        settings = state.settings
+        state.link_limits = (
+            SlidingWindow(settings.link_rate_per_client, 60),
+            SlidingWindow(settings.link_rate_per_token, 60),
+        )
+    return state.link_limits
 
 
 def link_rate_limit(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Guard for /l/ routes. Keys are the client address and the token's hash."""
     from compliance.disclosure.links import token_hash
 
+    per_client, per_token = _windows(connection)
     client = connection.client.host if connection.client else "?"
     token = str(connection.path_params.get("token", ""))
-    if not PER_CLIENT.allow(f"client:{client}") or not PER_TOKEN.allow(
-        f"token:{token_hash(token)}"
-    ):
+    if not per_client.allow(client) or not per_token.allow(token_hash(token)):
         raise TooManyRequestsException(
             "too many requests; wait a minute", headers={"Retry-After": "60"}
         )
