@@ -152,3 +152,5 @@ async def test_one_notice_per_violation_to_the_court_recipient(client, demo, set
     async with httpx.AsyncClient(transport=client._transport, base_url="http://testserver") as po:
         assert (await po.get(link)).status_code == 200
     assert await SecureLink.count() == open_violations + 1
+    notices_sent = await Disclosure.count().where(Disclosure.kind == "notice_sent")
+    assert notices_sent == open_violations + 1

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 
 from compliance import audit, db
 from compliance.disclosure import links, outbox
+from compliance.disclosure.record import disclosed
 from compliance.reporting.consent_gate import decide
 from compliance.settings import Settings
 from compliance.tables import Consent, Participant, Program, Recipient, Violation
+from compliance.vocabulary import DisclosureKind, ReportKind
 from compliance.vocabulary import InformationCategory as C
-from compliance.vocabulary import ReportKind
 
 COURT_KINDS = ("probation_officer", "court")
 # Which consent category a violation discloses.
@@ -84,6 +85,18 @@ async def send_violation_notices(settings: Settings, now: datetime | None = None
                     ),
                     program=program["id"],
                     participant=person["id"],
+                    link=made.link.id,
+                )
+                await disclosed(
+                    participant=person["id"],
+                    kind=DisclosureKind.notice_sent,
+                    description=(
+                        f"notice of a new compliance event (violation #{v['id']}) e-mailed to "
+                        f"{recipient['email']} with secure link #{made.link.id}"
+                    ),
+                    recipient=recipient["id"],
+                    consent=made.link.consent_id,
+                    purpose="court supervision",
                     link=made.link.id,
                 )
             queued += 1
