@@ -195,9 +195,10 @@ def current_url() -> str:
 
 
 def reading() -> Any:
-    """One connection and one consistent snapshot for a run of reads. Without it
+    """One connection for a run of reads (on SQLite also one snapshot). Without it
     Piccolo's SQLite engine opens a connection (and a thread) per query, which was most
-    of an officer page's time. Never write inside it: use ``transaction()``."""
+    of an officer page's time. Never write inside it, nor open ``transaction()`` in it
+    (that would join it without the write lock): write after it ends."""
     return current_engine().read_transaction()  # type: ignore[attr-defined]
 
 

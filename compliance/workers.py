@@ -15,6 +15,7 @@ import asyncio
 import atexit
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -53,6 +54,24 @@ def _ping() -> int:
     return os.getpid()
 
 
+def _on_alarm(_signum: int, _frame: Any) -> None:
+    raise JobTimedOut("time limit")
+
+
+def _limited(fn: Callable[..., T], args: tuple[Any, ...], seconds: float) -> T:
+    """Runs in the worker: the job's own clock starts when the job does (time spent
+    queued for a busy worker does not count), and the worker survives an overrun."""
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return fn(*args)
+    except JobTimedOut:
+        raise JobTimedOut(f"{fn.__name__} ran past {seconds:g} s") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Pool:
     """A pool of spawned worker processes sharing one database URL."""
 
@@ -88,25 +107,39 @@ class Pool:
         for future in [pool.submit(_ping) for _ in range(self.size)]:
             future.result()
 
-    async def run(self, fn: Callable[..., T], *args: Any, time_limit: float) -> T:
-        """``fn`` must be a module-level function; its arguments and result are pickled."""
-        future = self._pool().submit(fn, *args)
+    async def run(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        time_limit: float,
+        hard_limit: float | None = None,
+    ) -> T:
+        """``fn`` must be a module-level function; its arguments and result are pickled.
+
+        ``time_limit`` is enforced inside the worker from the moment the job starts.
+        ``hard_limit`` (default: twice that plus a minute for queueing) is the parent's
+        last resort for a job stuck where no signal reaches it: the pool is killed."""
+        executor = self._pool()
+        future = executor.submit(_limited, fn, args, time_limit)
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), time_limit)
+            return await asyncio.wait_for(
+                asyncio.wrap_future(future), hard_limit or time_limit * 2 + 60
+            )
         except TimeoutError:
-            await asyncio.to_thread(self._kill)
+            await asyncio.to_thread(self._kill, executor)
             raise JobTimedOut(f"{fn.__name__} ran past {time_limit:g} s") from None
         except BrokenProcessPool:
-            await asyncio.to_thread(self._kill)
+            await asyncio.to_thread(self._kill, executor)
             raise WorkersFailed(f"a worker died while running {fn.__name__}") from None
 
-    def _kill(self) -> None:
-        """Tear the pool down, killing its processes (a running job cannot be cancelled
-        any other way); the next job starts a new one."""
+    def _kill(self, executor: ProcessPoolExecutor) -> None:
+        """Tear ``executor`` down, killing its processes (a running job cannot be cancelled
+        any other way); the next job starts a new pool. A pool already replaced is left
+        alone, so one failure never takes down its successor."""
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is None:
-            return
+            if self._executor is not executor:
+                return
+            self._executor = None
         processes = list(getattr(executor, "_processes", {}).values())
         for process in processes:
             process.kill()

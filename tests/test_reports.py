@@ -394,3 +394,29 @@ async def test_discharge_letter_states_completion(client, demo, tmp_path) -> Non
     assert "successfully completed the program on 20 Nov 2026" in text
     assert _squash(NOTICE) in text
     assert _flat(f"http://testserver/verify/{letter['public_id']}") in _flat(text)
+
+
+async def test_a_revoked_versions_number_is_never_given_again(client, demo) -> None:
+    first = await _court_report(client, demo)
+    revoked = await _post(client, f"/api/reports/{first['id']}/revoke", {"reason": "wrong"})
+    assert revoked.json()["status"] == "revoked"
+    second = await _court_report(client, demo)
+    assert second["version"] == 2 and second["supersedes_public_id"] is None
+    again = (await client.get(f"/api/reports/{first['id']}")).json()
+    assert again["status"] == "revoked"  # not turned into "superseded"
+
+
+async def test_a_link_to_a_report_made_for_another_recipient_is_refused(client, demo) -> None:
+    pid = demo["people"]["RB-1001"]
+    report = await _court_report(client, demo)
+    judge = Recipient(
+        program=demo["program"]["id"], kind="court", name="Judge Roe", email="roe@court.example"
+    )
+    await judge.save()
+    response = await _post(
+        client,
+        f"/api/participants/{pid}/links",
+        {"recipient_id": judge.id, "scope": "report", "report_id": report["id"]},
+    )
+    assert response.status_code == 422
+    assert "made for another recipient" in response.text

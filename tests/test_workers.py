@@ -1,40 +1,56 @@
-"""The worker pool: a job past its time limit is killed and the pool recovers; workers
-are replaced after their quota of jobs; a dead worker is an error, not a hang."""
+"""The worker pool: a job's time limit starts when the job does and the worker survives
+an overrun; a job deaf to signals is killed by the parent and the pool recovers;
+workers are replaced after their quota of jobs; a dead worker is an error, not a hang."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
 import pytest
 
 from compliance import workers
+from tests.worker_jobs import sleep_deaf
 
 
 @pytest.fixture
 def pool():  # type: ignore[no-untyped-def]
-    made = workers.Pool(None, size=1, jobs_per_worker=2)
+    made = workers.Pool(None, size=1, jobs_per_worker=3)
     yield made
     made.close()
 
 
-async def test_a_job_past_its_time_limit_is_killed_and_the_pool_recovers(pool) -> None:
+async def test_a_job_past_its_time_limit_stops_and_the_worker_carries_on(pool) -> None:
     first = await pool.run(os.getpid, time_limit=60)
     began = time.monotonic()
     with pytest.raises(workers.JobTimedOut, match=r"sleep ran past 0\.5 s"):
         await pool.run(time.sleep, 30, time_limit=0.5)
     assert time.monotonic() - began < 10
+    assert await pool.run(os.getpid, time_limit=60) == first
+
+
+async def test_time_waiting_for_a_busy_worker_does_not_count(pool) -> None:
+    slow = asyncio.ensure_future(pool.run(time.sleep, 1.5, time_limit=10))
+    await asyncio.sleep(0.2)
+    quick = await pool.run(os.getpid, time_limit=1)  # queued behind 1.5 s of work
+    assert quick > 0
+    await slow
+
+
+async def test_a_job_deaf_to_signals_is_killed_by_the_parent(pool) -> None:
+    first = await pool.run(os.getpid, time_limit=60)
+    with pytest.raises(workers.JobTimedOut):
+        await pool.run(sleep_deaf, 30, time_limit=0.5, hard_limit=2)
     with pytest.raises(ProcessLookupError):
         os.kill(first, 0)  # the stuck worker is gone, not left running
-    again = await pool.run(os.getpid, time_limit=60)
-    assert again != first
+    assert await pool.run(os.getpid, time_limit=60) != first
 
 
 async def test_workers_are_replaced_after_their_quota_of_jobs(pool) -> None:
-    pids = [await pool.run(os.getpid, time_limit=60) for _ in range(5)]
-    assert pids[0] == pids[1]
-    assert pids[2] != pids[1]  # two jobs each, then a fresh process
-    assert pids[2] == pids[3] and pids[4] != pids[3]
+    pids = [await pool.run(os.getpid, time_limit=60) for _ in range(4)]
+    assert pids[0] == pids[1] == pids[2]
+    assert pids[3] != pids[2]  # three jobs each, then a fresh process
 
 
 async def test_a_worker_that_dies_is_reported(pool) -> None:

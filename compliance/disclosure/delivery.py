@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compliance import access, db
+from compliance import access
 from compliance.accounts import Principal
 from compliance.disclosure import links, outbox
 from compliance.disclosure.links import NewLink
@@ -68,26 +68,20 @@ async def send_report(
         raise InvalidInput([FieldError("recipient", "the recipient has no e-mail address")])
     person = await access.participant_row(principal, report["participant"])
     program = await Program.select().where(Program.id == person["program"]).first()
-    async with db.transaction():
-        made = await links.issue_link(
-            settings,
-            person,
-            recipient,
-            report,
-            links.DEFAULT_DAYS,
-            with_access_code,
-            principal.actor(origin),
-            principal.id,
-        )
+    queued: list[int] = []
+
+    async def write_email(made: NewLink) -> None:
         subject, body = report_email(program, report, made)
-        message_id = await outbox.enqueue(
-            settings,
-            to=recipient["email"],
-            subject=subject,
-            body=body,
-            program=program["id"],
-            participant=person["id"],
-            link=made.link.id,
+        queued.append(
+            await outbox.enqueue(
+                settings,
+                to=recipient["email"],
+                subject=subject,
+                body=body,
+                program=program["id"],
+                participant=person["id"],
+                link=made.link.id,
+            )
         )
         await disclosed(
             participant=person["id"],
@@ -96,9 +90,21 @@ async def send_report(
             f"(secure link #{made.link.id})",
             recipient=recipient["id"],
             consent=made.link.consent_id,
-            purpose="",
+            purpose=made.purpose,
             report=report["id"],
             link=made.link.id,
             origin=origin,
         )
-    return SentReport(made, message_id, recipient["email"])
+
+    made = await links.issue_link(
+        settings,
+        person,
+        recipient,
+        report,
+        links.DEFAULT_DAYS,
+        with_access_code,
+        principal.actor(origin),
+        principal.id,
+        after=write_email,
+    )
+    return SentReport(made, queued[0], recipient["email"])

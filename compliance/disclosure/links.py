@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -77,6 +78,7 @@ class NewLink:
     link: LinkView
     url: str
     access_code: str | None = None
+    purpose: str = ""
 
 
 def _state(row: dict[str, Any], now: datetime) -> str:
@@ -178,15 +180,20 @@ async def issue_link(
     with_access_code: bool,
     actor: audit.Actor,
     created_by: int | None,
+    after: Callable[[NewLink], Awaitable[None]] | None = None,
 ) -> NewLink:
     """A link for ``recipient`` to ``person``'s standing view, or to ``report``; refused
-    (``ConsentRefused``) unless a valid consent covers it. Joins the caller's
-    transaction if any, so a link and the e-mail carrying it are made together."""
+    (``ConsentRefused``) unless a valid consent covers it. ``after`` runs inside the
+    same transaction (the e-mail carrying the link), once the slow access-code hash is
+    done outside it."""
     if not 1 <= days <= MAX_DAYS:
         raise InvalidInput([FieldError("days", f"between 1 and {MAX_DAYS}")])
     scope = LinkScope.report if report is not None else LinkScope.participant
     if report is not None and report["status"] != "current":
         raise InvalidInput([FieldError("report_id", f"the report is {report['status']}")])
+    if report is not None and report["recipient"] != recipient["id"]:
+        # Its contents were decided by its own recipient's consent.
+        raise InvalidInput([FieldError("report_id", "the report was made for another recipient")])
     program = await Program.select().where(Program.id == person["program"]).first()
     zone = ZoneInfo(program["time_zone"])
     today = datetime.now(zone).date()
@@ -244,8 +251,12 @@ async def issue_link(
             {"scope": scope, "recipient": recipient["id"], "access_code": bool(code)},
         )
         row = await SecureLink.select().where(SecureLink.id == link.id).first()
-    view = (await _views([row]))[0]
-    return NewLink(view, f"{settings.base_url}/l/{token}", code)
+        made = NewLink(
+            (await _views([row]))[0], f"{settings.base_url}/l/{token}", code, decision.purpose
+        )
+        if after is not None:
+            await after(made)
+    return made
 
 
 async def participant_links(principal: Principal, participant_id: int) -> list[LinkView]:
@@ -338,6 +349,8 @@ async def _resolve(token: str, unlocked: bool) -> LinkAccess:
     )
     if report is not None and report["status"] == "revoked":
         raise _gone(program, "The report behind this link was withdrawn by the program.")
+    if report is not None and report["status"] == "superseded":
+        raise _gone(program, "The report behind this link was replaced by a newer version.")
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
     decision = await _bound_decision(row, recipient, report, today)
     if not decision.allowed:
@@ -352,31 +365,55 @@ async def _resolve(token: str, unlocked: bool) -> LinkAccess:
 
 
 async def check_code(token: str, code: str, origin: str = "") -> bool:
-    """One attempt at the access code; wrong ones count towards locking the link."""
+    """One attempt at the access code. The attempt is counted before the code is checked
+    (and given back when right), so a burst of guesses cannot outrun the lock."""
     try:
         await resolve(token)
         return True  # no code needed
     except CodeRequired:
         pass
-    row = await SecureLink.select().where(SecureLink.token_hash == token_hash(token)).first()
+    digest = token_hash(token)
+    counted = (
+        await SecureLink.update(
+            {SecureLink.failed_code_attempts: SecureLink.failed_code_attempts + 1}
+        )
+        .where(
+            (SecureLink.token_hash == digest)
+            & (SecureLink.failed_code_attempts < SecureLink.max_code_attempts)
+        )
+        .returning(SecureLink.id, SecureLink.access_code_hash)
+    )
+    if not counted:
+        return False  # locked: resolve() now answers 410
+    row = counted[0]
     ok = await asyncio.to_thread(verify_password, row["access_code_hash"], code.strip())
-    if not ok:
-        async with db.transaction():
-            await SecureLink.update(
-                {SecureLink.failed_code_attempts: SecureLink.failed_code_attempts + 1}
-            ).where(SecureLink.id == row["id"])
-            await audit.record(
-                "link.code_failed",
-                audit.Actor(f"link:{row['id']}", origin),
-                "secure_link",
-                row["id"],
-            )
+    if ok:
+        await SecureLink.update(
+            {SecureLink.failed_code_attempts: SecureLink.failed_code_attempts - 1}
+        ).where(SecureLink.id == row["id"])
+    else:
+        await audit.record(
+            "link.code_failed", audit.Actor(f"link:{row['id']}", origin), "secure_link", row["id"]
+        )
     return ok
 
 
-def unlock_mark(secret: str, link_digest: str) -> str:
-    """The cookie value that says this browser gave the right code for this link."""
-    return hmac.new(secret.encode(), f"link-unlocked:{link_digest}".encode(), "sha256").hexdigest()
+UNLOCK_SECONDS = 3600
+
+
+def unlock_mark(secret: str, link_digest: str, until: int | None = None) -> str:
+    """The cookie value that says this browser gave the right code for this link, until
+    a time the server checks (a browser's max-age is only a request)."""
+    until = until or int(datetime.now(UTC).timestamp()) + UNLOCK_SECONDS
+    mac = hmac.new(secret.encode(), f"link-unlocked:{link_digest}:{until}".encode(), "sha256")
+    return f"{until}.{mac.hexdigest()}"
+
+
+def unlocked(secret: str, link_digest: str, mark: str) -> bool:
+    until, _, _ = mark.partition(".")
+    if not until.isdigit() or int(until) < datetime.now(UTC).timestamp():
+        return False
+    return hmac.compare_digest(mark, unlock_mark(secret, link_digest, int(until)))
 
 
 @dataclass
@@ -413,20 +450,40 @@ class OfficerView:
 
 
 async def _visible_reports(grant: LinkAccess) -> list[dict[str, Any]]:
+    """Current reports made for this recipient that both the link's consent and the
+    consent each report was made under still allow (a report's contents were decided
+    by its own consent, which may since have been revoked)."""
     if grant.report is not None:
-        return [grant.report]
-    rows = (
-        await Report.select()
-        .where(
-            (Report.participant == grant.person["id"])
-            & (Report.recipient == grant.recipient["id"])
-            & (Report.status == "current")
+        rows = [grant.report]
+    else:
+        rows = (
+            await Report.select()
+            .where(
+                (Report.participant == grant.person["id"])
+                & (Report.recipient == grant.recipient["id"])
+                & (Report.status == "current")
+            )
+            .order_by(Report.id, ascending=False)
         )
-        .order_by(Report.id, ascending=False)
-    )
-    consent = await Consent.select().where(Consent.id == grant.link["consent"]).first()
+    wanted = {grant.link["consent"], *(r["consent"] for r in rows if r["consent"])}
+    consents = {c["id"]: c for c in await Consent.select().where(Consent.id.is_in(list(wanted)))}
     today = datetime.now(ZoneInfo(grant.program["time_zone"])).date()
-    return [r for r in rows if decide(r["kind"], grant.recipient, [consent], today).allowed]
+
+    def allowed(report: dict[str, Any], consent_id: int | None) -> bool:
+        consent = consents.get(consent_id)
+        return (
+            consent is not None
+            and decide(report["kind"], grant.recipient, [consent], today).allowed
+        )
+
+    return [
+        r
+        for r in rows
+        if r["status"] == "current"
+        and r["recipient"] == grant.recipient["id"]
+        and allowed(r, grant.link["consent"])
+        and allowed(r, r["consent"])
+    ]
 
 
 async def _officer_reads(
@@ -523,7 +580,7 @@ async def download(
     report = next((r for r in visible if r["id"] == report_id), None)
     if report is None:
         raise LinkNotFound()
-    content = await asyncio.to_thread(store.read, settings.reports_dir, report["stored_path"])
+    content = await reports.stored_pdf(settings, report)
     if store.sha256(content) != report["sha256"]:
         raise reports.StoreDamaged(f"the stored PDF of report {report['public_id']} is damaged")
     async with db.transaction():

@@ -85,9 +85,12 @@ class DeliveryReport:
 
 
 async def _claim(row: dict[str, Any], now: datetime) -> bool:
-    """Take a due message for this run; another process running at once skips it."""
+    """Take a due message for this run; another process running at once skips it. The
+    lease runs from the real clock, not the run's start (a slow server can make a run
+    outlast a lease)."""
+    lease_until = max(now, datetime.now(UTC)) + LEASE
     claimed = (
-        await OutboxMessage.update({OutboxMessage.next_attempt_at: now + LEASE})
+        await OutboxMessage.update({OutboxMessage.next_attempt_at: lease_until})
         .where(
             (OutboxMessage.id == row["id"])
             & (OutboxMessage.status == OutboxStatus.pending.value)
@@ -143,6 +146,7 @@ async def deliver_due(
         try:
             await _send(settings, row)
         except Exception as exc:  # any SMTP or network failure: try again later
+            failed_at = max(now, datetime.now(UTC))
             attempts = row["attempts"] + 1
             give_up = attempts >= MAX_ATTEMPTS
             await OutboxMessage.update(
@@ -152,7 +156,8 @@ async def deliver_due(
                     OutboxMessage.status: (
                         OutboxStatus.failed.value if give_up else OutboxStatus.pending.value
                     ),
-                    OutboxMessage.next_attempt_at: now + BACKOFF[min(attempts, len(BACKOFF)) - 1],
+                    OutboxMessage.next_attempt_at: failed_at
+                    + BACKOFF[min(attempts, len(BACKOFF)) - 1],
                 }
             ).where(OutboxMessage.id == row["id"])
             if give_up:

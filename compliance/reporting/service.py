@@ -128,10 +128,12 @@ def _period(
     return start, end
 
 
-async def _previous(
+async def _lineage(
     participant_id: int, kind: str, start: date, end: date, recipient_id: int
-) -> dict[str, Any] | None:
-    return (
+) -> tuple[dict[str, Any] | None, int]:
+    """The current version of this report (if any) and the next version number: after
+    highest of any status, so a revoked version's number is never given again."""
+    rows = (
         await Report.select()
         .where(
             (Report.participant == participant_id)
@@ -139,11 +141,11 @@ async def _previous(
             & (Report.period_start == start)
             & (Report.period_end == end)
             & (Report.recipient == recipient_id)
-            & (Report.status == ReportStatus.current.value)
         )
         .order_by(Report.version, ascending=False)
-        .first()
     )
+    current = next((r for r in rows if r["status"] == ReportStatus.current.value), None)
+    return current, (rows[0]["version"] + 1 if rows else 1)
 
 
 async def _inputs(
@@ -158,6 +160,7 @@ async def _inputs(
     end: date,
     previous: dict[str, Any] | None,
     public_id: str,
+    version: int,
 ) -> report_context.ReportInputs:
     pid = person["id"]
     shown = decision.categories
@@ -190,7 +193,7 @@ async def _inputs(
     return report_context.ReportInputs(
         kind=request.kind,
         report_id=public_id,
-        version=(previous["version"] + 1) if previous else 1,
+        version=version,
         supersedes=previous["public_id"] if previous else None,
         verify_url=verify_url,
         qr_svg=qr_svg(verify_url),
@@ -249,6 +252,7 @@ async def render_job(
     planned: Plan,
     previous: dict[str, Any] | None,
     public_id: str,
+    version: int = 1,
 ) -> tuple[report_context.ReportInputs, RenderJob]:
     """Everything a worker needs to render and sign, as plain picklable data."""
     inputs = await _inputs(
@@ -263,11 +267,12 @@ async def render_job(
         planned.end,
         previous,
         public_id,
+        version,
     )
     name = planned.program["name"]
     job = RenderJob(
         context=report_context.build(inputs, planned.decision),
-        signing=signing_config(settings),
+        signing=await asyncio.to_thread(signing_config, settings),
         stamp_lines=(
             f"Signed by {inputs.signer_name}"
             + (f", {inputs.signer_credentials}" if inputs.signer_credentials else ""),
@@ -290,12 +295,13 @@ async def generate(
     """Render, sign and store a report; refuse (``ConsentRefused``) without a valid consent."""
     planned = await plan(principal, participant_id, request)
     person, recipient, decision = planned.person, planned.recipient, planned.decision
-    config = signing_config(settings)
     for _ in range(3):
-        previous = await _previous(
+        previous, version = await _lineage(
             participant_id, request.kind, planned.start, planned.end, recipient["id"]
         )
-        inputs, job = await render_job(principal, settings, planned, previous, new_public_id())
+        inputs, job = await render_job(
+            principal, settings, planned, previous, new_public_id(), version
+        )
         pdf = await pool().run(render_and_sign, job, time_limit=RENDER_TIME_LIMIT_S)
         digest, rel = await asyncio.to_thread(store.put, settings.reports_dir, pdf)
         try:
@@ -311,7 +317,7 @@ async def generate(
                 digest,
                 rel,
                 len(pdf),
-                await asyncio.to_thread(certificate_sha256, config),
+                await asyncio.to_thread(certificate_sha256, job.signing),
             )
         except _Raced:
             continue  # render again with the right version number
@@ -336,15 +342,23 @@ async def _record(
     now = datetime.now(UTC)
     async with db.transaction():
         await db.serialize(f"report:{person['id']}")
-        latest = await _previous(
+        latest, version = await _lineage(
             person["id"], request.kind, inputs.period_start, inputs.period_end, recipient["id"]
         )
-        if (latest and latest["id"]) != (previous and previous["id"]):
+        if (latest and latest["id"]) != (previous and previous["id"]) or version != inputs.version:
             raise _Raced()
         if previous is not None:
-            await Report.update(
-                {Report.status: ReportStatus.superseded.value, Report.superseded_at: now}
-            ).where(Report.id == previous["id"])
+            superseded = (
+                await Report.update(
+                    {Report.status: ReportStatus.superseded.value, Report.superseded_at: now}
+                )
+                .where(
+                    (Report.id == previous["id"]) & (Report.status == ReportStatus.current.value)
+                )
+                .returning(Report.id)
+            )
+            if not superseded:  # revoked meanwhile: never turn that back
+                raise _Raced()
         row = Report(
             public_id=inputs.report_id,
             participant=person["id"],
@@ -458,14 +472,23 @@ async def report_pdf(
 ) -> tuple[ReportView, bytes]:
     """Staff download: the stored bytes, checked against the recorded hash first."""
     row = await _report_row(principal, report_id)
-    content = await asyncio.to_thread(store.read, settings.reports_dir, row["stored_path"])
+    content = await stored_pdf(settings, row)
     if store.sha256(content) != row["sha256"]:
         raise StoreDamaged(f"the stored PDF of report {row['public_id']} does not match its hash")
     return (await _views([row]))[0], content
 
 
 class StoreDamaged(Exception):
-    """A stored PDF no longer matches the hash recorded when it was signed."""
+    """A stored PDF is missing or no longer matches the hash recorded when it was signed."""
+
+
+async def stored_pdf(settings: Settings, row: dict[str, Any]) -> bytes:
+    try:
+        return await asyncio.to_thread(store.read, settings.reports_dir, row["stored_path"])
+    except OSError as exc:
+        raise StoreDamaged(
+            f"the stored PDF of report {row['public_id']} cannot be read ({exc.strerror})"
+        ) from None
 
 
 async def revoke(principal: Principal, report_id: int, reason: str, origin: str = "") -> ReportView:
@@ -476,6 +499,7 @@ async def revoke(principal: Principal, report_id: int, reason: str, origin: str 
     if row["revoked_at"] is not None:
         raise InvalidInput([FieldError("report", "already revoked")])
     async with db.transaction():
+        await db.serialize(f"report:{row['participant']}")  # not while a version is recorded
         await Report.update(
             {
                 Report.status: ReportStatus.revoked.value,

@@ -296,7 +296,8 @@ class LinkPages(Controller):
 
 def _unlocked(request: Request, token: str) -> bool:
     mark = request.cookies.get(UNLOCK_COOKIE, "")
-    return bool(mark) and mark == _mark(request, token)
+    secret = _settings(request).secret_key
+    return bool(mark) and links.unlocked(secret, links.token_hash(token), mark)
 
 
 def _mark(request: Request, token: str) -> str:
@@ -368,7 +369,7 @@ class OfficerPages(Controller):
                 key=UNLOCK_COOKIE,
                 value=_mark(request, token),
                 path="/l/",
-                max_age=3600,
+                max_age=links.UNLOCK_SECONDS,
                 httponly=True,
                 samesite="strict",
                 secure=_settings(request).base_url.startswith("https://"),
