@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from compliance.validation import FieldError, InvalidInput
 from compliance.vocabulary import DisclosureKind, InformationCategory, LinkScope, ReportKind
 
 TOKEN_BYTES = 32  # 256 bits
+log = logging.getLogger(__name__)
 DEFAULT_DAYS = 30
 MAX_DAYS = 90
 CODE_DIGITS = 8
@@ -521,6 +523,7 @@ async def _officer_reads(
 
 async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
     """What the link page shows; recorded as a disclosure."""
+    log.info("secure link #%s opened from %s", grant.link["id"], origin or "?")
     async with db.reading():
         weeks, tests, visible = await _officer_reads(grant)
     async with db.transaction():
