@@ -1,7 +1,8 @@
 """The reference 12-week court report (the demo's court client): the median time to
 render and sign it in a warm worker; in the same run the same HTML through WeasyPrint
 with default settings and through headless Chromium's print-to-PDF (when installed);
-and throughput of a batch of such reports (render, sign, store) across all workers."""
+and throughput of a batch of such reports (render, sign, store) across all workers.
+Quick mode (BENCH_QUICK=1): 2 timed renders, 1 Chromium print, batches of 4."""
 
 from __future__ import annotations
 
@@ -13,32 +14,27 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bench.figures import Figure, sized
 from compliance import accounts, db, workers
 from compliance.demo import load_demo
 from compliance.reporting import batch, service, store
 from compliance.reporting.pdf import TEMPLATES, render_and_sign, render_html
 from compliance.settings import load_settings
 from compliance.tables import (
-    AnalyteResult,
-    Attendance,
-    Consent,
-    DrugTest,
-    Mandate,
-    MandatePhase,
     Participant,
-    PhaseSessionRequirement,
     Recipient,
 )
 from compliance.vocabulary import Role
+from tests.staff import clone_court_client
 
 BIN = Path(sys.executable).parent
-RUNS = 15
-BATCH = 24
+RUNS = sized(15, 2)
+CHROMIUM_RUNS = sized(5, 1)
+BATCH = sized(24, 4)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 PERIOD = (date(2026, 8, 31), date(2026, 11, 22))  # 12 weeks
 
@@ -109,55 +105,8 @@ async def _reference_job(tmp: str):  # type: ignore[no-untyped-def]
     )
     planned = await service.plan(principal, person["id"], request)
     _, job = await service.render_job(principal, settings, planned, None, "R-BENC-H000-00001")
-    program_id = await _clone_court_client(BATCH - 1)
+    program_id = await clone_court_client(BATCH - 1)
     return settings, job, principal, program_id
-
-
-async def _clone_court_client(times: int) -> int:
-    """Copies of the demo's court client (records, mandate, phases, consent), so the batch
-    has a caseload to sign; returns the program's id."""
-    src = await Participant.select().where(Participant.client_id == "RB-1001").first()
-    mandate = await Mandate.select().where(Mandate.participant == src["id"]).first()
-    phases = await MandatePhase.select().where(MandatePhase.mandate == mandate["id"])
-    reqs = await PhaseSessionRequirement.select().where(
-        PhaseSessionRequirement.phase.is_in([p["id"] for p in phases])
-    )
-    consent = await Consent.select().where(Consent.participant == src["id"]).first()
-    attendance = await Attendance.select().where(Attendance.participant == src["id"])
-    tests = await DrugTest.select().where(DrugTest.participant == src["id"])
-    results = await AnalyteResult.select().where(
-        AnalyteResult.drug_test.is_in([t["id"] for t in tests])
-    )
-
-    def copy(row: dict, **changes: object) -> dict:
-        return {k: v for k, v in row.items() if k != "id"} | changes
-
-    async with db.transaction():
-        for k in range(times):
-            person = Participant(**copy(src, client_id=f"RB-9{k:03}", last_name=f"Copy {k}"))
-            await person.save()
-            m = Mandate(**copy(mandate, participant=person.id))
-            await m.save()
-            for ph in phases:
-                new_phase = MandatePhase(**copy(ph, mandate=m.id))
-                await new_phase.save()
-                await db.insert_many(
-                    PhaseSessionRequirement,
-                    [copy(r, phase=new_phase.id) for r in reqs if r["phase"] == ph["id"]],
-                )
-            await db.insert_many(Consent, [copy(consent, participant=person.id, mandate=m.id)])
-            await db.insert_many(
-                Attendance,
-                [copy(a, participant=person.id, record_uid=uuid.uuid4()) for a in attendance],
-            )
-            for t in tests:
-                new_test = DrugTest(**copy(t, participant=person.id, record_uid=uuid.uuid4()))
-                await new_test.save()
-                await db.insert_many(
-                    AnalyteResult,
-                    [copy(r, drug_test=new_test.id) for r in results if r["drug_test"] == t["id"]],
-                )
-    return src["program"]
 
 
 async def _batch(settings, principal, program_id: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
@@ -191,7 +140,9 @@ async def _in_workers(job, settings) -> tuple[float, float, int]:  # type: ignor
     return statistics.median(times), BATCH / wall, pool.size
 
 
-def measure() -> list[tuple[str, float, str, float]]:
+def measure() -> list[Figure]:
+    """Render + sign median with its baselines, and batch throughput; goals in
+    bench/goals.py."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
@@ -209,8 +160,22 @@ def measure() -> list[tuple[str, float, str, float]]:
         _weasyprint_default(html)  # warm: fonts, caches
         plain = _median_seconds(lambda: _weasyprint_default(html))
         rows = [
-            ("court report, 12 weeks: render + sign, warm worker (median)", ours, "< 0.25 s", 0.25),
-            (f"  same HTML, WeasyPrint defaults, no signature ({ours / plain:.2f}x)", plain, "", 0),
+            Figure(
+                "report.render_sign_s",
+                "court report, 12 weeks: render + sign, warm worker (median)",
+                ours,
+                "s",
+                compare=(
+                    ("report.weasyprint_s", "WeasyPrint defaults"),
+                    ("report.chromium_s", "Chromium print-to-PDF"),
+                ),
+            ),
+            Figure(
+                "report.weasyprint_s",
+                f"  same HTML, WeasyPrint defaults, no signature ({ours / plain:.2f}x)",
+                plain,
+                "s",
+            ),
         ]
         if shutil.which("chromium"):
             page = Path(tmp) / "report.html"
@@ -219,31 +184,45 @@ def measure() -> list[tuple[str, float, str, float]]:
             )
             out = Path(tmp) / "chromium.pdf"
             _chromium(page, out)
-            chrome = _median_seconds(lambda: _chromium(page, out), runs=5)
+            chrome = _median_seconds(lambda: _chromium(page, out), runs=CHROMIUM_RUNS)
             rows.append(
-                (
+                Figure(
+                    "report.chromium_s",
                     f"  same HTML, headless Chromium print-to-PDF ({ours / chrome:.2f}x)",
                     chrome,
-                    "",
-                    0,
+                    "s",
                 )
             )
         else:
-            rows.append(("  headless Chromium: not installed, not measured", 0.0, "", 0))
+            rows.append(
+                Figure(
+                    "report.chromium_s",
+                    "  headless Chromium: not installed, not measured",
+                    None,
+                    "s",
+                )
+            )
         rows.append(
-            (
+            Figure(
+                "report.batch_rate",
                 f"compliance reports batch, {made} court reports, {cores} workers (reports/s)",
                 batch_rate,
-                "> 6 /s",
-                -6.0,
+                "reports/s",
+                name=f"compliance reports batch, {made} court reports, {cores} workers",
+                compare=(("report.pool_rate", "render + sign + store alone"),),
             )
         )
         rows.append(
-            (f"  render + sign + store alone, {BATCH} at once (reports/s)", per_second, "", 0)
+            Figure(
+                "report.pool_rate",
+                f"  render + sign + store alone, {BATCH} at once (reports/s)",
+                per_second,
+                "reports/s",
+            )
         )
         return rows
 
 
 if __name__ == "__main__":
-    for label, value, goal, _ in measure():
-        print(f"{label:<66} {value:>8.3f}  {goal}")
+    for figure in measure():
+        print(f"{figure.label:<66} {figure.value or 0.0:>8.3f}")

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import httpx
 
-from compliance import accounts
-from compliance.tables import Program
+from compliance import accounts, db
+from compliance.tables import (
+    AnalyteResult,
+    Attendance,
+    Consent,
+    DrugTest,
+    Mandate,
+    MandatePhase,
+    Participant,
+    PhaseSessionRequirement,
+    Program,
+)
 from compliance.vocabulary import Role
 
 PASSWORD = "correct horse battery staple"
@@ -65,3 +76,50 @@ async def sign_in(client: httpx.AsyncClient, email: str) -> None:
 async def post_form(client: httpx.AsyncClient, url: str, data: dict[str, str]) -> httpx.Response:
     token = await csrf_token(client)
     return await client.post(url, data={**data, "_csrf_token": token})
+
+
+async def clone_court_client(times: int) -> int:
+    """Copies of the demo's court client (records, mandate, phases, consent), so the batch
+    has a caseload to sign; returns the program's id."""
+    src = await Participant.select().where(Participant.client_id == "RB-1001").first()
+    mandate = await Mandate.select().where(Mandate.participant == src["id"]).first()
+    phases = await MandatePhase.select().where(MandatePhase.mandate == mandate["id"])
+    reqs = await PhaseSessionRequirement.select().where(
+        PhaseSessionRequirement.phase.is_in([p["id"] for p in phases])
+    )
+    consent = await Consent.select().where(Consent.participant == src["id"]).first()
+    attendance = await Attendance.select().where(Attendance.participant == src["id"])
+    tests = await DrugTest.select().where(DrugTest.participant == src["id"])
+    results = await AnalyteResult.select().where(
+        AnalyteResult.drug_test.is_in([t["id"] for t in tests])
+    )
+
+    def copy(row: dict, **changes: object) -> dict:
+        return {k: v for k, v in row.items() if k != "id"} | changes
+
+    async with db.transaction():
+        for k in range(times):
+            person = Participant(**copy(src, client_id=f"RB-9{k:03}", last_name=f"Copy {k}"))
+            await person.save()
+            m = Mandate(**copy(mandate, participant=person.id))
+            await m.save()
+            for ph in phases:
+                new_phase = MandatePhase(**copy(ph, mandate=m.id))
+                await new_phase.save()
+                await db.insert_many(
+                    PhaseSessionRequirement,
+                    [copy(r, phase=new_phase.id) for r in reqs if r["phase"] == ph["id"]],
+                )
+            await db.insert_many(Consent, [copy(consent, participant=person.id, mandate=m.id)])
+            await db.insert_many(
+                Attendance,
+                [copy(a, participant=person.id, record_uid=uuid.uuid4()) for a in attendance],
+            )
+            for t in tests:
+                new_test = DrugTest(**copy(t, participant=person.id, record_uid=uuid.uuid4()))
+                await new_test.save()
+                await db.insert_many(
+                    AnalyteResult,
+                    [copy(r, drug_test=new_test.id) for r in results if r["drug_test"] == t["id"]],
+                )
+    return src["program"]

@@ -1,0 +1,77 @@
+"""Every figure the issues asked `make bench` for, with its goal and the issue it comes
+from, in one place.
+
+`GOALS` decides the summary table: one row per key, in this order, whatever order the
+modules measure in. A key here that no module measured shows as "not measured" rather
+than vanishing, so a broken module is visible in bench/results.md. Figures not listed
+(the baselines: bare Litestar, WeasyPrint defaults, Chromium, one process, the link page
+alone) appear in the detail lines and as the ratio beside the figure they qualify.
+
+When an issue restates a goal, change it here only; the detail lines and the table both
+read it from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A goal `value <op> limit`, or no goal at all (op None) for a figure an issue asked
+    to be printed without a target."""
+
+    issue: int
+    op: Literal["<", ">"] | None = None
+    limit: float = 0.0
+    unit: str = ""
+    condition: str = ""  # e.g. "on 2 cores": part of the goal as the issue states it
+
+    @property
+    def text(self) -> str:
+        if self.op is None:
+            return ""
+        words = f"{self.op} {self.limit:g} {self.unit}".strip()
+        return f"{words} {self.condition}".strip()
+
+    def met(self, value: float | None) -> bool | None:
+        """True or False against the goal; None when there is no goal or no value."""
+        if self.op is None or value is None:
+            return None
+        return value < self.limit if self.op == "<" else value > self.limit
+
+
+NO_GOAL = Goal(issue=0)
+
+GOALS: dict[str, Goal] = {
+    # Issue 2: "`make bench` exists and prints figures (start-up time and
+    # health-request latency for now)". No target; the bare Litestar app is the baseline.
+    "startup.ours_s": Goal(2),
+    "health.median_ms": Goal(2),
+    "health.p99_ms": Goal(2),
+    # Issue 3: "the import rate for a 50,000-row drug-test CSV and a 5,000-message HL7
+    # batch (preview and commit), goal: under 10 s each on SQLite".
+    "import.csv.preview_s": Goal(3, "<", 10.0, "s"),
+    "import.csv.commit_s": Goal(3, "<", 10.0, "s"),
+    "import.hl7.preview_s": Goal(3, "<", 10.0, "s"),
+    "import.hl7.commit_s": Goal(3, "<", 10.0, "s"),
+    # Issue 4: "a caseload of 5,000 participants over 26 weeks ... from the database, and
+    # the pure engine's share of it. Goal: under 3 s end to end, under 1 s for the engine."
+    "caseload.workers.total_s": Goal(4, "<", 3.0, "s"),
+    "caseload.workers.engine_s": Goal(4, "<", 1.0, "s"),
+    # Issue 5: "the median time to render and sign in a warm worker ... batch throughput
+    # in reports per second on this machine's cores. Goal: median under 250 ms and batch
+    # above 6 reports/s on 2 cores." The WeasyPrint and Chromium ratios ride on the median.
+    "report.render_sign_s": Goal(5, "<", 0.25, "s"),
+    "report.batch_rate": Goal(5, ">", 6.0, "reports/s", "on 2 cores"),
+    # Issue 6: "the link page's requests per second and p99 latency on this machine while
+    # a report batch renders in the background". No target; the page alone is the baseline.
+    "links.busy_rps": Goal(6),
+    "links.busy_p99_ms": Goal(6),
+}
+
+
+def goal(key: str) -> Goal:
+    """The figure's goal, or NO_GOAL for a figure outside the table (a baseline)."""
+    return GOALS.get(key, NO_GOAL)
