@@ -11,6 +11,9 @@ STAMP := $(VENV)/.installed
 # chromium for browser tests and the print-to-PDF comparison in `make bench`.
 DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils sqlite3 chromium
 TEST_DATABASE_URL ?=
+# Tests run in parallel, one process per core (pytest-xdist); TEST_WORKERS=0 runs them
+# in this process, e.g. to use a debugger.
+TEST_WORKERS ?= auto
 
 .PHONY: run test bench lint setup system-deps clean
 
@@ -38,10 +41,10 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check compliance tests bench
-	TEST_ENGINE=sqlite $(BIN)/pytest
+	TEST_ENGINE=sqlite $(BIN)/pytest -n $(TEST_WORKERS)
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
 	  echo "--- again on PostgreSQL ($(TEST_DATABASE_URL)) ---"; \
-	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -m db; \
+	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -n $(TEST_WORKERS) -m db; \
 	fi
 
 bench: setup

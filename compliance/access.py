@@ -43,3 +43,9 @@ async def program_options(principal: Principal) -> list[tuple[int, str]]:
         .order_by(Program.name)
     )
     return [(r["id"], r["name"]) for r in rows]
+
+
+async def program_zone(program_id: int) -> str:
+    """The program's time zone name: staff pages show times as the program lives them."""
+    row = await Program.select(Program.time_zone).where(Program.id == program_id).first()
+    return row["time_zone"] if row else "UTC"

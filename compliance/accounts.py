@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from piccolo.columns import Column
 
 from compliance import audit, db
 from compliance.tables import AuditEvent, Program, ProgramMembership, StaffUser
@@ -99,52 +100,84 @@ async def load_principal(user_id: int) -> Principal | None:
     )
 
 
-async def _recent_failures(email: str, origin: str) -> tuple[int, int, datetime | None]:
+async def _recent_failures(field: Column, value: str) -> list[datetime]:
+    """When the failed sign-ins of the throttle window happened, oldest first."""
     since = datetime.now(UTC) - THROTTLE_WINDOW
-    failed = (AuditEvent.action == "login.failed") & (AuditEvent.occurred_at > since)
-    by_account = (
+    rows = (
         await AuditEvent.select(AuditEvent.occurred_at)
-        .where(failed & (AuditEvent.object_id == email))
+        .where(
+            (AuditEvent.action == "login.failed")
+            & (AuditEvent.occurred_at > since)
+            & (field == value)
+        )
         .order_by(AuditEvent.occurred_at)
     )
-    by_origin = await AuditEvent.count().where(failed & (AuditEvent.origin == origin))
-    oldest = by_account[0]["occurred_at"] if by_account else None
-    return len(by_account), by_origin, oldest
+    return [r["occurred_at"] for r in rows]
+
+
+def _throttled_for(failures: list[datetime], limit: int) -> int:
+    """Seconds until fewer than ``limit`` failures remain in the window; 0 if already."""
+    if len(failures) < limit:
+        return 0
+    frees_up = failures[len(failures) - limit] + THROTTLE_WINDOW
+    return max(1, int((frees_up - datetime.now(UTC)).total_seconds()))
+
+
+async def _retry_after(label: str, origin: str) -> int:
+    """Seconds until this account and this address may try again; 0 when both may."""
+    return max(
+        _throttled_for(
+            await _recent_failures(AuditEvent.object_id, label), MAX_FAILURES_PER_ACCOUNT
+        ),
+        _throttled_for(await _recent_failures(AuditEvent.origin, origin), MAX_FAILURES_PER_ORIGIN),
+    )
 
 
 async def authenticate(email: str, password: str, origin: str) -> Principal:
     """Check the credentials; every attempt, good or bad, is an audit event."""
     email = normalise_email(email)
     # What is recorded as the account tried: never a mistyped password pasted into it.
-    label = email if EMAIL.fullmatch(email) else "(not an e-mail address)"
+    # No account has a NUL in its address, and PostgreSQL refuses one in a query.
+    nul = "\x00" in email
+    label = email if not nul and EMAIL.fullmatch(email) else "(not an e-mail address)"
     anonymous = audit.Actor("anonymous", origin)
     outcome: Exception | None = None
+    # The password hash is checked before the write lock: argon2 takes a tenth of a
+    # second or more, and on SQLite the lock stops every write in the service. The
+    # verdict is still decided under the lock (below), so a guess's answer is given only
+    # if it was within the limits when recorded. A look first spares the hashing when
+    # the address or account is already over its limit.
+    user, ok = None, False
+    if not await _retry_after(label, origin):
+        if not nul:
+            user = await StaffUser.select().where(StaffUser.email == email).first()
+        stored = user["password_hash"] if user else _DUMMY_HASH
+        ok = await asyncio.to_thread(verify_password, stored, password)
     async with db.transaction():
-        # One attempt per address at a time: parallel guesses cannot all slip under the limit.
+        # One verdict per client address, then per account, at a time: parallel guesses
+        # cannot slip under either limit (guesses at many accounts from one address, or
+        # at one account from many). Always in this order, so two attempts never deadlock.
+        await db.serialize(f"login-origin:{origin}")
         await db.serialize(f"login:{label}")
-        by_account, by_origin, oldest = await _recent_failures(label, origin)
-        if by_account >= MAX_FAILURES_PER_ACCOUNT or by_origin >= MAX_FAILURES_PER_ORIGIN:
-            start = oldest or datetime.now(UTC)
-            retry = max(1, int((start + THROTTLE_WINDOW - datetime.now(UTC)).total_seconds()))
+        retry = await _retry_after(label, origin)
+        if user is not None and ok:  # still active now, not only when the hash was read
+            user = await StaffUser.select().where(StaffUser.id == user["id"]).first()
+        if retry:
             await audit.record("login.throttled", anonymous, "staff_user", label)
             outcome = SignInThrottled(retry)
+        elif not ok or user is None or not user["active"]:
+            await audit.record("login.failed", anonymous, "staff_user", label)
+            outcome = SignInRefused("wrong e-mail or password")
         else:
-            user = await StaffUser.select().where(StaffUser.email == email).first()
-            stored = user["password_hash"] if user else _DUMMY_HASH
-            ok = await asyncio.to_thread(verify_password, stored, password)
-            if not ok or user is None or not user["active"]:
-                await audit.record("login.failed", anonymous, "staff_user", label)
-                outcome = SignInRefused("wrong e-mail or password")
-            else:
-                await StaffUser.update({StaffUser.last_login_at: datetime.now(UTC)}).where(
-                    StaffUser.id == user["id"]
-                )
-                await audit.record(
-                    "login.success",
-                    audit.Actor(f"user:{user['id']}", origin),
-                    "staff_user",
-                    user["id"],
-                )
+            await StaffUser.update({StaffUser.last_login_at: datetime.now(UTC)}).where(
+                StaffUser.id == user["id"]
+            )
+            await audit.record(
+                "login.success",
+                audit.Actor(f"user:{user['id']}", origin),
+                "staff_user",
+                user["id"],
+            )
     if outcome is not None:
         raise outcome
     principal = await load_principal(user["id"])

@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -19,6 +22,8 @@ from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, admin, db, workers
 from compliance.disclosure import background
+from compliance.reporting import service as report_service
+from compliance.reporting import store
 from compliance.settings import Settings, load_settings
 from compliance.web import (
     admin_api,
@@ -52,8 +57,14 @@ def record_link(ref: str) -> str:
     return {"attendance": "/attendance/", "drug_test": "/drug-tests/"}.get(kind, "#") + row_id
 
 
+def in_zone(moment: datetime, zone: str) -> datetime:
+    """Staff read times in the program's zone: a Monday 18:00 group is not Tuesday 00:00."""
+    return moment.astimezone(ZoneInfo(zone))
+
+
 def _template_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["record_link"] = record_link
+    engine.engine.filters["local"] = in_zone
 
 
 # Imports and documents: a 50,000-row CSV is about 6 MB; anything past this is a 413.
@@ -69,8 +80,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
         await asyncio.to_thread(db.prepare_sqlite, settings.database)
+        await asyncio.to_thread(store.sweep, settings.reports_dir)  # a crash's temporaries
         await db.open_pool(engine, settings.database_pool_size)
         jobs = asyncio.create_task(background.loop(settings)) if settings.background_jobs else None
+        # Rendering workers load WeasyPrint in the background now, so the first report
+        # of the day takes a second rather than ten.
+        warming = (
+            asyncio.create_task(asyncio.to_thread(report_service.pool().warm))
+            if settings.background_jobs
+            else None
+        )
         try:
             yield
         finally:
@@ -78,6 +97,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 jobs.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await jobs
+            if warming is not None:
+                with contextlib.suppress(Exception):
+                    await warming
             await asyncio.to_thread(workers.close_shared)
             await db.close_pool(engine)
 
@@ -106,7 +128,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "maybe_principal": Provide(auth.provide_optional_principal),
         },
         guards=[errors.sane_ids],
-        middleware=[security_headers, session_config(secure=https).middleware],
+        middleware=[session_config(secure=https).middleware],
+        before_send=[security_headers(https)],  # every response, errors included
         stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -115,6 +138,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
         ),
         request_max_body_size=MAX_UPLOAD_BYTES,
+        # A 500 must leave a traceback in the log (Litestar logs them only in debug mode).
+        logging_config=LoggingConfig(log_exceptions="always"),
         exception_handlers={
             NotAuthorizedException: auth.unauthenticated_handler,
             **errors.HANDLERS,

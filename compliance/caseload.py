@@ -42,7 +42,7 @@ from compliance.tables import (
     Program,
     Violation,
 )
-from compliance.validation import FieldError, InvalidInput
+from compliance.validation import FieldError, InvalidInput, check_year
 
 STATUS_ORDER = {
     "non_compliant": 0,
@@ -310,6 +310,8 @@ async def compliance_period(
 ) -> tuple[date, date]:
     """The period asked for, or the last 12 weeks of the enrolment up to today."""
     person = await access.participant_row(principal, participant_id)
+    check_year("start", start)
+    check_year("end", end)
     program = await Program.select(Program.time_zone).where(Program.id == person["program"]).first()
     end = end or person["discharged_on"] or datetime.now(ZoneInfo(program["time_zone"])).date()
     start = start or max(person["admitted_on"], end - timedelta(weeks=DEFAULT_WEEKS))

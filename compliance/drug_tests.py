@@ -27,6 +27,7 @@ from compliance.vocabulary import (
     TestReason,
 )
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOT_COLLECTED = (
     CollectionStatus.no_show,
     CollectionStatus.refused,
@@ -430,9 +431,10 @@ async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]
 
 async def participant_tests(principal: Principal, participant_id: int) -> list[DrugTestView]:
     await access.participant_row(principal, participant_id)
-    rows = (
-        await DrugTest.select()
-        .where((DrugTest.participant == participant_id) & DrugTest.is_current.eq(True))
-        .order_by(DrugTest.collected_at, ascending=False)
+    rows = await DrugTest.select().where(
+        (DrugTest.participant == participant_id) & DrugTest.is_current.eq(True)
     )
+    # Newest first, a no-show by when it was called; sorted here because the engines
+    # disagree on where NULLs go, and the page shows the first 50.
+    rows.sort(key=lambda r: (r["collected_at"] or r["called_at"] or _EPOCH, r["id"]), reverse=True)
     return await _views(rows)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from compliance.cli import OperatorError, _with_database, settings_or_exit
+from compliance.cli import OperatorError, _with_database, fail, settings_or_exit
 
 EXIT_SUPERSEDED = 3
 EXIT_REVOKED = 4
@@ -130,6 +130,42 @@ def batch_command(
         raise SystemExit(1)
 
 
+@reports_group.command("check")
+def check_command() -> None:
+    """Re-hash every stored report against the database. Exit 0 when every report's file
+    is there and unchanged, 1 naming each missing or changed one."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from compliance.reporting import store, store_check
+
+    settings = settings_or_exit()
+
+    async def work() -> store_check.StoreCheck:
+        with Progress("re-hashing", BarColumn(), MofNCompleteColumn(), transient=True) as bar:
+            task = bar.add_task("", total=None)
+            return await store_check.check(
+                settings.reports_dir,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+
+    result = _with_database(settings, work)
+    removed = store.sweep(settings.reports_dir)
+    click.echo(f"{result.intact} of {result.reports} report(s) intact in {settings.reports_dir}")
+    for report_id, rel in result.missing:
+        click.echo(f"  MISSING  report {report_id}: {rel}")
+    for report_id, rel in result.changed:
+        click.echo(f"  CHANGED  report {report_id}: {rel} no longer hashes to its record")
+    if result.unreferenced:
+        click.echo(
+            f"  {len(result.unreferenced)} stored file(s) no report names "
+            "(left by an interrupted report; never disclosed)"
+        )
+    if removed:
+        click.echo(f"  removed {len(removed)} temporary file(s) left by an interrupted write")
+    if not result.ok:
+        raise SystemExit(1)
+
+
 @click.command("signing")
 def signing_command() -> None:
     """Show the signing certificate (and make the development one if none is configured)."""
@@ -146,4 +182,39 @@ def signing_command() -> None:
         )
 
 
-COMMANDS = (verify_command, reports_group, signing_command)
+@click.command("backup")
+@click.argument("destination", type=click.Path(file_okay=False, path_type=Path))
+def backup_command(destination: Path) -> None:
+    """Copy the database (one consistent snapshot, while the service runs), the report
+    store and the keys into DESTINATION, a new or empty folder."""
+    from compliance import backup
+
+    settings = settings_or_exit()
+    try:
+        manifest = backup.backup(settings, destination)
+    except backup.BackupError as exc:
+        fail(str(exc))
+    click.echo(
+        f"backed up the {manifest.engine} database, {manifest.reports} report(s) and "
+        f"{', '.join(manifest.var) or 'no keys'} into {destination}"
+    )
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def restore_command(source: Path) -> None:
+    """Load a backup into the configured (empty) database, REPORTS_DIR and VAR_DIR."""
+    from compliance import backup
+
+    settings = settings_or_exit()
+    try:
+        manifest = backup.restore(settings, source)
+    except backup.BackupError as exc:
+        fail(str(exc))
+    click.echo(
+        f"restored the backup of {manifest.created_at}: {manifest.reports} report(s); "
+        "run `compliance migrate` if this version is newer, then `compliance reports check`"
+    )
+
+
+COMMANDS = (verify_command, reports_group, signing_command, backup_command, restore_command)

@@ -47,6 +47,19 @@ class Errors:
             raise InvalidInput(self.items)
 
 
+def is_record_id(value: int) -> bool:
+    """Could this be a row id? A typed request body skips ``Form.integer``, and a larger
+    value overflows the database driver (a 500) instead of simply finding nothing."""
+    return 0 < value <= MAX_ID
+
+
+def check_year(name: str, day: date | None) -> None:
+    """Refuse a date outside MIN_YEAR..MAX_YEAR: typed bodies and queries arrive as dates
+    already, skipping ``Form.date``, and arithmetic near year 1 or 9999 overflows."""
+    if day is not None and not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise InvalidInput([FieldError(name, f"the year {day.year} is out of range")])
+
+
 def parse_date_text(text: str) -> date:
     """ISO (2026-03-03) or US spreadsheet style (3/3/2026). Raises ValueError."""
     text = text.strip()

@@ -182,6 +182,8 @@ async def review(principal: Principal, violation_id: int, note: str, origin: str
         raise InvalidInput([FieldError("note", "say what was done about it")])
     if len(note) > 2000:
         raise InvalidInput([FieldError("note", "at most 2,000 characters")])
+    if "\x00" in note:  # PostgreSQL refuses to store it: a 500, not a reason
+        raise InvalidInput([FieldError("note", "contains a NUL character")])
     async with db.transaction():
         row = await Violation.select().where(Violation.id == violation_id).first()
         if row is None:

@@ -11,6 +11,7 @@ PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -170,9 +171,9 @@ async def bound_engine(settings: Settings) -> AsyncIterator[db.Engine]:
     await db.close_pool(engine)
 
 
-@pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app over ASGI, its lifespan run in the test's own event loop.
+@contextlib.asynccontextmanager
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app over ASGI, its lifespan run in the caller's own event loop.
 
     Litestar's AsyncTestClient runs the app in a portal thread with its own loop; a
     PostgreSQL pool opened there cannot serve the queries a test makes to check what
@@ -194,7 +195,16 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     if task.done():
         task.result()  # start-up failed: raise its error
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app over ASGI for this test's database (see ``app_client``)."""
+    async with app_client(settings) as c:
         yield c
-    stop.set()
-    await task

@@ -149,3 +149,28 @@ async def test_new_session_page_leads_to_its_roster(client, demo) -> None:
         },
     )
     assert bad.status_code == 422 and "must be at least 1" in bad.text
+
+
+async def test_participant_page_shows_times_in_the_programs_zone(client, demo) -> None:
+    """Found by the browser run: a Monday 18:00 group showed as Tuesday 00:00 UTC."""
+    marcus = demo["marcus"]
+    page = (await client.get(f"/participants/{marcus['id']}")).text
+    first = await Attendance.select(Attendance.occurred_at).where(
+        (Attendance.participant == marcus["id"]) & Attendance.is_current.eq(True)
+    )
+    local = max(r["occurred_at"] for r in first).astimezone(ZoneInfo("America/Chicago"))
+    assert local.strftime("%Y-%m-%d %H:%M %Z") in page
+    attendance_section = page.split("Attendance", 1)[-1]
+    assert " UTC</td>" not in attendance_section
+
+
+async def test_drug_tests_list_newest_first_with_no_shows_by_when_called(client, demo) -> None:
+    """Found by the browser run: no-shows (no collection time) went first on PostgreSQL
+    and last on SQLite."""
+    marcus = demo["marcus"]
+    response = await client.get(f"/api/participants/{marcus['id']}/drug-tests")
+    assert response.status_code == 200
+    tests = response.json()
+    assert any(t["collected_at"] is None for t in tests), "the demo has a no-show"
+    when = [t["collected_at"] or t["called_at"] for t in tests]
+    assert when == sorted(when, reverse=True)

@@ -19,7 +19,7 @@ from compliance.reporting import signing
 from compliance.reporting.context import NOTICE
 from compliance.tables import Consent, Participant, Program, Recipient, Report, StaffUser
 from compliance.vocabulary import Role
-from tests.conftest import run_cli, settings_env
+from tests.conftest import BIN, run_cli, settings_env
 from tests.staff import PASSWORD, csrf_token, sign_in
 
 pytestmark = pytest.mark.db
@@ -420,3 +420,28 @@ async def test_a_link_to_a_report_made_for_another_recipient_is_refused(client, 
     )
     assert response.status_code == 422
     assert "made for another recipient" in response.text
+
+
+def test_processes_starting_together_make_one_matching_signing_key(tmp_path: Path) -> None:
+    """A batch's workers and the server can meet a fresh var/ at once (found by the
+    crash test: a batch failed 'wrong passphrase' when two processes each made a key)."""
+    script = (
+        "import sys; from pathlib import Path; "
+        "from compliance.reporting import signing; "
+        "path, word = signing.ensure_development_certificate(Path(sys.argv[1])); "
+        "signing.load_signer(signing.SigningConfig(str(path), word, ''))"
+    )
+    python = str(BIN / "python")
+    runs = [
+        subprocess.Popen([python, "-c", script, str(tmp_path)], stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    for run in runs:
+        _, err = run.communicate(timeout=120)
+        assert run.returncode == 0, err
+    assert sorted(
+        p.name for p in (tmp_path / "signing").iterdir() if not p.name.startswith(".")
+    ) == [
+        "development.p12",
+        "development.passphrase",
+    ]

@@ -28,7 +28,7 @@ from compliance.reporting.consent_gate import Decision, decide
 from compliance.reporting.context import NOTICE, STATUS_WORDS
 from compliance.settings import Settings
 from compliance.tables import Consent, Participant, Program, Recipient, Report, SecureLink
-from compliance.validation import FieldError, InvalidInput
+from compliance.validation import FieldError, InvalidInput, is_record_id
 from compliance.vocabulary import DisclosureKind, InformationCategory, LinkScope, ReportKind
 
 TOKEN_BYTES = 32  # 256 bits
@@ -153,12 +153,15 @@ async def create_link(
     person = await access.participant_row(principal, participant_id)
     if scope not in {s.value for s in LinkScope}:
         raise InvalidInput([FieldError("scope", "participant or report")])
-    recipient = await Recipient.select().where(Recipient.id == recipient_id).first()
+    recipient = None
+    if is_record_id(recipient_id):
+        recipient = await Recipient.select().where(Recipient.id == recipient_id).first()
     if recipient is None or recipient["program"] != person["program"]:
         raise InvalidInput([FieldError("recipient_id", "no such recipient in this program")])
     report = None
     if scope == LinkScope.report:
-        report = await Report.select().where(Report.id == (report_id or 0)).first()
+        if report_id is not None and is_record_id(report_id):
+            report = await Report.select().where(Report.id == report_id).first()
         if report is None or report["participant"] != participant_id:
             raise InvalidInput([FieldError("report_id", "no such report of this participant")])
     return await issue_link(
@@ -510,7 +513,9 @@ async def _officer_reads(
                 line.status_label = STATUS_WORDS.get(w.status, w.status)
                 line.reasons = [r.text for r in w.reasons if r.topic in shown]
             if C.attendance in shown:
-                line.hours = f"{w.attended_hours:g} of {w.required_hours:g} hours"
+                line.hours = (
+                    f"{w.attended_hours.normalize():f} of {w.required_hours.normalize():f} hours"
+                )
             weeks.append(line)
         if C.drug_tests in shown:
             tests = [

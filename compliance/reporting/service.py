@@ -9,7 +9,9 @@ an unreferenced file, never a row without its PDF.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,11 +29,36 @@ from compliance.reporting.pdf import RenderJob, render_and_sign
 from compliance.reporting.signing import certificate_sha256, signing_config
 from compliance.settings import Settings
 from compliance.tables import Consent, Program, Recipient, Report, StaffUser
-from compliance.validation import FieldError, InvalidInput
+from compliance.validation import FieldError, InvalidInput, check_year, is_record_id
+from compliance.versioning import StaleVersion
 from compliance.vocabulary import InformationCategory as C
 from compliance.vocabulary import ReportKind, ReportStatus
 
 RENDER_TIME_LIMIT_S = 120.0
+RACE_RETRIES = 3
+
+
+class _KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Any, asyncio.Lock] = {}
+        self._users: dict[Any, int] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] = self._users.get(key, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
+_LINEAGES = _KeyedLocks()
 KINDS = frozenset(k.value for k in ReportKind)
 
 
@@ -94,7 +121,9 @@ def qr_svg(url: str) -> str:
 
 
 async def _recipient(person: dict[str, Any], recipient_id: int) -> dict[str, Any]:
-    row = await Recipient.select().where(Recipient.id == recipient_id).first()
+    row = None
+    if is_record_id(recipient_id):
+        row = await Recipient.select().where(Recipient.id == recipient_id).first()
     if row is None or row["program"] != person["program"]:
         raise InvalidInput([FieldError("recipient_id", "no such recipient in this program")])
     return row
@@ -115,6 +144,8 @@ async def consent_decision(
 def _period(
     person: dict[str, Any], kind: str, start: date | None, end: date | None, today: date
 ) -> tuple[date, date]:
+    check_year("period_start", start)
+    check_year("period_end", end)
     if kind == ReportKind.discharge_letter:
         end = end or person["discharged_on"] or today
         start = start or person["admitted_on"]
@@ -236,6 +267,9 @@ async def plan(principal: Principal, participant_id: int, request: ReportRequest
     person = await access.participant_row(principal, participant_id)
     if request.kind not in KINDS:
         raise InvalidInput([FieldError("kind", f"one of {', '.join(ReportKind)}")])
+    for name in ("purpose", "narrative", "fitness_statement"):
+        if "\x00" in (getattr(request, name) or ""):  # PostgreSQL cannot store it
+            raise InvalidInput([FieldError(name, "contains a NUL character")])
     program = await Program.select().where(Program.id == person["program"]).first()
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
     start, end = _period(person, request.kind, request.period_start, request.period_end, today)
@@ -294,8 +328,24 @@ async def generate(
 ) -> ReportView:
     """Render, sign and store a report; refuse (``ConsentRefused``) without a valid consent."""
     planned = await plan(principal, participant_id, request)
+    key = (participant_id, request.kind, planned.start, planned.end, planned.recipient["id"])
+    # Versions of one report are made one at a time in this process: ten clicks at once
+    # then wait their turn instead of racing and re-rendering. Another process (a batch
+    # from the shell) can still race; the retries below settle that.
+    async with _LINEAGES.hold(key):
+        return await _generate(principal, settings, planned, request, origin)
+
+
+async def _generate(
+    principal: Principal,
+    settings: Settings,
+    planned: Plan,
+    request: ReportRequest,
+    origin: str,
+) -> ReportView:
+    participant_id = planned.person["id"]
     person, recipient, decision = planned.person, planned.recipient, planned.decision
-    for _ in range(3):
+    for _ in range(RACE_RETRIES):
         previous, version = await _lineage(
             participant_id, request.kind, planned.start, planned.end, recipient["id"]
         )
@@ -322,7 +372,9 @@ async def generate(
         except _Raced:
             continue  # render again with the right version number
         return await get_report(principal, report_id)
-    raise InvalidInput([FieldError("report", "busy: another version was being made; try again")])
+    raise StaleVersion(
+        "another version of this report was being made at the same moment; try again"
+    )
 
 
 async def _record(
@@ -496,6 +548,8 @@ async def revoke(principal: Principal, report_id: int, reason: str, origin: str 
     row = await _report_row(principal, report_id)
     if not reason.strip():
         raise InvalidInput([FieldError("reason", "say why the report is revoked")])
+    if "\x00" in reason:  # PostgreSQL cannot store it
+        raise InvalidInput([FieldError("reason", "contains a NUL character")])
     if row["revoked_at"] is not None:
         raise InvalidInput([FieldError("report", "already revoked")])
     async with db.transaction():

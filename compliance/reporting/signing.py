@@ -9,6 +9,7 @@ the service, useless in court (its name says so).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
@@ -48,15 +49,23 @@ def signing_config(settings: Settings) -> SigningConfig:
 
 
 def ensure_development_certificate(var_dir: Path) -> tuple[Path, str]:
-    """Create ``var/signing/development.p12`` (and its passphrase file) once."""
+    """Create ``var/signing/development.p12`` (and its passphrase file) once.
+
+    A batch's worker processes and the server can all start on a fresh folder at once;
+    a file lock makes one of them create the pair, so no key is ever read with another
+    creator's passphrase. The passphrase is written first: a key on disk has its match.
+    """
     folder = var_dir / "signing"
     p12 = folder / "development.p12"
     secret = folder / "development.passphrase"
     if not p12.exists():
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        passphrase = secrets.token_urlsafe(24)
-        _write_private(secret, passphrase.encode())
-        _write_private(p12, _self_signed_p12(passphrase))
+        with (folder / ".create.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not p12.exists():  # made by another process while this one waited
+                passphrase = secrets.token_urlsafe(24)
+                _write_private(secret, passphrase.encode())
+                _write_private(p12, _self_signed_p12(passphrase))
     return p12, secret.read_text().strip()
 
 

@@ -10,9 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 SUFFIX = ".pdf"
+TEMPORARY = ".incoming-"
+# A write takes milliseconds; a temporary this old was left by a crash. A younger one
+# may belong to a write in progress in another process, so it is left alone.
+STALE_AFTER_S = 600.0
 
 
 def sha256(content: bytes) -> str:
@@ -33,7 +39,7 @@ def put(root: Path, content: bytes) -> tuple[str, str]:
     if target.exists():
         return digest, rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMPORARY)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(content)
@@ -68,3 +74,43 @@ def intact(root: Path, rel: str, digest: str) -> bool:
         return sha256(read(root, rel)) == digest
     except OSError:
         return False
+
+
+def stored_files(root: Path) -> Iterator[str]:
+    """Every complete PDF under its real name, as a path relative to ``root``."""
+    if not root.is_dir():
+        return
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir():
+            for path in sorted(folder.glob(f"*{SUFFIX}")):
+                yield f"{folder.name}/{path.name}"
+
+
+def temporaries(root: Path) -> list[Path]:
+    """Files a write left behind: never a PDF under its real name, never referenced."""
+    if not root.is_dir():
+        return []
+    return sorted(root.glob(f"*/{TEMPORARY}*"))
+
+
+def sweep(root: Path, older_than: float = STALE_AFTER_S) -> list[Path]:
+    """Remove temporaries a crash left behind; return what was removed."""
+    cutoff = time.time() - older_than
+    removed = []
+    for path in temporaries(root):
+        try:
+            if path.stat().st_mtime <= cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            pass  # another process finished or swept it
+    return removed
+
+
+def file_sha256(path: Path) -> str:
+    """Hash in chunks: a store can hold large files and a check must not load them whole."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

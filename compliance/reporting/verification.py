@@ -107,5 +107,7 @@ async def verify_bytes(content: bytes) -> Verdict:
 
 async def verify_public_id(public_id: str) -> Verdict:
     """What the QR code opens: the report's status by its printed id."""
+    if "\x00" in public_id:  # no id holds one, and PostgreSQL errs on it in a query
+        return NOT_FOUND
     row = await Report.select().where(Report.public_id == public_id.strip().upper()).first()
     return NOT_FOUND if row is None else await _verdict(row)

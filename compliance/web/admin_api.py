@@ -15,6 +15,7 @@ from compliance.accounts import Principal
 from compliance.admin import ProgramSettings, StaffView
 from compliance.vocabulary import Role
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 
 
 @dataclass
@@ -52,11 +53,21 @@ class AdminAPI(Controller):
     path = "/api/admin"
     tags = ["administration"]
 
-    @get("/users", operation_id="listStaff", summary="Staff of the programs you administer")
+    @get(
+        "/users",
+        operation_id="listStaff",
+        responses=documented(401, 403),
+        summary="Staff of the programs you administer",
+    )
     async def users(self, principal: NamedDependency[Principal]) -> list[StaffView]:
         return await admin.list_staff(principal)
 
-    @post("/users", operation_id="createStaff", summary="Create a staff account")
+    @post(
+        "/users",
+        operation_id="createStaff",
+        responses=documented(401, 403, 422),
+        summary="Create a staff account",
+    )
     async def create_user(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewStaff]
     ) -> StaffView:
@@ -66,6 +77,7 @@ class AdminAPI(Controller):
     @post(
         "/users/{user_id:int}/deactivate",
         operation_id="deactivateStaff",
+        responses=documented(401, 403, 404, 422),
         status_code=200,
         summary="Deactivate an account; its sessions end at once",
     )
@@ -77,6 +89,7 @@ class AdminAPI(Controller):
     @get(
         "/programs/{program_id:int}",
         operation_id="getProgramSettings",
+        responses=documented(401, 403, 404),
         summary="A program's contact details and compliance policy",
     )
     async def settings(
@@ -87,6 +100,7 @@ class AdminAPI(Controller):
     @patch(
         "/programs/{program_id:int}",
         operation_id="updateProgramSettings",
+        responses=documented(401, 403, 404, 422),
         summary="Change a program's contact details or policy",
     )
     async def update(

@@ -17,6 +17,7 @@ from compliance.analytes import program_catalogue
 from compliance.tables import Analyte, AnalyteCode, Program
 from compliance.validation import Form, InvalidInput
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 
 
 @dataclass
@@ -34,6 +35,8 @@ async def add_code(
     key = form.text("analyte_key", max_length=40)
     system = form.text("coding_system", max_length=40).upper()
     code = form.text("code", max_length=40).upper()
+    # Before any lookup: PostgreSQL refuses a NUL byte in a query with an error (a 500).
+    form.errors.raise_if_any()
     analyte = (
         await Analyte.select().where((Analyte.program == program_id) & (Analyte.key == key)).first()
     )
@@ -63,14 +66,23 @@ class AnalytesAPI(Controller):
     path = "/api/programs/{program_id:int}/analytes"
     tags = ["analytes"]
 
-    @get(operation_id="listAnalytes", summary="The program's analytes, cutoffs and lab codes")
+    @get(
+        operation_id="listAnalytes",
+        responses=documented(401, 404),
+        summary="The program's analytes, cutoffs and lab codes",
+    )
     async def index(
         self, principal: NamedDependency[Principal], program_id: FromPath[int]
     ) -> list[dict[str, Any]]:
         access.require_program(principal, program_id)
         return await program_catalogue(program_id)
 
-    @post("/codes", operation_id="addAnalyteCode", summary="Map a lab code to an analyte")
+    @post(
+        "/codes",
+        operation_id="addAnalyteCode",
+        responses=documented(401, 403, 404, 422),
+        summary="Map a lab code to an analyte",
+    )
     async def add(
         self,
         request: Request,

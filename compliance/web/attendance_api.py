@@ -14,6 +14,7 @@ from compliance.accounts import Principal
 from compliance.attendance import AttendanceView, RosterResult, SessionView
 from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 
 
 @dataclass
@@ -76,7 +77,11 @@ class SessionsAPI(Controller):
     path = "/api/sessions"
     tags = ["attendance"]
 
-    @get(operation_id="listSessions", summary="Sessions of your programs, newest first")
+    @get(
+        operation_id="listSessions",
+        responses=documented(401, 404),
+        summary="Sessions of your programs, newest first",
+    )
     async def index(
         self,
         principal: NamedDependency[Principal],
@@ -85,13 +90,22 @@ class SessionsAPI(Controller):
     ) -> list[SessionView]:
         return await attendance.list_sessions(principal, program_id, since)
 
-    @post(operation_id="createSession", summary="Schedule or record a session")
+    @post(
+        operation_id="createSession",
+        responses=documented(401, 403, 422),
+        summary="Schedule or record a session",
+    )
     async def create(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewSession]
     ) -> SessionView:
         return await attendance.create_session(principal, _plain(data), origin_of(request))
 
-    @get("/{session_id:int}", operation_id="getSession", summary="A session and its roster")
+    @get(
+        "/{session_id:int}",
+        operation_id="getSession",
+        responses=documented(401, 404),
+        summary="A session and its roster",
+    )
     async def one(
         self, principal: NamedDependency[Principal], session_id: FromPath[int]
     ) -> SessionWithRoster:
@@ -103,6 +117,7 @@ class SessionsAPI(Controller):
     @put(
         "/{session_id:int}/roster",
         operation_id="recordRoster",
+        responses=documented(401, 403, 404, 409, 422),
         summary="Record a whole session's attendance at once (all or nothing)",
     )
     async def roster(
@@ -125,6 +140,7 @@ class AttendanceAPI(Controller):
     @get(
         "/participants/{participant_id:int}/attendance",
         operation_id="listAttendance",
+        responses=documented(401, 404),
         summary="Current attendance records of a participant",
     )
     async def for_participant(
@@ -135,6 +151,7 @@ class AttendanceAPI(Controller):
     @post(
         "/participants/{participant_id:int}/outside-meetings",
         operation_id="recordMeeting",
+        responses=documented(401, 403, 404, 422),
         summary="Record an outside (12-step) meeting with proof",
     )
     async def outside_meeting(
@@ -151,6 +168,7 @@ class AttendanceAPI(Controller):
     @post(
         "/attendance/{attendance_id:int}/corrections",
         operation_id="correctAttendance",
+        responses=documented(401, 403, 404, 409, 422),
         summary="Correct an attendance record (adds a version; the original stays)",
     )
     async def correct(
@@ -167,6 +185,7 @@ class AttendanceAPI(Controller):
     @get(
         "/attendance/{attendance_id:int}/history",
         operation_id="attendanceHistory",
+        responses=documented(401, 404),
         summary="Every version of an attendance record, oldest first",
     )
     async def history(

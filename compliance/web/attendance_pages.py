@@ -12,7 +12,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance import attendance, participants
-from compliance.access import program_options
+from compliance.access import program_options, program_zone
 from compliance.accounts import Principal
 from compliance.tables import Program
 from compliance.validation import InvalidInput
@@ -198,6 +198,7 @@ class AttendancePages(Controller):
             "history": history,
             "current": history[-1],
             "person": person,
+            "zone": await program_zone(person.program_id),
             "values": values,
             "errors": errors,
             "status_options": STATUS_OPTIONS,

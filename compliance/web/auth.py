@@ -6,6 +6,7 @@ is redirected to the sign-in page; an API request gets 401.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +21,8 @@ from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_401_UNAUTHORIZED
 
 from compliance import accounts, audit
 from compliance.accounts import Principal
-from compliance.web.sessions import ROTATE_KEY
+from compliance.web.errors import documented
+from compliance.web.sessions import ROTATE_KEY, SIGNED_IN_AT, within_lifetime
 
 USER_KEY = "user_id"
 
@@ -32,7 +34,11 @@ def origin_of(connection: ASGIConnection) -> str:
 
 async def provide_principal(request: Request) -> Principal:
     """Dependency: the signed-in user, or 401 (pages turn that into a redirect)."""
-    user_id = request.session.get(USER_KEY) if request.session else None
+    session = request.session or {}
+    user_id = session.get(USER_KEY)
+    if user_id is not None and not within_lifetime(session):
+        request.clear_session()  # signed in too long ago: the stored session goes too
+        raise NotAuthorizedException("the session has ended; sign in again")
     principal = await accounts.load_principal(user_id) if isinstance(user_id, int) else None
     if principal is None:
         if user_id is not None:
@@ -54,8 +60,15 @@ def require_admin(principal: Principal) -> None:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect would let a phishing link borrow our name."""
+    """Only same-site paths: an open redirect would let a phishing link borrow our name.
+
+    Browsers drop tabs and newlines inside a URL (so "/<tab>/evil.example" becomes
+    "//evil.example") and read a backslash as a slash; a target holding any of those,
+    or any other control character or space, goes home instead.
+    """
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(c <= " " or c == "\x7f" for c in target):
         return "/"
     return target
 
@@ -88,7 +101,7 @@ def _user_view(p: Principal) -> SignedInUser:
 
 async def _sign_in(request: Request, email: str, password: str) -> Principal:
     principal = await accounts.authenticate(email, password, origin_of(request))
-    request.set_session({USER_KEY: principal.id, ROTATE_KEY: True})
+    request.set_session({USER_KEY: principal.id, ROTATE_KEY: True, SIGNED_IN_AT: int(time.time())})
     return principal
 
 
@@ -133,7 +146,14 @@ async def _sign_out(request: Request) -> None:
     request.clear_session()
 
 
-@post("/api/session", tags=["session"], operation_id="signIn", summary="Sign in", status_code=200)
+@post(
+    "/api/session",
+    tags=["session"],
+    operation_id="signIn",
+    summary="Sign in",
+    status_code=200,
+    responses=documented(401, 403, 429),
+)
 async def api_sign_in(request: Request, data: JSONBody[Credentials]) -> Response[SignedInUser]:
     """Sign in with e-mail and password; the session cookie authenticates later calls.
 
@@ -145,7 +165,7 @@ async def api_sign_in(request: Request, data: JSONBody[Credentials]) -> Response
         principal = await _sign_in(request, data.email, data.password)
     except accounts.SignInThrottled as exc:
         return Response(
-            {"detail": str(exc)},
+            {"status_code": 429, "detail": str(exc)},
             status_code=429,  # type: ignore[arg-type]
             headers={"Retry-After": str(exc.retry_after)},
         )
@@ -154,7 +174,13 @@ async def api_sign_in(request: Request, data: JSONBody[Credentials]) -> Response
     return Response(_user_view(principal))
 
 
-@get("/api/session", tags=["session"], operation_id="currentUser", summary="Who am I")
+@get(
+    "/api/session",
+    tags=["session"],
+    operation_id="currentUser",
+    summary="Who am I",
+    responses=documented(401),
+)
 async def api_current_user(principal: NamedDependency[Principal]) -> SignedInUser:
     return _user_view(principal)
 
@@ -165,6 +191,7 @@ async def api_current_user(principal: NamedDependency[Principal]) -> SignedInUse
     operation_id="signOut",
     summary="Sign out",
     status_code=HTTP_204_NO_CONTENT,
+    responses=documented(403),
 )
 async def api_sign_out(request: Request) -> None:
     await _sign_out(request)

@@ -14,9 +14,10 @@ from compliance import caseload, violations
 from compliance.accounts import Principal
 from compliance.caseload import CaseRow
 from compliance.rules import Evaluation
-from compliance.validation import FieldError, InvalidInput
+from compliance.validation import FieldError, InvalidInput, check_year
 from compliance.violations import ViolationView
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 
 
 @dataclass
@@ -31,6 +32,7 @@ class ComplianceAPI(Controller):
     @get(
         "/participants/{participant_id:int}/compliance",
         operation_id="participantCompliance",
+        responses=documented(401, 404, 422),
         summary="Week-by-week compliance with reasons, and the period's summary",
     )
     async def participant(
@@ -46,6 +48,7 @@ class ComplianceAPI(Controller):
     @get(
         "/caseload",
         operation_id="caseload",
+        responses=documented(401, 404, 422, 503),
         summary="Every active participant: this and last week, out of compliance first",
     )
     async def caseload(
@@ -62,6 +65,7 @@ class ComplianceAPI(Controller):
     @get(
         "/participants/{participant_id:int}/violations",
         operation_id="participantViolations",
+        responses=documented(401, 404, 422),
         summary="Violations, newest known first; known_since gives only those learnt of since",
     )
     async def violations(
@@ -73,6 +77,7 @@ class ComplianceAPI(Controller):
     ) -> list[ViolationView]:
         if known_since is not None and known_since.tzinfo is None:
             raise InvalidInput([FieldError("known_since", "give a time zone, e.g. ...Z")])
+        check_year("known_since", known_since.date() if known_since else None)
         return await violations.participant_violations(
             principal, participant_id, known_since, include_withdrawn
         )
@@ -80,6 +85,7 @@ class ComplianceAPI(Controller):
     @post(
         "/violations/{violation_id:int}/review",
         operation_id="reviewViolation",
+        responses=documented(401, 403, 404, 422),
         summary="Record what was done about a violation; it leaves the open count",
     )
     async def review(

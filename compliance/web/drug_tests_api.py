@@ -14,6 +14,7 @@ from compliance.accounts import Principal
 from compliance.drug_tests import DrugTestView
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType, TestReason
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 from compliance.web.plain import plain
 
 
@@ -85,6 +86,7 @@ class DrugTestsAPI(Controller):
     @get(
         "/participants/{participant_id:int}/drug-tests",
         operation_id="listDrugTests",
+        responses=documented(401, 404),
         summary="Current drug tests of a participant, newest first",
     )
     async def for_participant(
@@ -95,6 +97,7 @@ class DrugTestsAPI(Controller):
     @post(
         "/participants/{participant_id:int}/drug-tests",
         operation_id="recordDrugTest",
+        responses=documented(401, 403, 404, 422),
         summary="Record a drug test with per-analyte results",
     )
     async def record(
@@ -111,6 +114,7 @@ class DrugTestsAPI(Controller):
     @post(
         "/drug-tests/{test_id:int}/corrections",
         operation_id="correctDrugTest",
+        responses=documented(401, 403, 404, 409, 422),
         summary="Correct a test (adds a version; the original stays)",
     )
     async def correct(
@@ -125,6 +129,7 @@ class DrugTestsAPI(Controller):
     @get(
         "/drug-tests/{test_id:int}/history",
         operation_id="drugTestHistory",
+        responses=documented(401, 404),
         summary="Every version of a drug test, oldest first",
     )
     async def history(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request, Response
+from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException, TooManyRequestsException
+from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
+from litestar.exceptions.responses import create_exception_response
 from litestar.handlers import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Template
 
 from compliance.access import NotFound
@@ -16,6 +19,56 @@ from compliance.reporting.signing import SigningUnavailable
 from compliance.validation import MAX_ID, InvalidInput
 from compliance.versioning import StaleVersion
 from compliance.workers import JobTimedOut, WorkersFailed
+
+
+@dataclass
+class ApiError:
+    """The body of every API error: its status again and a sentence for a person."""
+
+    status_code: int
+    detail: str
+
+
+@dataclass
+class FieldProblem:
+    field: str
+    reason: str
+
+
+@dataclass
+class InvalidFields:
+    """422: every field that is wrong, each with its reason; nothing was stored."""
+
+    status_code: int
+    detail: str
+    errors: list[FieldProblem]
+
+
+def response_spec(container: type, description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=container, description=description, generate_examples=False)
+
+
+# The errors the handlers here really answer with, for each operation's OpenAPI entry:
+# a client generated from the schema must know every status it can get back.
+API_ERRORS: dict[int, ResponseSpec] = {
+    401: response_spec(ApiError, "Not signed in, or the session has ended"),
+    403: response_spec(
+        ApiError, "Refused: no X-CSRFToken header matching the cookie, or administrators only"
+    ),
+    404: response_spec(ApiError, "No such record among those of your programs"),
+    409: response_spec(ApiError, "The record was corrected since you read it; nothing was stored"),
+    413: response_spec(ApiError, "The upload is larger than 32 MB"),
+    422: response_spec(InvalidFields, "Some fields are not valid; nothing was stored"),
+    429: response_spec(ApiError, "Too many requests; try again after Retry-After seconds"),
+    503: response_spec(
+        ApiError, "Rendering, signing, a worker or the report store is unavailable just now"
+    ),
+}
+
+
+def documented(*codes: int) -> dict[int, ResponseSpec]:
+    """``responses=`` for a handler: the listed error statuses with their bodies."""
+    return {code: API_ERRORS[code] for code in codes}
 
 
 def wants_json(request: Request) -> bool:
@@ -45,6 +98,22 @@ def not_found_handler(request: Request, exc: Exception) -> Response[Any]:
         "pages/error.html",
         status_code=404,
         context={"title": "Not found", "message": "There is no such record."},
+    )
+
+
+def http_error_handler(request: Request, exc: HTTPException) -> Response[Any]:
+    """Litestar's own errors (400, 403 CSRF, 404 from ``sane_ids``, 405) as JSON labelled
+    JSON. Litestar labels them with the route's media type, so a 404 from the PDF
+    download said ``application/pdf`` and a client could not read why it failed."""
+    if not wants_json(request):
+        return create_exception_response(request, exc)
+    # As Litestar does: a 500's own detail may describe internals.
+    detail = exc.detail if exc.status_code != 500 else "Internal Server Error"
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(
+        body, status_code=exc.status_code, headers=exc.headers, media_type=MediaType.JSON
     )
 
 
@@ -83,6 +152,7 @@ def unavailable_handler(request: Request, exc: Exception) -> Response[Any]:
 
 
 HANDLERS: dict[type[Exception], Any] = {
+    HTTPException: http_error_handler,
     NotFound: not_found_handler,
     InvalidInput: invalid_input_handler,
     StaleVersion: stale_handler,

@@ -1,41 +1,59 @@
-"""Security headers on every response. Pages load nothing from elsewhere and refuse
-to be framed; the API docs page (its viewer comes from a CDN) is the one exception to
-the content policy."""
+"""Security headers on every response, error responses included.
+
+Pages load nothing from elsewhere and refuse to be framed; the API docs pages (their
+viewers come from a CDN) get a content policy that allows that CDN and nothing else.
+Nothing is cached: pages and API answers carry clients' health information, which must
+never sit in a browser's or a proxy's cache, and nothing here gains from caching.
+
+This is a ``before_send`` hook rather than a middleware: route middleware never sees
+the answers Litestar makes outside a route (404 and 405 from the router, a refused CSRF
+token), and those must carry the headers too.
+"""
+
+from __future__ import annotations
 
 from litestar.datastructures import MutableScopeHeaders
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'"
 )
+CDN = "https://cdn.jsdelivr.net"
+DOCS_CSP = (
+    f"default-src 'self'; script-src 'self' 'unsafe-inline' {CDN}; "
+    f"style-src 'self' 'unsafe-inline' {CDN} https://fonts.googleapis.com; "
+    f"font-src 'self' data: {CDN} https://fonts.gstatic.com; img-src 'self' data: {CDN}; "
+    "connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
+)
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": CSP,
+    "Cache-Control": "no-store",
 }
+HSTS = "max-age=31536000"  # a year; served only when BASE_URL is https://
 DOCS_PREFIX = "/schema"
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
+def _is_docs(path: str) -> bool:
+    return path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/")
+
+
+def security_headers(https: bool) -> BeforeMessageSendHookHandler:
+    """The hook for ``Litestar(before_send=...)``. A header a handler set itself (the
+    officer link pages' stricter policy, a download's own Cache-Control) is kept."""
+    defaults = {**HEADERS, **({"Strict-Transport-Security": HSTS} if https else {})}
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
             return
-        docs = scope["path"].startswith(DOCS_PREFIX)
+        headers = MutableScopeHeaders.from_message(message)
+        csp = DOCS_CSP if _is_docs(scope["path"]) else CSP
+        for name, value in {**defaults, "Content-Security-Policy": csp}.items():
+            if name not in headers:
+                headers[name] = value
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableScopeHeaders.from_message(message)
-                for name, value in HEADERS.items():
-                    if docs and name == "Content-Security-Policy":
-                        continue
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+    return add_headers

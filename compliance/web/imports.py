@@ -19,6 +19,7 @@ from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
 from compliance.vocabulary import ImportKind
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented, response_spec
 
 KIND_LABELS = {
     ImportKind.attendance_csv: "Attendance (CSV)",
@@ -42,11 +43,19 @@ def _status(outcome: ImportOutcome, ok: int) -> int:
     return 422 if outcome.errors else ok
 
 
+# A rejected file is a 422 in the shape of a success, listing every row's error.
+REJECTED = {422: response_spec(ImportOutcome, "The file has errors (listed); nothing was stored")}
+
+
 class ImportsAPI(Controller):
     path = "/api/imports"
     tags = ["imports"]
 
-    @post(operation_id="previewImport", summary="Upload a file: see what would be stored")
+    @post(
+        operation_id="previewImport",
+        summary="Upload a file: see what would be stored",
+        responses={**documented(401, 403, 404, 413), **REJECTED},
+    )
     async def preview(
         self,
         request: Request,
@@ -71,6 +80,8 @@ class ImportsAPI(Controller):
         "/{batch_id:int}/commit",
         operation_id="commitImport",
         summary="Store every row of a previewed file, or none",
+        status_code=200,
+        responses={**documented(401, 403, 404), **REJECTED},
     )
     async def commit(
         self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]

@@ -25,6 +25,7 @@ from compliance.settings import Settings
 from compliance.validation import Form
 from compliance.vocabulary import LinkScope
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 from compliance.web.ratelimit import link_rate_limit
 
 LINK_HEADERS = [
@@ -63,6 +64,7 @@ class LinksAPI(Controller):
     @post(
         "/participants/{participant_id:int}/links",
         operation_id="createLink",
+        responses=documented(401, 403, 404, 422),
         summary="A secure link for a recipient; the URL and access code are shown only now",
         status_code=201,
     )
@@ -88,6 +90,7 @@ class LinksAPI(Controller):
     @get(
         "/participants/{participant_id:int}/links",
         operation_id="participantLinks",
+        responses=documented(401, 404),
         summary="A participant's secure links (never their tokens)",
     )
     async def for_participant(
@@ -98,6 +101,7 @@ class LinksAPI(Controller):
     @post(
         "/links/{link_id:int}/revoke",
         operation_id="revokeLink",
+        responses=documented(401, 403, 404),
         summary="Stop a link at once",
         status_code=200,
     )
@@ -119,6 +123,7 @@ class DeliveryAPI(Controller):
     @post(
         "/reports/{report_id:int}/send",
         operation_id="sendReport",
+        responses=documented(401, 403, 404, 422),
         summary="E-mail the report's recipient a secure link to it (no health information)",
         status_code=201,
     )
@@ -136,6 +141,7 @@ class DeliveryAPI(Controller):
     @get(
         "/programs/{program_id:int}/outbox",
         operation_id="programOutbox",
+        responses=documented(401, 404),
         summary="The program's outgoing e-mail, newest first, with delivery state",
     )
     async def outbox(
@@ -155,6 +161,7 @@ class AccountingAPI(Controller):
     @get(
         "/participants/{participant_id:int}/disclosures",
         operation_id="accountingOfDisclosures",
+        responses=documented(401, 404),
         summary="Every disclosure of the past 3 years: when, to whom, what, why, on which consent",
     )
     async def disclosures(

@@ -21,7 +21,7 @@ from compliance import (
     participants,
     violations,
 )
-from compliance.access import program_options
+from compliance.access import program_options, program_zone
 from compliance.accounts import Principal
 from compliance.caseload import compliance_period
 from compliance.disclosure import links as secure_links
@@ -30,7 +30,7 @@ from compliance.reporting import service as report_service
 from compliance.validation import InvalidInput
 from compliance.vocabulary import DischargeReason, LevelOfCare
 from compliance.web.auth import origin_of
-from compliance.web.errors import field_errors
+from compliance.web.errors import documented, field_errors
 
 
 @dataclass
@@ -81,7 +81,11 @@ class ParticipantsAPI(Controller):
     path = "/api/participants"
     tags = ["participants"]
 
-    @get(operation_id="listParticipants", summary="Participants of your programs")
+    @get(
+        operation_id="listParticipants",
+        responses=documented(401, 404),
+        summary="Participants of your programs",
+    )
     async def index(
         self,
         principal: NamedDependency[Principal],
@@ -90,7 +94,11 @@ class ParticipantsAPI(Controller):
     ) -> list[ParticipantView]:
         return await participants.list_participants(principal, program_id, active_only)
 
-    @post(operation_id="enrollParticipant", summary="Enroll a participant")
+    @post(
+        operation_id="enrollParticipant",
+        responses=documented(401, 403, 422),
+        summary="Enroll a participant",
+    )
     async def enroll(
         self,
         request: Request,
@@ -99,13 +107,23 @@ class ParticipantsAPI(Controller):
     ) -> ParticipantView:
         return await participants.enroll(principal, _plain(asdict(data)), origin_of(request))
 
-    @get("/{participant_id:int}", operation_id="getParticipant", summary="One participant")
+    @get(
+        "/{participant_id:int}",
+        operation_id="getParticipant",
+        responses=documented(401, 404),
+        summary="One participant",
+    )
     async def one(
         self, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> ParticipantView:
         return await participants.get_participant(principal, participant_id)
 
-    @patch("/{participant_id:int}", operation_id="editParticipant", summary="Change details")
+    @patch(
+        "/{participant_id:int}",
+        operation_id="editParticipant",
+        responses=documented(401, 403, 404, 422),
+        summary="Change details",
+    )
     async def edit(
         self,
         request: Request,
@@ -120,6 +138,7 @@ class ParticipantsAPI(Controller):
     @post(
         "/{participant_id:int}/discharge",
         operation_id="dischargeParticipant",
+        responses=documented(401, 403, 404, 422),
         summary="Discharge with a reason",
         status_code=200,
     )
@@ -220,6 +239,7 @@ class ParticipantPages(Controller):
             reports=await report_service.participant_reports(principal, view.id),
             report_recipients=await report_service.recipient_options(principal, view.id),
             links=await secure_links.participant_links(principal, view.id),
+            zone=await program_zone(view.program_id),
         )
         start, end = period or await compliance_period(principal, view.id, None, None)
         evaluation = await caseload.participant_compliance(principal, view.id, start, end)

@@ -10,6 +10,7 @@ from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance import drug_tests, participants
+from compliance.access import program_zone
 from compliance.accounts import Principal
 from compliance.validation import InvalidInput
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus
@@ -41,6 +42,7 @@ class DrugTestPages(Controller):
             "history": history,
             "current": history[-1],
             "person": person,
+            "zone": await program_zone(person.program_id),
             "errors": errors,
             "outcomes": OUTCOMES,
             "statuses": STATUSES,

@@ -18,6 +18,7 @@ from compliance.consents import ConsentView, RecipientView
 from compliance.mandates import MandateView
 from compliance.vocabulary import ConsentPurpose, InformationCategory, RecipientKind, ReferralSource
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 from compliance.web.plain import plain
 
 
@@ -104,6 +105,7 @@ class MandatesAPI(Controller):
     @get(
         "/participants/{participant_id:int}/mandates",
         operation_id="listMandates",
+        responses=documented(401, 404),
         summary="A participant's mandates with their phases",
     )
     async def for_participant(
@@ -114,6 +116,7 @@ class MandatesAPI(Controller):
     @post(
         "/participants/{participant_id:int}/mandates",
         operation_id="createMandate",
+        responses=documented(401, 403, 404, 422),
         summary="Record a court, probation, EAP or DOT SAP mandate and its phases",
     )
     async def create(
@@ -130,6 +133,7 @@ class MandatesAPI(Controller):
     @post(
         "/mandates/{mandate_id:int}/phases/{sequence:int}/start",
         operation_id="startPhase",
+        responses=documented(401, 403, 404, 422),
         summary="Step the participant into a phase",
         status_code=200,
     )
@@ -150,13 +154,21 @@ class RecipientsAPI(Controller):
     path = "/api/recipients"
     tags = ["consents"]
 
-    @get(operation_id="listRecipients", summary="People and organisations reports may go to")
+    @get(
+        operation_id="listRecipients",
+        responses=documented(401, 404),
+        summary="People and organisations reports may go to",
+    )
     async def index(
         self, principal: NamedDependency[Principal], program_id: FromQuery[int | None] = None
     ) -> list[RecipientView]:
         return await consents.list_recipients(principal, program_id)
 
-    @post(operation_id="createRecipient", summary="Add a recipient")
+    @post(
+        operation_id="createRecipient",
+        responses=documented(401, 403, 422),
+        summary="Add a recipient",
+    )
     async def create(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewRecipient]
     ) -> RecipientView:
@@ -170,6 +182,7 @@ class ConsentsAPI(Controller):
     @get(
         "/participants/{participant_id:int}/consents",
         operation_id="listConsents",
+        responses=documented(401, 404),
         summary="A participant's consents with their state",
     )
     async def for_participant(
@@ -180,6 +193,7 @@ class ConsentsAPI(Controller):
     @post(
         "/participants/{participant_id:int}/consents",
         operation_id="createConsent",
+        responses=documented(401, 403, 404, 422),
         summary="Record a signed 42 CFR §2.31 consent",
     )
     async def create(
@@ -193,7 +207,12 @@ class ConsentsAPI(Controller):
             principal, participant_id, plain(data), origin_of(request)
         )
 
-    @get("/consents/{consent_id:int}", operation_id="getConsent", summary="One consent")
+    @get(
+        "/consents/{consent_id:int}",
+        operation_id="getConsent",
+        responses=documented(401, 404),
+        summary="One consent",
+    )
     async def one(
         self, principal: NamedDependency[Principal], consent_id: FromPath[int]
     ) -> ConsentView:
@@ -202,6 +221,7 @@ class ConsentsAPI(Controller):
     @post(
         "/consents/{consent_id:int}/revoke",
         operation_id="revokeConsent",
+        responses=documented(401, 403, 404, 422),
         summary="Revoke (refused for a §2.35 consent before its date or event)",
         status_code=200,
     )
@@ -217,6 +237,7 @@ class ConsentsAPI(Controller):
     @put(
         "/consents/{consent_id:int}/document",
         operation_id="attachConsentDocument",
+        responses=documented(401, 403, 404, 413, 422),
         summary="Attach the signed consent (PDF, PNG or JPEG, up to 10 MB)",
     )
     async def attach(
@@ -239,6 +260,7 @@ class ConsentsAPI(Controller):
     @get(
         "/consents/{consent_id:int}/document",
         operation_id="getConsentDocument",
+        responses=documented(401, 404),
         summary="Download the signed consent",
         media_type="application/octet-stream",
     )

@@ -19,6 +19,7 @@ from compliance.reporting.verification import Verdict
 from compliance.settings import Settings
 from compliance.validation import FieldError, Form, InvalidInput
 from compliance.web.auth import origin_of
+from compliance.web.errors import documented
 
 MAX_VERIFY_BYTES = 30 * 1024 * 1024
 PDF_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -49,6 +50,7 @@ class ReportsAPI(Controller):
     @post(
         "/participants/{participant_id:int}/reports",
         operation_id="generateReport",
+        responses=documented(401, 403, 404, 422, 503),
         summary="Render, sign and store a report; 422 names what the consent lacks",
         status_code=201,
     )
@@ -66,6 +68,7 @@ class ReportsAPI(Controller):
     @get(
         "/participants/{participant_id:int}/reports",
         operation_id="participantReports",
+        responses=documented(401, 404),
         summary="Every report of a participant, newest first, with its status",
     )
     async def for_participant(
@@ -73,7 +76,12 @@ class ReportsAPI(Controller):
     ) -> list[ReportView]:
         return await service.participant_reports(principal, participant_id)
 
-    @get("/reports/{report_id:int}", operation_id="getReport", summary="One report's record")
+    @get(
+        "/reports/{report_id:int}",
+        operation_id="getReport",
+        responses=documented(401, 404),
+        summary="One report's record",
+    )
     async def one(
         self, principal: NamedDependency[Principal], report_id: FromPath[int]
     ) -> ReportView:
@@ -82,6 +90,7 @@ class ReportsAPI(Controller):
     @get(
         "/reports/{report_id:int}/pdf",
         operation_id="downloadReport",
+        responses=documented(401, 404, 503),
         summary="The signed PDF, exactly as stored",
         media_type="application/pdf",
     )
@@ -94,6 +103,7 @@ class ReportsAPI(Controller):
     @post(
         "/reports/{report_id:int}/revoke",
         operation_id="revokeReport",
+        responses=documented(401, 403, 404, 422),
         summary="Withdraw a report: it then verifies as revoked",
         status_code=200,
     )
@@ -199,7 +209,12 @@ class VerifyAPI(Controller):
     tags = ["verification"]
     opt = {"exclude_from_csrf": True}  # changes nothing; scripts upload without a session
 
-    @post(operation_id="verifyPdf", summary="Is this PDF ours, and current?", status_code=200)
+    @post(
+        operation_id="verifyPdf",
+        responses=documented(413, 422),
+        summary="Is this PDF ours, and current?",
+        status_code=200,
+    )
     async def upload(self, data: MultipartBody[VerifyUpload]) -> Verdict:
         return await verification.verify_bytes(await _read_upload(data.file))
 

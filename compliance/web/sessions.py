@@ -2,10 +2,16 @@
 
 The session id is replaced at sign-in (so an id planted before sign-in is worthless)
 and deleted at sign-out. Anonymous visitors get no session at all: no cookie, no file.
+
+A session lasts ``SESSION_MAX_AGE`` from sign-in, however busy: the store's expiry is
+renewed by every response (so it only ends idle sessions), and a stolen cookie kept
+alive by use must still die at the end of the day.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -17,7 +23,16 @@ from litestar.types import Empty, Message, ScopeSession
 
 ROTATE_KEY = "_rotate_session_id"
 _NEW_ID = "compliance.new_session_id"
+SIGNED_IN_AT = "signed_in_at"  # seconds since the epoch, set at sign-in
 SESSION_MAX_AGE = 8 * 60 * 60  # a working day
+
+
+def within_lifetime(session: Mapping[str, Any]) -> bool:
+    """Signed in less than ``SESSION_MAX_AGE`` ago (a session without the time: no)."""
+    signed_in_at = session.get(SIGNED_IN_AT)
+    if not isinstance(signed_in_at, int | float):
+        return False
+    return 0 <= time.time() - signed_in_at < SESSION_MAX_AGE
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
