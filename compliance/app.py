@@ -22,7 +22,6 @@ from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, admin, db, workers
 from compliance.disclosure import background
-from compliance.reporting import service as report_service
 from compliance.reporting import store
 from compliance.settings import Settings, load_settings
 from compliance.web import (
@@ -83,13 +82,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await asyncio.to_thread(store.sweep, settings.reports_dir)  # a crash's temporaries
         await db.open_pool(engine, settings.database_pool_size)
         jobs = asyncio.create_task(background.loop(settings)) if settings.background_jobs else None
-        # Rendering workers load WeasyPrint in the background now, so the first report
-        # of the day takes a second rather than ten.
-        warming = (
-            asyncio.create_task(asyncio.to_thread(report_service.pool().warm))
-            if settings.background_jobs
-            else None
-        )
         try:
             yield
         finally:
@@ -97,9 +89,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 jobs.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await jobs
-            if warming is not None:
-                with contextlib.suppress(Exception):
-                    await warming
             await asyncio.to_thread(workers.close_shared)
             await db.close_pool(engine)
 

@@ -492,3 +492,23 @@ async def test_sign_in_page_and_form_never_redirect_off_the_site(client: httpx.A
     form = {"email": world.clinician_a, "password": PASSWORD, "_csrf_token": token}
     response = await client.post("/login", data={**form, "next": ESCAPES[0]})
     assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+async def test_browsers_get_an_error_page_and_api_clients_json(client) -> None:
+    """Litestar's own refusals (no such route, an expired form) reached browsers as raw
+    JSON; a person gets a page, a program still gets JSON."""
+    page = await client.get("/no-such-page", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no such page." in page.text
+    api = await client.get("/api/no-such-thing", headers={"accept": "text/html"})
+    assert api.status_code == 404 and api.json()["status_code"] == 404
+    await client.get("/login")
+    forged = await client.post(
+        "/login",
+        data={"email": "a@example.org", "password": "x" * 12},
+        headers={"accept": "text/html"},
+    )
+    assert forged.status_code == 403
+    assert "This form has expired" in forged.text
+    assert forged.headers["x-frame-options"] == "DENY"

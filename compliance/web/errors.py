@@ -101,11 +101,31 @@ def not_found_handler(request: Request, exc: Exception) -> Response[Any]:
     )
 
 
+# What a person in a browser is told for Litestar's own refusals, instead of JSON.
+BROWSER_PAGES = {
+    400: ("Not understood", "The page sent something it could not read. Go back and try again."),
+    403: (
+        "Refused",
+        "This form has expired or came from another page. Go back, reload it and try again.",
+    ),
+    404: ("Not found", "There is no such page."),
+    405: ("Not found", "There is no such page."),
+}
+
+
 def http_error_handler(request: Request, exc: HTTPException) -> Response[Any]:
     """Litestar's own errors (400, 403 CSRF, 404 from ``sane_ids``, 405) as JSON labelled
     JSON. Litestar labels them with the route's media type, so a 404 from the PDF
     download said ``application/pdf`` and a client could not read why it failed."""
     if not wants_json(request):
+        page = BROWSER_PAGES.get(exc.status_code)
+        if page is not None and "text/html" in request.headers.get("accept", ""):
+            return Template(
+                "pages/error.html",
+                status_code=exc.status_code,
+                headers=exc.headers,
+                context={"title": page[0], "message": page[1]},
+            )
         return create_exception_response(request, exc)
     # As Litestar does: a 500's own detail may describe internals.
     detail = exc.detail if exc.status_code != 500 else "Internal Server Error"
