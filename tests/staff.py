@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 
 from compliance import accounts, db
+from compliance.demo import load_demo
 from compliance.tables import (
     AnalyteResult,
     Attendance,
@@ -123,3 +126,21 @@ async def clone_court_client(times: int) -> int:
                     [copy(r, drug_test=new_test.id) for r in results if r["drug_test"] == t["id"]],
                 )
     return src["program"]
+
+
+DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+
+async def demo_with_clinician(email: str, now: datetime = DEMO_NOW) -> dict:
+    """The demo program (its clients, mandates and consents) and a clinician of it
+    whose password tests know; returns the program's row."""
+    await load_demo(now=now)
+    program = await Program.select().first()
+    await accounts.create_staff_user(
+        email=email,
+        full_name=email.split("@")[0].title(),
+        password=PASSWORD,
+        role=Role.clinician,
+        program_ids=[program["id"]],
+    )
+    return program

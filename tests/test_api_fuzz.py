@@ -18,9 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,9 +58,9 @@ from compliance.tables import (
     Violation,
 )
 from compliance.vocabulary import Role
-from tests.conftest import BIN, settings_env
+from tests.conftest import settings_env
+from tests.live import serve
 from tests.staff import PASSWORD, csrf_token, make_world, sign_in
-from tests.test_server import free_port
 
 pytestmark = pytest.mark.db
 
@@ -161,28 +158,6 @@ async def _seed(env: dict[str, str]) -> dict[str, Any]:
         await db.close_pool(engine)
 
 
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    """`compliance run` on a free port; its output goes to a file, since a thousand
-    access-log lines would fill a pipe nobody reads and stall the server."""
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [str(BIN / "compliance"), "run"],
-            env={**os.environ, **env, "PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return server
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    server.kill()
-    server.wait()
-    raise AssertionError(f"server did not start: {log.read_text()[-2000:]}")
-
-
 def _signed_in(base_url: str) -> requests.Session:
     """A clinician's browser-like session: the session cookie, and the CSRF cookie's
     value in X-CSRFToken, as every state-changing call needs."""
@@ -228,20 +203,13 @@ def _report_and_link(server: str, clinician: requests.Session, known: dict[str, 
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     env = settings_env(database_url, tmp_path)
     known = asyncio.run(_seed(env))
-    port = free_port()
-    process = _serve(env, port, tmp_path / "server.log")
+    live = serve(env, tmp_path / "server.log")
     try:
-        url = f"http://127.0.0.1:{port}"
-        clinician = _signed_in(url)
-        _report_and_link(url, clinician, known)
-        yield Server(url, clinician, known)
+        clinician = _signed_in(live.url)
+        _report_and_link(live.url, clinician, known)
+        yield Server(live.url, clinician, known)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        live.stop()
 
 
 def _passes(operation: schemathesis.APIOperation, known: dict[str, Any]) -> list[tuple]:

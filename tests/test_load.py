@@ -11,33 +11,27 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from compliance import accounts
-from compliance.demo import load_demo
 from compliance.tables import (
     Attendance,
     DrugTest,
     ImportBatch,
     Participant,
-    Program,
     Recipient,
     Report,
     TreatmentSession,
 )
-from compliance.vocabulary import Role
 from tests.conftest import run_cli, settings_env
 from tests.live import serve
-from tests.staff import PASSWORD
+from tests.staff import PASSWORD, demo_with_clinician
 
 pytestmark = pytest.mark.db
 
 CLIENTS = 20
 SECONDS = 8.0
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 FIRST = datetime(2026, 10, 1, 0, 0)  # after the demo's admissions, before its "now"
 CSV_HEADER = (
     "client_id,accession_id,collected_date,collected_time,collection_status,called_date,"
@@ -203,15 +197,7 @@ class Clinician:
 
 
 async def _world() -> World:
-    await load_demo(now=NOW)
-    program = await Program.select().first()
-    await accounts.create_staff_user(
-        email="load@example.org",
-        full_name="Lee Load",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
-    )
+    program = await demo_with_clinician("load@example.org")
     people = {
         p["client_id"]: p["id"]
         for p in await Participant.select().where(Participant.discharged_on.is_null())
