@@ -12,18 +12,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.figures import Figure, sized
 from compliance import db
-from compliance.accounts import create_staff_user, load_principal
-from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
+from compliance.accounts import load_principal
+from compliance.analytes import DEFAULT_ANALYTES
 from compliance.intake import imports
 from compliance.settings import parse_database_url
-from compliance.tables import Participant, Program
-from compliance.vocabulary import ImportKind, Role
+from compliance.tables import Program
+from compliance.vocabulary import ImportKind
 from tests.intake.test_csv_files import make_drug_test_csv
+from tests.staff import lab_file_program
 
 BIN = Path(sys.executable).parent
 PARTICIPANTS = 400
@@ -59,28 +60,7 @@ def make_hl7_batch(messages: int = 5000) -> bytes:
 async def _prepare(url: str) -> None:
     engine = db.create_engine(parse_database_url(url))
     db.bind(engine)
-    program = Program(code="BENCH", name="Bench IOP", time_zone="America/Chicago")
-    await program.save()
-    await seed_program_analytes(program.id)
-    await create_staff_user(
-        email="bench@example.org",
-        full_name="Bench",
-        role=Role.clinician,
-        password="bench password 123",
-        program_ids=[program.id],
-    )
-    await Participant.insert(
-        *[
-            Participant(
-                program=program.id,
-                client_id=f"C-{1000 + n}",
-                first_name="P",
-                last_name=str(n),
-                admitted_on=date(2024, 12, 1),
-            )
-            for n in range(PARTICIPANTS)
-        ]
-    )
+    await lab_file_program("bench@example.org", "bench password 123", PARTICIPANTS)
 
 
 async def _run(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import httpx
 
 from compliance import accounts, db
+from compliance.analytes import seed_program_analytes
 from compliance.demo import load_demo
 from compliance.tables import (
     AnalyteResult,
@@ -144,3 +145,31 @@ async def demo_with_clinician(email: str, now: datetime = DEMO_NOW) -> dict:
         program_ids=[program["id"]],
     )
     return program
+
+
+async def lab_file_program(email: str, password: str = PASSWORD, clients: int = 400) -> int:
+    """A program with its analyte table, a clinician, and the clients C-1000 onwards that
+    ``make_drug_test_csv`` and the HL7 batches name; returns the program's id."""
+    program = Program(code="LAB", name="Lab IOP", time_zone="America/Chicago")
+    await program.save()
+    await seed_program_analytes(program.id)
+    await accounts.create_staff_user(
+        email=email,
+        full_name=email.split("@")[0].title(),
+        password=password,
+        role=Role.clinician,
+        program_ids=[program.id],
+    )
+    await Participant.insert(
+        *[
+            Participant(
+                program=program.id,
+                client_id=f"C-{1000 + n}",
+                first_name="P",
+                last_name=str(n),
+                admitted_on=date(2024, 12, 1),
+            )
+            for n in range(clients)
+        ]
+    )
+    return program.id

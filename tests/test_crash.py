@@ -15,22 +15,18 @@ import signal
 import sqlite3
 import subprocess
 import time
-from datetime import datetime
 from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
 
-from compliance import accounts
-from compliance.analytes import seed_program_analytes
 from compliance.reporting import store
-from compliance.tables import DrugTest, ImportBatch, Participant, Program, Report
-from compliance.vocabulary import Role
+from compliance.tables import DrugTest, ImportBatch, Report
 from tests.conftest import BIN, run_cli, settings_env
 from tests.intake.test_csv_files import make_drug_test_csv
 from tests.live import serve
-from tests.staff import PASSWORD, clone_court_client, demo_with_clinician
+from tests.staff import PASSWORD, clone_court_client, demo_with_clinician, lab_file_program
 
 pytestmark = pytest.mark.db
 
@@ -76,28 +72,7 @@ def _sign_in(http: httpx.Client, email: str) -> None:
 async def test_kill_during_import_commit_leaves_all_or_nothing(
     bound_engine, settings, database_url, tmp_path
 ) -> None:
-    program = Program(code="CR", name="Crash IOP", time_zone="America/Chicago")
-    await program.save()
-    await seed_program_analytes(program.id)
-    await accounts.create_staff_user(
-        email="crash@example.org",
-        full_name="Casey Crash",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program.id],
-    )
-    await Participant.insert(
-        *[
-            Participant(
-                program=program.id,
-                client_id=f"C-{1000 + n}",
-                first_name="P",
-                last_name=str(n),
-                admitted_on=datetime(2024, 12, 1).date(),
-            )
-            for n in range(400)
-        ]
-    )
+    program_id = await lab_file_program("crash@example.org")
     content = make_drug_test_csv(rows_per_specimen=ROWS, specimens=SPECIMENS)
     env = settings_env(database_url, tmp_path)
     wal = (
@@ -111,7 +86,7 @@ async def test_kill_during_import_commit_leaves_all_or_nothing(
         _sign_in(http, "crash@example.org")
         preview = http.post(
             "/api/imports",
-            data={"program_id": str(program.id), "kind": "drug_test_csv"},
+            data={"program_id": str(program_id), "kind": "drug_test_csv"},
             files={"file": ("lab.csv", content, "text/csv")},
         )
         assert preview.status_code == 201, preview.text[:500]
