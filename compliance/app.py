@@ -20,7 +20,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
-from compliance import PROJECT_ROOT, __version__, admin, db, workers
+from compliance import PROJECT_ROOT, __version__, accounts, admin, db, workers
 from compliance.disclosure import background
 from compliance.reporting import store
 from compliance.settings import Settings, load_settings
@@ -80,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
         await asyncio.to_thread(db.prepare_sqlite, settings.database)
         await asyncio.to_thread(store.sweep, settings.reports_dir)  # a crash's temporaries
+        # Before the first sign-in, so an unknown e-mail never takes longer than a known one.
+        await asyncio.to_thread(accounts.dummy_hash)
         await db.open_pool(engine, settings.database_pool_size)
         jobs = asyncio.create_task(background.loop(settings)) if settings.background_jobs else None
         try:
