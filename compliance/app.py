@@ -56,14 +56,30 @@ def record_link(ref: str) -> str:
     return {"attendance": "/attendance/", "drug_test": "/drug-tests/"}.get(kind, "#") + row_id
 
 
+def words(code: str) -> str:
+    """A stored code as words: "drug_tests" reads "drug tests"."""
+    return str(code).replace("_", " ")
+
+
 def in_zone(moment: datetime, zone: str) -> datetime:
     """Staff read times in the program's zone: a Monday 18:00 group is not Tuesday 00:00."""
     return moment.astimezone(ZoneInfo(zone))
 
 
+def when(moment: datetime | None, zone: str) -> str:
+    """A moment as staff read it: the program's day, clock and zone ("Mon 23 Nov 2026
+    12:00 CST"), never a bare UTC time that reads six hours off."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+
+
 def _template_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["record_link"] = record_link
     engine.engine.filters["local"] = in_zone
+    engine.engine.filters["when"] = when
+    engine.engine.filters["words"] = words
 
 
 # Imports and documents: a 50,000-row CSV is about 6 MB; anything past this is a 413.

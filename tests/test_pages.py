@@ -11,7 +11,14 @@ import pytest
 
 from compliance import accounts
 from compliance.demo import load_demo
-from compliance.tables import Attendance, DrugTest, Participant, Program, TreatmentSession
+from compliance.tables import (
+    Attendance,
+    DrugTest,
+    Participant,
+    Program,
+    TreatmentSession,
+    Violation,
+)
 from compliance.vocabulary import Role
 from tests.staff import PASSWORD, post_form, sign_in
 
@@ -162,6 +169,25 @@ async def test_participant_page_shows_times_in_the_programs_zone(client, demo) -
     assert local.strftime("%Y-%m-%d %H:%M %Z") in page
     attendance_section = page.split("Attendance", 1)[-1]
     assert " UTC</td>" not in attendance_section
+
+
+async def test_participant_page_has_no_utc_times_and_no_stored_codes(client, demo) -> None:
+    """Every time on the record page is in the program's zone (a violation learnt at
+    Monday 19:00 must not read Tuesday 01:00), and consents read in words."""
+    marcus = demo["marcus"]
+    open_one = (
+        await Violation.select(Violation.known_at)
+        .where((Violation.participant == marcus["id"]) & Violation.reviewed_at.is_null())
+        .first()
+    )
+    assert open_one is not None, "the demo's court client has an open violation"
+    page = (await client.get(f"/participants/{marcus['id']}")).text
+    local = open_one["known_at"].astimezone(ZoneInfo("America/Chicago"))
+    assert f"known since {local:%a} {local.day} {local:%b %Y %H:%M %Z}" in page
+    assert "UTC" not in page
+    consents = page.split("<h2>Consents</h2>", 1)[1].split("<h2>", 1)[0]
+    assert "drug tests" in consents and "court supervision" in consents
+    assert "drug_tests" not in consents and "court_supervision" not in consents
 
 
 async def test_drug_tests_list_newest_first_with_no_shows_by_when_called(client, demo) -> None:
