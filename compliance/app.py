@@ -22,6 +22,7 @@ from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, accounts, admin, db, workers
 from compliance.disclosure import background
+from compliance.local_time import spoken
 from compliance.reporting import store
 from compliance.settings import Settings, load_settings
 from compliance.web import (
@@ -66,19 +67,10 @@ def in_zone(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone))
 
 
-def when(moment: datetime | None, zone: str) -> str:
-    """A moment as staff read it: the program's day, clock and zone ("Mon 23 Nov 2026
-    12:00 CST"), never a bare UTC time that reads six hours off."""
-    if moment is None:
-        return ""
-    local = moment.astimezone(ZoneInfo(zone))
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
-
-
 def _template_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["record_link"] = record_link
     engine.engine.filters["local"] = in_zone
-    engine.engine.filters["when"] = when
+    engine.engine.filters["when"] = spoken
     engine.engine.filters["words"] = words
 
 

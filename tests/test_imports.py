@@ -76,6 +76,8 @@ async def test_hl7_preview_commit_then_duplicate(client, world) -> None:
     body = preview.json()
     assert (body["status"], body["created"], body["errors"]) == ("previewed", 1, [])
     assert body["rows"][0]["action"] == "create" and body["rows"][0]["client_id"] == "C-1001"
+    # The preview says when in the program's words: 08:30 -0500 is CDT, DST's first day.
+    assert body["rows"][0]["summary"].startswith("Sun 10 Mar 2024 08:30 CDT urine")
     assert await DrugTest.count() == 0  # a preview stores nothing
     done = await client.post(f"/api/imports/{body['batch_id']}/commit")
     assert done.status_code == 200 and done.json()["status"] == "committed"

@@ -36,6 +36,7 @@ from compliance.intake.records import (
     ParseResult,
     RowError,
 )
+from compliance.local_time import spoken
 from compliance.tables import (
     Analyte,
     AnalyteCode,
@@ -265,9 +266,8 @@ def _fingerprint(values: dict[str, Any], results: list[dict[str, Any]]) -> str:
     return json.dumps([keep, rows], sort_keys=True, default=str)
 
 
-def _summary(r: DrugTestRecord) -> str:
-    when = r.collected_at or r.called_at
-    stamp = when.isoformat(timespec="minutes") if when else "?"
+def _summary(r: DrugTestRecord, tz: ZoneInfo) -> str:
+    stamp = spoken(r.collected_at or r.called_at, tz) or "?"
     status = r.collection_status.value.replace("_", " ")
     return f"{stamp} {r.specimen_type.value}, {status}, {len(r.results)} analyte(s)"
 
@@ -337,7 +337,7 @@ async def _plan_drug_tests(
     for r, pid, stored in matched:
         if stored is None:
             plan.creates.append((r, pid))
-            plan.rows.append(RowAction(r.location, "create", r.client_id, _summary(r)))
+            plan.rows.append(RowAction(r.location, "create", r.client_id, _summary(r, tz)))
             continue
         same = _fingerprint(_test_values(r), _result_values(r, analytes)) == _fingerprint(
             {k: stored[k] for k in _test_values(r)}, stored_results.get(stored["id"], [])
@@ -345,7 +345,9 @@ async def _plan_drug_tests(
         if same:
             plan.duplicates += 1
             plan.rows.append(
-                RowAction(r.location, "duplicate", r.client_id, f"already imported: {_summary(r)}")
+                RowAction(
+                    r.location, "duplicate", r.client_id, f"already imported: {_summary(r, tz)}"
+                )
             )
         elif r.corrected:
             plan.corrections.append((r, stored))
@@ -354,7 +356,7 @@ async def _plan_drug_tests(
                     r.location,
                     "correct",
                     r.client_id,
-                    f"lab correction of version {stored['version']}: {_summary(r)}",
+                    f"lab correction of version {stored['version']}: {_summary(r, tz)}",
                 )
             )
         else:
@@ -362,7 +364,7 @@ async def _plan_drug_tests(
                 RowError(
                     r.location,
                     "accession_id",
-                    f"specimen {r.accession_id or _summary(r)!r} was already imported with "
+                    f"specimen {r.accession_id or _summary(r, tz)!r} was already imported with "
                     "different "
                     "results; a lab must send a change as a corrected result (OBX-11 = C), staff "
                     "correct it on the test's page",
@@ -411,8 +413,8 @@ async def _plan_attendance(
             )
             continue
         seen[key] = r.location
-        stamp = r.occurred_at.astimezone(tz).isoformat(timespec="minutes")
-        summary = f"{stamp} {r.session_type.value}, {r.status.value.replace('_', ' ')}"
+        status = r.status.value.replace("_", " ")
+        summary = f"{spoken(r.occurred_at, tz)} {r.session_type.value}, {status}"
         stored = existing.get(key)
         if stored is None:
             plan.creates.append((r, person["id"]))

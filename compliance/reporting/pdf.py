@@ -9,13 +9,14 @@ warm worker fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from compliance import PROJECT_ROOT
+from compliance.local_time import spoken
 from compliance.reporting.signing import SignatureBox, SigningConfig, sign_pdf
 
 TEMPLATES = PROJECT_ROOT / "templates" / "reports"
@@ -27,10 +28,6 @@ def _day(value: date | None) -> str:
     return "" if value is None else f"{value.day} {value:%b %Y}"
 
 
-def _moment(value: datetime | None) -> str:
-    return "" if value is None else f"{value:%a} {value.day} {value:%b %Y %H:%M %Z}"
-
-
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -40,7 +37,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["day"] = _day
-    env.filters["moment"] = _moment
+    env.filters["moment"] = spoken
     return env
 
 
