@@ -22,6 +22,7 @@ from compliance.tables import (
     Participant,
     PhaseSessionRequirement,
     Program,
+    Recipient,
 )
 from compliance.vocabulary import Role
 
@@ -132,19 +133,43 @@ async def clone_court_client(times: int) -> int:
 DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
-async def demo_with_clinician(email: str, now: datetime = DEMO_NOW) -> dict:
+async def demo_with_clinician(
+    email: str,
+    now: datetime = DEMO_NOW,
+    *,
+    full_name: str | None = None,
+    credentials: str | None = None,
+) -> dict:
     """The demo program (its clients, mandates and consents) and a clinician of it
-    whose password tests know; returns the program's row."""
+    whose password tests know; returns the program's row. A name and credentials are
+    for tests that find them in a signed report."""
     await load_demo(now=now)
     program = await Program.select().first()
     await accounts.create_staff_user(
         email=email,
-        full_name=email.split("@")[0].title(),
+        full_name=full_name or email.split("@")[0].title(),
         password=PASSWORD,
         role=Role.clinician,
         program_ids=[program["id"]],
+        credentials=credentials or "",
     )
     return program
+
+
+async def signed_in_demo(
+    client: httpx.AsyncClient,
+    email: str,
+    *,
+    full_name: str | None = None,
+    credentials: str | None = None,
+) -> dict:
+    """The demo with its clinician signed in on ``client``; tests name the demo's rows
+    (people by client id, recipients by name), so their ids come back with the program."""
+    program = await demo_with_clinician(email, full_name=full_name, credentials=credentials)
+    await sign_in(client, email)
+    people = {p["client_id"]: p["id"] for p in await Participant.select()}
+    recipients = {r["name"]: r["id"] for r in await Recipient.select()}
+    return {"people": people, "recipients": recipients, "program": program}
 
 
 async def lab_file_program(email: str, password: str = PASSWORD, clients: int = 400) -> int:

@@ -11,18 +11,13 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from compliance import accounts
-from compliance.demo import load_demo
 from compliance.reporting import signing
-from compliance.tables import Participant, Program, Recipient
-from compliance.vocabulary import Role
 from tests.conftest import BIN, settings_env
-from tests.staff import PASSWORD, csrf_token, sign_in
+from tests.staff import csrf_token, signed_in_demo
 from tests.test_server import free_port
 
 pytestmark = pytest.mark.db
@@ -56,20 +51,9 @@ async def test_officer_opens_link_on_a_phone_and_downloads_a_valid_pdf(
 ) -> None:
     from playwright.async_api import async_playwright
 
-    await load_demo(
-        now=__import__("datetime").datetime(2026, 11, 23, 12, tzinfo=ZoneInfo("America/Chicago"))
-    )
-    program = await Program.select().first()
-    await accounts.create_staff_user(
-        email="staff@example.org",
-        full_name="Sam Staff",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
-    )
-    await sign_in(client, "staff@example.org")
-    pid = (await Participant.select().where(Participant.client_id == "RB-1001").first())["id"]
-    officer = (await Recipient.select().where(Recipient.name == "Dana Whitfield").first())["id"]
+    demo = await signed_in_demo(client, "staff@example.org", full_name="Sam Staff")
+    pid = demo["people"]["RB-1001"]
+    officer = demo["recipients"]["Dana Whitfield"]
     headers = {"x-csrftoken": await csrf_token(client)}
     report = await client.post(
         f"/api/participants/{pid}/reports",

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import httpx
 import pytest
 
 from compliance import accounts
-from compliance.demo import load_demo
 from compliance.tables import Participant, Program, StaffUser
 from compliance.vocabulary import Role
-from tests.staff import PASSWORD, sign_in
+from tests.staff import PASSWORD, demo_with_clinician, sign_in
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 FIRST_MONDAY = date(2026, 9, 28)
 
 
 @pytest.fixture
 async def demo(client: httpx.AsyncClient) -> dict:
-    await load_demo(now=NOW)
-    program = await Program.select().first()
-    await accounts.create_staff_user(
-        email="v@example.org",
-        full_name="V",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
-    )
+    program = await demo_with_clinician("v@example.org")
     await sign_in(client, "v@example.org")
     people = {p["client_id"]: p["id"] for p in await Participant.select()}
     return {"people": people, "program": program}

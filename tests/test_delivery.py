@@ -8,30 +8,17 @@ import dataclasses
 import socket
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from compliance import accounts
-from compliance.demo import load_demo
 from compliance.disclosure import notices, outbox
-from compliance.tables import (
-    Disclosure,
-    OutboxMessage,
-    Participant,
-    Program,
-    Recipient,
-    SecureLink,
-    Violation,
-)
-from compliance.vocabulary import Role
-from tests.staff import PASSWORD, csrf_token, sign_in
+from compliance.tables import Disclosure, OutboxMessage, SecureLink, Violation
+from tests.staff import csrf_token, signed_in_demo
 
 pytestmark = pytest.mark.db
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 
 
@@ -52,19 +39,7 @@ def free_port() -> int:
 
 @pytest.fixture
 async def demo(client: httpx.AsyncClient) -> dict:
-    await load_demo(now=NOW)
-    program = await Program.select().first()
-    await accounts.create_staff_user(
-        email="staff@example.org",
-        full_name="Sam Staff",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
-    )
-    await sign_in(client, "staff@example.org")
-    people = {p["client_id"]: p["id"] for p in await Participant.select()}
-    recipients = {r["name"]: r["id"] for r in await Recipient.select()}
-    return {"people": people, "recipients": recipients, "program": program}
+    return await signed_in_demo(client, "staff@example.org", full_name="Sam Staff")
 
 
 async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:

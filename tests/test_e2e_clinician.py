@@ -19,24 +19,18 @@ import re
 import shutil
 import signal
 from dataclasses import dataclass, field
-from datetime import datetime
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
 
-from compliance import accounts
 from compliance.db import Engine
-from compliance.demo import DEMO_PROGRAM_CODE, DEMO_TZ, load_demo
 from compliance.reporting import signing
 from compliance.settings import Settings
-from compliance.tables import Program
-from compliance.vocabulary import Role
 from tests.conftest import settings_env
-from tests.staff import PASSWORD
+from tests.staff import PASSWORD, demo_with_clinician
 from tests.test_browser import ARTIFACTS, CHROMIUM, PHONE, _serve
 from tests.test_server import free_port
 
@@ -46,7 +40,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.db
 
 SHOTS = ARTIFACTS / "e2e"
-DEMO_NOW = datetime(2026, 11, 23, 12, tzinfo=ZoneInfo(DEMO_TZ))  # a Monday, before group
 # The demo skipped that evening's group (it was still to come): the clinician takes it.
 GROUP_STARTS = "2026-11-23T18:00"
 PERIOD = ("2026-09-28", "2026-11-29")  # the demo's first Monday to the Sunday after
@@ -314,21 +307,6 @@ def _text(pdf: bytes) -> str:
     return " ".join(" ".join(p.extract_text() for p in PdfReader(BytesIO(pdf)).pages).split())
 
 
-async def _demo_with_clinician() -> None:
-    """The demo as it stood at DEMO_NOW, and the clinician who signs in (an account is
-    the one thing the pages cannot make: an administrator creates it)."""
-    await load_demo(now=DEMO_NOW)
-    program = await Program.select().where(Program.code == DEMO_PROGRAM_CODE).first()
-    await accounts.create_staff_user(
-        email=CLINICIAN[0],
-        full_name=CLINICIAN[1],
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
-        credentials="LCSW",
-    )
-
-
 async def test_clinician_flow_ends_in_a_signed_pdf_on_the_officers_phone(
     bound_engine: Engine, database_url: str, settings: Settings, tmp_path: Path
 ) -> None:
@@ -347,7 +325,8 @@ async def test_clinician_flow_ends_in_a_signed_pdf_on_the_officers_phone(
     trail = Trail()
     saved = tmp_path / "officer.pdf"
     try:
-        await _demo_with_clinician()
+        # An account is the one thing the pages cannot make: an administrator creates it.
+        await demo_with_clinician(CLINICIAN[0], full_name=CLINICIAN[1], credentials="LCSW")
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
                 executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

@@ -8,51 +8,24 @@ import asyncio
 import hashlib
 import logging
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from compliance import accounts
-from compliance.demo import load_demo
 from compliance.reporting import signing
-from compliance.tables import (
-    AuditEvent,
-    Consent,
-    Disclosure,
-    Participant,
-    Program,
-    Recipient,
-    SecureLink,
-    StaffUser,
-)
-from compliance.vocabulary import Role
-from tests.staff import PASSWORD, csrf_token, sign_in
+from compliance.tables import AuditEvent, Consent, Disclosure, SecureLink
+from tests.staff import csrf_token, signed_in_demo
 
 pytestmark = pytest.mark.db
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 
 
 @pytest.fixture
 async def demo(client: httpx.AsyncClient) -> dict:
-    await load_demo(now=NOW)
-    program = await Program.select().first()
-    await accounts.create_staff_user(
-        email="staff@example.org",
-        full_name="Sam Staff",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
+    return await signed_in_demo(
+        client, "staff@example.org", full_name="Sam Staff", credentials="LCSW"
     )
-    await StaffUser.update({StaffUser.credentials: "LCSW"}).where(
-        StaffUser.email == "staff@example.org"
-    )
-    await sign_in(client, "staff@example.org")
-    people = {p["client_id"]: p["id"] for p in await Participant.select()}
-    recipients = {r["name"]: r["id"] for r in await Recipient.select()}
-    return {"people": people, "recipients": recipients, "program": program}
 
 
 async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
@@ -94,6 +67,10 @@ async def test_link_life_cycle_open_download_revoke_then_410(client, demo, setti
         assert "42 CFR" in page.text and "Federal confidentiality" in page.text
         assert report.json()["public_id"] in page.text
         assert "this week" in page.text
+        # Each test once, in the engine's words (the date was said twice before).
+        tests = page.text.split("Recent drug tests", 1)[1].split("</ul>", 1)[0]
+        assert "<li>Missed random test called for Thu 5 Nov</li>" in tests
+        assert "negative (" not in tests and "missed (" not in tests
         for name, value in {
             "cache-control": "no-store",
             "referrer-policy": "no-referrer",

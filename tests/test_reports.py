@@ -13,39 +13,22 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from compliance import accounts
-from compliance.demo import load_demo
 from compliance.reporting import signing
 from compliance.reporting.context import NOTICE
-from compliance.tables import Consent, Participant, Program, Recipient, Report, StaffUser
-from compliance.vocabulary import Role
+from compliance.tables import Consent, Recipient, Report
 from tests.conftest import BIN, run_cli, settings_env
-from tests.staff import PASSWORD, csrf_token, sign_in
+from tests.staff import csrf_token, signed_in_demo
 
 pytestmark = pytest.mark.db
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 
 
 @pytest.fixture
 async def demo(client: httpx.AsyncClient) -> dict:
-    await load_demo(now=NOW)
-    program = await Program.select().first()
-    await accounts.create_staff_user(
-        email="signer@example.org",
-        full_name="Jordan Signer",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
+    return await signed_in_demo(
+        client, "signer@example.org", full_name="Jordan Signer", credentials="LCSW, LCADC"
     )
-    await StaffUser.update({StaffUser.credentials: "LCSW, LCADC"}).where(
-        StaffUser.email == "signer@example.org"
-    )
-    await sign_in(client, "signer@example.org")
-    people = {p["client_id"]: p["id"] for p in await Participant.select()}
-    recipients = {r["name"]: r["id"] for r in await Recipient.select()}
-    return {"people": people, "recipients": recipients, "program": program}
 
 
 async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
