@@ -560,6 +560,8 @@ def _drug_tests(
                             }
                         )
                     if special == "confirmed_positive_thc":
+                        # The confirmation took the lab three days: a late result to see.
+                        test.result_reported_at = collected + timedelta(hours=74)
                         thc = next(r for r in rows if r["analyte_code"] == "thc")
                         thc.update(
                             screen_result=AnalyteOutcome.positive.value,

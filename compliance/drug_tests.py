@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from compliance import access, audit, db, violations
 from compliance.accounts import Principal
 from compliance.attendance import program_zone
-from compliance.tables import Analyte, AnalyteResult, DrugTest, Program, StaffUser
+from compliance.tables import Analyte, AnalyteResult, DrugTest, Participant, Program, StaffUser
 from compliance.validation import Errors, Form, fit_decimal
 from compliance.versioning import add_version, versions
 from compliance.vocabulary import (
@@ -118,6 +118,30 @@ class DrugTestView:
     recorded_at: datetime
     correction_reason: str
     results: list[AnalyteResultView] = field(default_factory=list)
+    # Whole hours from collection to the lab's report, and whether that ran past the
+    # program's results_due_hours: DOMAIN.md wants late results visible.
+    result_hours: int | None = None
+    result_late: bool = False
+    result_due_hours: int = 48
+
+
+def result_turnaround(
+    collected_at: datetime | None, reported_at: datetime | None, due_hours: int
+) -> tuple[int | None, bool]:
+    """Hours from collection to report, and whether the result came later than due."""
+    if collected_at is None or reported_at is None:
+        return None, False
+    taken = reported_at - collected_at
+    return int(taken.total_seconds() // 3600), taken > timedelta(hours=due_hours)
+
+
+async def _due_hours(participant_id: int) -> int:
+    person = (
+        await Participant.select(Participant.program.results_due_hours)
+        .where(Participant.id == participant_id)
+        .first()
+    )
+    return person["program.results_due_hours"] if person else 48
 
 
 def number(value: Decimal) -> str:
@@ -375,7 +399,7 @@ async def correct_stored_test(
     return new_id
 
 
-async def _views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
+async def _views(rows: list[dict[str, Any]], due_hours: int) -> list[DrugTestView]:
     ids = [r["id"] for r in rows]
     results: dict[int, list[AnalyteResultView]] = {}
     keys = {a["id"]: a["key"] for a in await Analyte.select(Analyte.id, Analyte.key)}
@@ -419,14 +443,22 @@ async def _views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
             recorded_at=r["recorded_at"],
             correction_reason=r["correction_reason"],
             results=results.get(r["id"], []),
+            **_late(r, due_hours),
         )
         for r in rows
     ]
 
 
+def _late(row: dict[str, Any], due_hours: int) -> dict[str, Any]:
+    hours, late = result_turnaround(row["collected_at"], row["result_reported_at"], due_hours)
+    return {"result_hours": hours, "result_late": late, "result_due_hours": due_hours}
+
+
 async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]:
     row = await _test_row(principal, test_id)
-    return await _views(await versions(DrugTest, row["record_uid"]))
+    return await _views(
+        await versions(DrugTest, row["record_uid"]), await _due_hours(row["participant"])
+    )
 
 
 async def participant_tests(principal: Principal, participant_id: int) -> list[DrugTestView]:
@@ -437,4 +469,4 @@ async def participant_tests(principal: Principal, participant_id: int) -> list[D
     # Newest first, a no-show by when it was called; sorted here because the engines
     # disagree on where NULLs go, and the page shows the first 50.
     rows.sort(key=lambda r: (r["collected_at"] or r["called_at"] or _EPOCH, r["id"]), reverse=True)
-    return await _views(rows)
+    return await _views(rows, await _due_hours(participant_id))
