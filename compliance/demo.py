@@ -544,6 +544,9 @@ def _drug_tests(
                     test.notes = "Called at 07:00; did not report for collection within 8 hours."
                 else:
                     if special == "dilute":
+                        # Delivered late in the day, past the 8-hour window: both to see.
+                        test.collected_at = called + timedelta(hours=10, minutes=30)
+                        test.result_reported_at = test.collected_at + timedelta(hours=30)
                         test.collection_status = CollectionStatus.dilute.value
                         test.creatinine_mg_dl = Decimal("14.2")
                         test.specific_gravity = Decimal("1.0020")

@@ -118,30 +118,44 @@ class DrugTestView:
     recorded_at: datetime
     correction_reason: str
     results: list[AnalyteResultView] = field(default_factory=list)
-    # Whole hours from collection to the lab's report, and whether that ran past the
-    # program's results_due_hours: DOMAIN.md wants late results visible.
+    # DOMAIN.md's two clocks, shown (not judged) against the program's settings: the
+    # specimen within collection_window_hours of the call, the result within
+    # results_due_hours of collection. Whole hours; None when a time is missing.
+    collection_hours: int | None = None
+    collection_late: bool = False
+    collection_window_hours: int = 8
     result_hours: int | None = None
     result_late: bool = False
     result_due_hours: int = 48
 
 
-def result_turnaround(
-    collected_at: datetime | None, reported_at: datetime | None, due_hours: int
+def hours_past(
+    start: datetime | None, end: datetime | None, allowed_hours: int
 ) -> tuple[int | None, bool]:
-    """Hours from collection to report, and whether the result came later than due."""
-    if collected_at is None or reported_at is None:
+    """Whole hours from ``start`` to ``end``, and whether that took longer than allowed."""
+    if start is None or end is None:
         return None, False
-    taken = reported_at - collected_at
-    return int(taken.total_seconds() // 3600), taken > timedelta(hours=due_hours)
+    taken = end - start
+    return int(taken.total_seconds() // 3600), taken > timedelta(hours=allowed_hours)
 
 
-async def _due_hours(participant_id: int) -> int:
-    person = (
-        await Participant.select(Participant.program.results_due_hours)
+@dataclass(frozen=True)
+class Deadlines:
+    collection_window_hours: int = 8
+    results_due_hours: int = 48
+
+
+async def _deadlines(participant_id: int) -> Deadlines:
+    row = (
+        await Participant.select(
+            Participant.program.collection_window_hours, Participant.program.results_due_hours
+        )
         .where(Participant.id == participant_id)
         .first()
     )
-    return person["program.results_due_hours"] if person else 48
+    if row is None:
+        return Deadlines()
+    return Deadlines(row["program.collection_window_hours"], row["program.results_due_hours"])
 
 
 def number(value: Decimal) -> str:
@@ -399,7 +413,7 @@ async def correct_stored_test(
     return new_id
 
 
-async def _views(rows: list[dict[str, Any]], due_hours: int) -> list[DrugTestView]:
+async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugTestView]:
     ids = [r["id"] for r in rows]
     results: dict[int, list[AnalyteResultView]] = {}
     keys = {a["id"]: a["key"] for a in await Analyte.select(Analyte.id, Analyte.key)}
@@ -443,21 +457,30 @@ async def _views(rows: list[dict[str, Any]], due_hours: int) -> list[DrugTestVie
             recorded_at=r["recorded_at"],
             correction_reason=r["correction_reason"],
             results=results.get(r["id"], []),
-            **_late(r, due_hours),
+            **_timeliness(r, deadlines),
         )
         for r in rows
     ]
 
 
-def _late(row: dict[str, Any], due_hours: int) -> dict[str, Any]:
-    hours, late = result_turnaround(row["collected_at"], row["result_reported_at"], due_hours)
-    return {"result_hours": hours, "result_late": late, "result_due_hours": due_hours}
+def _timeliness(row: dict[str, Any], deadlines: Deadlines) -> dict[str, Any]:
+    window, due = deadlines.collection_window_hours, deadlines.results_due_hours
+    collection, collection_late = hours_past(row["called_at"], row["collected_at"], window)
+    result, result_late = hours_past(row["collected_at"], row["result_reported_at"], due)
+    return {
+        "collection_hours": collection,
+        "collection_late": collection_late,
+        "collection_window_hours": window,
+        "result_hours": result,
+        "result_late": result_late,
+        "result_due_hours": due,
+    }
 
 
 async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]:
     row = await _test_row(principal, test_id)
     return await _views(
-        await versions(DrugTest, row["record_uid"]), await _due_hours(row["participant"])
+        await versions(DrugTest, row["record_uid"]), await _deadlines(row["participant"])
     )
 
 
@@ -469,4 +492,4 @@ async def participant_tests(principal: Principal, participant_id: int) -> list[D
     # Newest first, a no-show by when it was called; sorted here because the engines
     # disagree on where NULLs go, and the page shows the first 50.
     rows.sort(key=lambda r: (r["collected_at"] or r["called_at"] or _EPOCH, r["id"]), reverse=True)
-    return await _views(rows, await _due_hours(participant_id))
+    return await _views(rows, await _deadlines(participant_id))

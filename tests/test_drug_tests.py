@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from compliance.analytes import seed_program_analytes
-from compliance.drug_tests import result_turnaround
+from compliance.drug_tests import hours_past
 from compliance.tables import AnalyteResult, DrugTest
 from tests.staff import World, make_world, sign_in
 
@@ -159,13 +159,10 @@ async def test_other_programs_tests_are_not_found(client, world) -> None:
     assert await DrugTest.count() == 1
 
 
-def test_a_result_is_late_only_past_the_programs_deadline() -> None:
-    collected = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    assert result_turnaround(collected, collected + timedelta(hours=48), 48) == (48, False)
-    assert result_turnaround(collected, collected + timedelta(hours=48, minutes=1), 48) == (
-        48,
-        True,
-    )
-    assert result_turnaround(collected, collected + timedelta(hours=5), 4) == (5, True)
-    assert result_turnaround(None, collected, 48) == (None, False)  # a no-show
-    assert result_turnaround(collected, None, 48) == (None, False)  # typed in, no report time
+def test_late_only_past_the_programs_deadline() -> None:
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    assert hours_past(start, start + timedelta(hours=48), 48) == (48, False)
+    assert hours_past(start, start + timedelta(hours=48, minutes=1), 48) == (48, True)
+    assert hours_past(start, start + timedelta(hours=10, minutes=30), 8) == (10, True)
+    assert hours_past(None, start, 48) == (None, False)  # a no-show has no collection
+    assert hours_past(start, None, 48) == (None, False)  # typed in, no report time

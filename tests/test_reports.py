@@ -90,9 +90,11 @@ async def test_court_report_holds_the_notice_case_and_the_engines_weeks(
     assert "2026-CF-001432" in text
     assert report["public_id"] in text
     assert "Engaged in group" in text
-    # The demo's THC positive came 74 h after collection (the cell's lines interleave
-    # with the next column's in the extracted text, so the two halves are found apart).
+    # The demo's THC result came 74 h after collection and its dilute specimen 10 h
+    # after the call (a cell's lines interleave with the next column's in the extracted
+    # text, so the halves are found apart).
     assert "result late: reported" in text and "74 h after collection" in text
+    assert "collected late: 10 h" in text and "after the call" in text
     # The engine's figures and reasons for the same period appear in the PDF.
     pid = demo["people"]["RB-1001"]
     evaluation = (

@@ -162,6 +162,7 @@ def _test_row(test: DrugTestView, zone: Any) -> dict[str, Any]:
         "accession": test.accession_id,
         "creatinine": test.creatinine_mg_dl,
         "validity_note": test.validity_note,
+        "collection_hours": test.collection_hours if test.collection_late else None,
         "result_hours": test.result_hours if test.result_late else None,
         # Plain negative screens share one line; anything else gets its own, so a
         # positive, a confirmation or an MRO review stands out.
