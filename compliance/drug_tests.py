@@ -484,6 +484,30 @@ async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]
     )
 
 
+async def earlier_versions(
+    participant_id: int, tests: list[DrugTestView]
+) -> dict[int, list[DrugTestView]]:
+    """For each corrected test among ``tests`` (current versions of one participant's
+    tests, already authorised), its earlier versions oldest first: a report shows the
+    history, since a result is never changed in place."""
+    corrected = {t.record_uid: t.id for t in tests if t.version > 1}
+    if not corrected:
+        return {}
+    rows = (
+        await DrugTest.select()
+        .where(
+            DrugTest.record_uid.is_in(list(corrected))
+            & DrugTest.is_current.eq(False)
+            & (DrugTest.participant == participant_id)
+        )
+        .order_by(DrugTest.version)
+    )
+    found: dict[int, list[DrugTestView]] = {}
+    for view in await _views(rows, await _deadlines(participant_id)):
+        found.setdefault(corrected[view.record_uid], []).append(view)
+    return found
+
+
 async def participant_tests(principal: Principal, participant_id: int) -> list[DrugTestView]:
     await access.participant_row(principal, participant_id)
     rows = await DrugTest.select().where(

@@ -59,7 +59,6 @@ async def _pdf(client: httpx.AsyncClient, report: dict) -> bytes:
 def _text(pdf: bytes, tmp_path: Path) -> str:
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf)
-    Path("/tmp/bc/last-report.pdf").write_bytes(pdf) if Path("/tmp/bc").exists() else None
     done = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -78,6 +77,38 @@ def _squash(text: str) -> str:
 
 def _flat(text: str) -> str:
     return "".join(text.split()).replace("-", "")
+
+
+async def test_a_corrected_result_shows_its_history_in_the_report(client, demo, tmp_path) -> None:
+    """DOMAIN.md: a result is never edited in place; a correction is a new version with
+    who, when and why, and reports show the history."""
+    pid = demo["people"]["RB-1001"]
+    tests = (await client.get(f"/api/participants/{pid}/drug-tests")).json()
+    thc = next(
+        t
+        for t in tests
+        if any(r["analyte_key"] == "thc" and r["confirmation_result"] for r in t["results"])
+    )
+    fixed = await _post(
+        client,
+        f"/api/drug-tests/{thc['id']}/corrections",
+        {
+            "correction_reason": "MRO review, dronabinol prescription",
+            "results": [
+                {
+                    "analyte": "thc",
+                    "mro_result": "negative",
+                    "mro_comment": "Valid prescription (dronabinol) verified",
+                }
+            ],
+        },
+    )
+    assert fixed.status_code == 201, fixed.text
+    text = _squash(_text(await _pdf(client, await _court_report(client, demo)), tmp_path))
+    # The cell's lines interleave with other columns' in the extracted text: short pieces.
+    assert "Corrected" in text and "by Jordan Signer (MRO review," in text
+    assert "version 1 said: collected;" in text
+    assert "positive (confirmed)." in text and "MRO: negative" in text
 
 
 async def test_court_report_holds_the_notice_case_and_the_engines_weeks(

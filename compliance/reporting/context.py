@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 
 from compliance import charts
 from compliance.attendance import AttendanceView
 from compliance.drug_tests import DrugTestView
+from compliance.local_time import spoken
 from compliance.mandates import MandateView
 from compliance.reporting.consent_gate import CATEGORY_WORDS, Decision
 from compliance.rules import Evaluation, WeekResult
@@ -83,6 +85,8 @@ class ReportInputs:
     mandate: MandateView | None = None
     attendance: list[AttendanceView] = field(default_factory=list)
     tests: list[DrugTestView] = field(default_factory=list)
+    # Earlier versions of corrected tests, by the current version's id.
+    test_history: dict[int, list[DrugTestView]] = field(default_factory=dict)
     narrative: str = ""
     fitness_statement: str = ""
 
@@ -148,7 +152,41 @@ def _plain_negative(r: Any) -> bool:
     return r.screen_result == "negative" and not r.confirmation_result and not r.mro_result
 
 
-def _test_row(test: DrugTestView, zone: Any) -> dict[str, Any]:
+def _version_words(test: DrugTestView) -> str:
+    """What one version of a test said, in a few words: its status and every result
+    that is not a plain negative screen."""
+    notable = []
+    for r in test.results:
+        if _plain_negative(r):
+            continue
+        name = r.analyte_name or r.analyte_key
+        if r.mro_result:
+            notable.append(f"{name} {r.mro_result} (MRO)")
+        elif r.confirmation_result:
+            notable.append(f"{name} {r.confirmation_result} (confirmed)")
+        else:
+            notable.append(f"{name} {r.screen_result.replace('_', ' ')} (screen)")
+    status = test.collection_status.replace("_", " ")
+    if notable:
+        return f"{status}; {', '.join(notable)}"
+    return f"{status}; all screens negative" if test.results else status
+
+
+def _corrections(current: DrugTestView, earlier: list[DrugTestView], zone: Any) -> list[str]:
+    """One sentence per correction: when, by whom, why, and what the version before said."""
+    chain = [*earlier, current]
+    lines = []
+    for before, after in pairwise(chain):
+        who = after.recorded_by if after.recorded_by != "import" else f"{after.source} import"
+        why = after.correction_reason or "no reason given"
+        lines.append(
+            f"Corrected {spoken(after.recorded_at, zone)} by {who} ({why}); "
+            f"version {before.version} said: {_version_words(before)}."
+        )
+    return lines
+
+
+def _test_row(test: DrugTestView, zone: Any, earlier: list[DrugTestView]) -> dict[str, Any]:
     when = test.collected_at or test.called_at
     return {
         "id": test.id,
@@ -164,6 +202,7 @@ def _test_row(test: DrugTestView, zone: Any) -> dict[str, Any]:
         "validity_note": test.validity_note,
         "collection_hours": test.collection_hours if test.collection_late else None,
         "result_hours": test.result_hours if test.result_late else None,
+        "corrections": _corrections(test, earlier, zone) if earlier else [],
         # Plain negative screens share one line; anything else gets its own, so a
         # positive, a confirmation or an MRO review stands out.
         "negative_screens": [
@@ -286,7 +325,7 @@ def build(inputs: ReportInputs, decision: Decision) -> dict[str, Any]:
         ]
     if C.drug_tests in show:
         rows = [
-            _test_row(t, zone)
+            _test_row(t, zone, inputs.test_history.get(t.id, []))
             for t in sorted(
                 inputs.tests, key=lambda t: t.collected_at or t.called_at or inputs.generated_at
             )

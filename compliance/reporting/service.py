@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from compliance import access, audit, caseload, db, workers
 from compliance.accounts import Principal
 from compliance.attendance import participant_attendance
-from compliance.drug_tests import participant_tests
+from compliance.drug_tests import earlier_versions, participant_tests
 from compliance.mandates import participant_mandates
 from compliance.reporting import context as report_context
 from compliance.reporting import store
@@ -220,6 +220,7 @@ async def _inputs(
             if (when := t.collected_at or t.called_at) is not None
             and start <= when.astimezone(zone).date() <= end
         ]
+    history = await earlier_versions(pid, tests) if tests else {}
     verify_url = f"{settings.base_url}/verify/{public_id}"
     return report_context.ReportInputs(
         kind=request.kind,
@@ -240,6 +241,7 @@ async def _inputs(
         mandate=mandate,
         attendance=attendance,
         tests=tests,
+        test_history=history,
         narrative=request.narrative,
         fitness_statement=request.fitness_statement,
     )
