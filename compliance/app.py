@@ -138,7 +138,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         request_max_body_size=MAX_UPLOAD_BYTES,
         # A 500 must leave a traceback in the log (Litestar logs them only in debug mode).
-        logging_config=LoggingConfig(log_exceptions="always"),
+        logging_config=LoggingConfig(
+            log_exceptions="always", disable_stack_trace=errors.client_mistakes(admin.AdminOnly)
+        ),
         exception_handlers={
             NotAuthorizedException: auth.unauthenticated_handler,
             **errors.HANDLERS,

@@ -19,6 +19,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -172,7 +173,9 @@ async def bound_engine(settings: Settings) -> AsyncIterator[db.Engine]:
 
 
 @contextlib.asynccontextmanager
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(
+    settings: Settings, extra_routes: tuple[Any, ...] = ()
+) -> AsyncIterator[httpx.AsyncClient]:
     """The real app over ASGI, its lifespan run in the caller's own event loop.
 
     Litestar's AsyncTestClient runs the app in a portal thread with its own loop; a
@@ -181,6 +184,8 @@ async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     be entered and left by the same task), so app and test share one loop.
     """
     app = create_app(settings)
+    for route in extra_routes:  # a test's own probe, beside the real routes
+        app.register(route)
     started, stop = asyncio.Event(), asyncio.Event()
 
     async def lifespan() -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import date, timedelta
 
 import httpx
 import pytest
+from litestar import get
 
 from compliance import accounts
 from compliance.analytes import seed_program_analytes
 from compliance.tables import AuditEvent, Consent, DrugTest, Recipient
+from tests.conftest import app_client
 from tests.staff import World, make_world, sign_in
 from tests.test_imports import hl7
 
@@ -168,3 +171,56 @@ async def test_refused_document_leaves_no_consent_and_names_survive(client, worl
     download = await client.get(f"/api/consents/{consent['id']}/document")
     assert download.status_code == 200
     assert "filename*=UTF-8''%D1%81" in download.headers["content-disposition"]
+
+
+@get("/test-only/crash", sync_to_thread=False)
+def _crash() -> None:
+    raise RuntimeError("a real bug")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def text(self) -> str:
+        return "\n".join(
+            self.format(r)
+            + ("\n" + logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
+            for r in self.records
+        )
+
+
+async def test_client_mistakes_log_no_traceback_and_a_crash_does(settings) -> None:
+    """A wrong id or form is answered and left to the access log; only a real failure
+    is logged as an uncaught exception with its traceback. Before, every 404 and 422
+    logged one, burying the 500s (and echoing the input into the log)."""
+    seen = _Records()
+    async with app_client(settings, extra_routes=(_crash,)) as client:
+        logging.getLogger("litestar").addHandler(seen)  # beside Litestar's own queue
+        try:
+            w = await make_world()
+            await sign_in(client, w.clinician_a)
+            seen.records.clear()
+            missing = await client.get("/api/participants/999999")
+            shapeless = await client.post("/api/participants", json={"program_id": w.program_a})
+            blank = await client.post(
+                "/api/participants",
+                json={
+                    "program_id": w.program_a,
+                    "client_id": "C-1",
+                    "first_name": " ",
+                    "last_name": "Doe",
+                    "admitted_on": "2026-01-05",
+                },
+            )
+            assert [r.status_code for r in (missing, shapeless, blank)] == [404, 400, 422]
+            assert not [r for r in seen.records if r.levelno >= logging.ERROR], seen.text()
+            crash = await client.get("/test-only/crash")
+            assert crash.status_code == 500
+            assert "Traceback" in seen.text() and "a real bug" in seen.text()
+        finally:
+            logging.getLogger("litestar").removeHandler(seen)

@@ -171,6 +171,20 @@ def unavailable_handler(request: Request, exc: Exception) -> Response[Any]:
     )
 
 
+def client_mistakes(*more: type[Exception]) -> set[type[Exception] | int]:
+    """What Litestar must not log as an "Uncaught exception" with a traceback: every
+    4xx status and the exceptions (subclasses too) HANDLERS turn into one. A wrong form
+    or an unknown id is the client's mistake, answered and noted by the access log; a
+    traceback for each buried the 500s that need someone, and echoed input into logs."""
+    found: set[type[Exception] | int] = set(range(400, 500))
+    stack: list[type[Exception]] = [NotFound, InvalidInput, StaleVersion, *more]
+    while stack:
+        cls = stack.pop()
+        found.add(cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
 HANDLERS: dict[type[Exception], Any] = {
     HTTPException: http_error_handler,
     NotFound: not_found_handler,
