@@ -413,6 +413,30 @@ async def attendance_history(principal: Principal, attendance_id: int) -> list[A
     return await _attendance_views(await versions(Attendance, row["record_uid"]))
 
 
+async def earlier_versions(
+    participant_id: int, records: list[AttendanceView]
+) -> dict[int, list[AttendanceView]]:
+    """For each corrected record among ``records`` (current versions of one participant's
+    attendance, already authorised), its earlier versions oldest first, so a report can
+    say what changed: an absence corrected to present must not simply vanish."""
+    corrected = {a.record_uid: a.id for a in records if a.version > 1}
+    if not corrected:
+        return {}
+    rows = (
+        await Attendance.select()
+        .where(
+            Attendance.record_uid.is_in(list(corrected))
+            & Attendance.is_current.eq(False)
+            & (Attendance.participant == participant_id)
+        )
+        .order_by(Attendance.version)
+    )
+    found: dict[int, list[AttendanceView]] = {}
+    for view in await _attendance_views(rows):
+        found.setdefault(corrected[view.record_uid], []).append(view)
+    return found
+
+
 async def participant_attendance(principal: Principal, participant_id: int) -> list[AttendanceView]:
     await access.participant_row(principal, participant_id)
     rows = (

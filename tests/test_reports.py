@@ -111,6 +111,29 @@ async def test_a_corrected_result_shows_its_history_in_the_report(client, demo, 
     assert "positive (confirmed)." in text and "MRO: negative" in text
 
 
+async def test_a_corrected_absence_shows_what_it_was_in_the_report(client, demo, tmp_path) -> None:
+    """An absence corrected to excused (or to present) must not silently change: the
+    report lists the correction, who made it, why, and what the record said before."""
+    pid = demo["people"]["RB-1001"]
+    records = (await client.get(f"/api/participants/{pid}/attendance")).json()
+    absence = next(
+        a
+        for a in records
+        if a["status"] == "absent_unexcused"
+        and PERIOD["period_start"] <= a["occurred_at"][:10] <= PERIOD["period_end"]
+    )
+    fixed = await _post(
+        client,
+        f"/api/attendance/{absence['id']}/corrections",
+        {"status": "absent_excused", "reason": "hospital discharge papers"},
+    )
+    assert fixed.status_code == 201, fixed.text
+    text = _squash(_text(await _pdf(client, await _court_report(client, demo)), tmp_path))
+    assert "Attendance corrections" in text
+    assert "by Jordan Signer (hospital discharge papers)" in text
+    assert "version 1 said: absent unexcused." in text
+
+
 async def test_court_report_holds_the_notice_case_and_the_engines_weeks(
     client, demo, settings, tmp_path
 ) -> None:

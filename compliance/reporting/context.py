@@ -85,8 +85,9 @@ class ReportInputs:
     mandate: MandateView | None = None
     attendance: list[AttendanceView] = field(default_factory=list)
     tests: list[DrugTestView] = field(default_factory=list)
-    # Earlier versions of corrected tests, by the current version's id.
+    # Earlier versions of corrected tests and attendance, by the current version's id.
     test_history: dict[int, list[DrugTestView]] = field(default_factory=dict)
+    attendance_history: dict[int, list[AttendanceView]] = field(default_factory=dict)
     narrative: str = ""
     fitness_statement: str = ""
 
@@ -172,16 +173,23 @@ def _version_words(test: DrugTestView) -> str:
     return f"{status}; all screens negative" if test.results else status
 
 
-def _corrections(current: DrugTestView, earlier: list[DrugTestView], zone: Any) -> list[str]:
-    """One sentence per correction: when, by whom, why, and what the version before said."""
-    chain = [*earlier, current]
+def _attendance_words(record: AttendanceView) -> str:
+    status = record.status.replace("_", " ")
+    if record.status in ("late", "left_early"):
+        return f"{status}, {record.minutes_attended} of {record.scheduled_minutes} minutes"
+    return status
+
+
+def _corrections(current: Any, earlier: list[Any], zone: Any, words: Any) -> list[str]:
+    """One sentence per correction of a test or attendance record: when, by whom, why,
+    and what the version before said (``words`` says it)."""
     lines = []
-    for before, after in pairwise(chain):
+    for before, after in pairwise([*earlier, current]):
         who = after.recorded_by if after.recorded_by != "import" else f"{after.source} import"
         why = after.correction_reason or "no reason given"
         lines.append(
             f"Corrected {spoken(after.recorded_at, zone)} by {who} ({why}); "
-            f"version {before.version} said: {_version_words(before)}."
+            f"version {before.version} said: {words(before)}."
         )
     return lines
 
@@ -202,7 +210,7 @@ def _test_row(test: DrugTestView, zone: Any, earlier: list[DrugTestView]) -> dic
         "validity_note": test.validity_note,
         "collection_hours": test.collection_hours if test.collection_late else None,
         "result_hours": test.result_hours if test.result_late else None,
-        "corrections": _corrections(test, earlier, zone) if earlier else [],
+        "corrections": _corrections(test, earlier, zone, _version_words) if earlier else [],
         # Plain negative screens share one line; anything else gets its own, so a
         # positive, a confirmation or an MRO review stands out.
         "negative_screens": [
@@ -322,6 +330,16 @@ def build(inputs: ReportInputs, decision: Decision) -> dict[str, Any]:
             }
             for a in sorted(inputs.attendance, key=lambda a: a.occurred_at)
             if a.status in ("absent_excused", "absent_unexcused")
+        ]
+        context["attendance_corrections"] = [
+            {
+                "when": a.occurred_at.astimezone(zone),
+                "type": a.session_type.replace("_", " "),
+                "now": _attendance_words(a),
+                "lines": _corrections(a, earlier, zone, _attendance_words),
+            }
+            for a in sorted(inputs.attendance, key=lambda a: a.occurred_at)
+            if (earlier := inputs.attendance_history.get(a.id))
         ]
     if C.drug_tests in show:
         rows = [

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from compliance import access, audit, caseload, db, workers
 from compliance.accounts import Principal
+from compliance.attendance import earlier_versions as earlier_attendance
 from compliance.attendance import participant_attendance
 from compliance.drug_tests import earlier_versions, participant_tests
 from compliance.mandates import participant_mandates
@@ -221,6 +222,7 @@ async def _inputs(
             and start <= when.astimezone(zone).date() <= end
         ]
     history = await earlier_versions(pid, tests) if tests else {}
+    attendance_history = await earlier_attendance(pid, attendance) if attendance else {}
     verify_url = f"{settings.base_url}/verify/{public_id}"
     return report_context.ReportInputs(
         kind=request.kind,
@@ -242,6 +244,7 @@ async def _inputs(
         attendance=attendance,
         tests=tests,
         test_history=history,
+        attendance_history=attendance_history,
         narrative=request.narrative,
         fitness_statement=request.fitness_statement,
     )
