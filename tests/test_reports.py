@@ -245,6 +245,11 @@ async def test_verify_answers_current_then_superseded_with_the_date(client, demo
     assert page.status_code == 200
     assert "Authentic but superseded" in page.text
     stored = await Report.select().where(Report.id == first["id"]).first()
+    # A judge reads the moments in the program's zone, not UTC.
+    assert old["program_time_zone"] == "America/Chicago"
+    superseded = stored["superseded_at"].astimezone(ZoneInfo("America/Chicago"))
+    assert f"{superseded:%a} {superseded.day} {superseded:%b %Y %H:%M %Z}" in page.text
+    assert "UTC" not in page.text
     assert stored["status"] == "superseded"
     assert (Path(str(stored["stored_path"])).suffix) == ".pdf"
 

@@ -44,6 +44,7 @@ class Verdict:
     period_start: date | None = None
     period_end: date | None = None
     program: str | None = None
+    program_time_zone: str | None = None  # the signing and other moments read in it
     signed_at: datetime | None = None
     superseded_at: datetime | None = None
     revoked_at: datetime | None = None
@@ -60,7 +61,7 @@ async def _verdict(row: dict[str, Any]) -> Verdict:
         ReportStatus.revoked.value: REVOKED,
     }[row["status"]]
     program = (
-        await Participant.select(Participant.program.name)
+        await Participant.select(Participant.program.name, Participant.program.time_zone)
         .where(Participant.id == row["participant"])
         .first()
     )
@@ -77,6 +78,7 @@ async def _verdict(row: dict[str, Any]) -> Verdict:
         period_start=row["period_start"],
         period_end=row["period_end"],
         program=program["program.name"] if program else None,
+        program_time_zone=program["program.time_zone"] if program else None,
         signed_at=row["signed_at"],
         superseded_at=row["superseded_at"],
         revoked_at=row["revoked_at"],
