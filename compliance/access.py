@@ -49,3 +49,13 @@ async def program_zone(program_id: int) -> str:
     """The program's time zone name: staff pages show times as the program lives them."""
     row = await Program.select(Program.time_zone).where(Program.id == program_id).first()
     return row["time_zone"] if row else "UTC"
+
+
+async def participant_zone(participant_id: int) -> str:
+    """The time zone of the participant's program (callers have checked access)."""
+    row = (
+        await Participant.select(Participant.program.time_zone)
+        .where(Participant.id == participant_id)
+        .first()
+    )
+    return row["program.time_zone"] if row else "UTC"

@@ -220,6 +220,7 @@ def test_access_log_lines_have_the_token_redacted() -> None:
 async def test_accounting_of_disclosures_page_csv_and_pdf(client, demo, tmp_path) -> None:
     import csv
     import io
+    import re
     import subprocess
 
     made = await _link(client, demo)
@@ -233,6 +234,8 @@ async def test_accounting_of_disclosures_page_csv_and_pdf(client, demo, tmp_path
     assert data["lines"][0]["purpose"] == "court supervision"
     page = await client.get(f"/participants/{pid}/disclosures")
     assert page.status_code == 200 and "secure link opened" in page.text
+    # When, on the program's clock (what was disclosed is quoted as recorded).
+    assert re.search(r"<tr><td>\w{3} \d+ \w{3} \d{4} \d\d:\d\d C[SD]T</td>", page.text)
     exported = await client.get(f"/participants/{pid}/disclosures.csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert [r["disclosure"] for r in rows] == ["secure link created", "secure link opened"]

@@ -13,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
+from compliance.access import participant_zone, program_zone
 from compliance.accounts import Principal
 from compliance.disclosure import accounting, delivery, links, outbox
 from compliance.disclosure.accounting import Accounting
@@ -180,7 +181,12 @@ class AccountingPages(Controller):
         account = await accounting.accounting(principal, participant_id, origin_of(request))
         return Template(
             "pages/links/disclosures.html",
-            context={"principal": principal, "a": account, "participant_id": participant_id},
+            context={
+                "principal": principal,
+                "a": account,
+                "participant_id": participant_id,
+                "zone": await participant_zone(participant_id),
+            },
         )
 
     @get("/participants/{participant_id:int}/disclosures.csv", media_type="text/csv")
@@ -248,7 +254,12 @@ class LinkPages(Controller):
         )
         return Template(
             "pages/links/created.html",
-            context={"principal": principal, "made": made, "participant_id": participant_id},
+            context={
+                "principal": principal,
+                "made": made,
+                "participant_id": participant_id,
+                "zone": await participant_zone(participant_id),
+            },
             headers={"Cache-Control": "no-store"},
         )
 
@@ -274,6 +285,7 @@ class LinkPages(Controller):
                 "made": sent.link,
                 "sent_to": sent.to,
                 "participant_id": sent.link.link.participant_id,
+                "zone": await participant_zone(sent.link.link.participant_id),
             },
             headers={"Cache-Control": "no-store"},
         )
@@ -289,6 +301,7 @@ class LinkPages(Controller):
                 "principal": principal,
                 "messages": messages,
                 "smtp": bool(_settings(request).smtp_host),
+                "zone": await program_zone(program_id),
             },
             headers={"Cache-Control": "no-store"},
         )
