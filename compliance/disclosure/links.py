@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from compliance import access, audit, caseload, db
 from compliance.accounts import Principal, hash_password, verify_password
 from compliance.disclosure.record import disclosed
+from compliance.local_time import spoken
 from compliance.reporting import service as reports
 from compliance.reporting import store
 from compliance.reporting.consent_gate import Decision, decide
@@ -239,7 +240,7 @@ async def issue_link(
             description=(
                 f"secure link #{link.id} to "
                 + (f"report {report['public_id']}" if report else "the status page")
-                + f", valid until {expires:%Y-%m-%d %H:%M} UTC"
+                + f", valid until {spoken(expires, zone)}"
             ),
             recipient=recipient["id"],
             consent=consent["id"],
