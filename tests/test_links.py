@@ -248,3 +248,4 @@ async def test_accounting_of_disclosures_page_csv_and_pdf(client, demo, tmp_path
     flat = " ".join(text.split())
     assert "Accounting of disclosures" in flat and "secure link #1 opened" in flat
     assert "RB-1001" in flat and "Dana Whitfield" in flat
+    assert re.search(r"\w{3} \d+ \w{3} 20\d\d \d\d:\d\d C[SD]T", flat)  # the program's clock

@@ -41,11 +41,16 @@ class Accounting:
     since: date
     until: date
     lines: list[DisclosureLine]
+    time_zone: str = "UTC"  # the program's: the page and PDF read their times in it
 
 
 async def accounting(principal: Principal, participant_id: int, origin: str = "") -> Accounting:
     person = await access.participant_row(principal, participant_id)
-    program = await Program.select(Program.name).where(Program.id == person["program"]).first()
+    program = (
+        await Program.select(Program.name, Program.time_zone)
+        .where(Program.id == person["program"])
+        .first()
+    )
     now = datetime.now(UTC)
     since = now - timedelta(days=365 * YEARS + 1)
     rows = (
@@ -91,6 +96,7 @@ async def accounting(principal: Principal, participant_id: int, origin: str = ""
         since.date(),
         now.date(),
         lines,
+        program["time_zone"],
     )
 
 
