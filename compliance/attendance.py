@@ -187,8 +187,14 @@ async def get_session(principal: Principal, session_id: int) -> SessionView:
 
 
 async def list_sessions(
-    principal: Principal, program_id: int | None = None, since: date | None = None
+    principal: Principal,
+    program_id: int | None = None,
+    since: date | None = None,
+    before: tuple[datetime, int] | None = None,
+    limit: int = 500,
 ) -> list[SessionView]:
+    """Newest first. ``before`` (a session's start and id) continues a page after that
+    session: sessions at the same moment are told apart by id, so none is skipped."""
     programs = (
         [access.require_program(principal, program_id)]
         if program_id
@@ -202,7 +208,17 @@ async def list_sessions(
             TreatmentSession.starts_at
             >= datetime.combine(since, datetime.min.time(), tzinfo=ZoneInfo("UTC"))
         )
-    rows = await query.order_by(TreatmentSession.starts_at, ascending=False).limit(500)
+    if before:
+        at, session_id = before
+        query = query.where(
+            (TreatmentSession.starts_at < at)
+            | ((TreatmentSession.starts_at == at) & (TreatmentSession.id < session_id))
+        )
+    rows = await (
+        query.order_by(TreatmentSession.starts_at, ascending=False)
+        .order_by(TreatmentSession.id, ascending=False)
+        .limit(limit)
+    )
     return [_session_view(r) for r in rows]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import html
+import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
-from compliance.tables import Attendance, AuditEvent
+from compliance.tables import Attendance, AuditEvent, TreatmentSession
 from tests.staff import World, make_world, sign_in
 
 
@@ -238,3 +240,46 @@ async def test_outside_meeting_needs_proof_and_corrections_need_reasons(client, 
             f"/api/attendance/{aid}/corrections", json={"status": "present", "reason": "x"}
         )
     ).status_code == 404
+
+
+async def test_sessions_page_pages_back_through_every_session(client, world) -> None:
+    """A busy program holds thousands of sessions: the page shows 100 at a time, newest
+    first, and "Older sessions" reaches every one, even two at the same moment across
+    a page boundary."""
+    await sign_in(client, world.clinician_a)
+    base = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    starts = [base + timedelta(hours=n) for n in range(229)]
+    starts.insert(129, starts[129])  # two groups at one moment, either side of page 1's end
+    await TreatmentSession.insert(
+        *[
+            TreatmentSession(
+                program=world.program_a,
+                session_type="group",
+                starts_at=at,
+                scheduled_minutes=90,
+                title=f"Group {n}",
+            )
+            for n, at in enumerate(starts)
+        ]
+    )
+    pages: list[list[str]] = []
+    url = "/sessions"
+    while url:
+        page = await client.get(url)
+        assert page.status_code == 200, page.text
+        titles = re.findall(r"<td>(Group \d+)</td>", page.text)
+        assert titles and len(titles) <= 100
+        pages.append(titles)
+        older = re.search(r'href="(/sessions\?before=[^"]+)">Older sessions', page.text)
+        url = html.unescape(older.group(1)) if older else ""
+    seen = [title for page_titles in pages for title in page_titles]
+    assert len(seen) == len(set(seen)) == 230  # every session once
+    assert (pages[0][-1], pages[1][0]) == ("Group 130", "Group 129")  # the tie, split
+    assert seen[0] == "Group 229" and seen[-1] == "Group 0"  # newest first
+    for query in (
+        "before=yesterday&before_id=1",
+        "before=2026-03-05T10:00:00%2B00:00&before_id=99999999999999999999",
+        "before=2026-03-05T10:00:00&before_id=-1",
+    ):
+        odd = await client.get(f"/sessions?{query}")
+        assert odd.status_code in (200, 400, 404), (query, odd.status_code)

@@ -3,22 +3,26 @@ attendance records with their history. Same service functions as the API."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, URLEncodedBody
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance import attendance, participants
 from compliance.access import program_options, program_zone
 from compliance.accounts import Principal
 from compliance.tables import Program
-from compliance.validation import InvalidInput
+from compliance.validation import InvalidInput, is_record_id
 from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
 from compliance.web.errors import field_errors
+
+PAGE = 100  # sessions a page; older ones are a link away
 
 STATUS_OPTIONS = [(s.value, s.value.replace("_", " ")) for s in AttendanceStatus]
 TYPE_OPTIONS = [(t.value, t.value) for t in SessionType if t is not SessionType.twelve_step]
@@ -29,13 +33,29 @@ class SessionPages(Controller):
     include_in_schema = False
 
     @get()
-    async def index(self, principal: NamedDependency[Principal]) -> Template:
-        return await self._index(principal, {}, {})
+    async def index(
+        self,
+        principal: NamedDependency[Principal],
+        before: FromQuery[datetime | None] = None,
+        before_id: FromQuery[int | None] = None,
+    ) -> Template:
+        if before is not None and before.tzinfo is None:
+            before = before.replace(tzinfo=UTC)  # the link always carries the offset
+        if before_id is not None and not is_record_id(before_id):
+            raise NotFoundException("no such session")  # past any id: nothing to page after
+        after = (before, before_id) if before and before_id else None
+        return await self._index(principal, {}, {}, after=after)
 
     async def _index(
-        self, principal: Principal, values: dict, errors: dict, status: int = 200
+        self,
+        principal: Principal,
+        values: dict,
+        errors: dict,
+        status: int = 200,
+        after: tuple[datetime, int] | None = None,
     ) -> Template:
-        sessions = await attendance.list_sessions(principal)
+        found = await attendance.list_sessions(principal, before=after, limit=PAGE + 1)
+        sessions, more = found[:PAGE], len(found) > PAGE
         zones = {
             p["id"]: ZoneInfo(p["time_zone"])
             for p in await Program.select(Program.id, Program.time_zone)
@@ -44,6 +64,8 @@ class SessionPages(Controller):
         context = {
             "principal": principal,
             "sessions": rows,
+            "older": sessions[-1] if more else None,
+            "paged": after is not None,
             "values": values,
             "errors": errors,
             "programs": await program_options(principal),
