@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import access, audit, db, violations
 from compliance.accounts import Principal
 from compliance.tables import Attendance, Participant, Program, StaffUser, TreatmentSession
-from compliance.validation import MAX_ID, Errors, Form, InvalidInput
+from compliance.validation import MAX_ID, Errors, Form, InvalidInput, is_record_id
 from compliance.versioning import add_version, versions
 from compliance.vocabulary import AttendanceStatus, RecordSource, SessionType
 
@@ -190,11 +190,15 @@ async def list_sessions(
     principal: Principal,
     program_id: int | None = None,
     since: date | None = None,
-    before: tuple[datetime, int] | None = None,
+    before: datetime | None = None,
+    before_id: int | None = None,
     limit: int = 500,
 ) -> list[SessionView]:
-    """Newest first. ``before`` (a session's start and id) continues a page after that
-    session: sessions at the same moment are told apart by id, so none is skipped."""
+    """Newest first. ``before`` and ``before_id`` (a session's start and id) continue a
+    page after that session: sessions at one moment are told apart by id, so none is
+    skipped or repeated."""
+    if before_id is not None and not is_record_id(before_id):
+        raise access.NotFound("no such session")  # past any id: nothing to page after
     programs = (
         [access.require_program(principal, program_id)]
         if program_id
@@ -208,11 +212,11 @@ async def list_sessions(
             TreatmentSession.starts_at
             >= datetime.combine(since, datetime.min.time(), tzinfo=ZoneInfo("UTC"))
         )
-    if before:
-        at, session_id = before
+    if before is not None and before_id is not None:
+        at = before if before.tzinfo else before.replace(tzinfo=UTC)
         query = query.where(
             (TreatmentSession.starts_at < at)
-            | ((TreatmentSession.starts_at == at) & (TreatmentSession.id < session_id))
+            | ((TreatmentSession.starts_at == at) & (TreatmentSession.id < before_id))
         )
     rows = await (
         query.order_by(TreatmentSession.starts_at, ascending=False)

@@ -276,6 +276,13 @@ async def test_sessions_page_pages_back_through_every_session(client, world) -> 
     assert len(seen) == len(set(seen)) == 230  # every session once
     assert (pages[0][-1], pages[1][0]) == ("Group 130", "Group 129")  # the tie, split
     assert seen[0] == "Group 229" and seen[-1] == "Group 0"  # newest first
+    # The API pages the same way (500 at a time): from the 100th newest session on.
+    newest = (await client.get("/api/sessions")).json()
+    hundredth = newest[99]
+    rest = await client.get(
+        "/api/sessions", params={"before": hundredth["starts_at"], "before_id": hundredth["id"]}
+    )
+    assert [s["title"] for s in newest[100:]] == [s["title"] for s in rest.json()]
     for query in (
         "before=yesterday&before_id=1",
         "before=2026-03-05T10:00:00%2B00:00&before_id=99999999999999999999",
@@ -283,3 +290,5 @@ async def test_sessions_page_pages_back_through_every_session(client, world) -> 
     ):
         odd = await client.get(f"/sessions?{query}")
         assert odd.status_code in (200, 400, 404), (query, odd.status_code)
+        api = await client.get(f"/api/sessions?{query}")
+        assert api.status_code in (200, 400, 404), (query, api.status_code)

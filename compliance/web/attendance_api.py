@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
@@ -80,15 +80,19 @@ class SessionsAPI(Controller):
     @get(
         operation_id="listSessions",
         responses=documented(401, 404),
-        summary="Sessions of your programs, newest first",
+        summary="Sessions of your programs, newest first (500 at most)",
+        description="For older ones, pass the last session's `starts_at` and `id` as "
+        "`before` and `before_id`.",
     )
     async def index(
         self,
         principal: NamedDependency[Principal],
         program_id: FromQuery[int | None] = None,
         since: FromQuery[date | None] = None,
+        before: FromQuery[datetime | None] = None,
+        before_id: FromQuery[int | None] = None,
     ) -> list[SessionView]:
-        return await attendance.list_sessions(principal, program_id, since)
+        return await attendance.list_sessions(principal, program_id, since, before, before_id)
 
     @post(
         operation_id="createSession",

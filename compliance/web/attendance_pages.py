@@ -3,13 +3,12 @@ attendance records with their history. Same service functions as the API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -17,7 +16,7 @@ from compliance import attendance, participants
 from compliance.access import program_options, program_zone
 from compliance.accounts import Principal
 from compliance.tables import Program
-from compliance.validation import InvalidInput, is_record_id
+from compliance.validation import InvalidInput
 from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
 from compliance.web.errors import field_errors
@@ -39,12 +38,7 @@ class SessionPages(Controller):
         before: FromQuery[datetime | None] = None,
         before_id: FromQuery[int | None] = None,
     ) -> Template:
-        if before is not None and before.tzinfo is None:
-            before = before.replace(tzinfo=UTC)  # the link always carries the offset
-        if before_id is not None and not is_record_id(before_id):
-            raise NotFoundException("no such session")  # past any id: nothing to page after
-        after = (before, before_id) if before and before_id else None
-        return await self._index(principal, {}, {}, after=after)
+        return await self._index(principal, {}, {}, before=before, before_id=before_id)
 
     async def _index(
         self,
@@ -52,9 +46,12 @@ class SessionPages(Controller):
         values: dict,
         errors: dict,
         status: int = 200,
-        after: tuple[datetime, int] | None = None,
+        before: datetime | None = None,
+        before_id: int | None = None,
     ) -> Template:
-        found = await attendance.list_sessions(principal, before=after, limit=PAGE + 1)
+        found = await attendance.list_sessions(
+            principal, before=before, before_id=before_id, limit=PAGE + 1
+        )
         sessions, more = found[:PAGE], len(found) > PAGE
         zones = {
             p["id"]: ZoneInfo(p["time_zone"])
@@ -65,7 +62,7 @@ class SessionPages(Controller):
             "principal": principal,
             "sessions": rows,
             "older": sessions[-1] if more else None,
-            "paged": after is not None,
+            "paged": before is not None and before_id is not None,
             "values": values,
             "errors": errors,
             "programs": await program_options(principal),
