@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, db, violations
+from compliance import access, audit, db, versioning, violations
 from compliance.accounts import Principal
 from compliance.tables import Attendance, Participant, Program, StaffUser, TreatmentSession
 from compliance.validation import MAX_ID, Errors, Form, InvalidInput, is_record_id
@@ -436,25 +436,9 @@ async def attendance_history(principal: Principal, attendance_id: int) -> list[A
 async def earlier_versions(
     participant_id: int, records: list[AttendanceView]
 ) -> dict[int, list[AttendanceView]]:
-    """For each corrected record among ``records`` (current versions of one participant's
-    attendance, already authorised), its earlier versions oldest first, so a report can
-    say what changed: an absence corrected to present must not simply vanish."""
-    corrected = {a.record_uid: a.id for a in records if a.version > 1}
-    if not corrected:
-        return {}
-    rows = (
-        await Attendance.select()
-        .where(
-            Attendance.record_uid.is_in(list(corrected))
-            & Attendance.is_current.eq(False)
-            & (Attendance.participant == participant_id)
-        )
-        .order_by(Attendance.version)
-    )
-    found: dict[int, list[AttendanceView]] = {}
-    for view in await _attendance_views(rows):
-        found.setdefault(corrected[view.record_uid], []).append(view)
-    return found
+    """Earlier versions of the corrected ones among ``records``: an absence corrected to
+    present must not simply vanish from a report."""
+    return await versioning.earlier_versions(Attendance, participant_id, records, _attendance_views)
 
 
 async def participant_attendance(principal: Principal, participant_id: int) -> list[AttendanceView]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from compliance import access, audit, db, violations
+from compliance import access, audit, db, versioning, violations
 from compliance.accounts import Principal
 from compliance.attendance import program_zone
 from compliance.tables import Analyte, AnalyteResult, DrugTest, Participant, Program, StaffUser
@@ -487,25 +487,14 @@ async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]
 async def earlier_versions(
     participant_id: int, tests: list[DrugTestView]
 ) -> dict[int, list[DrugTestView]]:
-    """For each corrected test among ``tests`` (current versions of one participant's
-    tests, already authorised), its earlier versions oldest first: a report shows the
+    """Earlier versions of the corrected ones among ``tests``: a report shows the
     history, since a result is never changed in place."""
-    corrected = {t.record_uid: t.id for t in tests if t.version > 1}
-    if not corrected:
-        return {}
-    rows = (
-        await DrugTest.select()
-        .where(
-            DrugTest.record_uid.is_in(list(corrected))
-            & DrugTest.is_current.eq(False)
-            & (DrugTest.participant == participant_id)
-        )
-        .order_by(DrugTest.version)
-    )
-    found: dict[int, list[DrugTestView]] = {}
-    for view in await _views(rows, await _deadlines(participant_id)):
-        found.setdefault(corrected[view.record_uid], []).append(view)
-    return found
+    deadlines = await _deadlines(participant_id)
+
+    async def views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
+        return await _views(rows, deadlines)
+
+    return await versioning.earlier_versions(DrugTest, participant_id, tests, views)
 
 
 async def participant_tests(principal: Principal, participant_id: int) -> list[DrugTestView]:

@@ -4,8 +4,9 @@ drug tests, whose tables carry the same versioning columns."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from piccolo.table import Table
 
@@ -57,3 +58,33 @@ async def add_version(
 async def versions(table: type[Table], record_uid: Any) -> list[dict[str, Any]]:
     """Every version of one record, oldest first: the history a record page shows."""
     return await table.select().where(table.record_uid == record_uid).order_by(table.version)
+
+
+V = TypeVar("V")
+
+
+async def earlier_versions(
+    table: type[Table],
+    participant_id: int,
+    current: list[Any],
+    views: Callable[[list[dict[str, Any]]], Awaitable[list[V]]],
+) -> dict[int, list[V]]:
+    """For each corrected record among ``current`` (current versions of one participant's
+    records, already authorised), its earlier versions oldest first, keyed by the current
+    version's id: what a report shows so that a correction never silently changes it."""
+    corrected = {c.record_uid: c.id for c in current if c.version > 1}
+    if not corrected:
+        return {}
+    rows = (
+        await table.select()
+        .where(
+            table.record_uid.is_in(list(corrected))
+            & table.is_current.eq(False)
+            & (table.participant == participant_id)
+        )
+        .order_by(table.version)
+    )
+    found: dict[int, list[V]] = {}
+    for view in await views(rows):
+        found.setdefault(corrected[view.record_uid], []).append(view)  # type: ignore[attr-defined]
+    return found
