@@ -45,6 +45,14 @@ def _weasyprint_default(html: str) -> bytes:
     return HTML(string=html, base_url=str(TEMPLATES) + "/").write_pdf()
 
 
+def _pages(pdf: bytes) -> int:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    return len(PdfReader(BytesIO(pdf)).pages)
+
+
 def _median_seconds(fn, runs: int = RUNS) -> float:  # type: ignore[no-untyped-def]
     times = []
     for _ in range(runs):
@@ -153,6 +161,7 @@ def measure() -> list[Figure]:
             [str(BIN / "compliance"), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
         )
         settings, job, principal, program_id = asyncio.run(_reference_job(tmp))
+        pages = _pages(render_and_sign(job))
         ours, per_second, cores = asyncio.run(_in_workers(job, settings))
         batch_rate, made = asyncio.run(_batch(settings, principal, program_id))
         workers.close_shared(everything=True)
@@ -160,6 +169,12 @@ def measure() -> list[Figure]:
         _weasyprint_default(html)  # warm: fonts, caches
         plain = _median_seconds(lambda: _weasyprint_default(html))
         rows = [
+            Figure(
+                "report.pages",
+                "court report, 12 weeks: pages",
+                pages,
+                "pages",
+            ),
             Figure(
                 "report.render_sign_s",
                 "court report, 12 weeks: render + sign, warm worker (median)",

@@ -24,7 +24,9 @@ from compliance import PROJECT_ROOT, __version__, accounts, admin, db, workers
 from compliance.disclosure import background
 from compliance.local_time import spoken
 from compliance.reporting import store
+from compliance.rules import hm
 from compliance.settings import Settings, load_settings
+from compliance.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS
 from compliance.web import (
     admin_api,
     analytes,
@@ -32,8 +34,11 @@ from compliance.web import (
     attendance_pages,
     auth,
     compliance_api,
+    disclosures,
     drug_tests_api,
     errors,
+    followup_plan_pages,
+    followup_plans_api,
     health,
     home,
     imports,
@@ -72,6 +77,9 @@ def _template_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["local"] = in_zone
     engine.engine.filters["when"] = spoken
     engine.engine.filters["words"] = words
+    engine.engine.filters["hm"] = hm
+    engine.engine.filters["week_status"] = lambda status: WEEK_STATUS_WORDS.get(status, status)
+    engine.engine.filters["report_title"] = lambda kind: REPORT_TITLES.get(kind, kind)
 
 
 # Imports and documents: a 50,000-row CSV is about 6 MB; anything past this is a 413.
@@ -120,6 +128,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *compliance_api.ROUTES,
             *reports.ROUTES,
             *links.ROUTES,
+            *disclosures.ROUTES,
+            *followup_plans_api.ROUTES,
+            *followup_plan_pages.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={

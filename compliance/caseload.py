@@ -50,6 +50,7 @@ STATUS_ORDER = {
     "in_progress": 2,
     "compliant": 3,
     "no_requirement": 4,
+    "not_yet_due": 4,
     None: 5,
 }
 
@@ -239,6 +240,7 @@ def _evaluate_each(
     policy: Policy,
     period_start: date,
     period_end: date,
+    as_of: date,
 ) -> dict[int, Evaluation]:
     return {
         p["id"]: evaluate(
@@ -250,6 +252,7 @@ def _evaluate_each(
             policy=policy,
             period_start=max(period_start, p["admitted_on"]),
             period_end=period_end,
+            as_of=as_of,
         )
         for p in people
     }
@@ -262,21 +265,24 @@ async def _load_and_evaluate(
     period_start: date,
     period_end: date,
     in_thread: bool,
+    as_of: date | None = None,
 ) -> tuple[dict[int, Evaluation], float, float]:
-    """The evaluations, and the seconds spent reading and judging. The caller keeps the
-    collector paused until it has dropped them (see ``_gc_paused``)."""
+    """The evaluations as of ``as_of`` (default: the program's today), and the seconds
+    spent reading and judging. The caller keeps the collector paused until it has
+    dropped them (see ``_gc_paused``)."""
     policy = policy_of(program)
     tz = ZoneInfo(policy.time_zone)
+    as_of = as_of or datetime.now(tz).date()
     first = week_start(period_start, policy.week_starts_on)
     t = time_now()
     facts = await load_facts(who, *_bounds(first, period_end, tz))
     loaded = time_now()
     if in_thread:  # the event loop keeps answering meanwhile
         results = await asyncio.to_thread(
-            _evaluate_each, people, facts, policy, period_start, period_end
+            _evaluate_each, people, facts, policy, period_start, period_end, as_of
         )
     else:
-        results = _evaluate_each(people, facts, policy, period_start, period_end)
+        results = _evaluate_each(people, facts, policy, period_start, period_end, as_of)
     return results, loaded - t, time_now() - loaded
 
 
@@ -286,15 +292,23 @@ async def evaluate_people(
     who: Who,
     period_start: date,
     period_end: date,
+    as_of: date | None = None,
 ) -> dict[int, Evaluation]:
     """Judge ``people`` (participant rows of one program; ``who`` selects the same ids)
-    over a period. Large caseloads are judged in a thread so the event loop keeps
+    over a period as it stood on ``as_of`` (default: the program's today; nothing later
+    is judged). Large caseloads are judged in a thread so the event loop keeps
     answering while the engine runs."""
     if not people:
         return {}
     with _gc_paused():
         results, _, _ = await _load_and_evaluate(
-            program, people, who, period_start, period_end, len(people) >= THREAD_ABOVE
+            program,
+            people,
+            who,
+            period_start,
+            period_end,
+            len(people) >= THREAD_ABOVE,
+            as_of,
         )
     return results
 
@@ -416,7 +430,7 @@ async def _judge_here(
 ) -> tuple[dict[int, Summary], float, float]:
     with _gc_paused():
         results, load_s, engine_s = await _load_and_evaluate(
-            program, people, who, since, today, in_thread
+            program, people, who, since, today, in_thread, today
         )
         summaries = {pid: _summary(result, this_week) for pid, result in results.items()}
         del results  # freed before the collector is back on

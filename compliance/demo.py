@@ -25,6 +25,7 @@ from compliance.tables import (
     Attendance,
     Consent,
     DrugTest,
+    FollowUpPlan,
     Mandate,
     MandatePhase,
     Participant,
@@ -38,6 +39,7 @@ from compliance.vocabulary import (
     AttendanceStatus,
     CollectionStatus,
     ConsentPurpose,
+    FollowUpSubstances,
     InformationCategory,
     RecipientKind,
     RecordSource,
@@ -367,7 +369,7 @@ async def _mandate_and_consent(
             created_by=clinician,
         )
         phases = [
-            ("Phase 1: Stabilisation", "9", 2, {"group": 3, "individual": 1}, start),
+            ("Phase 1: Stabilization", "9", 2, {"group": 3, "individual": 1}, start),
             ("Phase 2: Early recovery", "6", 1, {"group": 2, "individual": 1}, None),
             ("Phase 3: Aftercare", "1.5", 1, {"group": 1}, None),
         ]
@@ -434,8 +436,8 @@ async def _mandate_and_consent(
             contact_phone="(217) 555-0109",
             starts_on=start,
             ends_on=start + timedelta(days=365),
-            notes="DOT follow-up plan: at least 6 unannounced, directly observed tests in the "
-            "first 12 months.",
+            notes="DOT return to duty (49 CFR Part 40); the SAP's follow-up testing plan is "
+            "recorded with this mandate.",
             created_by=clinician,
         )
         phases = [("Follow-up", "9", 1, {"group": 3, "individual": 1}, start)]
@@ -460,6 +462,8 @@ async def _mandate_and_consent(
             "follow-up plan and fitness for return to safety-sensitive duty."
         )
     await mandate.save()
+    if c.source is ReferralSource.dot_sap:
+        await _followup_plan(mandate.id, start, clinician)
     for seq, (name, hours, tests, per_type, started) in enumerate(phases, start=1):
         phase = MandatePhase(
             mandate=mandate.id,
@@ -495,6 +499,26 @@ async def _mandate_and_consent(
         signed_by_name=f"{c.first} {c.last}",
         signed_on=start,
         created_by=clinician,
+    ).save()
+
+
+async def _followup_plan(mandate: int, start: date, clinician: int) -> None:
+    """The SAP's plan for the DOT client: back to duty on the admission day, the 49 CFR
+    40.307 minimum of 6 observed tests in the first year, over 24 months."""
+    await FollowUpPlan(
+        mandate=mandate,
+        version=1,
+        return_to_duty_on=start,
+        tests_first_year=6,
+        months=24,
+        directly_observed=True,
+        substances=FollowUpSubstances.both.value,
+        set_by="Ellen Marsh",
+        set_on=start - timedelta(days=3),
+        notes="Unannounced; DOT urine drug test under direct observation and evidential "
+        "breath alcohol test at each collection.",
+        recorded_by=clinician,
+        recorded_at=datetime.combine(start, time(9), ZoneInfo(DEMO_TZ)),
     ).save()
 
 

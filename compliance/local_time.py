@@ -4,7 +4,7 @@ Monday evening group never reads as Tuesday 00:00 UTC in one place and 18:00 in 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 
@@ -16,3 +16,8 @@ def spoken(moment: datetime | None, zone: str | ZoneInfo | None = None) -> str:
     if zone is not None:
         moment = moment.astimezone(ZoneInfo(zone) if isinstance(zone, str) else zone)
     return f"{moment:%a} {moment.day} {moment:%b %Y %H:%M %Z}".rstrip()
+
+
+def spoken_day(day: date | None) -> str:
+    """A day the same way: "Thu 3 Dec 2026"; "" for None."""
+    return "" if day is None else f"{day:%a} {day.day} {day:%b %Y}"

@@ -15,45 +15,56 @@ from compliance.cli import OperatorError, _with_database, fail, settings_or_exit
 EXIT_SUPERSEDED = 3
 EXIT_REVOKED = 4
 EXIT_NOT_OURS = 5
+EXIT_CHANGED = 6
+EXIT_CODES = {
+    "authentic_current": 0,
+    "authentic_superseded": EXIT_SUPERSEDED,
+    "revoked": EXIT_REVOKED,
+    "changed_after_signing": EXIT_CHANGED,
+}
 
 
 @click.command("verify")
 @click.argument("pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def verify_command(pdf: Path) -> None:
-    """Is FILE.pdf a report we signed, and still current? Exit 0 authentic and current,
-    3 superseded, 4 revoked, 5 not ours (or changed)."""
+    """Is FILE.pdf a report we signed, unchanged, and still current? Exit 0 authentic
+    and current, 3 superseded, 4 revoked, 5 not ours, 6 signed here but changed after
+    signing. The verdict is the same sentence /verify shows."""
+    from compliance.local_time import spoken
     from compliance.reporting import signing, verification
 
     settings = settings_or_exit()
     content = pdf.read_bytes()
-    verdict = _with_database(settings, lambda: verification.verify_bytes(content))
+    verdict = _with_database(
+        settings, lambda: verification.verify_bytes(content, settings.reports_dir)
+    )
     check = signing.check_signature(content, signing.signing_config(settings))
-    click.echo(f"{verdict.verdict}")
+    zone = verdict.program_time_zone or "UTC"
+    click.echo(verdict.verdict)
+    if verdict.change:
+        click.echo(f"  change      {verdict.change}")
     click.echo(f"  sha256      {hashlib.sha256(content).hexdigest()}")
     if verdict.report_id:
         click.echo(f"  report      {verdict.report_id}, version {verdict.version}")
         click.echo(f"  kind        {verdict.kind_label}")
         click.echo(f"  period      {verdict.period_start} to {verdict.period_end}")
         click.echo(f"  program     {verdict.program}")
-        click.echo(f"  signed      {verdict.signed_at:%Y-%m-%d %H:%M %Z}")
+        click.echo(f"  signed      {spoken(verdict.signed_at, zone)}")
         if verdict.superseded_at:
-            newer = f" by {verdict.current_report_id}" if verdict.current_report_id else ""
-            click.echo(f"  superseded  {verdict.superseded_at:%Y-%m-%d %H:%M %Z}{newer}")
+            newer = f" by {verdict.superseded_by}" if verdict.superseded_by else ""
+            click.echo(f"  superseded  {spoken(verdict.superseded_at, zone)}{newer}")
+        if verdict.current_report_id and verdict.current_report_id != verdict.superseded_by:
+            click.echo(f"  newest      {verdict.current_report_id}")
         if verdict.revoked_at:
-            click.echo(f"  revoked     {verdict.revoked_at:%Y-%m-%d %H:%M %Z}")
+            click.echo(f"  revoked     {spoken(verdict.revoked_at, zone)}")
     if check.signed:
-        state = "intact" if check.intact else "BROKEN"
-        trusted = "our certificate" if check.valid else "NOT our certificate"
+        state = "intact" if check.intact else "BROKEN (the signed bytes were changed)"
+        trusted = "our certificate" if check.ours else "NOT our certificate"
         scope = "the whole file" if check.whole_file else "PART of the file"
         click.echo(f"  signature   {state}, {trusted}, covers {scope}")
     else:
-        click.echo(f"  signature   none ({check.problem})")
-    code = {
-        "authentic_current": 0,
-        "authentic_superseded": EXIT_SUPERSEDED,
-        "revoked": EXIT_REVOKED,
-    }.get(verdict.status, EXIT_NOT_OURS)
-    raise SystemExit(code)
+        click.echo(f"  signature   none found ({check.problem})")
+    raise SystemExit(EXIT_CODES.get(verdict.status, EXIT_NOT_OURS))
 
 
 @click.group("reports")
@@ -67,7 +78,7 @@ def reports_group() -> None:
 @click.option(
     "--kind",
     default="court_progress",
-    type=click.Choice(["court_progress", "eap_status", "discharge_letter"]),
+    type=click.Choice(["court_progress", "eap_status", "sap_followup"]),
 )
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), help="first day (default: last week)")
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), help="last day (default: last week)")
@@ -83,9 +94,10 @@ def batch_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from compliance.accounts import load_principal, normalise_email
-    from compliance.reporting import batch
+    from compliance.reporting import batch, service
     from compliance.rules import week_start
     from compliance.tables import Program, StaffUser
+    from compliance.validation import InvalidInput
 
     settings = settings_or_exit()
 
@@ -105,6 +117,13 @@ def batch_command(
         this_week = week_start(today, program["week_starts_on"])
         first: date = start.date() if start else this_week - timedelta(days=7)
         last: date = end.date() if end else this_week - timedelta(days=1)
+        try:
+            service.check_period(first, last, today)
+        except InvalidInput as exc:
+            flags = {"period_start": "--start", "period_end": "--end"}
+            raise OperatorError(
+                "; ".join(f"{flags.get(e.field, e.field)}: {e.reason}" for e in exc.errors)
+            ) from None
         with Progress(
             "[progress.description]{task.description}",
             BarColumn(),

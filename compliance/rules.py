@@ -2,8 +2,13 @@
 
 For each calendar week (in the program's time zone, starting on the program's chosen
 day) it compares what the mandate's phase requires with what the records show, and
-says why a week is not compliant in sentences that point at the records behind them.
-The same records in any order give the same result.
+says why a week is not compliant in sentences that point at the records behind them:
+one reason per event, so an unexcused absence is not also counted as the hours and the
+session it cost. The same records in any order give the same result.
+
+Only what has happened is judged (DOMAIN.md, "Time"): the engine is always told the day
+it judges on (``as_of``). A week starting after it is "not_yet_due" and counts nowhere;
+the week holding it is "in_progress", non-compliant only on events already known.
 
 It judges whole caseloads (5,000 participants, 650,000 records) in about a second, so
 the record types are slotted dataclasses (treat them as read-only; frozen ones cost
@@ -82,6 +87,26 @@ class Reason:
     refs: tuple[str, ...] = ()  # "attendance:12", "drug_test:5"
     # The consent category the sentence discloses: a report leaves it out unless covered.
     topic: str = "attendance"  # or "drug_tests"
+    # What kind of fact it is (REASON_KINDS) and the local day it happened: a report lists
+    # the period's events by date and says how each one counts.
+    kind: str = "hours"
+    day: date | None = None
+
+
+# What each kind of reason is and how it counts, in a reader's words.
+REASON_KINDS = {
+    "absence": "makes the week not compliant",
+    "hours": "required hours not met",
+    "sessions": "required sessions not met",
+    "tests_short": "required tests not collected",
+    "positive": "a positive test",
+    "presumptive": "counts as positive until confirmed or reviewed",
+    "missed": "counts as a positive test",
+    "refused": "counts as a positive test",
+    "adulterated": "counts as a positive test",
+    "substituted": "counts as a positive test",
+    "dilute": "counts as positive under program policy",
+}
 
 
 @dataclass(slots=True)
@@ -112,18 +137,44 @@ class WeekResult:
     tests_collected: int
     tests: tuple[DrugTestOutcome, ...]
     reasons: tuple[Reason, ...]
+    # Exact figures (hours above are rounded to 0.01): a report prints h:mm from these.
+    attended_minutes: int = 0
+    required_minutes: int = 0
+
+
+@dataclass(slots=True)
+class PeriodCounts:
+    """Counts over the period's full weeks (``is_full``: partial, in-progress and
+    not-yet-due weeks are left out, so nothing is required that was not yet due)."""
+
+    weeks_judged: int = 0
+    weeks_compliant: int = 0
+    attended_minutes: int = 0
+    required_minutes: int = 0
+    sessions_attended: dict[str, int] = field(default_factory=dict)
+    sessions_required: dict[str, int] = field(default_factory=dict)
+    excused_absences: int = 0
+    unexcused_absences: int = 0
+    tests_required: int = 0
+    tests_collected: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)  # negative, positive, missed ...
 
 
 @dataclass(slots=True)
 class Evaluation:
     weeks: tuple[WeekResult, ...]
-    attendance_rate: Decimal | None  # attended / required hours over the period
+    attendance_rate: Decimal | None  # attended / required hours over the judged weeks
     negative_share: Decimal | None  # negative tests / tests with an outcome
     days_since_last_positive: int | None
     longest_negative_streak: int
     current_phase: str | None
     meets_stepdown: bool
     violations: tuple[Violation, ...] = ()
+    as_of: date | None = None  # the day judged on: min(period end, today)
+    counts: PeriodCounts = field(default_factory=PeriodCounts)
+    last_positive: DrugTestOutcome | None = None
+    # The step-down criteria not met yet, in words ("4 compliant weeks in a row: 2 so far").
+    stepdown_unmet: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -255,6 +306,12 @@ VIOLATION_KINDS = {
 }
 
 
+# The reason kind behind each violation kind: one "how it counts" for both.
+VIOLATION_REASONS = {kind: outcome for outcome, kind in VIOLATION_KINDS.items()} | {
+    "unexcused_absence": "absence"
+}
+
+
 def evaluate(
     *,
     admitted_on: date,
@@ -265,18 +322,24 @@ def evaluate(
     policy: Policy,
     period_start: date,
     period_end: date,
-    as_of: date | None = None,
+    as_of: date,
 ) -> Evaluation:
+    """Judge the period as it stood on ``as_of`` (the program's local today, or an
+    earlier day): records after that day are not yet known, weeks starting after it are
+    not yet due, and the week holding it is judged only on events so far."""
     tz = ZoneInfo(policy.time_zone)
     first_day = policy.week_starts_on
+    judged_on = min(period_end, as_of)
     by_week_att: dict[date, list[AttendanceFact]] = {}
     for a in attendance:
+        if _day(a.occurred_at, tz) > as_of:
+            continue
         key = _week_of(a.occurred_at, tz, first_day)
         if key in by_week_att:
             by_week_att[key].append(a)
         else:
             by_week_att[key] = [a]
-    outcomes = [drug_test_outcome(t, tz, policy) for t in tests]
+    outcomes = [o for t in tests if (o := drug_test_outcome(t, tz, policy)).day <= as_of]
     outcomes.sort(key=_OUTCOME_ORDER)
     by_week_tests: dict[date, list[DrugTestOutcome]] = {}
     for o in outcomes:
@@ -293,26 +356,28 @@ def evaluate(
     violations: list[Violation] = []
     start = week_start(max(period_start, admitted_on), first_day)
     last = min(period_end, discharged_on or period_end)
-    judged_on = as_of or period_end
     while start <= last:
-        weeks.append(
-            _week(
-                start,
-                _phase_in(ordered_phases, start),
-                by_week_att.get(start, ()),
-                by_week_tests.get(start, ()),
-                policy,
-                admitted_on,
-                discharged_on,
-                violations,
-                judged_on,
+        phase = _phase_in(ordered_phases, start)
+        if start > as_of:
+            weeks.append(_not_yet_due(start, phase))
+        else:
+            weeks.append(
+                _week(
+                    start,
+                    phase,
+                    by_week_att.get(start, ()),
+                    by_week_tests.get(start, ()),
+                    policy,
+                    admitted_on,
+                    discharged_on,
+                    violations,
+                    judged_on,
+                )
             )
-        )
         start += timedelta(days=7)
 
-    required = sum((w.required_hours for w in weeks), Decimal(0))
-    attended = sum((w.attended_hours for w in weeks), Decimal(0))
-    counted = [o for o in outcomes if period_start <= o.day <= period_end]
+    counts = _counts(weeks, judged_on)
+    counted = [o for o in outcomes if period_start <= o.day <= judged_on]
     judged = [o for o in counted if o.outcome != "dilute" or o.counts_positive]
     negatives = sum(1 for o in judged if not o.counts_positive)
     streak = best = 0
@@ -323,38 +388,131 @@ def evaluate(
             streak += 1
             if streak > best:
                 best = streak
-    positives = [o.day for o in counted if o.counts_positive]
-    as_of = as_of or period_end
-    recent_weeks = [w for w in weeks if w.status != "no_requirement"][
-        -policy.stepdown_compliant_weeks :
-    ]
-    recent_tests = judged[-policy.stepdown_consecutive_negative_tests :]
-    meets = (
-        len(recent_weeks) == policy.stepdown_compliant_weeks
-        and all(w.status == "compliant" for w in recent_weeks)
-        and len(recent_tests) == policy.stepdown_consecutive_negative_tests
-        and not any(o.counts_positive for o in recent_tests)
-    )
-    current = _phase_in(ordered_phases, week_start(as_of, first_day))
+    positives = [o for o in counted if o.counts_positive]
+    unmet = _stepdown_unmet(weeks, judged, policy)
+    current = _phase_in(ordered_phases, week_start(judged_on, first_day))
     return Evaluation(
         weeks=tuple(weeks),
-        attendance_rate=(attended / required).quantize(Decimal("0.001")) if required else None,
+        attendance_rate=(
+            (Decimal(counts.attended_minutes) / counts.required_minutes).quantize(Decimal("0.001"))
+            if counts.required_minutes
+            else None
+        ),
         negative_share=(Decimal(negatives) / len(judged)).quantize(Decimal("0.001"))
         if judged
         else None,
-        days_since_last_positive=(as_of - max(positives)).days if positives else None,
+        days_since_last_positive=(judged_on - positives[-1].day).days if positives else None,
         longest_negative_streak=best,
         current_phase=current.name if current else None,
-        meets_stepdown=meets,
+        meets_stepdown=not unmet,
         violations=tuple(violations),
+        as_of=judged_on,
+        counts=counts,
+        last_positive=positives[-1] if positives else None,
+        stepdown_unmet=unmet,
     )
 
 
 _OUTCOME_ORDER = attrgetter("day", "test_id")
+JUDGED = frozenset(("compliant", "non_compliant"))
+
+
+def is_full(week: WeekResult, judged_on: date | None) -> bool:
+    """A week judged whole: compliant or not, and over by the day judged on (a week in
+    progress can already be non-compliant, but is not full)."""
+    return week.status in JUDGED and (judged_on is None or week.end <= judged_on)
+
+
+def _counts(weeks: Sequence[WeekResult], judged_on: date) -> PeriodCounts:
+    c = PeriodCounts()
+    for w in weeks:
+        if not is_full(w, judged_on):
+            continue
+        c.weeks_judged += 1
+        c.weeks_compliant += w.status == "compliant"
+        c.attended_minutes += w.attended_minutes
+        c.required_minutes += w.required_minutes
+        for kind, n in w.sessions_attended.items():
+            c.sessions_attended[kind] = c.sessions_attended.get(kind, 0) + n
+        for kind, n in w.sessions_required.items():
+            c.sessions_required[kind] = c.sessions_required.get(kind, 0) + n
+        c.excused_absences += w.excused_absences
+        c.unexcused_absences += w.unexcused_absences
+        c.tests_required += w.tests_required
+        c.tests_collected += w.tests_collected
+        for o in w.tests:
+            c.outcomes[o.outcome] = c.outcomes.get(o.outcome, 0) + 1
+    return c
+
+
+def _stepdown_unmet(
+    weeks: Sequence[WeekResult], judged: Sequence[DrugTestOutcome], policy: Policy
+) -> tuple[str, ...]:
+    """The step-down criteria still unmet, each with how far along the client is: the
+    last N judged weeks compliant and the last M tests negative."""
+    unmet = []
+    need_weeks = policy.stepdown_compliant_weeks
+    need_tests = policy.stepdown_consecutive_negative_tests
+    run = 0
+    for w in reversed(weeks):
+        if w.status not in JUDGED:
+            continue
+        if w.status != "compliant":
+            break
+        run += 1
+    if run < need_weeks:
+        unmet.append(f"{need_weeks} compliant weeks in a row ({run} so far)")
+    negatives = 0
+    for o in reversed(judged):
+        if o.counts_positive:
+            break
+        negatives += 1
+    if negatives < need_tests:
+        unmet.append(f"{need_tests} negative tests in a row ({negatives} so far)")
+    return tuple(unmet)
+
+
+def _not_yet_due(start: date, phase: Phase | None) -> WeekResult:
+    """A week that has not started: shown, never judged, counted nowhere."""
+    return WeekResult(
+        start,
+        start + SIX_DAYS,
+        phase.name if phase else None,
+        "not_yet_due",
+        phase.hours_per_week if phase else ZERO,
+        ZERO,
+        phase.sessions_per_week if phase else {},
+        {},
+        0,
+        0,
+        phase.tests_per_week if phase else 0,
+        0,
+        (),
+        (),
+        0,
+        _minutes(phase.hours_per_week) if phase else 0,
+    )
+
+
+_ABSENCE_ORDER = attrgetter("occurred_at", "id")
 
 
 def _absence(a: AttendanceFact, day: date) -> str:
-    return f"Unexcused absence from {a.session_type.replace('_', ' ')} session {_label(day)}"
+    return f"Unexcused absence from {session_words(a.session_type)} session {_label(day)}"
+
+
+def session_words(kind: str) -> str:
+    """A session type as a reader says it: "twelve_step" is a "12-step" session."""
+    return "12-step" if kind == "twelve_step" else kind.replace("_", " ")
+
+
+def _minutes(hours: Decimal) -> int:
+    return int((hours * 60).to_integral_value())
+
+
+def hm(minutes: int) -> str:
+    """Hours as h:mm, the way people read durations (470 minutes: 7:50, not 7.83)."""
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def _week(
@@ -373,7 +531,10 @@ def _week(
     A week not over on ``judged_on`` (this week, or one the period cuts) cannot fall
     short of its hours, sessions or tests yet: it is "in_progress", or "non_compliant"
     only when a violation (an unexcused absence, a positive or missed test) has already
-    happened, and only those reasons are given."""
+    happened, and only those reasons are given.
+
+    One event, one reason: hours or sessions short only by what unexcused absences cost,
+    or tests short only by tests missed or refused, add no reason of their own."""
     end = start + SIX_DAYS
     minutes = 0
     attended_types: dict[str, int] = {}
@@ -392,47 +553,69 @@ def _week(
                 attended_types[a.session_type] = attended_types.get(a.session_type, 0) + 1
         elif status == "absent_unexcused":
             absences.append(a)
+    absent_minutes = 0
+    absent_types: dict[str, int] = {}
     if absences:
         absences.sort(key=_ABSENCE_ORDER)
         tz = ZoneInfo(policy.time_zone)
         for a in absences:
-            text, ref = _absence(a, _day(a.occurred_at, tz)), f"attendance:{a.id}"
-            reasons.append(Reason(text, (ref,)))
+            day = _day(a.occurred_at, tz)
+            text, ref = _absence(a, day), f"attendance:{a.id}"
+            reasons.append(Reason(text, (ref,), "attendance", "absence", day))
             violations.append(Violation("unexcused_absence", ref, a.occurred_at, text))
+            absent_minutes += a.scheduled_minutes
+            absent_types[a.session_type] = absent_types.get(a.session_type, 0) + 1
     hours = _hours(minutes)
     required_sessions = phase.sessions_per_week if phase else {}
     required_hours = phase.hours_per_week if phase else ZERO
+    required_minutes = _minutes(required_hours)
     tests_required = phase.tests_per_week if phase else 0
-    collected = 0
+    collected = not_collected = 0
     for o in outcomes:
-        if o.outcome not in ("missed", "refused"):
+        if o.outcome in ("missed", "refused"):
+            not_collected += 1
+        else:
             collected += 1
         if o.counts_positive:
             ref = f"drug_test:{o.test_id}"
-            reasons.append(Reason(o.detail, (ref,), "drug_tests"))
+            reasons.append(Reason(o.detail, (ref,), "drug_tests", o.outcome, o.day))
             kind = VIOLATION_KINDS.get(o.outcome)
             if kind and o.at is not None:
                 violations.append(Violation(kind, ref, o.at, o.detail))
     if phase:
-        if hours < required_hours:
+        if minutes + absent_minutes < required_minutes:
+            # An excused absence is no violation, but says why the hours fell short.
+            why = (
+                f" ({excused} excused absence{'s' if excused != 1 else ''})"
+                if excused and not policy.excused_absence_counts_toward_hours
+                else ""
+            )
             reasons.insert(
-                0, Reason(f"Attended {_fmt(hours)} of {_fmt(required_hours)} required hours")
+                0,
+                Reason(
+                    f"Attended {hm(minutes)} of {hm(required_minutes)} required hours{why}",
+                    day=end,
+                ),
             )
         for kind, needed in _by_type(phase):
             got = attended_types.get(kind, 0)
-            if got < needed:
+            if got + absent_types.get(kind, 0) < needed:
                 reasons.append(
                     Reason(
                         f"Attended {got} of {needed} required "
-                        f"{kind.replace('_', ' ')} session{'s' if needed != 1 else ''}"
+                        f"{session_words(kind)} session{'s' if needed != 1 else ''}",
+                        kind="sessions",
+                        day=end,
                     )
                 )
-        if collected < tests_required:
+        if collected + not_collected < tests_required:
             reasons.append(
                 Reason(
                     f"{collected} of {tests_required} required drug "
                     f"test{'s' if tests_required != 1 else ''} collected",
                     topic="drug_tests",
+                    kind="tests_short",
+                    day=end,
                 )
             )
     partial = admitted_on > start or (discharged_on is not None and discharged_on < end)
@@ -460,15 +643,10 @@ def _week(
         collected,
         tuple(outcomes),
         tuple(reasons),
+        minutes,
+        required_minutes,
     )
 
 
 def _by_type(phase: Phase) -> list[tuple[str, int]]:
     return sorted(phase.sessions_per_week.items()) if phase.sessions_per_week else []
-
-
-_ABSENCE_ORDER = attrgetter("occurred_at", "id")
-
-
-def _fmt(hours: Decimal) -> str:
-    return format(hours.normalize(), "f")

@@ -80,7 +80,7 @@ async def refresh(participant_ids: Iterable[int], today: date | None = None) -> 
         local_today = today or datetime.now(ZoneInfo(program["time_zone"])).date()
         start = min(p["admitted_on"] for p in group)
         results = await caseload.evaluate_people(
-            program, group, [p["id"] for p in group], start, local_today
+            program, group, [p["id"] for p in group], start, local_today, local_today
         )
         findings += [(pid, v) for pid, result in results.items() for v in result.violations]
     uids = await _record_uids(v.ref for _, v in findings)

@@ -140,7 +140,32 @@ class ImportStatus(StrEnum):
 class ReportKind(StrEnum):
     court_progress = "court_progress"
     eap_status = "eap_status"
+    sap_followup = "sap_followup"  # DOT follow-up testing, for a Substance Abuse Professional
     discharge_letter = "discharge_letter"
+    # The client's own accounting of disclosures (42 CFR 2.24): signed like a report but
+    # made on request for the client, never through the consent gate.
+    disclosure_accounting = "disclosure_accounting"
+
+
+# What each kind is called wherever a person reads it: PDFs, pages, e-mails, /verify.
+REPORT_TITLES = {
+    ReportKind.court_progress: "Court progress report",
+    ReportKind.eap_status: "EAP status report",
+    ReportKind.sap_followup: "DOT follow-up testing report",
+    ReportKind.discharge_letter: "Discharge / completion letter",
+    ReportKind.disclosure_accounting: "Accounting of disclosures",
+}
+
+
+# A week's status (compliance/rules.py) as people read it: pages, links and reports.
+WEEK_STATUS_WORDS = {
+    "compliant": "Compliant",
+    "non_compliant": "Not compliant",
+    "in_progress": "In progress",
+    "partial": "Partial week",
+    "not_yet_due": "Not yet due",
+    "no_requirement": "No requirement",
+}
 
 
 class ReportStatus(StrEnum):
@@ -176,3 +201,12 @@ class OutboxStatus(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"
+
+
+class FollowUpSubstances(StrEnum):
+    """What a DOT follow-up test covers: the SAP may direct drugs, alcohol or both
+    (49 CFR 40.307(c))."""
+
+    drugs = "drugs"
+    alcohol = "alcohol"
+    both = "both"

@@ -58,6 +58,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"discharged_on": "2026-10-01", "reason": "completed"}
     },
     ("/participants/{participant_id:int}/edit", "POST"): {"data": {"first_name": "X"}},
+    ("/participants/{participant_id:int}/disclosures.pdf", "POST"): {"data": {}},
     ("/api/sessions/{session_id:int}/roster", "PUT"): {
         "json": {"entries": [{"participant_id": 1, "status": "present"}]}
     },
@@ -85,6 +86,18 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("/api/mandates/{mandate_id:int}/phases/{sequence:int}/start", "POST"): {
         "json": {"started_on": "2026-03-02"}
+    },
+    ("/api/mandates/{mandate_id:int}/followup-plan", "PUT"): {
+        "json": {
+            "tests_first_year": 6,
+            "months": 12,
+            "substances": "both",
+            "set_by": "S",
+            "set_on": "2026-03-02",
+        }
+    },
+    ("/mandates/{mandate_id:int}/followup-plan", "POST"): {
+        "data": {"tests_first_year": "6", "months": "12", "set_by": "S"}
     },
     ("/api/consents/{consent_id:int}/document", "PUT"): {
         "files": {"document": ("c.pdf", b"%PDF-1.7 x", "application/pdf")}
@@ -130,6 +143,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/participants/{participant_id:int}/links", "POST"): {"data": {"recipient_id": "1"}},
     ("/api/links/{link_id:int}/revoke", "POST"): {"json": {}},
     ("/api/reports/{report_id:int}/send", "POST"): {"json": {}},
+    ("/api/participants/{participant_id:int}/disclosures/report", "POST"): {},
     ("/reports/{report_id:int}/send", "POST"): {"data": {}},
     ("/links/{link_id:int}/revoke", "POST"): {"data": {}},
     ("/reports/{report_id:int}/revoke", "POST"): {"data": {"reason": "x"}},
@@ -286,7 +300,12 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
     rid = (
         await client.post(
             "/api/recipients",
-            json={"program_id": world.program_a, "kind": "sap", "name": "S", "email": "s@x.org"},
+            json={
+                "program_id": world.program_a,
+                "kind": "eap_case_manager",
+                "name": "S",
+                "email": "s@x.org",
+            },
         )
     ).json()["id"]
     consent = {

@@ -143,8 +143,8 @@ async def test_reports_check_names_a_changed_and_a_missing_report(
     assert "removed 1 temporary file(s)" in swept.stdout
     assert not stray.exists()
 
-    # /verify says the changed file is not ours.
-    assert (await _verify(client, bytes(data)))["status"] == "not_ours"
+    # /verify says the changed file was signed here but changed after signing.
+    assert (await _verify(client, bytes(data)))["status"] == "changed_after_signing"
 
 
 def test_restore_refuses_a_backup_of_the_other_engine(tmp_path: Path, database_url: str) -> None:

@@ -44,7 +44,7 @@ async def test_marcus_weeks_are_judged_with_reasons(client, demo) -> None:
     assert statuses[1] == statuses[2] == statuses[5] == "non_compliant"
     assert "compliant" in statuses
     body = response.json()
-    assert body["current_phase"] == "Phase 1: Stabilisation"
+    assert body["current_phase"] == "Phase 1: Stabilization"
     assert body["days_since_last_positive"] is not None
     ref = next(r for w in weeks for r in w["reasons"] if r["text"].startswith("Unexcused"))
     assert ref["refs"][0].startswith("attendance:")
@@ -107,8 +107,10 @@ async def test_participant_page_shows_weeks_charts_and_links(client, demo) -> No
     # Server-side SVG: one bar per week with the figures in its tooltip, and a test timeline.
     assert html.count("<svg") == 2
     week = api["weeks"][2]
-    hours = f"attended {float(week['attended_hours']):g} of {float(week['required_hours']):g}"
-    assert hours in html
+    # Hours as h:mm (470 minutes read 7:50, never 7.83), in the bar's tooltip and the row.
+    attended, required = week["attended_minutes"], week["required_minutes"]
+    hours = f"attended {attended // 60}:{attended % 60:02d} of {required // 60}:{required % 60:02d}"
+    assert hours in html and "7.83" not in html
     tests = sum(len(w["tests"]) for w in api["weeks"])
     assert html.count("<g><title>") == 8 + tests
     # Open violations, each with a review form.

@@ -17,7 +17,7 @@ from compliance.vocabulary import ReportKind as K
 
 TODAY = date(2026, 11, 23)
 SIGNED = date(2026, 3, 1)
-SIGNED_TEXT = "01 Mar 2026"
+SIGNED_TEXT = "1 Mar 2026"
 LABEL = f"the consent signed {SIGNED_TEXT}"
 
 COURT_REQUIRED = frozenset({C.attendance, C.drug_tests, C.compliance_status})
@@ -224,7 +224,8 @@ def test_allowed(
     assert decision.purpose == chosen
     assert decision.missing == ()
     assert "Judge Ada Moreno" in decision.scope
-    assert f"Consent signed {consent['signed_on']:%d %b %Y}" in decision.scope
+    signed = consent["signed_on"]
+    assert f"Consent signed {signed.day} {signed:%b %Y}" in decision.scope
 
 
 def test_eap_attendance_only_does_not_cover_drug_tests() -> None:
@@ -388,7 +389,10 @@ REFUSED = [
         make_recipient(),
         [make_consent()],
         None,
-        (f"{LABEL} does not list the purpose dot return to duty or employment",),
+        (
+            f"{LABEL} does not list the purpose DOT return-to-duty and follow-up testing "
+            "or employment",
+        ),
         id="eap-court-consent-purpose-not-listed",
     ),
     pytest.param(
@@ -434,9 +438,9 @@ REFUSED = [
         ],
         None,
         (
-            f"{LABEL} was revoked on 02 May 2026",
+            f"{LABEL} was revoked on 2 May 2026",
             "the consent signed 10 Jan 2025 expired on 10 Jan 2026",
-            "the consent signed 01 Jun 2026 does not cover attendance, compliance status, "
+            "the consent signed 1 Jun 2026 does not cover attendance, compliance status, "
             "drug-test results",
         ),
         id="every-named-consent-explains-itself",
@@ -553,7 +557,7 @@ def test_best_consent_wins(consents: list[dict[str, Any]], winner: int) -> None:
     assert decision.allowed is True
     assert decision.consent_id == winner
     chosen = next(c for c in consents if c["id"] == winner)
-    assert f"Consent signed {chosen['signed_on']:%d %b %Y}" in decision.scope
+    assert f"Consent signed {chosen['signed_on'].day} {chosen['signed_on']:%b %Y}" in decision.scope
 
 
 # --- scope -----------------------------------------------------------------------------
@@ -568,7 +572,7 @@ def test_scope_states_the_consent() -> None:
     decision = decide(K.court_progress, make_recipient(), [consent], TODAY)
 
     assert decision.scope == (
-        "Consent signed 01 Mar 2026 by Sam Client authorises Riverside Outpatient Program "
+        "Consent signed 1 Mar 2026 by Sam Client authorizes Riverside Outpatient Program "
         "to disclose attendance, compliance status, drug-test results, treatment progress "
         "to Judge Ada Moreno for court supervision, court proceedings, until 30 Jun 2027. "
         "Described as: attendance, drug-test results and compliance status"

@@ -192,7 +192,7 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
         ("Terrence Boyd", "RB-1003"),
     ]:
         await expect(page.locator("tr", has_text=client_id)).to_contain_text(name)
-    await expect(page.locator("tr", has_text="RB-1001")).to_contain_text("Phase 1: Stabilisation")
+    await expect(page.locator("tr", has_text="RB-1001")).to_contain_text("Phase 1: Stabilization")
     # Monday's no-show is now an open violation.
     await expect(_open_violations(page, "RB-1003")).to_have_text("1")
     await trail.shot(page, "caseload")
@@ -204,9 +204,9 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
     await expect(page).to_have_url(re.compile(rf"start={PERIOD[0]}&end={PERIOD[1]}"))
     week = page.locator("table.weeks tr", has_text="Mon 23 Nov")
     # Monday's group (3 of the phase's 9 hours) and the imported test (1 of 2).
-    await expect(week.locator("td").nth(2)).to_have_text("3 / 9")
-    await expect(week.locator("td").nth(4)).to_have_text("1 / 2")
-    await expect(week.locator("td").nth(1)).to_have_text("non compliant")
+    await expect(week.locator("td").nth(2)).to_have_text("3:00 of 9:00")
+    await expect(week.locator("td").nth(4)).to_have_text("1 of 2")
+    await expect(week.locator("td").nth(1)).to_have_text("Not compliant")
     # The roster's record for him is listed, as recorded.
     group = page.locator("tr", has=page.locator(f'a[href="{hale_record}"]'))
     await expect(group).to_contain_text("group")
@@ -238,7 +238,7 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
     report = page.locator("#reports tr[id^=report-]")
     await expect(report).to_have_count(1)
     cells = report.locator("td")
-    await expect(cells.nth(1)).to_have_text("court progress")
+    await expect(cells.nth(1)).to_have_text("Court progress report")
     await expect(cells.nth(2)).to_have_text(f"{PERIOD[0]} to {PERIOD[1]}")
     await expect(cells.nth(3)).to_have_text("Dana Whitfield")
     await expect(cells.nth(4)).to_have_text("1")
@@ -288,7 +288,7 @@ async def _officer(browser: Browser, link: Link, trail: Trail, saved: Path) -> N
     await expect(page.get_by_role("heading", name="Compliance")).to_be_visible()
     await expect(body).to_contain_text("(this week)")
     report = page.locator("ul.reports li")
-    await expect(report).to_contain_text("Court progress, 28 Sep to 29 Nov 2026")
+    await expect(report).to_contain_text("Court progress report, 28 Sep to 29 Nov 2026")
     await expect(report).to_contain_text("version 1")
     await expect(body).to_contain_text("42 CFR")
     # Fits a phone: nothing wider than the screen.

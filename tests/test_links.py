@@ -215,37 +215,3 @@ def test_access_log_lines_have_the_token_redacted() -> None:
     assert RedactLinks().filter(record)
     assert token not in record.getMessage()
     assert "/l/[redacted]/reports/3/pdf" in record.getMessage()
-
-
-async def test_accounting_of_disclosures_page_csv_and_pdf(client, demo, tmp_path) -> None:
-    import csv
-    import io
-    import re
-    import subprocess
-
-    made = await _link(client, demo)
-    async with _officer(client) as officer:
-        await officer.get(_path(made))
-    pid = demo["people"]["RB-1001"]
-    data = (await client.get(f"/api/participants/{pid}/disclosures")).json()
-    assert [line["kind"] for line in data["lines"]] == ["secure link created", "secure link opened"]
-    assert data["lines"][0]["recipient"].startswith("Dana Whitfield")
-    assert data["lines"][0]["consent"].startswith("consent #")
-    assert data["lines"][0]["purpose"] == "court supervision"
-    page = await client.get(f"/participants/{pid}/disclosures")
-    assert page.status_code == 200 and "secure link opened" in page.text
-    # When, on the program's clock (what was disclosed is quoted as recorded).
-    assert re.search(r"<tr><td>\w{3} \d+ \w{3} \d{4} \d\d:\d\d C[SD]T</td>", page.text)
-    exported = await client.get(f"/participants/{pid}/disclosures.csv")
-    rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert [r["disclosure"] for r in rows] == ["secure link created", "secure link opened"]
-    assert all(r["date_time_utc"] and r["recipient"] and r["consent"] for r in rows)
-    pdf = await client.get(f"/participants/{pid}/disclosures.pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
-    path = tmp_path / "accounting.pdf"
-    path.write_bytes(pdf.content)
-    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
-    flat = " ".join(text.split())
-    assert "Accounting of disclosures" in flat and "secure link #1 opened" in flat
-    assert "RB-1001" in flat and "Dana Whitfield" in flat
-    assert re.search(r"\w{3} \d+ \w{3} 20\d\d \d\d:\d\d C[SD]T", flat)  # the program's clock

@@ -45,7 +45,7 @@ async def test_participant_record_shows_mandate_consent_attendance_and_tests(cli
     page = await client.get(f"/participants/{demo['marcus']['id']}")
     assert page.status_code == 200
     text = page.text
-    assert "COURT" in text and "2026-CF-001432" in text and "Phase 1: Stabilisation" in text
+    assert "COURT" in text and "2026-CF-001432" in text and "Phase 1: Stabilization" in text
     assert "Dana Whitfield" in text and "§2.35" in text
     assert "absent unexcused" in text and "absent excused" in text
     assert re.search(r"Marijuana metabolite \(THC-COOH\) \(confirmed\)", text)

@@ -108,7 +108,7 @@ async def test_a_corrected_result_shows_its_history_in_the_report(client, demo, 
     # The cell's lines interleave with other columns' in the extracted text: short pieces.
     assert "Corrected" in text and "by Jordan Signer (MRO review," in text
     assert "version 1 said: collected;" in text
-    assert "positive (confirmed)." in text and "MRO: negative" in text
+    assert "positive (confirmed)." in text and "MRO verified" in text
 
 
 async def test_a_corrected_absence_shows_what_it_was_in_the_report(client, demo, tmp_path) -> None:
@@ -147,8 +147,8 @@ async def test_court_report_holds_the_notice_case_and_the_engines_weeks(
     # The demo's THC result came 74 h after collection and its dilute specimen 10 h
     # after the call (a cell's lines interleave with the next column's in the extracted
     # text, so the halves are found apart).
-    assert "result late: reported" in text and "74 h after collection" in text
-    assert "collected late: 10 h" in text and "after the call" in text
+    assert "Result reported 74 h after collection" in text and "(due within 48 h)" in text
+    assert "Specimen given 10 h after the call" in text and "(window 8 h)" in text
     # The engine's figures and reasons for the same period appear in the PDF.
     pid = demo["people"]["RB-1001"]
     evaluation = (
@@ -162,8 +162,8 @@ async def test_court_report_holds_the_notice_case_and_the_engines_weeks(
     flat = _flat(text)
     for reason in reasons:  # pdftotext drops a hyphen where a word wraps
         assert _flat(reason) in flat
-    first = evaluation["weeks"][0]
-    assert f"{_trim(first['required_hours'])} / {_trim(first['attended_hours'])}" in text
+    first = evaluation["weeks"][0]  # attended / required, as h:mm
+    assert f"{_hm(first['attended_minutes'])} / {_hm(first['required_minutes'])}" in text
     # Every page carries the report id, page X of Y and the short notice.
     reader = PdfReader(_file(pdf, tmp_path))
     pages = len(reader.pages)
@@ -179,12 +179,11 @@ async def test_court_report_holds_the_notice_case_and_the_engines_weeks(
     assert reader.metadata.title.startswith("Court progress report")
     assert reader.metadata.author == demo["program"]["name"]
     assert reader.metadata.subject
-    assert reader.trailer["/Root"]["/Lang"] == "en"
+    assert reader.trailer["/Root"]["/Lang"] == "en-US"
 
 
-def _trim(value: str) -> str:
-    number = float(value)
-    return str(int(number)) if number == int(number) else f"{number:.2f}"
+def _hm(minutes: int) -> str:
+    return f"{minutes // 60}:{minutes % 60:02d}"
 
 
 def _file(pdf: bytes, tmp_path: Path) -> Path:
@@ -215,8 +214,8 @@ async def test_signature_validates_and_one_changed_byte_breaks_it(
     verdict = (
         await client.post("/api/verify", files={"file": ("x.pdf", tampered, "application/pdf")})
     ).json()
-    assert verdict["status"] == "not_ours"
-    assert verdict["report_id"] is None
+    assert verdict["status"] == "changed_after_signing"
+    assert verdict["report_id"] == report["public_id"]  # the signature it still carries
 
 
 async def test_verify_answers_current_then_superseded_with_the_date(client, demo) -> None:
@@ -387,8 +386,8 @@ async def test_verify_command_answers_from_the_shell(client, demo, database_url,
     at = len(pdf) // 3
     bad.write_bytes(pdf[:at] + bytes([pdf[at] ^ 0x20]) + pdf[at + 1 :])
     done = await asyncio.to_thread(run_cli, "verify", str(bad), env=env)
-    assert done.returncode == 5
-    assert "Not issued by this service" in done.stdout
+    assert done.returncode == 6
+    assert "but changed after signing" in done.stdout
 
 
 async def test_batch_signs_each_consented_participant_and_lists_the_rest(
@@ -437,8 +436,10 @@ async def test_discharge_letter_states_completion(client, demo, tmp_path) -> Non
     letter = response.json()
     assert letter["period_end"] == "2026-11-20"
     text = _squash(_text(await _pdf(client, letter), tmp_path))
-    assert "Completion of treatment" in text
-    assert "successfully completed the program on 20 Nov 2026" in text
+    assert "completed treatment on 20 Nov 2026" in text and "All phases done." in text
+    # Completing treatment is not completing the court's mandate, which runs a year.
+    assert "completing treatment here does not end it" in text
+    assert "Dear Dana Whitfield," in text and "Re: Marcus Hale" in text
     assert _squash(NOTICE) in text
     assert _flat(f"http://testserver/verify/{letter['public_id']}") in _flat(text)
 

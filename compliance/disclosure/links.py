@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,13 +25,29 @@ from compliance.accounts import Principal, hash_password, verify_password
 from compliance.disclosure.record import disclosed
 from compliance.local_time import spoken
 from compliance.reporting import service as reports
-from compliance.reporting import store
-from compliance.reporting.consent_gate import Decision, decide
-from compliance.reporting.context import NOTICE, STATUS_WORDS
+from compliance.reporting import store, summary
+from compliance.reporting.consent_gate import CATEGORY_WORDS, Decision, decide
+from compliance.reporting.context import NOTICE
+from compliance.rules import WeekResult, hm
 from compliance.settings import Settings
-from compliance.tables import Consent, Participant, Program, Recipient, Report, SecureLink
+from compliance.tables import (
+    Consent,
+    Mandate,
+    Participant,
+    Program,
+    Recipient,
+    Report,
+    SecureLink,
+    Violation,
+)
 from compliance.validation import FieldError, InvalidInput, is_record_id
-from compliance.vocabulary import DisclosureKind, InformationCategory, LinkScope, ReportKind
+from compliance.vocabulary import (
+    REPORT_TITLES,
+    DisclosureKind,
+    InformationCategory,
+    LinkScope,
+    ReportKind,
+)
 
 TOKEN_BYTES = 32  # 256 bits
 log = logging.getLogger(__name__)
@@ -47,7 +64,7 @@ VIEW_KIND = {
     "court": ReportKind.court_progress,
     "eap_case_manager": ReportKind.eap_status,
     "employer_contact": ReportKind.eap_status,
-    "sap": ReportKind.eap_status,
+    "sap": ReportKind.sap_followup,  # the follow-up plan against the tests done
 }
 
 
@@ -305,6 +322,10 @@ class LinkGone(Exception):
     phone: str = ""
     email: str = ""
 
+    @property
+    def phone_href(self) -> str:
+        return tel_href(self.phone)
+
 
 class CodeRequired(Exception):
     """The link needs its access code first."""
@@ -422,6 +443,26 @@ def unlocked(secret: str, link_digest: str, mark: str) -> bool:
     return hmac.compare_digest(mark, unlock_mark(secret, link_digest, int(until)))
 
 
+# The officer reads the engine's status in plain words; "in progress" alone reads as
+# neither good nor bad, so this week says whether it is on track so far.
+# Which mandate speaks to which recipient: an employer never sees a court case number.
+MANDATE_SOURCES = {
+    "probation_officer": ("court", "probation"),
+    "court": ("court", "probation"),
+    "eap_case_manager": ("eap",),
+    "employer_contact": ("eap",),
+    "sap": ("dot_sap",),
+}
+CONTACT_ROLES = {
+    "court": "Probation officer",
+    "probation": "Probation officer",
+    "eap": "EAP case manager",
+    "dot_sap": "Substance Abuse Professional",
+}
+# The categories the status page can show, in the order a reader expects them.
+PAGE_CATEGORIES = (C.attendance, C.drug_tests, C.compliance_status)
+
+
 @dataclass
 class WeekLine:
     start: date
@@ -433,10 +474,38 @@ class WeekLine:
 
 
 @dataclass
+class StatusLine:
+    """This week so far, or the last full week: the court's first question."""
+
+    label: str  # "This week so far"
+    days: str  # "Mon 23 Nov to Sun 29 Nov"
+    status: str
+    words: str
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ViolationLine:
+    when: str  # on the program's clock
+    what: str
+    counts: str
+    day: date
+
+
+@dataclass
 class TestLine:
     day: date
     outcome: str
     detail: str
+
+
+@dataclass
+class Contact:
+    role: str
+    name: str
+    phone: str = ""
+    phone_href: str = ""  # tel:2175550140
+    email: str = ""
 
 
 @dataclass
@@ -453,6 +522,62 @@ class OfficerView:
     consent_scope: str
     notice: str
     expires_at: datetime
+    expires_words: str = ""
+    case_number: str = ""
+    court_name: str = ""
+    this_week: StatusLine | None = None
+    last_week: StatusLine | None = None
+    violations: list[ViolationLine] | None = None  # None: the consent does not cover them
+    contacts: list[Contact] = field(default_factory=list)
+
+
+@dataclass
+class _Reads:
+    """What one opening of the page read, inside one read transaction."""
+
+    weeks: list[WeekLine] = field(default_factory=list)
+    tests: list[TestLine] = field(default_factory=list)
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    mandate: dict[str, Any] | None = None
+    this_week: StatusLine | None = None
+    last_week: StatusLine | None = None
+    violations: list[ViolationLine] | None = None
+    # The first and the last week whose records the page shows (by their first days).
+    weeks_shown: tuple[date, date] | None = None
+
+
+def tel_href(phone: str) -> str:
+    """``tel:`` and the number's digits (an extension after "x"/"ext" is left out), or ""."""
+    number = re.split(r"(?i)x|ext", phone, maxsplit=1)[0]
+    digits = re.sub(r"\D", "", number)
+    return f"tel:{digits}" if digits else ""
+
+
+def _days(start: date, end: date) -> str:
+    return f"{start:%a} {start.day} {start:%b} to {end:%a} {end.day} {end:%b}"
+
+
+def span_words(start: date, end: date) -> str:
+    """ "5 Oct to 22 Nov 2026"; the year twice only when it changes."""
+    first = f"{start.day} {start:%b}" + (f" {start.year}" if start.year != end.year else "")
+    return f"{first} to {end.day} {end:%b %Y}"
+
+
+def report_title(kind: str) -> str:
+    return REPORT_TITLES.get(kind, kind.replace("_", " ").capitalize())
+
+
+def _report_words(report: dict[str, Any]) -> str:
+    """A report as the accounting names it: id, kind, period and version."""
+    return (
+        f"report {report['public_id']} ({report_title(report['kind'])}, "
+        f"{span_words(report['period_start'], report['period_end'])}, "
+        f"version {report['version']})"
+    )
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 async def _visible_reports(grant: LinkAccess) -> list[dict[str, Any]]:
@@ -492,46 +617,144 @@ async def _visible_reports(grant: LinkAccess) -> list[dict[str, Any]]:
     ]
 
 
-async def _officer_reads(
-    grant: LinkAccess,
-) -> tuple[list[WeekLine], list[TestLine], list[dict[str, Any]]]:
+async def _mandate(grant: LinkAccess) -> dict[str, Any] | None:
+    """The mandate behind the link: its consent's, else the participant's latest one of
+    the recipient's kind (a probation officer's court case, never the EAP's to an
+    employer or the other way round)."""
+    consent = (
+        await Consent.select(Consent.mandate).where(Consent.id == grant.link["consent"]).first()
+    )
+    if consent and consent["mandate"]:
+        return await Mandate.select().where(Mandate.id == consent["mandate"]).first()
+    sources = MANDATE_SOURCES.get(grant.recipient["kind"])
+    if not sources:
+        return None
+    return (
+        await Mandate.select()
+        .where((Mandate.participant == grant.person["id"]) & Mandate.source.is_in(list(sources)))
+        .order_by(Mandate.starts_on, ascending=False)
+        .order_by(Mandate.id, ascending=False)
+        .first()
+    )
+
+
+async def _open_violations(grant: LinkAccess, zone: ZoneInfo) -> list[ViolationLine] | None:
+    """Violations neither withdrawn nor reviewed, of the kinds the consent covers: a test
+    needs drug tests, an absence attendance. None when it covers neither."""
+    shown = grant.decision.categories
+    prefixes = [
+        prefix
+        for prefix, category in (("drug_test:", C.drug_tests), ("attendance:", C.attendance))
+        if category in shown
+    ]
+    if not prefixes:
+        return None
+    rows = (
+        await Violation.select()
+        .where(
+            (Violation.participant == grant.person["id"])
+            & Violation.withdrawn_at.is_null()
+            & Violation.reviewed_at.is_null()
+        )
+        .order_by(Violation.occurred_at, ascending=False)
+    )
+    return [
+        ViolationLine(
+            spoken(r["occurred_at"], zone),
+            r["description"],
+            summary.how_it_counts(r["kind"]),
+            r["occurred_at"].astimezone(zone).date(),
+        )
+        for r in rows
+        if r["source_key"].startswith(tuple(prefixes))
+    ]
+
+
+def _status_line(label: str, week: WeekResult, today: date, shown: set[str]) -> StatusLine:
+    return StatusLine(
+        label,
+        _days(week.start, week.end),
+        week.status,
+        summary.status_label(week, today),
+        [r.text for r in summary.shown_reasons(week, shown)],
+    )
+
+
+async def _officer_reads(grant: LinkAccess) -> _Reads:
     shown = set(grant.decision.categories)
     zone = ZoneInfo(grant.program["time_zone"])
     today = datetime.now(zone).date()
-    weeks: list[WeekLine] = []
-    tests: list[TestLine] = []
-    if shown & {C.attendance, C.compliance_status, C.drug_tests} and grant.report is None:
+    reads = _Reads(mandate=await _mandate(grant))
+    if shown & set(PAGE_CATEGORIES) and grant.report is None:
         start = max(grant.person["admitted_on"], today - timedelta(days=RECENT_TEST_DAYS))
         result = (
             await caseload.evaluate_people(
                 grant.program, [grant.person], [grant.person["id"]], start, today
             )
         )[grant.person["id"]]
-        for w in result.weeks[-STATUS_WEEKS:][::-1]:
+        weeks = [w for w in result.weeks if w.start <= today]
+        # A week line says a status or hours; with neither covered it would be empty.
+        lined = weeks if shown & {C.attendance, C.compliance_status} else []
+        for w in lined[-STATUS_WEEKS:][::-1]:
             line = WeekLine(w.start, w.end)
             if C.compliance_status in shown:
                 line.status = w.status
-                line.status_label = STATUS_WORDS.get(w.status, w.status)
-                line.reasons = [r.text for r in w.reasons if r.topic in shown]
+                line.status_label = summary.status_label(w, today)
+                line.reasons = [r.text for r in summary.shown_reasons(w, shown)]
             if C.attendance in shown:
-                line.hours = (
-                    f"{w.attended_hours.normalize():f} of {w.required_hours.normalize():f} hours"
-                )
-            weeks.append(line)
+                line.hours = f"{hm(w.attended_minutes)} of {hm(w.required_minutes)} hours"
+            reads.weeks.append(line)
+        if C.compliance_status in shown and weeks:
+            current = weeks[-1]
+            if current.end >= today:
+                reads.this_week = _status_line("This week so far", current, today, shown)
+            full = [w for w in weeks if w.end < today]
+            if full:
+                reads.last_week = _status_line("Last full week", full[-1], today, shown)
         if C.drug_tests in shown:
-            tests = [
+            reads.tests = [
                 TestLine(t.day, t.outcome.replace("_", " "), t.detail)
-                for w in result.weeks
+                for w in weeks
                 for t in w.tests
             ][::-1]
-    return weeks, tests, await _visible_reports(grant)
+        if weeks:
+            first = weeks[0] if C.drug_tests in shown else lined[-STATUS_WEEKS:][0]
+            reads.weeks_shown = (first.start, weeks[-1].start)
+        reads.violations = await _open_violations(grant, zone)
+    reads.reports = await _visible_reports(grant)
+    return reads
+
+
+def _opened_words(grant: LinkAccess, reads: _Reads) -> str:
+    """What the accounting says was shown, in words the client understands: the
+    categories and the weeks, or the report; never the health information itself."""
+    through = f", through secure link #{grant.link['id']}"
+    if grant.report is not None:
+        return _report_words(grant.report) + through
+    shown = grant.decision.categories
+    parts = []
+    categories = [CATEGORY_WORDS[c] for c in PAGE_CATEGORIES if c in shown]
+    if categories and reads.weeks_shown is not None:
+        parts.append(f"{_and(categories)}, weeks of {span_words(*reads.weeks_shown)}")
+    if reads.violations:
+        days = sorted({v.day for v in reads.violations})
+        parts.append(
+            f"open violation{'s' if len(reads.violations) != 1 else ''} of "
+            + _and([f"{d.day} {d:%b %Y}" for d in days])
+        )
+    elif reads.violations is not None:
+        parts.append("no open violations")
+    if reads.reports:
+        listed = ", ".join(r["public_id"] for r in reads.reports)
+        parts.append(f"signed report{'s' if len(reads.reports) != 1 else ''} listed: {listed}")
+    return "status page: " + ("; ".join(parts) or "no records") + through
 
 
 async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
-    """What the link page shows; recorded as a disclosure."""
+    """What the link page shows, recorded as a disclosure that names what was shown."""
     log.info("secure link #%s opened from %s", grant.link["id"], origin or "?")
     async with db.reading():
-        weeks, tests, visible = await _officer_reads(grant)
+        reads = await _officer_reads(grant)
     async with db.transaction():
         await SecureLink.update(
             {
@@ -542,10 +765,7 @@ async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
         await disclosed(
             participant=grant.person["id"],
             kind=DisclosureKind.link_opened,
-            description=(
-                f"secure link #{grant.link['id']} opened: "
-                + ("status page" if grant.report is None else f"report {grant.report['public_id']}")
-            ),
+            description=_opened_words(grant, reads),
             recipient=grant.recipient["id"],
             consent=grant.link["consent"],
             purpose=grant.decision.purpose,
@@ -553,30 +773,59 @@ async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
             link=grant.link["id"],
             origin=origin,
         )
+    program, mandate = grant.program, reads.mandate or {}
+    contacts = [
+        Contact(
+            "Program",
+            program["name"],
+            program["phone"],
+            tel_href(program["phone"]),
+            program["contact_email"],
+        )
+    ]
+    if mandate.get("contact_name"):
+        contacts.append(
+            Contact(
+                CONTACT_ROLES.get(mandate["source"], "Referral contact"),
+                mandate["contact_name"],
+                mandate["contact_phone"],
+                tel_href(mandate["contact_phone"]),
+                mandate["contact_email"],
+            )
+        )
     return OfficerView(
         participant_name=f"{grant.person['first_name']} {grant.person['last_name']}",
-        program_name=grant.program["name"],
-        program_phone=grant.program["phone"],
-        program_email=grant.program["contact_email"],
+        program_name=program["name"],
+        program_phone=program["phone"],
+        program_email=program["contact_email"],
         recipient_name=grant.recipient["name"],
         shown=sorted(grant.decision.categories),
-        weeks=weeks,
-        tests=tests,
+        weeks=reads.weeks,
+        tests=reads.tests,
         reports=[
             {
                 "id": r["id"],
                 "public_id": r["public_id"],
-                "kind": r["kind"].replace("_", " "),
+                "kind": r["kind"],
+                "title": report_title(r["kind"]),
+                "period": span_words(r["period_start"], r["period_end"]),
                 "period_start": r["period_start"],
                 "period_end": r["period_end"],
                 "version": r["version"],
                 "signed_at": r["signed_at"],
             }
-            for r in visible
+            for r in reads.reports
         ],
         consent_scope=grant.decision.scope,
         notice=NOTICE,
         expires_at=grant.link["expires_at"],
+        expires_words=spoken(grant.link["expires_at"], program["time_zone"]),
+        case_number=mandate.get("case_number", ""),
+        court_name=mandate.get("court_name", ""),
+        this_week=reads.this_week,
+        last_week=reads.last_week,
+        violations=reads.violations,
+        contacts=contacts,
     )
 
 
@@ -603,7 +852,7 @@ async def download(
             participant=grant.person["id"],
             kind=DisclosureKind.report_downloaded,
             description=(
-                f"report {report['public_id']} downloaded through secure link #{grant.link['id']}"
+                f"signed PDF of {_report_words(report)}, through secure link #{grant.link['id']}"
             ),
             recipient=grant.recipient["id"],
             consent=grant.link["consent"],

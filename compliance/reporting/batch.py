@@ -17,7 +17,10 @@ from compliance.reporting.consent_gate import decide
 from compliance.reporting.service import ReportRequest
 from compliance.settings import Settings
 from compliance.tables import Consent, Participant, Program, Recipient
-from compliance.validation import InvalidInput
+from compliance.validation import FieldError, InvalidInput
+from compliance.vocabulary import ReportKind
+
+BATCH_KINDS = tuple(k for k in service.KINDS if k != ReportKind.discharge_letter)
 
 
 @dataclass
@@ -52,6 +55,10 @@ async def run(
     access.require_program(principal, program_id)
     program = await Program.select().where(Program.id == program_id).first()
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
+    if kind not in service.KINDS or kind == ReportKind.discharge_letter:
+        # Discharge letters are for discharged clients; a batch signs the active ones.
+        raise InvalidInput([FieldError("kind", f"a batch makes one of {', '.join(BATCH_KINDS)}")])
+    service.check_period(start, end, today)  # refused whole, before any report is made
     people = (
         await Participant.select(Participant.id, Participant.client_id)
         .where((Participant.program == program_id) & Participant.discharged_on.is_null())

@@ -1,7 +1,7 @@
 """The one decision whether a report may go to a recipient (42 CFR §2.31, §2.35).
 
 A report may be produced only on a consent that is signed, neither expired nor
-revoked, names the recipient (or the recipient's organisation), lists the purpose,
+revoked, names the recipient (or the recipient's organization), lists the purpose,
 and covers every information category the report must show. The report's context is
 then built from ``Decision.categories``, so what the consent does not cover never
 reaches the template. Every path that discloses (report generation, links, EAP
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from compliance.vocabulary import ConsentPurpose, InformationCategory, ReportKind
@@ -51,6 +51,13 @@ NEEDS: dict[str, ReportNeeds] = {
         ),
         at_least_one=True,
     ),
+    # 49 CFR 40.307-.311: the SAP needs the follow-up plan against the tests done, so
+    # drug tests are required; attendance, compliance and fitness appear when covered.
+    ReportKind.sap_followup: ReportNeeds(
+        purposes=frozenset({P.dot_return_to_duty}),
+        required=frozenset({C.drug_tests}),
+        optional=frozenset({C.attendance, C.compliance_status, C.fitness_to_return}),
+    ),
     ReportKind.discharge_letter: ReportNeeds(
         purposes=frozenset(P),
         required=frozenset({C.discharge_status}),
@@ -67,7 +74,14 @@ CATEGORY_WORDS = {
     C.discharge_status: "discharge status",
     C.fitness_to_return: "fitness to return to work",
 }
-PURPOSE_WORDS = {p: p.value.replace("_", " ") for p in P}
+PURPOSE_WORDS = {
+    P.court_supervision: "court supervision",
+    P.court_proceedings: "court proceedings",
+    P.employment: "employment",
+    P.dot_return_to_duty: "DOT return-to-duty and follow-up testing",
+    P.treatment_coordination: "treatment coordination",
+    P.other: "other",
+}
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,10 @@ def _names_recipient(consent: Mapping[str, Any], recipient: Mapping[str, Any]) -
     return bool(wanted) and wanted == recipient["organisation"].strip().casefold()
 
 
+def _day(day: date | datetime) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
 def _words(categories: Sequence[str]) -> str:
     return ", ".join(CATEGORY_WORDS.get(c, c) for c in sorted(categories))
 
@@ -104,14 +122,14 @@ def scope_text(consent: Mapping[str, Any], recipient_name: str) -> str:
     """The consent's scope as a reader of the report needs it (DOMAIN: every
     disclosure carries a statement of the consent's scope)."""
     until = (
-        f"until {consent['expires_on']:%d %b %Y}"
+        f"until {_day(consent['expires_on'])}"
         if consent["expires_on"]
         else f"until {consent['expiry_event'] or 'revoked'}"
     )
     purposes = ", ".join(PURPOSE_WORDS.get(p, p) for p in consent["purposes"])
     return (
-        f"Consent signed {consent['signed_on']:%d %b %Y} by {consent['signed_by_name']} "
-        f"authorises {consent['disclosing_party']} to disclose "
+        f"Consent signed {_day(consent['signed_on'])} by {consent['signed_by_name']} "
+        f"authorizes {consent['disclosing_party']} to disclose "
         f"{_words(consent['information_categories'])} to {recipient_name} "
         f"for {purposes}, {until}. Described as: {consent['information_description']}"
     )
@@ -150,12 +168,12 @@ def decide(
     refusals: list[str] = []
     for consent in named:
         signed = consent["signed_on"]
-        label = f"the consent signed {signed:%d %b %Y}"
+        label = f"the consent signed {_day(signed)}"
         if consent["revoked_at"] is not None:
-            refusals.append(f"{label} was revoked on {consent['revoked_at']:%d %b %Y}")
+            refusals.append(f"{label} was revoked on {_day(consent['revoked_at'])}")
             continue
         if consent["expires_on"] is not None and consent["expires_on"] < today:
-            refusals.append(f"{label} expired on {consent['expires_on']:%d %b %Y}")
+            refusals.append(f"{label} expired on {_day(consent['expires_on'])}")
             continue
         if signed > today:
             refusals.append(f"{label} is dated in the future")

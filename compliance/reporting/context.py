@@ -8,20 +8,20 @@ and shipped to a worker process; ``ReportInputs`` is what the service loads for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from decimal import Decimal
-from itertools import pairwise
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from compliance import charts
 from compliance.attendance import AttendanceView
 from compliance.drug_tests import DrugTestView
-from compliance.local_time import spoken
+from compliance.local_time import spoken_day
 from compliance.mandates import MandateView
-from compliance.reporting.consent_gate import CATEGORY_WORDS, Decision
-from compliance.rules import Evaluation, WeekResult
+from compliance.reporting import drug_test_rows, summary
+from compliance.reporting.consent_gate import CATEGORY_WORDS, PURPOSE_WORDS, Decision
+from compliance.rules import Evaluation, WeekResult, hm, is_full, session_words
+from compliance.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS, ReportKind
 from compliance.vocabulary import InformationCategory as C
-from compliance.vocabulary import ReportKind
 
 NOTICE = (
     "This record which has been disclosed to you is protected by Federal confidentiality "
@@ -43,23 +43,30 @@ NOTICE = (
 )
 SHORT_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."
 
-TITLES = {
-    ReportKind.court_progress: "Court progress report",
-    ReportKind.eap_status: "EAP status report",
-    ReportKind.discharge_letter: "Discharge / completion letter",
-}
-STATUS_WORDS = {
-    "compliant": "Compliant",
-    "non_compliant": "Not compliant",
-    "partial": "Partial week",
-    "in_progress": "Week not over",
-    "no_requirement": "No requirement",
-}
+TITLES = REPORT_TITLES
+STATUS_WORDS = WEEK_STATUS_WORDS
 LEVEL_WORDS = {
-    "1": "Outpatient (ASAM 1)",
-    "2.1": "Intensive outpatient (ASAM 2.1)",
-    "2.5": "Partial hospitalisation (ASAM 2.5)",
+    "1": "Outpatient (ASAM level 1)",
+    "2.1": "Intensive outpatient (ASAM level 2.1)",
+    "2.5": "Partial hospitalization (ASAM level 2.5)",
     "aftercare": "Aftercare",
+}
+DISCHARGE_WORDS = {
+    "completed": "completed treatment",
+    "administrative": "administrative discharge",
+    "against_advice": "left treatment against clinical advice",
+    "transferred": "transferred to another level of care or program",
+    "incarcerated": "incarcerated",
+    "moved": "moved away",
+    "deceased": "deceased",
+    "other": "other",
+}
+SOURCE_WORDS = {
+    "court": "court",
+    "probation": "probation",
+    "eap": "employee assistance program",
+    "dot_sap": "DOT Substance Abuse Professional",
+    "other": "",
 }
 
 
@@ -90,160 +97,61 @@ class ReportInputs:
     attendance_history: dict[int, list[AttendanceView]] = field(default_factory=dict)
     narrative: str = ""
     fitness_statement: str = ""
+    # A DOT SAP report: the follow-up plan and every test since return to duty.
+    followup_plan: Any = None
+    plan_tests: list[DrugTestView] = field(default_factory=list)
 
 
-def _hours(value: Decimal | None) -> str:
-    if value is None:
-        return "-"
-    return format(value.normalize(), "f") if value == value.to_integral() else f"{value:.2f}"
-
-
-def _percent(value: Decimal | None) -> str:
-    return "-" if value is None else f"{value * 100:.0f}%"
-
-
-def _week_row(week: WeekResult, show: set[str]) -> dict[str, Any]:
+def _week_row(week: WeekResult, show: set[str], phase_change: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
+        "span": summary.week_span(week),
+        "short_span": summary.short_span(week),
         "start": week.start,
-        "end": week.end,
         "phase": week.phase or "",
+        "phase_change": phase_change and bool(week.phase),
+        "status": week.status,
     }
+    due = week.status != "not_yet_due"
     if C.compliance_status in show:
-        row["status"] = week.status
         row["status_label"] = STATUS_WORDS.get(week.status, week.status)
-        row["reasons"] = [r.text for r in week.reasons if r.topic in show]
+        row["reasons"] = [r.text for r in summary.shown_reasons(week, show)]
+        if len(row["reasons"]) < len(week.reasons):
+            row["reasons"].append("A requirement this consent does not cover was not met")
     if C.attendance in show:
-        row["required_hours"] = _hours(week.required_hours)
-        row["attended_hours"] = _hours(week.attended_hours)
-        row["sessions"] = [
-            f"{kind.replace('_', ' ')} {week.sessions_attended.get(kind, 0)}/{needed}"
-            for kind, needed in sorted(week.sessions_required.items())
-        ]
-        row["excused"] = week.excused_absences
-        row["unexcused"] = week.unexcused_absences
+        row["hours"] = (
+            f"{hm(week.attended_minutes)} / {hm(week.required_minutes)}" if due else summary.DASH
+        )
+        row["sessions"] = (
+            [
+                f"{session_words(kind)} {week.sessions_attended.get(kind, 0)}/{needed}"
+                for kind, needed in sorted(week.sessions_required.items())
+            ]
+            if due
+            else []
+        )
     if C.drug_tests in show:
-        row["tests"] = f"{week.tests_collected}/{week.tests_required}"
+        row["tests"] = f"{week.tests_collected}/{week.tests_required}" if due else summary.DASH
     return row
 
 
-def _overall(evaluation: Evaluation) -> str:
-    judged = [w.status for w in evaluation.weeks if w.status in ("compliant", "non_compliant")]
-    if not judged:
-        return "No full week with a requirement in this period"
-    bad = judged.count("non_compliant")
-    if bad == 0:
-        return f"Compliant in all {len(judged)} full weeks"
-    return f"Not compliant in {bad} of {len(judged)} full weeks"
+def _weeks(ev: Evaluation, show: set[str]) -> list[dict[str, Any]]:
+    rows, phase = [], None
+    for w in ev.weeks:
+        rows.append(_week_row(w, show, w.phase != phase))
+        phase = w.phase
+    return rows
 
 
-def _common_panel(tests: list[DrugTestView]) -> list[str]:
-    """The analytes most tests were screened for, named once above the table."""
-    counts: dict[tuple[str, ...], int] = {}
-    for t in tests:
-        panel = tuple(sorted(r.analyte_name or r.analyte_key for r in t.results))
-        if panel:
-            counts[panel] = counts.get(panel, 0) + 1
-    if not counts:
-        return []
-    panel, seen = max(counts.items(), key=lambda item: (item[1], len(item[0])))
-    return list(panel) if seen >= 2 else []
-
-
-def _plain_negative(r: Any) -> bool:
-    return r.screen_result == "negative" and not r.confirmation_result and not r.mro_result
-
-
-def _version_words(test: DrugTestView) -> str:
-    """What one version of a test said, in a few words: its status and every result
-    that is not a plain negative screen."""
-    notable = []
-    for r in test.results:
-        if _plain_negative(r):
-            continue
-        name = r.analyte_name or r.analyte_key
-        if r.mro_result:
-            notable.append(f"{name} {r.mro_result} (MRO)")
-        elif r.confirmation_result:
-            notable.append(f"{name} {r.confirmation_result} (confirmed)")
-        else:
-            notable.append(f"{name} {r.screen_result.replace('_', ' ')} (screen)")
-    status = test.collection_status.replace("_", " ")
-    if notable:
-        return f"{status}; {', '.join(notable)}"
-    return f"{status}; all screens negative" if test.results else status
-
-
-def _attendance_words(record: AttendanceView) -> str:
-    status = record.status.replace("_", " ")
-    if record.status in ("late", "left_early"):
-        return f"{status}, {record.minutes_attended} of {record.scheduled_minutes} minutes"
-    return status
-
-
-def _corrections(current: Any, earlier: list[Any], zone: Any, words: Any) -> list[str]:
-    """One sentence per correction of a test or attendance record: when, by whom, why,
-    and what the version before said (``words`` says it)."""
-    lines = []
-    for before, after in pairwise([*earlier, current]):
-        who = after.recorded_by if after.recorded_by != "import" else f"{after.source} import"
-        why = after.correction_reason or "no reason given"
-        lines.append(
-            f"Corrected {spoken(after.recorded_at, zone)} by {who} ({why}); "
-            f"version {before.version} said: {words(before)}."
-        )
-    return lines
-
-
-def _test_row(test: DrugTestView, zone: Any, earlier: list[DrugTestView]) -> dict[str, Any]:
-    when = test.collected_at or test.called_at
-    return {
-        "id": test.id,
-        "when": when.astimezone(zone) if when else None,
-        "collected": test.collected_at is not None,
-        "specimen": test.specimen_type.replace("_", " "),
-        "observed": test.observed,
-        "reason": test.reason.replace("_", " "),
-        "status": test.collection_status.replace("_", " "),
-        "lab": test.lab_name,
-        "accession": test.accession_id,
-        "creatinine": test.creatinine_mg_dl,
-        "validity_note": test.validity_note,
-        "collection_hours": test.collection_hours if test.collection_late else None,
-        "result_hours": test.result_hours if test.result_late else None,
-        "corrections": _corrections(test, earlier, zone, _version_words) if earlier else [],
-        # Plain negative screens share one line; anything else gets its own, so a
-        # positive, a confirmation or an MRO review stands out.
-        "negative_screens": [
-            r.analyte_name or r.analyte_key for r in test.results if _plain_negative(r)
-        ],
-        "results": [
-            {
-                "analyte": r.analyte_name or r.analyte_key,
-                "screen": r.screen_result.replace("_", " "),
-                "screen_method": r.screen_method,
-                "confirmation": r.confirmation_result,
-                "confirmation_method": r.confirmation_method,
-                "confirmation_lab": r.confirmation_lab,
-                "level": r.level_ng_ml,
-                "basis": "confirmed" if r.confirmation_result else "screen",
-                "mro": r.mro_result,
-                "mro_comment": r.mro_comment,
-                "mro_verified_at": r.mro_verified_at,
-            }
-            for r in test.results
-            if not _plain_negative(r)
-        ],
-    }
-
-
-def build(inputs: ReportInputs, decision: Decision) -> dict[str, Any]:
-    """The template context: identity, period and signer always; the rest by category."""
-    from zoneinfo import ZoneInfo
-
-    show = set(decision.categories)
-    zone = ZoneInfo(inputs.program["time_zone"])
+def _identity(inputs: ReportInputs, show: set[str], zone: ZoneInfo) -> dict[str, Any]:
     p = inputs.participant
-    context: dict[str, Any] = {
+    # Level of care is treatment information: on a court report it is the mandate's
+    # subject; elsewhere it appears only when the consent covers treatment progress.
+    level = (
+        LEVEL_WORDS.get(p["level_of_care"], p["level_of_care"])
+        if inputs.kind == ReportKind.court_progress or C.treatment_progress in show
+        else ""
+    )
+    return {
         "kind": inputs.kind,
         "title": TITLES[inputs.kind],
         "report_id": inputs.report_id,
@@ -259,110 +167,281 @@ def build(inputs: ReportInputs, decision: Decision) -> dict[str, Any]:
         },
         "participant": {
             "name": f"{p['first_name']} {p['last_name']}",
+            "first_name": p["first_name"],
+            "last_name": p["last_name"],
             "date_of_birth": p["date_of_birth"],
             "client_id": p["client_id"],
-            "level_of_care": LEVEL_WORDS.get(p["level_of_care"], p["level_of_care"]),
+            "level_of_care": level,
             "admitted_on": p["admitted_on"],
         },
-        "recipient": {k: inputs.recipient[k] for k in ("name", "title", "organisation", "kind")},
+        "recipient": {
+            "name": inputs.recipient["name"],
+            "title": inputs.recipient["title"],
+            "organization": inputs.recipient["organisation"],
+            "kind": inputs.recipient["kind"],
+        },
         "show": {c.value: c.value in show for c in C},
         "shown_words": sorted(CATEGORY_WORDS[c] for c in show),
-        "consent_scope": decision.scope,
-        "purpose": decision.purpose.replace("_", " "),
-        "notice": NOTICE,
-        "short_notice": SHORT_NOTICE,
         "signer": {"name": inputs.signer_name, "credentials": inputs.signer_credentials},
     }
-    m = inputs.mandate
-    if m is not None and inputs.kind == ReportKind.court_progress:
-        context["mandate"] = {
-            "source": m.source.replace("_", " "),
-            "case_number": m.case_number,
-            "court_name": m.court_name,
-            "referring_agency": m.referring_agency,
-            "officer": m.contact_name,
-            "starts_on": m.starts_on,
-            "ends_on": m.ends_on,
-            "phases": [
-                {
-                    "name": ph.name,
-                    "hours": _hours(ph.required_hours_per_week),
-                    "tests": ph.required_tests_per_week,
-                    "sessions": ", ".join(
-                        f"{n} {t.replace('_', ' ')}"
-                        for t, n in sorted(ph.sessions_per_week.items())
-                    ),
-                    "started_on": ph.started_on,
-                }
-                for ph in m.phases
-            ],
-        }
-    elif m is not None:
-        context["mandate"] = {"case_number": "", "source": m.source.replace("_", " ")}
-    ev = inputs.evaluation
-    if ev is not None and show & {C.attendance, C.compliance_status, C.drug_tests}:
-        weeks = list(ev.weeks)
-        context["weeks"] = [_week_row(w, show) for w in weeks]
-        summary: dict[str, Any] = {"current_phase": ev.current_phase or "-"}
-        if C.compliance_status in show:
-            summary["overall"] = _overall(ev)
-            summary["meets_stepdown"] = ev.meets_stepdown
-        if C.attendance in show:
-            summary["attendance_rate"] = _percent(ev.attendance_rate)
-            context["hours_chart"] = str(charts.hours_chart(weeks))
-        if C.drug_tests in show:
-            summary["negative_share"] = _percent(ev.negative_share)
-            summary["days_since_last_positive"] = (
-                "none in record"
-                if ev.days_since_last_positive is None
-                else ev.days_since_last_positive
-            )
-            summary["longest_negative_streak"] = ev.longest_negative_streak
-            context["test_timeline"] = str(charts.drug_test_timeline(weeks))
-        context["summary"] = summary
-    if C.attendance in show:
-        context["absences"] = [
+
+
+def _mandate(m: MandateView | None, kind: str) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    out: dict[str, Any] = {
+        "source": m.source,
+        "source_words": SOURCE_WORDS.get(m.source, m.source.replace("_", " ")),
+        "case_number": m.case_number,
+        "court_name": m.court_name,
+        "referring_agency": m.referring_agency,
+        "officer": m.contact_name,
+        "starts_on": m.starts_on,
+        "ends_on": m.ends_on,
+    }
+    if kind == ReportKind.court_progress:
+        out["phases"] = [
+            {
+                "name": ph.name,
+                "hours": hm(round(ph.required_hours_per_week * 60)),
+                "tests": ph.required_tests_per_week,
+                "sessions": ", ".join(
+                    f"{n} {session_words(t)}" for t, n in sorted(ph.sessions_per_week.items())
+                ),
+                "started_on": ph.started_on,
+            }
+            for ph in m.phases
+        ]
+    return out
+
+
+def _next_phase(m: MandateView | None, current: str | None) -> str | None:
+    if m is None or current is None:
+        return None
+    ordered = sorted(m.phases, key=lambda ph: ph.sequence)
+    names = [ph.name for ph in ordered]
+    if current not in names:
+        return None
+    later = names[names.index(current) + 1 :]
+    return later[0] if later else None
+
+
+def _glance(inputs: ReportInputs, ev: Evaluation, show: set[str], zone: ZoneInfo) -> dict:
+    today = inputs.generated_at.astimezone(zone).date()
+    out: dict[str, Any] = {"as_of": ev.as_of}
+    if C.compliance_status in show:
+        out["now"] = summary.status_now(ev, show, today)
+        out["period"] = summary.period_words(ev)
+        out["stepdown"] = summary.stepdown(ev, _next_phase(inputs.mandate, ev.current_phase))
+    out["phase"] = ev.current_phase or ""
+    if C.drug_tests in show:
+        out["last_positive"] = summary.last_positive(ev)
+    out["violations"] = summary.violations(ev, show)
+    out["shortfalls"] = summary.shortfalls(ev, show) if C.compliance_status in show else []
+    out["counts"] = summary.counts(ev, show)
+    return out
+
+
+def _attendance(inputs: ReportInputs, zone: ZoneInfo) -> dict[str, Any]:
+    ordered = sorted(inputs.attendance, key=lambda a: a.occurred_at)
+    return {
+        "absences": [
             {
                 "when": a.occurred_at.astimezone(zone),
                 "type": a.session_type.replace("_", " "),
                 "status": "excused" if a.status == "absent_excused" else "unexcused",
                 "note": a.note,
             }
-            for a in sorted(inputs.attendance, key=lambda a: a.occurred_at)
+            for a in ordered
             if a.status in ("absent_excused", "absent_unexcused")
-        ]
-        context["attendance_corrections"] = [
+        ],
+        "attendance_corrections": [
             {
                 "when": a.occurred_at.astimezone(zone),
                 "type": a.session_type.replace("_", " "),
-                "now": _attendance_words(a),
-                "lines": _corrections(a, earlier, zone, _attendance_words),
+                "now": drug_test_rows.attendance_words(a),
+                "lines": drug_test_rows.corrections(
+                    a, earlier, zone, drug_test_rows.attendance_words
+                ),
             }
-            for a in sorted(inputs.attendance, key=lambda a: a.occurred_at)
+            for a in ordered
             if (earlier := inputs.attendance_history.get(a.id))
-        ]
+        ],
+    }
+
+
+def _eap(ev: Evaluation, show: set[str], today: date) -> dict[str, Any]:
+    """An employer's question first: is the employee meeting the program's requirements
+    now? Then the history, each week short of them with its reasons (within the consent)."""
+    judged = [w for w in ev.weeks if is_full(w, ev.as_of)]
+    current = next((w for w in ev.weeks if w.start <= (ev.as_of or today) <= w.end), None)
+    streak = 0
+    for w in reversed(judged):
+        if w.status != "compliant":
+            break
+        streak += 1
+    out: dict[str, Any] = {}
+    if not judged:
+        out["answer"], out["words"] = "Not yet known", "No full week has ended yet."
+    elif judged[-1].status == "compliant" and (
+        current is None or current.status != "non_compliant"
+    ):
+        since = judged[-streak].start
+        out["answer"] = "Yes"
+        out["words"] = (
+            f"Met the program's requirements in each of the last {streak} full "
+            f"week{'s' if streak != 1 else ''} (since {spoken_day(since)})."
+        )
+    else:
+        bad = current if current and current.status == "non_compliant" else judged[-1]
+        out["answer"] = "No"
+        out["words"] = f"Week of {summary.week_span(bad)}: " + summary.week_words(bad, show, today)
+    out["now"] = summary.status_now(ev, show, today)
+    out["history"] = summary.period_words(ev)
+    out["not_met"] = [
+        {"span": summary.week_span(w), "words": summary.week_words(w, show)}
+        for w in judged
+        if w.status == "non_compliant"
+    ]
+    return out
+
+
+def _discharge(inputs: ReportInputs, zone: ZoneInfo) -> dict[str, Any]:
+    p = inputs.participant
+    m = inputs.mandate
+    on, reason = p["discharged_on"], p["discharge_reason"] or ""
+    completed = reason == "completed"
+    mandate_words = ""
+    if m is not None and on is not None:
+        who = m.court_name or m.referring_agency or "the referral"
+        case = f" (case {m.case_number})" if m.case_number else ""
+        if m.ends_on is not None and m.ends_on > on:
+            mandate_words = (
+                f"The {SOURCE_WORDS.get(m.source, '')} mandate from {who}{case} runs until "
+                f"{spoken_day(m.ends_on)}; "
+                + (
+                    "completing treatment here does not end it."
+                    if completed
+                    else "the treatment it requires was not completed here."
+                )
+            )
+        elif m.ends_on is not None:
+            mandate_words = (
+                f"The {SOURCE_WORDS.get(m.source, '')} mandate from {who}{case} ended on "
+                f"{spoken_day(m.ends_on)}."
+            )
+    return {
+        "discharged_on": on,
+        "completed": completed,
+        "reason": DISCHARGE_WORDS.get(reason, reason.replace("_", " ")),
+        "note": p["discharge_note"],
+        "mandate_words": mandate_words.replace("  ", " "),
+    }
+
+
+def _salutation(recipient: dict[str, Any]) -> str:
+    return f"Dear {recipient['name']},"
+
+
+def build(inputs: ReportInputs, decision: Decision) -> dict[str, Any]:
+    """The template context: identity, period and signer always; the rest by category."""
+    show = set(decision.categories)
+    zone = ZoneInfo(inputs.program["time_zone"])
+    today = inputs.generated_at.astimezone(zone).date()
+    context = _identity(inputs, show, zone)
+    context.update(
+        consent_scope=decision.scope,
+        purpose=PURPOSE_WORDS.get(decision.purpose, decision.purpose.replace("_", " ")),
+        notice=NOTICE,
+        short_notice=SHORT_NOTICE,
+        mandate=_mandate(inputs.mandate, inputs.kind),
+        salutation=_salutation(inputs.recipient),
+    )
+    ev = inputs.evaluation
+    if ev is not None and show & {C.attendance, C.compliance_status, C.drug_tests}:
+        context["glance"] = _glance(inputs, ev, show, zone)
+        context["weeks"] = _weeks(ev, show)
+        if C.attendance in show:
+            context["hours_chart"] = str(charts.hours_chart(ev.weeks))
+        if C.drug_tests in show:
+            first = max(inputs.period_start, inputs.participant["admitted_on"])
+            context["test_timeline"] = str(
+                charts.drug_test_timeline(ev.weeks, first, ev.as_of or inputs.period_end)
+            )
+        if inputs.kind == ReportKind.eap_status and C.compliance_status in show:
+            context["eap"] = _eap(ev, show, today)
+    if C.attendance in show:
+        context.update(_attendance(inputs, zone))
     if C.drug_tests in show:
-        rows = [
-            _test_row(t, zone, inputs.test_history.get(t.id, []))
-            for t in sorted(
-                inputs.tests, key=lambda t: t.collected_at or t.called_at or inputs.generated_at
-            )
-        ]
-        context["panel"] = _common_panel(inputs.tests)
-        for row in rows:  # a test negative on screen for the whole panel says so once
-            row["whole_panel_negative"] = bool(context["panel"]) and (
-                sorted(row["negative_screens"]) == context["panel"]
-            )
-        context["tests"] = rows
+        context["drug_tests"] = drug_test_rows.rows(inputs.tests, zone, inputs.test_history)
+    if inputs.kind == ReportKind.sap_followup and C.drug_tests in show:
+        context["sap"] = sap_plan(inputs, zone, today)
     if C.treatment_progress in show and inputs.narrative.strip():
         context["narrative"] = inputs.narrative.strip()
     if C.fitness_to_return in show and inputs.fitness_statement.strip():
         context["fitness_statement"] = inputs.fitness_statement.strip()
     if C.discharge_status in show:
-        context["discharge"] = {
-            "discharged_on": p["discharged_on"],
-            "reason": (p["discharge_reason"] or "").replace("_", " "),
-            "completed": p["discharge_reason"] == "completed",
-            "note": p["discharge_note"],
-        }
+        context["discharge"] = _discharge(inputs, zone)
     return context
+
+
+def sap_plan(inputs: ReportInputs, zone: ZoneInfo, today: date) -> dict[str, Any]:
+    """The SAP's follow-up plan against the tests done (49 CFR 40.307, 40.309): each plan
+    year that has started, its required tests and the follow-up tests done in it."""
+    plan = inputs.followup_plan
+    if plan is None:
+        return {"plan": None}
+    from compliance.followup_plans import plan_years
+
+    done = [
+        t
+        for t in inputs.plan_tests
+        if t.reason == "follow_up" and (t.collected_at or t.called_at) is not None
+    ]
+    years = []
+    for y in plan_years(plan, today):
+        inside = [
+            t
+            for t in done
+            if y.start <= (t.collected_at or t.called_at).astimezone(zone).date() <= y.end
+        ]
+        collected = [t for t in inside if t.collected_at is not None]
+        elapsed = min((today - y.start).days + 1, (y.end - y.start).days + 1)
+        length = (y.end - y.start).days + 1
+        pace = round(y.tests_required * elapsed / length) if y.tests_required else 0
+        years.append(
+            {
+                "label": f"Year {y.number}",
+                "span": f"{spoken_day(y.start)} to {spoken_day(y.end)}",
+                "required": y.tests_required,
+                "done": len(collected),
+                "observed": sum(1 for t in collected if t.observed),
+                "not_collected": len(inside) - len(collected),
+                "pace": pace,
+                "running": y.end >= today,
+            }
+        )
+    return {
+        "plan": plan,
+        "substances": {"drugs": "drugs", "alcohol": "alcohol", "both": "drugs and alcohol"}.get(
+            plan.substances, plan.substances
+        ),
+        "returned": plan.return_to_duty_on,
+        "years": years,
+        "ends_on": (
+            _add_months(plan.return_to_duty_on, plan.months) - timedelta(days=1)
+            if plan.return_to_duty_on
+            else None
+        ),
+    }
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=d)
+        except ValueError:
+            continue
+    raise ValueError(day)

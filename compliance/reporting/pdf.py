@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from compliance import PROJECT_ROOT
 from compliance.local_time import spoken
 from compliance.reporting.signing import SignatureBox, SigningConfig, sign_pdf
+from compliance.reporting.summary import lower_first, upper_first
 
 TEMPLATES = PROJECT_ROOT / "templates" / "reports"
 PDF_VARIANT = "pdf/a-3u"
@@ -26,6 +27,13 @@ PX_TO_PT = 0.75  # CSS px are 1/96 in, PDF points 1/72 in
 
 def _day(value: date | None) -> str:
     return "" if value is None else f"{value.day} {value:%b %Y}"
+
+
+def _weekday(value: date | None, year: bool = False) -> str:
+    """ "Tue 13 Oct", or with the year."""
+    if value is None:
+        return ""
+    return f"{value:%a} {value.day} {value:%b}" + (f" {value:%Y}" if year else "")
 
 
 @lru_cache(maxsize=1)
@@ -38,6 +46,9 @@ def environment() -> Environment:
     )
     env.filters["day"] = _day
     env.filters["moment"] = spoken
+    env.filters["weekday"] = _weekday
+    env.filters["lower_first"] = lower_first
+    env.filters["upper_first"] = upper_first
     return env
 
 
@@ -79,18 +90,6 @@ def _anchor(document: Any, name: str) -> tuple[int, tuple[float, float, float, f
     raise LookupError(f"the template has no #{name} box")
 
 
-def render_plain(template: str, context: dict[str, Any]) -> bytes:
-    """Worker-process job: an unsigned PDF/A of ``template`` (exports, not reports)."""
-    from weasyprint import HTML
-
-    html = environment().get_template(template).render(**context)
-    pdf = HTML(string=html, base_url=str(TEMPLATES) + "/").write_pdf(
-        pdf_variant=PDF_VARIANT, font_config=_fonts()
-    )
-    assert pdf is not None
-    return pdf
-
-
 def warm_up() -> None:
     """Run in each new worker: load the fonts, the templates and the stamp font once, so
     the first real report is as fast as the hundredth."""
@@ -99,7 +98,7 @@ def warm_up() -> None:
     import pyhanko.stamp  # noqa: F401
     from weasyprint import HTML
 
-    from compliance.reporting.signing import stamp_font
+    from compliance.reporting.stamp import stamp_font
 
     environment().get_template("court_progress.html")
     html = (
@@ -120,9 +119,18 @@ class RenderJob:
     stamp_lines: tuple[str, ...]
     reason: str
     location: str
+    time_zone: str = "UTC"  # the program's: the stamp says the signing time on its clock
 
 
 def render_and_sign(job: RenderJob) -> bytes:
     """Worker-process job: the signed PDF's bytes."""
     unsigned, where = render_pdf(render_html(job.context))
-    return sign_pdf(unsigned, job.signing, where, list(job.stamp_lines), job.reason, job.location)
+    return sign_pdf(
+        unsigned,
+        job.signing,
+        where,
+        list(job.stamp_lines),
+        job.reason,
+        job.location,
+        time_zone=job.time_zone,
+    )

@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, caseload, db, workers
+from compliance import access, audit, caseload, db, followup_plans, workers
 from compliance.accounts import Principal
 from compliance.attendance import earlier_versions as earlier_attendance
 from compliance.attendance import participant_attendance
 from compliance.drug_tests import earlier_versions, participant_tests
+from compliance.local_time import spoken_day
 from compliance.mandates import participant_mandates
 from compliance.reporting import context as report_context
 from compliance.reporting import store
@@ -32,8 +33,8 @@ from compliance.settings import Settings
 from compliance.tables import Consent, Program, Recipient, Report, StaffUser
 from compliance.validation import FieldError, InvalidInput, check_year, is_record_id
 from compliance.versioning import StaleVersion
+from compliance.vocabulary import REPORT_TITLES, RecipientKind, ReportKind, ReportStatus
 from compliance.vocabulary import InformationCategory as C
-from compliance.vocabulary import ReportKind, ReportStatus
 
 RENDER_TIME_LIMIT_S = 120.0
 RACE_RETRIES = 3
@@ -60,7 +61,10 @@ class _KeyedLocks:
 
 
 _LINEAGES = _KeyedLocks()
-KINDS = frozenset(k.value for k in ReportKind)
+# What staff ask for; the accounting of disclosures is made on the client's request
+# (compliance/disclosure/accounting.py), never through the consent gate.
+KINDS = tuple(k.value for k in ReportKind if k is not ReportKind.disclosure_accounting)
+MAX_PERIOD_DAYS = 366  # a report covers at most a year
 
 
 @dataclass
@@ -142,37 +146,97 @@ async def consent_decision(
     return decide(kind, recipient, consents, today, purpose)
 
 
+def check_period(start: date, end: date, today: date) -> None:
+    """The one rule for a report's period, on every path (API, page, batch): it ends by
+    today (DOMAIN.md: a report never covers time after it was made), starts before it
+    ends, and spans at most a year."""
+    check_year("period_start", start)
+    check_year("period_end", end)
+    if end > today:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "period_end",
+                    f"is after today ({spoken_day(today)}): a report covers only what has "
+                    "happened; end the period today or earlier",
+                )
+            ]
+        )
+    if start > end:
+        raise InvalidInput([FieldError("period_start", "is after the period's end")])
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise InvalidInput(
+            [FieldError("period_start", "the period is longer than a year; make one per year")]
+        )
+
+
 def _period(
     person: dict[str, Any], kind: str, start: date | None, end: date | None, today: date
 ) -> tuple[date, date]:
-    check_year("period_start", start)
-    check_year("period_end", end)
     if kind == ReportKind.discharge_letter:
-        end = end or person["discharged_on"] or today
-        start = start or person["admitted_on"]
+        if person["discharged_on"] is None:
+            raise InvalidInput(
+                [
+                    FieldError(
+                        "kind",
+                        f"{person['first_name']} {person['last_name']} has not been "
+                        "discharged: a discharge / completion letter is made after the "
+                        "discharge is recorded",
+                    )
+                ]
+            )
+        end = end or person["discharged_on"]
+        start = start or max(person["admitted_on"], end - timedelta(days=MAX_PERIOD_DAYS - 1))
     else:
-        end = end or person["discharged_on"] or today
+        end = end or min(person["discharged_on"] or today, today)
         start = start or max(person["admitted_on"], end - timedelta(weeks=caseload.DEFAULT_WEEKS))
-    if start > end or (end - start).days > 3 * 366:
-        raise InvalidInput(
-            [FieldError("period_start", "must be before the end and within 3 years of it")]
-        )
+    check_period(start, end, today)
     return start, end
 
 
-async def _lineage(
-    participant_id: int, kind: str, start: date, end: date, recipient_id: int
-) -> tuple[dict[str, Any] | None, int]:
+def _check_recipient_kind(kind: str, recipient: dict[str, Any]) -> None:
+    """A DOT follow-up testing report is the SAP's (49 CFR 40.311): nobody else's."""
+    if kind == ReportKind.sap_followup and recipient["kind"] != RecipientKind.sap:
+        words = recipient["kind"].replace("_", " ")
+        raise InvalidInput(
+            [
+                FieldError(
+                    "recipient_id",
+                    f"a {REPORT_TITLES[ReportKind.sap_followup]} goes to a Substance Abuse "
+                    f"Professional; {recipient['name']} is recorded as {words}",
+                )
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The versions that supersede one another: one participant's report of one kind,
+    for one period and one recipient (None: the client's own accounting)."""
+
+    participant_id: int
+    kind: str
+    start: date
+    end: date
+    recipient_id: int | None
+
+
+async def lineage_state(key: Lineage) -> tuple[dict[str, Any] | None, int]:
     """The current version of this report (if any) and the next version number: after
     highest of any status, so a revoked version's number is never given again."""
+    recipient = (
+        Report.recipient.is_null()
+        if key.recipient_id is None
+        else Report.recipient == key.recipient_id
+    )
     rows = (
         await Report.select()
         .where(
-            (Report.participant == participant_id)
-            & (Report.kind == kind)
-            & (Report.period_start == start)
-            & (Report.period_end == end)
-            & (Report.recipient == recipient_id)
+            (Report.participant == key.participant_id)
+            & (Report.kind == key.kind)
+            & (Report.period_start == key.start)
+            & (Report.period_end == key.end)
+            & recipient
         )
         .order_by(Report.version, ascending=False)
     )
@@ -213,14 +277,19 @@ async def _inputs(
             for a in await participant_attendance(principal, pid)
             if start <= a.occurred_at.astimezone(zone).date() <= end
         ]
-    tests = []
+    tests: list = []
+    every_test: list = []
     if C.drug_tests in shown:
+        every_test = await participant_tests(principal, pid)
         tests = [
             t
-            for t in await participant_tests(principal, pid)
+            for t in every_test
             if (when := t.collected_at or t.called_at) is not None
             and start <= when.astimezone(zone).date() <= end
         ]
+    plan = None
+    if request.kind == ReportKind.sap_followup and mandate is not None:
+        plan = await followup_plans.current_plan(mandate.id)
     history = await earlier_versions(pid, tests) if tests else {}
     attendance_history = await earlier_attendance(pid, attendance) if attendance else {}
     verify_url = f"{settings.base_url}/verify/{public_id}"
@@ -247,6 +316,8 @@ async def _inputs(
         attendance_history=attendance_history,
         narrative=request.narrative,
         fitness_statement=request.fitness_statement,
+        followup_plan=plan,
+        plan_tests=every_test if plan is not None else [],
     )
 
 
@@ -271,7 +342,7 @@ async def plan(principal: Principal, participant_id: int, request: ReportRequest
     """Check the request; refuse (``ConsentRefused``) without a valid consent."""
     person = await access.participant_row(principal, participant_id)
     if request.kind not in KINDS:
-        raise InvalidInput([FieldError("kind", f"one of {', '.join(ReportKind)}")])
+        raise InvalidInput([FieldError("kind", f"one of {', '.join(KINDS)}")])
     for name in ("purpose", "narrative", "fitness_statement"):
         if "\x00" in (getattr(request, name) or ""):  # PostgreSQL cannot store it
             raise InvalidInput([FieldError(name, "contains a NUL character")])
@@ -279,6 +350,7 @@ async def plan(principal: Principal, participant_id: int, request: ReportRequest
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
     start, end = _period(person, request.kind, request.period_start, request.period_end, today)
     recipient = await _recipient(person, request.recipient_id)
+    _check_recipient_kind(request.kind, recipient)
     decision = await consent_decision(person, request.kind, recipient, request.purpose, today)
     if not decision.allowed:
         raise ConsentRefused(decision.missing)
@@ -308,20 +380,29 @@ async def render_job(
         public_id,
         version,
     )
-    name = planned.program["name"]
-    job = RenderJob(
-        context=report_context.build(inputs, planned.decision),
+    context = report_context.build(inputs, planned.decision)
+    return inputs, await signing_job(settings, inputs, context)
+
+
+async def signing_job(
+    settings: Settings, inputs: report_context.ReportInputs, context: dict[str, Any]
+) -> RenderJob:
+    """The worker's job for any report: its context, the key, and the visible stamp
+    (who signed, for which program, which report; the time on the program's clock)."""
+    name = inputs.program["name"]
+    return RenderJob(
+        context=context,
         signing=await asyncio.to_thread(signing_config, settings),
         stamp_lines=(
             f"Signed by {inputs.signer_name}"
             + (f", {inputs.signer_credentials}" if inputs.signer_credentials else ""),
             name,
-            f"Report {public_id}",
+            f"Report {inputs.report_id}",
         ),
-        reason=f"{report_context.TITLES[planned.request.kind]} {public_id}",
+        reason=f"{report_context.TITLES[inputs.kind]} {inputs.report_id}",
         location=name,
+        time_zone=inputs.program["time_zone"],
     )
-    return inputs, job
 
 
 async def generate(
@@ -348,60 +429,88 @@ async def _generate(
     request: ReportRequest,
     origin: str,
 ) -> ReportView:
-    participant_id = planned.person["id"]
-    person, recipient, decision = planned.person, planned.recipient, planned.decision
+    key = Lineage(
+        planned.person["id"], request.kind, planned.start, planned.end, planned.recipient["id"]
+    )
+
+    async def make(
+        previous: dict[str, Any] | None, public_id: str, version: int
+    ) -> tuple[report_context.ReportInputs, RenderJob]:
+        return await render_job(principal, settings, planned, previous, public_id, version)
+
+    report_id = await produce(
+        principal,
+        settings,
+        key,
+        make,
+        origin,
+        consent=planned.decision.consent_id,
+        narrative=request.narrative,
+    )
+    return await get_report(principal, report_id)
+
+
+MakeJob = Callable[
+    [dict[str, Any] | None, str, int],
+    Awaitable[tuple[report_context.ReportInputs, RenderJob]],
+]
+
+
+async def produce(
+    principal: Principal,
+    settings: Settings,
+    key: Lineage,
+    make: MakeJob,
+    origin: str,
+    *,
+    consent: int | None = None,
+    narrative: str = "",
+) -> int:
+    """The one way a signed report is made: the next version's inputs (``make``), render
+    and sign in a worker, the store, then the row. The row is written only after the PDF
+    is safely stored, in one transaction with the superseding of the previous version;
+    if another version got in first, render again with the right number."""
     for _ in range(RACE_RETRIES):
-        previous, version = await _lineage(
-            participant_id, request.kind, planned.start, planned.end, recipient["id"]
-        )
-        inputs, job = await render_job(
-            principal, settings, planned, previous, new_public_id(), version
-        )
+        previous, version = await lineage_state(key)
+        inputs, job = await make(previous, new_public_id(), version)
         pdf = await pool().run(render_and_sign, job, time_limit=RENDER_TIME_LIMIT_S)
         digest, rel = await asyncio.to_thread(store.put, settings.reports_dir, pdf)
+        stored = Stored(
+            digest, rel, len(pdf), await asyncio.to_thread(certificate_sha256, job.signing)
+        )
         try:
-            report_id = await _record(
-                principal,
-                origin,
-                person,
-                request,
-                decision,
-                recipient,
-                inputs,
-                previous,
-                digest,
-                rel,
-                len(pdf),
-                await asyncio.to_thread(certificate_sha256, job.signing),
+            return await _record(
+                principal, origin, key, inputs, previous, stored, consent, narrative
             )
         except _Raced:
-            continue  # render again with the right version number
-        return await get_report(principal, report_id)
+            continue
     raise StaleVersion(
         "another version of this report was being made at the same moment; try again"
     )
 
 
+@dataclass(frozen=True)
+class Stored:
+    sha256: str
+    path: str
+    size: int
+    certificate_sha256: str
+
+
 async def _record(
     principal: Principal,
     origin: str,
-    person: dict[str, Any],
-    request: ReportRequest,
-    decision: Decision,
-    recipient: dict[str, Any],
+    key: Lineage,
     inputs: report_context.ReportInputs,
     previous: dict[str, Any] | None,
-    digest: str,
-    rel: str,
-    size: int,
-    cert_sha256: str,
+    stored: Stored,
+    consent: int | None,
+    narrative: str,
 ) -> int:
     now = datetime.now(UTC)
     async with db.transaction():
-        await db.serialize(f"report:{person['id']}")
-        latest, version = await _lineage(
-            person["id"], request.kind, inputs.period_start, inputs.period_end, recipient["id"]
-        )
+        await db.serialize(f"report:{key.participant_id}")
+        latest, version = await lineage_state(key)
         if (latest and latest["id"]) != (previous and previous["id"]) or version != inputs.version:
             raise _Raced()
         if previous is not None:
@@ -418,25 +527,25 @@ async def _record(
                 raise _Raced()
         row = Report(
             public_id=inputs.report_id,
-            participant=person["id"],
+            participant=key.participant_id,
             mandate=inputs.mandate.id if inputs.mandate else None,
-            kind=request.kind,
-            period_start=inputs.period_start,
-            period_end=inputs.period_end,
+            kind=key.kind,
+            period_start=key.start,
+            period_end=key.end,
             version=inputs.version,
             supersedes=previous["id"] if previous else None,
             status=ReportStatus.current.value,
-            sha256=digest,
-            stored_path=rel,
-            size_bytes=size,
-            recipient=recipient["id"],
-            consent=decision.consent_id,
-            narrative=request.narrative,
+            sha256=stored.sha256,
+            stored_path=stored.path,
+            size_bytes=stored.size,
+            recipient=key.recipient_id,
+            consent=consent,
+            narrative=narrative,
             signer=principal.id,
             signer_name=inputs.signer_name,
             signer_credentials=inputs.signer_credentials,
             signed_at=inputs.generated_at,
-            certificate_sha256=cert_sha256,
+            certificate_sha256=stored.certificate_sha256,
             created_by=principal.id,
         )
         await row.save()
@@ -445,7 +554,7 @@ async def _record(
             principal.actor(origin),
             "report",
             row.id,
-            {"public_id": inputs.report_id, "kind": request.kind, "version": inputs.version},
+            {"public_id": inputs.report_id, "kind": key.kind, "version": inputs.version},
         )
     return row.id
 

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
+import re
 import secrets
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -21,10 +26,9 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from compliance import PROJECT_ROOT
+from compliance.reporting.stamp import TS_FORMAT, fitted_stamp_style
 from compliance.settings import Settings
 
-FONT = PROJECT_ROOT / "templates" / "fonts" / "DejaVuSans.ttf"
 FIELD_NAME = "Signature"
 DEVELOPMENT_NAME = "compliance development certificate - NOT FOR COURT USE"
 
@@ -206,29 +210,6 @@ def certificate_subject(config: SigningConfig) -> str:
     return load_signer(config).signing_cert.subject.human_friendly
 
 
-@lru_cache(maxsize=1)
-def stamp_font() -> Any:
-    """The shipped font cut down once per process to Latin-1 without layout tables:
-    pyHanko subsets the stamp font at every signature, and the full font's GSUB/GPOS
-    made that half a second."""
-    from fontTools import subset
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
-
-    options = subset.Options()
-    options.layout_features = []
-    options.drop_tables += ["GSUB", "GPOS", "GDEF", "FFTM"]
-    options.name_IDs = ["*"]
-    options.notdef_outline = True
-    font = subset.load_font(str(FONT), options)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=range(0x20, 0x100))
-    subsetter.subset(font)
-    fd, path = tempfile.mkstemp(prefix="compliance-stamp-", suffix=".ttf")
-    with os.fdopen(fd, "wb") as handle:
-        font.save(handle)
-    return GlyphAccumulatorFactory(path)
-
-
 @dataclass(frozen=True)
 class SignatureBox:
     """Where the visible signature goes: page index and (x1, y1, x2, y2) in PDF points."""
@@ -244,13 +225,13 @@ def sign_pdf(
     stamp_lines: list[str],
     reason: str,
     location: str,
+    time_zone: str = "UTC",
 ) -> bytes:
-    """Certify ``pdf``: PAdES, DocMDP no changes, visible stamp with an embedded font."""
+    """Certify ``pdf``: PAdES, DocMDP no changes, visible stamp with an embedded font
+    whose last line is the signing time on the program's clock (``time_zone``)."""
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.sign import fields, signers
     from pyhanko.sign.timestamps import HTTPTimeStamper
-    from pyhanko.stamp import TextStampStyle
 
     signer = load_signer(config)
     writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
@@ -264,11 +245,11 @@ def sign_pdf(
         location=location,
         name=stamp_lines[0] if stamp_lines else None,
     )
-    style = TextStampStyle(
-        stamp_text="\n".join(line.replace("%", "%%") for line in stamp_lines) + "\n%(ts)s",
-        timestamp_format="%Y-%m-%d %H:%M %Z",
+    style = fitted_stamp_style()(
+        lines=tuple(stamp_lines),
+        time_zone=time_zone,
+        timestamp_format=TS_FORMAT,
         border_width=1,
-        text_box_style=TextBoxStyle(font=stamp_font(), font_size=8),
     )
     pdf_signer = signers.PdfSigner(
         meta,
@@ -284,6 +265,129 @@ def sign_pdf(
     return out.getvalue()
 
 
+_PYHANKO_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_levels: dict[str, int] = {}
+
+
+@contextmanager
+def quiet_pyhanko() -> Iterator[None]:
+    """Silence pyHanko's loggers while a check runs: for a malformed or edited upload it
+    logs warnings and whole tracebacks (a diff it cannot explain, a broken xref), which
+    would land in the CLI's output and the server log. Our verdict says it in words.
+    Counted, so overlapping checks in threads restore the levels only when all are done."""
+    global _quiet_depth
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            for name in _PYHANKO_LOGGERS:
+                _saved_levels[name] = logging.getLogger(name).level
+                logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                for name, level in _saved_levels.items():
+                    logging.getLogger(name).setLevel(level)
+
+
+_BYTE_RANGE = re.compile(
+    rb"/ByteRange\s*\[\s*(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s+(\d{1,15})\s*\]"
+)
+_REPORT_ID = re.compile(rb"R-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{5}")
+_OCTAL = re.compile(rb"\\([0-7]{1,3})")  # pyHanko writes the "-" of "R-" in /Reason as \055
+_MAX_SIGNATURES = 8  # ours carry one; an edited copy may carry a few more
+_MAX_CANDIDATES = 32  # a crafted upload may hold thousands of /ByteRange decoys
+
+
+@dataclass(frozen=True)
+class SignatureEvidence:
+    """One signature found in a file's bytes, and what its CMS container proves."""
+
+    byte_range: tuple[int, int, int, int]
+    cms: bytes  # the DER container, without the zero padding of /Contents
+    certificate_sha256: str  # the signer's certificate, as the container names it
+    made_by_key: bool  # the signature over its signed attributes verifies with that cert
+    digest_matches: bool  # the bytes the ByteRange covers are still the bytes signed
+    report_ids: tuple[str, ...]  # report ids its signature dictionary names (/Reason)
+
+    @property
+    def signed_end(self) -> int:
+        """Where the signed revision ends: a longer file has had something appended."""
+        return self.byte_range[2] + self.byte_range[3]
+
+
+def find_signatures(pdf: bytes) -> list[SignatureEvidence]:
+    """The signatures a file's bytes carry, read without a PDF parser, so a file cut
+    short or patched by hand still shows whose signature it holds. A signature
+    dictionary is never compressed, and its /Contents lies exactly between the two
+    parts of its /ByteRange, which is all that is needed to find the container."""
+    found = []
+    with quiet_pyhanko():
+        for tried, match in enumerate(_BYTE_RANGE.finditer(pdf)):
+            if tried == _MAX_CANDIDATES or len(found) == _MAX_SIGNATURES:
+                break
+            evidence = _evidence(pdf, match)
+            if evidence is not None:
+                found.append(evidence)
+    return found
+
+
+def _evidence(pdf: bytes, match: re.Match[bytes]) -> SignatureEvidence | None:
+    from asn1crypto import cms
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    a, b, c, d = (int(n) for n in match.groups())
+    if a != 0 or not b < c <= len(pdf) or pdf[b : b + 1] != b"<" or pdf[c - 1 : c] != b">":
+        return None
+    try:
+        info = cms.ContentInfo.load(bytes.fromhex(pdf[b + 1 : c - 1].decode("ascii")))
+        signed = info["content"]
+        signer_info = signed["signer_infos"][0]
+        cert = _signer_certificate(signed, signer_info)
+        if cert is None:
+            return None
+        algorithm = signer_info["digest_algorithm"]["algorithm"].native
+        digest = hashlib.new(algorithm, pdf[a : a + b] + pdf[c : c + d]).digest()
+        matches, made_by_key = validate_sig_integrity(signer_info, cert, "data", digest)
+        der = info.dump()
+    except Exception:  # a hostile or damaged container: whatever it is, it proves nothing
+        return None
+    start = pdf.rfind(b" obj", 0, match.start())
+    end = pdf.find(b"endobj", c)
+    dictionary = pdf[max(start, 0) : b] + pdf[c : end if end != -1 else c + 4096]
+    dictionary = _OCTAL.sub(lambda m: bytes([int(m[1], 8) & 0xFF]), dictionary)
+    ids = tuple(dict.fromkeys(x.decode() for x in _REPORT_ID.findall(dictionary)))
+    return SignatureEvidence(
+        byte_range=(a, b, c, d),
+        cms=der,
+        certificate_sha256=hashlib.sha256(cert.dump()).hexdigest(),
+        made_by_key=bool(made_by_key),
+        digest_matches=bool(matches) and len(pdf) >= c + d,
+        report_ids=ids,
+    )
+
+
+def _signer_certificate(signed: Any, signer_info: Any) -> Any:
+    sid = signer_info["sid"]
+    for choice in signed["certificates"] or []:
+        if choice.name != "certificate":
+            continue
+        cert = choice.chosen
+        if sid.name == "issuer_and_serial_number":
+            if (
+                cert.issuer == sid.chosen["issuer"]
+                and cert.serial_number == sid.chosen["serial_number"].native
+            ):
+                return cert
+        elif cert.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
 @dataclass(frozen=True)
 class SignatureCheck:
     """What pyHanko makes of a PDF's signature, checked against our certificate."""
@@ -294,6 +398,7 @@ class SignatureCheck:
     certified: bool = False
     no_changes_allowed: bool = False
     whole_file: bool = False
+    ours: bool = False  # made with our certificate, whether or not the file still matches
     signer: str = ""
     signed_at: datetime | None = None
     problem: str = ""
@@ -304,11 +409,15 @@ class SignatureCheck:
 
 
 def check_signature(pdf: bytes, config: SigningConfig) -> SignatureCheck:
-    """Validate the PDF's one signature with our certificate as the trust root."""
+    """Validate the PDF's first signature with our certificate as the trust root."""
+    with quiet_pyhanko():
+        return _check_signature(pdf, config)
+
+
+def _check_signature(pdf: bytes, config: SigningConfig) -> SignatureCheck:
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign.fields import MDPPerm
     from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.status import SignatureCoverageLevel
     from pyhanko_certvalidator import ValidationContext
 
@@ -325,9 +434,13 @@ def check_signature(pdf: bytes, config: SigningConfig) -> SignatureCheck:
     context = ValidationContext(trust_roots=[cert], allow_fetching=False)
     embedded = signatures[0]
     try:
+        ours = embedded.signer_cert.dump() == cert.dump()
+    except Exception:
+        ours = False
+    try:
         status = validate_pdf_signature(embedded, context)
-    except (SignatureValidationError, ValueError, KeyError) as exc:
-        return SignatureCheck(signed=True, problem=str(exc))
+    except Exception as exc:  # pyHanko's own errors, or a container too broken to read
+        return SignatureCheck(signed=True, ours=ours, problem=str(exc) or type(exc).__name__)
     return SignatureCheck(
         signed=True,
         intact=status.intact,
@@ -335,6 +448,7 @@ def check_signature(pdf: bytes, config: SigningConfig) -> SignatureCheck:
         certified=embedded.docmdp_level is not None,
         no_changes_allowed=embedded.docmdp_level == MDPPerm.NO_CHANGES and bool(status.docmdp_ok),
         whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
+        ours=ours,
         signer=status.signing_cert.subject.human_friendly,
         signed_at=status.signer_reported_dt,
     )

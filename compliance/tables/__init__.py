@@ -3,6 +3,7 @@
 from compliance.tables.attendance import Attendance, TreatmentSession
 from compliance.tables.audit import AuditEvent
 from compliance.tables.disclosure import Disclosure, OutboxMessage, SecureLink
+from compliance.tables.followup import FollowUpPlan
 from compliance.tables.people import (
     Consent,
     Mandate,
@@ -28,6 +29,7 @@ ALL_TABLES = [
     PhaseSessionRequirement,
     Recipient,
     Consent,
+    FollowUpPlan,
     TreatmentSession,
     ImportBatch,
     Attendance,

@@ -7,27 +7,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import Cookie, ResponseHeader
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance.access import participant_zone, program_zone
+from compliance.access import participant_row, participant_zone, program_zone
 from compliance.accounts import Principal
-from compliance.disclosure import accounting, delivery, links, outbox
-from compliance.disclosure.accounting import Accounting
+from compliance.disclosure import delivery, links, outbox
 from compliance.disclosure.delivery import SentReport
 from compliance.disclosure.links import LinkView, NewLink
 from compliance.disclosure.outbox import OutboxView
 from compliance.reporting import service as report_service
-from compliance.reporting.pdf import render_plain
 from compliance.settings import Settings
-from compliance.validation import Form
+from compliance.validation import Form, InvalidInput
 from compliance.vocabulary import LinkScope
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
 from compliance.web.ratelimit import link_rate_limit
+from compliance.workers import JobTimedOut, WorkersFailed
 
 LINK_HEADERS = [
     ResponseHeader(name="Cache-Control", value="no-store"),
@@ -151,83 +151,64 @@ class DeliveryAPI(Controller):
         return await outbox.program_outbox(principal, _settings(request), program_id)
 
 
-def _attachment(name: str) -> str:
-    return f'attachment; filename="{name}"'
+# What a staff member reads for each field a link form can get wrong.
+FIELD_WORDS = {
+    "recipient_id": "Recipient",
+    "recipient": "Recipient",
+    "days": "Days valid",
+    "report_id": "Report",
+    "scope": "Link",
+}
 
 
-class AccountingAPI(Controller):
-    path = "/api"
-    tags = ["disclosures"]
-
-    @get(
-        "/participants/{participant_id:int}/disclosures",
-        operation_id="accountingOfDisclosures",
-        responses=documented(401, 404),
-        summary="Every disclosure of the past 3 years: when, to whom, what, why, on which consent",
+def _html(
+    template: str, context: dict[str, Any], status: int = 200, headers: Any = None
+) -> Template:
+    """An HTML page labelled as one, whatever media type the handler declares."""
+    return Template(
+        template,
+        context=context,
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
-    async def disclosures(
-        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
-    ) -> Accounting:
-        return await accounting.accounting(principal, participant_id, origin_of(request))
 
 
-class AccountingPages(Controller):
-    include_in_schema = False
-
-    @get("/participants/{participant_id:int}/disclosures")
-    async def page(
-        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
-    ) -> Template:
-        account = await accounting.accounting(principal, participant_id, origin_of(request))
-        return Template(
-            "pages/links/disclosures.html",
-            context={
-                "principal": principal,
-                "a": account,
-                "participant_id": participant_id,
-                "zone": await participant_zone(participant_id),
-            },
+def _reasons(exc: InvalidInput) -> list[str]:
+    """Each reason once, in words: a consent refusal is already a sentence."""
+    out: list[str] = []
+    for e in exc.errors:
+        text = (
+            e.reason if e.field == "consent" else f"{FIELD_WORDS.get(e.field, e.field)}: {e.reason}"
         )
+        if text not in out:
+            out.append(text)
+    return out
 
-    @get("/participants/{participant_id:int}/disclosures.csv", media_type="text/csv")
-    async def csv(
-        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
-    ) -> Response[str]:
-        account = await accounting.accounting(principal, participant_id, origin_of(request))
-        return Response(
-            accounting.to_csv(account),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": _attachment(f"disclosures-{account.client_id}.csv"),
-                "Cache-Control": "no-store",
-            },
-        )
 
-    @get("/participants/{participant_id:int}/disclosures.pdf", media_type="application/pdf")
-    async def pdf(
-        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
-    ) -> Response[bytes]:
-        account = await accounting.accounting(principal, participant_id, origin_of(request))
-        content = await report_service.pool().run(
-            render_plain,
-            "disclosure_accounting.html",
-            {"a": account},
-            time_limit=report_service.RENDER_TIME_LIMIT_S,
-        )
-        return Response(
-            content,
-            media_type="application/pdf",
-            headers={
-                "Content-Disposition": _attachment(f"disclosures-{account.client_id}.pdf"),
-                "Cache-Control": "no-store",
-            },
-        )
+async def _refused(
+    principal: Principal, participant_id: int, exc: InvalidInput, sending: bool = False
+) -> Template:
+    """A staff form's refusal as a page (422): the reasons and the way back."""
+    person = await participant_row(principal, participant_id)
+    return _html(
+        "pages/links/created.html",
+        {
+            "principal": principal,
+            "refused": _reasons(exc),
+            "consent_refused": isinstance(exc, report_service.ConsentRefused),
+            "sending": sending,
+            "participant_id": participant_id,
+            "participant_name": f"{person['first_name']} {person['last_name']}",
+        },
+        status=422,
+    )
 
 
 class LinkPages(Controller):
     include_in_schema = False
 
-    @post("/participants/{participant_id:int}/links", status_code=200)
+    @post("/participants/{participant_id:int}/links", status_code=200, media_type=MediaType.HTML)
     async def create(
         self,
         request: Request,
@@ -239,31 +220,33 @@ class LinkPages(Controller):
         recipient = form.integer("recipient_id", minimum=1)
         days = form.integer("days", required=False, minimum=1, maximum=links.MAX_DAYS)
         report = form.integer("report_id", required=False, minimum=1)
-        form.errors.raise_if_any()
-        assert recipient is not None
-        made = await links.create_link(
-            principal,
-            _settings(request),
-            participant_id,
-            recipient,
-            LinkScope.report if report else LinkScope.participant,
-            report,
-            days or links.DEFAULT_DAYS,
-            data.get("access_code") == "true",
-            origin_of(request),
-        )
-        return Template(
+        try:
+            form.errors.raise_if_any()
+            assert recipient is not None
+            made = await links.create_link(
+                principal,
+                _settings(request),
+                participant_id,
+                recipient,
+                LinkScope.report if report else LinkScope.participant,
+                report,
+                days or links.DEFAULT_DAYS,
+                data.get("access_code") == "true",
+                origin_of(request),
+            )
+        except InvalidInput as exc:
+            return await _refused(principal, participant_id, exc)
+        return _html(
             "pages/links/created.html",
-            context={
+            {
                 "principal": principal,
                 "made": made,
                 "participant_id": participant_id,
                 "zone": await participant_zone(participant_id),
             },
-            headers={"Cache-Control": "no-store"},
         )
 
-    @post("/reports/{report_id:int}/send", status_code=200)
+    @post("/reports/{report_id:int}/send", status_code=200, media_type=MediaType.HTML)
     async def send(
         self,
         request: Request,
@@ -271,23 +254,26 @@ class LinkPages(Controller):
         report_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Template:
-        sent = await delivery.send_report(
-            principal,
-            _settings(request),
-            report_id,
-            data.get("access_code") == "true",
-            origin_of(request),
-        )
-        return Template(
+        try:
+            sent = await delivery.send_report(
+                principal,
+                _settings(request),
+                report_id,
+                data.get("access_code") == "true",
+                origin_of(request),
+            )
+        except InvalidInput as exc:
+            report = await report_service.get_report(principal, report_id)
+            return await _refused(principal, report.participant_id, exc, sending=True)
+        return _html(
             "pages/links/created.html",
-            context={
+            {
                 "principal": principal,
                 "made": sent.link,
                 "sent_to": sent.to,
                 "participant_id": sent.link.link.participant_id,
                 "zone": await participant_zone(sent.link.link.participant_id),
             },
-            headers={"Cache-Control": "no-store"},
         )
 
     @get("/programs/{program_id:int}/outbox")
@@ -324,32 +310,99 @@ def _mark(request: Request, token: str) -> str:
     return links.unlock_mark(_settings(request).secret_key, links.token_hash(token))
 
 
-def _gone_page(exc: links.LinkGone) -> Template:
+def _link_page(
+    title: str,
+    message: str,
+    status: int,
+    gone: links.LinkGone | None = None,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    """Every refusal on /l/ is this one phone-sized page, labelled HTML."""
     return Template(
         "pages/links/gone.html",
-        context={"gone": exc},
-        status_code=410,
+        context={"title": title, "message": message, "gone": gone},
+        status_code=status,
+        media_type=MediaType.HTML,
+        headers=headers,
+    )
+
+
+def _gone_page(exc: links.LinkGone) -> Template:
+    return _link_page(
+        "This link no longer gives access",
+        f"{exc.reason} Nothing about the client is shown.",
+        410,
+        exc,
     )
 
 
 def _not_found() -> Template:
+    return _link_page(
+        "Not a valid link",
+        "No link has this address. Check that you copied the whole address you were sent.",
+        404,
+    )
+
+
+def _code_page(token: str, attempts_left: int, wrong: bool) -> Template:
     return Template(
-        "pages/error.html",
-        context={"title": "Not a valid link", "message": "Check the address you were sent."},
-        status_code=404,
+        "pages/links/code.html",
+        context={"token": token, "attempts_left": attempts_left, "wrong": wrong},
+        status_code=401 if wrong else 200,
+        media_type=MediaType.HTML,
+    )
+
+
+# Litestar's own refusals on /l/ (rate limit, a bad form, an absurd id) as pages: its
+# default labels them with the route's media type, which the phone then shows raw.
+LINK_ERRORS = {
+    400: ("Not understood", "The page sent something it could not read. Go back and try again."),
+    403: ("Refused", "This form has expired. Open the link again and retry."),
+    404: ("Not a valid link", "No such page. Check the address you were sent."),
+    405: ("Not a valid link", "No such page. Check the address you were sent."),
+    429: (
+        "Too many requests",
+        "This link was opened too often in a short time. Wait a minute and try again.",
+    ),
+}
+
+
+def _link_error(request: Request, exc: Exception) -> Response[Any]:
+    headers = {h.name: h.value for h in LINK_HEADERS if h.value}
+    if isinstance(exc, HTTPException):
+        title, message = LINK_ERRORS.get(
+            exc.status_code, ("Something went wrong", "Try again in a minute.")
+        )
+        return _link_page(title, message, exc.status_code, None, {**headers, **(exc.headers or {})})
+    # A stored PDF unreadable, a worker down: the operator acts, the officer retries.
+    return _link_page(
+        "Not available just now",
+        "The program's system cannot answer just now. Try again later, or call the program.",
+        503,
+        None,
+        headers,
     )
 
 
 class OfficerPages(Controller):
     """No account: the token is the key. GET changes nothing a scanner could trigger
-    beyond the record of the disclosure itself."""
+    beyond the record of the disclosure itself. Every answer is labelled for what it
+    is: a page is text/html, a redirect a redirect, application/pdf only a PDF."""
 
     path = "/l"
     include_in_schema = False
     guards = [link_rate_limit]
     response_headers = LINK_HEADERS
+    exception_handlers = {
+        HTTPException: _link_error,
+        TooManyRequestsException: _link_error,
+        NotFoundException: _link_error,
+        report_service.StoreDamaged: _link_error,
+        JobTimedOut: _link_error,
+        WorkersFailed: _link_error,
+    }
 
-    @get("/{token:str}")
+    @get("/{token:str}", media_type=MediaType.HTML)
     async def open(self, request: Request, token: FromPath[str]) -> Template:
         try:
             grant = await links.resolve(token, _unlocked(request, token))
@@ -358,17 +411,18 @@ class OfficerPages(Controller):
         except links.LinkGone as exc:
             return _gone_page(exc)
         except links.CodeRequired as exc:
-            return Template(
-                "pages/links/code.html",
-                context={"token": token, "attempts_left": exc.attempts_left, "wrong": False},
-            )
+            return _code_page(token, exc.attempts_left, wrong=False)
         view = await links.officer_view(grant, origin_of(request))
-        return Template("pages/links/officer.html", context={"v": view, "token": token})
+        return Template(
+            "pages/links/officer.html",
+            context={"v": view, "token": token},
+            media_type=MediaType.HTML,
+        )
 
-    @post("/{token:str}/code", status_code=303)
+    @post("/{token:str}/code", status_code=303, media_type=MediaType.HTML)
     async def code(
         self, request: Request, token: FromPath[str], data: URLEncodedBody[dict[str, str]]
-    ) -> Any:
+    ) -> Template | Redirect:
         try:
             ok = await links.check_code(token, data.get("code", ""), origin_of(request))
             if not ok:
@@ -378,12 +432,8 @@ class OfficerPages(Controller):
         except links.LinkGone as exc:
             return _gone_page(exc)
         except links.CodeRequired as exc:
-            return Template(
-                "pages/links/code.html",
-                context={"token": token, "attempts_left": exc.attempts_left, "wrong": True},
-                status_code=401,
-            )
-        redirect = Redirect(f"/l/{token}", status_code=303)
+            return _code_page(token, exc.attempts_left, wrong=True)
+        redirect = Redirect(f"/l/{token}", status_code=303, media_type=MediaType.HTML)
         redirect.cookies.append(
             Cookie(
                 key=UNLOCK_COOKIE,
@@ -397,8 +447,10 @@ class OfficerPages(Controller):
         )
         return redirect
 
-    @get("/{token:str}/reports/{report_id:int}/pdf", media_type="application/pdf")
-    async def pdf(self, request: Request, token: FromPath[str], report_id: FromPath[int]) -> Any:
+    @get("/{token:str}/reports/{report_id:int}/pdf", media_type=MediaType.HTML)
+    async def pdf(
+        self, request: Request, token: FromPath[str], report_id: FromPath[int]
+    ) -> Template | Redirect | Response[bytes]:
         try:
             grant = await links.resolve(token, _unlocked(request, token))
             report, content = await links.download(
@@ -409,7 +461,8 @@ class OfficerPages(Controller):
         except links.LinkGone as exc:
             return _gone_page(exc)
         except links.CodeRequired:
-            return Redirect(f"/l/{token}", status_code=303)
+            # The code first; the page it leads to holds the download again.
+            return Redirect(f"/l/{token}", status_code=303, media_type=MediaType.HTML)
         name = f"{report['kind']}-{report['public_id']}-v{report['version']}.pdf"
         return Response(
             content,
@@ -418,4 +471,4 @@ class OfficerPages(Controller):
         )
 
 
-ROUTES = [LinksAPI, DeliveryAPI, AccountingAPI, AccountingPages, LinkPages, OfficerPages]
+ROUTES = [LinksAPI, DeliveryAPI, LinkPages, OfficerPages]

@@ -29,6 +29,7 @@ from compliance.participants import ParticipantView
 from compliance.reporting import service as report_service
 from compliance.validation import InvalidInput
 from compliance.vocabulary import DischargeReason, LevelOfCare
+from compliance.web import followup_plan_pages
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, field_errors
 
@@ -241,6 +242,7 @@ class ParticipantPages(Controller):
             links=await secure_links.participant_links(principal, view.id),
             zone=await program_zone(view.program_id),
         )
+        context.update(await followup_plan_pages.participant_page_context(principal, view.id))
         start, end = period or await compliance_period(principal, view.id, None, None)
         evaluation = await caseload.participant_compliance(principal, view.id, start, end)
         context.update(
@@ -249,7 +251,9 @@ class ParticipantPages(Controller):
             period_problem=period_problem,
             evaluation=evaluation,
             hours_svg=charts.hours_chart(evaluation.weeks),
-            timeline_svg=charts.drug_test_timeline(evaluation.weeks),
+            timeline_svg=charts.drug_test_timeline(
+                evaluation.weeks, max(start, view.admitted_on), evaluation.as_of
+            ),
         )
         return Template("pages/participants/show.html", context=context, status_code=status)
 

@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import FromPath, JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
@@ -139,7 +140,7 @@ def _request_from_form(data: dict[str, Any]) -> ReportRequest:
 class ReportPages(Controller):
     include_in_schema = False
 
-    @post("/participants/{participant_id:int}/reports", status_code=303)
+    @post("/participants/{participant_id:int}/reports", status_code=303, media_type=MediaType.HTML)
     async def generate(
         self,
         request: Request,
@@ -215,8 +216,9 @@ class VerifyAPI(Controller):
         summary="Is this PDF ours, and current?",
         status_code=200,
     )
-    async def upload(self, data: MultipartBody[VerifyUpload]) -> Verdict:
-        return await verification.verify_bytes(await _read_upload(data.file))
+    async def upload(self, request: Request, data: MultipartBody[VerifyUpload]) -> Verdict:
+        content = await _read_upload(data.file)
+        return await verification.verify_bytes(content, _settings(request).reports_dir)
 
     @get("/{public_id:str}", operation_id="verifyReportId", summary="A report's status by its id")
     async def by_id(self, public_id: FromPath[str]) -> Verdict:
@@ -233,15 +235,16 @@ class VerifyPages(Controller):
         return Template("pages/verify.html", context={"verdict": None})
 
     @post(status_code=200)
-    async def upload(self, data: MultipartBody[VerifyUpload]) -> Template:
+    async def upload(self, request: Request, data: MultipartBody[VerifyUpload]) -> Template:
         try:
-            verdict = await verification.verify_bytes(await _read_upload(data.file))
+            content = await _read_upload(data.file)
         except InvalidInput as exc:
             return Template(
                 "pages/verify.html",
                 context={"verdict": None, "problem": exc.errors[0].reason},
                 status_code=422,
             )
+        verdict = await verification.verify_bytes(content, _settings(request).reports_dir)
         return Template("pages/verify.html", context={"verdict": verdict})
 
     @get("/{public_id:str}")
