@@ -583,31 +583,25 @@ def _week(
             if kind and o.at is not None:
                 violations.append(Violation(kind, ref, o.at, o.detail))
     if phase:
+        # Attendance short beyond what unexcused absences explain: one sentence for the
+        # hours and sessions together (an excused absence costs both, and is one event).
+        short = []
         if minutes + absent_minutes < required_minutes:
-            # An excused absence is no violation, but says why the hours fell short.
+            short.append(f"{hm(minutes)} of {hm(required_minutes)} required hours")
+        for kind, needed in _by_type(phase):
+            got = attended_types.get(kind, 0)
+            if got + absent_types.get(kind, 0) < needed:
+                plural = "s" if needed != 1 else ""
+                short.append(f"{got} of {needed} required {session_words(kind)} session{plural}")
+        if short:
             why = (
                 f" ({excused} excused absence{'s' if excused != 1 else ''})"
                 if excused and not policy.excused_absence_counts_toward_hours
                 else ""
             )
-            reasons.insert(
-                0,
-                Reason(
-                    f"Attended {hm(minutes)} of {hm(required_minutes)} required hours{why}",
-                    day=end,
-                ),
-            )
-        for kind, needed in _by_type(phase):
-            got = attended_types.get(kind, 0)
-            if got + absent_types.get(kind, 0) < needed:
-                reasons.append(
-                    Reason(
-                        f"Attended {got} of {needed} required "
-                        f"{session_words(kind)} session{'s' if needed != 1 else ''}",
-                        kind="sessions",
-                        day=end,
-                    )
-                )
+            kind = "hours" if short[0].endswith("hours") else "sessions"
+            text = "Attended " + " and ".join(short) + why
+            reasons.insert(0, Reason(text, kind=kind, day=end))
         if collected + not_collected < tests_required:
             reasons.append(
                 Reason(
