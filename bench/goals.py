@@ -74,6 +74,22 @@ GOALS: dict[str, Goal] = {
 }
 
 
+# Figures an issue asked to see before and after its change: the "before", as measured
+# at the commit before it on the machine of the session that made the change. The
+# table's row is the "after"; the results file lists these under it.
+BEFORE: dict[str, tuple[int, str]] = {
+    "report.pages": (
+        14,
+        "5 pages at 8b9ac7b (2026-12-03; the demo's own 12-week report, laid out to that "
+        "day, was 6)",
+    ),
+    "report.render_sign_s": (
+        14,
+        "0.580 s at 8b9ac7b (2026-12-03, same machine; 1.11x WeasyPrint defaults, 0.522 s)",
+    ),
+}
+
+
 def goal(key: str) -> Goal:
     """The figure's goal, or NO_GOAL for a figure outside the table (a baseline)."""
     return GOALS.get(key, NO_GOAL)

@@ -23,7 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bench.figures import QUICK, Figure
-from bench.goals import GOALS
+from bench.goals import BEFORE, GOALS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.md"
@@ -164,6 +164,12 @@ def markdown(table: Sequence[Row], runs: Sequence[str], seconds: float) -> str:
         "run. Goals and the issues they come from: bench/goals.py.",
         "",
     ]
+    if BEFORE:
+        lines += ["Before the change an issue asked to compare (bench/goals.py `BEFORE`):", ""]
+        names = dict(zip(GOALS, (row.measure for row in table), strict=False))
+        for key, (issue, words) in BEFORE.items():
+            lines.append(f"- #{issue} {names.get(key, key)}: {words}")
+        lines.append("")
     return "\n".join(lines)
 
 
