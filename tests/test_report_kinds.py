@@ -385,3 +385,66 @@ async def test_a_discharge_letter_reads_as_a_letter_on_one_page(client, demo, tm
     assert "(Intensive outpatient (ASAM" not in text
     # The signature stays with its closing words, and the notice closes the letter.
     assert text.index("Sincerely,") < text.index("Signed by Kim Signer") < text.index("Notice")
+
+
+@pytest.mark.parametrize(
+    ("client_id", "kind", "recipient", "shows", "never"),
+    [
+        # Each demo client's consented kinds, read back: what the consent covers is
+        # there, what it does not cover is not.
+        (
+            "RB-1001",
+            "court_progress",
+            "Dana Whitfield",
+            ["2026-CF-001432", "Intensive outpatient (ASAM level 2.1)", "Drug tests"],
+            ["Fitness"],
+        ),
+        ("RB-1002", "eap_status", "Renee Cho", ["Fit to return to full duty."], ["drug", "ASAM"]),
+        (
+            "RB-1003",
+            "eap_status",
+            "Ellen Marsh",
+            ["Drug tests", "directly observed", "Fit to return to full duty."],
+            ["ASAM", "Intensive outpatient", "Engaged in group"],
+        ),
+        (
+            "RB-1003",
+            "sap_followup",
+            "Ellen Marsh",
+            ["Follow-up testing plan", "Year 1"],
+            ["ASAM", "Engaged in group", "Case number"],
+        ),
+    ],
+)
+async def test_each_demo_clients_reports_hold_only_what_their_consent_covers(
+    client, demo, tmp_path, client_id, kind, recipient, shows, never
+) -> None:
+    report = await _report(client, demo, client_id, kind, recipient)
+    text = " ".join(await _pages(client, report, tmp_path))
+    for phrase in shows:
+        assert _has(text, phrase), phrase
+    for word in never:
+        assert word not in text, word
+    assert _has(text, "Notice (42 CFR §2.32)") and "Signed by Kim Signer" in text
+
+
+@pytest.mark.parametrize(
+    ("client_id", "kind", "recipient"),
+    [
+        ("RB-1002", "court_progress", "Dana Whitfield"),  # no consent names her
+        ("RB-1001", "eap_status", "Renee Cho"),
+        ("RB-1002", "sap_followup", "Ellen Marsh"),
+    ],
+)
+async def test_a_kind_no_consent_covers_is_refused_with_the_reason(
+    client, demo, client_id, kind, recipient
+) -> None:
+    pid = demo["people"][client_id]
+    response = await _post(
+        client,
+        f"/api/participants/{pid}/reports",
+        {"kind": kind, "recipient_id": demo["recipients"][recipient]},
+    )
+    assert response.status_code == 422
+    assert "no consent names" in response.text
+    assert await Report.count() == 0

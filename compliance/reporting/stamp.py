@@ -2,7 +2,7 @@
 
 The stamp says who signed, for which program and report, and when on the program's
 clock. Its lines are measured with the font's own advances and wrapped (or set smaller)
-so that any signer's name fits the template's 92 mm x 24 mm box.
+so that any signer's name fits the template's #signature box.
 """
 
 from __future__ import annotations
