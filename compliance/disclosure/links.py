@@ -292,6 +292,14 @@ async def participant_links(principal: Principal, participant_id: int) -> list[L
     return await _views(rows)
 
 
+async def get_link(principal: Principal, link_id: int) -> LinkView:
+    row = await SecureLink.select().where(SecureLink.id == link_id).first()
+    if row is None:
+        raise access.NotFound("no such link")
+    await access.participant_row(principal, row["participant"])
+    return (await _views([row]))[0]
+
+
 async def revoke_link(principal: Principal, link_id: int, origin: str = "") -> LinkView:
     row = await SecureLink.select().where(SecureLink.id == link_id).first()
     if row is None:

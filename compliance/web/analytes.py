@@ -18,6 +18,7 @@ from compliance.tables import Analyte, AnalyteCode, Program
 from compliance.validation import Form, InvalidInput
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
+from compliance.web.page import Page
 
 
 @dataclass
@@ -118,7 +119,7 @@ class AnalytePages(Controller):
             "errors": errors,
             "keys": [(a["key"], a["name"]) for a in catalogue],
         }
-        return Template("pages/analytes.html", context=context, status_code=status)
+        return Page("pages/analytes.html", context=context, status_code=status)
 
     @post(status_code=303)
     async def add(

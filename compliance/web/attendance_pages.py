@@ -20,6 +20,7 @@ from compliance.validation import InvalidInput
 from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
 from compliance.web.errors import field_errors
+from compliance.web.page import Page
 
 PAGE = 100  # sessions a page; older ones are a link away
 
@@ -68,7 +69,7 @@ class SessionPages(Controller):
             "programs": await program_options(principal),
             "type_options": TYPE_OPTIONS,
         }
-        return Template("pages/sessions/index.html", context=context, status_code=status)
+        return Page("pages/sessions/index.html", context=context, status_code=status)
 
     @post(status_code=303)
     async def create(
@@ -145,7 +146,7 @@ class SessionPages(Controller):
             "reason": (submitted or {}).get("reason", ""),
             "saved": saved,
         }
-        return Template("pages/sessions/roster.html", context=context, status_code=status)
+        return Page("pages/sessions/roster.html", context=context, status_code=status)
 
     @post("/{session_id:int}/roster", status_code=200)
     async def save_roster(
@@ -222,7 +223,7 @@ class AttendancePages(Controller):
             "errors": errors,
             "status_options": STATUS_OPTIONS,
         }
-        return Template("pages/records/attendance.html", context=context, status_code=status)
+        return Page("pages/records/attendance.html", context=context, status_code=status)
 
     @post("/{attendance_id:int}/correct", status_code=303)
     async def correct(

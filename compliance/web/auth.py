@@ -22,6 +22,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_401_UNAUTHORIZED
 from compliance import accounts, audit
 from compliance.accounts import Principal
 from compliance.web.errors import documented
+from compliance.web.page import Page
 from compliance.web.sessions import ROTATE_KEY, SIGNED_IN_AT, within_lifetime
 
 USER_KEY = "user_id"
@@ -107,7 +108,7 @@ async def _sign_in(request: Request, email: str, password: str) -> Principal:
 
 @get("/login", include_in_schema=False)
 async def login_page(request: Request, next: FromQuery[str] = "/") -> Template:
-    return Template("pages/login.html", context={"next": safe_next(next), "error": ""})
+    return Page("pages/login.html", context={"next": safe_next(next), "error": ""})
 
 
 @post("/login", include_in_schema=False, status_code=303)
@@ -119,7 +120,7 @@ async def login_form(
         await _sign_in(request, data.email, data.password)
     except accounts.SignInThrottled as exc:
         context = {"next": safe_next(data.next), "error": str(exc).capitalize() + "."}
-        return Template(
+        return Page(
             "pages/login.html",
             context=context,
             status_code=429,
@@ -127,7 +128,7 @@ async def login_form(
         )
     except accounts.SignInRefused:
         context = {"next": safe_next(data.next), "error": "Wrong e-mail or password."}
-        return Template("pages/login.html", context=context, status_code=HTTP_401_UNAUTHORIZED)
+        return Page("pages/login.html", context=context, status_code=HTTP_401_UNAUTHORIZED)
     return Redirect(safe_next(data.next), status_code=303)
 
 

@@ -18,6 +18,7 @@ from compliance.validation import FieldError, InvalidInput, check_year
 from compliance.violations import ViolationView
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
+from compliance.web.page import Page
 
 
 @dataclass
@@ -115,7 +116,7 @@ class CaseloadPages(Controller):
         except InvalidInput:
             sort, show, q = "status", "all", ""
             shown = caseload.arrange(rows)
-        return Template(
+        return Page(
             "pages/caseload.html",
             context={
                 "principal": principal,

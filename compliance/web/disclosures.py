@@ -18,6 +18,7 @@ from compliance.reporting import service as report_service
 from compliance.reporting.service import ReportView
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
+from compliance.web.page import Page
 from compliance.web.reports import PDF_HEADERS
 
 
@@ -66,7 +67,7 @@ class DisclosurePages(Controller):
         self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Template:
         account = await accounting.accounting(principal, participant_id, origin_of(request))
-        return Template(
+        return Page(
             "pages/links/disclosures.html",
             context={
                 "principal": principal,

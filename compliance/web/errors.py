@@ -11,13 +11,13 @@ from litestar.exceptions import HTTPException, NotFoundException, TooManyRequest
 from litestar.exceptions.responses import create_exception_response
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.response import Template
 
 from compliance.access import NotFound
 from compliance.reporting.service import StoreDamaged
 from compliance.reporting.signing import SigningUnavailable
 from compliance.validation import MAX_ID, InvalidInput
 from compliance.versioning import StaleVersion
+from compliance.web.page import Page
 from compliance.workers import JobTimedOut, WorkersFailed
 
 
@@ -94,7 +94,7 @@ def field_errors(exc: InvalidInput) -> dict[str, str]:
 def not_found_handler(request: Request, exc: Exception) -> Response[Any]:
     if wants_json(request):
         return Response({"status_code": 404, "detail": "Not found"}, status_code=404)
-    return Template(
+    return Page(
         "pages/error.html",
         status_code=404,
         context={"title": "Not found", "message": "There is no such record."},
@@ -120,7 +120,7 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response[Any]:
     if not wants_json(request):
         page = BROWSER_PAGES.get(exc.status_code)
         if page is not None and "text/html" in request.headers.get("accept", ""):
-            return Template(
+            return Page(
                 "pages/error.html",
                 status_code=exc.status_code,
                 headers=exc.headers,
@@ -137,7 +137,30 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response[Any]:
     )
 
 
+def _back(request: Request) -> str:
+    """Where "Back" goes: the page the form was on, when it is one of ours."""
+    referer = request.headers.get("referer", "")
+    base = str(request.base_url).rstrip("/")
+    if referer.startswith(base + "/"):
+        return referer[len(base) :]
+    return "/"
+
+
+def _refused_page(request: Request, reasons: list[str], status: int) -> Response[Any]:
+    """A page form whose handler does not re-render itself: the reasons, in a page,
+    with the way back (the browser would print JSON as text)."""
+    return Page(
+        "pages/refused.html",
+        status_code=status,
+        context={"reasons": reasons, "back": _back(request)},
+    )
+
+
 def invalid_input_handler(request: Request, exc: InvalidInput) -> Response[Any]:
+    if not wants_json(request):
+        return _refused_page(
+            request, [f"{e.field.replace('_', ' ')}: {e.reason}" for e in exc.errors], 422
+        )
     body = {
         "status_code": 422,
         "detail": "Some fields are not valid; nothing was stored.",
@@ -147,6 +170,8 @@ def invalid_input_handler(request: Request, exc: InvalidInput) -> Response[Any]:
 
 
 def stale_handler(request: Request, exc: StaleVersion) -> Response[Any]:
+    if not wants_json(request):
+        return _refused_page(request, [str(exc)], 409)
     return Response({"status_code": 409, "detail": str(exc)}, status_code=409)
 
 
@@ -164,7 +189,7 @@ def unavailable_handler(request: Request, exc: Exception) -> Response[Any]:
     message = str(exc) or exc.__class__.__name__
     if wants_json(request):
         return Response({"status_code": 503, "detail": message}, status_code=503)
-    return Template(
+    return Page(
         "pages/error.html",
         status_code=503,
         context={"title": "Not available just now", "message": message},

@@ -20,6 +20,7 @@ from compliance.versioning import StaleVersion
 from compliance.vocabulary import FollowUpSubstances, ReferralSource
 from compliance.web.auth import origin_of
 from compliance.web.errors import field_errors
+from compliance.web.page import Page
 
 FIELDS = (
     "return_to_duty_on",
@@ -101,7 +102,7 @@ class FollowUpPlanPages(Controller):
             "zone": await access.participant_zone(mandate.participant_id),
         }
         # Said outright: a handler that may also redirect is labelled JSON by default.
-        return Template(
+        return Page(
             "pages/followup/plan.html",
             context=context,
             status_code=status,

@@ -20,6 +20,7 @@ from compliance.intake.imports import ImportOutcome
 from compliance.vocabulary import ImportKind
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, response_spec
+from compliance.web.page import Page
 
 KIND_LABELS = {
     ImportKind.attendance_csv: "Attendance (CSV)",
@@ -96,7 +97,7 @@ class ImportPages(Controller):
 
     @get()
     async def form(self, principal: NamedDependency[Principal]) -> Template:
-        return Template(
+        return Page(
             "pages/imports/new.html",
             context={
                 "principal": principal,
@@ -137,7 +138,7 @@ class ImportPages(Controller):
             "o": outcome,
             "label": KIND_LABELS[ImportKind(outcome.kind)],
         }
-        return Template(
+        return Page(
             "pages/imports/result.html", context=context, status_code=_status(outcome, 200)
         )
 

@@ -26,6 +26,7 @@ from compliance.validation import Form, InvalidInput
 from compliance.vocabulary import LinkScope
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
+from compliance.web.page import Page
 from compliance.web.ratelimit import link_rate_limit
 from compliance.workers import JobTimedOut, WorkersFailed
 
@@ -165,7 +166,7 @@ def _html(
     template: str, context: dict[str, Any], status: int = 200, headers: Any = None
 ) -> Template:
     """An HTML page labelled as one, whatever media type the handler declares."""
-    return Template(
+    return Page(
         template,
         context=context,
         status_code=status,
@@ -205,17 +206,32 @@ async def _refused(
     )
 
 
+SHOWN_ONCE = "link_shown_once"
+
+
+def _show_once(request: Request, made: NewLink, sent_to: str | None = None) -> Redirect:
+    """Post/Redirect/Get: the new link's address waits in the staff member's server-side
+    session for the one page that shows it, so a refresh repeats nothing."""
+    request.session[SHOWN_ONCE] = {
+        "link_id": made.link.id,
+        "url": made.url,
+        "access_code": made.access_code,
+        "sent_to": sent_to,
+    }
+    return Redirect(f"/links/{made.link.id}/created", status_code=303)
+
+
 class LinkPages(Controller):
     include_in_schema = False
 
-    @post("/participants/{participant_id:int}/links", status_code=200, media_type=MediaType.HTML)
+    @post("/participants/{participant_id:int}/links", status_code=303, media_type=MediaType.HTML)
     async def create(
         self,
         request: Request,
         principal: NamedDependency[Principal],
         participant_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
-    ) -> Template:
+    ) -> Template | Redirect:
         form = Form(data)
         recipient = form.integer("recipient_id", minimum=1)
         days = form.integer("days", required=False, minimum=1, maximum=links.MAX_DAYS)
@@ -236,24 +252,16 @@ class LinkPages(Controller):
             )
         except InvalidInput as exc:
             return await _refused(principal, participant_id, exc)
-        return _html(
-            "pages/links/created.html",
-            {
-                "principal": principal,
-                "made": made,
-                "participant_id": participant_id,
-                "zone": await participant_zone(participant_id),
-            },
-        )
+        return _show_once(request, made)
 
-    @post("/reports/{report_id:int}/send", status_code=200, media_type=MediaType.HTML)
+    @post("/reports/{report_id:int}/send", status_code=303, media_type=MediaType.HTML)
     async def send(
         self,
         request: Request,
         principal: NamedDependency[Principal],
         report_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
-    ) -> Template:
+    ) -> Template | Redirect:
         try:
             sent = await delivery.send_report(
                 principal,
@@ -265,14 +273,29 @@ class LinkPages(Controller):
         except InvalidInput as exc:
             report = await report_service.get_report(principal, report_id)
             return await _refused(principal, report.participant_id, exc, sending=True)
+        return _show_once(request, sent.link, sent.to)
+
+    @get("/links/{link_id:int}/created", media_type=MediaType.HTML)
+    async def created(
+        self, request: Request, principal: NamedDependency[Principal], link_id: FromPath[int]
+    ) -> Template:
+        """The new link's address and access code, once: a refresh or a second visit
+        finds them gone (and creates nothing)."""
+        link = await links.get_link(principal, link_id)
+        once = (request.session or {}).get(SHOWN_ONCE) or {}
+        shown = once.get("link_id") == link_id
+        if shown:
+            request.session.pop(SHOWN_ONCE, None)
         return _html(
             "pages/links/created.html",
             {
                 "principal": principal,
-                "made": sent.link,
-                "sent_to": sent.to,
-                "participant_id": sent.link.link.participant_id,
-                "zone": await participant_zone(sent.link.link.participant_id),
+                "link": link,
+                "url": once.get("url") if shown else None,
+                "access_code": once.get("access_code") if shown else None,
+                "sent_to": once.get("sent_to") if shown else None,
+                "participant_id": link.participant_id,
+                "zone": await participant_zone(link.participant_id),
             },
         )
 
@@ -281,7 +304,7 @@ class LinkPages(Controller):
         self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
     ) -> Template:
         messages = await outbox.program_outbox(principal, _settings(request), program_id)
-        return Template(
+        return Page(
             "pages/links/outbox.html",
             context={
                 "principal": principal,
@@ -318,7 +341,7 @@ def _link_page(
     headers: dict[str, str] | None = None,
 ) -> Template:
     """Every refusal on /l/ is this one phone-sized page, labelled HTML."""
-    return Template(
+    return Page(
         "pages/links/gone.html",
         context={"title": title, "message": message, "gone": gone},
         status_code=status,
@@ -345,7 +368,7 @@ def _not_found() -> Template:
 
 
 def _code_page(token: str, attempts_left: int, wrong: bool) -> Template:
-    return Template(
+    return Page(
         "pages/links/code.html",
         context={"token": token, "attempts_left": attempts_left, "wrong": wrong},
         status_code=401 if wrong else 200,
@@ -413,7 +436,7 @@ class OfficerPages(Controller):
         except links.CodeRequired as exc:
             return _code_page(token, exc.attempts_left, wrong=False)
         view = await links.officer_view(grant, origin_of(request))
-        return Template(
+        return Page(
             "pages/links/officer.html",
             context={"v": view, "token": token},
             media_type=MediaType.HTML,

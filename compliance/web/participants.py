@@ -32,6 +32,7 @@ from compliance.vocabulary import DischargeReason, LevelOfCare
 from compliance.web import followup_plan_pages
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, field_errors
+from compliance.web.page import Page
 
 
 @dataclass
@@ -162,7 +163,7 @@ class ParticipantPages(Controller):
     @get()
     async def index(self, principal: NamedDependency[Principal]) -> Template:
         people = await participants.list_participants(principal)
-        return Template(
+        return Page(
             "pages/participants/index.html",
             context={"principal": principal, "participants": people},
         )
@@ -181,7 +182,7 @@ class ParticipantPages(Controller):
             "level_options": LEVEL_OPTIONS,
             "program_options": await program_options(principal),
         }
-        return Template("pages/participants/new.html", context=context, status_code=status)
+        return Page("pages/participants/new.html", context=context, status_code=status)
 
     @post("/new", status_code=303)
     async def create(
@@ -255,7 +256,7 @@ class ParticipantPages(Controller):
                 evaluation.weeks, max(start, view.admitted_on), evaluation.as_of
             ),
         )
-        return Template("pages/participants/show.html", context=context, status_code=status)
+        return Page("pages/participants/show.html", context=context, status_code=status)
 
     @post("/{participant_id:int}/edit", status_code=303)
     async def edit(

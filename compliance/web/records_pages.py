@@ -15,6 +15,7 @@ from compliance.accounts import Principal
 from compliance.validation import InvalidInput
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus
 from compliance.web.auth import origin_of
+from compliance.web.page import Page
 
 OUTCOMES = [("", "")] + [(o.value, o.value.replace("_", " ")) for o in AnalyteOutcome]
 STATUSES = [(s.value, s.value.replace("_", " ")) for s in CollectionStatus]
@@ -47,7 +48,7 @@ class DrugTestPages(Controller):
             "outcomes": OUTCOMES,
             "statuses": STATUSES,
         }
-        return Template("pages/records/drug_test.html", context=context, status_code=status)
+        return Page("pages/records/drug_test.html", context=context, status_code=status)
 
     @post("/{test_id:int}/correct", status_code=303)
     async def correct(

@@ -29,6 +29,7 @@ from compliance.vocabulary import (
 )
 from compliance.web.auth import origin_of
 from compliance.web.errors import field_errors
+from compliance.web.page import Page
 
 PHASE_ROWS = 3
 
@@ -66,7 +67,7 @@ class ParticipantRecordPages(Controller):
             "rows": range(PHASE_ROWS),
             "types": [t.value for t in SessionType if t is not SessionType.twelve_step],
         }
-        return Template("pages/referrals/mandate.html", context=context, status_code=status)
+        return Page("pages/referrals/mandate.html", context=context, status_code=status)
 
     @post("/mandates", status_code=303)
     async def create_mandate(
@@ -134,7 +135,7 @@ class ParticipantRecordPages(Controller):
             "chosen_purposes": purposes,
             "mandates": await mandates.participant_mandates(principal, pid),
         }
-        return Template("pages/referrals/consent.html", context=context, status_code=status)
+        return Page("pages/referrals/consent.html", context=context, status_code=status)
 
     @post("/consents", status_code=303)
     async def create_consent(
@@ -181,7 +182,7 @@ class ParticipantRecordPages(Controller):
             )
         except InvalidInput as exc:
             person = await participants.get_participant(principal, participant_id)
-            return Template(
+            return Page(
                 "pages/error.html",
                 status_code=422,
                 context={
@@ -221,7 +222,7 @@ class ParticipantRecordPages(Controller):
             "specimens": options(SpecimenType),
             "reasons": options(TestReason),
         }
-        return Template("pages/referrals/drug_test.html", context=context, status_code=status)
+        return Page("pages/referrals/drug_test.html", context=context, status_code=status)
 
     @post("/drug-tests", status_code=303)
     async def create_test(
@@ -268,7 +269,7 @@ class ReferralPages(Controller):
                 principal, mandate_id, sequence, values, origin_of(request)
             )
         except InvalidInput as exc:
-            return Template(
+            return Page(
                 "pages/error.html",
                 status_code=422,
                 context={
@@ -289,7 +290,7 @@ class ReferralPages(Controller):
         try:
             view = await consents.revoke_consent(principal, consent_id, values, origin_of(request))
         except InvalidInput as exc:
-            return Template(
+            return Page(
                 "pages/error.html",
                 status_code=422,
                 context={
@@ -318,7 +319,7 @@ class ReferralPages(Controller):
             "values": values,
             "errors": errors,
         }
-        return Template("pages/referrals/recipients.html", context=context, status_code=status)
+        return Page("pages/referrals/recipients.html", context=context, status_code=status)
 
     @post("/recipients", status_code=303)
     async def add_recipient(self, request: Request, principal: NamedDependency[Principal]) -> Any:

@@ -21,6 +21,7 @@ from compliance.settings import Settings
 from compliance.validation import FieldError, Form, InvalidInput
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
+from compliance.web.page import Page
 
 MAX_VERIFY_BYTES = 30 * 1024 * 1024
 PDF_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -157,7 +158,7 @@ class ReportPages(Controller):
                 origin_of(request),
             )
         except InvalidInput as exc:
-            return Template(
+            return Page(
                 "pages/reports/refused.html",
                 context={
                     "principal": principal,
@@ -232,25 +233,25 @@ class VerifyPages(Controller):
 
     @get()
     async def form(self) -> Template:
-        return Template("pages/verify.html", context={"verdict": None})
+        return Page("pages/verify.html", context={"verdict": None})
 
     @post(status_code=200)
     async def upload(self, request: Request, data: MultipartBody[VerifyUpload]) -> Template:
         try:
             content = await _read_upload(data.file)
         except InvalidInput as exc:
-            return Template(
+            return Page(
                 "pages/verify.html",
                 context={"verdict": None, "problem": exc.errors[0].reason},
                 status_code=422,
             )
         verdict = await verification.verify_bytes(content, _settings(request).reports_dir)
-        return Template("pages/verify.html", context={"verdict": verdict})
+        return Page("pages/verify.html", context={"verdict": verdict})
 
     @get("/{public_id:str}")
     async def by_id(self, public_id: FromPath[str]) -> Template:
         verdict = await verification.verify_public_id(public_id)
-        return Template("pages/verify.html", context={"verdict": verdict, "by_id": public_id})
+        return Page("pages/verify.html", context={"verdict": verdict, "by_id": public_id})
 
 
 ROUTES = [ReportsAPI, ReportPages, VerifyAPI, VerifyPages]
