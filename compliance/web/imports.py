@@ -138,9 +138,7 @@ class ImportPages(Controller):
             "o": outcome,
             "label": KIND_LABELS[ImportKind(outcome.kind)],
         }
-        return Page(
-            "pages/imports/result.html", context=context, status_code=_status(outcome, 200)
-        )
+        return Page("pages/imports/result.html", context=context, status_code=_status(outcome, 200))
 
 
 ROUTES = [ImportsAPI, ImportPages]
