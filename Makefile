@@ -44,7 +44,7 @@ test: setup
 	TEST_ENGINE=sqlite $(BIN)/pytest -n $(TEST_WORKERS)
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
 	  echo "--- again on PostgreSQL ($(TEST_DATABASE_URL)) ---"; \
-	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -n $(TEST_WORKERS) -m db; \
+	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -n $(TEST_WORKERS) -m "db and not browser"; \
 	fi
 
 bench: setup

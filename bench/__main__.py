@@ -3,8 +3,8 @@
 First the detail, section by section as each is measured: start-up time and /health
 latency with ratios to a bare Litestar app (bench/baseline_app.py) measured in the same
 run; imports (bench/imports.py); the caseload engine (bench/caseload.py); signed reports
-(bench/reports.py); the officer link page (bench/links.py). Medians over repeated runs;
-p99 from all requests.
+(bench/reports.py); the officer link page (bench/links.py); the staff pages of a
+clinician's day (bench/pages.py). Medians over repeated runs; p99 from all requests.
 
 Last, one table (issue 7): each figure, its ratio to its baseline, its goal and whether
 it was met. Goals live in bench/goals.py with the issue each comes from. The table is
@@ -126,7 +126,7 @@ def main() -> None:
     figures = _startup_figures(ours, base)
     print(f"  (section took {time.perf_counter() - began:.0f} s)", file=sys.stderr)
 
-    from bench import caseload, imports, links, reports
+    from bench import caseload, imports, links, pages, reports
 
     heading = f"import (SQLite, service level, median of {imports.RUNS} fresh databases)"
     figures += _details(heading, "seconds", imports.measure, 62, 2)
@@ -136,6 +136,8 @@ def main() -> None:
     figures += _details(heading, "value", reports.measure, 66, 3)
     heading = "officer link page (SQLite, real server)"
     figures += _details(heading, "value", links.measure, 66, 1, goals=False)
+    heading = "staff pages, warm, as a browser (SQLite, real server, 40 clients)"
+    figures += _details(heading, "ms", pages.measure, 66, 1)
 
     runs = [
         f"start-up median of {STARTS} starts per server",
@@ -146,6 +148,7 @@ def main() -> None:
         f"Chromium median of {reports.CHROMIUM_RUNS}",
         "each batch once",
         f"link page {links.CLIENTS} clients for {links.SECONDS:g} s",
+        f"staff pages {pages.REQUESTS} requests each after one",
     ]
     path = publish(figures, runs, time.perf_counter() - began)
     print(f"written to {path.relative_to(ROOT)}")

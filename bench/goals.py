@@ -71,6 +71,16 @@ GOALS: dict[str, Goal] = {
     # a report batch renders in the background". No target; the page alone is the baseline.
     "links.busy_rps": Goal(6),
     "links.busy_p99_ms": Goal(6),
+    # Issue 15: "Page timings stay under 200 ms for a 40-client caseload (in `make
+    # bench`)": the pages of a clinician's day, warm, as a browser fetches them.
+    "pages.caseload.median_ms": Goal(15, "<", 200.0, "ms"),
+    "pages.caseload.p95_ms": Goal(15, "<", 200.0, "ms"),
+    "pages.participant.median_ms": Goal(15, "<", 200.0, "ms"),
+    "pages.participant.p95_ms": Goal(15, "<", 200.0, "ms"),
+    "pages.sessions.median_ms": Goal(15, "<", 200.0, "ms"),
+    "pages.sessions.p95_ms": Goal(15, "<", 200.0, "ms"),
+    "pages.roster.median_ms": Goal(15, "<", 200.0, "ms"),
+    "pages.roster.p95_ms": Goal(15, "<", 200.0, "ms"),
 }
 
 

@@ -8,7 +8,9 @@ and must not stall the event loop.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -18,7 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from piccolo.columns import Column
 
 from compliance import audit, db
-from compliance.tables import AuditEvent, Program, ProgramMembership, StaffUser
+from compliance.tables import AuditEvent, Program, ProgramMembership, StaffInvite, StaffUser
 from compliance.vocabulary import Role
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -251,3 +253,141 @@ async def program_ids_for_codes(codes: list[str]) -> list[int]:
     if missing:
         raise AccountError(f"no program with code {', '.join(missing)}")
     return [found[c] for c in codes]
+
+
+# --- invitations: the new user sets their own password ------------------------------
+
+INVITE_LIFETIME = timedelta(hours=72)
+
+
+class InviteGone(Exception):
+    """The set-password link cannot be used (any more); ``str()`` says why, in words."""
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    id: int
+    token: str  # only ever in the link shown once and in the e-mail, never stored
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class InviteHolder:
+    """Whom a valid set-password link is for: what its page shows."""
+
+    invite_id: int
+    user_id: int
+    email: str
+    full_name: str
+    expires_at: datetime
+    time_zone: str  # the program's clock, for the page's times
+
+
+def invite_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def unusable_password_hash() -> str:
+    """An argon2 hash of a secret nobody keeps: no password matches it, and signing in
+    to an account still waiting for its password takes as long as any other refusal."""
+    return await asyncio.to_thread(hash_password, secrets.token_urlsafe(32))
+
+
+async def issue_invite(user_id: int, created_by: int | None) -> NewInvite:
+    """A new set-password token (256 bits) for the account; earlier unused ones stop
+    working. Call inside the transaction that records why (the invite, its e-mail)."""
+    now = datetime.now(UTC)
+    await StaffInvite.update({StaffInvite.revoked_at: now}).where(
+        (StaffInvite.user == user_id)
+        & StaffInvite.used_at.is_null()
+        & StaffInvite.revoked_at.is_null()
+    )
+    token = secrets.token_urlsafe(32)
+    expires = now + INVITE_LIFETIME
+    rows = await StaffInvite.insert(
+        StaffInvite(
+            user=user_id,
+            token_hash=invite_token_hash(token),
+            created_by=created_by,
+            created_at=now,
+            expires_at=expires,
+        )
+    ).returning(StaffInvite.id)
+    return NewInvite(rows[0]["id"], token, expires)
+
+
+async def invite_holder(token: str, now: datetime | None = None) -> InviteHolder:
+    """The account a set-password token is for; ``InviteGone`` when it is unknown,
+    spent, replaced, expired or the account was deactivated."""
+    now = now or datetime.now(UTC)
+    invite = None
+    if token and len(token) <= 100 and "\x00" not in token:
+        invite = (
+            await StaffInvite.select()
+            .where(StaffInvite.token_hash == invite_token_hash(token))
+            .first()
+        )
+    if invite is None:
+        raise InviteGone("This set-password link is not valid. Check that you copied all of it.")
+    user = await StaffUser.select().where(StaffUser.id == invite["user"]).first()
+    if invite["used_at"] is not None:
+        raise InviteGone("This link has been used already: the password is set. Sign in.")
+    if invite["revoked_at"] is not None:
+        raise InviteGone("A newer invitation replaced this link: use the latest e-mail.")
+    if invite["expires_at"] <= now:
+        raise InviteGone("This link has expired. Ask your administrator for a new invitation.")
+    if user is None or not user["active"]:
+        raise InviteGone("This account has been deactivated.")
+    program = (
+        await Program.select(Program.time_zone)
+        .where(
+            Program.id.is_in(
+                ProgramMembership.select(ProgramMembership.program).where(
+                    ProgramMembership.user == user["id"]
+                )
+            )
+        )
+        .order_by(Program.id)
+        .first()
+    )
+    return InviteHolder(
+        invite["id"],
+        user["id"],
+        user["email"],
+        user["full_name"],
+        invite["expires_at"],
+        program["time_zone"] if program else "UTC",
+    )
+
+
+async def set_password_with_invite(token: str, password: str, origin: str) -> int:
+    """Set the invited account's password and spend the token; returns the user's id.
+    Two submits of one link race for it: exactly one sets the password."""
+    holder = await invite_holder(token)
+    check_password_rules(password)
+    password_hash = await asyncio.to_thread(hash_password, password)
+    now = datetime.now(UTC)
+    async with db.transaction():
+        spent = (
+            await StaffInvite.update({StaffInvite.used_at: now})
+            .where(
+                (StaffInvite.id == holder.invite_id)
+                & StaffInvite.used_at.is_null()
+                & StaffInvite.revoked_at.is_null()
+                & (StaffInvite.expires_at > now)
+            )
+            .returning(StaffInvite.id)
+        )
+        if not spent:
+            raise InviteGone("This link has been used already: the password is set. Sign in.")
+        await StaffUser.update({StaffUser.password_hash: password_hash}).where(
+            StaffUser.id == holder.user_id
+        )
+        await audit.record(
+            "user.password_set",
+            audit.Actor(f"user:{holder.user_id}", origin),
+            "staff_user",
+            holder.user_id,
+            {"invite": holder.invite_id},
+        )
+    return holder.user_id

@@ -1,11 +1,14 @@
 """The default analyte catalogue a new program starts with (shared/DOMAIN.md cutoffs, ng/mL).
 
 Programs edit their own copy (the ``analyte`` and ``analyte_code`` tables); these are
-only the starting values.
+only the starting values. The analytes a program screens by default
+(``Analyte.in_default_panel``) are its panel: the drug-test form's preset.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -18,6 +21,27 @@ class DefaultAnalyte(NamedTuple):
     screen: Decimal | None
     confirmation: Decimal | None
     local_code: str
+    in_panel: bool
+
+
+# A new program's panel: a 12-panel common in treatment courts (the rest of the table is
+# there for the tests a program orders beyond it).
+DEFAULT_PANEL = frozenset(
+    (
+        "thc",
+        "cocaine",
+        "codeine",
+        "morphine",
+        "6am",
+        "oxycodone",
+        "amphetamine",
+        "methamphetamine",
+        "mdma",
+        "pcp",
+        "fentanyl",
+        "etg",
+    )
+)
 
 
 def _d(value: str | None) -> Decimal | None:
@@ -25,7 +49,7 @@ def _d(value: str | None) -> Decimal | None:
 
 
 DEFAULT_ANALYTES: tuple[DefaultAnalyte, ...] = tuple(
-    DefaultAnalyte(key, name, _d(screen), _d(confirmation), code)
+    DefaultAnalyte(key, name, _d(screen), _d(confirmation), code, key in DEFAULT_PANEL)
     for key, name, screen, confirmation, code in [
         ("thc", "Marijuana metabolite (THC-COOH)", "50", "15", "THC"),
         ("cocaine", "Cocaine metabolite (benzoylecgonine)", "150", "100", "COC"),
@@ -62,8 +86,12 @@ VALIDITY_CODES: dict[tuple[str, str], str] = {
 }
 
 
-async def seed_program_analytes(program_id: int) -> dict[str, int]:
-    """Give a program the default catalogue; returns analyte key -> id."""
+async def seed_program_analytes(
+    program_id: int, panel: Iterable[str] | None = None
+) -> dict[str, int]:
+    """Give a program the default catalogue, ``panel`` (analyte keys) as the analytes it
+    screens by default, else DEFAULT_PANEL; returns analyte key -> id."""
+    screened = DEFAULT_PANEL if panel is None else frozenset(panel)
     rows = await Analyte.insert(
         *[
             Analyte(
@@ -72,6 +100,7 @@ async def seed_program_analytes(program_id: int) -> dict[str, int]:
                 name=a.name,
                 screen_cutoff_ng_ml=a.screen,
                 confirmation_cutoff_ng_ml=a.confirmation,
+                in_default_panel=a.key in screened,
             )
             for a in DEFAULT_ANALYTES
         ]
@@ -114,7 +143,33 @@ async def program_catalogue(program_id: int) -> list[dict]:
             "screen_cutoff_ng_ml": a["screen_cutoff_ng_ml"],
             "confirmation_cutoff_ng_ml": a["confirmation_cutoff_ng_ml"],
             "active": a["active"],
+            "in_default_panel": a["in_default_panel"],
             "codes": by_analyte.get(a["id"], []),
         }
         for a in analytes
+    ]
+
+
+@dataclass(frozen=True)
+class PanelPreset:
+    """A set of analytes the drug-test form fills in at once."""
+
+    key: str  # "panel" or "all"
+    label: str
+    analytes: tuple[tuple[str, str], ...]  # (key, name), by name
+
+
+async def panel_presets(program_id: int) -> list[PanelPreset]:
+    """The program's panel (the analytes it screens by default) and every active
+    analyte of its table; the form offers both, the panel first."""
+    rows = (
+        await Analyte.select(Analyte.key, Analyte.name, Analyte.in_default_panel)
+        .where((Analyte.program == program_id) & Analyte.active.eq(True))
+        .order_by(Analyte.name)
+    )
+    panel = tuple((a["key"], a["name"]) for a in rows if a["in_default_panel"])
+    everything = tuple((a["key"], a["name"]) for a in rows)
+    return [
+        PanelPreset("panel", f"Program panel ({len(panel)} analytes)", panel),
+        PanelPreset("all", f"Every analyte in the table ({len(everything)})", everything),
     ]

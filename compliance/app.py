@@ -15,7 +15,6 @@ from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
@@ -29,26 +28,33 @@ from compliance.settings import Settings, load_settings
 from compliance.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS
 from compliance.web import (
     admin_api,
+    admin_pages,
     analytes,
     attendance_api,
     attendance_pages,
     auth,
     compliance_api,
     disclosures,
+    docs_assets,
     drug_tests_api,
     errors,
     followup_plan_pages,
     followup_plans_api,
+    group_pages,
+    groups_api,
     health,
     home,
     imports,
     links,
     participants,
+    policy_pages,
     records_pages,
     redact,
     referral_pages,
     referrals_api,
+    report_versions,
     reports,
+    set_password,
 )
 from compliance.web.headers import security_headers
 from compliance.web.sessions import session_config
@@ -125,12 +131,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *imports.ROUTES,
             *analytes.ROUTES,
             *admin_api.ROUTES,
+            *admin_pages.ROUTES,
+            *policy_pages.ROUTES,
+            *set_password.ROUTES,
+            *docs_assets.ROUTES,
+            *report_versions.ROUTES,
             *compliance_api.ROUTES,
             *reports.ROUTES,
             *links.ROUTES,
             *disclosures.ROUTES,
             *followup_plans_api.ROUTES,
             *followup_plan_pages.ROUTES,
+            *groups_api.ROUTES,
+            *group_pages.ROUTES,
         ],
         lifespan=[database_lifespan],
         dependencies={
@@ -167,7 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="Court and EAP compliance reporting for Intensive Outpatient Programs.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[docs_assets.render_plugin()],  # served by the app: no CDN
         ),
     )
     redact.install()

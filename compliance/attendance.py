@@ -9,19 +9,36 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import access, audit, db, versioning, violations
 from compliance.accounts import Principal
-from compliance.tables import Attendance, Participant, Program, StaffUser, TreatmentSession
-from compliance.validation import MAX_ID, Errors, Form, InvalidInput, is_record_id
+from compliance.local_time import spoken
+from compliance.tables import (
+    Attendance,
+    Participant,
+    Program,
+    SessionParticipant,
+    StaffUser,
+    TreatmentGroup,
+    TreatmentSession,
+)
+from compliance.validation import (
+    MAX_ID,
+    Errors,
+    FieldError,
+    Form,
+    InvalidInput,
+    is_record_id,
+)
 from compliance.versioning import add_version, versions
 from compliance.vocabulary import AttendanceStatus, RecordSource, SessionType
 
 ABSENT = (AttendanceStatus.absent_excused, AttendanceStatus.absent_unexcused)
 MAX_SESSION_MINUTES = 600
+MAX_AHEAD = timedelta(days=366)  # sessions are scheduled at most a year ahead
 
 
 @dataclass
@@ -34,6 +51,7 @@ class SessionView:
     scheduled_minutes: int
     facilitator_name: str
     location: str
+    group_id: int | None = None
 
 
 @dataclass
@@ -69,6 +87,7 @@ def _session_view(row: dict[str, Any]) -> SessionView:
         row["scheduled_minutes"],
         row["facilitator_name"],
         row["location"],
+        row["treatment_group"],
     )
 
 
@@ -111,53 +130,166 @@ async def program_zone(program_id: int) -> ZoneInfo:
     return ZoneInfo(row["time_zone"])
 
 
-def minutes_for(
-    form: Form,
-    status: AttendanceStatus | None,
-    scheduled: int | None,
-    field: str = "minutes_attended",
-) -> int:
-    """Minutes actually attended, by status: present is the whole session, absences
-    none, late and left early must say how many minutes."""
-    if status is None or scheduled is None:
-        return 0
-    given = form.integer(
-        field,
-        required=status in (AttendanceStatus.late, AttendanceStatus.left_early),
-        minimum=0,
-        maximum=scheduled,
-    )
+# --- minutes: the one rule for pages, API and CSV import --------------------------
+
+ATTENDED, LATE, LEFT_EARLY = "minutes_attended", "minutes_late", "minutes_left_early"
+PARTIAL = (AttendanceStatus.late, AttendanceStatus.left_early)
+
+
+@dataclass(frozen=True)
+class Minutes:
+    attended: int
+    late: int
+    left_early: int
+
+
+def judge_minutes(
+    status: AttendanceStatus,
+    scheduled: int,
+    *,
+    attended: int | None = None,
+    late: int | None = None,
+    left_early: int | None = None,
+) -> tuple[Minutes, list[FieldError]]:
+    """Minutes attended from what staff know, and what is wrong with it.
+
+    People say "30 minutes late", not "150 minutes attended": given ``late`` or
+    ``left_early`` the minutes attended are computed (and ``attended``, if also given,
+    must agree). Given ``attended`` alone (older API clients, the CSV format), what was
+    missed is read from the status. Present is the whole session and an absence none;
+    late and left early must have missed some minutes, and not all of them.
+    """
+    problems: list[FieldError] = []
+
+    def bad(field: str, reason: str) -> None:
+        problems.append(FieldError(field, reason))
+
+    split = late is not None or left_early is not None
+    late, left_early = late or 0, left_early or 0
     if status is AttendanceStatus.present:
-        if given is not None and given != scheduled:
-            form.errors.add(
-                field, f"present means all {scheduled} minutes; use late or left early for fewer"
+        if late:
+            bad(LATE, "must be 0 for present; choose late for someone who came late")
+        if left_early:
+            bad(LEFT_EARLY, "must be 0 for present; choose left early for someone who left")
+        if attended is not None and attended != scheduled:
+            bad(
+                ATTENDED,
+                f"present means all {scheduled} minutes; use late or left early for fewer",
             )
-        return scheduled
+        return Minutes(scheduled, 0, 0), problems
     if status in ABSENT:
-        if given:
-            form.errors.add(field, "must be 0 for an absence")
-        return 0
-    return given or 0
+        for field, given in ((LATE, late), (LEFT_EARLY, left_early), (ATTENDED, attended)):
+            if given:
+                bad(field, "must be 0 for an absence")
+        return Minutes(0, 0, 0), problems
+    word = "late" if status is AttendanceStatus.late else "left early"
+    if not split:
+        if attended is None:
+            field = LATE if status is AttendanceStatus.late else LEFT_EARLY
+            bad(field, f"is required for {word}: how many minutes were missed")
+            return Minutes(0, 0, 0), problems
+        if attended >= scheduled:
+            bad(ATTENDED, f"must be less than {scheduled} for {word}; choose present for all")
+        elif attended <= 0:
+            bad(ATTENDED, "must be more than 0; choose an absence for none")
+        missed = max(scheduled - attended, 0)
+        if status is AttendanceStatus.late:
+            return Minutes(attended, missed, 0), problems
+        return Minutes(attended, 0, missed), problems
+    if status is AttendanceStatus.late and late <= 0:
+        bad(LATE, "must be more than 0 for late")
+    if status is AttendanceStatus.left_early and left_early <= 0:
+        bad(LEFT_EARLY, "must be more than 0 for left early")
+    computed = scheduled - late - left_early
+    if computed <= 0:
+        field = LEFT_EARLY if status is AttendanceStatus.left_early else LATE
+        bad(
+            field,
+            f"late and left early together ({late + left_early}) must be less than the "
+            f"{scheduled} scheduled minutes; choose an absence if the whole session was missed",
+        )
+    elif attended is not None and attended != computed:
+        bad(
+            ATTENDED,
+            f"is {attended}, but {scheduled} scheduled minus {late} late and {left_early} "
+            f"left early is {computed}",
+        )
+    return Minutes(max(computed, 0), late, left_early), problems
+
+
+def minutes_for(form: Form, status: AttendanceStatus | None, scheduled: int | None) -> Minutes:
+    """``judge_minutes`` over a form's (or a JSON body's) fields, errors into the form."""
+    if status is None or scheduled is None:
+        return Minutes(0, 0, 0)
+    before = len(form.errors.items)
+    attended = form.integer(ATTENDED, required=False, minimum=0, maximum=scheduled)
+    late = form.integer(LATE, required=False, minimum=0, maximum=scheduled)
+    left_early = form.integer(LEFT_EARLY, required=False, minimum=0, maximum=scheduled)
+    if len(form.errors.items) > before:
+        return Minutes(0, 0, 0)  # unreadable numbers: judging them would repeat the error
+    minutes, problems = judge_minutes(
+        status, scheduled, attended=attended, late=late, left_early=left_early
+    )
+    form.errors.items.extend(problems)
+    return minutes
+
+
+def recorded_minutes(record: AttendanceView) -> Minutes:
+    """A stored record as the roster and the correction form show it: what was missed
+    is said as minutes late or left early, by the status."""
+    missed = record.scheduled_minutes - record.minutes_attended
+    if record.status == AttendanceStatus.late:
+        return Minutes(record.minutes_attended, missed, 0)
+    if record.status == AttendanceStatus.left_early:
+        return Minutes(record.minutes_attended, 0, missed)
+    return Minutes(record.minutes_attended, 0, 0)
 
 
 # --- sessions -----------------------------------------------------------------------
 
 
-async def create_session(principal: Principal, data: Mapping[str, Any], origin: str) -> SessionView:
+def has_started(session: SessionView | Mapping[str, Any], now: datetime | None = None) -> bool:
+    """Attendance is taken once a session has begun, never for one still to come."""
+    starts = session.starts_at if isinstance(session, SessionView) else session["starts_at"]
+    return starts <= (now or datetime.now(UTC))
+
+
+async def create_session(
+    principal: Principal, data: Mapping[str, Any], origin: str, now: datetime | None = None
+) -> SessionView:
+    """A session, held or still to come (up to a year ahead: tonight's group is set up
+    before it starts). A group's meeting takes what the form leaves blank from the group;
+    an individual session names its one client (``participant_id``)."""
     form = Form(data)
     program_id = form.integer("program_id")
     if program_id is not None and program_id not in principal.program_ids:
         form.errors.add("program_id", "is not one of your programs")
         form.errors.raise_if_any()
+    group = await _group_for(form, program_id)
+    if group is not None:
+        # A blank field takes the group's value: tonight's meeting is the group's own.
+        taken = {
+            "session_type": group["session_type"],
+            "scheduled_minutes": group["scheduled_minutes"],
+            "title": group["name"],
+            "facilitator_name": group["facilitator_name"],
+            "location": group["location"],
+        }
+        given = {k: v for k, v in data.items() if v not in (None, "")}
+        form = Form({**taken, **given}, form.errors)
     session_type = form.choice("session_type", SessionType)
     if session_type is SessionType.twelve_step:
         form.errors.add("session_type", "outside meetings are recorded per participant")
     tz = await program_zone(program_id) if program_id else ZoneInfo("UTC")
-    starts_at = form.local_datetime("starts_at", tz)
+    now = now or datetime.now(UTC)
+    starts_at = form.local_datetime("starts_at", tz, now=datetime.max.replace(tzinfo=UTC))
+    if starts_at is not None and starts_at > now + MAX_AHEAD:
+        form.errors.add("starts_at", "is more than a year ahead")
     minutes = form.integer("scheduled_minutes", minimum=1, maximum=MAX_SESSION_MINUTES)
     title = form.text("title", required=False)
     facilitator = form.text("facilitator_name", required=False)
     location = form.text("location", required=False)
+    client = await _client_for(form, program_id, starts_at, tz, session_type)
     form.errors.raise_if_any()
     async with db.transaction():
         row = TreatmentSession(
@@ -169,10 +301,50 @@ async def create_session(principal: Principal, data: Mapping[str, Any], origin: 
             facilitator=principal.id,
             facilitator_name=facilitator,
             location=location,
+            treatment_group=group["id"] if group else None,
         )
         await row.save()
+        if client is not None:
+            await SessionParticipant(
+                session=row.id, participant=client, added_by=principal.id
+            ).save()
         await audit.record("session.create", principal.actor(origin), "session", row.id)
     return await get_session(principal, row.id)
+
+
+async def _group_for(form: Form, program_id: int | None) -> dict[str, Any] | None:
+    """The group a session is a meeting of, if the form names one of the program's."""
+    group_id = form.integer("group_id", required=False, minimum=1)
+    if group_id is None:
+        return None
+    group = await TreatmentGroup.select().where(TreatmentGroup.id == group_id).first()
+    if group is None or group["program"] != program_id:
+        form.errors.add("group_id", "is not a group of this program")
+        return None
+    return group
+
+
+async def _client_for(
+    form: Form,
+    program_id: int | None,
+    starts_at: datetime | None,
+    tz: ZoneInfo,
+    session_type: SessionType | None,
+) -> int | None:
+    """The one client of an individual session (optional for other kinds)."""
+    pid = form.integer("participant_id", required=session_type is SessionType.individual, minimum=1)
+    if pid is None:
+        return None
+    person = await Participant.select().where(Participant.id == pid).first()
+    if person is None or person["program"] != program_id:
+        form.errors.add("participant_id", "is not a client of this program")
+        return None
+    if starts_at is not None and not access.enrolled_on(person, starts_at.astimezone(tz).date()):
+        form.errors.add(
+            "participant_id",
+            f"{person['first_name']} {person['last_name']} is not enrolled on that day",
+        )
+    return pid
 
 
 async def _session_row(principal: Principal, session_id: int) -> dict[str, Any]:
@@ -249,15 +421,24 @@ async def record_roster(
     entries: Sequence[Mapping[str, Any]],
     origin: str,
     reason: str = "",
+    now: datetime | None = None,
 ) -> RosterResult:
     """Record (or correct) a whole session's attendance: every entry is stored, or none.
 
-    Changing an entry already recorded is a correction and needs ``reason``.
+    Changing an entry already recorded is a correction and needs ``reason``. A session
+    still to come has no attendance yet.
     """
     session = await _session_row(principal, session_id)
     tz = await program_zone(session["program"])
     day = session["starts_at"].astimezone(tz).date()
     errors = Errors()
+    if not has_started(session, now):
+        errors.add(
+            "session",
+            f"starts {spoken(session['starts_at'], tz)}; attendance can be "
+            "recorded once it has started",
+        )
+        errors.raise_if_any()
     if not entries:
         errors.add("entries", "list at least one participant")
     parsed: list[dict[str, Any]] = []
@@ -288,7 +469,9 @@ async def record_roster(
         seen.add(pid)  # type: ignore[arg-type]
         for e in form.errors.items:
             errors.add(f"entries[{n}].{e.field}", e.reason)
-        parsed.append({"participant": pid, "status": status, "minutes": minutes, "note": note})
+        parsed.append(
+            {"participant": pid, "status": status, "minutes": minutes.attended, "note": note}
+        )
     errors.raise_if_any()
 
     result = RosterResult(0, 0, 0)
@@ -398,10 +581,19 @@ async def _attendance_row(principal: Principal, attendance_id: int) -> dict[str,
 async def correct_attendance(
     principal: Principal, attendance_id: int, data: Mapping[str, Any], origin: str
 ) -> AttendanceView:
-    """A new version of one attendance record; ``reason`` is required."""
+    """A new version of one attendance record; ``reason`` is required.
+
+    A new status brings its own minutes: present is the whole session and an absence
+    none, whatever the form still held for the old status (absent to present used to
+    keep "0 minutes" and fail); late and left early need their minutes said.
+    """
     current = await _attendance_row(principal, attendance_id)
     form = Form(data)
     status = form.choice("status", AttendanceStatus)
+    if status is not None and status.value != current["status"] and status not in PARTIAL:
+        form = Form(
+            {k: v for k, v in data.items() if k not in (ATTENDED, LATE, LEFT_EARLY)}, form.errors
+        )
     minutes = minutes_for(form, status, current["scheduled_minutes"])
     note = form.text("note", required=False, max_length=2000)
     reason = form.text("reason", max_length=2000)
@@ -413,7 +605,7 @@ async def correct_attendance(
         new_id = await add_version(
             Attendance,
             current,
-            {"status": status.value, "minutes_attended": minutes, "note": note},
+            {"status": status.value, "minutes_attended": minutes.attended, "note": note},
             user_id=principal.id,
             reason=reason,
         )
@@ -451,4 +643,11 @@ async def participant_attendance(principal: Principal, participant_id: int) -> l
     return await _attendance_views(rows)
 
 
-__all__ = ["AttendanceView", "InvalidInput", "RosterResult", "SessionView"]
+__all__ = [
+    "AttendanceView",
+    "InvalidInput",
+    "Minutes",
+    "RosterResult",
+    "SessionView",
+    "judge_minutes",
+]

@@ -9,7 +9,7 @@ import os
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter as time_now
 from typing import Any
@@ -21,6 +21,7 @@ from piccolo.query.methods.select import Select
 from compliance import access, db, workers
 from compliance.accounts import Principal
 from compliance.rules import (
+    NOT_COLLECTED,
     AnalyteFact,
     AttendanceFact,
     DrugTestFact,
@@ -40,9 +41,11 @@ from compliance.tables import (
     Participant,
     PhaseSessionRequirement,
     Program,
+    Report,
     Violation,
 )
 from compliance.validation import FieldError, InvalidInput, check_year
+from compliance.vocabulary import ReportKind
 
 STATUS_ORDER = {
     "non_compliant": 0,
@@ -60,6 +63,7 @@ def policy_of(program: dict[str, Any]) -> Policy:
         time_zone=program["time_zone"],
         week_starts_on=program["week_starts_on"],
         dilute_counts_as_positive=program["dilute_counts_as_positive"],
+        presumptive_counts_before_confirmation=program["presumptive_counts_before_confirmation"],
         excused_absence_counts_toward_hours=program["excused_absence_counts_toward_hours"],
         stepdown_compliant_weeks=program["stepdown_compliant_weeks"],
         stepdown_consecutive_negative_tests=program["stepdown_consecutive_negative_tests"],
@@ -371,11 +375,32 @@ class CaseRow:
     days_since_last_positive: int | None
     current_phase: str | None
     meets_stepdown: bool
+    first_name: str = ""
+    last_name: str = ""
+    # The engine's Reason.kind of each reason above, in the same order (rules.REASON_KINDS).
+    kinds_this_week: list[str] = field(default_factory=list)
+    kinds_last_week: list[str] = field(default_factory=list)
+    # Tests called for this or last week whose specimen did not come within the program's
+    # collection window (late, or not recorded yet); a no-show is a missed test instead.
+    tests_overdue: int = 0
+    # A court or probation client with no court progress report signed in the last
+    # REPORT_INTERVAL_DAYS days (none at all counts once the mandate is that old).
+    report_due: bool = False
+    last_court_report: date | None = None  # the program's local day it was signed
 
 
-# What the dashboard keeps of an evaluation: this and last week's status and reasons,
-# days since the last positive, phase, step-down. Small, so workers can send it back.
-Summary = tuple[str | None, str | None, list[str], list[str], int | None, str | None, bool]
+# What the dashboard keeps of an evaluation: this and last week's status and reasons (as
+# text and kind), days since the last positive, phase, step-down. Small, so workers can
+# send it back.
+Summary = tuple[
+    str | None,
+    str | None,
+    list[tuple[str, str]],
+    list[tuple[str, str]],
+    int | None,
+    str | None,
+    bool,
+]
 
 
 def _summary(result: Evaluation, this_week: date) -> Summary:
@@ -385,8 +410,8 @@ def _summary(result: Evaluation, this_week: date) -> Summary:
     return (
         now_w.status if now_w else None,
         last_w.status if last_w else None,
-        [r.text for r in now_w.reasons] if now_w else [],
-        [r.text for r in last_w.reasons] if last_w else [],
+        [(r.text, r.kind) for r in now_w.reasons] if now_w else [],
+        [(r.text, r.kind) for r in last_w.reasons] if last_w else [],
         result.days_since_last_positive,
         result.current_phase,
         result.meets_stepdown,
@@ -498,7 +523,7 @@ async def caseload(
     history_weeks: int = 26,
     timings: Timings | None = None,
 ) -> list[CaseRow]:
-    """This and last week for every active participant, out of compliance first."""
+    """This and last week for every active participant, the most serious first."""
     programs = (
         [access.require_program(principal, program_id)]
         if program_id
@@ -508,7 +533,8 @@ async def caseload(
     rows: list[CaseRow] = []
     for program in await Program.select().where(Program.id.is_in(programs or [0])):
         policy = policy_of(program)
-        local_today = today or datetime.now(ZoneInfo(policy.time_zone)).date()
+        tz = ZoneInfo(policy.time_zone)
+        local_today = today or datetime.now(tz).date()
         this_week = week_start(local_today, policy.week_starts_on)
         since = this_week - timedelta(weeks=history_weeks - 1)
         people = await Participant.select(
@@ -519,10 +545,16 @@ async def caseload(
             Participant.admitted_on,
             Participant.discharged_on,
         ).where(_active_where(program["id"]))
-        open_counts = await open_violations(_active(program["id"]))
+        active = _active(program["id"])
+        open_counts = await open_violations(active)
+        now = min(datetime.now(UTC), _bounds(local_today, local_today, tz)[1])
+        last_week = _bounds(this_week - timedelta(days=7), local_today, tz)[0]
+        overdue = await tests_overdue(active, last_week, now, program["collection_window_hours"])
+        reports = await court_reports_due(active, local_today, tz)
         summaries = await _judge(program, people, since, local_today, this_week, timings)
         for p in people:
             now_s, last_s, now_r, last_r, since_positive, phase, stepdown = summaries[p["id"]]
+            due, last_report = reports.get(p["id"], (False, None))
             rows.append(
                 CaseRow(
                     p["id"],
@@ -531,58 +563,248 @@ async def caseload(
                     program["id"],
                     now_s,
                     last_s,
-                    now_r,
-                    last_r,
+                    [text for text, _ in now_r],
+                    [text for text, _ in last_r],
                     open_counts.get(p["id"], 0),
                     since_positive,
                     phase,
                     stepdown,
+                    p["first_name"],
+                    p["last_name"],
+                    [kind for _, kind in now_r],
+                    [kind for _, kind in last_r],
+                    overdue.get(p["id"], 0),
+                    due,
+                    last_report,
                 )
             )
     rows.sort(key=SORTS["status"])
     return rows
 
 
+REPORT_INTERVAL_DAYS = 7  # how often a court client's officer expects a progress report
+COURT_SOURCES = ("court", "probation")
+NO_SPECIMEN = tuple(NOT_COLLECTED)  # a no-show or refusal: counted as missed, not overdue
+
+
+async def tests_overdue(
+    who: Who, since: datetime, now: datetime, window_hours: int
+) -> dict[int, int]:
+    """Tests called for from ``since`` whose specimen did not come within the collection
+    window: delivered late, or not recorded by ``now`` though the window has passed. A
+    no-show or refusal is not overdue: the engine already counts it as missed."""
+    window = timedelta(hours=window_hours)
+    found: dict[int, int] = defaultdict(int)
+    for pid, called, collected in await db.rows(
+        DrugTest.select(DrugTest.participant, DrugTest.called_at, DrugTest.collected_at).where(
+            DrugTest.participant.is_in(who)
+            & DrugTest.is_current.eq(True)
+            & (DrugTest.called_at >= since)
+            & (DrugTest.called_at < now)
+            & DrugTest.collection_status.not_in(NO_SPECIMEN)
+        )
+    ):
+        # The rule drug_tests.hours_past marks a specimen late by (not imported: a cycle).
+        if (collected or now) - called > window:
+            found[pid] += 1
+    return found
+
+
+async def court_reports_due(
+    who: Who, today: date, tz: ZoneInfo
+) -> dict[int, tuple[bool, date | None]]:
+    """For each court or probation client (their current mandate's source): whether a
+    court progress report is due, and the local day the last one was signed. Due: none
+    signed in the last REPORT_INTERVAL_DAYS days, or none at all once the mandate is
+    that old. A revoked report does not count."""
+    current: dict[int, tuple[str, date]] = {}
+    for pid, source, starts in await db.rows(
+        Mandate.select(Mandate.participant, Mandate.source, Mandate.starts_on)
+        .where(Mandate.participant.is_in(who))
+        .order_by(Mandate.starts_on)
+        .order_by(Mandate.id)
+    ):
+        current[pid] = (source, starts)  # the most recent mandate governs, as in load_facts
+    court = {pid: starts for pid, (source, starts) in current.items() if source in COURT_SOURCES}
+    if not court:
+        return {}
+    last: dict[int, date] = {}
+    for pid, signed in await db.rows(
+        Report.select(Report.participant, Report.signed_at).where(
+            Report.participant.is_in(who)
+            & (Report.kind == ReportKind.court_progress.value)
+            & Report.signed_at.is_not_null()
+            & Report.revoked_at.is_null()
+        )
+    ):
+        day = signed.astimezone(tz).date()
+        if pid in court and (pid not in last or day > last[pid]):
+            last[pid] = day
+    oldest_fine = today - timedelta(days=REPORT_INTERVAL_DAYS)
+    return {
+        pid: (last[pid] <= oldest_fine if pid in last else starts <= oldest_fine, last.get(pid))
+        for pid, starts in court.items()
+    }
+
+
+# How serious each reason kind is (rules.REASON_KINDS), most serious first: a confirmed
+# positive, then a test that counts as positive because it was not given or not valid,
+# then one that counts only until confirmed or by policy, an unexcused absence, and
+# last what the week fell short of.
+SEVERITY = {
+    "positive": 0,
+    "missed": 1,
+    "refused": 1,
+    "adulterated": 1,
+    "substituted": 1,
+    "presumptive": 2,
+    "dilute": 2,
+    "absence": 3,
+    "hours": 4,
+    "sessions": 4,
+    "tests_short": 4,
+}
+SHORTFALL = 4  # a kind the table does not know yet ranks with the shortfalls
+OVERDUE, OPEN, QUIET = 5, 6, 7  # nothing this or last week: an overdue test, an open violation
+
+
+def severity(r: CaseRow) -> tuple[int, int]:
+    """(how serious, 0 this week / 1 last week) of the row's most serious reason; rows
+    without one rank by an overdue test, then an open violation from earlier weeks."""
+    found = [(SEVERITY.get(k, SHORTFALL), 0) for k in r.kinds_this_week]
+    found += [(SEVERITY.get(k, SHORTFALL), 1) for k in r.kinds_last_week]
+    if found:
+        return min(found)
+    if r.tests_overdue:
+        return OVERDUE, 0
+    return (OPEN, 0) if r.open_violations else (QUIET, 0)
+
+
+def lead_kind(r: CaseRow) -> str | None:
+    """The kind of the row's most serious reason (this week first on a tie), for the page."""
+    ranked = sorted(
+        [(SEVERITY.get(k, SHORTFALL), 0, k) for k in r.kinds_this_week]
+        + [(SEVERITY.get(k, SHORTFALL), 1, k) for k in r.kinds_last_week]
+    )
+    return ranked[0][2] if ranked else None
+
+
+def why(r: CaseRow) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The row's reasons as the page lists them: this week's, then last week's, each
+    week's most serious first, as (text, kind)."""
+    weeks = [
+        ("This week", r.reasons_this_week, r.kinds_this_week),
+        ("Last week", r.reasons_last_week, r.kinds_last_week),
+    ]
+    return [
+        (label, sorted(zip(texts, kinds, strict=True), key=_reason_rank))
+        for label, texts, kinds in weeks
+        if texts
+    ]
+
+
+def _reason_rank(reason: tuple[str, str]) -> int:
+    return SEVERITY.get(reason[1], SHORTFALL)
+
+
+def _last_name_first(r: CaseRow) -> tuple[str, str, str]:
+    return r.last_name.casefold(), r.first_name.casefold(), r.client_id
+
+
+def _by_severity(r: CaseRow) -> tuple[Any, ...]:
+    return (
+        *severity(r),
+        STATUS_ORDER.get(r.last_week, 5),
+        STATUS_ORDER.get(r.this_week, 5),
+        *_last_name_first(r),
+    )
+
+
 SORTS = {
-    "status": lambda r: (STATUS_ORDER[r.last_week], STATUS_ORDER[r.this_week], r.name),
-    "name": lambda r: (r.name.casefold(), r.client_id),
-    "client_id": lambda r: (r.client_id, r.name),
-    "violations": lambda r: (-r.open_violations, STATUS_ORDER[r.last_week], r.name),
+    "status": _by_severity,
+    "name": _last_name_first,
+    "client_id": lambda r: (r.client_id, *_last_name_first(r)),
+    "violations": lambda r: (-r.open_violations, *_by_severity(r)),
     "last_positive": lambda r: (
         r.days_since_last_positive is None,
         r.days_since_last_positive or 0,
-        r.name,
+        *_last_name_first(r),
     ),
 }
-SHOW = ("all", "attention", "compliant", "stepdown")
+
+
+def _out_this_week(r: CaseRow) -> bool:
+    return r.this_week == "non_compliant"
+
+
+def _out_last_week(r: CaseRow) -> bool:
+    return r.last_week == "non_compliant"
+
+
+# Which rows each ``show`` keeps. ``attention``: not compliant last or this week, an
+# open violation or an overdue test; ``stepdown``: meets the step-down criteria.
+FILTERS = {
+    "all": lambda r: True,
+    "attention": lambda r: (
+        _out_this_week(r) or _out_last_week(r) or r.open_violations > 0 or r.tests_overdue > 0
+    ),
+    "this_week": _out_this_week,
+    "last_week": _out_last_week,
+    "tests_overdue": lambda r: r.tests_overdue > 0,
+    "reports_due": lambda r: r.report_due,
+    "violations": lambda r: r.open_violations > 0,
+    "compliant": lambda r: r.last_week == "compliant" and r.this_week != "non_compliant",
+    "stepdown": lambda r: r.meets_stepdown,
+}
+SHOW = tuple(FILTERS)
 
 
 def arrange(
     rows: list[CaseRow], sort: str = "status", show: str = "all", q: str = ""
 ) -> list[CaseRow]:
-    """The dashboard's sorting and filtering. ``attention``: not compliant last or this
-    week, or an open violation; ``stepdown``: meets the step-down criteria."""
+    """The dashboard's sorting and filtering; ``q`` finds a name (either order) or id."""
     if sort not in SORTS:
         raise InvalidInput([FieldError("sort", f"one of {', '.join(SORTS)}")])
-    if show not in SHOW:
+    if show not in FILTERS:
         raise InvalidInput([FieldError("show", f"one of {', '.join(SHOW)}")])
     needle = q.strip().casefold()
+    keep = FILTERS[show]
     kept = [
         r
         for r in rows
-        if (not needle or needle in r.name.casefold() or needle in r.client_id.casefold())
+        if keep(r)
         and (
-            show == "all"
-            or (
-                show == "attention"
-                and ("non_compliant" in (r.last_week, r.this_week) or r.open_violations > 0)
-            )
-            or (
-                show == "compliant"
-                and r.last_week == "compliant"
-                and r.this_week != "non_compliant"
-            )
-            or (show == "stepdown" and r.meets_stepdown)
+            not needle
+            or needle in r.name.casefold()
+            or needle in f"{r.last_name}, {r.first_name}".casefold()
+            or needle in r.client_id.casefold()
         )
     ]
     return sorted(kept, key=SORTS[sort])
+
+
+@dataclass
+class Counts:
+    """The caseload's head: how many clients need what, over all active ones."""
+
+    active: int
+    out_this_week: int
+    out_last_week: int
+    tests_overdue: int  # tests
+    tests_overdue_clients: int
+    reports_due: int  # clients
+    open_violations: int  # violations
+    violation_clients: int
+
+
+def counts(rows: list[CaseRow]) -> Counts:
+    return Counts(
+        len(rows),
+        sum(map(_out_this_week, rows)),
+        sum(map(_out_last_week, rows)),
+        sum(r.tests_overdue for r in rows),
+        sum(r.tests_overdue > 0 for r in rows),
+        sum(r.report_due for r in rows),
+        sum(r.open_violations for r in rows),
+        sum(r.open_violations > 0 for r in rows),
+    )

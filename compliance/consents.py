@@ -128,6 +128,64 @@ async def create_recipient(
     return _recipient_view(await Recipient.select().where(Recipient.id == row.id).first())
 
 
+def _same(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
+async def matching_recipient(
+    program_id: int, name: str, email: str = "", phone: str = ""
+) -> dict[str, Any] | None:
+    """The program's active recipient who is this person: the same name and the same
+    e-mail address or phone number. Reused rather than added again, so an officer named
+    on several mandates stays one recipient whom every consent names."""
+    if not name.strip() or not (email.strip() or _digits(phone)):
+        return None
+    rows = (
+        await Recipient.select()
+        .where((Recipient.program == program_id) & Recipient.active.eq(True))
+        .order_by(Recipient.id)
+    )
+    for row in rows:
+        if not _same(row["name"], name):
+            continue
+        if (email.strip() and _same(row["email"], email)) or (
+            _digits(phone) and _digits(row["phone"]) == _digits(phone)
+        ):
+            return row
+    return None
+
+
+async def add_or_reuse_recipient(
+    principal: Principal, program_id: int, fields: Mapping[str, str], origin: str
+) -> tuple[int, bool]:
+    """Inside the caller's transaction: the matching recipient's id, or a new one's; and
+    whether it was added. ``fields`` were checked by the caller (name, and an e-mail
+    address or a phone number)."""
+    await db.serialize(f"recipients.{program_id}")
+    found = await matching_recipient(
+        program_id, fields["name"], fields.get("email", ""), fields.get("phone", "")
+    )
+    if found is not None:
+        return found["id"], False
+    row = Recipient(
+        program=program_id,
+        kind=fields["kind"],
+        name=fields["name"],
+        organisation=fields.get("organisation", ""),
+        email=fields.get("email", ""),
+        phone=fields.get("phone", ""),
+    )
+    await row.save()
+    await audit.record(
+        "recipient.create", principal.actor(origin), "recipient", row.id, {"from": "mandate"}
+    )
+    return row.id, True
+
+
 async def list_recipients(
     principal: Principal, program_id: int | None = None
 ) -> list[RecipientView]:
@@ -237,24 +295,31 @@ async def create_consent(
         "signed_on": form.date("signed_on"),
     }
     if not values["expires_on"] and not values["expiry_event"]:
-        form.errors.add("expires_on", "a consent needs an expiry date or an expiry event (§2.31)")
+        form.errors.add(
+            "expires_on",
+            "give the date or the event when the consent ends: "
+            "every consent needs one (42 CFR §2.31)",
+        )
     if values["expires_on"] and values["signed_on"] and values["expires_on"] < values["signed_on"]:
         form.errors.add("expires_on", "is before the date signed")
     if court_proceedings and purposes != [ConsentPurpose.court_proceedings.value]:
         form.errors.add(
             "purposes",
-            "a consent for use in court proceedings cannot be combined with any other purpose",
+            "a consent for use as evidence in court proceedings must be a consent of its own: "
+            "it cannot be combined with any other purpose",
         )
     if criminal_justice:
         if not values["revocable_after"] and not values["irrevocable_until_event"]:
             form.errors.add(
                 "revocable_after",
-                "a criminal-justice consent (§2.35) must state "
-                "the date or event until which it is irrevocable",
+                "a criminal-justice consent (42 CFR §2.35) must say until what date or "
+                "event the client cannot take it back",
             )
     elif values["revocable_after"] or values["irrevocable_until_event"]:
         form.errors.add(
-            "revocable_after", "only a criminal-justice consent (§2.35) may be irrevocable"
+            "revocable_after",
+            "only a criminal-justice consent, for court-ordered treatment, may say the client "
+            "cannot take it back: mark it as one, or leave the date and event blank",
         )
     form.errors.raise_if_any()
     async with db.transaction():

@@ -26,12 +26,15 @@ from compliance.tables import (
     Consent,
     DrugTest,
     FollowUpPlan,
+    GroupMember,
     Mandate,
     MandatePhase,
     Participant,
     PhaseSessionRequirement,
     Program,
     Recipient,
+    SessionParticipant,
+    TreatmentGroup,
     TreatmentSession,
 )
 from compliance.vocabulary import (
@@ -184,7 +187,7 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
         contact_email="records@riverbend.example",
     )
     await program.save()
-    analyte_ids = await seed_program_analytes(program.id)
+    analyte_ids = await seed_program_analytes(program.id, panel=PANEL)
     result = DemoResult(True)
     admin_pw, clin_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     await create_staff_user(
@@ -228,7 +231,26 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
         participants[c.key] = p.id
         await _mandate_and_consent(c, p.id, program.id, clinician.id, first_monday)
 
-    # Group sessions Mon/Wed/Thu 18:00-21:00; individual sessions Tue 10:00 per client.
+    # The standing group Mon/Wed/Thu 18:00-21:00 with its three clients; individual
+    # sessions Tue 10:00 per client.
+    group = TreatmentGroup(
+        program=program.id,
+        name="Relapse prevention group",
+        session_type=SessionType.group.value,
+        scheduled_minutes=180,
+        weekdays=["mon", "wed", "thu"],
+        start_time="18:00",
+        location="Group room B",
+        facilitator_name="Priya Raman, LCSW",
+        created_by=clinician.id,
+    )
+    await group.save()
+    await GroupMember.insert(
+        *[
+            GroupMember(treatment_group=group.id, participant=pid, added_by=clinician.id)
+            for pid in participants.values()
+        ]
+    )
     sessions = 0
     attendance: list[Attendance] = []
     for week in range(WEEKS + 1):
@@ -246,6 +268,7 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
                 facilitator=clinician.id,
                 facilitator_name="Priya Raman, LCSW",
                 location="Group room B",
+                treatment_group=group.id,
             )
             await s.save()
             sessions += 1
@@ -271,6 +294,7 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
                 location="Office 3",
             )
             await s.save()
+            await SessionParticipant(session=s.id, participant=participants[c.key]).save()
             sessions += 1
             attendance.append(
                 _attendance(participants[c.key], s, AttendanceStatus.present, 50, "", clinician.id)

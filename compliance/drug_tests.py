@@ -1,7 +1,9 @@
 """Drug tests with per-analyte results: typed in by staff, or stored by an import.
 
-A test is never edited in place: a correction (a lab's corrected report, an MRO review,
-a typo) is a new version of the test with its own analyte rows, who, when and why.
+A test is never edited in place: every change is a new version of the test with its own
+analyte rows, who and when. A version says what it is (VersionKind): the lab's
+confirmation of a screen and the MRO's review add facts and need no reason; a correction
+fixes a mistake (or is the lab's corrected report) and must say why.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from compliance import access, audit, db, versioning, violations
+from compliance import access, audit, caseload, db, rules, versioning, violations
 from compliance.accounts import Principal
+from compliance.analytes import panel_presets
 from compliance.attendance import program_zone
+from compliance.local_time import spoken
 from compliance.tables import Analyte, AnalyteResult, DrugTest, Participant, Program, StaffUser
 from compliance.validation import Errors, Form, fit_decimal
 from compliance.versioning import add_version, versions
@@ -25,6 +30,7 @@ from compliance.vocabulary import (
     RecordSource,
     SpecimenType,
     TestReason,
+    VersionKind,
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,6 +53,7 @@ TEST_FIELDS = (
     "creatinine_mg_dl",
     "specific_gravity",
     "ph",
+    "oxidants",
     "validity_note",
     "notes",
 )
@@ -61,6 +68,7 @@ RESULT_FIELDS = (
     "confirmation_method",
     "confirmation_lab",
     "confirmation_cutoff_ng_ml",
+    "confirmed_at",
     "level_ng_ml",
     "units",
     "reference_range",
@@ -88,6 +96,7 @@ class AnalyteResultView:
     comment: str
     confirmation_lab: str = ""
     mro_verified_at: datetime | None = None
+    confirmed_at: datetime | None = None
 
 
 @dataclass
@@ -111,13 +120,21 @@ class DrugTestView:
     creatinine_mg_dl: Decimal | None
     specific_gravity: Decimal | None
     ph: Decimal | None
+    oxidants: str
     validity_note: str
     notes: str
     source: str
     recorded_by: str
     recorded_at: datetime
-    correction_reason: str
+    correction_reason: str  # a correction's reason; a confirmation's or review's note
     results: list[AnalyteResultView] = field(default_factory=list)
+    version_kind: str = VersionKind.original.value
+    mro_name: str = ""
+    # The engine's verdict on this version under the program's policy (rules.py), so a
+    # page says what a report and the officer's page say: "presumptive", counting or not.
+    outcome: str = ""
+    counts_positive: bool = False
+    outcome_words: str = ""
     # DOMAIN.md's two clocks, shown (not judged) against the program's settings: the
     # specimen within collection_window_hours of the call, the result within
     # results_due_hours of collection. Whole hours; None when a time is missing.
@@ -143,19 +160,38 @@ def hours_past(
 class Deadlines:
     collection_window_hours: int = 8
     results_due_hours: int = 48
+    policy: rules.Policy = field(default_factory=rules.Policy)
 
 
 async def _deadlines(participant_id: int) -> Deadlines:
-    row = (
-        await Participant.select(
-            Participant.program.collection_window_hours, Participant.program.results_due_hours
-        )
+    """The program's clocks and the policy its tests are judged under."""
+    person = (
+        await Participant.select(Participant.program)
         .where(Participant.id == participant_id)
         .first()
     )
-    if row is None:
+    program = person and await Program.select().where(Program.id == person["program"]).first()
+    if not program:
         return Deadlines()
-    return Deadlines(row["program.collection_window_hours"], row["program.results_due_hours"])
+    return Deadlines(
+        program["collection_window_hours"],
+        program["results_due_hours"],
+        caseload.policy_of(program),
+    )
+
+
+def collection_before_call(
+    called_at: datetime | None, collected_at: datetime | None, zone: ZoneInfo | str
+) -> str | None:
+    """Why a specimen collected before the client was called to test cannot be stored,
+    or None when the times agree. The one rule the form, the API and both imports (CSV
+    and HL7) apply, each naming its own field."""
+    if called_at is None or collected_at is None or collected_at >= called_at:
+        return None
+    return (
+        f"{spoken(collected_at, zone)} is before the call to test at "
+        f"{spoken(called_at, zone)}; a specimen is given after the call"
+    )
 
 
 def number(value: Decimal) -> str:
@@ -202,6 +238,75 @@ async def _analytes(program_id: int) -> dict[str, dict[str, Any]]:
     return {r["key"]: r for r in rows}
 
 
+# 49 CFR 40.96: a pH below 4 or of 11 and above is an adulterated specimen (the HL7
+# import applies the same bounds to a lab's figures).
+PH_ADULTERATED = (Decimal(4), Decimal(11))
+OXIDANT_RESULTS = ("negative", "positive")
+
+
+def _oxidants(form: Form) -> str:
+    value = form.text("oxidants", required=False, max_length=20).lower()
+    if value and value not in OXIDANT_RESULTS:
+        form.errors.add("oxidants", f"{value!r} is not one of: {', '.join(OXIDANT_RESULTS)}")
+        return ""
+    return value
+
+
+def _validity(values: dict[str, Any], status: CollectionStatus, dilute_below: Decimal) -> None:
+    """A collected specimen's status from its validity figures, as a lab reports it:
+    adulterated (oxidants, pH out of range) before dilute (creatinine under the
+    program's threshold). The figures stay; the note says why, unless staff wrote one."""
+    if status is not CollectionStatus.collected:
+        return
+    ph, creatinine = values["ph"], values["creatinine_mg_dl"]
+    found = []
+    if ph is not None and not PH_ADULTERATED[0] <= ph < PH_ADULTERATED[1]:
+        found.append(f"pH {number(ph)}")
+    if values["oxidants"] == "positive":
+        found.append("oxidants positive")
+    if found:
+        values["collection_status"] = CollectionStatus.adulterated.value
+        values["validity_note"] = values["validity_note"] or "Adulterated: " + ", ".join(found)
+    elif creatinine is not None and creatinine < dilute_below:
+        values["collection_status"] = CollectionStatus.dilute.value
+        values["validity_note"] = (
+            values["validity_note"]
+            or f"Dilute: creatinine {number(creatinine)} mg/dL < {number(dilute_below)}"
+        )
+
+
+async def _with_panel(
+    form: Form, program_id: int, data: Mapping[str, Any], raw: Any, status: CollectionStatus
+) -> Any:
+    """``panel`` names a preset of the program's analytes (analytes.panel_presets): each
+    of them needs a result, and with ``all_negative`` every one not in ``results``
+    screened negative, so staff type only the exceptions."""
+    preset = str(data.get("panel") or "").strip()
+    everything_negative = form.boolean("all_negative")
+    if status in NOT_COLLECTED or not isinstance(raw, list):
+        return raw
+    if not preset:
+        if everything_negative:
+            form.errors.add("panel", "choose the panel the lab screened for 'all negative'")
+        return raw
+    presets = {p.key: p for p in await panel_presets(program_id)}
+    chosen = presets.get(preset)
+    if chosen is None:
+        form.errors.add("panel", f"{preset!r} is not one of: {', '.join(presets)}")
+        return raw
+    named = {str(r.get("analyte", "")) for r in raw if isinstance(r, Mapping)}
+    missing = [(key, name) for key, name in chosen.analytes if key not in named]
+    if everything_negative:
+        return [*raw, *({"analyte": key, "screen_result": "negative"} for key, _ in missing)]
+    if missing:
+        form.errors.add(
+            "results",
+            f"no screen result for {', '.join(name for _, name in missing)}: mark each, "
+            "or choose 'all negative' and mark only the exceptions",
+        )
+    return raw
+
+
 async def read_test(
     form: Form, program_id: int, data: Mapping[str, Any]
 ) -> tuple[dict, list[dict]]:
@@ -227,32 +332,36 @@ async def read_test(
         "creatinine_mg_dl": _decimal(form, "creatinine_mg_dl", data),
         "specific_gravity": _decimal(form, "specific_gravity", data),
         "ph": _decimal(form, "ph", data),
+        "oxidants": _oxidants(form),
         "validity_note": form.text("validity_note", required=False, max_length=2000),
         "notes": form.text("notes", required=False, max_length=4000),
     }
     if status in NOT_COLLECTED and values["collected_at"] is not None:
         form.errors.add("collected_at", f"must be empty for {status.value.replace('_', ' ')}")
-    threshold = program["dilute_creatinine_mg_dl"]
-    creatinine = values["creatinine_mg_dl"]
-    if status is CollectionStatus.collected and creatinine is not None and creatinine < threshold:
-        values["collection_status"] = CollectionStatus.dilute.value
-        values["validity_note"] = (
-            values["validity_note"]
-            or f"Dilute: creatinine {number(creatinine)} mg/dL < {number(threshold)}"
-        )
+    early = collection_before_call(values["called_at"], values["collected_at"], tz)
+    if early:
+        form.errors.add("collected_at", early)
+    reported, collected = values["result_reported_at"], values["collected_at"]
+    if reported is not None and collected is not None and reported < collected:
+        form.errors.add("result_reported_at", "is before the specimen was collected")
+    _validity(values, status, program["dilute_creatinine_mg_dl"])
     catalogue = await _analytes(program_id)
-    raw_results = data.get("results") or []
+    raw_results = await _with_panel(form, program_id, data, data.get("results") or [], status)
     results: list[dict] = []
     if status in NOT_COLLECTED and raw_results:
         form.errors.add("results", f"a {status.value.replace('_', ' ')} has no analyte results")
     elif status not in NOT_COLLECTED and not raw_results:
         form.errors.add("results", "a collected specimen needs at least one analyte result")
+    seen: set[str] = set()
     for n, raw in enumerate(raw_results if isinstance(raw_results, Sequence) else []):
         sub = Form(raw, Errors())
         key = sub.text("analyte", max_length=40)
         analyte = catalogue.get(key)
         if key and analyte is None:
             sub.errors.add("analyte", f"{key!r} is not in the program's analyte table")
+        elif key and key in seen:
+            sub.errors.add("analyte", f"{key!r} has a result already")
+        seen.add(key)
         screen = sub.choice("screen_result", AnalyteOutcome)
         confirmation = sub.choice("confirmation_result", AnalyteOutcome, required=False)
         mro = sub.choice("mro_result", AnalyteOutcome, required=False)
@@ -329,12 +438,10 @@ async def _test_row(principal: Principal, test_id: int) -> dict[str, Any]:
     return row
 
 
-async def correct_test(
-    principal: Principal, test_id: int, data: Mapping[str, Any], origin: str
-) -> DrugTestView:
-    """A new version with a required reason. Only what ``data`` names changes: every other
-    field of the test and of each analyte (units, ranges, flags, the lab's cutoffs, the
-    exact collection time) is carried over from the version it corrects."""
+async def _version_base(
+    principal: Principal, test_id: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
+    """The version a new one starts from, its participant, and its analyte rows by key."""
     current = await _test_row(principal, test_id)
     person = await access.participant_row(principal, current["participant"])
     stored = (
@@ -348,7 +455,16 @@ async def correct_test(
             Analyte.program == person["program"]
         )
     }
-    stored_by_key = {keys.get(r["analyte"], r["analyte_code"]): r for r in stored}
+    return current, person, {keys.get(r["analyte"], r["analyte_code"]): r for r in stored}
+
+
+async def correct_test(
+    principal: Principal, test_id: int, data: Mapping[str, Any], origin: str
+) -> DrugTestView:
+    """A new version with a required reason. Only what ``data`` names changes: every other
+    field of the test and of each analyte (units, ranges, flags, the lab's cutoffs, the
+    exact collection time) is carried over from the version it corrects."""
+    current, person, stored_by_key = await _version_base(principal, test_id)
     submitted = data.get("results")
     merged: dict[str, Any] = {**{k: current[k] for k in TEST_FIELDS}, **data}
     if not isinstance(submitted, list):
@@ -399,18 +515,224 @@ async def correct_stored_test(
     reason: str,
     extra: dict | None = None,
 ) -> int:
-    """New version of a stored test with fresh analyte rows; caller owns the transaction."""
+    """New version of a stored test with fresh analyte rows; caller owns the transaction.
+    A correction unless ``extra`` names another ``version_kind``."""
     new_id = await add_version(
         DrugTest,
         current,
         values,
         user_id=user_id,  # type: ignore[arg-type]
         reason=reason,
-        extra=extra,
+        extra={"version_kind": VersionKind.correction.value, **(extra or {})},
     )
     if results:
         await AnalyteResult.insert(*[AnalyteResult(drug_test=new_id, **r) for r in results])
     return new_id
+
+
+# --- confirmations and MRO reviews: new versions that add facts -----------------------
+
+
+def _entries(form: Form, data: Mapping[str, Any], what: str) -> list[Mapping[str, Any]]:
+    raw = data.get("results")
+    entries = [r for r in raw if isinstance(r, Mapping)] if isinstance(raw, list) else []
+    if not entries or (isinstance(raw, list) and len(entries) != len(raw)):
+        form.errors.add("results", f"name at least one analyte and its {what}")
+    return entries
+
+
+def _after_collection(form: Form, name: str, when: datetime | None, current: dict) -> None:
+    collected = current["collected_at"]
+    if when is not None and collected is not None and when < collected:
+        form.errors.add(name, "is before the specimen was collected")
+
+
+def _addable(form: Form, current: dict[str, Any], what: str) -> None:
+    if not current["is_current"]:
+        form.errors.add("drug_test_id", f"a newer version exists; add the {what} to that one")
+    if current["collection_status"] in NOT_COLLECTED:
+        status = current["collection_status"].replace("_", " ")
+        form.errors.add("collection_status", f"a {status} has no specimen for a {what}")
+
+
+async def _add_facts(
+    principal: Principal,
+    current: dict[str, Any],
+    stored: dict[str, dict[str, Any]],
+    changes: dict[str, dict[str, Any]],
+    *,
+    kind: VersionKind,
+    note: str,
+    test_changes: dict[str, Any],
+    origin: str,
+) -> DrugTestView:
+    """A new version with ``changes`` applied to the named analytes; everything else is
+    carried over. The note, if any, is kept where a correction keeps its reason."""
+    results = [
+        {**{f: row[f] for f in RESULT_FIELDS}, **changes.get(key, {})}
+        for key, row in stored.items()
+    ]
+    async with db.transaction():
+        new_id = await correct_stored_test(
+            current,
+            test_changes,
+            results,
+            user_id=principal.id,
+            reason=note,
+            extra={"version_kind": kind.value},
+        )
+        await violations.refresh([current["participant"]])
+        await audit.record(
+            f"drug_test.{kind.value}",
+            principal.actor(origin),
+            "drug_test",
+            new_id,
+            {"version_of": current["id"]},
+        )
+    return (await test_history(principal, new_id))[-1]
+
+
+CONFIRMED = (AnalyteOutcome.positive, AnalyteOutcome.negative, AnalyteOutcome.invalid)
+MRO_VERDICTS = (AnalyteOutcome.positive, AnalyteOutcome.negative)
+
+
+async def add_confirmation(
+    principal: Principal, test_id: int, data: Mapping[str, Any], origin: str
+) -> DrugTestView:
+    """The lab's confirmation (GC-MS, LC-MS/MS) of one or more screens: when it was
+    reported, by which lab, and per analyte the result, method and level. A new version
+    labelled a confirmation; a note is optional, no reason is asked."""
+    current, person, stored = await _version_base(principal, test_id)
+    tz = await program_zone(person["program"])
+    form = Form(data)
+    when = form.local_datetime("confirmed_at", tz)
+    _after_collection(form, "confirmed_at", when, current)
+    lab = form.text("confirmation_lab", required=False) or current["lab_name"]
+    note = form.text("note", required=False, max_length=2000)
+    _addable(form, current, "confirmation")
+    changes: dict[str, dict[str, Any]] = {}
+    for n, raw in enumerate(_entries(form, data, "confirmation result")):
+        sub = Form(raw, Errors())
+        key = sub.text("analyte", max_length=40)
+        base = stored.get(key)
+        if key and base is None:
+            sub.errors.add("analyte", f"{key!r} is not among this test's results")
+        elif key in changes:
+            sub.errors.add("analyte", f"{key!r} is named twice")
+        result = sub.choice("confirmation_result", AnalyteOutcome)
+        if result is not None and result not in CONFIRMED:
+            sub.errors.add("confirmation_result", "must be positive, negative or invalid")
+        method = sub.text("confirmation_method", max_length=40)
+        level = _decimal(sub, "level_ng_ml", raw)
+        cutoff = _decimal(sub, "confirmation_cutoff_ng_ml", raw)
+        for e in sub.errors.items:
+            form.errors.add(f"results[{n}].{e.field}", e.reason)
+        if base is not None and result is not None:
+            changes[key] = {
+                "confirmation_result": result.value,
+                "confirmation_method": method,
+                "confirmation_lab": lab[:200],
+                "confirmed_at": when,
+                "level_ng_ml": level if level is not None else base["level_ng_ml"],
+                "confirmation_cutoff_ng_ml": cutoff or base["confirmation_cutoff_ng_ml"],
+            }
+    form.errors.raise_if_any()
+    return await _add_facts(
+        principal,
+        current,
+        stored,
+        changes,
+        kind=VersionKind.confirmation,
+        note=note,
+        test_changes={},
+        origin=origin,
+    )
+
+
+async def add_mro_review(
+    principal: Principal, test_id: int, data: Mapping[str, Any], origin: str
+) -> DrugTestView:
+    """A Medical Review Officer's verdict: who reviewed, when, and per analyte positive
+    or negative with why (a negative on a lab positive needs it: "valid prescription").
+    The lab's result stays beside it; the MRO's verdict prevails in the engine."""
+    current, person, stored = await _version_base(principal, test_id)
+    tz = await program_zone(person["program"])
+    form = Form(data)
+    mro_name = form.text("mro_name", max_length=200)
+    when = form.local_datetime("reviewed_at", tz)
+    _after_collection(form, "reviewed_at", when, current)
+    note = form.text("note", required=False, max_length=2000)
+    _addable(form, current, "MRO review")
+    changes: dict[str, dict[str, Any]] = {}
+    for n, raw in enumerate(_entries(form, data, "MRO verdict")):
+        sub = Form(raw, Errors())
+        key = sub.text("analyte", max_length=40)
+        if key and key not in stored:
+            sub.errors.add("analyte", f"{key!r} is not among this test's results")
+        elif key in changes:
+            sub.errors.add("analyte", f"{key!r} is named twice")
+        verdict = sub.choice("mro_result", AnalyteOutcome)
+        if verdict is not None and verdict not in MRO_VERDICTS:
+            sub.errors.add("mro_result", "must be positive or negative")
+        comment = sub.text(
+            "mro_comment", required=verdict is AnalyteOutcome.negative, max_length=2000
+        )
+        for e in sub.errors.items:
+            form.errors.add(f"results[{n}].{e.field}", e.reason)
+        if key in stored and verdict is not None:
+            changes[key] = {
+                "mro_result": verdict.value,
+                "mro_comment": comment,
+                "mro_verified_at": when,
+            }
+    form.errors.raise_if_any()
+    return await _add_facts(
+        principal,
+        current,
+        stored,
+        changes,
+        kind=VersionKind.mro_review,
+        note=note,
+        test_changes={"mro_name": mro_name},
+        origin=origin,
+    )
+
+
+def version_kind(row: dict[str, Any]) -> str:
+    """What a stored version is: rows from before kinds were kept read "original", and
+    any later version among them was a correction."""
+    kind = row["version_kind"] or VersionKind.original.value
+    if kind == VersionKind.original.value and row["version"] > 1:
+        return VersionKind.correction.value
+    return kind
+
+
+def _judge(view: DrugTestView, policy: rules.Policy) -> None:
+    """The engine's verdict on one version, the same words a report uses."""
+    fact = rules.DrugTestFact(
+        view.id,
+        view.collection_status,
+        view.reason,
+        view.collected_at,
+        view.called_at,
+        tuple(
+            rules.AnalyteFact(
+                r.analyte_key,
+                r.analyte_name,
+                r.screen_result,
+                r.confirmation_result,
+                r.confirmation_method,
+                r.mro_result,
+            )
+            for r in view.results
+        ),
+    )
+    found = rules.drug_test_outcome(fact, ZoneInfo(policy.time_zone), policy)
+    view.outcome, view.counts_positive, view.outcome_words = (
+        found.outcome,
+        found.counts_positive,
+        found.detail,
+    )
 
 
 async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugTestView]:
@@ -438,12 +760,13 @@ async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugT
                 r["comment"],
                 r["confirmation_lab"],
                 r["mro_verified_at"],
+                r["confirmed_at"],
             )
         )
     users = {
         u["id"]: u["full_name"] for u in await StaffUser.select(StaffUser.id, StaffUser.full_name)
     }
-    return [
+    views = [
         DrugTestView(
             id=r["id"],
             record_uid=str(r["record_uid"]),
@@ -457,10 +780,15 @@ async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugT
             recorded_at=r["recorded_at"],
             correction_reason=r["correction_reason"],
             results=results.get(r["id"], []),
+            version_kind=version_kind(r),
+            mro_name=r["mro_name"],
             **_timeliness(r, deadlines),
         )
         for r in rows
     ]
+    for view in views:
+        _judge(view, deadlines.policy)
+    return views
 
 
 def _timeliness(row: dict[str, Any], deadlines: Deadlines) -> dict[str, Any]:

@@ -1,5 +1,9 @@
 """Mandates (court, probation, EAP, DOT SAP referrals) and their phases' weekly
-requirements, which the compliance engine measures attendance and testing against."""
+requirements, which the compliance engine measures attendance and testing against.
+
+Phase 1 starts with the mandate unless told otherwise: the engine judges a week only
+against a started phase, so a mandate with no started phase judged nothing. Later
+phases start when the client steps down (``start_phase``)."""
 
 from __future__ import annotations
 
@@ -9,13 +13,21 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from compliance import access, audit, db
+from compliance import access, audit, consents, db
 from compliance.accounts import Principal
 from compliance.tables import Mandate, MandatePhase, PhaseSessionRequirement
 from compliance.validation import Errors, Form
-from compliance.vocabulary import ReferralSource, SessionType
+from compliance.vocabulary import RecipientKind, ReferralSource, SessionType
 
 NEEDS_CASE_NUMBER = (ReferralSource.court, ReferralSource.probation)
+# Who the mandate's contact is, as a recipient of reports.
+CONTACT_KIND = {
+    ReferralSource.court: RecipientKind.probation_officer,
+    ReferralSource.probation: RecipientKind.probation_officer,
+    ReferralSource.eap: RecipientKind.eap_case_manager,
+    ReferralSource.dot_sap: RecipientKind.sap,
+    ReferralSource.other: RecipientKind.other,
+}
 
 
 @dataclass
@@ -48,6 +60,9 @@ class MandateView:
 
 
 def _hours(form: Form, name: str, raw: Any) -> Decimal | None:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        form.errors.add(name, "is required")
+        return None
     try:
         value = Decimal(str(raw))
     except Exception:
@@ -78,7 +93,8 @@ def _read_phases(form: Form, raw_phases: Any) -> list[dict[str, Any]]:
             except ValueError:
                 sub.errors.add(f"sessions_per_week.{key}", "is not a session type")
                 continue
-            number = Form({"n": count}, sub.errors).integer("n", minimum=0, maximum=14)
+            where = f"sessions_per_week.{kind.value}"
+            number = Form({where: count}, sub.errors).integer(where, minimum=0, maximum=14)
             if number:
                 sessions[kind.value] = number
         for e in sub.errors.items:
@@ -117,6 +133,16 @@ async def create_mandate(
     if values["ends_on"] and values["starts_on"] and values["ends_on"] < values["starts_on"]:
         form.errors.add("ends_on", "is before the start")
     phases = _read_phases(form, data.get("phases"))
+    if phases and phases[0]["started_on"] is None:
+        phases[0]["started_on"] = values["starts_on"]
+    for n, phase in enumerate(phases):
+        if (
+            phase["started_on"]
+            and values["starts_on"]
+            and phase["started_on"] < values["starts_on"]
+        ):
+            form.errors.add(f"phases[{n}].started_on", "is before the mandate starts")
+    contact = _contact_recipient(form, source, values)
     form.errors.raise_if_any()
     assert source is not None
     async with db.transaction():
@@ -124,6 +150,11 @@ async def create_mandate(
             participant=person["id"], source=source.value, created_by=principal.id, **values
         )
         await mandate.save()
+        detail: dict[str, Any] = {"source": source.value, "phases": len(phases)}
+        if contact is not None:
+            detail["recipient"], detail["recipient_added"] = await consents.add_or_reuse_recipient(
+                principal, person["program"], contact, origin
+            )
         for seq, phase in enumerate(phases, start=1):
             row = MandatePhase(
                 mandate=mandate.id,
@@ -141,14 +172,40 @@ async def create_mandate(
                         for k, v in phase["sessions"].items()
                     ]
                 )
-        await audit.record(
-            "mandate.create",
-            principal.actor(origin),
-            "mandate",
-            mandate.id,
-            {"source": source.value, "phases": len(phases)},
-        )
+        await audit.record("mandate.create", principal.actor(origin), "mandate", mandate.id, detail)
     return await get_mandate(principal, mandate.id)
+
+
+def _contact_recipient(
+    form: Form, source: ReferralSource | None, values: Mapping[str, Any]
+) -> dict[str, str] | None:
+    """The contact as a recipient's fields when ``add_contact_as_recipient`` asks for it:
+    the officer named on the order is not typed again on the recipients page."""
+    if not form.boolean("add_contact_as_recipient") or source is None:
+        return None
+    name, email, phone = values["contact_name"], values["contact_email"], values["contact_phone"]
+    if not name:
+        form.errors.add("contact_name", "is required to add the contact as a recipient")
+    if email and "@" not in email:
+        form.errors.add("contact_email", "is not an e-mail address")
+    if not email and not phone:
+        form.errors.add(
+            "contact_email", "give an e-mail address or a phone number to add them as a recipient"
+        )
+    return {
+        "kind": CONTACT_KIND[source].value,
+        "name": name,
+        "organisation": values["referring_agency"] or values["court_name"],
+        "email": email,
+        "phone": phone,
+    }
+
+
+async def contact_recipient(program_id: int, mandate: MandateView) -> dict[str, Any] | None:
+    """The recipient who is the mandate's contact, when there is one."""
+    return await consents.matching_recipient(
+        program_id, mandate.contact_name, mandate.contact_email, mandate.contact_phone
+    )
 
 
 async def _mandate_row(principal: Principal, mandate_id: int) -> dict[str, Any]:

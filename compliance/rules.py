@@ -36,6 +36,9 @@ class Policy:
     time_zone: str = "America/New_York"
     week_starts_on: int = 0  # 0 = Monday
     dilute_counts_as_positive: bool = False
+    # Off (the default): a screen positive awaiting confirmation is pending, neither a
+    # violation nor a reason; on: it counts as positive until confirmed or reviewed.
+    presumptive_counts_before_confirmation: bool = False
     excused_absence_counts_toward_hours: bool = False
     stepdown_compliant_weeks: int = 4
     stepdown_consecutive_negative_tests: int = 6
@@ -100,7 +103,7 @@ REASON_KINDS = {
     "sessions": "required sessions not met",
     "tests_short": "required tests not collected",
     "positive": "a positive test",
-    "presumptive": "counts as positive until confirmed or reviewed",
+    "presumptive": "counts as positive until confirmed or reviewed (program policy)",
     "missed": "counts as a positive test",
     "refused": "counts as a positive test",
     "adulterated": "counts as a positive test",
@@ -175,12 +178,16 @@ class Evaluation:
     last_positive: DrugTestOutcome | None = None
     # The step-down criteria not met yet, in words ("4 compliant weeks in a row: 2 so far").
     stepdown_unmet: tuple[str, ...] = ()
+    # Presumptive positives the program's policy does not count before confirmation, up
+    # to the day judged on: awaiting the lab, they count for nothing yet.
+    pending: tuple[DrugTestOutcome, ...] = ()
 
 
 @dataclass(slots=True)
 class Violation:
-    """An event an officer is told about once: a test counted positive (not a presumptive
-    one) or an unexcused absence. ``ref`` names the record version behind it."""
+    """An event an officer is told about once: a test counted positive (a presumptive
+    one only when the program's policy counts it) or an unexcused absence. ``ref`` names
+    the record version behind it."""
 
     kind: str  # a ViolationKind value
     ref: str  # "drug_test:5", "attendance:12"
@@ -256,7 +263,7 @@ def drug_test_outcome(test: DrugTestFact, tz: ZoneInfo, policy: Policy) -> DrugT
             method = f" by {a.confirmation_method}" if a.confirmation_method else ""
             confirmed.append(f"{a.name} (confirmed{method})")
         elif a.screen == "positive" and a.confirmation is None:
-            presumptive.append(f"{a.name} (screen only, not confirmed)")
+            presumptive.append(a.name)
     if confirmed:
         return DrugTestOutcome(
             test.id,
@@ -271,8 +278,9 @@ def drug_test_outcome(test: DrugTestFact, tz: ZoneInfo, policy: Policy) -> DrugT
             test.id,
             day,
             "presumptive",
-            True,
-            f"Presumptive positive collected {_label(day)}: {', '.join(presumptive)}",
+            policy.presumptive_counts_before_confirmation,
+            f"Presumptive positive collected {_label(day)}, pending confirmation: "
+            + ", ".join(presumptive),
             moment,
         )
     if test.collection_status == "dilute":
@@ -303,6 +311,7 @@ VIOLATION_KINDS = {
     "adulterated": "adulterated_specimen",
     "substituted": "substituted_specimen",
     "dilute": "dilute_specimen",  # only when policy counts it as positive
+    "presumptive": "presumptive_positive",  # likewise
 }
 
 
@@ -378,7 +387,8 @@ def evaluate(
 
     counts = _counts(weeks, judged_on)
     counted = [o for o in outcomes if period_start <= o.day <= judged_on]
-    judged = [o for o in counted if o.outcome != "dilute" or o.counts_positive]
+    # A dilute or presumptive the policy does not count is neither negative nor positive.
+    judged = [o for o in counted if o.outcome not in UNJUDGED or o.counts_positive]
     negatives = sum(1 for o in judged if not o.counts_positive)
     streak = best = 0
     for o in judged:
@@ -410,10 +420,12 @@ def evaluate(
         counts=counts,
         last_positive=positives[-1] if positives else None,
         stepdown_unmet=unmet,
+        pending=tuple(o for o in counted if o.outcome == "presumptive" and not o.counts_positive),
     )
 
 
 _OUTCOME_ORDER = attrgetter("day", "test_id")
+UNJUDGED = frozenset(("dilute", "presumptive"))  # unless the policy counts them
 JUDGED = frozenset(("compliant", "non_compliant"))
 
 

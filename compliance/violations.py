@@ -8,6 +8,10 @@ record's ``record_uid``, which every version of a record shares: correcting a no
 a missed test does not make a second violation, and a correction that takes one back
 (an absence excused afterwards, a positive the MRO overturned) marks it withdrawn
 rather than deleting what officers may already have been told.
+
+A presumptive positive (a screen awaiting confirmation) is a violation of its own kind
+only when the program's policy counts it before confirmation; otherwise it is listed as
+pending (``pending_confirmations``), the same thing the engine's weeks say.
 """
 
 from __future__ import annotations
@@ -153,6 +157,36 @@ async def _views(rows: list[dict[str, Any]]) -> list[ViolationView]:
             r["notified_at"],
         )
         for r in rows
+    ]
+
+
+@dataclass
+class PendingView:
+    """A presumptive positive awaiting confirmation that the program's policy does not
+    count yet: shown beside the violations, never one of them, never notified."""
+
+    participant_id: int
+    occurred_at: datetime | None  # when collected
+    description: str  # the engine's words: "Presumptive positive ..., pending confirmation"
+    record: str  # "drug_test:12": the current version
+
+
+async def pending_confirmations(
+    principal: Principal, participant_id: int, today: date | None = None
+) -> list[PendingView]:
+    """The participant's presumptive positives awaiting confirmation over the whole
+    enrolment, newest first: what the engine leaves out of the violations by policy."""
+    person = await access.participant_row(principal, participant_id)
+    program = await Program.select().where(Program.id == person["program"]).first()
+    local_today = today or datetime.now(ZoneInfo(program["time_zone"])).date()
+    result = (
+        await caseload.evaluate_people(
+            program, [person], [participant_id], person["admitted_on"], local_today, local_today
+        )
+    )[participant_id]
+    return [
+        PendingView(participant_id, o.at, o.detail, f"drug_test:{o.test_id}")
+        for o in reversed(result.pending)
     ]
 
 

@@ -195,6 +195,9 @@ class ViolationKind(StrEnum):
     substituted_specimen = "substituted_specimen"
     dilute_specimen = "dilute_specimen"
     unexcused_absence = "unexcused_absence"
+    # A screen positive not yet confirmed, when the program's policy counts it before
+    # confirmation (Program.presumptive_counts_before_confirmation).
+    presumptive_positive = "presumptive_positive"
 
 
 class OutboxStatus(StrEnum):
@@ -210,3 +213,29 @@ class FollowUpSubstances(StrEnum):
     drugs = "drugs"
     alcohol = "alcohol"
     both = "both"
+
+
+class VersionKind(StrEnum):
+    """What a new version of a drug test is: the lab's confirmation and the MRO's review
+    are facts added to the test, not corrections of a mistake, and are said as such."""
+
+    original = "original"
+    correction = "correction"  # a mistake fixed, or a lab's corrected report: needs a reason
+    confirmation = "confirmation"  # GC-MS / LC-MS-MS result of a screen
+    mro_review = "mro_review"  # a Medical Review Officer's verdict
+
+
+class Weekday(StrEnum):
+    """A group's meeting days, in the order of Python's ``date.weekday()`` (Monday 0)."""
+
+    mon = "mon"
+    tue = "tue"
+    wed = "wed"
+    thu = "thu"
+    fri = "fri"
+    sat = "sat"
+    sun = "sun"
+
+    @property
+    def number(self) -> int:
+        return list(Weekday).index(self)

@@ -43,7 +43,12 @@ PUBLIC = {
     ("/l/{token:str}", "GET"),
     ("/l/{token:str}/code", "POST"),
     ("/l/{token:str}/reports/{report_id:int}/pdf", "GET"),
+    # A new staff member's set-password link: its token is the key (test_admin_pages).
+    ("/set-password/{token:str}", "GET"),
+    ("/set-password/{token:str}", "POST"),
+    ("/set-password/done", "GET"),
 }
+GROUP = {"name": "G", "scheduled_minutes": 60, "weekdays": ["mon"], "start_time": "18:00"}
 TEST = {
     "collected_at": "2026-03-04T08:15",
     "results": [{"analyte": "thc", "screen_result": "negative"}],
@@ -122,6 +127,27 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"status": "present", "reason": "x"}
     },
     ("/drug-tests/{test_id:int}/correct", "POST"): {"data": {"correction_reason": "x"}},
+    ("/drug-tests/{test_id:int}/confirmation", "POST"): {
+        "data": {"confirmed_at": "2026-03-05T10:00", "confirmation_result:thc": "negative"}
+    },
+    ("/drug-tests/{test_id:int}/mro-review", "POST"): {
+        "data": {"mro_name": "M", "reviewed_at": "2026-03-05T10:00", "mro_result:thc": "positive"}
+    },
+    ("/api/drug-tests/{test_id:int}/confirmations", "POST"): {
+        "json": {
+            "confirmed_at": "2026-03-05T10:00",
+            "results": [
+                {"analyte": "thc", "confirmation_result": "negative", "confirmation_method": "X"}
+            ],
+        }
+    },
+    ("/api/drug-tests/{test_id:int}/mro-reviews", "POST"): {
+        "json": {
+            "mro_name": "M",
+            "reviewed_at": "2026-03-05T10:00",
+            "results": [{"analyte": "thc", "mro_result": "positive"}],
+        }
+    },
     ("/participants/{participant_id:int}/mandates", "POST"): {"data": {"source": "eap"}},
     ("/participants/{participant_id:int}/consents", "POST"): {"data": {"recipient_id": "1"}},
     ("/participants/{participant_id:int}/outside-meetings", "POST"): {"data": {"proof": "x"}},
@@ -147,9 +173,22 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/reports/{report_id:int}/send", "POST"): {"data": {}},
     ("/links/{link_id:int}/revoke", "POST"): {"data": {}},
     ("/reports/{report_id:int}/revoke", "POST"): {"data": {"reason": "x"}},
+    ("/api/reports/{report_id:int}/new-version", "POST"): {},
+    ("/reports/{report_id:int}/new-version", "POST"): {"data": {}},
     ("/api/programs/{program_id:int}/analytes/codes", "POST"): {
         "json": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
     },
+    # Issue 15's roster: groups, their members and sessions, clients added to a session.
+    ("/api/sessions/{session_id:int}/participants", "POST"): {"json": {"participant_ids": [1]}},
+    ("/sessions/{session_id:int}/participants", "POST"): {"data": {"add-1": "on"}},
+    ("/api/groups/{group_id:int}", "PUT"): {"json": GROUP},
+    ("/api/groups/{group_id:int}/members", "POST"): {"json": {"participant_ids": [1]}},
+    ("/api/groups/{group_id:int}/members/{participant_id:int}", "DELETE"): {},
+    ("/api/groups/{group_id:int}/sessions", "POST"): {"json": {}},
+    ("/groups/{group_id:int}", "POST"): {"data": {"name": "X", "weekday-mon": "on"}},
+    ("/groups/{group_id:int}/members", "POST"): {"data": {"add-1": "on"}},
+    ("/groups/{group_id:int}/members/{participant_id:int}/remove", "POST"): {"data": {}},
+    ("/groups/{group_id:int}/sessions", "POST"): {"data": {}},
     ("/programs/{program_id:int}/analytes", "POST"): {
         "data": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
     },
@@ -160,6 +199,12 @@ ADMIN_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "full_name": "X",
         "role": "clinician",
         "password": "long enough password",
+        "program_ids": [1],
+    },
+    ("/api/admin/invites", "POST"): {
+        "email": "x@y.org",
+        "full_name": "X",
+        "role": "clinician",
         "program_ids": [1],
     },
 }
@@ -217,6 +262,7 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
         },
     ),
     ("/imports", "GET"): (200, {}),
+    ("/imports/help", "GET"): (200, {}),
     ("/imports", "POST"): (
         404,
         {
@@ -225,7 +271,18 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
         },
     ),
     ("/api/session", "GET"): (200, {}),
+    ("/outbox", "GET"): (303, {}),
     ("/sessions", "GET"): (200, {}),
+    ("/sessions/new", "GET"): (200, {}),
+    ("/sessions/minutes.js", "GET"): (200, {}),
+    ("/api/groups", "GET"): (200, {}),
+    ("/api/groups", "POST"): (422, {"json": {**GROUP, "program_id": "A"}}),
+    ("/groups", "GET"): (200, {}),
+    ("/groups/new", "GET"): (200, {}),
+    ("/groups", "POST"): (
+        422,
+        {"data": {"program_id": "A", "name": "X", "scheduled_minutes": "60", "start_time": "9:00"}},
+    ),
     ("/api/caseload", "GET"): (200, {}),
     ("/caseload", "GET"): (200, {}),
     ("/recipients", "GET"): (200, {}),
@@ -291,6 +348,10 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
         json={"entries": [{"participant_id": pid, "status": "present"}]},
     )
     tid = (await client.post(f"/api/participants/{pid}/drug-tests", json=TEST)).json()["id"]
+    gid = (await client.post("/api/groups", json={**GROUP, "program_id": world.program_a})).json()[
+        "id"
+    ]
+    await client.post(f"/api/groups/{gid}/members", json={"participant_ids": [pid]})
     mid = (
         await client.post(
             f"/api/participants/{pid}/mandates",
@@ -360,6 +421,8 @@ async def program_a_records(client: httpx.AsyncClient) -> tuple[World, dict[str,
         "violation_id": vid,
         "report_id": report.id,
         "link_id": link.id,
+        "group_id": gid,
+        "invite_id": 1,  # administrators only: refused before any invitation is looked up
     }
     return world, ids
 
@@ -414,8 +477,9 @@ async def test_every_route_refuses_another_programs_user(client, program_a_recor
         if key in PUBLIC:
             continue
         seen.add(key)
-        if path.startswith("/api/admin/"):
-            # The role dimension: administrators only (test_admin covers other programs).
+        if path.startswith(("/api/admin/", "/admin")):
+            # The role dimension: administrators only, API and pages (test_admin and
+            # test_admin_pages cover other programs).
             response = await client.request(method, fill(path, ids), json={})
             assert response.status_code in (403, 400), f"{method} {path}: {response.status_code}"
             if response.status_code == 400:  # body rejected before the handler: try a valid one

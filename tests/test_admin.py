@@ -21,8 +21,16 @@ ADMIN_CALLS = [
             "program_ids": [1],
         },
     ),
+    (
+        "POST",
+        "/api/admin/invites",
+        {"email": "x@y.org", "full_name": "X", "role": "clinician", "program_ids": [1]},
+    ),
+    ("POST", "/api/admin/users/1/invite", None),
     ("POST", "/api/admin/users/1/deactivate", None),
+    ("POST", "/api/admin/users/1/activate", None),
     ("GET", "/api/admin/programs/1", None),
+    ("POST", "/api/admin/programs/1/policy-preview", {"week_starts_on": 6}),
     ("PATCH", "/api/admin/programs/1", {"week_starts_on": 6}),
 ]
 
@@ -105,15 +113,22 @@ async def test_admin_sets_program_policy(client, world) -> None:
     before = (await client.get(url)).json()
     assert (before["week_starts_on"], before["dilute_counts_as_positive"]) == (0, False)
     assert before["results_due_hours"] == 48 and before["collection_window_hours"] == 8
+    change = {
+        "week_starts_on": 6,
+        "dilute_counts_as_positive": True,
+        "dilute_creatinine_mg_dl": 15.5,
+    }
+    unconfirmed = await client.patch(url, json=change)
+    assert unconfirmed.status_code == 422
+    assert unconfirmed.json()["errors"][0]["field"] == "confirmation"
+    assert (await client.get(url)).json() == before  # nothing changed
+    preview = await client.post(f"{url}/policy-preview", json=change)
+    assert preview.status_code == 200, preview.text
+    assert {c["name"] for c in preview.json()["changes"]} == set(change)
     changed = await client.patch(
-        url,
-        json={
-            "week_starts_on": 6,
-            "dilute_counts_as_positive": True,
-            "dilute_creatinine_mg_dl": "15.5",
-        },
+        url, json={**change, "confirmation": preview.json()["confirmation"]}
     )
-    assert changed.status_code == 200
+    assert changed.status_code == 200, changed.text
     body = changed.json()
     assert (body["week_starts_on"], body["dilute_counts_as_positive"]) == (6, True)
     assert float(body["dilute_creatinine_mg_dl"]) == 15.5

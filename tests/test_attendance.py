@@ -95,7 +95,7 @@ async def test_roster_records_a_whole_group_then_corrects_with_a_reason(client, 
 @pytest.mark.parametrize(
     ("entry", "field", "reason"),
     [
-        ({"status": "late"}, "minutes_attended", "is required"),
+        ({"status": "late"}, "minutes_late", "is required for late: how many minutes were missed"),
         (
             {"status": "absent_excused", "minutes_attended": 30},
             "minutes_attended",

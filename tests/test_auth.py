@@ -70,8 +70,9 @@ async def test_sign_in_sets_a_new_private_session_and_redirects(
     )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
     assert client.cookies["compliance_session"] != "planted-by-an-attacker"
-    home = await client.get("/")
-    assert "Signed in as Priya Raman (clinician)" in home.text
+    home = await client.get("/")  # a signed-in user's home is the caseload
+    assert home.status_code == 303 and home.headers["location"] == "/caseload"
+    assert "Priya Raman" in (await client.get("/caseload")).text
     events = await AuditEvent.select().where(AuditEvent.action == "login.success")
     assert len(events) == 1 and events[0]["origin"]
     assert PASSWORD not in str(await AuditEvent.select())

@@ -20,7 +20,7 @@ from tests.conftest import BIN, settings_env
 from tests.staff import csrf_token, signed_in_demo
 from tests.test_server import free_port
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

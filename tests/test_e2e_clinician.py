@@ -37,7 +37,7 @@ from tests.test_server import free_port
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Locator, Page, Response
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.browser]
 
 SHOTS = ARTIFACTS / "e2e"
 # The demo skipped that evening's group (it was still to come): the clinician takes it.
@@ -131,10 +131,14 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
     await expect(_open_violations(page, "RB-1003")).to_have_text("none")
     await trail.shot(page, "caseload-signed-in")
 
-    # 2. Monday's group: create the session, then one form for the whole roster.
+    # 2. Monday's group: create the group's session, then one form for the whole roster.
     await page.get_by_role("link", name="Sessions", exact=True).click()
+    await page.get_by_role("link", name="New session").click()
     await expect(page.get_by_role("heading", name="New session")).to_be_visible()
     await trail.shot(page, "sessions")
+    await page.get_by_label("Group", exact=True).select_option(
+        label="Relapse prevention group (Mon, Wed, Thu 18:00)"
+    )
     await page.get_by_label("Type").select_option("group")
     await page.get_by_label("Starts (program's local time)").fill(GROUP_STARTS)
     await page.get_by_label("Scheduled minutes").fill("180")
@@ -147,7 +151,7 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
     await trail.shot(page, "roster-blank")
     for person, status in [("Marcus Hale", "present"), ("Alicia Gomez", "late")]:
         await page.get_by_label(f"Status for {person}").select_option(status)
-    await page.locator("tr", has_text="Gomez, Alicia").get_by_label("Minutes attended").fill("150")
+    await page.get_by_label("Minutes late for Alicia Gomez").fill("30")  # 150 of 180 attended
     await page.get_by_label("Status for Terrence Boyd").select_option("absent_unexcused")
     await page.locator("tr", has_text="Boyd, Terrence").get_by_label("Note").fill("No call.")
     await page.get_by_role("button", name="Save attendance").click()
@@ -158,9 +162,10 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
         row = page.locator("tr", has_text=person)
         await expect(row.locator("select")).to_have_value(status)
         await expect(row).to_contain_text("v1")
-    await expect(
-        page.locator("tr", has_text="Gomez").get_by_label("Minutes attended")
-    ).to_have_value("150")
+    await expect(page.get_by_label("Minutes late for Alicia Gomez")).to_have_value("30")
+    await expect(page.locator("tr", has_text="Gomez").locator("[data-attended]")).to_have_text(
+        "150 of 180"
+    )
     hale_record = (
         await page.locator("tr", has_text="Hale").get_by_role("link").get_attribute("href")
     )
@@ -176,27 +181,27 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
     )
     await page.get_by_role("button", name="Preview").click()
     await expect(page.locator("main")).to_contain_text("Nothing has been stored yet")
-    await expect(page.locator("main")).to_contain_text("Committing would create 1,")
+    await expect(page.locator("main")).to_contain_text("Committing would create 1 drug test.")
     await expect(page.locator("table")).to_contain_text("RB-1001")
     await trail.shot(page, "import-preview")
-    await page.get_by_role("button", name="Commit all 1 rows").click()
+    await page.get_by_role("button", name="Commit 1 drug test").click()
     await expect(page.get_by_role("status")).to_contain_text("Stored: 1 created, 0 corrected")
     await expect(page.locator("table")).to_contain_text("RB-1001")
     await trail.shot(page, "import-committed")
 
     # 4. The caseload, then the court client's weeks over a period given explicitly.
     await page.get_by_role("link", name="Caseload", exact=True).click()
-    for name, client_id in [
-        ("Marcus Hale", "RB-1001"),
-        ("Alicia Gomez", "RB-1002"),
-        ("Terrence Boyd", "RB-1003"),
+    for name, client_id in [  # last name first, as the caseload sorts
+        ("Hale, Marcus", "RB-1001"),
+        ("Gomez, Alicia", "RB-1002"),
+        ("Boyd, Terrence", "RB-1003"),
     ]:
         await expect(page.locator("tr", has_text=client_id)).to_contain_text(name)
     await expect(page.locator("tr", has_text="RB-1001")).to_contain_text("Phase 1: Stabilization")
     # Monday's no-show is now an open violation.
     await expect(_open_violations(page, "RB-1003")).to_have_text("1")
     await trail.shot(page, "caseload")
-    await page.get_by_role("link", name="Marcus Hale").click()
+    await page.get_by_role("link", name="Hale, Marcus").click()
     await expect(page.get_by_role("heading", name="Marcus Hale")).to_be_visible()
     await page.locator("#c-start").fill(PERIOD[0])
     await page.locator("#c-end").fill(PERIOD[1])
@@ -214,11 +219,11 @@ async def _clinician(browser: Browser, base: str, trail: Trail) -> Link:
     await expect(group).to_contain_text("180/180")
     # The only test of 24 Nov (08:15 there, 14:15 UTC) is the imported one: open it to be
     # sure. Found by date, not position: the engines order a no-show's empty time apart.
-    newest = page.locator("h2:text-is('Drug tests') + table tbody tr", has_text="2026-11-24")
+    newest = page.locator("h2:text-is('Drug tests') + .scroll table tbody tr", has_text="2026-11-24")
     await expect(newest).to_contain_text("collected")
     await expect(newest.locator("td").nth(2)).to_have_text("none")
     await trail.shot(page, "participant")
-    await newest.get_by_role("link", name="details").click()
+    await newest.get_by_role("link", name="Correct").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Drug test RB-E2E-0001")
     for analyte in ("THC", "Cocaine", "Oxycodone"):
         row = page.locator("table").first.locator("tr", has_text=analyte)

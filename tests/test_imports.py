@@ -77,7 +77,15 @@ async def test_hl7_preview_commit_then_duplicate(client, world) -> None:
     assert (body["status"], body["created"], body["errors"]) == ("previewed", 1, [])
     assert body["rows"][0]["action"] == "create" and body["rows"][0]["client_id"] == "C-1001"
     # The preview says when in the program's words: 08:30 -0500 is CDT, DST's first day.
-    assert body["rows"][0]["summary"].startswith("Sun 10 Mar 2024 08:30 CDT urine")
+    assert body["rows"][0]["summary"].startswith("Sun 10 Mar 2024 08:30 CDT Urine")
+    assert (body["rows"][0]["name"], body["rows"][0]["when"]) == (
+        "P1 Test",
+        "Sun 10 Mar 2024 08:30 CDT",
+    )
+    assert body["rows"][0]["what"] == (
+        "Urine: Marijuana metabolite (THC-COOH) positive, confirmed GC-MS 62.5 ng/mL; "
+        "others negative"
+    )
     assert await DrugTest.count() == 0  # a preview stores nothing
     done = await client.post(f"/api/imports/{body['batch_id']}/commit")
     assert done.status_code == 200 and done.json()["status"] == "committed"
@@ -199,7 +207,9 @@ async def test_commit_rechecks_the_database_and_stores_nothing_on_conflict(clien
 @pytest.mark.parametrize(
     ("kind", "fixture", "fragment"),
     [
-        ("attendance_csv", "csv/drug_tests.csv", "drug-test CSV"),
+        ("attendance_csv", "csv/drug_tests.csv", "this is a drug-test CSV, not an attendance CSV"),
+        ("hl7_oru", "csv/attendance_excel.csv", "this is an attendance CSV, not an HL7"),
+        ("drug_test_csv", "hl7/oru_r01_251_single.hl7", "this is an HL7 lab results file, not a"),
         ("hl7_oru", "hl7/adt_a01.hl7", "ADT"),
         ("drug_test_csv", "hl7/binary.bin", ""),
         ("attendance_csv", "csv/spreadsheet.xlsx", ""),
@@ -235,21 +245,74 @@ async def test_import_pages_preview_then_commit(client, world) -> None:
     form = await client.get("/imports")
     assert form.status_code == 200 and "Lab results (HL7 ORU^R01)" in form.text
     token = client.cookies["csrftoken"]
-    page = await client.post(
+    uploaded = await client.post(
         "/imports",
         data={"program_id": str(world.program_a), "kind": "hl7_oru", "_csrf_token": token},
         files={"file": ("r.hl7", hl7("ACC-7"))},
     )
-    assert page.status_code == 200 and "Nothing has been stored yet" in page.text
     batch = (await ImportBatch.select().first())["id"]
+    assert uploaded.status_code == 303 and uploaded.headers["location"] == f"/imports/{batch}"
+    page = await client.get(f"/imports/{batch}")
+    assert page.status_code == 200 and "Nothing has been stored yet" in page.text
+    assert "P1 Test" in page.text and "C-1001" in page.text
     done = await post_form(client, f"/imports/{batch}/commit", {})
-    assert done.status_code == 200 and "Stored: 1 created" in done.text
+    assert done.status_code == 303 and done.headers["location"] == f"/imports/{batch}"
+    assert "Stored: 1 created" in (await client.get(f"/imports/{batch}")).text
     bad = await client.post(
         "/imports",
         data={"program_id": str(world.program_a), "kind": "hl7_oru", "_csrf_token": token},
         files={"file": ("r.hl7", hl7("X", client="NOBODY"))},
     )
     assert bad.status_code == 422 and "no participant with client id" in bad.text
+    assert await DrugTest.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind"),
+    [
+        ("hl7/oru_r01_251_single.hl7", "hl7_oru"),
+        ("csv/drug_tests.csv", "drug_test_csv"),
+        ("csv/attendance_excel.csv", "attendance_csv"),
+    ],
+)
+async def test_the_api_recognizes_the_kind_from_the_file(client, world, fixture, kind) -> None:
+    response = await client.post(
+        "/api/imports",
+        data={"program_id": str(world.program_a)},
+        files={"file": (Path(fixture).name, (FIXTURES / fixture).read_bytes())},
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["kind"], response.json()["status"]) == (kind, "previewed")
+    assert response.json()["created"] > 0
+    assert (await ImportBatch.select().first())["kind"] == kind
+    assert await DrugTest.count() == 0 and await Attendance.count() == 0
+
+
+async def test_the_api_refuses_a_file_of_no_kind_naming_what_it_expects(client, world) -> None:
+    for name, content, why in [
+        ("people.csv", b"name,phone\nDana,555-0100\n", "names none of the columns we know"),
+        ("book.xlsx", (FIXTURES / "csv" / "spreadsheet.xlsx").read_bytes(), "binary data"),
+    ]:
+        response = await client.post(
+            "/api/imports",
+            data={"program_id": str(world.program_a)},
+            files={"file": (name, content)},
+        )
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert (body["kind"], body["status"], body["created"]) == (None, "rejected", 0)
+        [error] = body["errors"]
+        assert (error["location"], error["field"]) == ("file", "file")
+        assert why in error["reason"]
+        for expected in ("an attendance CSV", "a drug-test CSV", "HL7 results file (ORU^R01"):
+            assert expected in error["reason"], expected
+    # A rejected upload of no kind can be read back, and not committed.
+    batch = (await ImportBatch.select().first())["id"]
+    commit = await client.post(f"/api/imports/{batch}/commit")
+    assert commit.status_code == 422 and "rejected" in commit.json()["errors"][0]["reason"]
+    page = await client.get(f"/imports/{batch}")
+    assert page.status_code == 200 and "Unrecognized file" in page.text
+    assert "names none of the columns we know" in page.text
 
 
 async def test_an_mro_correction_keeps_everything_the_lab_reported(client, world) -> None:

@@ -65,7 +65,7 @@ async def test_roster_page_corrects_only_with_a_reason(client, demo) -> None:
     form = {f"status-{pid}": status for pid, status in statuses.items()}
     marcus = str(demo["marcus"]["id"])
     form[f"status-{marcus}"] = "left_early"
-    form[f"minutes-{marcus}"] = "90"
+    form[f"left-{marcus}"] = "90"  # minutes left early (the roster computes 90 attended)
     refused = await post_form(client, f"/sessions/{session['id']}/roster", form)
     assert refused.status_code == 422
     assert "is already recorded; give a reason to correct it" in refused.text
@@ -75,8 +75,9 @@ async def test_roster_page_corrects_only_with_a_reason(client, demo) -> None:
         f"/sessions/{session['id']}/roster",
         {**form, "reason": "Sign-out sheet shows 19:30"},
     )
-    assert saved.status_code == 200
-    assert "Saved: 0 recorded, 1 corrected, 2 unchanged." in saved.text
+    assert saved.status_code == 303  # Post/Redirect/Get: a refresh re-posts nothing
+    shown = await client.get(saved.headers["location"])
+    assert "Saved: 0 recorded, 1 corrected, 2 unchanged." in shown.text
     assert (
         await Attendance.count().where(Attendance.correction_reason == "Sign-out sheet shows 19:30")
         == 1

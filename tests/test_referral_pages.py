@@ -37,7 +37,7 @@ async def person(client: httpx.AsyncClient) -> tuple[World, int]:
 async def test_mandate_form_and_phase_step(client, person) -> None:
     _, pid = person
     form = await client.get(f"/participants/{pid}/mandates/new")
-    assert form.status_code == 200 and "Phases and weekly requirements" in form.text
+    assert form.status_code == 200 and "Phase 1: from the start" in form.text
     bad = await post_form(
         client,
         f"/participants/{pid}/mandates",
@@ -49,7 +49,7 @@ async def test_mandate_form_and_phase_step(client, person) -> None:
             "phase0_tests": "2",
         },
     )
-    assert bad.status_code == 422 and "Case number (court and probation) is required" in bad.text
+    assert bad.status_code == 422 and "Case number is required" in bad.text
     done = await post_form(
         client,
         f"/participants/{pid}/mandates",

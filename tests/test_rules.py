@@ -198,11 +198,8 @@ CODEINE_MRO_NEG = (
             ["positive", "negative"],
             ["Positive test collected Tue 3 Mar: Cocaine (confirmed by GC-MS)"],
         ),
-        (
-            [drug_test(1, analytes=THC_SCREEN), drug_test(4)],
-            ["presumptive", "negative"],
-            ["Presumptive positive collected Tue 3 Mar: THC (screen only, not confirmed)"],
-        ),
+        # Pending confirmation: by default it counts for nothing yet (see the policy below).
+        ([drug_test(1, analytes=THC_SCREEN), drug_test(4)], ["presumptive", "negative"], []),
         ([drug_test(1, analytes=CODEINE_MRO_NEG), drug_test(4)], ["negative", "negative"], []),
         (
             [drug_test(1, "adulterated"), drug_test(4)],
@@ -234,6 +231,41 @@ def test_dilute_counts_as_positive_when_the_program_says_so() -> None:
     assert texts(w) == [
         "Dilute specimen collected Tue 3 Mar (counts as positive under program policy)"
     ]
+
+
+COUNTING = Policy(time_zone="America/Chicago", presumptive_counts_before_confirmation=True)
+PRESUMPTIVE = "Presumptive positive collected Tue 3 Mar, pending confirmation: THC"
+
+
+def test_a_presumptive_positive_is_pending_unless_the_program_counts_it() -> None:
+    """Off (the default): the week is judged without it and it is listed as pending,
+    neither negative nor positive. On: a reason and a violation of its own kind, in the
+    same words, until the lab confirms it or an MRO reviews it."""
+    tests = [drug_test(1, analytes=THC_SCREEN), drug_test(4)]
+    pending = run(FULL_WEEK, tests)
+    first = pending.weeks[0]
+    assert first.status == "compliant" and texts(first) == []
+    assert [(o.outcome, o.counts_positive, o.detail) for o in pending.pending] == [
+        ("presumptive", False, PRESUMPTIVE)
+    ]
+    assert pending.violations == () and pending.last_positive is None
+    assert pending.negative_share == Decimal("1.000")  # the one judged test, negative
+    counting = run(FULL_WEEK, tests, COUNTING)
+    first = counting.weeks[0]
+    assert first.status == "non_compliant" and texts(first) == [PRESUMPTIVE]
+    assert [r.kind for r in first.reasons] == ["presumptive"]
+    assert [(v.kind, v.description) for v in counting.violations] == [
+        ("presumptive_positive", PRESUMPTIVE)
+    ]
+    assert counting.pending == () and counting.negative_share == Decimal("0.500")
+    # Confirmed, it is a positive under either policy; confirmed negative, a negative.
+    confirmed = (AnalyteFact("thc", "THC", "positive", "positive", "GC-MS"),)
+    cleared = (AnalyteFact("thc", "THC", "positive", "negative", "GC-MS"),)
+    for policy in (CHICAGO, COUNTING):
+        done = run(FULL_WEEK, [drug_test(1, analytes=confirmed), drug_test(4)], policy)
+        assert [v.kind for v in done.violations] == ["confirmed_positive"] and not done.pending
+        clean = run(FULL_WEEK, [drug_test(1, analytes=cleared), drug_test(4)], policy)
+        assert clean.weeks[0].status == "compliant" and not clean.violations
 
 
 def test_partial_weeks_and_weeks_without_a_requirement() -> None:
@@ -339,14 +371,14 @@ def records(draw: st.DrawFn) -> tuple[list[AttendanceFact], list[DrugTestFact]]:
     return att, tst
 
 
-def run(att, tst):
+def run(att, tst, policy=CHICAGO):
     return evaluate(
         admitted_on=MONDAY,
         discharged_on=None,
         phases=(PHASE1,),
         attendance=att,
         tests=tst,
-        policy=Policy(time_zone="America/Chicago"),
+        policy=policy,
         period_start=MONDAY,
         period_end=MONDAY + timedelta(days=27),
         as_of=MONDAY + timedelta(days=27),
@@ -547,3 +579,31 @@ def test_one_event_gives_one_reason(data) -> None:
         )
         short = w.attended_minutes + absent < w.required_minutes
         assert any(r.kind == "hours" for r in w.reasons) == short
+
+
+@settings(max_examples=150, deadline=None)
+@given(records(), st.booleans())
+def test_weeks_and_violations_say_the_same_of_every_test(data, counts) -> None:
+    """Whatever the presumptive policy: a test is a reason in its week exactly when it
+    is a violation, and a presumptive positive is either that (counted) or pending,
+    never both and never neither."""
+    att, tst = data
+    policy = COUNTING if counts else CHICAGO
+    result = run(att, tst, policy)
+    reasons = {ref for w in result.weeks for r in w.reasons for ref in r.refs if "drug" in ref}
+    assert reasons == {v.ref for v in result.violations if v.ref.startswith("drug_test:")}
+    outcomes = [o for w in result.weeks for o in w.tests]
+    presumptive = {f"drug_test:{o.test_id}" for o in outcomes if o.outcome == "presumptive"}
+    pending = {f"drug_test:{o.test_id}" for o in result.pending}
+    assert pending == (set() if counts else presumptive)
+    assert (presumptive & reasons) == (presumptive if counts else set())
+
+
+@settings(max_examples=150, deadline=None)
+@given(records())
+def test_counting_presumptives_never_raises_compliance(data) -> None:
+    att, tst = data
+    before, after = run(att, tst), run(att, tst, COUNTING)
+    for b, a in zip(before.weeks, after.weeks, strict=True):
+        assert RANK[a.status] <= RANK[b.status]
+    assert len(after.violations) >= len(before.violations)

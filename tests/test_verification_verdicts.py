@@ -264,6 +264,7 @@ async def test_a_non_pdf_and_another_certificates_pdf_are_not_ours(
     _shown(page, "not_ours", "Not ours", api["verdict"])
 
 
+@pytest.mark.browser
 async def test_verdict_pages_read_on_a_phone_and_a_desktop(client, demo, ask) -> None:
     """Each verdict in Chromium at 390 px and 1280 px: no sideways scrolling, and the
     word beside the icon is on screen (the colour is never the only signal)."""

@@ -251,6 +251,15 @@ async def test_review_leaves_the_open_count_once_and_the_form_redirects(client, 
     ).status_code == 404
 
 
+async def _policy(client, program_id: int, change: dict) -> httpx.Response:
+    """A policy change as an admin makes it: previewed first, then saved with the
+    preview's confirmation (the preview shows what it does to past weeks)."""
+    url = f"/api/admin/programs/{program_id}"
+    preview = await client.post(f"{url}/policy-preview", json=change)
+    assert preview.status_code == 200, preview.text
+    return await client.patch(url, json={**change, "confirmation": preview.json()["confirmation"]})
+
+
 async def test_dilute_becomes_a_violation_only_under_program_policy(client, world) -> None:
     pid = await enroll(client, world.program_a, "D1")
     negative = {**PRESUMPTIVE, "results": [{"analyte": "thc", "screen_result": "negative"}]}
@@ -259,17 +268,13 @@ async def test_dilute_becomes_a_violation_only_under_program_policy(client, worl
     assert await listed(client, pid) == []
 
     await sign_in(client, world.admin_a)
-    changed = await client.patch(
-        f"/api/admin/programs/{world.program_a}", json={"dilute_counts_as_positive": True}
-    )
+    changed = await _policy(client, world.program_a, {"dilute_counts_as_positive": True})
     assert changed.status_code == 200, changed.text
     [v] = await listed(client, pid)
     assert v["kind"] == "dilute_specimen" and v["record"] == f"drug_test:{dilute['id']}"
     assert "Dilute specimen collected" in v["description"]
 
-    off = await client.patch(
-        f"/api/admin/programs/{world.program_a}", json={"dilute_counts_as_positive": False}
-    )
+    off = await _policy(client, world.program_a, {"dilute_counts_as_positive": False})
     assert off.status_code == 200, off.text
     assert await listed(client, pid) == []
     [withdrawn] = await listed(client, pid, include_withdrawn="true")

@@ -23,6 +23,8 @@ from enum import Enum
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
+from compliance.attendance import judge_minutes
+from compliance.drug_tests import collection_before_call
 from compliance.intake.records import (
     VALIDITY_KEYS,
     AnalyteLookup,
@@ -47,6 +49,7 @@ __all__ = [
     "ATTENDANCE_COLUMNS",
     "DRUG_TEST_COLUMNS",
     "MAX_DATA_ROWS",
+    "csv_kind",
     "parse_attendance_csv",
     "parse_drug_test_csv",
 ]
@@ -330,6 +333,25 @@ def _read(data: bytes, fmt: _Format, other: _Format) -> _Table:
     if not body:
         raise ParseError("the file has a header but no rows")
     return _Table(columns, body)
+
+
+def csv_kind(data: bytes) -> str | None:
+    """The format a CSV header belongs to, "attendance" or "drug_test": whichever has
+    more of its own columns there; None for neither. Lets an upload say what it is
+    without being told; the parser then checks the header in full. ParseError when the
+    file is not CSV text."""
+    first = next(_rows(_decode(data)), None)
+    if first is None:
+        raise ParseError("the file is empty")
+    cells = first[1]
+    if len(cells) == 1:  # semicolons or tabs: the parser names that problem
+        cells = re.split(r"[;\t]", cells[0])
+    named = {_column_name(c) for c in cells}
+    attendance = len(named & (set(ATTENDANCE.columns) - set(DRUG_TEST.columns)))
+    drug_test = len(named & (set(DRUG_TEST.columns) - set(ATTENDANCE.columns)))
+    if attendance == drug_test:
+        return None
+    return "attendance" if attendance > drug_test else "drug_test"
 
 
 # --- one row's values ---------------------------------------------------------------
@@ -749,28 +771,21 @@ def _attendance(reader: _Reader, row: _Row) -> AttendanceRecord | None:
 def _minutes_attended(
     reader: _Reader, row: _Row, status: object, scheduled: object
 ) -> int | _Bad | None:
-    """Present is the whole session, absences none; late and left early must say how
-    many minutes (the same rule as compliance.attendance.minutes_for)."""
+    """The file's minutes attended, judged by the one rule pages and the API use
+    (compliance.attendance.judge_minutes): present is the whole session, absences
+    none; late and left early must have missed some minutes, and not all of them."""
     name = "minutes_attended"
     if not isinstance(status, AttendanceStatus):
         return None
     limit = scheduled if isinstance(scheduled, int) else None
     given = reader.integer(row, name, required=status in PARTIAL, minimum=0, maximum=limit)
-    if given is BAD:
-        return BAD
-    if status is AttendanceStatus.present:
-        if given is not None and limit is not None and given != limit:
-            reader.error(
-                row, name, f"present means all {limit} minutes; use late or left_early for fewer"
-            )
-            return BAD
-        return limit
-    if status in ABSENCES:
-        if given:
-            reader.error(row, name, "must be 0 for an absence")
-            return BAD
-        return 0
-    return given
+    if given is BAD or limit is None:
+        return given
+    assert given is None or isinstance(given, int)
+    minutes, problems = judge_minutes(status, limit, attended=given)
+    for problem in problems:
+        reader.error(row, problem.field, problem.reason)
+    return BAD if problems else minutes.attended
 
 
 # --- drug tests ---------------------------------------------------------------------
@@ -896,8 +911,11 @@ def _specimen_fields(reader: _Reader, row: _Row, names: _DrugColumns) -> dict[st
     )
     reported_at = reader.moment(row, "result_reported_at", None, required=False)
     if isinstance(collected_at, datetime):
-        if isinstance(called_at, datetime) and called_at > collected_at:
-            reader.error(row, called_day, f"is after {collected_day}")
+        early = collection_before_call(
+            called_at if isinstance(called_at, datetime) else None, collected_at, reader.tz
+        )
+        if early:
+            reader.error(row, collected_day, early)
         if isinstance(reported_at, datetime) and reported_at < collected_at:
             reader.error(row, "result_reported_at", f"is before {collected_day}")
     values: dict[str, Any] = {

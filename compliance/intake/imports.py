@@ -4,7 +4,9 @@
 ``import_batch`` row, and says what would be created, corrected, skipped as duplicate
 or rejected. ``commit`` parses the stored file again, matches it against the database
 as it is *now*, and writes every row or none in one transaction. A file with any error
-is rejected whole.
+is rejected whole. The kind of file need not be given: ``detect_kind`` reads it from the
+file (an MSH segment, or the CSV header's columns); when given, it is checked.
+``batch_view`` is what the pages show of a batch afterwards, written nowhere.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -26,8 +29,9 @@ from zoneinfo import ZoneInfo
 from compliance import access, audit, db, violations
 from compliance.accounts import Principal
 from compliance.analytes import VALIDITY_CODES
-from compliance.drug_tests import NUMERIC_DIGITS, correct_stored_test
-from compliance.intake.csv_files import parse_attendance_csv, parse_drug_test_csv
+from compliance.drug_tests import NUMERIC_DIGITS, collection_before_call, correct_stored_test
+from compliance.intake import import_words as words
+from compliance.intake.csv_files import csv_kind, parse_attendance_csv, parse_drug_test_csv
 from compliance.intake.hl7_results import parse_hl7_results
 from compliance.intake.records import (
     AttendanceRecord,
@@ -46,6 +50,7 @@ from compliance.tables import (
     ImportBatch,
     Participant,
     Program,
+    StaffUser,
     TreatmentSession,
 )
 from compliance.validation import clean_filename, fit_decimal
@@ -55,18 +60,42 @@ MAX_IMPORT_BYTES = 32 * 1024 * 1024
 MAX_ERRORS_SHOWN = 500
 
 
+# What each kind is called in a sentence, and what an upload may be.
+KIND_NAMES = {
+    ImportKind.attendance_csv: "an attendance CSV",
+    ImportKind.drug_test_csv: "a drug-test CSV",
+    ImportKind.hl7_oru: "an HL7 lab results file",
+}
+EXPECTED = (
+    "a file to import must be an attendance CSV (its header names columns such as "
+    "client_id, date, start_time, session_type, scheduled_minutes, status), a drug-test CSV "
+    "(client_id, collected_at, analyte, screen_result) or a lab's HL7 results file "
+    "(ORU^R01 messages, starting with an MSH segment)"
+)
+# HL7: the first segment (after a byte-order mark or MLLP framing) is a file, batch or
+# message header; or an MSH segment starts a line further on.
+_HL7_START = re.compile(rb"(?:\xef\xbb\xbf)?[\s\x0b\x1c]*(?:MSH|FHS|BHS)[^A-Za-z0-9\s]")
+_HL7_MSH = re.compile(rb"[\r\n\x0b]MSH\|")
+CSV_KINDS = {"attendance": ImportKind.attendance_csv, "drug_test": ImportKind.drug_test_csv}
+
+
 @dataclass
 class RowAction:
     location: str
     action: str  # "create", "correct", "duplicate"
     client_id: str
-    summary: str
+    summary: str  # when and what, in one line
+    participant_id: int
+    name: str  # the participant as staff know them
+    when: str  # on the program's clock
+    what: str  # the specimen and results, or the session and how the client attended
+    was: str = ""  # a correction: what the stored version says
 
 
 @dataclass
 class ImportOutcome:
     batch_id: int
-    kind: str
+    kind: str | None  # None: the file is none of the kinds
     filename: str
     status: str  # "previewed", "committed", "rejected"
     created: int = 0
@@ -133,6 +162,35 @@ async def _parse(
         result = await asyncio.to_thread(parse_drug_test_csv, data, lookup=lookup, tz=tz, now=now)
         return result, analytes
     return await asyncio.to_thread(parse_hl7_results, data, lookup=lookup, tz=tz, now=now), analytes
+
+
+def detect_kind(data: bytes) -> ImportKind:
+    """What the file is, from its first segment or its CSV header. ParseError, naming
+    what an import may be, when it is none of them."""
+    if _HL7_START.match(data[:1024]) or _HL7_MSH.search(data[:65536]):
+        return ImportKind.hl7_oru
+    try:
+        found = csv_kind(data)
+    except ParseError as exc:
+        raise ParseError(f"{exc.reason}; {EXPECTED}") from None
+    if found is None:
+        raise ParseError(f"the first line names none of the columns we know; {EXPECTED}")
+    return CSV_KINDS[found]
+
+
+def _checked_kind(given: ImportKind | None, data: bytes) -> tuple[ImportKind | None, str]:
+    """The kind to read the file as, or why it cannot be read ("" to go on)."""
+    try:
+        found = detect_kind(data)
+    except ParseError as exc:
+        # Told the kind, its parser says best what is wrong with the file.
+        return (given, "") if given is not None else (None, exc.reason)
+    if given is not None and found is not given:
+        return given, (
+            f"this is {KIND_NAMES[found]}, not {KIND_NAMES[given]}; choose that kind, "
+            "or leave the kind out and it is recognized from the file"
+        )
+    return found, ""
 
 
 # --- drug tests ---------------------------------------------------------------------
@@ -272,6 +330,43 @@ def _summary(r: DrugTestRecord, tz: ZoneInfo) -> str:
     return f"{stamp} {r.specimen_type.value}, {status}, {len(r.results)} analyte(s)"
 
 
+def name_of(person: dict[str, Any]) -> str:
+    return f"{person['first_name']} {person['last_name']}"
+
+
+def _row(
+    location: str, action: str, person: dict[str, Any], when: str, what: str, was: str = ""
+) -> RowAction:
+    return RowAction(
+        location=location,
+        action=action,
+        client_id=person["client_id"],
+        summary=f"{when} {what}" if when else what,
+        participant_id=person["id"],
+        name=name_of(person),
+        when=when,
+        what=what,
+        was=was,
+    )
+
+
+def _drug_test_row(
+    r: DrugTestRecord,
+    person: dict[str, Any],
+    action: str,
+    analytes: dict,
+    tz: ZoneInfo,
+    stored: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
+) -> RowAction:
+    """The preview's line: who, when, the results; for a correction, what it replaces."""
+    values = _test_values(r)
+    what = words.drug_test_words(values, _result_values(r, analytes))
+    was = ""
+    if stored is not None:
+        was = f"version {stored[0]['version']}: {words.drug_test_words(*stored)}"
+    return _row(r.location, action, person, words.drug_test_when(values, tz), what, was)
+
+
 async def _plan_drug_tests(
     records: list[DrugTestRecord],
     people: dict[str, dict],
@@ -294,7 +389,7 @@ async def _plan_drug_tests(
         )
         existing[key] = t
     seen: dict[tuple, str] = {}
-    matched: list[tuple[DrugTestRecord, int, dict | None]] = []
+    matched: list[tuple[DrugTestRecord, dict, dict | None]] = []
     for r in records:
         person = _participant(r, people, plan)
         if person is None:
@@ -328,36 +423,35 @@ async def _plan_drug_tests(
             )
             continue
         seen[key] = r.location
-        matched.append((r, person["id"], existing.get(key)))
+        stored = existing.get(key)
+        # The call may be on the stored test the file's result belongs to (HL7 has none).
+        called = r.called_at or (stored["called_at"] if stored else None)
+        early = collection_before_call(called, r.collected_at, tz)
+        if early:
+            plan.errors.append(RowError(r.location, "collected_at", early))
+            continue
+        matched.append((r, person, stored))
     # Compare with what is stored only where a stored test matches (duplicates, corrections).
     stored_ids = [t["id"] for _, _, t in matched if t] or [0]
     stored_results: dict[int, list[dict]] = {}
     for row in await AnalyteResult.select().where(AnalyteResult.drug_test.is_in(stored_ids)):
         stored_results.setdefault(row["drug_test"], []).append(row)
-    for r, pid, stored in matched:
+    for r, person, stored in matched:
         if stored is None:
-            plan.creates.append((r, pid))
-            plan.rows.append(RowAction(r.location, "create", r.client_id, _summary(r, tz)))
+            plan.creates.append((r, person["id"]))
+            plan.rows.append(_drug_test_row(r, person, "create", analytes, tz))
             continue
+        stored_rows = stored_results.get(stored["id"], [])
         same = _fingerprint(_test_values(r), _result_values(r, analytes)) == _fingerprint(
-            {k: stored[k] for k in _test_values(r)}, stored_results.get(stored["id"], [])
+            {k: stored[k] for k in _test_values(r)}, stored_rows
         )
         if same:
             plan.duplicates += 1
-            plan.rows.append(
-                RowAction(
-                    r.location, "duplicate", r.client_id, f"already imported: {_summary(r, tz)}"
-                )
-            )
+            plan.rows.append(_drug_test_row(r, person, "duplicate", analytes, tz))
         elif r.corrected:
             plan.corrections.append((r, stored))
             plan.rows.append(
-                RowAction(
-                    r.location,
-                    "correct",
-                    r.client_id,
-                    f"lab correction of version {stored['version']}: {_summary(r, tz)}",
-                )
+                _drug_test_row(r, person, "correct", analytes, tz, (stored, stored_rows))
             )
         else:
             plan.errors.append(
@@ -373,6 +467,20 @@ async def _plan_drug_tests(
 
 
 # --- attendance ---------------------------------------------------------------------
+
+
+def _attendance_row(r: AttendanceRecord, person: dict[str, Any], tz: ZoneInfo) -> RowAction:
+    what = words.attendance_words(
+        {
+            "session_type": r.session_type.value,
+            "scheduled_minutes": r.scheduled_minutes,
+            "status": r.status.value,
+            "minutes_attended": r.minutes_attended,
+            "meeting_name": r.meeting_name,
+        },
+        r.session_title,
+    )
+    return _row(r.location, "create", person, spoken(r.occurred_at, tz), what)
 
 
 async def _plan_attendance(
@@ -413,17 +521,15 @@ async def _plan_attendance(
             )
             continue
         seen[key] = r.location
-        status = r.status.value.replace("_", " ")
-        summary = f"{spoken(r.occurred_at, tz)} {r.session_type.value}, {status}"
+        row = _attendance_row(r, person, tz)
         stored = existing.get(key)
         if stored is None:
             plan.creates.append((r, person["id"]))
-            plan.rows.append(RowAction(r.location, "create", r.client_id, summary))
+            plan.rows.append(row)
         elif (stored["status"], stored["minutes_attended"]) == (r.status.value, r.minutes_attended):
             plan.duplicates += 1
-            plan.rows.append(
-                RowAction(r.location, "duplicate", r.client_id, f"already recorded: {summary}")
-            )
+            row.action = "duplicate"
+            plan.rows.append(row)
         else:
             plan.errors.append(
                 RowError(
@@ -498,12 +604,12 @@ def _store_upload(directory: Path, digest: str, data: bytes) -> Path:
 
 
 def _outcome(
-    batch_id: int, kind: ImportKind, filename: str, status: ImportStatus, plan: _Plan
+    batch_id: int, kind: ImportKind | None, filename: str, status: ImportStatus, plan: _Plan
 ) -> ImportOutcome:
     creates = len(plan.creates)
     return ImportOutcome(
         batch_id=batch_id,
-        kind=kind.value,
+        kind=kind.value if kind else None,
         filename=filename,
         status=status.value,
         created=creates,
@@ -518,18 +624,23 @@ def _outcome(
 async def preview(
     principal: Principal,
     program_id: int,
-    kind: ImportKind,
+    kind: ImportKind | None,
     filename: str,
     data: bytes,
     uploads_dir: Path,
     origin: str,
 ) -> ImportOutcome:
-    """Parse and match without storing any record; keep the file for ``commit``."""
+    """Parse and match without storing any record; keep the file for ``commit``. With no
+    ``kind``, the file says what it is."""
     access.require_program(principal, program_id)
     if len(data) > MAX_IMPORT_BYTES:
         plan = _Plan(errors=[RowError("file", "file", "is larger than 32 MB")])
     else:
-        plan, _, _ = await _plan(kind, data, program_id)
+        kind, problem = await asyncio.to_thread(_checked_kind, kind, data)
+        if problem or kind is None:
+            plan = _Plan(errors=[RowError("file", "file", problem)])
+        else:
+            plan, _, _ = await _plan(kind, data, program_id)
     digest = hashlib.sha256(data).hexdigest()
     if not plan.errors:
         await asyncio.to_thread(_store_upload, uploads_dir, digest, data)
@@ -537,7 +648,7 @@ async def preview(
     async with db.transaction():
         batch = ImportBatch(
             program=program_id,
-            kind=kind.value,
+            kind=kind.value if kind else "",
             filename=clean_filename(filename),
             sha256=digest,
             size_bytes=len(data),
@@ -555,7 +666,7 @@ async def preview(
             principal.actor(origin),
             "import_batch",
             batch.id,
-            {"kind": kind.value, "sha256": digest, "errors": len(plan.errors)},
+            {"kind": kind.value if kind else None, "sha256": digest, "errors": len(plan.errors)},
         )
     return _outcome(batch.id, kind, filename, status, plan)
 
@@ -567,19 +678,177 @@ async def _batch_row(principal: Principal, batch_id: int) -> dict[str, Any]:
     return row
 
 
+def _kind(batch: dict[str, Any]) -> ImportKind | None:
+    """A batch's kind; none for a file that was none of them (stored as "")."""
+    return ImportKind(batch["kind"]) if batch["kind"] else None
+
+
+# --- what the pages show of a batch -------------------------------------------------
+
+
+@dataclass
+class StoredRow:
+    """One record a committed import wrote, for the result page."""
+
+    participant_id: int
+    name: str
+    client_id: str
+    when: str
+    what: str
+    url: str  # the record's page
+    corrected: bool  # a new version of a test stored before
+
+
+@dataclass
+class BatchView:
+    outcome: ImportOutcome
+    program: str
+    uploaded_by: str
+    uploaded_at: str
+    stored: list[StoredRow] = field(default_factory=list)
+    more_stored: int = 0  # written but not listed
+
+
+MAX_STORED_SHOWN = 1000
+
+
+async def batch_view(principal: Principal, batch_id: int, uploads_dir: Path) -> BatchView:
+    """A batch as the pages show it, changing nothing. A preview is planned again against
+    the database as it is now (a refresh shows what a commit would really do); a rejected
+    upload shows its stored errors; a committed one lists what it wrote."""
+    batch = await _batch_row(principal, batch_id)
+    status = ImportStatus(batch["status"])
+    kind = _kind(batch)
+    program = await Program.select().where(Program.id == batch["program"]).first()
+    tz = ZoneInfo(program["time_zone"])
+    plan = _Plan()
+    stored: list[StoredRow] = []
+    more = 0
+    if status is ImportStatus.previewed and kind is not None:
+        try:
+            data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
+        except FileNotFoundError:
+            plan.errors.append(
+                RowError("file", "file", "the uploaded file is no longer kept; upload it again")
+            )
+        else:
+            plan, _, _ = await _plan(kind, data, batch["program"])
+    elif status is ImportStatus.rejected:
+        plan.errors = [RowError(**e) for e in _json_list(batch["errors"])]
+    if status is ImportStatus.committed:
+        stored, more = await _stored_rows(batch_id, kind, tz)
+    outcome = _outcome(batch_id, kind, batch["filename"], status, plan)
+    if status is not ImportStatus.previewed:  # the counts of what happened, as recorded
+        outcome.created = batch["created_count"]
+        outcome.corrected = batch["updated_count"]
+        outcome.duplicates = batch["duplicate_count"]
+        outcome.rejected = batch["rejected_count"]
+    uploader = None
+    if batch["uploaded_by"] is not None:
+        uploader = (
+            await StaffUser.select(StaffUser.full_name)
+            .where(StaffUser.id == batch["uploaded_by"])
+            .first()
+        )
+    return BatchView(
+        outcome=outcome,
+        program=program["name"],
+        uploaded_by=uploader["full_name"] if uploader else "",
+        uploaded_at=spoken(batch["uploaded_at"], tz),
+        stored=stored,
+        more_stored=more,
+    )
+
+
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    """A JSON column as the engine returns it: text on SQLite, text or a list elsewhere."""
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+async def _stored_rows(
+    batch_id: int, kind: ImportKind | None, tz: ZoneInfo
+) -> tuple[list[StoredRow], int]:
+    """What a committed batch wrote (the first MAX_STORED_SHOWN), and how many more."""
+
+    def who(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "participant_id": row["participant"],
+            "name": f"{row['participant.first_name']} {row['participant.last_name']}",
+            "client_id": row["participant.client_id"],
+        }
+
+    out: list[StoredRow] = []
+    if kind is ImportKind.attendance_csv:
+        where = Attendance.import_batch == batch_id
+        total = await Attendance.count().where(where)
+        rows = (
+            await Attendance.select(
+                Attendance.all_columns(),
+                Attendance.participant.first_name,
+                Attendance.participant.last_name,
+                Attendance.participant.client_id,
+                Attendance.session.title,
+            )
+            .where(where)
+            .order_by(Attendance.id)
+            .limit(MAX_STORED_SHOWN)
+        )
+        for row in rows:
+            what = words.attendance_words(row, row["session.title"] or "")
+            out.append(
+                StoredRow(
+                    **who(row),
+                    when=spoken(row["occurred_at"], tz),
+                    what=what,
+                    url=f"/attendance/{row['id']}",
+                    corrected=False,
+                )
+            )
+        return out, total - len(out)
+    where = DrugTest.import_batch == batch_id
+    total = await DrugTest.count().where(where)
+    tests = (
+        await DrugTest.select(
+            DrugTest.all_columns(),
+            DrugTest.participant.first_name,
+            DrugTest.participant.last_name,
+            DrugTest.participant.client_id,
+        )
+        .where(where)
+        .order_by(DrugTest.id)
+        .limit(MAX_STORED_SHOWN)
+    )
+    results: dict[int, list[dict[str, Any]]] = {}
+    for r in await AnalyteResult.select().where(AnalyteResult.drug_test.import_batch == batch_id):
+        results.setdefault(r["drug_test"], []).append(r)
+    for t in tests:
+        out.append(
+            StoredRow(
+                **who(t),
+                when=words.drug_test_when(t, tz),
+                what=words.drug_test_words(t, results.get(t["id"], [])),
+                url=f"/drug-tests/{t['id']}",
+                corrected=t["version"] > 1,
+            )
+        )
+    return out, total - len(out)
+
+
 async def commit(
     principal: Principal, batch_id: int, uploads_dir: Path, origin: str
 ) -> ImportOutcome:
     """Store every row of a previewed file, or none: re-checked against the database now."""
     batch = await _batch_row(principal, batch_id)
-    kind = ImportKind(batch["kind"])
     if batch["status"] != ImportStatus.previewed.value:
         plan = _Plan(
             errors=[
                 RowError("file", "file", f"this import is {batch['status']}; upload the file again")
             ]
         )
-        return _outcome(batch_id, kind, batch["filename"], ImportStatus(batch["status"]), plan)
+        return _outcome(
+            batch_id, _kind(batch), batch["filename"], ImportStatus(batch["status"]), plan
+        )
+    kind = ImportKind(batch["kind"])
     data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
     parsed = await _parse_file(kind, data, batch["program"])  # outside the write lock
     async with db.transaction():
@@ -692,7 +961,8 @@ async def _write_drug_tests(
     for record, stored in plan.corrections:
         await correct_stored_test(
             stored,
-            _test_values(record),
+            # A lab's file has no call time: the call stays as stored.
+            {**_test_values(record), "called_at": record.called_at or stored["called_at"]},
             _result_values(record, analytes),
             user_id=user_id,
             reason=f"Corrected result from the lab ({filename})",
@@ -751,4 +1021,12 @@ async def _write_attendance(plan: _Plan, program_id: int, batch_id: int, user_id
     await db.insert_many(Attendance, rows)
 
 
-__all__ = ["ImportOutcome", "RowAction", "commit", "preview"]
+__all__ = [
+    "BatchView",
+    "ImportOutcome",
+    "RowAction",
+    "batch_view",
+    "commit",
+    "detect_kind",
+    "preview",
+]

@@ -1,7 +1,8 @@
 """Drug tests as a report prints them: every test that is not a plain negative first, in
 full (cutoffs, confirmation method and level, accession and chain of custody, observed,
-MRO verdict, lateness, corrections); then the plain negatives, one line each, under one
-statement of the panel and its cutoffs. Pure: views in, plain dicts out."""
+MRO verdict, lateness, and its history: each confirmation, MRO review and correction as
+what it is); then the plain negatives, one line each, under one statement of the panel
+and its cutoffs. Pure: views in, plain dicts out."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ def outcome_word(test: DrugTestView) -> str:
         r.screen_result == "positive" and r.confirmation_result is None and r.mro_result is None
         for r in test.results
     ):
-        words.append("Presumptive positive")
+        words.append("Presumptive positive, pending confirmation")
     elif any(r.mro_result == "negative" for r in test.results):
         words.append("Negative (MRO review)")
     else:
@@ -81,7 +82,7 @@ def notable(test: DrugTestView, corrected: bool) -> bool:
     )
 
 
-def _result_line(r: Any) -> str:
+def _result_line(r: Any, zone: ZoneInfo) -> str:
     name = r.analyte_name or r.analyte_key
     screen = f"screen {r.screen_result.replace('_', ' ')}"
     if r.screen_method:
@@ -95,25 +96,30 @@ def _result_line(r: Any) -> str:
             conf += f" by {r.confirmation_method}"
         if r.confirmation_lab:
             conf += f" at {r.confirmation_lab}"
+        if r.confirmed_at:
+            conf += f" on {_day(r.confirmed_at, zone)}"
         if r.confirmation_cutoff_ng_ml is not None:
             conf += f", cutoff {_ng(r.confirmation_cutoff_ng_ml)} ng/mL"
         if r.level_ng_ml is not None:
             conf += f", level {_ng(r.level_ng_ml)} ng/mL"
         parts.append(conf)
     elif r.screen_result == "positive":
-        parts.append("not confirmed (presumptive)")
+        parts.append("pending confirmation (presumptive)")
         if r.level_ng_ml is not None:
             parts.append(f"level {_ng(r.level_ng_ml)} ng/mL")
     return f"{name}: " + "; ".join(parts)
 
 
-def _mro_line(r: Any, zone: ZoneInfo) -> str:
+def _day(moment: datetime, zone: ZoneInfo) -> str:
+    return spoken_day(moment.astimezone(zone).date())
+
+
+def _mro_line(r: Any, zone: ZoneInfo, mro_name: str = "") -> str:
     name = r.analyte_name or r.analyte_key
-    when = (
-        f" on {spoken_day(r.mro_verified_at.astimezone(zone).date())}" if r.mro_verified_at else ""
-    )
+    by = f" ({mro_name})" if mro_name else ""
+    when = f" on {_day(r.mro_verified_at, zone)}" if r.mro_verified_at else ""
     comment = f": {r.mro_comment}" if r.mro_comment else ""
-    return f"MRO verified {name} {r.mro_result}{when}{comment}"
+    return f"MRO{by} verified {name} {r.mro_result}{when}{comment}"
 
 
 def version_words(test: DrugTestView) -> str:
@@ -158,6 +164,72 @@ def corrections(
     return lines
 
 
+def _changed(before: Any, after: Any, fields: tuple[str, ...]) -> list[Any]:
+    """The analytes of ``after`` whose ``fields`` differ from ``before``'s."""
+    old = {r.analyte_key: tuple(getattr(r, f) for f in fields) for r in before.results}
+    return [
+        r for r in after.results if old.get(r.analyte_key) != tuple(getattr(r, f) for f in fields)
+    ]
+
+
+CONFIRMATION_FIELDS = ("confirmation_result", "confirmation_method", "confirmed_at")
+MRO_FIELDS = ("mro_result", "mro_comment", "mro_verified_at")
+
+
+def _confirmation_words(before: Any, after: Any, zone: ZoneInfo) -> str:
+    """ "Confirmed by GC-MS on Tue 24 Nov 2026 (lab Prairie Tox): THC positive, level 42
+    ng/mL": one sentence per method, day and lab."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for r in _changed(before, after, CONFIRMATION_FIELDS):
+        day = _day(r.confirmed_at, zone) if r.confirmed_at else ""
+        level = f", level {_ng(r.level_ng_ml)} ng/mL" if r.level_ng_ml is not None else ""
+        groups.setdefault((r.confirmation_method, day, r.confirmation_lab), []).append(
+            f"{r.analyte_name or r.analyte_key} {r.confirmation_result}{level}"
+        )
+    sentences = []
+    for (method, day, lab), said in groups.items():
+        head = "Confirmed" + (f" by {method}" if method else "") + (f" on {day}" if day else "")
+        sentences.append(f"{head}{f' (lab {lab})' if lab else ''}: {', '.join(said)}")
+    return "; ".join(sentences) or "Confirmation recorded"
+
+
+def _review_words(before: Any, after: Any, zone: ZoneInfo) -> str:
+    """ "MRO review on Thu 26 Nov 2026 by Dr. Ortiz: Codeine negative, valid prescription"."""
+    changed = _changed(before, after, MRO_FIELDS)
+    day = next((_day(r.mro_verified_at, zone) for r in changed if r.mro_verified_at), "")
+    head = "MRO review" + (f" on {day}" if day else "")
+    head += f" by {after.mro_name}" if after.mro_name else ""
+    said = [
+        f"{r.analyte_name or r.analyte_key} {r.mro_result}"
+        + (f", {lower_first(r.mro_comment.rstrip('.'))}" if r.mro_comment else "")
+        for r in changed
+        if r.mro_result
+    ]
+    return f"{head}: {'; '.join(said)}" if said else head
+
+
+def lower_first(text: str) -> str:
+    """ "Valid prescription" runs on after a comma; "THC ..." stays as it is."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
+def history(current: Any, earlier: list[Any], zone: ZoneInfo) -> list[str]:
+    """One sentence per later version, as what it is: a confirmation or an MRO review
+    with when and by whom, or a correction with its reason and what it replaced."""
+    lines = []
+    for before, after in pairwise([*earlier, current]):
+        who = after.recorded_by if after.recorded_by != "import" else f"{after.source} import"
+        recorded = f"recorded by {who} {spoken(after.recorded_at, zone)}"
+        note = f"; note: {after.correction_reason.rstrip('.')}" if after.correction_reason else ""
+        if after.version_kind == "confirmation":
+            lines.append(f"{_confirmation_words(before, after, zone)}; {recorded}{note}.")
+        elif after.version_kind == "mro_review":
+            lines.append(f"{_review_words(before, after, zone)}; {recorded}{note}.")
+        else:
+            lines += corrections(after, [before], zone, version_words)
+    return lines
+
+
 def _when(test: DrugTestView) -> datetime | None:
     return test.collected_at or test.called_at
 
@@ -177,10 +249,18 @@ def detailed(test: DrugTestView, zone: ZoneInfo, earlier: list[DrugTestView]) ->
     facts = []
     if test.collected_at is None and test.called_at is not None:
         facts.append(f"called {spoken(test.called_at, zone)}; no specimen given")
-    if test.creatinine_mg_dl is not None and (
-        test.collection_status == "dilute" or test.validity_note
-    ):
-        facts.append(f"creatinine {_ng(test.creatinine_mg_dl)} mg/dL")
+    if test.collection_status != "collected" or test.validity_note:
+        figures = [
+            f"{what} {_ng(value)}{unit}"
+            for what, value, unit in (
+                ("creatinine", test.creatinine_mg_dl, " mg/dL"),
+                ("specific gravity", test.specific_gravity, ""),
+                ("pH", test.ph, ""),
+            )
+            if value is not None
+        ] + ([f"oxidants {test.oxidants}"] if test.oxidants else [])
+        if figures:
+            facts.append(", ".join(figures))
     if test.validity_note:
         facts.append(test.validity_note.rstrip("."))
     if test.collection_late and test.collection_hours is not None:
@@ -193,7 +273,7 @@ def detailed(test: DrugTestView, zone: ZoneInfo, earlier: list[DrugTestView]) ->
             f"result reported {test.result_hours} h after collection "
             f"(due within {test.result_due_hours} h)"
         )
-    results = [_result_line(r) for r in test.results if not _plain_negative(r)]
+    results = [_result_line(r, zone) for r in test.results if not _plain_negative(r)]
     negatives = [r.analyte_name or r.analyte_key for r in test.results if _plain_negative(r)]
     return {
         "id": test.id,
@@ -205,9 +285,9 @@ def detailed(test: DrugTestView, zone: ZoneInfo, earlier: list[DrugTestView]) ->
         "ids": ", ".join(ids),
         "facts": facts,
         "results": results,
-        "mro": [_mro_line(r, zone) for r in test.results if r.mro_result],
+        "mro": [_mro_line(r, zone, test.mro_name) for r in test.results if r.mro_result],
         "negatives": negatives,
-        "corrections": corrections(test, earlier, zone, version_words) if earlier else [],
+        "corrections": history(test, earlier, zone) if earlier else [],
     }
 
 

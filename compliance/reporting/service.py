@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,6 +27,7 @@ from compliance.mandates import participant_mandates
 from compliance.reporting import context as report_context
 from compliance.reporting import store
 from compliance.reporting.consent_gate import Decision, decide
+from compliance.reporting.outdated import OutdatedBy, corrections_since
 from compliance.reporting.pdf import RenderJob, render_and_sign
 from compliance.reporting.signing import certificate_sha256, signing_config
 from compliance.settings import Settings
@@ -98,6 +99,9 @@ class ReportView:
     signer_name: str
     signed_at: datetime | None
     revoked_at: datetime | None
+    # Records of its period corrected or entered since it was signed (reporting/outdated.py).
+    outdated: bool = False
+    outdated_by: list[OutdatedBy] = field(default_factory=list)
 
 
 class ConsentRefused(InvalidInput):
@@ -572,6 +576,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[ReportView]:
             Report.id.is_in([r["supersedes"] for r in rows if r["supersedes"]] or [0])
         )
     }
+    stale = await corrections_since(rows)
     return [
         ReportView(
             id=r["id"],
@@ -592,6 +597,8 @@ async def _views(rows: list[dict[str, Any]]) -> list[ReportView]:
             signer_name=r["signer_name"],
             signed_at=r["signed_at"],
             revoked_at=r["revoked_at"],
+            outdated=r["id"] in stale,
+            outdated_by=stale.get(r["id"], []),
         )
         for r in rows
     ]

@@ -4,6 +4,8 @@ from compliance.tables.attendance import Attendance, TreatmentSession
 from compliance.tables.audit import AuditEvent
 from compliance.tables.disclosure import Disclosure, OutboxMessage, SecureLink
 from compliance.tables.followup import FollowUpPlan
+from compliance.tables.groups import GroupMember, SessionParticipant, TreatmentGroup
+from compliance.tables.invites import StaffInvite
 from compliance.tables.people import (
     Consent,
     Mandate,
@@ -21,6 +23,7 @@ ALL_TABLES = [
     Program,
     StaffUser,
     ProgramMembership,
+    StaffInvite,
     Analyte,
     AnalyteCode,
     Participant,
@@ -30,7 +33,10 @@ ALL_TABLES = [
     Recipient,
     Consent,
     FollowUpPlan,
+    TreatmentGroup,
+    GroupMember,
     TreatmentSession,
+    SessionParticipant,
     ImportBatch,
     Attendance,
     DrugTest,

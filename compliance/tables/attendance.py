@@ -6,6 +6,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from compliance.tables.groups import TreatmentGroup
 from compliance.tables.people import Participant
 from compliance.tables.programs import Program, StaffUser
 from compliance.tables.testing import ImportBatch
@@ -21,6 +22,10 @@ class TreatmentSession(Table, tablename="treatment_session"):
     facilitator = ForeignKey(references=StaffUser, on_delete=OnDelete.set_null, null=True)
     facilitator_name = Varchar(length=200, default="")
     location = Varchar(length=200, default="")
+    # The standing group it is a meeting of (its members are the roster), if any.
+    treatment_group = ForeignKey(
+        references=TreatmentGroup, on_delete=OnDelete.restrict, null=True, index=True
+    )
     cancelled_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 

@@ -30,6 +30,8 @@ class Program(Table):
     # Policy (issue 4 reads these; defaults from shared/DOMAIN.md).
     week_starts_on = Integer(default=0)  # 0 = Monday ... 6 = Sunday
     dilute_counts_as_positive = Boolean(default=False)
+    # Off: a screen positive awaiting confirmation is pending, and counts for nothing yet.
+    presumptive_counts_before_confirmation = Boolean(default=False)
     excused_absence_counts_toward_hours = Boolean(default=False)
     dilute_creatinine_mg_dl = Numeric(digits=(6, 2), default=Decimal("20"))
     results_due_hours = Integer(default=48)
@@ -66,6 +68,7 @@ class Analyte(Table):
     screen_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
     confirmation_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
     active = Boolean(default=True)
+    in_default_panel = Boolean(default=True)  # screened by default: the form's preset
 
 
 class AnalyteCode(Table, tablename="analyte_code"):

@@ -28,6 +28,7 @@ from compliance.vocabulary import (
     RecordSource,
     SpecimenType,
     TestReason,
+    VersionKind,
 )
 
 
@@ -68,13 +69,18 @@ class DrugTest(Table, tablename="drug_test"):
     creatinine_mg_dl = Numeric(digits=(8, 2), null=True, default=None)
     specific_gravity = Numeric(digits=(6, 4), null=True, default=None)
     ph = Numeric(digits=(4, 2), null=True, default=None)
-    validity_note = Text(default="")  # oxidants, nitrites, lab's validity comments
+    oxidants = Varchar(length=20, default="")  # "", "negative" or "positive"
+    validity_note = Text(default="")  # nitrites, lab's validity comments
     notes = Text(default="")
     source = Varchar(length=10, choices=RecordSource, default=RecordSource.manual.value)
     import_batch = ForeignKey(references=ImportBatch, on_delete=OnDelete.restrict, null=True)
     recorded_by = ForeignKey(references=StaffUser, on_delete=OnDelete.restrict, null=True)
     recorded_at = Timestamptz(default=TimestamptzNow())
-    correction_reason = Text(default="")
+    correction_reason = Text(default="")  # a correction's reason; a confirmation's note
+    # What this version is; rows stored before kinds existed read "original", and a
+    # later version among them is a correction (drug_tests.version_kind).
+    version_kind = Varchar(length=20, choices=VersionKind, default=VersionKind.original.value)
+    mro_name = Varchar(length=200, default="")  # the Medical Review Officer who reviewed it
 
 
 class AnalyteResult(Table, tablename="analyte_result"):
@@ -91,6 +97,7 @@ class AnalyteResult(Table, tablename="analyte_result"):
     confirmation_method = Varchar(length=40, default="")  # "GC-MS", "LC-MS/MS"
     confirmation_lab = Varchar(length=200, default="")  # when not the screening lab
     confirmation_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
+    confirmed_at = Timestamptz(null=True, default=None)  # when the lab reported it
     level_ng_ml = Numeric(digits=(12, 3), null=True, default=None)
     units = Varchar(length=20, default="ng/mL")
     reference_range = Varchar(length=60, default="")

@@ -1,21 +1,22 @@
-"""Administrators: staff accounts and program policy settings (JSON API)."""
+"""Administrators: staff accounts, invitations and program policy settings (JSON API)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from decimal import Decimal
+from dataclasses import asdict, dataclass, field, make_dataclass
 from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from compliance import admin
+from compliance import admin, policy
 from compliance.accounts import Principal
-from compliance.admin import ProgramSettings, StaffView
+from compliance.admin import PolicyPreview, ProgramSettings, StaffInvitation, StaffView
+from compliance.settings import Settings
 from compliance.vocabulary import Role
 from compliance.web.auth import origin_of
-from compliance.web.errors import documented
+from compliance.web.errors import documented, wants_json
+from compliance.web.page import Page
 
 
 @dataclass
@@ -29,24 +30,56 @@ class NewStaff:
 
 
 @dataclass
-class PolicyChanges:
-    name: str | None = None
-    address: str | None = None
-    phone: str | None = None
-    contact_email: str | None = None
-    week_starts_on: int | None = None
-    dilute_counts_as_positive: bool | None = None
-    excused_absence_counts_toward_hours: bool | None = None
-    dilute_creatinine_mg_dl: Decimal | None = None
-    results_due_hours: int | None = None
-    collection_window_hours: int | None = None
-    stepdown_compliant_weeks: int | None = None
-    stepdown_consecutive_negative_tests: int | None = None
-    notice_window_hours: int | None = None
+class Invitation:
+    email: str
+    full_name: str
+    role: Role
+    program_ids: list[int]
+    credentials: str = field(default="", metadata={"description": 'e.g. "LCSW, LCADC"'})
+
+
+# Contact details and every policy setting (compliance/policy.py), each optional: only
+# what is sent changes. Policy changes need the ``confirmation`` of their preview.
+PolicyChanges = make_dataclass(
+    "PolicyChanges",
+    [
+        *[(name, str | None, field(default=None)) for name in admin.CONTACT_FIELDS],
+        *[(s.name, s.python_type | None, field(default=None)) for s in policy.policy_settings()],
+        (
+            "confirmation",
+            str | None,
+            field(
+                default=None,
+                metadata={
+                    "description": "from POST /api/admin/programs/{id}/policy-preview of "
+                    "the same policy changes; needed when any policy setting changes"
+                },
+            ),
+        ),
+    ],
+)
+PolicyProposal = make_dataclass(
+    "PolicyProposal",
+    [(s.name, s.python_type | None, field(default=None)) for s in policy.policy_settings()],
+)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
 
 
 def admin_only_handler(request: Request, exc: admin.AdminOnly) -> Response[Any]:
-    return Response({"status_code": 403, "detail": str(exc)}, status_code=403)
+    if wants_json(request):
+        return Response({"status_code": 403, "detail": str(exc)}, status_code=403)
+    return Page(
+        "pages/error.html",
+        status_code=403,
+        context={
+            "title": "Administrators only",
+            "message": "This page is for your program's administrators. Ask one of them "
+            "if you need something changed here.",
+        },
+    )
 
 
 class AdminAPI(Controller):
@@ -57,7 +90,7 @@ class AdminAPI(Controller):
         "/users",
         operation_id="listStaff",
         responses=documented(401, 403),
-        summary="Staff of the programs you administer",
+        summary="Staff of the programs you administer, with their account status",
     )
     async def users(self, principal: NamedDependency[Principal]) -> list[StaffView]:
         return await admin.list_staff(principal)
@@ -66,13 +99,47 @@ class AdminAPI(Controller):
         "/users",
         operation_id="createStaff",
         responses=documented(401, 403, 422),
-        summary="Create a staff account",
+        summary="Create a staff account with a password you choose (for automation)",
+        description="People are better invited (POST /api/admin/invites): then nobody "
+        "but the new user ever knows their password.",
     )
     async def create_user(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewStaff]
     ) -> StaffView:
         values = {**asdict(data), "role": data.role.value}
         return await admin.create_staff(principal, values, origin_of(request))
+
+    @post(
+        "/invites",
+        operation_id="inviteStaff",
+        responses=documented(401, 403, 422),
+        summary="Invite a new staff member: an account and a single-use set-password link",
+        description="The account has no usable password until its holder opens the link "
+        "(valid 72 hours, once) and chooses one. The link is in this answer and in the "
+        "e-mail queued to the new user; only its hash is stored.",
+    )
+    async def invite(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        data: JSONBody[Invitation],
+    ) -> StaffInvitation:
+        values = {**asdict(data), "role": data.role.value}
+        return await admin.invite_staff(principal, _settings(request), values, origin_of(request))
+
+    @post(
+        "/users/{user_id:int}/invite",
+        operation_id="reinviteStaff",
+        responses=documented(401, 403, 404, 422),
+        summary="A new set-password link for an account still waiting for its password",
+        description="The earlier link stops working.",
+    )
+    async def reinvite(
+        self, request: Request, principal: NamedDependency[Principal], user_id: FromPath[int]
+    ) -> StaffInvitation:
+        return await admin.reinvite_staff(
+            principal, _settings(request), user_id, origin_of(request)
+        )
 
     @post(
         "/users/{user_id:int}/deactivate",
@@ -86,6 +153,18 @@ class AdminAPI(Controller):
     ) -> StaffView:
         return await admin.set_staff_active(principal, user_id, False, origin_of(request))
 
+    @post(
+        "/users/{user_id:int}/activate",
+        operation_id="activateStaff",
+        responses=documented(401, 403, 404, 422),
+        status_code=200,
+        summary="Let a deactivated account sign in again",
+    )
+    async def activate(
+        self, request: Request, principal: NamedDependency[Principal], user_id: FromPath[int]
+    ) -> StaffView:
+        return await admin.set_staff_active(principal, user_id, True, origin_of(request))
+
     @get(
         "/programs/{program_id:int}",
         operation_id="getProgramSettings",
@@ -94,26 +173,49 @@ class AdminAPI(Controller):
     )
     async def settings(
         self, principal: NamedDependency[Principal], program_id: FromPath[int]
-    ) -> ProgramSettings:
+    ) -> ProgramSettings:  # type: ignore[valid-type]
         return await admin.program_settings(principal, program_id)
+
+    @post(
+        "/programs/{program_id:int}/policy-preview",
+        operation_id="previewProgramPolicy",
+        responses=documented(401, 403, 404, 422),
+        status_code=200,
+        summary="What a policy change would do to past weeks and violations; stores nothing",
+        description="The program's active clients are judged over their enrolment with "
+        "the current and with the proposed settings. Send the answer's confirmation with "
+        "the same changes to PATCH /api/admin/programs/{id} within an hour to save them.",
+    )
+    async def preview(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        program_id: FromPath[int],
+        data: JSONBody[PolicyProposal],  # type: ignore[valid-type]
+    ) -> PolicyPreview:
+        proposal = {k: v for k, v in asdict(data).items() if v is not None}
+        return await admin.preview_policy(principal, _settings(request), program_id, proposal)
 
     @patch(
         "/programs/{program_id:int}",
         operation_id="updateProgramSettings",
         responses=documented(401, 403, 404, 422),
-        summary="Change a program's contact details or policy",
+        summary="Change a program's contact details, or its policy after a preview",
+        description="A policy change without the confirmation of its preview is refused "
+        "(422) and nothing changes.",
     )
     async def update(
         self,
         request: Request,
         principal: NamedDependency[Principal],
         program_id: FromPath[int],
-        data: JSONBody[PolicyChanges],
-    ) -> ProgramSettings:
+        data: JSONBody[PolicyChanges],  # type: ignore[valid-type]
+    ) -> ProgramSettings:  # type: ignore[valid-type]
         changes = {k: v for k, v in asdict(data).items() if v is not None}
-        return await admin.update_program_settings(
-            principal, program_id, changes, origin_of(request)
+        saved = await admin.update_program_settings(
+            principal, _settings(request), program_id, changes, origin_of(request)
         )
+        return saved.settings
 
 
 ROUTES = [AdminAPI]

@@ -43,10 +43,13 @@ async def add_code(
     )
     if key and analyte is None:
         form.errors.add("analyte_key", f"{key!r} is not in this program's analyte table")
-    if code and await AnalyteCode.exists().where(
-        (AnalyteCode.program == program_id)
-        & (AnalyteCode.coding_system == system)
-        & (AnalyteCode.code == code)
+    # Imports read codes in any case (intake/imports.py), and the default table's are
+    # stored "local": "LOCAL THC" must count as the "local THC" already there.
+    mapped = await AnalyteCode.select(AnalyteCode.coding_system, AnalyteCode.code).where(
+        AnalyteCode.program == program_id
+    )
+    if code and any(
+        (c["coding_system"].upper(), c["code"].upper()) == (system, code) for c in mapped
     ):
         form.errors.add("code", f"{system} {code} is already mapped")
     form.errors.raise_if_any()

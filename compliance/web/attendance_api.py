@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from compliance import attendance
+from compliance import attendance, groups
 from compliance.accounts import Principal
 from compliance.attendance import AttendanceView, RosterResult, SessionView
 from compliance.vocabulary import AttendanceStatus, SessionType
@@ -20,18 +20,43 @@ from compliance.web.errors import documented
 @dataclass
 class NewSession:
     program_id: int
-    session_type: SessionType
-    starts_at: str = field(metadata={"description": "local time, YYYY-MM-DDTHH:MM"})
-    scheduled_minutes: int
+    starts_at: str = field(
+        metadata={"description": "local time, YYYY-MM-DDTHH:MM; up to a year ahead"}
+    )
+    session_type: SessionType | None = field(
+        default=None, metadata={"description": "required unless group_id gives it"}
+    )
+    scheduled_minutes: int | None = field(
+        default=None, metadata={"description": "required unless group_id gives it"}
+    )
+    group_id: int | None = field(
+        default=None,
+        metadata={
+            "description": "a meeting of this group: its members are the roster, and "
+            "fields left out are the group's"
+        },
+    )
+    participant_id: int | None = field(
+        default=None,
+        metadata={"description": "the client of an individual session (required for one)"},
+    )
     title: str = ""
     facilitator_name: str = ""
     location: str = ""
+
+
+MINUTES_HELP = (
+    "Give minutes_late and/or minutes_left_early (minutes attended are computed), or "
+    "minutes_attended; present is the whole session and an absence none."
+)
 
 
 @dataclass
 class RosterEntry:
     participant_id: int
     status: AttendanceStatus
+    minutes_late: int | None = field(default=None, metadata={"description": MINUTES_HELP})
+    minutes_left_early: int | None = None
     minutes_attended: int | None = None
     note: str = ""
 
@@ -46,6 +71,18 @@ class Roster:
 class SessionWithRoster:
     session: SessionView
     roster: list[AttendanceView]
+    listed: list[int] = field(
+        default_factory=list,
+        metadata={
+            "description": "participant ids the roster lists: the group's members and "
+            "the clients named for the session"
+        },
+    )
+
+
+@dataclass
+class SessionParticipants:
+    participant_ids: list[int]
 
 
 @dataclass
@@ -61,6 +98,11 @@ class OutsideMeeting:
 class AttendanceCorrection:
     status: AttendanceStatus
     reason: str
+    minutes_late: int | None = field(
+        default=None,
+        metadata={"description": MINUTES_HELP + " A new status resets what the old one had."},
+    )
+    minutes_left_early: int | None = None
     minutes_attended: int | None = None
     note: str = ""
 
@@ -71,6 +113,15 @@ def _plain(obj: object) -> dict:
         for k, v in asdict(obj).items()
         if v is not None
     }  # type: ignore[call-overload]
+
+
+async def _with_roster(principal: Principal, session_id: int) -> SessionWithRoster:
+    session = await attendance.get_session(principal, session_id)
+    return SessionWithRoster(
+        session,
+        await attendance.session_roster(principal, session_id),
+        await groups.expected(session),
+    )
 
 
 class SessionsAPI(Controller):
@@ -98,6 +149,8 @@ class SessionsAPI(Controller):
         operation_id="createSession",
         responses=documented(401, 403, 422),
         summary="Schedule or record a session",
+        description="A session can be made ahead (up to a year); attendance is recorded "
+        "once it has started.",
     )
     async def create(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewSession]
@@ -113,16 +166,33 @@ class SessionsAPI(Controller):
     async def one(
         self, principal: NamedDependency[Principal], session_id: FromPath[int]
     ) -> SessionWithRoster:
-        return SessionWithRoster(
-            await attendance.get_session(principal, session_id),
-            await attendance.session_roster(principal, session_id),
+        return await _with_roster(principal, session_id)
+
+    @post(
+        "/{session_id:int}/participants",
+        operation_id="addSessionParticipants",
+        responses=documented(401, 403, 404, 422),
+        summary="Add clients to a session's roster (an ad-hoc session, or a guest)",
+        status_code=200,
+    )
+    async def add_participants(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        session_id: FromPath[int],
+        data: JSONBody[SessionParticipants],
+    ) -> SessionWithRoster:
+        await groups.add_session_participants(
+            principal, session_id, data.participant_ids, origin_of(request)
         )
+        return await _with_roster(principal, session_id)
 
     @put(
         "/{session_id:int}/roster",
         operation_id="recordRoster",
         responses=documented(401, 403, 404, 409, 422),
         summary="Record a whole session's attendance at once (all or nothing)",
+        description="Only once the session has started. " + MINUTES_HELP,
     )
     async def roster(
         self,

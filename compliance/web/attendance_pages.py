@@ -1,20 +1,28 @@
-"""Staff pages for sessions, the group roster (one form for the whole group) and
-attendance records with their history. Same service functions as the API."""
+"""Staff pages for sessions, the roster (one form for everyone the session expects) and
+attendance records with their history. Same service functions as the API.
+
+The roster asks what people know ("30 minutes late"), shows the minutes attended that
+makes before saving (a small script; without it the server still computes and checks),
+and a save answers with a redirect, so a refresh repeats nothing.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import attendance, participants
+from compliance import PROJECT_ROOT, attendance, groups, participants
 from compliance.access import program_options, program_zone
 from compliance.accounts import Principal
+from compliance.attendance import ATTENDED, LATE, LEFT_EARLY, judge_minutes, recorded_minutes
+from compliance.local_time import spoken
+from compliance.participants import ParticipantView
 from compliance.tables import Program
 from compliance.validation import InvalidInput
 from compliance.vocabulary import AttendanceStatus, SessionType
@@ -23,9 +31,16 @@ from compliance.web.errors import field_errors
 from compliance.web.page import Page
 
 PAGE = 100  # sessions a page; older ones are a link away
+SAVED = "roster_saved"  # the session key holding a saved roster's message for one page
+SCRIPT = (PROJECT_ROOT / "templates" / "pages" / "sessions" / "minutes.js").read_text()
 
 STATUS_OPTIONS = [(s.value, s.value.replace("_", " ")) for s in AttendanceStatus]
 TYPE_OPTIONS = [(t.value, t.value) for t in SessionType if t is not SessionType.twelve_step]
+FIELD_OF = {"status": "status", LATE: "late", LEFT_EARLY: "left", ATTENDED: "late"}
+
+
+def _client_options(people: list[ParticipantView]) -> list[tuple[int, str]]:
+    return [(p.id, f"{p.last_name}, {p.first_name} ({p.client_id})") for p in people]
 
 
 class SessionPages(Controller):
@@ -39,17 +54,6 @@ class SessionPages(Controller):
         before: FromQuery[datetime | None] = None,
         before_id: FromQuery[int | None] = None,
     ) -> Template:
-        return await self._index(principal, {}, {}, before=before, before_id=before_id)
-
-    async def _index(
-        self,
-        principal: Principal,
-        values: dict,
-        errors: dict,
-        status: int = 200,
-        before: datetime | None = None,
-        before_id: int | None = None,
-    ) -> Template:
         found = await attendance.list_sessions(
             principal, before=before, before_id=before_id, limit=PAGE + 1
         )
@@ -58,18 +62,47 @@ class SessionPages(Controller):
             p["id"]: ZoneInfo(p["time_zone"])
             for p in await Program.select(Program.id, Program.time_zone)
         }
-        rows = [(s, s.starts_at.astimezone(zones[s.program_id])) for s in sessions]
+        now = datetime.now(UTC)
+        paged = before is not None and before_id is not None
         context = {
             "principal": principal,
-            "sessions": rows,
+            "sessions": [(s, s.starts_at.astimezone(zones[s.program_id])) for s in sessions],
+            "now": now,
             "older": sessions[-1] if more else None,
-            "paged": before is not None and before_id is not None,
+            "paged": paged,
+            "today": [] if paged else await groups.meetings_on(principal, now),
+            "zones": zones,
+        }
+        return Page("pages/sessions/index.html", context=context)
+
+    @get("/new")
+    async def new(
+        self, principal: NamedDependency[Principal], group_id: FromQuery[int | None] = None
+    ) -> Template:
+        return await self._new(principal, {"group_id": str(group_id or "")}, {})
+
+    async def _new(
+        self, principal: Principal, values: dict, errors: dict, status: int = 200
+    ) -> Template:
+        found = await groups.list_groups(principal)
+        programs = await program_options(principal)
+        several = len(programs) > 1
+        names = dict(programs)
+        context = {
+            "principal": principal,
             "values": values,
             "errors": errors,
-            "programs": await program_options(principal),
+            "programs": programs,
             "type_options": TYPE_OPTIONS,
+            "group_options": [
+                (g.id, f"{g.name} ({g.schedule})" + (f", {names[g.program_id]}" if several else ""))
+                for g in found
+            ],
+            "client_options": _client_options(
+                await participants.list_participants(principal, active_only=True)
+            ),
         }
-        return Page("pages/sessions/index.html", context=context, status_code=status)
+        return Page("pages/sessions/new.html", context=context, status_code=status)
 
     @post(status_code=303)
     async def create(
@@ -81,14 +114,29 @@ class SessionPages(Controller):
         try:
             view = await attendance.create_session(principal, data, origin_of(request))
         except InvalidInput as exc:
-            return await self._index(principal, data, field_errors(exc), status=422)
+            return await self._new(principal, data, field_errors(exc), status=422)
         return Redirect(f"/sessions/{view.id}", status_code=303)
+
+    @get("/minutes.js", media_type="text/javascript")
+    async def script(self, principal: NamedDependency[Principal]) -> Response[str]:
+        """The roster's and the correction form's helper, from our own origin (the pages'
+        policy runs no inline script)."""
+        return Response(SCRIPT, media_type="text/javascript")
 
     @get("/{session_id:int}")
     async def roster(
-        self, principal: NamedDependency[Principal], session_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        session_id: FromPath[int],
+        mark: FromQuery[str] = "",
     ) -> Template:
-        return await self._roster(principal, session_id, None, {})
+        once = (request.session or {}).get(SAVED) or {}
+        saved = ""
+        if once.get("session_id") == session_id:
+            saved = once.get("text", "")
+            request.session.pop(SAVED, None)
+        return await self._roster(principal, session_id, None, {}, saved=saved, mark=mark)
 
     async def _roster(
         self,
@@ -98,66 +146,57 @@ class SessionPages(Controller):
         errors: dict,
         status: int = 200,
         saved: str = "",
+        mark: str = "",
+        added_errors: dict | None = None,
     ) -> Template:
         session = await attendance.get_session(principal, session_id)
         program = await Program.select().where(Program.id == session.program_id).first()
-        local = session.starts_at.astimezone(ZoneInfo(program["time_zone"]))
+        tz = ZoneInfo(program["time_zone"])
+        local = session.starts_at.astimezone(tz)
+        people, addable = await _roster_people(principal, session, local.date())
         recorded = {
             r.participant_id: r for r in await attendance.session_roster(principal, session_id)
         }
-        people = [
-            p
-            for p in await participants.list_participants(principal, session.program_id)
-            if p.admitted_on <= local.date()
-            and (p.discharged_on is None or local.date() <= p.discharged_on)
+        by_person = _errors_by_person(errors)
+        rows = [
+            _row(p, recorded.get(p.id), session.scheduled_minutes, submitted, mark, by_person)
+            for p in people
         ]
-        rows = []
-        for n, p in enumerate(people):
-            current = recorded.get(p.id)
-
-            def value(key: str, default: str, pid: int = p.id) -> str:
-                return (submitted or {}).get(f"{key}-{pid}", default)
-
-            rows.append(
-                {
-                    "p": p,
-                    "record": current,
-                    "status": value("status", current.status if current else ""),
-                    "minutes": value(
-                        "minutes",
-                        str(current.minutes_attended)
-                        if current and current.status in ("late", "left_early")
-                        else "",
-                    ),
-                    "note": value("note", current.note if current else ""),
-                    "error": next(
-                        (v for k, v in errors.items() if k.startswith(f"entries[{n}].")), ""
-                    ),
-                }
-            )
+        group = await groups.get_group(principal, session.group_id) if session.group_id else None
         context = {
             "principal": principal,
             "s": session,
             "local": local,
+            "starts": spoken(session.starts_at, tz),
+            "started": attendance.has_started(session),
+            "group": group,
             "program": program,
             "rows": rows,
             "status_options": STATUS_OPTIONS,
             "errors": errors,
+            "other_errors": {
+                k: v for k, v in errors.items() if not k.startswith("entries[") and k != "reason"
+            },
             "reason": (submitted or {}).get("reason", ""),
             "saved": saved,
+            "addable": _client_options(addable),
+            "added_errors": added_errors or {},
         }
         return Page("pages/sessions/roster.html", context=context, status_code=status)
 
-    @post("/{session_id:int}/roster", status_code=200)
+    @post("/{session_id:int}/roster", status_code=303)
     async def save_roster(
         self,
         request: Request,
         principal: NamedDependency[Principal],
         session_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
-    ) -> Template:
+    ) -> Any:
         session = await attendance.get_session(principal, session_id)
-        people = await participants.list_participants(principal, session.program_id)
+        tz = ZoneInfo(await program_zone(session.program_id))
+        people, _ = await _roster_people(
+            principal, session, session.starts_at.astimezone(tz).date()
+        )
         entries, order = [], []
         for p in people:
             status = data.get(f"status-{p.id}", "")
@@ -167,7 +206,8 @@ class SessionPages(Controller):
                 {
                     "participant_id": p.id,
                     "status": status,
-                    "minutes_attended": data.get(f"minutes-{p.id}", ""),
+                    LATE: data.get(f"late-{p.id}", ""),
+                    LEFT_EARLY: data.get(f"left-{p.id}", ""),
                     "note": data.get(f"note-{p.id}", ""),
                 }
             )
@@ -177,20 +217,122 @@ class SessionPages(Controller):
                 principal, session_id, entries, origin_of(request), reason=data.get("reason", "")
             )
         except InvalidInput as exc:
-            # Entry errors are numbered by submitted entry; map them back to page rows.
-            visible = [p.id for p in people]
+            # Entry errors are numbered by submitted entry; name them by person instead.
             mapped = {}
-            for field, reason in field_errors(exc).items():
-                if field.startswith("entries["):
-                    n = int(field[8 : field.index("]")])
-                    field = f"entries[{visible.index(order[n])}]" + field[field.index("]") + 1 :]
-                mapped[field] = reason
+            for name, reason in field_errors(exc).items():
+                if name.startswith("entries["):
+                    n = int(name[8 : name.index("]")])
+                    name = f"entries[{order[n]}]" + name[name.index("]") + 1 :]
+                mapped[name] = reason
             return await self._roster(principal, session_id, data, mapped, status=422)
-        saved = (
-            f"Saved: {result.created} recorded, {result.corrected} corrected, "
-            f"{result.unchanged} unchanged."
+        request.session[SAVED] = {
+            "session_id": session_id,
+            "text": f"Saved: {result.created} recorded, {result.corrected} corrected, "
+            f"{result.unchanged} unchanged.",
+        }
+        return Redirect(f"/sessions/{session_id}", status_code=303)
+
+    @post("/{session_id:int}/participants", status_code=303)
+    async def add_participants(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        session_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        chosen = [k.removeprefix("add-") for k in data if k.startswith("add-")]
+        try:
+            await groups.add_session_participants(principal, session_id, chosen, origin_of(request))
+        except InvalidInput as exc:
+            return await self._roster(
+                principal, session_id, None, {}, status=422, added_errors=field_errors(exc)
+            )
+        return Redirect(f"/sessions/{session_id}", status_code=303)
+
+
+async def _roster_people(
+    principal: Principal, session: attendance.SessionView, day: Any
+) -> tuple[list[ParticipantView], list[ParticipantView]]:
+    """Who the roster lists (the session's expected clients enrolled that day, and
+    anyone already recorded), and who else could be added."""
+    everyone = await participants.list_participants(principal, session.program_id)
+    expected = set(await groups.expected(session))
+    recorded = {r.participant_id for r in await attendance.session_roster(principal, session.id)}
+
+    def enrolled(p: ParticipantView) -> bool:
+        return p.admitted_on <= day and (p.discharged_on is None or day <= p.discharged_on)
+
+    listed = [p for p in everyone if p.id in recorded or (p.id in expected and enrolled(p))]
+    shown = {p.id for p in listed}
+    return listed, [p for p in everyone if p.id not in shown and enrolled(p)]
+
+
+def _errors_by_person(errors: dict[str, str]) -> dict[int, dict[str, str]]:
+    """ "entries[<participant id>].minutes_late" -> {pid: {"late": reason}}."""
+    out: dict[int, dict[str, str]] = {}
+    for name, reason in errors.items():
+        if not name.startswith("entries["):
+            continue
+        pid = int(name[8 : name.index("]")])
+        field = name[name.index("]") + 2 :]
+        out.setdefault(pid, {}).setdefault(FIELD_OF.get(field, "name"), reason)
+    return out
+
+
+def _row(
+    p: ParticipantView,
+    record: attendance.AttendanceView | None,
+    scheduled: int,
+    submitted: dict | None,
+    mark: str,
+    errors: dict[int, dict[str, str]],
+) -> dict[str, Any]:
+    """One roster line: what was submitted (a refused save), or what is recorded, or
+    "present" for everyone when the page was asked to mark all present."""
+    if submitted is not None:
+        status = submitted.get(f"status-{p.id}", "")
+        late = submitted.get(f"late-{p.id}", "0")
+        left = submitted.get(f"left-{p.id}", "0")
+        note = submitted.get(f"note-{p.id}", "")
+    elif mark == "present":
+        status, late, left = "present", "0", "0"
+        note = record.note if record else ""
+    elif record is not None:
+        split = recorded_minutes(record)
+        status, late, left, note = (
+            record.status,
+            str(split.late),
+            str(split.left_early),
+            record.note,
         )
-        return await self._roster(principal, session_id, None, {}, saved=saved)
+    else:
+        status, late, left, note = "", "0", "0", ""
+    return {
+        "p": p,
+        "record": record,
+        "status": status,
+        "late": late,
+        "left": left,
+        "note": note,
+        "attended": _attended(status, scheduled, late, left),
+        "errors": errors.get(p.id, {}),
+    }
+
+
+def _attended(status: str, scheduled: int, late: str, left: str) -> str:
+    """The minutes attended the row's values make, as the script shows them before
+    saving: "" with no status, a dash while the minutes cannot be worked out."""
+    try:
+        chosen = AttendanceStatus(status)
+    except ValueError:
+        return ""
+    try:
+        minutes, problems = judge_minutes(
+            chosen, scheduled, late=int(late or 0), left_early=int(left or 0)
+        )
+    except ValueError:
+        return "\u2014"
+    return "\u2014" if problems else f"{minutes.attended} of {scheduled}"
 
 
 class AttendancePages(Controller):
@@ -213,15 +355,30 @@ class AttendancePages(Controller):
     ) -> Template:
         history = await attendance.attendance_history(principal, attendance_id)
         person = await participants.get_participant(principal, history[0].participant_id)
+        current = history[-1]
+        if not values:
+            split = recorded_minutes(current)
+            values = {
+                "status": current.status,
+                LATE: str(split.late),
+                LEFT_EARLY: str(split.left_early),
+                "note": current.note,
+            }
         context = {
             "principal": principal,
             "history": history,
-            "current": history[-1],
+            "current": current,
             "person": person,
             "zone": await program_zone(person.program_id),
             "values": values,
             "errors": errors,
             "status_options": STATUS_OPTIONS,
+            "attended": _attended(
+                values.get("status", ""),
+                current.scheduled_minutes,
+                values.get(LATE, "0"),
+                values.get(LEFT_EARLY, "0"),
+            ),
         }
         return Page("pages/records/attendance.html", context=context, status_code=status)
 

@@ -22,6 +22,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_401_UNAUTHORIZED
 from compliance import accounts, audit
 from compliance.accounts import Principal
 from compliance.web.errors import documented
+from compliance.web.home import STAFF_HOME
 from compliance.web.page import Page
 from compliance.web.sessions import ROTATE_KEY, SIGNED_IN_AT, within_lifetime
 
@@ -78,7 +79,7 @@ def safe_next(target: str | None) -> str:
 class SignInForm:
     email: str
     password: str
-    next: str = "/"
+    next: str = STAFF_HOME  # sign-in lands on the caseload unless a page sent you here
 
 
 @dataclass
@@ -107,7 +108,7 @@ async def _sign_in(request: Request, email: str, password: str) -> Principal:
 
 
 @get("/login", include_in_schema=False)
-async def login_page(request: Request, next: FromQuery[str] = "/") -> Template:
+async def login_page(request: Request, next: FromQuery[str] = STAFF_HOME) -> Template:
     return Page("pages/login.html", context={"next": safe_next(next), "error": ""})
 
 

@@ -14,6 +14,7 @@ from compliance import caseload, violations
 from compliance.accounts import Principal
 from compliance.caseload import CaseRow
 from compliance.rules import Evaluation
+from compliance.tables import Program
 from compliance.validation import FieldError, InvalidInput, check_year
 from compliance.violations import ViolationView
 from compliance.web.auth import origin_of
@@ -50,7 +51,7 @@ class ComplianceAPI(Controller):
         "/caseload",
         operation_id="caseload",
         responses=documented(401, 404, 422, 503),
-        summary="Every active participant: this and last week, out of compliance first",
+        summary="Every active participant: this and last week, the most serious first",
     )
     async def caseload(
         self,
@@ -60,6 +61,17 @@ class ComplianceAPI(Controller):
         show: FromQuery[str] = "all",
         q: FromQuery[str] = "",
     ) -> list[CaseRow]:
+        """``sort``: ``status`` (the default: a confirmed positive first, then a missed,
+        refused, adulterated or substituted test, a presumptive or dilute positive, an
+        unexcused absence, then hours, sessions or tests short; this week before last;
+        then last name), ``violations``, ``last_positive``, ``name`` (last name first),
+        ``client_id``. ``show``: ``all``, ``attention``, ``this_week`` / ``last_week``
+        (not compliant), ``tests_overdue``, ``reports_due``, ``violations``,
+        ``compliant``, ``stepdown``. ``kinds_this_week`` / ``kinds_last_week`` give each
+        reason's kind; ``tests_overdue`` counts tests called for this or last week whose
+        specimen came after the collection window (or not at all, unrecorded);
+        ``report_due``: a court or probation client with no court progress report
+        signed in the last 7 days."""
         rows = await caseload.caseload(principal, program_id=program_id)
         return caseload.arrange(rows, sort, show, q)
 
@@ -116,17 +128,25 @@ class CaseloadPages(Controller):
         except InvalidInput:
             sort, show, q = "status", "all", ""
             shown = caseload.arrange(rows)
+        windows = await Program.select(Program.collection_window_hours).where(
+            Program.id.is_in(sorted(principal.program_ids) or [0])
+        )
         return Page(
             "pages/caseload.html",
             context={
                 "principal": principal,
                 "rows": shown,
-                "total": len(rows),
+                "counts": caseload.counts(rows),
                 "sort": sort,
                 "show": show,
                 "q": q,
                 "sorts": SORT_LABELS,
                 "shows": SHOW_LABELS,
+                "lead_kind": caseload.lead_kind,
+                "why": caseload.why,
+                "severity": caseload.SEVERITY,
+                "report_days": caseload.REPORT_INTERVAL_DAYS,
+                "window_hours": sorted({w["collection_window_hours"] for w in windows}),
             },
         )
 
@@ -145,15 +165,20 @@ class CaseloadPages(Controller):
 
 
 SORT_LABELS = {
-    "status": "status, out of compliance first",
+    "status": "most serious first",
     "violations": "open violations",
     "last_positive": "most recent positive",
-    "name": "name",
+    "name": "last name",
     "client_id": "client id",
 }
 SHOW_LABELS = {
     "all": "everyone",
     "attention": "needs attention",
+    "this_week": "not compliant this week",
+    "last_week": "not compliant last week",
+    "tests_overdue": "tests overdue",
+    "reports_due": "court reports due",
+    "violations": "open violations",
     "compliant": "compliant last week",
     "stepdown": "meets step-down criteria",
 }

@@ -1,4 +1,5 @@
-"""Drug tests typed in by staff, their corrections and history: the JSON API."""
+"""Drug tests typed in by staff, the lab's confirmations and the MRO's reviews added to
+them, corrections and history: the JSON API."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from compliance import drug_tests
+from compliance import drug_tests, violations
 from compliance.accounts import Principal
 from compliance.drug_tests import DrugTestView
+from compliance.violations import PendingView
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType, TestReason
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
@@ -50,9 +52,21 @@ class NewDrugTest:
     creatinine_mg_dl: Decimal | None = None
     specific_gravity: Decimal | None = None
     ph: Decimal | None = None
+    oxidants: str = field(default="", metadata={"description": "negative, positive or empty"})
     validity_note: str = ""
     notes: str = ""
     results: list[AnalyteEntry] = field(default_factory=list)
+    panel: str | None = field(
+        default=None,
+        metadata={
+            "description": "a preset of the program's analytes: 'panel' (its default panel) "
+            "or 'all'; each needs a result"
+        },
+    )
+    all_negative: bool = field(
+        default=False,
+        metadata={"description": "with a panel: every analyte not in results screened negative"},
+    )
 
 
 @dataclass
@@ -74,9 +88,59 @@ class DrugTestCorrection:
     creatinine_mg_dl: Decimal | None = None
     specific_gravity: Decimal | None = None
     ph: Decimal | None = None
+    oxidants: str | None = None
     validity_note: str | None = None
     notes: str | None = None
     results: list[AnalyteEntry] | None = None
+
+
+# Required fields are checked by the service, so a missing one is a 422 naming it.
+@dataclass
+class ConfirmationEntry:
+    analyte: str = field(metadata={"description": "the analyte key, e.g. thc"})
+    confirmation_result: AnalyteOutcome | None = field(
+        default=None, metadata={"description": "required: positive, negative or invalid"}
+    )
+    confirmation_method: str | None = field(
+        default=None, metadata={"description": "required, e.g. GC-MS, LC-MS/MS"}
+    )
+    level_ng_ml: Decimal | None = None
+    confirmation_cutoff_ng_ml: Decimal | None = None
+
+
+@dataclass
+class NewConfirmation:
+    """The lab's confirmation of screens: a new version labelled a confirmation."""
+
+    confirmed_at: str | None = field(
+        default=None, metadata={"description": "required: when the lab reported it, local time"}
+    )
+    results: list[ConfirmationEntry] = field(default_factory=list)
+    confirmation_lab: str = field(default="", metadata={"description": "default: the test's lab"})
+    note: str = ""
+
+
+@dataclass
+class MroEntry:
+    analyte: str
+    mro_result: AnalyteOutcome | None = field(
+        default=None, metadata={"description": "required: positive or negative"}
+    )
+    mro_comment: str = field(
+        default="", metadata={"description": "why; required for a negative verdict"}
+    )
+
+
+@dataclass
+class NewMroReview:
+    """A Medical Review Officer's verdict: a new version labelled an MRO review."""
+
+    mro_name: str | None = field(default=None, metadata={"description": "required"})
+    reviewed_at: str | None = field(
+        default=None, metadata={"description": "required: when the MRO reviewed it, local time"}
+    )
+    results: list[MroEntry] = field(default_factory=list)
+    note: str = ""
 
 
 class DrugTestsAPI(Controller):
@@ -125,6 +189,49 @@ class DrugTestsAPI(Controller):
         data: JSONBody[DrugTestCorrection],
     ) -> DrugTestView:
         return await drug_tests.correct_test(principal, test_id, plain(data), origin_of(request))
+
+    @post(
+        "/drug-tests/{test_id:int}/confirmations",
+        operation_id="addDrugTestConfirmation",
+        responses=documented(401, 403, 404, 409, 422),
+        summary="Add the lab's confirmation (adds a version labelled a confirmation)",
+    )
+    async def confirm(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        test_id: FromPath[int],
+        data: JSONBody[NewConfirmation],
+    ) -> DrugTestView:
+        return await drug_tests.add_confirmation(
+            principal, test_id, plain(data), origin_of(request)
+        )
+
+    @post(
+        "/drug-tests/{test_id:int}/mro-reviews",
+        operation_id="addDrugTestMroReview",
+        responses=documented(401, 403, 404, 409, 422),
+        summary="Add an MRO review (adds a version labelled an MRO review)",
+    )
+    async def mro_review(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        test_id: FromPath[int],
+        data: JSONBody[NewMroReview],
+    ) -> DrugTestView:
+        return await drug_tests.add_mro_review(principal, test_id, plain(data), origin_of(request))
+
+    @get(
+        "/participants/{participant_id:int}/pending-confirmations",
+        operation_id="listPendingConfirmations",
+        responses=documented(401, 404),
+        summary="Presumptive positives awaiting confirmation that policy does not count yet",
+    )
+    async def pending(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> list[PendingView]:
+        return await violations.pending_confirmations(principal, participant_id)
 
     @get(
         "/drug-tests/{test_id:int}/history",

@@ -1,22 +1,35 @@
 """File imports (CSV attendance, CSV drug tests, HL7 lab results): preview, then commit.
-The API and the pages call the same two service functions."""
+The API and the pages call the same service functions.
+
+Pages follow Post/Redirect/Get: an upload that can be previewed answers 303 to the
+batch's page, which plans it again on every visit and writes nothing; a commit answers
+303 to the same page, which then lists what was stored. A refused upload re-renders the
+form (422) with the file's problems, so the corrected file goes in the same place."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import FromPath, MultipartBody
-from litestar.response import Template
+from litestar.response import Redirect, Template
+from markdown_it import MarkdownIt
 
-from compliance.access import program_options
+from compliance import PROJECT_ROOT
+from compliance.access import program_options, require_program
 from compliance.accounts import Principal
 from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
+from compliance.validation import Form
 from compliance.vocabulary import ImportKind
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, response_spec
@@ -27,13 +40,21 @@ KIND_LABELS = {
     ImportKind.drug_test_csv: "Drug tests (CSV)",
     ImportKind.hl7_oru: "Lab results (HL7 ORU^R01)",
 }
+# What one row of the preview is, per kind: "3 drug tests".
+ROW_NOUNS = {
+    ImportKind.attendance_csv: ("attendance record", "attendance records"),
+    ImportKind.drug_test_csv: ("drug test", "drug tests"),
+    ImportKind.hl7_oru: ("drug test", "drug tests"),
+}
+CSV_FORMATS = PROJECT_ROOT / "docs" / "csv-formats.md"
+_FOR_DEVELOPERS = re.compile(r"<!-- developers.*?<!-- /developers -->\n?", re.DOTALL)
 
 
 @dataclass
 class ImportUpload:
     program_id: int
-    kind: ImportKind
     file: UploadFile
+    kind: ImportKind | None = None  # absent: recognized from the file
 
 
 def _uploads(request: Request) -> Path:
@@ -63,8 +84,10 @@ class ImportsAPI(Controller):
         principal: NamedDependency[Principal],
         data: MultipartBody[ImportUpload],
     ) -> Response[ImportOutcome]:
-        """Nothing is stored but the file. 422 lists every error (line or segment, field,
-        reason); otherwise commit with the returned ``batch_id``."""
+        """Nothing is stored but the file. Without ``kind`` the file says what it is (an
+        MSH segment, or its CSV header); with it, the file must be that kind. 422 lists
+        every error (line or segment, field, reason); otherwise commit with the returned
+        ``batch_id``."""
         content = await data.file.read()
         outcome = await imports.preview(
             principal,
@@ -91,54 +114,135 @@ class ImportsAPI(Controller):
         return Response(outcome, status_code=_status(outcome, 200))
 
 
+def nouns(kind: str | None, count: int) -> str:
+    """ "1 drug test", "12 attendance records"."""
+    one, many = ROW_NOUNS.get(ImportKind(kind), ("row", "rows")) if kind else ("row", "rows")
+    return f"{count:,} {one if count == 1 else many}"
+
+
+@cache
+def formats_html() -> str:
+    """docs/csv-formats.md as the help page shows it: its headings one level down (the
+    page has its own title), each with an anchor, and without the developers' notes."""
+    source = _FOR_DEVELOPERS.sub("", CSV_FORMATS.read_text(encoding="utf-8"))
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = md.parse(source)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 1, 6)}"
+    for opening, inline in pairwise(tokens):
+        if opening.type == "heading_open":
+            slug = re.sub(r"[^a-z0-9]+", "-", inline.content.lower()).strip("-")
+            opening.attrSet("id", slug)
+    return md.renderer.render(tokens, md.options, {})
+
+
 class ImportPages(Controller):
     path = "/imports"
     include_in_schema = False
 
     @get()
     async def form(self, principal: NamedDependency[Principal]) -> Template:
+        return await self._form(principal, {}, {})
+
+    async def _form(
+        self,
+        principal: Principal,
+        values: dict[str, Any],
+        errors: dict[str, str],
+        outcome: ImportOutcome | None = None,
+        status: int = 200,
+    ) -> Template:
         return Page(
             "pages/imports/new.html",
+            status_code=status,
             context={
                 "principal": principal,
                 "programs": await program_options(principal),
                 "kinds": [(k.value, label) for k, label in KIND_LABELS.items()],
+                "values": values,
+                "errors": errors,
+                "o": outcome,
+                "label": _label(outcome.kind) if outcome else "",
             },
         )
 
-    @post(status_code=200)
+    @post(status_code=303, media_type=MediaType.HTML)
     async def preview(
-        self,
-        request: Request,
-        principal: NamedDependency[Principal],
-        data: MultipartBody[ImportUpload],
-    ) -> Template:
-        content = await data.file.read()
+        self, request: Request, principal: NamedDependency[Principal]
+    ) -> Template | Redirect:
+        """An upload that can be previewed goes to its page; anything else comes back
+        here with the reasons, the program and kind as chosen."""
+        raw = await request.form()
+        values = {k: v for k, v in raw.items() if isinstance(v, str) and k != "_csrf_token"}
+        form = Form(values)
+        program_id = form.integer("program_id", minimum=1)
+        kind = form.choice("kind", ImportKind, required=False)
+        upload = raw.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            form.errors.add("file", "is required: choose the file to import")
+        if form.errors.items or program_id is None or not isinstance(upload, UploadFile):
+            problems = {e.field: e.reason for e in reversed(form.errors.items)}
+            return await self._form(principal, values, problems, status=422)
+        require_program(principal, program_id)  # another program's: 404, before reading
         outcome = await imports.preview(
             principal,
-            data.program_id,
-            data.kind,
-            data.file.filename,
-            content,
+            program_id,
+            kind,
+            upload.filename,
+            await upload.read(),
             _uploads(request),
             origin_of(request),
         )
-        return self._result(principal, outcome)
+        if outcome.errors:
+            return await self._form(principal, values, {}, outcome, status=422)
+        return Redirect(f"/imports/{outcome.batch_id}", status_code=303)
 
-    @post("/{batch_id:int}/commit", status_code=200)
-    async def commit(
+    @get("/help")
+    async def help(self, principal: NamedDependency[Principal]) -> Template:
+        return Page(
+            "pages/imports/help.html",
+            context={
+                "principal": principal,
+                "formats": await asyncio.to_thread(formats_html),
+                "programs": await program_options(principal),
+                "kinds": KIND_LABELS,
+            },
+        )
+
+    @get("/{batch_id:int}")
+    async def batch(
         self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
     ) -> Template:
-        outcome = await imports.commit(principal, batch_id, _uploads(request), origin_of(request))
-        return self._result(principal, outcome)
+        """The preview until it is committed, then what was stored. Changes nothing."""
+        view = await imports.batch_view(principal, batch_id, _uploads(request))
+        o = view.outcome
+        template = "result" if o.status == "committed" else "preview"
+        return Page(
+            f"pages/imports/{template}.html",
+            context={
+                "principal": principal,
+                "view": view,
+                "o": o,
+                "label": _label(o.kind),
+                "nouns": lambda count: nouns(o.kind, count),
+                "to_commit": o.created + o.corrected,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
-    def _result(self, principal: Principal, outcome: ImportOutcome) -> Template:
-        context: dict[str, Any] = {
-            "principal": principal,
-            "o": outcome,
-            "label": KIND_LABELS[ImportKind(outcome.kind)],
-        }
-        return Page("pages/imports/result.html", context=context, status_code=_status(outcome, 200))
+    @post("/{batch_id:int}/commit", status_code=303, media_type=MediaType.HTML)
+    async def commit(
+        self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
+    ) -> Redirect:
+        """Whatever the commit found (stored, refused, already done), the batch's page
+        says it; a second submit or a refresh there stores nothing again."""
+        await imports.commit(principal, batch_id, _uploads(request), origin_of(request))
+        return Redirect(f"/imports/{batch_id}", status_code=303)
+
+
+def _label(kind: str | None) -> str:
+    return KIND_LABELS[ImportKind(kind)] if kind else "Unrecognized file"
 
 
 ROUTES = [ImportsAPI, ImportPages]

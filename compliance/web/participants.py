@@ -25,11 +25,12 @@ from compliance.access import program_options, program_zone
 from compliance.accounts import Principal
 from compliance.caseload import compliance_period
 from compliance.disclosure import links as secure_links
+from compliance.disclosure.choices import disclosure_choices
 from compliance.participants import ParticipantView
 from compliance.reporting import service as report_service
 from compliance.validation import InvalidInput
 from compliance.vocabulary import DischargeReason, LevelOfCare
-from compliance.web import followup_plan_pages
+from compliance.web import flow, followup_plan_pages
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, field_errors
 from compliance.web.page import Page
@@ -181,6 +182,7 @@ class ParticipantPages(Controller):
             "errors": errors,
             "level_options": LEVEL_OPTIONS,
             "program_options": await program_options(principal),
+            "steps": flow.STEPS,
         }
         return Page("pages/participants/new.html", context=context, status_code=status)
 
@@ -195,7 +197,31 @@ class ParticipantPages(Controller):
             view = await participants.enroll(principal, data, origin_of(request))
         except InvalidInput as exc:
             return await self._enroll_form(principal, data, field_errors(exc), status=422)
-        return Redirect(f"/participants/{view.id}", status_code=303)
+        return Redirect(flow.mandate_step(view.id), status_code=303)
+
+    @get("/{participant_id:int}/first-report")
+    async def first_report(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Template:
+        """Step 4 of the new-client flow: the first report or link, to the recipients a
+        valid consent covers (optional: the page says how to finish without one)."""
+        view = await participants.get_participant(principal, participant_id)
+        start, end = await compliance_period(principal, participant_id, None, None)
+        context = {
+            "principal": principal,
+            "p": view,
+            "steps": flow.STEPS,
+            "disclosure": await disclosure_choices(principal, participant_id),
+            "mandates": await mandates.participant_mandates(principal, participant_id),
+            "consents": [
+                c
+                for c in await consents.participant_consents(principal, participant_id)
+                if c.state == "active"
+            ],
+            "period_start": start,
+            "period_end": end,
+        }
+        return Page("pages/participants/first_report.html", context=context)
 
     @get("/{participant_id:int}")
     async def show(
@@ -239,7 +265,7 @@ class ParticipantPages(Controller):
             consents=await consents.participant_consents(principal, view.id),
             open_violations=await violations.participant_violations(principal, view.id),
             reports=await report_service.participant_reports(principal, view.id),
-            report_recipients=await report_service.recipient_options(principal, view.id),
+            disclosure=await disclosure_choices(principal, view.id),
             links=await secure_links.participant_links(principal, view.id),
             zone=await program_zone(view.program_id),
         )

@@ -1,15 +1,16 @@
-"""Tokens never reach logs: the access log's request line has the link path redacted."""
+"""Tokens never reach logs: the access log's request line has the link path redacted
+(an officer's secure link, and a new staff member's set-password link)."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-LINK_PATH = re.compile(r"/l/[A-Za-z0-9_\-]+")
+LINK_PATH = re.compile(r"/(l|set-password)/[A-Za-z0-9_\-]+")
 
 
 def redact(text: str) -> str:
-    return LINK_PATH.sub("/l/[redacted]", text)
+    return LINK_PATH.sub(r"/\1/[redacted]", text)
 
 
 class RedactLinks(logging.Filter):

@@ -4,34 +4,77 @@ the same service function as its API endpoint."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from compliance import attendance, consents, db, drug_tests, mandates, participants
+from compliance import (
+    attendance,
+    consent_templates,
+    consents,
+    db,
+    drug_tests,
+    mandates,
+    participants,
+)
 from compliance.accounts import Principal
-from compliance.tables import Analyte, Program
-from compliance.validation import InvalidInput
+from compliance.reporting.consent_gate import CATEGORY_WORDS, PURPOSE_WORDS
+from compliance.tables import Program, Recipient
+from compliance.validation import InvalidInput, is_record_id
 from compliance.vocabulary import (
-    AnalyteOutcome,
-    CollectionStatus,
     ConsentPurpose,
     InformationCategory,
     RecipientKind,
     ReferralSource,
     SessionType,
-    SpecimenType,
-    TestReason,
 )
+from compliance.web import drug_test_form
+from compliance.web import flow as guided
 from compliance.web.auth import origin_of
 from compliance.web.errors import field_errors
 from compliance.web.page import Page
 
 PHASE_ROWS = 3
+SESSION_TYPES = [t.value for t in SessionType if t is not SessionType.twelve_step]
+PHASE_FIELDS = ("name", "hours", "tests", "started_on", *SESSION_TYPES)
+# The service's names for a phase's fields, as the form names them.
+PHASE_FORM_NAMES = {
+    "name": "name",
+    "required_hours_per_week": "hours",
+    "required_tests_per_week": "tests",
+    "started_on": "started_on",
+}
+SOURCE_WORDS = {
+    ReferralSource.court: "Court",
+    ReferralSource.probation: "Probation or parole",
+    ReferralSource.eap: "Employer, through an EAP",
+    ReferralSource.dot_sap: "DOT Substance Abuse Professional (SAP)",
+    ReferralSource.other: "Other",
+}
+RECIPIENT_WORDS = {
+    RecipientKind.probation_officer: "Probation or parole officer",
+    RecipientKind.court: "Court",
+    RecipientKind.eap_case_manager: "EAP case manager",
+    RecipientKind.sap: "DOT Substance Abuse Professional (SAP)",
+    RecipientKind.employer_contact: "Employer contact",
+    RecipientKind.other: "Other",
+}
+# A new mandate's first phase holds a typical IOP week (DOMAIN.md: 9 hours or more, tests
+# at least twice a week early on), for the clinician to change to what the order says.
+PHASE_ONE = {
+    "phase0_name": "Phase 1",
+    "phase0_hours": "9",
+    "phase0_tests": "2",
+    "phase0_group": "3",
+    "phase0_individual": "1",
+}
 
 
 def options(enum: type) -> list[tuple[str, str]]:
@@ -43,6 +86,44 @@ async def _form(request: Request) -> tuple[dict[str, Any], Any]:
     return {k: v for k, v in form.items() if not isinstance(v, UploadFile)}, form
 
 
+def _phases_from(values: dict[str, Any]) -> tuple[list[dict[str, Any]], list[int]]:
+    """The phase rows with anything typed in them, and which form row each came from."""
+    phases, used = [], []
+    for n in range(PHASE_ROWS):
+        raw = {f: str(values.get(f"phase{n}_{f}", "")).strip() for f in PHASE_FIELDS}
+        if not any(raw.values()):
+            continue
+        used.append(n)
+        phases.append(
+            {
+                "name": raw["name"],
+                "required_hours_per_week": raw["hours"],
+                "required_tests_per_week": raw["tests"],
+                "started_on": raw["started_on"],
+                "sessions_per_week": {t: raw[t] for t in SESSION_TYPES if raw[t]},
+            }
+        )
+    return phases, used
+
+
+def _phase_errors(errors: dict[str, str], used: list[int]) -> dict[str, str]:
+    """The service's ``phases[i].required_hours_per_week`` (the i-th phase typed in) as
+    the form row's ``phase{n}_hours``, so the reason appears beside its input."""
+    out: dict[str, str] = {}
+    for name, reason in errors.items():
+        if name == "phases":
+            out.setdefault("phase0_name", reason)
+            continue
+        if not name.startswith("phases["):
+            out[name] = reason
+            continue
+        index, _, rest = name[len("phases[") :].partition("].")
+        row = used[int(index)] if index.isdigit() and int(index) < len(used) else 0
+        part = rest.removeprefix("sessions_per_week.")
+        out.setdefault(f"phase{row}_{PHASE_FORM_NAMES.get(part, part)}", reason)
+    return out
+
+
 class ParticipantRecordPages(Controller):
     path = "/participants/{participant_id:int}"
     include_in_schema = False
@@ -50,22 +131,49 @@ class ParticipantRecordPages(Controller):
     # --- mandates ---------------------------------------------------------------
     @get("/mandates/new")
     async def new_mandate(
-        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        flow: FromQuery[str] = "",
     ) -> Template:
-        return await self._mandate_form(principal, participant_id, {}, {})
+        person = await participants.get_participant(principal, participant_id)
+        values = {
+            "starts_on": person.admitted_on.isoformat(),
+            "add_contact_as_recipient": "true",
+            **PHASE_ONE,
+        }
+        return await self._mandate_form(
+            principal, participant_id, values, {}, in_flow=guided.in_flow(flow)
+        )
 
     async def _mandate_form(
-        self, principal: Principal, pid: int, values: dict, errors: dict, status: int = 200
+        self,
+        principal: Principal,
+        pid: int,
+        values: dict,
+        errors: dict,
+        status: int = 200,
+        *,
+        in_flow: bool,
     ) -> Template:
         person = await participants.get_participant(principal, pid)
+        later = any(
+            values.get(f"phase{n}_{f}") or errors.get(f"phase{n}_{f}")
+            for n in range(1, PHASE_ROWS)
+            for f in PHASE_FIELDS
+        )
         context = {
             "principal": principal,
             "person": person,
             "values": values,
             "errors": errors,
-            "sources": options(ReferralSource),
+            "sources": [(s.value, SOURCE_WORDS.get(s, s.value)) for s in ReferralSource],
             "rows": range(PHASE_ROWS),
-            "types": [t.value for t in SessionType if t is not SessionType.twelve_step],
+            "types": SESSION_TYPES,
+            "later_open": later,
+            "flow": in_flow,
+            "steps": guided.STEPS,
+            "skip": guided.consent_step(pid, "") if in_flow else "",
         }
         return Page("pages/referrals/mandate.html", context=context, status_code=status)
 
@@ -74,66 +182,100 @@ class ParticipantRecordPages(Controller):
         self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Any:
         values, _ = await _form(request)
-        phases = []
-        for n in range(PHASE_ROWS):
-            name = values.get(f"phase{n}_name", "").strip()
-            if not name:
-                continue
-            phases.append(
-                {
-                    "name": name,
-                    "required_hours_per_week": values.get(f"phase{n}_hours", ""),
-                    "required_tests_per_week": values.get(f"phase{n}_tests", ""),
-                    "started_on": values.get(f"phase{n}_started_on", ""),
-                    "sessions_per_week": {
-                        t.value: values.get(f"phase{n}_{t.value}", "")
-                        for t in SessionType
-                        if values.get(f"phase{n}_{t.value}")
-                    },
-                }
-            )
+        in_flow = guided.in_flow(values.get("flow"))
+        phases, used = _phases_from(values)
         try:
-            await mandates.create_mandate(
+            view = await mandates.create_mandate(
                 principal, participant_id, {**values, "phases": phases}, origin_of(request)
             )
         except InvalidInput as exc:
-            errors = field_errors(exc)
-            return await self._mandate_form(principal, participant_id, values, errors, 422)
+            errors = _phase_errors(field_errors(exc), used)
+            return await self._mandate_form(
+                principal, participant_id, values, errors, 422, in_flow=in_flow
+            )
+        if in_flow:
+            template = consent_templates.for_mandate(view)
+            return Redirect(guided.consent_step(participant_id, template), status_code=303)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
     # --- consents ---------------------------------------------------------------
     @get("/consents/new")
     async def new_consent(
-        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        flow: FromQuery[str] = "",
+        template: FromQuery[str | None] = None,
+        recipient_id: FromQuery[int | None] = None,
     ) -> Template:
-        return await self._consent_form(principal, participant_id, {}, [], [], {})
+        """The consent form, pre-filled from a template: the one the latest mandate calls
+        for unless another is asked for, naming the mandate's contact as recipient."""
+        person = await participants.get_participant(principal, participant_id)
+        on_file = await mandates.participant_mandates(principal, participant_id)
+        mandate = on_file[-1] if on_file else None
+        key = consent_templates.for_mandate(mandate) if template is None else template
+        key = key if key in consent_templates.TEMPLATES else ""
+        recipient = None
+        if recipient_id is not None and is_record_id(recipient_id):
+            recipient = (
+                await Recipient.select()
+                .where((Recipient.id == recipient_id) & (Recipient.program == person.program_id))
+                .first()
+            )
+        elif mandate is not None:
+            recipient = await mandates.contact_recipient(person.program_id, mandate)
+        program = await Program.select().where(Program.id == person.program_id).first()
+        values = consent_templates.prefill(
+            key,
+            program_name=program["name"],
+            client_name=person.name,
+            mandate=mandate,
+            recipient=recipient,
+            today=datetime.now(ZoneInfo(program["time_zone"])).date(),
+        )
+        values["template"] = key
+        return await self._consent_form(
+            principal, participant_id, values, {}, in_flow=guided.in_flow(flow)
+        )
 
     async def _consent_form(
         self,
         principal: Principal,
         pid: int,
         values: dict,
-        categories: list,
-        purposes: list,
         errors: dict,
         status: int = 200,
+        *,
+        in_flow: bool,
     ) -> Template:
         person = await participants.get_participant(principal, pid)
         recipients = await consents.list_recipients(principal, person.program_id)
-        program = await Program.select(Program.name).where(Program.id == person.program_id).first()
+        key = values.get("template", "")
+        here = guided.consent_step(pid) if in_flow else f"/participants/{pid}/consents/new"
         context = {
             "principal": principal,
             "person": person,
             "errors": errors,
-            "values": values or {"disclosing_party": program["name"]},
+            "values": values,
             "recipients": [
-                (r.id, f"{r.name} ({r.organisation or r.kind})") for r in recipients if r.active
+                (r.id, f"{r.name} ({r.organisation or r.kind.replace('_', ' ')})")
+                for r in recipients
+                if r.active
             ],
-            "categories": options(InformationCategory),
-            "chosen_categories": categories,
-            "purposes": options(ConsentPurpose),
-            "chosen_purposes": purposes,
+            "categories": [(c.value, CATEGORY_WORDS[c]) for c in InformationCategory],
+            "purposes": [(p.value, PURPOSE_WORDS[p]) for p in ConsentPurpose],
             "mandates": await mandates.participant_mandates(principal, pid),
+            "templates": consent_templates.TEMPLATES,
+            "template": consent_templates.TEMPLATES.get(key),
+            "template_key": key,
+            "flow": in_flow,
+            "steps": guided.STEPS,
+            "template_url": lambda k: (
+                guided.consent_step(pid, k)
+                if in_flow
+                else f"/participants/{pid}/consents/new?{urlencode({'template': k})}"
+            ),
+            "add_recipient": "/recipients?" + urlencode({"next": here}),
         }
         return Page("pages/referrals/consent.html", context=context, status_code=status)
 
@@ -142,6 +284,7 @@ class ParticipantRecordPages(Controller):
         self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Any:
         values, form = await _form(request)
+        in_flow = guided.in_flow(values.get("flow"))
         categories, purposes = (
             form.getall("information_categories", []),
             form.getall("purposes", []),
@@ -166,8 +309,10 @@ class ParticipantRecordPages(Controller):
                     )
         except InvalidInput as exc:
             return await self._consent_form(
-                principal, participant_id, values, categories, purposes, field_errors(exc), 422
+                principal, participant_id, data, field_errors(exc), 422, in_flow=in_flow
             )
+        if in_flow:
+            return Redirect(guided.report_step(participant_id), status_code=303)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
     # --- outside meetings and drug tests ----------------------------------------
@@ -200,54 +345,19 @@ class ParticipantRecordPages(Controller):
     async def new_test(
         self, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Template:
-        return await self._test_form(principal, participant_id, {}, {})
-
-    async def _test_form(
-        self, principal: Principal, pid: int, values: dict, errors: dict, status: int = 200
-    ) -> Template:
-        person = await participants.get_participant(principal, pid)
-        analytes = (
-            await Analyte.select()
-            .where((Analyte.program == person.program_id) & Analyte.active.eq(True))
-            .order_by(Analyte.name)
-        )
-        context = {
-            "principal": principal,
-            "person": person,
-            "values": values,
-            "errors": errors,
-            "analytes": analytes,
-            "outcomes": options(AnalyteOutcome),
-            "statuses": options(CollectionStatus),
-            "specimens": options(SpecimenType),
-            "reasons": options(TestReason),
-        }
-        return Page("pages/referrals/drug_test.html", context=context, status_code=status)
+        return await drug_test_form.form_page(principal, participant_id, {}, {}, 200)
 
     @post("/drug-tests", status_code=303)
     async def create_test(
         self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Any:
         values, _ = await _form(request)
-        results = []
-        for key in sorted({k.split(":", 1)[1] for k in values if k.startswith("screen:")}):
-            if not values.get(f"screen:{key}"):
-                continue
-            results.append(
-                {
-                    "analyte": key,
-                    "screen_result": values[f"screen:{key}"],
-                    "confirmation_result": values.get(f"confirm:{key}", ""),
-                    "confirmation_method": values.get(f"method:{key}", ""),
-                    "level_ng_ml": values.get(f"level:{key}", ""),
-                }
-            )
+        data = await drug_test_form.service_input(principal, participant_id, values)
         try:
-            view = await drug_tests.record_test(
-                principal, participant_id, {**values, "results": results}, origin_of(request)
-            )
+            view = await drug_tests.record_test(principal, participant_id, data, origin_of(request))
         except InvalidInput as exc:
-            return await self._test_form(principal, participant_id, values, field_errors(exc), 422)
+            errors = field_errors(exc)
+            return await drug_test_form.form_page(principal, participant_id, values, errors, 422)
         return Redirect(f"/drug-tests/{view.id}", status_code=303)
 
 
@@ -302,8 +412,12 @@ class ReferralPages(Controller):
         return Redirect(f"/participants/{view.participant_id}", status_code=303)
 
     @get("/recipients")
-    async def recipients(self, principal: NamedDependency[Principal]) -> Template:
-        return await self._recipients(principal, {}, {})
+    async def recipients(
+        self, principal: NamedDependency[Principal], next: FromQuery[str] = ""
+    ) -> Template:
+        """``next``: the form to return to once the recipient is added (the consent form
+        of the new-client flow), which then names them."""
+        return await self._recipients(principal, {"next": guided.local_path(next) or ""}, {})
 
     async def _recipients(
         self, principal: Principal, values: dict, errors: dict, status: int = 200
@@ -315,9 +429,10 @@ class ReferralPages(Controller):
             "principal": principal,
             "recipients": await consents.list_recipients(principal),
             "programs": [(p["id"], p["name"]) for p in programs],
-            "kinds": options(RecipientKind),
+            "kinds": [(k.value, RECIPIENT_WORDS.get(k, k.value)) for k in RecipientKind],
             "values": values,
             "errors": errors,
+            "back": guided.local_path(values.get("next", "")),
         }
         return Page("pages/referrals/recipients.html", context=context, status_code=status)
 
@@ -325,9 +440,13 @@ class ReferralPages(Controller):
     async def add_recipient(self, request: Request, principal: NamedDependency[Principal]) -> Any:
         values, _ = await _form(request)
         try:
-            await consents.create_recipient(principal, values, origin_of(request))
+            view = await consents.create_recipient(principal, values, origin_of(request))
         except InvalidInput as exc:
             return await self._recipients(principal, values, field_errors(exc), 422)
+        back = guided.local_path(values.get("next", ""))
+        if back:
+            joiner = "&" if "?" in back else "?"
+            return Redirect(f"{back}{joiner}recipient_id={view.id}", status_code=303)
         return Redirect("/recipients", status_code=303)
 
 

@@ -290,7 +290,7 @@ def test_present_with_fewer_minutes_is_an_error() -> None:
         RowError(
             "line 2",
             "minutes_attended",
-            "present means all 180 minutes; use late or left_early for fewer",
+            "present means all 180 minutes; use late or left early for fewer",
         )
     ]
 

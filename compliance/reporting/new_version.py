@@ -1,0 +1,53 @@
+"""'Make a new version': the same report (kind, recipient, period, narrative) signed
+again from the records as they are now, superseding the one a correction outdated."""
+
+from __future__ import annotations
+
+from compliance import access
+from compliance.accounts import Principal
+from compliance.reporting import service
+from compliance.reporting.service import ReportRequest, ReportView
+from compliance.settings import Settings
+from compliance.tables import Report
+from compliance.validation import FieldError, InvalidInput
+from compliance.vocabulary import ReportKind, ReportStatus
+
+
+async def remake(
+    principal: Principal, settings: Settings, report_id: int, origin: str = ""
+) -> ReportView:
+    """Re-run ``generate`` for the report's own request. Only the current version can
+    be remade (a superseded one's successor is the one to look at); the consent gate
+    decides again, so a consent revoked since refuses it. An EAP fitness statement is
+    not stored with a report, so a new EAP version has none unless made from the form."""
+    row = await Report.select().where(Report.id == report_id).first()
+    if row is None:
+        raise access.NotFound("no such report")
+    await access.participant_row(principal, row["participant"])
+    if row["kind"] == ReportKind.disclosure_accounting.value or row["recipient"] is None:
+        raise InvalidInput(
+            [FieldError("report", "the accounting of disclosures is made again from its page")]
+        )
+    if row["status"] != ReportStatus.current.value:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "report",
+                    f"{row['public_id']} is {row['status']}: only the current "
+                    "version can be made again",
+                )
+            ]
+        )
+    return await service.generate(
+        principal,
+        settings,
+        row["participant"],
+        ReportRequest(
+            kind=row["kind"],
+            recipient_id=row["recipient"],
+            period_start=row["period_start"],
+            period_end=row["period_end"],
+            narrative=row["narrative"],
+        ),
+        origin,
+    )

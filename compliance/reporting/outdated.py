@@ -1,0 +1,112 @@
+"""Is a signed report still what the records say? The one rule, for the participant
+page, the report API and "make a new version".
+
+A current report is out of date when an attendance or drug-test version was recorded
+after the report was signed for an event inside its period (a correction, or a record
+entered late): the signed PDF never changes, so the clinician must see that it no
+longer matches and make a new version. The accounting of disclosures is about
+disclosures, not records, and is never flagged.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from compliance.tables import Attendance, DrugTest, Participant
+from compliance.vocabulary import ReportKind, ReportStatus
+
+
+@dataclass
+class OutdatedBy:
+    """One record version the report does not reflect."""
+
+    record: str  # "attendance:12", "drug_test:7": the version recorded after signing
+    kind: str  # "attendance" or "drug_test"
+    occurred_at: datetime  # the session, the collection (or the call, for a no-show)
+    recorded_at: datetime
+    version: int
+    change: str  # "correction", "confirmation", "MRO review", or "late entry"
+    reason: str  # the correction's reason (a confirmation's note); "" for a late entry
+
+
+def _bounds(start: date, end: date, zone: str) -> tuple[datetime, datetime]:
+    tz = ZoneInfo(zone)
+    return (
+        datetime.combine(start, time.min, tz).astimezone(UTC),
+        datetime.combine(end + timedelta(days=1), time.min, tz).astimezone(UTC),
+    )
+
+
+def can_be_outdated(row: dict[str, Any]) -> bool:
+    return (
+        row["status"] == ReportStatus.current.value
+        and row["kind"] != ReportKind.disclosure_accounting.value
+        and row["signed_at"] is not None
+    )
+
+
+async def corrections_since(rows: list[dict[str, Any]]) -> dict[int, list[OutdatedBy]]:
+    """For each current report among ``rows`` (Report rows), the record versions
+    recorded after it was signed for events inside its period, oldest first."""
+    reports = [r for r in rows if can_be_outdated(r)]
+    if not reports:
+        return {}
+    people = sorted({r["participant"] for r in reports})
+    since = min(r["signed_at"] for r in reports)
+    zones = {
+        p["id"]: p["program.time_zone"]
+        for p in await Participant.select(Participant.id, Participant.program.time_zone).where(
+            Participant.id.is_in(people)
+        )
+    }
+    versions: dict[int, list[OutdatedBy]] = defaultdict(list)
+    for a in await Attendance.select(
+        Attendance.id,
+        Attendance.participant,
+        Attendance.occurred_at,
+        Attendance.recorded_at,
+        Attendance.version,
+        Attendance.correction_reason,
+    ).where(Attendance.participant.is_in(people) & (Attendance.recorded_at > since)):
+        versions[a["participant"]].append(_entry("attendance", a, a["occurred_at"]))
+    # Every column: a confirmation or an MRO review says so (``version_kind``).
+    for t in await DrugTest.select().where(
+        DrugTest.participant.is_in(people) & (DrugTest.recorded_at > since)
+    ):
+        when = t["collected_at"] or t["called_at"]
+        if when is not None:
+            versions[t["participant"]].append(_entry("drug_test", t, when))
+    out: dict[int, list[OutdatedBy]] = {}
+    for r in reports:
+        low, high = _bounds(r["period_start"], r["period_end"], zones[r["participant"]])
+        found = [
+            v
+            for v in versions.get(r["participant"], [])
+            if v.recorded_at > r["signed_at"] and low <= v.occurred_at < high
+        ]
+        if found:
+            out[r["id"]] = sorted(found, key=lambda v: (v.recorded_at, v.record))
+    return out
+
+
+LATER_KINDS = {"confirmation": "confirmation", "mro_review": "MRO review"}
+
+
+def _entry(kind: str, row: dict[str, Any], when: datetime) -> OutdatedBy:
+    if row["version"] == 1:
+        change = "late entry"
+    else:
+        change = LATER_KINDS.get(row.get("version_kind") or "", "correction")
+    return OutdatedBy(
+        record=f"{kind}:{row['id']}",
+        kind=kind,
+        occurred_at=when,
+        recorded_at=row["recorded_at"],
+        version=row["version"],
+        change=change,
+        reason=row["correction_reason"] if row["version"] > 1 else "",
+    )

@@ -1,0 +1,69 @@
+"""'Make a new version' of a report that corrections have outdated: a button on the
+participant page and the same in the API (reporting/new_version.py)."""
+
+from __future__ import annotations
+
+from litestar import Controller, MediaType, Request, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from compliance.accounts import Principal
+from compliance.reporting.new_version import remake
+from compliance.reporting.service import ReportView
+from compliance.settings import Settings
+from compliance.tables import Report
+from compliance.validation import InvalidInput
+from compliance.web.auth import origin_of
+from compliance.web.errors import documented
+from compliance.web.page import Page
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+class ReportVersionsAPI(Controller):
+    path = "/api/reports"
+    tags = ["reports"]
+
+    @post(
+        "/{report_id:int}/new-version",
+        operation_id="remakeReport",
+        responses=documented(401, 403, 404, 422, 503),
+        status_code=201,
+        summary="Sign the report again from the records as they are now (same kind, "
+        "recipient, period and narrative); the old version is superseded",
+        description="For a report whose `outdated` is true: records of its period were "
+        "corrected or entered after it was signed (`outdated_by`).",
+    )
+    async def remake(
+        self, request: Request, principal: NamedDependency[Principal], report_id: FromPath[int]
+    ) -> ReportView:
+        return await remake(principal, _settings(request), report_id, origin_of(request))
+
+
+class ReportVersionPages(Controller):
+    include_in_schema = False
+
+    @post("/reports/{report_id:int}/new-version", status_code=303, media_type=MediaType.HTML)
+    async def remake(
+        self, request: Request, principal: NamedDependency[Principal], report_id: FromPath[int]
+    ) -> Redirect | Template:
+        try:
+            made = await remake(principal, _settings(request), report_id, origin_of(request))
+        except InvalidInput as exc:
+            row = await Report.select(Report.participant).where(Report.id == report_id).first()
+            return Page(
+                "pages/reports/refused.html",
+                context={
+                    "principal": principal,
+                    "participant_id": row["participant"],
+                    "errors": exc.errors,
+                },
+                status_code=422,
+            )
+        return Redirect(f"/participants/{made.participant_id}#report-{made.id}", status_code=303)
+
+
+ROUTES = [ReportVersionsAPI, ReportVersionPages]

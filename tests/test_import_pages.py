@@ -1,0 +1,203 @@
+"""The import pages as a clinician uses them (issue 15, point 5): the file says what it
+is, the preview names the clients and their results on the program's clock, a file
+already recorded offers nothing to commit, help is a page of the app, and every step
+follows Post/Redirect/Get so a refresh or a second submit stores nothing again."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from compliance.tables import Attendance, DrugTest, ImportBatch
+from tests.staff import csrf_token, post_form, signed_in_demo
+
+pytestmark = pytest.mark.db
+
+# The demo's court and EAP clients, tested the morning after the demo's Monday.
+LAB_HEADER = (
+    b"client_id,accession_id,collected_at,lab_name,analyte,screen_result,"
+    b"screen_cutoff_ng_ml,confirmation_result,confirmation_method,level_ng_ml\n"
+)
+LAB_CSV = (
+    LAB_HEADER
+    + b"""RB-1001,PT-0001,2026-11-24 08:15,Prairie Tox,THC,positive,50,positive,GC-MS,42
+RB-1001,PT-0001,2026-11-24 08:15,Prairie Tox,COC,negative,150,,,
+RB-1001,PT-0001,2026-11-24 08:15,Prairie Tox,OXY,negative,100,,,
+RB-1002,PT-0002,2026-11-24 09:40,Prairie Tox,THC,negative,50,,,
+RB-1002,PT-0002,2026-11-24 09:40,Prairie Tox,COC,positive,150,,,
+"""
+)
+ATTENDANCE_CSV = b"""Client ID,Date,Start Time,Session Type,Scheduled Minutes,Status,\
+Minutes Attended,Session Title
+RB-1001,11/25/2026,6:00 PM,group,180,late,150,Relapse prevention
+RB-1002,11/25/2026,6:00 PM,group,180,absent - excused,,Relapse prevention
+"""
+BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+async def upload_page(
+    client: httpx.AsyncClient, program_id: int, name: str, content: bytes, kind: str = ""
+) -> httpx.Response:
+    return await client.post(
+        "/imports",
+        data={
+            "program_id": str(program_id),
+            "kind": kind,
+            "_csrf_token": await csrf_token(client),
+        },
+        files={"file": (name, content)},
+        headers=BROWSER,
+    )
+
+
+def visible(html: str) -> str:
+    """The page's words without markup (inline tags join, others part), spaces folded."""
+    html = re.sub(r"<style.*?</style>", " ", html, flags=re.DOTALL)
+    html = re.sub(r"</?(?:strong|a|em|code|b|span)\b[^>]*>", "", html)
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+async def test_a_lab_csv_needs_no_kind_and_its_preview_names_people_and_results(
+    client: httpx.AsyncClient,
+) -> None:
+    demo = await signed_in_demo(client, "imports@example.org")
+    tests_before = await DrugTest.count()
+    uploaded = await upload_page(client, demo["program"]["id"], "prairie-tox.csv", LAB_CSV)
+    assert uploaded.status_code == 303, uploaded.text
+    preview_url = uploaded.headers["location"]
+    batch = await ImportBatch.select().order_by(ImportBatch.id, ascending=False).first()
+    assert preview_url == f"/imports/{batch['id']}"
+    assert batch["kind"] == "drug_test_csv"
+
+    page = await client.get(preview_url)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = visible(page.text)
+    assert "Kind Drug tests (CSV)" in text
+    # Each test with the client's name and id, its time on the program's clock, its results.
+    hale = re.search(r"line 2 Marcus Hale RB-1001 (.+?) line 5", text)
+    assert hale, text
+    assert hale.group(1) == (
+        "Tue 24 Nov 2026 08:15 CST Urine: Marijuana metabolite (THC-COOH) positive, "
+        "confirmed GC-MS 42 ng/mL; others negative"
+    )
+    assert (
+        "line 5 Alicia Gomez RB-1002 Tue 24 Nov 2026 09:40 CST Urine: Cocaine metabolite "
+        "(benzoylecgonine) presumptive positive (screen only, not confirmed); others negative"
+    ) in text
+    assert "Committing would create 2 drug tests." in text
+    assert 'action="/imports/{}/commit"'.format(batch["id"]) in page.text
+    assert await DrugTest.count() == tests_before  # a preview stores nothing
+
+    # Commit: a redirect to the batch's page, which now lists what was stored.
+    committed = await post_form(client, f"{preview_url}/commit", {})
+    assert committed.status_code == 303 and committed.headers["location"] == preview_url
+    assert await DrugTest.count() == tests_before + 2
+    result = await client.get(preview_url)
+    text = visible(result.text)
+    assert "Stored: 2 created, 0 corrected." in text
+    assert "Marcus Hale RB-1001 Tue 24 Nov 2026 08:15 CST Urine: Marijuana" in text
+    assert "/commit" not in result.text
+    stored = await DrugTest.select().where(DrugTest.accession_id == "PT-0001").first()
+    assert f'href="/drug-tests/{stored["id"]}"' in result.text
+
+    # A refresh of the result and a second submit of the commit store nothing again.
+    assert (await client.get(preview_url)).status_code == 200
+    again = await post_form(client, f"{preview_url}/commit", {})
+    assert again.status_code == 303 and again.headers["location"] == preview_url
+    assert await DrugTest.count() == tests_before + 2
+
+
+async def test_a_file_already_recorded_has_nothing_to_commit(client: httpx.AsyncClient) -> None:
+    demo = await signed_in_demo(client, "imports@example.org")
+    program = demo["program"]["id"]
+    first = await upload_page(client, program, "lab.csv", LAB_CSV)
+    await post_form(client, f"{first.headers['location']}/commit", {})
+    tests = await DrugTest.count()
+
+    again = await upload_page(client, program, "lab.csv", LAB_CSV)
+    assert again.status_code == 303
+    page = await client.get(again.headers["location"])
+    text = visible(page.text)
+    assert "Already recorded: 2 drug tests; nothing to commit." in text
+    assert "/commit" not in page.text and "Commit" not in text
+    # The rows are still there to read, under "Already recorded".
+    assert "Marcus Hale RB-1001" in text and "Alicia Gomez RB-1002" in text
+    assert await DrugTest.count() == tests
+
+
+async def test_an_attendance_csv_previews_the_session_and_how_each_client_attended(
+    client: httpx.AsyncClient,
+) -> None:
+    demo = await signed_in_demo(client, "imports@example.org")
+    before = await Attendance.count()
+    uploaded = await upload_page(client, demo["program"]["id"], "group.csv", ATTENDANCE_CSV)
+    assert uploaded.status_code == 303, uploaded.text
+    text = visible((await client.get(uploaded.headers["location"])).text)
+    assert "Kind Attendance (CSV)" in text
+    assert (
+        "line 2 Marcus Hale RB-1001 Wed 25 Nov 2026 18:00 CST "
+        "Group \u201cRelapse prevention\u201d, 180 min: late, 150 of 180 min"
+    ) in text
+    assert "Alicia Gomez RB-1002 Wed 25 Nov 2026 18:00 CST" in text
+    assert "180 min: absent (excused)" in text
+    assert "Commit 2 attendance records" in text
+    assert await Attendance.count() == before
+
+
+async def test_a_file_of_no_known_kind_comes_back_with_the_reason_and_stores_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    demo = await signed_in_demo(client, "imports@example.org")
+    program = demo["program"]["id"]
+    batches, tests = await ImportBatch.count(), await DrugTest.count()
+
+    unknown = await upload_page(client, program, "roster.csv", b"name,phone\nDana,555-0100\n")
+    assert unknown.status_code == 422
+    assert unknown.headers["content-type"].startswith("text/html")
+    text = visible(unknown.text)
+    assert "roster.csv was not imported and nothing was stored" in text
+    assert "the first line names none of the columns we know" in text
+    for expected in ("an attendance CSV", "a drug-test CSV", "HL7 results file", "MSH"):
+        assert expected in text, expected
+    # The form again, with the program as chosen, to upload the corrected file.
+    assert f'<option value="{program}" selected>' in unknown.text
+
+    # Told it is attendance, a lab file is refused as what it is.
+    wrong = await upload_page(client, program, "lab.csv", LAB_CSV, kind="attendance_csv")
+    assert wrong.status_code == 422
+    assert "this is a drug-test CSV, not an attendance CSV" in visible(wrong.text)
+    assert '<option value="attendance_csv" selected>' in wrong.text
+
+    # No file at all: the field is marked.
+    empty = await client.post(
+        "/imports",
+        data={"program_id": str(program), "_csrf_token": await csrf_token(client)},
+        headers=BROWSER,
+    )
+    assert empty.status_code == 422 and empty.headers["content-type"].startswith("text/html")
+    assert "File is required: choose the file to import." in visible(empty.text)
+    assert await DrugTest.count() == tests
+    assert await ImportBatch.count() == batches + 2  # the refused uploads, kept for the audit
+    refused = await ImportBatch.select(ImportBatch.status)
+    assert {b["status"] for b in refused[batches:]} == {"rejected"}
+
+
+async def test_help_is_a_page_of_the_app(client: httpx.AsyncClient) -> None:
+    await signed_in_demo(client, "imports@example.org")
+    form = await client.get("/imports")
+    assert 'href="/imports/help"' in form.text
+    assert "docs/" not in form.text and ".md" not in form.text
+    page = await client.get("/imports/help")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    text = visible(page.text)
+    for heading in ("Attendance CSV", "Drug-test CSV", "HL7 lab results (ORU^R01)"):
+        assert f">{heading}</h" in page.text, heading
+    # The formats themselves, rendered from the developers' document.
+    for column in ("scheduled_minutes", "minutes_attended", "screen_result", "mro_result"):
+        assert f"<code>{column}</code>" in page.text, column
+    assert "PID-3" in text and "OBX-11" in text
+    # Nothing of the repository is shown to users.
+    for path in ("compliance/", "tests/", "docs/", ".py", ".md", "&lt;!--"):
+        assert path not in page.text, path
