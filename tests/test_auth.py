@@ -170,3 +170,13 @@ async def test_short_passwords_and_duplicate_accounts_are_refused(bound_engine: 
             email="A@B.org ", full_name="A", password=PASSWORD, role=Role.admin, program_ids=[]
         )
     assert (await audit.verify_chain()).intact
+
+
+def test_outside_the_suite_passwords_are_hashed_at_full_cost() -> None:
+    """The suite's cheap hashes are its own: without the variable, argon2id at 64 MiB."""
+    full = accounts.make_hasher({})
+    assert (full.memory_cost, full.time_cost) == (65536, 3)
+    stored = full.hash("a long enough password")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,")
+    cheap = accounts.make_hasher({accounts.FAST_HASHES_FOR_TESTS: "1"})
+    assert cheap.verify(stored, "a long enough password")

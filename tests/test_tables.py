@@ -54,7 +54,11 @@ def sample_value(column: Column, n: int) -> Any:
         case UUID():
             return uuid.uuid4()
         case Array():
-            return [f"a{n}", "attendance"]
+            words = [f"a{n}", "attendance"]
+            base = column.base_column
+            if isinstance(base, Varchar):
+                return [w[: base.length] for w in words]
+            return words
         case JSON():
             return f'[{{"row": {n}, "reason": "x"}}]'
     raise AssertionError(f"no sample for {type(column).__name__} {meta.name}")
