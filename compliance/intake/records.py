@@ -8,7 +8,7 @@ unknown client id, a duplicate) can point at the same place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
@@ -76,6 +76,11 @@ class DrugTestRecord:
     notes: str = ""
     corrected: bool = False  # the lab marked it a correction (HL7 OBX-11 = C)
     results: tuple[AnalyteRecord, ...] = ()
+    # Who the lab says the specimen is from (HL7 PID-5/PID-7, CSV columns when present);
+    # checked against the client's record before anything is stored.
+    last_name: str = ""
+    first_name: str = ""
+    date_of_birth: date | None = None
 
 
 @dataclass(frozen=True)
