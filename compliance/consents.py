@@ -7,7 +7,7 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -344,6 +344,33 @@ async def create_consent(
             {"recipient": recipient_id, "categories": categories},
         )
     return await get_consent(principal, row.id)
+
+
+async def for_decisions(participant_ids: Collection[int]) -> dict[int, list[dict[str, Any]]]:
+    """The one loader of consents for a disclosure decision (``consent_gate.decide``).
+
+    Every consent of each participant, revoked and expired ones included: the gate is
+    what says why one does not count, so no caller filters first and no path judges on
+    a different set. Oldest first, so ties in the gate fall the same way everywhere.
+    A caller bound to one consent (a link) picks it from this list by id.
+    """
+    found: dict[int, list[dict[str, Any]]] = {pid: [] for pid in participant_ids}
+    if not found:
+        return found
+    rows = (
+        await Consent.select()
+        .where(Consent.participant.is_in(list(found)))
+        .order_by(Consent.signed_on)
+        .order_by(Consent.id)
+    )
+    for row in rows:
+        found[row["participant"]].append(row)
+    return found
+
+
+async def for_decision(participant_id: int) -> list[dict[str, Any]]:
+    """One participant's consents for a disclosure decision (see ``for_decisions``)."""
+    return (await for_decisions([participant_id]))[participant_id]
 
 
 async def _consent_row(principal: Principal, consent_id: int) -> dict[str, Any]:

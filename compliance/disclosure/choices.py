@@ -14,10 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import access
+from compliance import consents as consent_records
 from compliance.accounts import Principal
 from compliance.disclosure.links import VIEW_KIND
 from compliance.reporting.consent_gate import decide
-from compliance.tables import Consent, Program, Recipient
+from compliance.tables import Program, Recipient
 from compliance.vocabulary import RecipientKind, ReportKind
 
 REPORT_KINDS = (
@@ -109,7 +110,7 @@ async def disclosure_choices(principal: Principal, participant_id: int) -> Choic
     person = await access.participant_row(principal, participant_id)
     program = await Program.select(Program.time_zone).where(Program.id == person["program"]).first()
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
-    consents = await Consent.select().where(Consent.participant == participant_id)
+    consents = await consent_records.for_decision(participant_id)
     recipients = (
         await Recipient.select()
         .where((Recipient.program == person["program"]) & Recipient.active.eq(True))

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import access, audit, caseload, db
+from compliance import consents as consent_records
 from compliance.accounts import Principal, hash_password, verify_password
 from compliance.disclosure.record import disclosed
 from compliance.local_time import spoken
@@ -151,10 +152,9 @@ async def _bound_decision(
     link: dict[str, Any], recipient: dict[str, Any], report: dict[str, Any] | None, today: date
 ) -> Decision:
     """The link's own consent, judged again today: another consent does not revive it."""
-    consent = await Consent.select().where(Consent.id == link["consent"]).first()
-    return decide(
-        _kind(link["scope"], recipient, report), recipient, [consent] if consent else [], today
-    )
+    held = await consent_records.for_decision(link["participant"])
+    own = [c for c in held if c["id"] == link["consent"]]
+    return decide(_kind(link["scope"], recipient, report), recipient, own, today)
 
 
 async def create_link(
@@ -220,11 +220,11 @@ async def issue_link(
     program = await Program.select().where(Program.id == person["program"]).first()
     zone = ZoneInfo(program["time_zone"])
     today = datetime.now(zone).date()
-    consents = await Consent.select().where(Consent.participant == person["id"])
-    decision = decide(_kind(scope, recipient, report), recipient, consents, today)
+    held = await consent_records.for_decision(person["id"])
+    decision = decide(_kind(scope, recipient, report), recipient, held, today)
     if not decision.allowed:
         raise reports.ConsentRefused(decision.missing)
-    consent = next(c for c in consents if c["id"] == decision.consent_id)
+    consent = next(c for c in held if c["id"] == decision.consent_id)
     now = datetime.now(UTC)
     expires = now + timedelta(days=days)
     if consent["expires_on"] is not None:  # never outlives the consent
@@ -604,12 +604,11 @@ async def _visible_reports(grant: LinkAccess) -> list[dict[str, Any]]:
             )
             .order_by(Report.id, ascending=False)
         )
-    wanted = {grant.link["consent"], *(r["consent"] for r in rows if r["consent"])}
-    consents = {c["id"]: c for c in await Consent.select().where(Consent.id.is_in(list(wanted)))}
+    by_id = {c["id"]: c for c in await consent_records.for_decision(grant.person["id"])}
     today = datetime.now(ZoneInfo(grant.program["time_zone"])).date()
 
     def allowed(report: dict[str, Any], consent_id: int | None) -> bool:
-        consent = consents.get(consent_id)
+        consent = by_id.get(consent_id)
         return (
             consent is not None
             and decide(report["kind"], grant.recipient, [consent], today).allowed

@@ -9,11 +9,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import audit, db
+from compliance import consents as consent_records
 from compliance.disclosure import links, outbox
 from compliance.disclosure.record import disclosed
 from compliance.reporting.consent_gate import decide
 from compliance.settings import Settings
-from compliance.tables import Consent, Participant, Program, Recipient, Violation
+from compliance.tables import Participant, Program, Recipient, Violation
 from compliance.vocabulary import DisclosureKind, ReportKind
 from compliance.vocabulary import InformationCategory as C
 
@@ -62,7 +63,7 @@ async def _notify(settings: Settings, v: dict[str, Any]) -> int:
     person = await Participant.select().where(Participant.id == v["participant"]).first()
     program = await Program.select().where(Program.id == person["program"]).first()
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
-    consents = await Consent.select().where(Consent.participant == person["id"])
+    consents = await consent_records.for_decision(person["id"])
     recipients = await Recipient.select().where(
         (Recipient.program == program["id"])
         & Recipient.kind.is_in(list(COURT_KINDS))

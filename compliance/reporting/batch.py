@@ -11,12 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import access
+from compliance import consents as consent_records
 from compliance.accounts import Principal
 from compliance.reporting import service
 from compliance.reporting.consent_gate import decide
 from compliance.reporting.service import ReportRequest
 from compliance.settings import Settings
-from compliance.tables import Consent, Participant, Program, Recipient
+from compliance.tables import Participant, Program, Recipient
 from compliance.validation import FieldError, InvalidInput
 from compliance.vocabulary import ReportKind
 
@@ -67,11 +68,7 @@ async def run(
     recipients = (
         await Recipient.select().where(Recipient.program == program_id).order_by(Recipient.id)
     )
-    consents: dict[int, list[dict[str, Any]]] = {}
-    for c in await Consent.select().where(
-        Consent.participant.is_in([p["id"] for p in people] or [0])
-    ):
-        consents.setdefault(c["participant"], []).append(c)
+    consents = await consent_records.for_decisions([p["id"] for p in people])
     result = BatchResult()
     done = 0
     # Enough in flight that one report's database work overlaps another's rendering.

@@ -4,8 +4,10 @@ A report may be produced only on a consent that is signed, neither expired nor
 revoked, names the recipient (or the recipient's organization), lists the purpose,
 and covers every information category the report must show. The report's context is
 then built from ``Decision.categories``, so what the consent does not cover never
-reaches the template. Every path that discloses (report generation, links, EAP
-delivery) asks here.
+reaches the template. Every path that discloses (report generation, batches, links,
+violation notices, the choices offered on a page) asks here, with the consents loaded
+by the one loader, ``consents.for_decision``/``for_decisions``, so no path judges on a
+set of consents filtered its own way.
 """
 
 from __future__ import annotations

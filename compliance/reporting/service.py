@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import access, audit, caseload, db, followup_plans, workers
+from compliance import consents as consent_records
 from compliance.accounts import Principal
 from compliance.attendance import earlier_versions as earlier_attendance
 from compliance.attendance import participant_attendance
@@ -145,9 +146,8 @@ async def consent_decision(
     purpose: str | None,
     today: date,
 ) -> Decision:
-    """Every disclosure path asks this one function (through ``consent_gate.decide``)."""
-    consents = await Consent.select().where(Consent.participant == person["id"])
-    return decide(kind, recipient, consents, today, purpose)
+    """Every report asks this one function (through ``consent_gate.decide``)."""
+    return decide(kind, recipient, await consent_records.for_decision(person["id"]), today, purpose)
 
 
 def check_period(start: date, end: date, today: date) -> None:
