@@ -23,11 +23,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.figures import Figure, sized
+from compliance import audit, db, workers
 from compliance import caseload as caseload_module
-from compliance import db, workers
 from compliance.accounts import create_staff_user, load_principal
 from compliance.analytes import seed_program_analytes
-from compliance.settings import parse_database_url
+from compliance.settings import load_settings, parse_database_url
 from compliance.tables import (
     Analyte,
     AnalyteResult,
@@ -231,6 +231,7 @@ def measure(participants: int = PARTICIPANTS, weeks: int = WEEKS) -> list[Figure
         subprocess.run(
             [str(BIN / "compliance"), "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
         )
+        audit.configure(load_settings(env))  # events need the chain's key and head file
         runs = asyncio.run(_run(url, participants, weeks))
     label = f"{participants:,} participants x {weeks} weeks"
     one = runs["one process"]

@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.figures import Figure, sized
-from compliance import db
+from compliance import audit, db
 from compliance.accounts import load_principal
 from compliance.analytes import DEFAULT_ANALYTES
 from compliance.intake import imports
-from compliance.settings import parse_database_url
+from compliance.settings import load_settings, parse_database_url
 from compliance.tables import Program
 from compliance.vocabulary import ImportKind
 from tests.intake.test_csv_files import make_drug_test_csv
@@ -41,7 +41,8 @@ def make_hl7_batch(messages: int = 5000) -> bytes:
         at = (start + timedelta(days=n // 20, minutes=30 * (n % 20))).strftime("%Y%m%d%H%M")
         seg = [
             f"\x0bMSH|^~\\&|LAB|ACME TOX|IOP|CLINIC|{at}||ORU^R01|M{n}|P|2.5.1",
-            f"PID|1||C-{1000 + n % PARTICIPANTS}^^^IOP^MR||DOE^JANE",
+            # The name lab_file_program gives the client, so every identity check passes.
+            f"PID|1||C-{1000 + n % PARTICIPANTS}^^^IOP^MR||{n % PARTICIPANTS}^P",
             f"OBR|1|P{n}|H{n:07d}|DOA^Panel^L|||{at}|||||||||||CCF{n}",
         ]
         for i, code in enumerate(codes, start=1):
@@ -100,6 +101,7 @@ def measure() -> list[Figure]:
             check=True,
             stdout=subprocess.DEVNULL,
         )
+        audit.configure(load_settings(env))  # events need the chain's key and head file
         asyncio.run(_prepare(f"sqlite:///{template}"))
         for key, label, kind, content in [
             (

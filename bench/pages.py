@@ -32,13 +32,15 @@ BROWSER = {"accept": "text/html,application/xhtml+xml", "user-agent": "bench/pag
 
 async def _prepare(env: dict[str, str]) -> dict[str, str]:
     """The 40-client program and a clinician; returns each measured page's path."""
-    from compliance import accounts, db
+    from compliance import accounts, audit, db
     from compliance.settings import load_settings
     from compliance.tables import Participant, TreatmentSession
     from compliance.vocabulary import Role
     from tests.caseload_seed import forty_clients
 
-    db.bind(db.create_engine(load_settings(env).database))
+    settings = load_settings(env)
+    db.bind(db.create_engine(settings.database))
+    audit.configure(settings)
     program = await forty_clients()
     await accounts.create_staff_user(
         email=EMAIL,

@@ -19,7 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.figures import Figure, sized
-from compliance import accounts, db, workers
+from compliance import accounts, audit, db, workers
 from compliance.demo import load_demo
 from compliance.reporting import batch, service, store
 from compliance.reporting.pdf import TEMPLATES, render_and_sign, render_html
@@ -93,6 +93,7 @@ async def _reference_job(tmp: str):  # type: ignore[no-untyped-def]
         }
     )
     db.bind(db.create_engine(settings.database))
+    audit.configure(settings)
     await load_demo(now=NOW)
     person = await Participant.select().where(Participant.client_id == "RB-1001").first()
     user = await accounts.create_staff_user(

@@ -14,12 +14,13 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.logging.config import LoggingConfig
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
-from compliance import PROJECT_ROOT, __version__, accounts, admin, db, workers
+from compliance import PROJECT_ROOT, __version__, accounts, admin, audit, db, workers
 from compliance.disclosure import background
 from compliance.local_time import spoken
 from compliance.reporting import store
@@ -46,6 +47,7 @@ from compliance.web import (
     home,
     imports,
     links,
+    nesting,
     participants,
     policy_pages,
     records_pages,
@@ -56,8 +58,9 @@ from compliance.web import (
     reports,
     set_password,
 )
+from compliance.web.csrf import SessionCSRFMiddleware
 from compliance.web.headers import security_headers
-from compliance.web.sessions import session_config
+from compliance.web.sessions import SESSION_COOKIE, session_config
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -92,11 +95,22 @@ def _template_filters(engine: JinjaTemplateEngine) -> None:
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 
+def csrf_middleware(secret: str, https: bool) -> DefineMiddleware:
+    """CSRF tokens bound to the staff session (web/csrf.py), in Litestar's own
+    CSRFConfig: cookie ``csrftoken``, header ``X-CSRFToken``, form field ``_csrf_token``."""
+    config = CSRFConfig(
+        secret=secret, cookie_secure=https, cookie_httponly=True, cookie_samesite="lax"
+    )
+    return DefineMiddleware(SessionCSRFMiddleware, config=config, session_cookie=SESSION_COOKIE)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     engine = db.create_engine(settings.database, must_exist=True)
     db.bind(engine)
+    audit.configure(settings)  # the chain's key and its head outside the database
     https = settings.base_url.startswith("https://")
+    sessions = session_config(secure=https)
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -151,15 +165,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "maybe_principal": Provide(auth.provide_optional_principal),
         },
         guards=[errors.sane_ids],
-        middleware=[session_config(secure=https).middleware],
+        before_request=nesting.refuse_deep_json,  # before any body is parsed
+        # CSRF first, so it sees the session cookie the session middleware sets.
+        middleware=[csrf_middleware(settings.secret_key, https), sessions.middleware],
         before_send=[security_headers(https)],  # every response, errors included
         stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_secure=https,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-        ),
         request_max_body_size=MAX_UPLOAD_BYTES,
         # A 500 must leave a traceback in the log (Litestar logs them only in debug mode).
         logging_config=LoggingConfig(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from compliance import access, audit, db, versioning, violations
 from compliance.accounts import Principal
+from compliance.duplicates import DuplicateRecord
 from compliance.local_time import spoken
 from compliance.tables import (
     Attendance,
@@ -243,6 +244,137 @@ def recorded_minutes(record: AttendanceView) -> Minutes:
     if record.status == AttendanceStatus.left_early:
         return Minutes(record.minutes_attended, 0, missed)
     return Minutes(record.minutes_attended, 0, 0)
+
+
+# --- the one way attendance is written, and what makes two records one -------------
+
+
+@dataclass
+class NewAttendance:
+    """A checked attendance record (a roster entry, an outside meeting, an import row)
+    ready to store as version 1."""
+
+    participant_id: int
+    session_id: int | None
+    session_type: str
+    occurred_at: datetime
+    scheduled_minutes: int
+    status: str
+    minutes_attended: int
+    meeting_name: str = ""
+    proof: str = ""
+    note: str = ""
+
+
+async def store_attendance(
+    records: Sequence[NewAttendance],
+    *,
+    user_id: int | None,
+    source: RecordSource,
+    import_batch: int | None = None,
+) -> list[int]:
+    """Version 1 of each record, in one bulk insert however many there are: the one
+    write path for rosters, outside meetings and the CSV import. Ids come back in the
+    order given. The caller owns the transaction and has checked the records,
+    duplicates included (``attendance_key``)."""
+    if not records:
+        return []
+    uids = [uuid.uuid4() for _ in records]
+    await db.insert_many(
+        Attendance,
+        [
+            {
+                "record_uid": uid,
+                "participant": r.participant_id,
+                "session": r.session_id,
+                "session_type": r.session_type,
+                "occurred_at": r.occurred_at,
+                "scheduled_minutes": r.scheduled_minutes,
+                "status": r.status,
+                "minutes_attended": r.minutes_attended,
+                "meeting_name": r.meeting_name,
+                "proof": r.proof,
+                "note": r.note,
+                "source": source.value,
+                "import_batch": import_batch,
+                "recorded_by": user_id,
+            }
+            for uid, r in zip(uids, records, strict=True)
+        ],
+    )
+    query = Attendance.select(Attendance.id, Attendance.record_uid)
+    if import_batch is not None:  # one read by batch, not thousands of uids
+        query = query.where(Attendance.import_batch == import_batch)
+    else:
+        query = query.where(Attendance.record_uid.is_in(uids))
+    by_uid = {str(r["record_uid"]): r["id"] for r in await query}
+    return [by_uid[str(uid)] for uid in uids]
+
+
+def attendance_key(participant_id: int, session_type: str, occurred_at: datetime) -> tuple:
+    """What makes two attendance records one, on every path (roster, outside meeting,
+    CSV): the same client, kind of session and start time."""
+    return (participant_id, str(session_type), occurred_at.astimezone(UTC))
+
+
+async def current_by_key(participant_ids: Sequence[int]) -> dict[tuple, dict[str, Any]]:
+    """The current attendance of these participants by ``attendance_key``."""
+    rows = await Attendance.select().where(
+        Attendance.participant.is_in(list(participant_ids) or [0]) & Attendance.is_current.eq(True)
+    )
+    found: dict[tuple, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        key = attendance_key(row["participant"], row["session_type"], row["occurred_at"])
+        found.setdefault(key, row)
+    return found
+
+
+def stored_words(stored: Mapping[str, Any], zone: ZoneInfo) -> str:
+    """The stored record a duplicate points at, as staff would find it."""
+    kind = stored["session_type"].replace("_", " ")
+    named = f" '{stored['meeting_name']}'" if stored["meeting_name"] else ""
+    status = stored["status"].replace("_", " ")
+    return (
+        f"attendance {stored['id']} ({kind}{named}, {spoken(stored['occurred_at'], zone)}, "
+        f"{status})"
+    )
+
+
+def duplicate_of(stored: Mapping[str, Any], field: str, zone: ZoneInfo) -> DuplicateRecord:
+    url = f"/attendance/{stored['id']}"
+    return DuplicateRecord(
+        field,
+        f"is already recorded for this client: {stored_words(stored, zone)}, at {url}; "
+        "open it to correct it rather than recording it again",
+        stored["id"],
+        url,
+    )
+
+
+async def sessions_for(
+    program_id: int, wanted: Sequence[tuple[str, datetime, int, str]]
+) -> dict[tuple[str, datetime, int], int]:
+    """The program's session for each (type, start, minutes, title) wanted, made when
+    there is none yet: an imported row of a session nobody set up still belongs to one,
+    so a later roster of it finds the same records. Keys are (type, start in UTC,
+    minutes). Caller owns the transaction."""
+    found: dict[tuple[str, datetime, int], int] = {}
+    for s in await TreatmentSession.select().where(TreatmentSession.program == program_id):
+        key = (s["session_type"], s["starts_at"].astimezone(UTC), s["scheduled_minutes"])
+        found.setdefault(key, s["id"])
+    for session_type, starts_at, minutes, title in wanted:
+        key = (session_type, starts_at.astimezone(UTC), minutes)
+        if key not in found:
+            row = TreatmentSession(
+                program=program_id,
+                session_type=session_type,
+                title=title,
+                starts_at=starts_at,
+                scheduled_minutes=minutes,
+            )
+            await row.save()
+            found[key] = row.id
+    return found
 
 
 # --- sessions -----------------------------------------------------------------------
@@ -484,6 +616,8 @@ async def record_roster(
                 (Attendance.session == session_id) & Attendance.is_current.eq(True)
             )
         }
+        # The same client at the same time in another session (an import's): not twice.
+        elsewhere = await current_by_key([e["participant"] for e in parsed])
         to_insert = []
         for n, e in enumerate(parsed):
             values = {
@@ -492,18 +626,21 @@ async def record_roster(
                 "note": e["note"],
             }
             current = existing.get(e["participant"])
-            if current is None:
+            key = attendance_key(e["participant"], session["session_type"], session["starts_at"])
+            if current is None and key in elsewhere:
+                duplicate = duplicate_of(elsewhere[key], "participant_id", tz)
+                errors.add(f"entries[{n}].participant_id", duplicate.errors[0].reason)
+            elif current is None:
                 to_insert.append(
-                    Attendance(
-                        record_uid=uuid.uuid4(),
-                        participant=e["participant"],
-                        session=session_id,
+                    NewAttendance(
+                        participant_id=e["participant"],
+                        session_id=session_id,
                         session_type=session["session_type"],
                         occurred_at=session["starts_at"],
                         scheduled_minutes=session["scheduled_minutes"],
-                        recorded_by=principal.id,
-                        source=RecordSource.manual.value,
-                        **values,
+                        status=values["status"],
+                        minutes_attended=values["minutes_attended"],
+                        note=values["note"],
                     )
                 )
                 result.created += 1
@@ -519,8 +656,7 @@ async def record_roster(
                 )
                 result.corrected += 1
         errors.raise_if_any()
-        if to_insert:
-            await Attendance.insert(*to_insert)
+        await store_attendance(to_insert, user_id=principal.id, source=RecordSource.manual)
         await violations.refresh(e["participant"] for e in parsed)
         await audit.record(
             "attendance.roster",
@@ -547,26 +683,36 @@ async def record_outside_meeting(
     if occurred_at and not access.enrolled_on(person, occurred_at.astimezone(tz).date()):
         form.errors.add("occurred_at", "is outside the participant's enrolment")
     form.errors.raise_if_any()
+    assert occurred_at is not None and minutes is not None
     async with db.transaction():
-        row = Attendance(
-            record_uid=uuid.uuid4(),
-            participant=participant_id,
-            session=None,
-            session_type=SessionType.twelve_step.value,
-            occurred_at=occurred_at,
-            scheduled_minutes=minutes,
-            status=AttendanceStatus.present.value,
-            minutes_attended=minutes,
-            meeting_name=name,
-            proof=proof,
-            note=note,
-            recorded_by=principal.id,
+        # The lock a roster or an import of this program takes: posted twice, stored once.
+        await db.serialize(f"import:{person['program']}")
+        key = attendance_key(participant_id, SessionType.twelve_step.value, occurred_at)
+        stored = (await current_by_key([participant_id])).get(key)
+        if stored is not None:
+            raise duplicate_of(stored, "occurred_at", tz)
+        [new_id] = await store_attendance(
+            [
+                NewAttendance(
+                    participant_id=participant_id,
+                    session_id=None,
+                    session_type=SessionType.twelve_step.value,
+                    occurred_at=occurred_at,
+                    scheduled_minutes=minutes,
+                    status=AttendanceStatus.present.value,
+                    minutes_attended=minutes,
+                    meeting_name=name,
+                    proof=proof,
+                    note=note,
+                )
+            ],
+            user_id=principal.id,
+            source=RecordSource.manual,
         )
-        await row.save()
         await violations.refresh([participant_id])
-        await audit.record("attendance.create", principal.actor(origin), "attendance", row.id)
+        await audit.record("attendance.create", principal.actor(origin), "attendance", new_id)
     return (
-        await _attendance_views([await Attendance.select().where(Attendance.id == row.id).first()])
+        await _attendance_views([await Attendance.select().where(Attendance.id == new_id).first()])
     )[0]
 
 

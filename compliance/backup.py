@@ -1,28 +1,33 @@
 """``compliance backup`` and ``compliance restore``: the database, the report store and
 the keys that make both usable, copied while the service runs.
 
-Consistency comes from the order: the database is copied first (one snapshot), then
-the store. A report's file is stored before its row commits and is never rewritten,
-so every report the copied database names is already on disk when the store is
-copied. The secret key (it seals queued e-mails), the development signing key and the
-uploaded source files travel with them; sessions do not (a restore signs everyone out).
+Consistency comes from the order. A signed audit checkpoint is written and the audit
+head file and checkpoints are copied before the database: both only ever record
+committed events, so the copied database is never shorter than the copied head. Then
+the database (one snapshot), then the store. A report's file is stored before its row
+commits and is never rewritten, so every report the copied database names is already on
+disk when the store is copied. The secret key (it seals queued e-mails and keys the
+audit chain), the development signing key and the uploaded source files travel with
+them; sessions do not (a restore signs everyone out).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from compliance import db
+from compliance import audit, db
 from compliance.reporting import store
 from compliance.settings import Settings
 
 MANIFEST = "MANIFEST.json"
 FORMAT = 1
 VAR_ITEMS = ("secret_key", "signing", "uploads")
+AUDIT_ITEMS = (audit.HEAD_FILE, audit.CHECKPOINT_DIR)  # copied before the database
 
 
 class BackupError(Exception):
@@ -54,9 +59,9 @@ def _copy_store(source: Path, target: Path) -> int:
     return count
 
 
-def _copy_var(source: Path, target: Path) -> list[str]:
+def _copy_var(source: Path, target: Path, items: tuple[str, ...] = VAR_ITEMS) -> list[str]:
     copied = []
-    for item in VAR_ITEMS:
+    for item in items:
         path = source / item
         if path.is_dir():
             shutil.copytree(path, target / item, dirs_exist_ok=True)
@@ -73,12 +78,14 @@ def backup(settings: Settings, destination: Path) -> Manifest:
     """Write a backup into ``destination`` (new or empty). Blocking: run it in a thread
     or from the shell."""
     _empty_or_new(destination)
+    _audit_checkpoint(settings)
+    audit_items = _copy_var(settings.var_dir, destination / "var", AUDIT_ITEMS)
     try:
         database = db.snapshot_to(settings.database, destination)
     except db.CopyFailed as exc:
         raise BackupError(str(exc)) from None
     reports = _copy_store(settings.reports_dir, destination / "reports")
-    var = _copy_var(settings.var_dir, destination / "var")
+    var = _copy_var(settings.var_dir, destination / "var") + audit_items
     manifest = Manifest(
         format=FORMAT,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -89,6 +96,20 @@ def backup(settings: Settings, destination: Path) -> Manifest:
     )
     (destination / MANIFEST).write_text(json.dumps(asdict(manifest), indent=2) + "\n")
     return manifest
+
+
+def _audit_checkpoint(settings: Settings) -> None:
+    """Every backup signs the audit chain's head: deleting events older than the newest
+    backup then shows, even to someone who can also rewrite the head file."""
+
+    async def write() -> None:
+        engine = db.create_engine(settings.database, must_exist=True)
+        await audit.write_checkpoint(settings, "backup", engine)
+
+    try:
+        asyncio.run(write())
+    except Exception as exc:
+        raise BackupError(f"cannot write the audit checkpoint: {exc}") from None
 
 
 def read_manifest(source: Path) -> Manifest:
@@ -121,5 +142,5 @@ def restore(settings: Settings, source: Path) -> Manifest:
     except db.CopyFailed as exc:
         raise BackupError(str(exc)) from None
     _copy_store(source / "reports", settings.reports_dir)
-    _copy_var(source / "var", settings.var_dir)
+    _copy_var(source / "var", settings.var_dir, VAR_ITEMS + AUDIT_ITEMS)
     return manifest

@@ -186,15 +186,28 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
             )
         )
     )
-    catalogue = await db.rows(Analyte.select(Analyte.id, Analyte.key, Analyte.name))
+    catalogue = await db.rows(
+        Analyte.select(Analyte.id, Analyte.key, Analyte.name, Analyte.member_of)
+    )
     attendance: dict[int, list[AttendanceFact]] = defaultdict(list)
     for r in attendance_rows:
         attendance[r[0]].append(AttendanceFact(r[1], r[2], r[3], r[4], r[5], r[6]))
-    keys = {a_id: (key, name) for a_id, key, name in catalogue}
+    keys = {a_id: (key, name) for a_id, key, name, _ in catalogue}
+    classes = {a_id: keys[member_of][0] for a_id, _, _, member_of in catalogue if member_of}
     analytes: dict[int, list[AnalyteFact]] = defaultdict(list)
     for test_id, analyte_id, code, name, screen, confirmation, method, mro in analyte_rows:
         key, known = keys.get(analyte_id, (code, name))
-        analytes[test_id].append(AnalyteFact(key, name or known, screen, confirmation, method, mro))
+        analytes[test_id].append(
+            AnalyteFact(
+                key,
+                name or known,
+                screen,
+                confirmation,
+                method,
+                mro,
+                classes.get(analyte_id, ""),
+            )
+        )
     tests: dict[int, list[DrugTestFact]] = defaultdict(list)
     for r in test_rows:
         found = analytes.get(r[1])

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from compliance import db
-from compliance.settings import Settings, SettingsError, load_settings
+from compliance.settings import Settings, SettingsError, load_settings, require_own_secrets
 
 EXIT_SETTINGS = 2
 EXIT_UNAVAILABLE = 1
@@ -28,10 +28,15 @@ def fail(message: str, code: int = EXIT_UNAVAILABLE) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
+    """The settings, with the audit trail's key and files configured from them."""
+    from compliance import audit
+
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         fail(str(exc), EXIT_SETTINGS)
+    audit.configure(settings)
+    return settings
 
 
 def run_async(factory: Callable[[], Any]) -> Any:
@@ -58,6 +63,29 @@ def preflight(settings: Settings) -> None:
     pending = run_async(check)
     if pending:
         fail(f"{len(pending)} migration(s) not applied; run `compliance migrate` first")
+
+
+def _listen_target(settings: Settings, run_args: list[str]) -> str:
+    """Where ``run`` will listen: ``--host``/``-H`` wins over HOST; a Unix socket or an
+    inherited descriptor (``--uds``, ``--fd``) is named as such, since a proxy in front
+    of it may serve anyone."""
+    target = settings.host
+    for i, arg in enumerate(run_args):
+        name, eq, value = arg.partition("=")
+        if name in ("--uds", "--fd"):
+            return f"{name} {value if eq else ' '.join(run_args[i + 1 : i + 2])}".strip()
+        if name in ("--host", "-H"):
+            target = value if eq else (run_args[i + 1] if i + 1 < len(run_args) else target)
+    return target
+
+
+def _own_secrets_when_public(settings: Settings, run_args: list[str]) -> None:
+    """Before anything is made or bound: beyond loopback, SECRET_KEY and SIGNING_P12
+    must be the operator's own (settings.require_own_secrets says why)."""
+    try:
+        require_own_secrets(_listen_target(settings, run_args))
+    except SettingsError as exc:
+        fail(str(exc), EXIT_SETTINGS)
 
 
 def _signing_ready(settings: Settings) -> None:
@@ -131,37 +159,54 @@ def check_command() -> None:
     )
 
 
+AUDIT_ALSO_SHOWN = 4  # after the first finding; the rest usually follow from it
+
+
 @click.group("audit")
 def audit_group() -> None:
-    """The hash-chained audit trail."""
+    """The keyed, hash-chained audit trail and its signed checkpoints."""
 
 
 @audit_group.command("verify")
 def audit_verify_command() -> None:
-    """Recompute the audit chain; name the first broken event, or say it is intact."""
+    """Recompute the audit chain and hold it against VAR_DIR/audit-head and every signed
+    checkpoint; name the first bad event (or deletion), or say it is intact."""
     from compliance import audit
-    from compliance.tables import AuditEvent
 
     settings = settings_or_exit()
 
     async def go() -> audit.ChainReport:
         await db.check_reachable(settings.database)
         db.bind(db.create_engine(settings.database, must_exist=True))
-        report = await audit.verify_chain()
-        if not report.intact:
-            event = await AuditEvent.select().where(AuditEvent.id == report.broken_at).first()
-            stamp = event["occurred_at"].isoformat(timespec="seconds")
-            return audit.ChainReport(
-                report.events,
-                report.broken_at,
-                f"{report.reason} (action {event['action']!r} at {stamp})",
-            )
-        return report
+        return await audit.verify_chain()
 
     report = run_async(go)
     if not report.intact:
-        fail(f"audit chain broken at event #{report.broken_at}: {report.reason}")
-    click.echo(f"audit chain intact: {report.events} events")
+        first, *rest = report.findings
+        where = f"audit chain broken at event #{first.seq}"
+        if first.seq is None:  # a checkpoint or the head file, not one event
+            where = "audit trail check failed"
+        also = "".join(f"\n  also: {f.message}" for f in rest[:AUDIT_ALSO_SHOWN])
+        if len(rest) > AUDIT_ALSO_SHOWN:
+            also += f"\n  and {len(rest) - AUDIT_ALSO_SHOWN} more"
+        fail(f"{where}: {first.message}{also}")
+    click.echo(f"audit chain intact: {report.summary()}")
+
+
+@audit_group.command("checkpoint")
+def audit_checkpoint_command() -> None:
+    """Sign the chain's current head with the program's key into VAR_DIR/audit-checkpoints
+    (the service writes one daily and every backup writes one; this is for cron too)."""
+    from compliance import audit
+
+    settings = settings_or_exit()
+
+    async def go() -> str:
+        await db.check_reachable(settings.database)
+        db.bind(db.create_engine(settings.database, must_exist=True))
+        return (await audit.write_checkpoint(settings, "manual")).name
+
+    click.echo(f"signed checkpoint written: {run_async(go)}")
 
 
 @click.group("users")
@@ -348,6 +393,7 @@ def main(argv: list[str] | None = None) -> None:
     for command in ours.values():
         litestar_group.add_command(command)
     if args and args[0] == "run":
+        _own_secrets_when_public(settings, args[1:])
         preflight(settings)
         _signing_ready(settings)
         os.environ.setdefault("LITESTAR_HOST", settings.host)

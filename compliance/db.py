@@ -10,13 +10,14 @@ on both engines.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +29,7 @@ from piccolo.apps.migrations.tables import Migration
 from piccolo.columns import Serial
 from piccolo.columns.defaults.base import Default
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.query.methods.select import Select
 from piccolo.querystring import QueryString
@@ -44,6 +45,52 @@ CONNECT_TIMEOUT_S = 5.0
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or is not usable; ``str()`` is one line."""
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+_log = logging.getLogger(__name__)
+
+
+async def _run_after_commit(callbacks: list[AfterCommit]) -> None:
+    """The change is committed whatever a callback does: a failure is logged, not raised."""
+    while callbacks:
+        try:
+            await callbacks.pop(0)()
+        except Exception as exc:
+            _log.error("after-commit step failed: %s: %s", exc.__class__.__name__, exc)
+
+
+class HookedSQLiteTransaction(SQLiteTransaction):
+    """A transaction that runs ``after_commit`` callbacks once it has committed (never on
+    rollback): the audit trail writes its head outside the database only then."""
+
+    __slots__ = ("after_commit",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_commit: list[AfterCommit] = []
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        result = await super().__aexit__(*exc_info)
+        if self._parent is None and self._committed:
+            await _run_after_commit(self.after_commit)
+        return result
+
+
+class HookedPostgresTransaction(PostgresTransaction):
+    """``HookedSQLiteTransaction`` for PostgreSQL."""
+
+    __slots__ = ("after_commit",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_commit: list[AfterCommit] = []
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        result = await super().__aexit__(*exc_info)
+        if self._parent is None and self._committed:
+            await _run_after_commit(self.after_commit)
+        return result
 
 
 class ImmediateSQLiteEngine(SQLiteEngine):
@@ -83,11 +130,13 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         transaction_type: TransactionType = TransactionType.immediate,
         allow_nested: bool = True,
     ) -> SQLiteTransaction:
-        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+        return HookedSQLiteTransaction(
+            engine=self, transaction_type=transaction_type, allow_nested=allow_nested
+        )
 
     def read_transaction(self) -> SQLiteTransaction:
         """DEFERRED: a snapshot that takes no write lock (WAL readers never block)."""
-        return super().transaction(transaction_type=TransactionType.deferred, allow_nested=True)
+        return self.transaction(transaction_type=TransactionType.deferred, allow_nested=True)
 
 
 class PooledPostgresEngine(PostgresEngine):
@@ -99,6 +148,9 @@ class PooledPostgresEngine(PostgresEngine):
 
     async def check_version(self) -> None:
         pass
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return HookedPostgresTransaction(engine=self, allow_nested=allow_nested)
 
     def read_transaction(self) -> Any:
         return self.transaction(allow_nested=True)
@@ -212,6 +264,16 @@ def reading() -> Any:
 def transaction() -> Any:
     """A write transaction on the bound engine (IMMEDIATE on SQLite)."""
     return current_engine().transaction()
+
+
+def after_commit(callback: AfterCommit) -> None:
+    """Inside ``transaction()``: run ``callback`` once the outermost transaction commits;
+    a rollback drops it. For effects outside the database that must follow the commit."""
+    current = current_engine().current_transaction.get()
+    hooks = getattr(current, "after_commit", None)
+    if hooks is None:
+        raise RuntimeError("after_commit needs an open transaction()")
+    hooks.append(callback)
 
 
 async def serialize(name: str) -> None:

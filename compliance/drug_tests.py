@@ -9,17 +9,27 @@ fixes a mistake (or is the lab's corrected report) and must say why.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, caseload, db, rules, versioning, violations
+from compliance import (
+    access,
+    audit,
+    caseload,
+    db,
+    rules,
+    specimen_validity,
+    versioning,
+    violations,
+)
 from compliance.accounts import Principal
-from compliance.analytes import panel_presets
+from compliance.analytes import key_resolver, panel_presets
 from compliance.attendance import program_zone
+from compliance.duplicates import DuplicateRecord
 from compliance.local_time import spoken
 from compliance.tables import Analyte, AnalyteResult, DrugTest, Participant, Program, StaffUser
 from compliance.validation import Errors, Form, fit_decimal
@@ -54,6 +64,7 @@ TEST_FIELDS = (
     "specific_gravity",
     "ph",
     "oxidants",
+    "nitrite",
     "validity_note",
     "notes",
 )
@@ -97,6 +108,7 @@ class AnalyteResultView:
     confirmation_lab: str = ""
     mro_verified_at: datetime | None = None
     confirmed_at: datetime | None = None
+    member_of: str = ""  # the immunoassay class (its key) this drug confirms
 
 
 @dataclass
@@ -121,6 +133,7 @@ class DrugTestView:
     specific_gravity: Decimal | None
     ph: Decimal | None
     oxidants: str
+    nitrite: str
     validity_note: str
     notes: str
     source: str
@@ -234,45 +247,42 @@ NUMERIC_DIGITS = {
 
 
 async def _analytes(program_id: int) -> dict[str, dict[str, Any]]:
-    rows = await Analyte.select().where((Analyte.program == program_id) & Analyte.active.eq(True))
+    """The program's analytes by key, retired ones included: a correction may keep a
+    result for one; only new entry is refused it (``read_test``)."""
+    rows = await Analyte.select().where(Analyte.program == program_id)
     return {r["key"]: r for r in rows}
 
 
-# 49 CFR 40.96: a pH below 4 or of 11 and above is an adulterated specimen (the HL7
-# import applies the same bounds to a lab's figures).
-PH_ADULTERATED = (Decimal(4), Decimal(11))
-OXIDANT_RESULTS = ("negative", "positive")
+OUTCOME_FIGURES = ("negative", "positive")  # an oxidant or nitrite result, when given
 
 
-def _oxidants(form: Form) -> str:
-    value = form.text("oxidants", required=False, max_length=20).lower()
-    if value and value not in OXIDANT_RESULTS:
-        form.errors.add("oxidants", f"{value!r} is not one of: {', '.join(OXIDANT_RESULTS)}")
+def _outcome_figure(form: Form, name: str) -> str:
+    value = form.text(name, required=False, max_length=20).lower()
+    if value and value not in OUTCOME_FIGURES:
+        form.errors.add(name, f"{value!r} is not one of: {', '.join(OUTCOME_FIGURES)}")
         return ""
     return value
 
 
-def _validity(values: dict[str, Any], status: CollectionStatus, dilute_below: Decimal) -> None:
-    """A collected specimen's status from its validity figures, as a lab reports it:
-    adulterated (oxidants, pH out of range) before dilute (creatinine under the
-    program's threshold). The figures stay; the note says why, unless staff wrote one."""
-    if status is not CollectionStatus.collected:
-        return
-    ph, creatinine = values["ph"], values["creatinine_mg_dl"]
-    found = []
-    if ph is not None and not PH_ADULTERATED[0] <= ph < PH_ADULTERATED[1]:
-        found.append(f"pH {number(ph)}")
-    if values["oxidants"] == "positive":
-        found.append("oxidants positive")
-    if found:
-        values["collection_status"] = CollectionStatus.adulterated.value
-        values["validity_note"] = values["validity_note"] or "Adulterated: " + ", ".join(found)
-    elif creatinine is not None and creatinine < dilute_below:
-        values["collection_status"] = CollectionStatus.dilute.value
-        values["validity_note"] = (
-            values["validity_note"]
-            or f"Dilute: creatinine {number(creatinine)} mg/dL < {number(dilute_below)}"
-        )
+def apply_validity(values: dict[str, Any], thresholds: specimen_validity.Thresholds) -> None:
+    """A specimen's status from its figures under the program's thresholds: the one
+    rule (compliance.specimen_validity) for staff's entry, CSV and HL7 imports. The
+    figures stay; the note says why, unless staff (or the lab) wrote one."""
+    stated = CollectionStatus(values["collection_status"])
+    status, note = specimen_validity.judge(stated, measures_of(values), thresholds)
+    values["collection_status"] = status.value
+    values["validity_note"] = values.get("validity_note") or note
+
+
+def measures_of(values: Mapping[str, Any]) -> specimen_validity.Measures:
+    """The validity figures among a test's values."""
+    return specimen_validity.Measures(
+        values.get("creatinine_mg_dl"),
+        values.get("specific_gravity"),
+        values.get("ph"),
+        values.get("oxidants") or "",
+        values.get("nitrite") or "",
+    )
 
 
 async def _with_panel(
@@ -308,9 +318,11 @@ async def _with_panel(
 
 
 async def read_test(
-    form: Form, program_id: int, data: Mapping[str, Any]
+    form: Form, program_id: int, data: Mapping[str, Any], kept: Collection[str] = ()
 ) -> tuple[dict, list[dict]]:
-    """Validate a test and its results from raw input; errors collect on ``form``."""
+    """Validate a test and its results from raw input; errors collect on ``form``.
+    ``kept``: the analyte keys of the version a correction starts from, which may name
+    an analyte retired since."""
     tz = await program_zone(program_id)
     program = await Program.select().where(Program.id == program_id).first()
     status = form.choice("collection_status", CollectionStatus) or CollectionStatus.collected
@@ -332,7 +344,8 @@ async def read_test(
         "creatinine_mg_dl": _decimal(form, "creatinine_mg_dl", data),
         "specific_gravity": _decimal(form, "specific_gravity", data),
         "ph": _decimal(form, "ph", data),
-        "oxidants": _oxidants(form),
+        "oxidants": _outcome_figure(form, "oxidants"),
+        "nitrite": _outcome_figure(form, "nitrite"),
         "validity_note": form.text("validity_note", required=False, max_length=2000),
         "notes": form.text("notes", required=False, max_length=4000),
     }
@@ -344,8 +357,9 @@ async def read_test(
     reported, collected = values["result_reported_at"], values["collected_at"]
     if reported is not None and collected is not None and reported < collected:
         form.errors.add("result_reported_at", "is before the specimen was collected")
-    _validity(values, status, program["dilute_creatinine_mg_dl"])
+    apply_validity(values, specimen_validity.Thresholds.of(program))
     catalogue = await _analytes(program_id)
+    resolve_key = await key_resolver(program_id)
     raw_results = await _with_panel(form, program_id, data, data.get("results") or [], status)
     results: list[dict] = []
     if status in NOT_COLLECTED and raw_results:
@@ -355,10 +369,12 @@ async def read_test(
     seen: set[str] = set()
     for n, raw in enumerate(raw_results if isinstance(raw_results, Sequence) else []):
         sub = Form(raw, Errors())
-        key = sub.text("analyte", max_length=40)
+        key = resolve_key(sub.text("analyte", max_length=40))  # key or lab code
         analyte = catalogue.get(key)
         if key and analyte is None:
             sub.errors.add("analyte", f"{key!r} is not in the program's analyte table")
+        elif analyte is not None and not analyte["active"] and key not in kept:
+            sub.errors.add("analyte", f"{key!r} is retired from the analyte table")
         elif key and key in seen:
             sub.errors.add("analyte", f"{key!r} has a result already")
         seen.add(key)
@@ -390,28 +406,179 @@ async def read_test(
     return values, results
 
 
-async def store_test(
-    participant_id: int,
-    values: dict,
-    results: list[dict],
+# --- the one way a new test is written ------------------------------------------------
+
+
+@dataclass
+class NewTest:
+    """A checked test (read_test, or an import's plan) ready to store as version 1."""
+
+    participant_id: int
+    values: dict[str, Any]
+    results: list[dict[str, Any]]
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+async def store_tests(
+    tests: Sequence[NewTest],
     *,
     user_id: int | None,
     source: RecordSource,
     import_batch: int | None = None,
-) -> int:
-    """Insert version 1 of a test and its analyte rows; caller owns the transaction."""
-    test = DrugTest(
-        record_uid=uuid.uuid4(),
-        participant=participant_id,
-        source=source.value,
-        import_batch=import_batch,
-        recorded_by=user_id,
-        **values,
+) -> list[int]:
+    """Version 1 of each test with its analyte rows, in two bulk inserts however many
+    there are: the one write path for staff's entry, the API and both imports (a lab
+    file writes thousands). Ids come back in the order given. The caller owns the
+    transaction and has checked the tests, duplicates included (``refuse_duplicate``,
+    or the import's plan against ``current_by_key``)."""
+    if not tests:
+        return []
+    uids = [uuid.uuid4() for _ in tests]
+    # Every column given, once for all: defaults worked out per row and column were a
+    # fifth of a 5,000-test import.
+    first = {
+        "version": 1,
+        "corrects": None,
+        "is_current": True,
+        "source": source.value,
+        "import_batch": import_batch,
+        "recorded_by": user_id,
+        "recorded_at": datetime.now(UTC),
+        "correction_reason": "",
+        "version_kind": VersionKind.original.value,
+        "mro_name": "",
+    }
+    await db.insert_many(
+        DrugTest,
+        [
+            {**first, "record_uid": uid, "participant": test.participant_id, **test.values}
+            for uid, test in zip(uids, tests, strict=True)
+        ],
     )
-    await test.save()
-    if results:
-        await AnalyteResult.insert(*[AnalyteResult(drug_test=test.id, **r) for r in results])
-    return test.id
+    query = DrugTest.select(DrugTest.id, DrugTest.record_uid)
+    if import_batch is not None:  # one read by batch, not thousands of uids
+        query = query.where((DrugTest.import_batch == import_batch) & (DrugTest.version == 1))
+    else:
+        query = query.where(DrugTest.record_uid.is_in(uids))
+    by_uid = {_uuid(r["record_uid"]): r["id"] for r in await query}
+    ids = [by_uid[uid] for uid in uids]
+    await db.insert_many(
+        AnalyteResult,
+        [
+            {**RESULT_DEFAULTS, "drug_test": test_id, **row}
+            for test_id, test in zip(ids, tests, strict=True)
+            for row in test.results
+        ],
+    )
+    return ids
+
+
+# An analyte row's fields that entry and imports leave to later versions (confirmation,
+# MRO review), given up front for the bulk insert.
+RESULT_DEFAULTS: dict[str, Any] = {
+    "screen_method": "",
+    "confirmation_result": None,
+    "confirmation_method": "",
+    "confirmation_lab": "",
+    "confirmation_cutoff_ng_ml": None,
+    "confirmed_at": None,
+    "level_ng_ml": None,
+    "units": "ng/mL",
+    "reference_range": "",
+    "abnormal_flag": "",
+    "mro_result": None,
+    "mro_comment": "",
+    "mro_verified_at": None,
+    "comment": "",
+}
+
+
+# --- the same test twice: refused on every path --------------------------------------
+
+NOT_COLLECTED_VALUES = frozenset(s.value for s in NOT_COLLECTED)
+KEY_FIELDS = {"accession": "accession_id", "call": "called_at", "collected": "collected_at"}
+
+
+def specimen_key(participant_id: int, values: Mapping[str, Any]) -> tuple | None:
+    """What makes two drug tests one, on every path (form, API, CSV, HL7): the same
+    client and accession id (whatever the letter case); without one, for a no-show,
+    refusal or unable-to-provide the same client, call time and status, and for a
+    specimen the same client and collection time. None when nothing tells it apart."""
+    accession = str(values.get("accession_id") or "").strip().casefold()
+    if accession:
+        return (participant_id, "accession", accession)
+    status = str(values.get("collection_status") or "")
+    if status in NOT_COLLECTED_VALUES:
+        return _moment_key(participant_id, "call", values.get("called_at"), status)
+    return _moment_key(participant_id, "collected", values.get("collected_at"), "")
+
+
+def _moment_key(participant_id: int, kind: str, when: Any, status: str) -> tuple | None:
+    if not isinstance(when, datetime):
+        return None
+    return (participant_id, kind, when.astimezone(UTC), status)
+
+
+async def current_by_key(participant_ids: Sequence[int]) -> dict[tuple, dict[str, Any]]:
+    """The current tests of these participants by ``specimen_key``."""
+    rows = await DrugTest.select().where(
+        DrugTest.participant.is_in(list(participant_ids) or [0]) & DrugTest.is_current.eq(True)
+    )
+    found: dict[tuple, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):
+        key = specimen_key(row["participant"], row)
+        if key is not None:
+            found.setdefault(key, row)
+    return found
+
+
+def stored_words(stored: Mapping[str, Any], zone: ZoneInfo | str) -> str:
+    """The stored test a duplicate points at, as staff would find it."""
+    parts = []
+    if stored["collection_status"] != CollectionStatus.collected.value:
+        parts.append(stored["collection_status"].replace("_", " "))
+    if stored["collected_at"] is not None:
+        parts.append(f"collected {spoken(stored['collected_at'], zone)}")
+    elif stored["called_at"] is not None:
+        parts.append(f"called {spoken(stored['called_at'], zone)}")
+    if stored["accession_id"]:
+        parts.append(f"accession {stored['accession_id']}")
+    return f"drug test {stored['id']} ({', '.join(parts)})"
+
+
+def duplicate_of(stored: Mapping[str, Any], key: tuple, zone: ZoneInfo | str) -> DuplicateRecord:
+    """The refusal of a test already stored, naming the field that makes it the same."""
+    url = f"/drug-tests/{stored['id']}"
+    return DuplicateRecord(
+        KEY_FIELDS[key[1]],
+        f"is already recorded for this client: {stored_words(stored, zone)}, at {url}; "
+        "open it to correct it rather than recording it again",
+        stored["id"],
+        url,
+    )
+
+
+async def refuse_duplicate(
+    participant_id: int,
+    values: Mapping[str, Any],
+    program_id: int,
+    record_uid: Any = None,
+) -> None:
+    """DuplicateRecord, pointing at the stored test, when these values are a test already
+    stored (other than ``record_uid``, the test a correction is a version of: a
+    correction may not make it another one, such as an accession typed into the wrong
+    test). Call inside the transaction that stores it, after
+    ``db.serialize(f"import:{program_id}")``: the lock an import of the program takes,
+    so neither a double-click nor a lab file committed at that moment slips past."""
+    key = specimen_key(participant_id, values)
+    if key is None:
+        return
+    stored = (await current_by_key([participant_id])).get(key)
+    if stored is not None and str(stored["record_uid"]) != str(record_uid):
+        raise duplicate_of(stored, key, await program_zone(program_id))
 
 
 async def record_test(
@@ -422,8 +589,12 @@ async def record_test(
     values, results = await read_test(form, person["program"], data)
     form.errors.raise_if_any()
     async with db.transaction():
-        test_id = await store_test(
-            participant_id, values, results, user_id=principal.id, source=RecordSource.manual
+        await db.serialize(f"import:{person['program']}")
+        await refuse_duplicate(participant_id, values, person["program"])
+        [test_id] = await store_tests(
+            [NewTest(participant_id, values, results)],
+            user_id=principal.id,
+            source=RecordSource.manual,
         )
         await violations.refresh([participant_id])
         await audit.record("drug_test.create", principal.actor(origin), "drug_test", test_id)
@@ -469,6 +640,13 @@ async def correct_test(
     merged: dict[str, Any] = {**{k: current[k] for k in TEST_FIELDS}, **data}
     if not isinstance(submitted, list):
         submitted = []
+    resolve_key = await key_resolver(person["program"])
+    submitted = [
+        {**raw, "analyte": resolve_key(raw["analyte"])}
+        if isinstance(raw, Mapping) and isinstance(raw.get("analyte"), str)
+        else raw
+        for raw in submitted
+    ]
     named = {str(raw.get("analyte", "")) for raw in submitted if isinstance(raw, Mapping)}
     submitted = [*submitted, *({"analyte": key} for key in stored_by_key if key not in named)]
     # Each submitted analyte starts from its stored row; the fields sent replace those.
@@ -480,7 +658,7 @@ async def correct_test(
     ]
     form = Form(merged)
     reason = form.text("correction_reason", max_length=2000)
-    values, parsed = await read_test(form, person["program"], merged)
+    values, parsed = await read_test(form, person["program"], merged, kept=stored_by_key)
     results = []
     for raw, row in zip(submitted, parsed, strict=False):
         base = stored_by_key.get(str(raw.get("analyte", "")))
@@ -496,6 +674,10 @@ async def correct_test(
         form.errors.add("drug_test_id", "a newer version exists; correct that one")
     form.errors.raise_if_any()
     async with db.transaction():
+        await db.serialize(f"import:{person['program']}")
+        await refuse_duplicate(
+            current["participant"], values, person["program"], current["record_uid"]
+        )
         new_id = await correct_stored_test(
             current, values, results, user_id=principal.id, reason=reason
         )
@@ -528,6 +710,44 @@ async def correct_stored_test(
     if results:
         await AnalyteResult.insert(*[AnalyteResult(drug_test=new_id, **r) for r in results])
     return new_id
+
+
+def _result_key(row: Mapping[str, Any]) -> Any:
+    """An analyte row's identity across versions and sources: the program's analyte,
+    else the code it was given under."""
+    return row.get("analyte") or row.get("analyte_code")
+
+
+def lab_correction(
+    current: Mapping[str, Any],
+    stored_results: Sequence[Mapping[str, Any]],
+    given: Mapping[str, Any],
+    results: Sequence[Mapping[str, Any]],
+    thresholds: specimen_validity.Thresholds,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A lab's corrected report (HL7 OBX-11 = C) as the next version's values and
+    analyte rows. Only what the report gives changes: each analyte it carries replaces
+    that analyte's stored row (field by field, so an MRO's verdict or a confirmation it
+    does not mention stays, as in ``correct_test``), every other analyte is carried
+    over, and so are the validity figures, notes and collection facts it leaves out
+    (``given`` holds only what it says). A report that re-sends the whole panel so
+    replaces all of it. Correcting only THC used to leave a version holding only THC.
+
+    The specimen is judged again (``apply_validity``) on the figures now on record when
+    the report gives figures or a verdict; otherwise its stored status and note stay."""
+    values: dict[str, Any] = {k: current[k] for k in TEST_FIELDS}
+    values.update({k: v for k, v in given.items() if k in TEST_FIELDS and v not in (None, "")})
+    stated = given.get("collection_status") or CollectionStatus.collected.value
+    if measures_of(given).any or stated != CollectionStatus.collected.value:
+        values["collection_status"], values["validity_note"] = stated, ""
+        apply_validity(values, thresholds)
+    merged = {_result_key(r): {f: r[f] for f in RESULT_FIELDS} for r in stored_results}
+    for row in results:
+        key = _result_key(row)
+        base = merged.get(key)
+        changes = {f: v for f, v in row.items() if v not in (None, "")}
+        merged[key] = {**base, **changes} if base is not None else dict(row)
+    return values, list(merged.values())
 
 
 # --- confirmations and MRO reviews: new versions that add facts -----------------------
@@ -604,6 +824,7 @@ async def add_confirmation(
     labelled a confirmation; a note is optional, no reason is asked."""
     current, person, stored = await _version_base(principal, test_id)
     tz = await program_zone(person["program"])
+    resolve_key = await key_resolver(person["program"])
     form = Form(data)
     when = form.local_datetime("confirmed_at", tz)
     _after_collection(form, "confirmed_at", when, current)
@@ -613,7 +834,7 @@ async def add_confirmation(
     changes: dict[str, dict[str, Any]] = {}
     for n, raw in enumerate(_entries(form, data, "confirmation result")):
         sub = Form(raw, Errors())
-        key = sub.text("analyte", max_length=40)
+        key = resolve_key(sub.text("analyte", max_length=40))
         base = stored.get(key)
         if key and base is None:
             sub.errors.add("analyte", f"{key!r} is not among this test's results")
@@ -657,6 +878,7 @@ async def add_mro_review(
     The lab's result stays beside it; the MRO's verdict prevails in the engine."""
     current, person, stored = await _version_base(principal, test_id)
     tz = await program_zone(person["program"])
+    resolve_key = await key_resolver(person["program"])
     form = Form(data)
     mro_name = form.text("mro_name", max_length=200)
     when = form.local_datetime("reviewed_at", tz)
@@ -666,7 +888,7 @@ async def add_mro_review(
     changes: dict[str, dict[str, Any]] = {}
     for n, raw in enumerate(_entries(form, data, "MRO verdict")):
         sub = Form(raw, Errors())
-        key = sub.text("analyte", max_length=40)
+        key = resolve_key(sub.text("analyte", max_length=40))
         if key and key not in stored:
             sub.errors.add("analyte", f"{key!r} is not among this test's results")
         elif key in changes:
@@ -723,6 +945,7 @@ def _judge(view: DrugTestView, policy: rules.Policy) -> None:
                 r.confirmation_result,
                 r.confirmation_method,
                 r.mro_result,
+                r.member_of,
             )
             for r in view.results
         ),
@@ -738,7 +961,9 @@ def _judge(view: DrugTestView, policy: rules.Policy) -> None:
 async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugTestView]:
     ids = [r["id"] for r in rows]
     results: dict[int, list[AnalyteResultView]] = {}
-    keys = {a["id"]: a["key"] for a in await Analyte.select(Analyte.id, Analyte.key)}
+    catalogue = await Analyte.select(Analyte.id, Analyte.key, Analyte.member_of)
+    keys = {a["id"]: a["key"] for a in catalogue}
+    classes = {a["id"]: keys.get(a["member_of"], "") for a in catalogue if a["member_of"]}
     for r in (
         await AnalyteResult.select()
         .where(AnalyteResult.drug_test.is_in(ids or [0]))
@@ -761,6 +986,7 @@ async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugT
                 r["confirmation_lab"],
                 r["mro_verified_at"],
                 r["confirmed_at"],
+                classes.get(r["analyte"], ""),
             )
         )
     users = {

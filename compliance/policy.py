@@ -130,7 +130,17 @@ KNOWN: dict[str, Setting] = {
             "decimal",
             0,
             100,
-            "Applies to results recorded from now on.",
+            "Applies to results recorded from now on, typed in or imported.",
+        ),
+        Setting(
+            "dilute_specific_gravity",
+            "Not dilute from specific gravity (at or above)",
+            "decimal",
+            1,
+            2,
+            "Under the creatinine threshold, a specimen whose measured specific gravity is "
+            "at or above this is not dilute (federal criteria: 1.0030). Applies to results "
+            "recorded from now on.",
         ),
     )
 }

@@ -72,6 +72,7 @@ class AnalyteFact:
     confirmation: str | None = None
     confirmation_method: str = ""
     mro: str | None = None
+    member_of: str = ""  # the immunoassay class (key) whose screen this drug confirms
 
 
 @dataclass(slots=True)
@@ -254,6 +255,12 @@ def drug_test_outcome(test: DrugTestFact, tz: ZoneInfo, policy: Policy) -> DrugT
             moment,
         )
     confirmed, presumptive = [], []
+    # A class screen (opiates) is settled by its members' confirmations (morphine, codeine).
+    settled = {
+        a.member_of
+        for a in test.analytes
+        if a.member_of and (a.confirmation is not None or a.mro is not None)
+    }
     for a in test.analytes:
         if a.mro is not None:
             if a.mro == "positive":
@@ -262,7 +269,7 @@ def drug_test_outcome(test: DrugTestFact, tz: ZoneInfo, policy: Policy) -> DrugT
         if a.confirmation == "positive":
             method = f" by {a.confirmation_method}" if a.confirmation_method else ""
             confirmed.append(f"{a.name} (confirmed{method})")
-        elif a.screen == "positive" and a.confirmation is None:
+        elif a.screen == "positive" and a.confirmation is None and a.key not in settled:
             presumptive.append(a.name)
     if confirmed:
         return DrugTestOutcome(

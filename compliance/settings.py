@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -193,13 +194,49 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): only this machine can
+    connect."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve anywhere
+
+
+# Why a server others can reach needs each of these set, not generated on first run.
+OWN_SECRETS = {
+    "SECRET_KEY": (
+        "a key generated on this machine (it seals queued e-mail and keys the audit chain, "
+        "CSRF tokens and link unlocks) is lost or differs with every new var/ directory"
+    ),
+    "SIGNING_P12": (
+        "reports would be signed with the self-signed development certificate, "
+        "which no court trusts"
+    ),
+}
+
+
+def require_own_secrets(listen_on: str, env: Mapping[str, str] | None = None) -> None:
+    """Refuse to serve beyond loopback on generated secrets: ``listen_on`` is the host
+    the server binds (or a socket, which a proxy may expose). On a workstation the
+    generated key and development certificate are a convenience; on a server they
+    would sign court reports with a certificate nobody trusts."""
+    env = os.environ if env is None else env
+    if is_loopback(listen_on):
+        return
+    for name, why in OWN_SECRETS.items():
+        if not env.get(name, "").strip():
+            raise SettingsError(
+                name, f"must be set when the server listens on {listen_on!r}: {why}"
+            )
 
 
 def _base_url(env: Mapping[str, str], host: str, port: int) -> str:
     raw = env.get("BASE_URL", "").strip()
     if not raw:
-        if host not in LOOPBACK_HOSTS:
+        if not is_loopback(host):
             # Links and QR codes carry this address; 0.0.0.0 or an internal name is wrong.
             raise SettingsError(
                 "BASE_URL", f"must be set to the public address when HOST is {host!r}"

@@ -219,6 +219,10 @@ def fit_decimal(value: Decimal | None, digits: tuple[int, int]) -> Decimal | Non
     if value is None:
         return None
     precision, scale = digits
+    # Range first: quantizing 1e30 to two places raises InvalidOperation (a 500), not
+    # the ValueError every caller turns into "too large".
+    if not value.is_finite() or (value and value.adjusted() >= precision - scale):
+        raise ValueError(f"{value} is out of range")
     rounded = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
     if rounded.copy_abs() >= Decimal(10) ** (precision - scale):
         raise ValueError(f"{value} is out of range")

@@ -4,7 +4,8 @@ PDFs. The event loop hands a job over and awaits it; it never runs one itself.
 Workers are spawned (not forked: a fork would copy the server's event loop, open
 connections and threads), bind their own database engine once, stay warm between jobs
 and are replaced after ``jobs_per_worker`` jobs so a slow leak (WeasyPrint's caches,
-fragmentation) cannot grow without bound. A job that overruns its timeout takes its
+fragmentation) cannot grow without bound. A worker exits by itself when the server
+dies without closing the pool. A job that overruns its timeout takes its
 worker down with it: the pool is torn down and rebuilt, and the caller gets
 ``JobTimedOut``.
 """
@@ -17,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,9 +37,34 @@ class WorkersFailed(Exception):
     """A worker process died (killed, out of memory) while running a job."""
 
 
-def _start_worker(database_url: str | None, warm: tuple[str, ...]) -> None:
-    """Runs once in each new worker: bind the database, import what jobs need."""
+PARENT_CHECK_S = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """The worker's watchdog: when the server dies (kill -9, the OOM killer) nobody
+    shuts the pool down, and a spawned worker would live on, holding the database and
+    the multiprocessing resource tracker (which exits once no process holds its pipe).
+    The parent is gone when this process is handed to another (``getppid`` changes).
+    ``parent`` is the server's pid as the server knew it, not this worker's first
+    ``getppid()``: a worker still starting when the server died would have read its
+    new parent there and watched it forever.
+
+    Not ``prctl(PR_SET_PDEATHSIG)``: Linux sends that signal when the *thread* that
+    started the worker ends, and workers are started by whichever thread submits first
+    or by the executor's manager thread, so healthy workers would be killed with it."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
+def _start_worker(server: int, database_url: str | None, warm: tuple[str, ...]) -> None:
+    """Runs once in each new worker: watch the server, bind the database, import what
+    jobs need."""
     import importlib
+
+    threading.Thread(
+        target=_exit_with_parent, args=(server,), name="parent-watchdog", daemon=True
+    ).start()
 
     if database_url:
         from compliance import db
@@ -96,7 +123,7 @@ class Pool:
                     max_workers=self.size,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
-                    initargs=(self.database_url, self.warm_modules),
+                    initargs=(os.getpid(), self.database_url, self.warm_modules),
                     max_tasks_per_child=self.jobs_per_worker,
                 )
             return self._executor

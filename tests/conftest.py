@@ -31,7 +31,7 @@ import asyncpg
 import httpx
 import pytest
 
-from compliance import db
+from compliance import audit, db
 from compliance.app import create_app
 from compliance.settings import Settings, load_settings
 
@@ -171,6 +171,7 @@ async def bound_engine(settings: Settings) -> AsyncIterator[db.Engine]:
     """Tables bound to this test's database, for service-level tests."""
     engine = db.create_engine(settings.database)
     db.bind(engine)
+    audit.configure(settings)
     db.prepare_sqlite(settings.database)
     await db.open_pool(engine, 2)
     yield engine

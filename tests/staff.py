@@ -75,7 +75,8 @@ async def sign_in(client: httpx.AsyncClient, email: str) -> None:
         "/api/session", json={"email": email, "password": PASSWORD}, headers={"x-csrftoken": token}
     )
     assert response.status_code == 200, response.text
-    client.headers["x-csrftoken"] = token
+    # Sign-in starts a new session and sets a CSRF token bound to it (web/csrf.py).
+    client.headers["x-csrftoken"] = client.cookies["csrftoken"]
 
 
 async def post_form(client: httpx.AsyncClient, url: str, data: dict[str, str]) -> httpx.Response:

@@ -122,6 +122,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/consents/{consent_id:int}/revoke", "POST"): {"json": {"note": "x"}},
     ("/api/imports/{batch_id:int}/commit", "POST"): {},
     ("/imports/{batch_id:int}/commit", "POST"): {"data": {}},
+    ("/api/imports/{batch_id:int}/identity-confirmations", "POST"): {
+        "json": {"location": "line 2", "reason": "x"}
+    },
+    ("/imports/{batch_id:int}/identity", "POST"): {"data": {"location": "line 2", "reason": "x"}},
     ("/sessions/{session_id:int}/roster", "POST"): {"data": {}},
     ("/attendance/{attendance_id:int}/correct", "POST"): {
         "data": {"status": "present", "reason": "x"}
@@ -191,6 +195,26 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/groups/{group_id:int}/sessions", "POST"): {"data": {}},
     ("/programs/{program_id:int}/analytes", "POST"): {
         "data": {"analyte_key": "thc", "coding_system": "X", "code": "Y"}
+    },
+    # Issue 16's program analytes: adding, retiring, and the CSV code map.
+    ("/api/programs/{program_id:int}/analytes", "POST"): {"json": {"name": "Xylazine"}},
+    ("/api/programs/{program_id:int}/analytes/retire", "POST"): {"json": {"analyte": "thc"}},
+    ("/api/programs/{program_id:int}/analytes/reinstate", "POST"): {"json": {"analyte": "thc"}},
+    ("/api/programs/{program_id:int}/analytes/code-map/preview", "POST"): {
+        "files": {"file": ("c.csv", b"code,coding_system,analyte\nX,L,thc\n")}
+    },
+    ("/api/programs/{program_id:int}/analytes/code-map", "POST"): {
+        "files": {"file": ("c.csv", b"code,coding_system,analyte\nX,L,thc\n")}
+    },
+    ("/programs/{program_id:int}/analytes/new", "POST"): {"data": {"name": "Xylazine"}},
+    ("/programs/{program_id:int}/analytes/retire", "POST"): {"data": {"analyte": "thc"}},
+    ("/programs/{program_id:int}/analytes/reinstate", "POST"): {"data": {"analyte": "thc"}},
+    ("/programs/{program_id:int}/analytes/code-map", "POST"): {
+        "data": {},
+        "files": {"file": ("c.csv", b"code,coding_system,analyte\nX,L,thc\n")},
+    },
+    ("/programs/{program_id:int}/analytes/code-map/apply", "POST"): {
+        "data": {"content": "", "confirmation": ""}
     },
 }
 ADMIN_BODIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from compliance import accounts, db
+from compliance import accounts, audit, db
 from compliance.analytes import seed_program_analytes
 from compliance.demo import load_demo
 from compliance.settings import load_settings
@@ -149,6 +149,7 @@ async def _seed(env: dict[str, str]) -> dict[str, Any]:
     settings = load_settings(env)
     engine = db.create_engine(settings.database)
     db.bind(engine)
+    audit.configure(settings)
     db.prepare_sqlite(settings.database)
     await db.open_pool(engine, 2)
     try:
@@ -168,6 +169,7 @@ def _signed_in(base_url: str) -> requests.Session:
         f"{base_url}/api/session", json={"email": CLINICIAN, "password": PASSWORD}, timeout=10
     )
     assert response.status_code == 200, response.text
+    session.headers["X-CSRFToken"] = session.cookies["csrftoken"]  # bound to the new session
     return session
 
 

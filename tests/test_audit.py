@@ -24,6 +24,7 @@ async def test_chain_of_events_verifies(bound_engine: db.Engine) -> None:
     assert report.intact and report.events == 5
     rows = await AuditEvent.select().order_by(AuditEvent.id)
     assert rows[0]["prev_hash"] == audit.GENESIS
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5]
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
     assert rows[2]["origin"] == "203.0.113.7" and rows[2]["actor"] == "user:1"
 
@@ -42,20 +43,19 @@ async def test_event_rolls_back_with_the_change_it_records(bound_engine: db.Engi
 
 async def test_an_edited_event_is_named(bound_engine: db.Engine) -> None:
     await write_events(6)
-    target = (await AuditEvent.select(AuditEvent.id).order_by(AuditEvent.id))[3]["id"]
-    await AuditEvent.update({AuditEvent.detail: '{"n":99}'}).where(AuditEvent.id == target)
+    target = (await AuditEvent.select(AuditEvent.seq).order_by(AuditEvent.seq))[3]["seq"]
+    await AuditEvent.update({AuditEvent.detail: '{"n":99}'}).where(AuditEvent.seq == target)
     report = await audit.verify_chain()
-    assert report.broken_at == target
-    assert "content" in report.reason
+    assert report.broken_at == target == 4
+    assert "content does not match its MAC" in report.reason
 
 
-async def test_a_deleted_event_breaks_the_chain_at_the_next(bound_engine: db.Engine) -> None:
+async def test_a_deleted_event_is_named_missing(bound_engine: db.Engine) -> None:
     await write_events(6)
-    ids = [r["id"] for r in await AuditEvent.select(AuditEvent.id).order_by(AuditEvent.id)]
-    await AuditEvent.delete().where(AuditEvent.id == ids[2])
+    await AuditEvent.delete().where(AuditEvent.seq == 3)
     report = await audit.verify_chain()
-    assert report.broken_at == ids[3]
-    assert "previous-hash" in report.reason
+    assert report.broken_at == 3
+    assert "event #3 missing (deleted)" in report.reason
 
 
 async def test_concurrent_writers_never_fork_the_chain(bound_engine: db.Engine) -> None:
@@ -64,6 +64,7 @@ async def test_concurrent_writers_never_fork_the_chain(bound_engine: db.Engine) 
     )
     report = await audit.verify_chain()
     assert report.intact and report.events == 20
+    assert report.head == 20  # every commit appended its line to VAR_DIR/audit-head
 
 
 def test_cli_reports_intact_then_names_the_edited_event(database_url: str, tmp_path: Path) -> None:
@@ -71,7 +72,7 @@ def test_cli_reports_intact_then_names_the_edited_event(database_url: str, tmp_p
     assert run_cli("demo", env=env).returncode == 0
     ok = run_cli("audit", "verify", env=env)
     assert ok.returncode == 0, ok.stderr
-    assert "audit chain intact: 3 events" in ok.stdout
+    assert "audit chain intact: 3 events; all keyed; head #3 matches audit-head" in ok.stdout
 
     async def tamper() -> None:
         from compliance.settings import load_settings

@@ -129,6 +129,9 @@ async def test_api_sign_in_whoami_and_sign_out(client: httpx.AsyncClient, clinic
     assert signed_in.json()["email"] == clinician and signed_in.json()["role"] == "clinician"
     assert (await client.get("/api/session")).json()["full_name"] == "Priya Raman"
     old_session = client.cookies["compliance_session"]
+    stale = await client.delete("/api/session", headers={"x-csrftoken": token})
+    assert stale.status_code == 403  # the token from before sign-in belongs to no session
+    token = client.cookies["csrftoken"]  # sign-in set the session's own
     out = await client.delete("/api/session", headers={"x-csrftoken": token})
     assert out.status_code == 204
     assert (await client.get("/api/session")).status_code == 401

@@ -67,6 +67,7 @@ def _sign_in(http: httpx.Client, email: str) -> None:
     http.headers["x-csrftoken"] = http.cookies["csrftoken"]
     response = http.post("/api/session", json={"email": email, "password": PASSWORD})
     assert response.status_code == 200, response.text
+    http.headers["x-csrftoken"] = http.cookies["csrftoken"]  # bound to the new session
 
 
 async def test_kill_during_import_commit_leaves_all_or_nothing(

@@ -28,8 +28,8 @@ async def world(client: httpx.AsyncClient) -> World:
         json={
             "program_id": w.program_a,
             "client_id": "C-1001",
-            "first_name": "H",
-            "last_name": "R",
+            "first_name": "Jane",  # as the lab's messages name her (PID-5)
+            "last_name": "Doe",
             "admitted_on": "2024-01-01",
         },
     )

@@ -201,3 +201,70 @@ async def test_help_is_a_page_of_the_app(client: httpx.AsyncClient) -> None:
     # Nothing of the repository is shown to users.
     for path in ("compliance/", "tests/", "docs/", ".py", ".md", "&lt;!--"):
         assert path not in page.text, path
+
+
+# The demo's court client by id, but another person's name and date of birth.
+WRONG_PERSON_HL7 = "\r".join(
+    [
+        "MSH|^~\\&|LABSYS|PRAIRIE TOX|COMPLIANCE|RIVERBEND|20261125143000-0600||ORU^R01|W1|P|2.5.1",
+        "PID|1||RB-1001^^^RB^MR||SMITH^WRONGNAME||19700101|M",
+        "OBR|1|PL-W1|RB-W-0001|DOA^Drug panel^L|||20261124081500-0600",
+        "OBX|1|ST|THC^Cannabinoids screen^L||POSITIVE|ng/mL|50|A|||F||||||EIA^EIA^L",
+        "",
+    ]
+).encode()
+
+
+async def test_a_lab_file_naming_someone_else_is_held_on_the_page_until_confirmed(
+    client: httpx.AsyncClient,
+) -> None:
+    demo = await signed_in_demo(client, "imports@example.org", full_name="Casey Morgan")
+    tests = await DrugTest.count()
+    uploaded = await upload_page(client, demo["program"]["id"], "lab.hl7", WRONG_PERSON_HL7)
+    assert uploaded.status_code == 303, uploaded.text
+    url = uploaded.headers["location"]
+    page = await client.get(url)
+    text = visible(page.text)
+    # The file's values beside the record's, and no way to commit yet.
+    assert "1 drug test names someone other than the client the id belongs to" in text
+    where = "message 1, OBR segment 1 (line 3)"
+    assert f"{where}: Marcus Hale (RB-1001)" in text
+    assert "Last name SMITH Hale PID-5" in text
+    assert "First name WRONGNAME Marcus PID-5" in text
+    assert "Date of birth 1970-01-01 1988-04-12 PID-7" in text
+    assert f'action="{url}/commit"' not in page.text
+    assert "Not checked" not in text  # the file and the record give all three
+
+    # A commit posted anyway stores nothing, and the page still holds the row.
+    await post_form(client, f"{url}/commit", {})
+    assert await DrugTest.count() == tests
+    assert "names someone other than the client" in visible((await client.get(url)).text)
+
+    # Without a reason the page comes back with it marked beside that row's form.
+    refused = await post_form(client, f"{url}/identity", {"location": where, "reason": ""})
+    assert refused.status_code == 422 and refused.headers["content-type"].startswith("text/html")
+    assert "Reason is required." in visible(refused.text)
+    assert 'aria-invalid="true"' in refused.text
+
+    reason = "Lab confirmed the collector typed another name; CCF signed by M. Hale."
+    confirmed = await post_form(client, f"{url}/identity", {"location": where, "reason": reason})
+    assert confirmed.status_code == 303 and confirmed.headers["location"] == f"{url}#identity"
+    text = visible((await client.get(url)).text)
+    assert "Confirmed as the client's by Casey Morgan," in text and reason in text
+    assert "Committing would create 1 drug test." in text
+
+    done = await post_form(client, f"{url}/commit", {})
+    assert done.status_code == 303
+    assert await DrugTest.count() == tests + 1
+    assert "Stored: 1 created, 0 corrected." in visible((await client.get(url)).text)
+
+
+async def test_a_file_without_names_says_what_was_not_checked(client: httpx.AsyncClient) -> None:
+    demo = await signed_in_demo(client, "imports@example.org")
+    uploaded = await upload_page(client, demo["program"]["id"], "lab.csv", LAB_CSV)
+    text = visible((await client.get(uploaded.headers["location"])).text)
+    assert (
+        "Not checked against the client's record: last name: the file does not give it "
+        "(last_name) (2 drug tests); first name: the file does not give it (first_name) "
+        "(2 drug tests); date of birth: the file does not give it (date_of_birth) (2 drug tests)."
+    ) in text

@@ -52,8 +52,10 @@ async def world(client: httpx.AsyncClient) -> World:
             json={
                 "program_id": w.program_a,
                 "client_id": f"C-100{n}",
-                "first_name": f"P{n}",
-                "last_name": "Test",
+                # C-1001 is the Jane Doe the lab files name (PID-5), so the identity
+                # check lets them through.
+                "first_name": "Jane" if n == 1 else f"P{n}",
+                "last_name": "Doe" if n == 1 else "Test",
                 "admitted_on": "2024-01-01",
             },
         )
@@ -79,12 +81,13 @@ async def test_hl7_preview_commit_then_duplicate(client, world) -> None:
     # The preview says when in the program's words: 08:30 -0500 is CDT, DST's first day.
     assert body["rows"][0]["summary"].startswith("Sun 10 Mar 2024 08:30 CDT Urine")
     assert (body["rows"][0]["name"], body["rows"][0]["when"]) == (
-        "P1 Test",
+        "Jane Doe",
         "Sun 10 Mar 2024 08:30 CDT",
     )
     assert body["rows"][0]["what"] == (
-        "Urine: Marijuana metabolite (THC-COOH) positive, confirmed GC-MS 62.5 ng/mL; "
-        "others negative"
+        # "Collection observed by staff." (NTE) makes it an observed collection.
+        "Urine, observed: Marijuana metabolite (THC-COOH) positive, confirmed GC-MS "
+        "62.5 ng/mL; others negative"
     )
     assert await DrugTest.count() == 0  # a preview stores nothing
     done = await client.post(f"/api/imports/{body['batch_id']}/commit")
@@ -101,7 +104,7 @@ async def test_hl7_preview_commit_then_duplicate(client, world) -> None:
         "positive",
         62.5,
     )
-    assert "mass spectrometry" in thc["confirmation_method"]
+    assert thc["confirmation_method"] == "GC-MS"  # OBX-17 "Gas chromatography-mass spectrometry"
     again = await upload(client, world.program_a, "hl7_oru", "results.hl7", single)
     assert (again.json()["created"], again.json()["duplicates"]) == (0, 1)
     await client.post(f"/api/imports/{again.json()['batch_id']}/commit")
@@ -117,7 +120,7 @@ async def test_a_lab_correction_becomes_a_new_version(client, world) -> None:
         client, world.program_a, "hl7_oru", "b.hl7", hl7("ACC-9", thc="NEGATIVE")
     )
     assert changed.status_code == 422
-    assert changed.json()["errors"][0]["field"] == "accession_id"
+    assert changed.json()["errors"][0]["field"] == "OBR-3"  # the HL7 field, named
     assert "corrected result (OBX-11 = C)" in changed.json()["errors"][0]["reason"]
     corrected = await upload(
         client, world.program_a, "hl7_oru", "c.hl7", hl7("ACC-9", thc="NEGATIVE", status="C")
@@ -200,7 +203,11 @@ async def test_commit_rechecks_the_database_and_stores_nothing_on_conflict(clien
     )
     done = await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
     assert done.status_code == 422
-    assert done.json()["errors"][0]["reason"].startswith("already recorded as absent unexcused")
+    stored = await Attendance.select().first()
+    assert done.json()["errors"][0]["reason"].startswith(
+        f"already recorded as attendance {stored['id']} (group, Tue 3 Mar 2026 18:00 CST, "
+        f"absent unexcused), at /attendance/{stored['id']}; correct it"
+    )
     assert await Attendance.count() == 1
 
 
@@ -254,7 +261,7 @@ async def test_import_pages_preview_then_commit(client, world) -> None:
     assert uploaded.status_code == 303 and uploaded.headers["location"] == f"/imports/{batch}"
     page = await client.get(f"/imports/{batch}")
     assert page.status_code == 200 and "Nothing has been stored yet" in page.text
-    assert "P1 Test" in page.text and "C-1001" in page.text
+    assert "Jane Doe" in page.text and "C-1001" in page.text
     done = await post_form(client, f"/imports/{batch}/commit", {})
     assert done.status_code == 303 and done.headers["location"] == f"/imports/{batch}"
     assert "Stored: 1 created" in (await client.get(f"/imports/{batch}")).text

@@ -32,7 +32,9 @@ pytestmark = pytest.mark.db
 
 CLIENTS = 20
 SECONDS = 8.0
-FIRST = datetime(2026, 10, 1, 0, 0)  # after the demo's admissions, before its "now"
+# After the demo's admissions, before its "now"; off the hour and half hour, where the
+# demo's sessions are: the same client at the same session time is one record.
+FIRST = datetime(2026, 10, 1, 0, 7)
 CSV_HEADER = (
     "client_id,accession_id,collected_date,collected_time,collection_status,called_date,"
     "specimen_type,observed,reason,lab_name,chain_of_custody_id,creatinine_mg_dl,"
@@ -84,7 +86,7 @@ def _hl7(client: int, step: int, client_id: str) -> bytes:
     return "\r".join(
         [
             f"MSH|^~\\&|LAB|ACME TOX|IOP|CLINIC|{at}||ORU^R01|{ident}|P|2.5.1",
-            f"PID|1||{client_id}^^^IOP^MR||DOE^JANE",
+            f"PID|1||{client_id}^^^IOP^MR",  # no name: the identity check has nothing to hold
             f"OBR|1|P{ident}|{ident}|DOA^Panel^L|||{at}|||||||||||CCF{ident}",
             f"OBX|1|ST|THC^Cannabinoids screen^L||NEGATIVE|ng/mL|50|N|||F|||{at}|||EIA^EIA^L",
             f"OBX|2|ST|COC^Cocaine screen^L||NEGATIVE|ng/mL|150|N|||F|||{at}|||EIA^EIA^L",
@@ -117,6 +119,7 @@ class Clinician:
             "/api/session", json={"email": "load@example.org", "password": PASSWORD}
         )
         assert response.status_code == 200, response.text
+        self.http.headers["x-csrftoken"] = self.http.cookies["csrftoken"]  # the session's own
 
     async def roster(self, step: int) -> None:
         made = await self.http.post(

@@ -239,9 +239,9 @@ async def test_the_pdf_route_labels_application_pdf_only_a_pdf(client, demo) -> 
     )
     pdf_path = f"{_path(made)}/reports/{report['id']}/pdf"
     async with _officer(client) as officer:
-        before = await officer.get(pdf_path)  # the code is not entered yet
-        assert before.status_code == 303 and before.headers["location"] == _path(made)
-        assert "pdf" not in before.headers.get("content-type", "") and not before.content
+        before = await officer.get(pdf_path)  # the code is not entered yet: its prompt
+        assert before.status_code == 200 and before.headers["content-type"] == HTML
+        assert "Access code" in before.text and not before.content.startswith(b"%PDF")
         for path, status in [
             ("/l/" + "x" * 43 + f"/reports/{report['id']}/pdf", 404),  # no such link
             (f"{_path(made)}/reports/{2**40}/pdf", 404),  # an id no record can have

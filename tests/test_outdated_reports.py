@@ -110,7 +110,8 @@ async def test_a_correction_outdates_the_report_until_a_new_version(
     meeting = await client.post(
         f"/api/participants/{pid}/outside-meetings",
         json={
-            "occurred_at": "2026-11-14T10:00",
+            # Not 10:00: the demo has that meeting already, and the same one twice is refused.
+            "occurred_at": "2026-11-14T12:00",
             "scheduled_minutes": 60,
             "meeting_name": "Saturday AA",
             "proof": "signed slip",

@@ -9,8 +9,6 @@ twenty times. The signed PDF is made in ``accounting_report``.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -20,6 +18,7 @@ from compliance import access, audit
 from compliance.accounts import Principal
 from compliance.tables import Consent, Disclosure, Program, Recipient
 from compliance.vocabulary import DisclosureKind as K
+from compliance.web.downloads import csv_text
 
 YEARS = 3
 KIND_WORDS = {
@@ -202,19 +201,18 @@ def _readable(lines: list[DisclosureLine], zone: ZoneInfo) -> ReadableLine:
 
 
 def to_csv(account: Accounting) -> str:
-    """Every event, one row each, in UTC: for the client's lawyer's or a machine's use."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["date_time_utc", "recipient", "disclosure", "what", "purpose", "consent"])
-    for line in account.lines:
-        writer.writerow(
-            [
-                line.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
-                line.recipient,
-                line.kind,
-                line.what,
-                line.purpose,
-                line.consent,
-            ]
-        )
-    return out.getvalue()
+    """Every event, one row each, in UTC: for the client's lawyer's or a machine's use.
+    Cells go through ``csv_text``, so a name like ``=HYPERLINK(...)`` stays text."""
+    header = ["date_time_utc", "recipient", "disclosure", "what", "purpose", "consent"]
+    rows = (
+        [
+            line.occurred_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            line.recipient,
+            line.kind,
+            line.what,
+            line.purpose,
+            line.consent,
+        ]
+        for line in account.lines
+    )
+    return csv_text(header, rows)

@@ -1,11 +1,13 @@
-"""The app's background loop: violation notices and outbox delivery, every half
-minute. One failure is logged (without message bodies) and the loop goes on."""
+"""The app's background loop: violation notices and outbox delivery every half minute,
+and the daily signed audit checkpoint. One failure is logged (without message bodies)
+and the loop goes on."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from compliance import audit
 from compliance.disclosure import notices, outbox
 from compliance.settings import Settings
 
@@ -26,4 +28,10 @@ async def loop(settings: Settings, interval: float = INTERVAL_S) -> None:
             raise
         except Exception as exc:
             log.warning("background jobs failed: %s", exc.__class__.__name__)
+        try:
+            await audit.checkpoint_if_due(settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("audit checkpoint failed: %s", exc.__class__.__name__)
         await asyncio.sleep(interval)

@@ -1,7 +1,8 @@
 """E-mail through an outbox: a message is a row first (in the same transaction as what
 caused it), then delivered over SMTP with retries and back-off, so a down mail server
 loses nothing. Bodies hold secure links, so they are encrypted at rest with a key
-derived from SECRET_KEY; the database never holds a usable token.
+derived from SECRET_KEY; the database never holds a usable token, and staff reading
+the outbox see the messages with their links hidden.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from compliance.accounts import Principal
 from compliance.settings import Settings
 from compliance.tables import OutboxMessage
 from compliance.vocabulary import OutboxStatus
+from compliance.web.redact import redact
 
 BACKOFF = [
     timedelta(seconds=30),
@@ -191,10 +193,22 @@ class OutboxView:
     sent_at: datetime | None
 
 
+HIDDEN = "[hidden]"
+
+
+def shown_to_staff(body: str) -> str:
+    """A message as staff may read it: the text, with every secure or set-password
+    link's token hidden. A link's address is shown once, to whoever made it; the outbox
+    is open to every user of the program on every visit, so a live address here would
+    let any of them open the client's record as the officer."""
+    return redact(body, HIDDEN)
+
+
 async def program_outbox(
     principal: Principal, settings: Settings, program_id: int, limit: int = 200
 ) -> list[OutboxView]:
-    """The staff page's list: the program's messages, newest first, bodies readable."""
+    """The staff page's list: the program's messages, newest first, bodies readable
+    with their links hidden (``shown_to_staff``)."""
     access.require_program(principal, program_id)
     rows = (
         await OutboxMessage.select()
@@ -207,7 +221,7 @@ async def program_outbox(
             r["id"],
             r["to_address"],
             r["subject"],
-            unseal(settings.secret_key, r["body_text"]),
+            shown_to_staff(unseal(settings.secret_key, r["body_text"])),
             r["status"],
             r["attempts"],
             r["next_attempt_at"],

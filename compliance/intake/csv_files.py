@@ -16,7 +16,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
@@ -56,7 +56,6 @@ __all__ = [
 
 MAX_DATA_ROWS: Final = 100_000
 MAX_SESSION_MINUTES: Final = 600
-DILUTE_CREATININE_MG_DL: Final = Decimal(20)
 EARLIEST_YEAR: Final = 1900
 
 E = TypeVar("E", bound=Enum)
@@ -106,6 +105,10 @@ SPECIMEN_COLUMNS: Final = (
     "specific_gravity",
     "ph",
     "notes",
+    # Who the lab says the specimen is from: checked against the client's record.
+    "last_name",
+    "first_name",
+    "date_of_birth",
 )
 ANALYTE_COLUMNS: Final = (
     "analyte",
@@ -144,6 +147,8 @@ MAX_LENGTHS: Final[Mapping[str, int]] = {
     "analyte": 40,
     "screen_method": 40,
     "confirmation_method": 40,
+    "last_name": 100,
+    "first_name": 100,
 }
 MAX_FREE_TEXT: Final = 2000  # proof, note, notes, comments
 
@@ -550,6 +555,24 @@ class _Reader:
             return BAD
         return number
 
+    def birth_date(self, row: _Row, name: str) -> date | _Bad | None:
+        """A date of birth: a date alone, not in the future, not before 1900."""
+        value = row.values.get(name, "")
+        if not value:
+            return None
+        try:
+            born = parse_date_text(value)
+        except ValueError:
+            self.error(row, name, f"{value!r} is not a date (use YYYY-MM-DD or M/D/YYYY)")
+            return BAD
+        if born.year < EARLIEST_YEAR:
+            self.error(row, name, f"{born.isoformat()} is too far in the past")
+            return BAD
+        if born > self.now.astimezone(self.tz).date():
+            self.error(row, name, f"{born.isoformat()} is in the future")
+            return BAD
+        return born
+
     def moment(
         self,
         row: _Row,
@@ -860,7 +883,7 @@ def parse_drug_test_csv(
             )
             continue
         if not specimen.failed:
-            records.append(_drug_test(specimen))
+            records.append(_identified(_drug_test(specimen), specimen.fields))
     reader.errors.sort(key=lambda e: int(e.location.split()[1]))
     return ParseResult(records, reader.errors)
 
@@ -936,6 +959,9 @@ def _specimen_fields(reader: _Reader, row: _Row, names: _DrugColumns) -> dict[st
         "specific_gravity": reader.decimal(row, "specific_gravity"),
         "ph": reader.decimal(row, "ph"),
         "notes": reader.text(row, "notes"),
+        "last_name": reader.text(row, "last_name"),
+        "first_name": reader.text(row, "first_name"),
+        "date_of_birth": reader.birth_date(row, "date_of_birth"),
     }
     if no_specimen is not None:
         for name in ("creatinine_mg_dl", "specific_gravity", "ph"):
@@ -1063,21 +1089,13 @@ def _analyte(
 
 def _drug_test(specimen: _Specimen) -> DrugTestRecord:
     f = specimen.fields
-    status: CollectionStatus = f["collection_status"]
-    creatinine: Decimal | None = f["creatinine_mg_dl"]
-    validity_note = ""
-    if (
-        creatinine is not None
-        and creatinine < DILUTE_CREATININE_MG_DL
-        and status in (CollectionStatus.collected, CollectionStatus.dilute)
-    ):
-        status = CollectionStatus.dilute
-        validity_note = f"Dilute: creatinine {creatinine} mg/dL < {DILUTE_CREATININE_MG_DL}"
+    # The status the file states; whether the figures make the specimen dilute is the
+    # program's decision, taken when the file is matched (compliance.specimen_validity).
     return DrugTestRecord(
         location=f"line {specimen.line}",
         client_id=f["client_id"],
         collected_at=f["collected_at"],
-        collection_status=status,
+        collection_status=f["collection_status"],
         specimen_type=f["specimen_type"],
         observed=f["observed"],
         reason=f["reason"],
@@ -1086,10 +1104,21 @@ def _drug_test(specimen: _Specimen) -> DrugTestRecord:
         accession_id=f["accession_id"],
         chain_of_custody_id=f["chain_of_custody_id"],
         result_reported_at=f["result_reported_at"],
-        creatinine_mg_dl=creatinine,
+        creatinine_mg_dl=f["creatinine_mg_dl"],
         specific_gravity=f["specific_gravity"],
         ph=f["ph"],
-        validity_note=validity_note,
         notes=f["notes"],
         results=tuple(specimen.results),
+    )
+
+
+def _identified(record: DrugTestRecord, fields: Mapping[str, Any]) -> DrugTestRecord:
+    """The record with the name and date of birth the file gives, for the identity check
+    (the columns are optional; blank is "not given")."""
+    born = fields["date_of_birth"]
+    return replace(
+        record,
+        last_name=fields["last_name"],
+        first_name=fields["first_name"],
+        date_of_birth=born if isinstance(born, date) else None,
     )

@@ -12,12 +12,23 @@ segment for error locations, hex escapes decoded as UTF-8 bytes, and malformed i
 into RowErrors instead of assorted exceptions.
 
 What comes out:
-- one DrugTestRecord per OBR: client id from PID-3, collected_at from OBR-7, accession from
-  OBR-3 (else OBR-2), chain of custody from OBR-18, result_reported_at from OBR-22, the
-  specimen from SPM-4 / OBR-15, the lab from OBR-3's namespace, else MSH-4, else MSH-3;
+- one DrugTestRecord per OBR: client id from PID-3, the name the lab gives from PID-5
+  (family^given) and the date of birth from PID-7, for the identity check before anything
+  is stored; collected_at from OBR-7, accession from OBR-3 (else OBR-2), chain of custody
+  from OBR-18, result_reported_at from OBR-22, the specimen from SPM-4 / OBR-15, the lab
+  from OBR-3's namespace, else MSH-4, else MSH-3;
 - one AnalyteRecord per analyte key, screen and confirmation OBX merged (the method in
-  OBX-17, or failing that the OBX-3 text, naming GC, LC or MS makes it a confirmation);
-- creatinine, specific gravity, pH, oxidants and nitrite set the specimen's validity.
+  OBX-17, or failing that the OBX-3 text, naming GC, LC or MS makes it a confirmation).
+  The confirmation method stored is the method itself, normalized (LC-MS/MS, GC-MS ...),
+  never the test's name;
+- creatinine, specific gravity, pH, oxidants and nitrite as measured: whether they make
+  the specimen dilute, adulterated or substituted is the program's decision, taken when
+  the file is matched (compliance.specimen_validity);
+- NTE notes attach to what they follow: the OBX of a drug (its comment), else the
+  specimen (the OBR, SPM, or a validity OBX: see ``_attach_note``);
+- observed collection where labs send it: the specimen collection method (SPM-7, or
+  OBR-15's third component), the specimen description (SPM-14), the collector's comment
+  (OBR-39), or any note of the order ("Specimen observed", "witnessed collection").
 
 Locations read "message 2, OBX segment 3 (line 14)": the message's number in the input,
 the segment's number among the segments of that type in the message, and the line in the
@@ -30,7 +41,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -64,6 +75,69 @@ _TS = re.compile(
 )
 _CONFIRMATION_TOKEN = re.compile(r"(?:(?:U?HP|UP)?LC|GC)?(?:MS)+|(?:U?HP|UP)?LC|GC")
 _WORD = re.compile(r"[A-Z0-9]+")
+
+# Confirmation methods as labs write them (OBX-17's code or text, or the test's name),
+# most specific first, and the name stored: "LCMSMS", "LC/MS/MS", "liquid chromatography
+# tandem mass spectrometry" are all LC-MS/MS.
+_LC = r"(?:U?HP|UP)?LC"
+_SEP = r"[\s/-]*"
+_METHODS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), name)
+    for pattern, name in (
+        (
+            rf"\b{_LC}{_SEP}(?:Q{_SEP})?TOF(?:{_SEP}MS)?\b|\b{_LC}{_SEP}HR{_SEP}MS\b|"
+            r"high[\s-]+resolution\s+mass\s+spec",
+            "LC-HRMS",
+        ),
+        (
+            rf"\b{_LC}{_SEP}MS{_SEP}(?:MS|2)\b|"
+            r"liquid\s+chromatography[\s,/-]*(?:with\s+)?tandem\s+mass\s+spec",
+            "LC-MS/MS",
+        ),
+        (
+            rf"\bGC{_SEP}MS{_SEP}(?:MS|2)\b|"
+            r"gas\s+chromatography[\s,/-]*(?:with\s+)?tandem\s+mass\s+spec",
+            "GC-MS/MS",
+        ),
+        (rf"\b{_LC}{_SEP}MS\b|liquid\s+chromatography[\s,/-]*(?:with\s+)?mass\s+spec", "LC-MS"),
+        (rf"\bGC{_SEP}MS\b|gas\s+chromatography[\s,/-]*(?:with\s+)?mass\s+spec", "GC-MS"),
+        (r"\bGC[\s/-]*FID\b", "GC-FID"),
+        (r"\b(?:U?HP|UP)LC\b", "HPLC"),
+    )
+)
+# Statements that the collection was (or was not) observed, in a note or comment ...
+_OBSERVED_NOTE = re.compile(
+    r"\bdirect(?:ly)?[\s-]+(?:observed|observation|witnessed)\b"
+    r"|\b(?:observed|witnessed)[\s-]+(?:collection|void|voiding|specimen|sample|urine)\b"
+    r"|\b(?:collection|specimen|sample|void|urine)(?:\s+(?:was|is|were|has\s+been))?"
+    r"\s+(?:directly\s+)?(?:observed|witnessed)\b"
+    r"|\bobserved\s*(?:collection\s*)?[:=]\s*(?:y|yes|true)\b",
+    re.IGNORECASE,
+)
+_NOT_OBSERVED = re.compile(
+    r"\b(?:un|non[\s-]?)(?:observed|witnessed)\b"
+    r"|\bnot\s+(?:directly\s+)?(?:observed|witnessed)\b"
+    r"|\bno\s+(?:direct\s+)?observation\b"
+    r"|\bobserved\s*(?:collection\s*)?[:=]\s*(?:n|no|false)\b",
+    re.IGNORECASE,
+)
+# ... and in a field that holds only the collection method (SPM-7, OBR-15.3).
+_OBSERVED_METHOD = re.compile(r"\b(?:observed|witnessed|direct\s+observation)\b", re.IGNORECASE)
+_OBSERVED_CODES = frozenset({"OBS", "OBSV", "OBSERVED", "DO", "DOBS", "DIROBS", "WIT", "WITNESSED"})
+_UNOBSERVED_CODES = frozenset({"UNOBS", "NOBS", "NOTOBS", "UNOBSERVED", "UNWITNESSED"})
+# Words that make a note after a validity OBX about the specimen or a drug, not about that
+# measure (see _attach_note).
+_SPECIMEN_NOTE_WORDS = frozenset(
+    "SPECIMEN SAMPLE COLLECTION COLLECTED COLLECTOR OBSERVED WITNESSED CUSTODY SEAL "
+    "TEMPERATURE TEMP RECEIVED CONFIRMED CONFIRMATION SCREEN MRO PRESCRIPTION".split()
+)
+_VALIDITY_WORDS = {
+    "creatinine": frozenset({"CREATININE", "CREAT", "CREA"}),
+    "specific_gravity": frozenset({"GRAVITY", "SG"}),
+    "ph": frozenset({"PH"}),
+    "oxidants": frozenset({"OXIDANT", "OXIDANTS", "OXIDIZING", "OXIDIZER", "OXIDIZERS"}),
+    "nitrite": frozenset({"NITRITE", "NITRITES"}),
+}
 
 _TEXT_OUTCOMES = {
     "NEG": AnalyteOutcome.negative,
@@ -133,13 +207,6 @@ _SPECIMEN_WORDS = {
     **dict.fromkeys(("SWEAT",), SpecimenType.sweat_patch),
 }
 
-_SUBSTITUTED_CREATININE = Decimal(2)
-_DILUTE_CREATININE = Decimal(20)
-_SG_LOW = Decimal("1.0010")
-_SG_DILUTE_HIGH = Decimal("1.0030")
-_SG_HIGH = Decimal("1.0200")
-_PH_LOW = Decimal(4)
-_PH_HIGH = Decimal(11)
 _VALIDITY_LABELS = {
     "creatinine": "Creatinine",
     "specific_gravity": "Specific gravity",
@@ -534,13 +601,31 @@ class _Analyte:
         self.observations: dict[str, _Observation] = {}
 
 
+@dataclass(frozen=True, slots=True)
+class _Patient:
+    """Who the lab says the specimen is from (PID-5, PID-7), for the identity check."""
+
+    last_name: str
+    first_name: str
+    date_of_birth: date | None
+
+
 class _Order:
     """An OBR and what follows it, up to the next OBR, ORC or PID."""
 
-    def __init__(self, obr: _Segment, client_id: str | None, error_mark: int) -> None:
+    def __init__(
+        self,
+        obr: _Segment,
+        client_id: str | None,
+        error_mark: int,
+        patient: _Patient | None = None,
+    ) -> None:
         self.obr = obr
         self.client_id = client_id
         self.error_mark = error_mark
+        self.patient = patient  # None: no PID, or one that could not be read
+        # Statements on whether the collection was observed: (observed, where it is said).
+        self.observed: list[tuple[bool, _Segment, str]] = []
         self.notes: list[str] = []
         self.obx_count = 0
         self.analytes: dict[str, _Analyte] = {}
@@ -568,6 +653,7 @@ def _parse_message(message: _Message, ctx: _Context) -> list[DrugTestRecord]:
 
     records: list[DrugTestRecord] = []
     client_id: str | None = None
+    patient: _Patient | None = None
     pid_seen = False
     missing_pid_reported = False
     order: _Order | None = None
@@ -593,7 +679,7 @@ def _parse_message(message: _Message, ctx: _Context) -> list[DrugTestRecord]:
                 target = _read_obx(segment, order, ctx)
         elif sid == "NTE":
             if order is not None:
-                _attach_note(segment, order, target)
+                _attach_note(segment, order, target, ctx)
         elif sid == "OBR":
             finish()
             obr_count += 1
@@ -605,7 +691,7 @@ def _parse_message(message: _Message, ctx: _Context) -> list[DrugTestRecord]:
                     "the message has no PID segment before its OBR; "
                     "the client these results belong to is unknown",
                 )
-            order = _Order(segment, client_id, len(ctx.errors))
+            order = _Order(segment, client_id, len(ctx.errors), patient)
             _read_obr(segment, order)
             target = _NOTES
         elif sid == "PID":
@@ -614,6 +700,7 @@ def _parse_message(message: _Message, ctx: _Context) -> list[DrugTestRecord]:
             client_id = segment.component(3, 1) or None
             if client_id is None:
                 ctx.error(segment, "PID-3", "the client id (PID-3) is empty")
+            patient = _read_patient(segment, ctx)
             target = None
         elif sid == "ORC":
             finish()
@@ -621,6 +708,7 @@ def _parse_message(message: _Message, ctx: _Context) -> list[DrugTestRecord]:
         elif sid == "SPM":
             if order is not None:
                 order.specimen = _specimen_type(segment.components(4)) or order.specimen
+                _read_spm_collection(segment, order)
                 target = _NOTES
     finish()
     if obr_count == 0:
@@ -634,6 +722,82 @@ def _read_obr(obr: _Segment, order: _Order) -> None:
     source = obr.raw(15).split(obr.encoding.repetition, 1)[0].split(obr.encoding.component, 1)[0]
     parts = [_unescape(p, obr.encoding).strip() for p in source.split(obr.encoding.subcomponent)]
     order.specimen = _specimen_type(parts)
+    method = obr.raw(15).split(obr.encoding.repetition, 1)[0].split(obr.encoding.component)
+    if len(method) > 2:
+        _collection_method(_unescape(method[2], obr.encoding).strip(), obr, "OBR-15", order)
+    comment = obr.components(39)
+    _collection_note(" ".join(comment[:2]), obr, "OBR-39", order)
+
+
+def _read_patient(pid: _Segment, ctx: _Context) -> _Patient | None:
+    """PID-5 (family^given, first repetition: the legal name) and PID-7; None, with the
+    error, when the date of birth cannot be read."""
+    born = pid.component(7, 1)
+    date_of_birth: date | None = None
+    if born:
+        match = _TS.fullmatch(born)
+        try:
+            date_of_birth = date(*map(int, match.groups()[:3])) if match else None
+        except ValueError:
+            date_of_birth = None
+        if date_of_birth is None:
+            ctx.error(
+                pid,
+                "PID-7",
+                f"the date of birth (PID-7) {born!r} is not a valid HL7 date (YYYYMMDD)",
+            )
+            return None
+        if date_of_birth > ctx.now.astimezone(ctx.tz).date():
+            ctx.error(pid, "PID-7", f"the date of birth (PID-7) {born} is in the future")
+            return None
+    return _Patient(pid.component(5, 1), pid.component(5, 2), date_of_birth)
+
+
+def _read_spm_collection(spm: _Segment, order: _Order) -> None:
+    """SPM-7 (specimen collection method) and SPM-14 (specimen description)."""
+    code, text = [*spm.components(7), "", ""][:2]
+    if code.upper() in _OBSERVED_CODES:
+        order.observed.append((True, spm, "SPM-7"))
+    elif code.upper() in _UNOBSERVED_CODES:
+        order.observed.append((False, spm, "SPM-7"))
+    else:
+        _collection_method(text or code, spm, "SPM-7", order)
+    for description in spm.repetitions(14):
+        _collection_note(_unescape(description, spm.encoding), spm, "SPM-14", order)
+
+
+def _collection_method(text: str, segment: _Segment, name: str, order: _Order) -> None:
+    """A field holding the collection method: "Observed" alone is enough."""
+    if _NOT_OBSERVED.search(text):
+        order.observed.append((False, segment, name))
+    elif _OBSERVED_METHOD.search(text):
+        order.observed.append((True, segment, name))
+
+
+def _collection_note(text: str, segment: _Segment, name: str, order: _Order) -> None:
+    """Free text: only a statement about the collection counts ("Specimen observed",
+    "observed collection: yes"), not any use of the word ("no crystals observed")."""
+    if _NOT_OBSERVED.search(text):
+        order.observed.append((False, segment, name))
+    elif _OBSERVED_NOTE.search(text):
+        order.observed.append((True, segment, name))
+
+
+def _observed(order: _Order, ctx: _Context) -> bool:
+    """Whether the collection was observed; statements that contradict each other are an
+    error naming both, since a court reads this fact."""
+    said = {value for value, _, _ in order.observed}
+    if len(said) > 1:
+        yes = next(f"{n} ({s.label})" for v, s, n in order.observed if v)
+        no = next(f"{n} ({s.label})" for v, s, n in order.observed if not v)
+        _, segment, name = order.observed[-1]
+        ctx.error(
+            segment,
+            name,
+            f"{yes} says the collection was observed but {no} says it was not",
+        )
+        return False
+    return said == {True}
 
 
 def _finish_order(order: _Order, ctx: _Context, lab_name: str) -> DrugTestRecord | None:
@@ -656,14 +820,16 @@ def _finish_order(order: _Order, ctx: _Context, lab_name: str) -> DrugTestRecord
     creatinine = _decimal_measure(order, "creatinine")
     specific_gravity = _decimal_measure(order, "specific_gravity")
     ph = _decimal_measure(order, "ph")
-    status, validity_note = _validity(creatinine, specific_gravity, ph, order)
+    observed = _observed(order, ctx)
     if len(ctx.errors) != order.error_mark or order.client_id is None or collected_at is None:
+        return None
+    if order.patient is None:  # its PID could not be read (already reported)
         return None
     return DrugTestRecord(
         location=obr.where,
         client_id=order.client_id,
         collected_at=collected_at,
-        collection_status=status,
+        collection_status=CollectionStatus.collected,
         specimen_type=order.specimen or SpecimenType.urine,
         lab_name=obr.component(3, 2) or lab_name,
         accession_id=obr.component(3, 1) or obr.component(2, 1),
@@ -672,10 +838,15 @@ def _finish_order(order: _Order, ctx: _Context, lab_name: str) -> DrugTestRecord
         creatinine_mg_dl=creatinine,
         specific_gravity=specific_gravity,
         ph=ph,
-        validity_note=validity_note,
+        oxidants=_outcome_measure(order, "oxidants"),
+        nitrite=_outcome_measure(order, "nitrite"),
         notes="\n".join(order.notes),
         corrected=order.corrected,
         results=results,
+        observed=observed,
+        last_name=order.patient.last_name,
+        first_name=order.patient.first_name,
+        date_of_birth=order.patient.date_of_birth,
     )
 
 
@@ -728,16 +899,46 @@ def _parse_ts(value: str, tz: ZoneInfo) -> datetime | None:
     return parsed
 
 
-def _attach_note(nte: _Segment, order: _Order, target: _Target) -> None:
+def _attach_note(nte: _Segment, order: _Order, target: _Target, ctx: _Context) -> None:
+    """A note belongs to what it follows: a drug's OBX (its comment), else the specimen.
+
+    After a validity OBX (creatinine, specific gravity ...) the note goes to the
+    specimen's notes, where the lab's remarks on the specimen are read. It is labeled
+    with the measure ("Creatinine: below reference range") only when it reads as a
+    remark on that measure: when it names neither the measure (it says what it is about
+    already) nor anything else (a drug, the specimen, the collection, a confirmation).
+    Any note of the order may say the collection was observed."""
     text = _note_text(nte)
-    if not text or target is None:
+    if not text:
+        return
+    _collection_note(text, nte, "NTE-3", order)
+    if target is None:
         return
     if isinstance(target, _Observation):
         target.comments.append(text)
-    elif target == _NOTES:
+    elif target == _NOTES or _names_something(text, target, order, ctx):
         order.notes.append(text)
     else:
         order.notes.append(f"{_VALIDITY_LABELS[target]}: {text}")
+
+
+def _names_something(text: str, measure: str, order: _Order, ctx: _Context) -> bool:
+    """Whether a note names the validity measure itself, or something else: a specimen
+    or collection word, a drug of the order or of the program's code table."""
+    words = set(_WORD.findall(text.upper()))
+    if words & (_VALIDITY_WORDS[measure] | _SPECIMEN_NOTE_WORDS):
+        return True
+    if _method_name(text):
+        return True
+    for analyte in order.analytes.values():
+        named = {analyte.key.upper(), analyte.code.upper(), *_WORD.findall(analyte.name.upper())}
+        if words & named:
+            return True
+    return any(
+        (key := ctx.lookup("", word)) is not None and key not in VALIDITY_KEYS
+        for word in words
+        if not word.isdigit()
+    )
 
 
 def _note_text(nte: _Segment) -> str:
@@ -841,6 +1042,8 @@ def _read_validity(obx: _Segment, key: str, status: str, order: _Order) -> None:
             if factor is None:
                 raise _FieldError("OBX-6", f"creatinine units {units!r} are not mg/dL")
             if factor != 1:
+                if measure.adjusted() > 9:  # beyond any creatinine; quantize would raise
+                    raise _FieldError("OBX-5", f"creatinine {text} is out of range")
                 measure = _tidy((measure * factor).quantize(Decimal("0.01")))
         elif key == "ph" and not Decimal(0) <= measure <= Decimal(14):
             raise _FieldError("OBX-5", f"pH {text} is not between 0 and 14")
@@ -859,15 +1062,7 @@ def _read_analyte(
     obx: _Segment, key: str, status: str, order: _Order, identity: tuple[str, str, str]
 ) -> _Observation:
     code, system, name = identity
-    method_parts = obx.components(17)
-    method = (method_parts[1] if len(method_parts) > 1 and method_parts[1] else "") or (
-        method_parts[0] if method_parts else ""
-    )
-    if method:
-        confirmation = _is_confirmation(" ".join(method_parts[:2]))
-    else:
-        confirmation = _is_confirmation(name) or "CONFIRM" in name.upper()
-        method = name if confirmation else ""
+    method, confirmation = _method(obx, name)
     kind = _CONFIRMATION if confirmation else _SCREEN
 
     reference_range = _unescape(obx.raw(7).split(obx.encoding.repetition, 1)[0], obx.encoding)
@@ -985,6 +1180,34 @@ def _unit_key(units: str) -> str:
     return key.replace("mcg", "ug")
 
 
+def _method(obx: _Segment, name: str) -> tuple[str, bool]:
+    """The OBX's method and whether it makes the result a confirmation.
+
+    OBX-17 (observation method) is read first, its text then its code; without it the
+    test's name (OBX-3 text) may say "GC/MS confirmation". A confirmation's method is
+    stored as the method's usual name (LC-MS/MS, GC-MS), never the test's name: a name
+    naming no method we know gives an empty method, and OBX-17 text we do not know is
+    kept as the lab wrote it. A screen keeps OBX-17 as written ("Enzyme immunoassay")."""
+    parts = obx.components(17)
+    given = (parts[1] if len(parts) > 1 and parts[1] else "") or (parts[0] if parts else "")
+    if given:
+        both = " ".join(parts[:2])
+        if not _is_confirmation(both):
+            return given, False
+        return (_method_name(both) or given)[:40], True
+    if _is_confirmation(name) or "CONFIRM" in name.upper():
+        return _method_name(name), True
+    return "", False
+
+
+def _method_name(text: str) -> str:
+    """LC-MS/MS, GC-MS ... for the first method the text names; "" for none."""
+    for pattern, method in _METHODS:
+        if pattern.search(text):
+            return method
+    return ""
+
+
 def _is_confirmation(method: str) -> bool:
     upper = method.upper()
     if "CHROMATOGRAPH" in upper or "MASS SPEC" in upper:
@@ -1053,59 +1276,9 @@ def _decimal_measure(order: _Order, key: str) -> Decimal | None:
     return found[0] if found is not None and isinstance(found[0], Decimal) else None
 
 
-def _validity(
-    creatinine: Decimal | None, sg: Decimal | None, ph: Decimal | None, order: _Order
-) -> tuple[CollectionStatus, str]:
-    """Federal workplace criteria: substituted, adulterated, dilute, else collected."""
-    notes: list[str] = []
-    status = CollectionStatus.collected
-    if (
-        creatinine is not None
-        and creatinine < _SUBSTITUTED_CREATININE
-        and sg is not None
-        and (sg < _SG_LOW or sg >= _SG_HIGH)
-    ):
-        status = CollectionStatus.substituted
-        bound = "< 1.0010" if sg < _SG_LOW else ">= 1.0200"
-        notes.append(
-            f"Substituted: creatinine {creatinine} mg/dL < 2 and specific gravity {sg} {bound}"
-        )
-
-    adulterants: list[str] = []
-    if ph is not None and ph < _PH_LOW:
-        adulterants.append(f"pH {ph} < 4")
-    elif ph is not None and ph >= _PH_HIGH:
-        adulterants.append(f"pH {ph} >= 11")
-    for key in ("oxidants", "nitrite"):
-        found = order.validity.get(key)
-        if found is not None and found[0] == AnalyteOutcome.positive:
-            adulterants.append(f"{key} positive")
-    if adulterants:
-        if status == CollectionStatus.collected:
-            status = CollectionStatus.adulterated
-        notes.append("Adulterated: " + ", ".join(adulterants))
-
-    if status == CollectionStatus.collected and creatinine is not None:
-        dilute, note = _dilution(creatinine, sg)
-        if dilute:
-            status = CollectionStatus.dilute
-        if note:
-            notes.append(note)
-    return status, "; ".join(notes)
-
-
-def _dilution(creatinine: Decimal, sg: Decimal | None) -> tuple[bool, str]:
-    if creatinine >= _DILUTE_CREATININE:
-        return False, ""
-    base = f"Dilute: creatinine {creatinine} mg/dL < 20"
-    if creatinine < _SUBSTITUTED_CREATININE:
-        if sg is None:
-            return True, base + " (below 2; no specific gravity to rule out substitution)"
-        return True, base + f" (below 2 with specific gravity {sg}: invalid, recollect)"
-    if sg is None:
-        return True, base
-    if _SG_LOW < sg < _SG_DILUTE_HIGH:
-        return True, f"{base}, specific gravity {sg}"
-    if sg <= _SG_LOW:
-        return True, f"{base}, specific gravity {sg} <= 1.0010 (invalid, recollect)"
-    return False, f"Not dilute: creatinine {creatinine} mg/dL < 20 but specific gravity {sg}"
+def _outcome_measure(order: _Order, key: str) -> str:
+    """An oxidant or nitrite result as the record carries it: "", "negative" or
+    "positive". Whether it makes the specimen adulterated is decided with the other
+    figures by compliance.specimen_validity, when the file is matched to the program."""
+    found = order.validity.get(key)
+    return found[0].value if found is not None and isinstance(found[0], AnalyteOutcome) else ""

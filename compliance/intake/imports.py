@@ -7,17 +7,21 @@ as it is *now*, and writes every row or none in one transaction. A file with any
 is rejected whole. The kind of file need not be given: ``detect_kind`` reads it from the
 file (an MSH segment, or the CSV header's columns); when given, it is checked.
 ``batch_view`` is what the pages show of a batch afterwards, written nowhere.
+
+A lab result whose name or date of birth is not the client record's (the identity
+check, ``_check_identities``) is shown in the preview and held: ``commit`` stores
+nothing while any such row lacks a clinician's confirmation (``confirm_identity``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
 import re
 import tempfile
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,13 +30,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, db, violations
+from compliance import access, attendance, audit, db, drug_tests, specimen_validity, violations
 from compliance.accounts import Principal
 from compliance.analytes import VALIDITY_CODES
-from compliance.drug_tests import NUMERIC_DIGITS, collection_before_call, correct_stored_test
+from compliance.drug_tests import NUMERIC_DIGITS, collection_before_call
 from compliance.intake import import_words as words
 from compliance.intake.csv_files import csv_kind, parse_attendance_csv, parse_drug_test_csv
 from compliance.intake.hl7_results import parse_hl7_results
+from compliance.intake.identity import CSV_FIELDS, HL7_FIELDS, IdentityMismatch, check_identity
 from compliance.intake.records import (
     AttendanceRecord,
     DrugTestRecord,
@@ -41,6 +46,7 @@ from compliance.intake.records import (
     RowError,
 )
 from compliance.local_time import spoken
+from compliance.specimen_validity import Thresholds
 from compliance.tables import (
     Analyte,
     AnalyteCode,
@@ -51,10 +57,17 @@ from compliance.tables import (
     Participant,
     Program,
     StaffUser,
-    TreatmentSession,
 )
-from compliance.validation import clean_filename, fit_decimal
-from compliance.vocabulary import ImportKind, ImportStatus, RecordSource, SessionType
+from compliance.validation import FieldError, Form, InvalidInput, clean_filename, fit_decimal
+from compliance.vocabulary import (
+    CollectionStatus,
+    ImportKind,
+    ImportStatus,
+    RecordSource,
+    SessionType,
+    SpecimenType,
+    TestReason,
+)
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 MAX_ERRORS_SHOWN = 500
@@ -90,6 +103,21 @@ class RowAction:
     when: str  # on the program's clock
     what: str  # the specimen and results, or the session and how the client attended
     was: str = ""  # a correction: what the stored version says
+    # Lab results: the file's name or date of birth that is not the client record's
+    # (held until a clinician confirms the row), and what could not be compared.
+    identity: list[IdentityMismatch] = field(default_factory=list)
+    identity_unchecked: list[str] = field(default_factory=list)
+    identity_confirmed: IdentityConfirmation | None = None
+
+
+@dataclass
+class IdentityConfirmation:
+    """A clinician's word that a row's results are the client's although the file's
+    name or date of birth differs from the record."""
+
+    reason: str
+    confirmed_by: str  # the clinician's name
+    confirmed_at: str  # on the program's clock
 
 
 @dataclass
@@ -104,6 +132,9 @@ class ImportOutcome:
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
     rows: list[RowAction] = field(default_factory=list)
+    # Rows whose name or date of birth differs from the client's record and that no
+    # clinician has confirmed yet: while any remain, commit stores nothing.
+    unconfirmed: int = 0
 
 
 @dataclass
@@ -112,6 +143,12 @@ class _Plan:
 
     creates: list[tuple[Any, int]] = field(default_factory=list)  # (record, participant id)
     corrections: list[tuple[DrugTestRecord, dict[str, Any]]] = field(default_factory=list)
+    # A correction's new version (values, analyte rows) by the stored test's id: the
+    # stored version with what the lab's corrected report changes (drug_tests.lab_correction).
+    versions: dict[int, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
+    # A new test's values and analyte rows by the record's location, made once when
+    # planned and written as they were shown.
+    prepared: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=dict)
     rows: list[RowAction] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     duplicates: int = 0
@@ -204,24 +241,25 @@ def _record_problems(r: DrugTestRecord) -> list[RowError]:
     """What the database could not store as given: numbers beyond a column's range,
     identifiers longer than their column."""
     problems = []
-    numbers = {
-        "creatinine_mg_dl": r.creatinine_mg_dl,
-        "specific_gravity": r.specific_gravity,
-        "ph": r.ph,
-    }
+    # Each number once (each analyte's were checked again for every later analyte).
+    numbers = [
+        ("creatinine_mg_dl", r.creatinine_mg_dl),
+        ("specific_gravity", r.specific_gravity),
+        ("ph", r.ph),
+    ]
     for a in r.results:
-        numbers.update(
-            {
-                "screen_cutoff_ng_ml": a.screen_cutoff_ng_ml,
-                "level_ng_ml": a.level_ng_ml,
-                "confirmation_cutoff_ng_ml": a.confirmation_cutoff_ng_ml,
-            }
-        )
-        for name, value in numbers.items():
-            try:
-                _fit(name, value)
-            except ValueError:
-                problems.append(RowError(r.location, name, f"{value} is out of range"))
+        numbers += [
+            ("screen_cutoff_ng_ml", a.screen_cutoff_ng_ml),
+            ("level_ng_ml", a.level_ng_ml),
+            ("confirmation_cutoff_ng_ml", a.confirmation_cutoff_ng_ml),
+        ]
+    for name, value in numbers:
+        if value is None:
+            continue
+        try:
+            _fit(name, value)
+        except ValueError:
+            problems.append(RowError(r.location, name, f"{value} is out of range"))
     for name, value, limit in (
         ("accession_id", r.accession_id, 80),
         ("chain_of_custody_id", r.chain_of_custody_id, 80),
@@ -260,9 +298,43 @@ def _test_values(r: DrugTestRecord) -> dict[str, Any]:
         "creatinine_mg_dl": _fit("creatinine_mg_dl", r.creatinine_mg_dl),
         "specific_gravity": _fit("specific_gravity", r.specific_gravity),
         "ph": _fit("ph", r.ph),
+        "oxidants": r.oxidants,
+        "nitrite": r.nitrite,
         "validity_note": r.validity_note,
         "notes": r.notes,
     }
+
+
+# What a message that names no specimen, reason or observation reads as: not "given".
+_UNSAID = {
+    "specimen_type": SpecimenType.urine.value,
+    "reason": TestReason.random.value,
+    "observed": False,
+    "collection_status": CollectionStatus.collected.value,
+}
+
+
+def _given_values(r: DrugTestRecord) -> dict[str, Any]:
+    """What a lab's corrected report says of the test itself: values it leaves empty,
+    and the defaults a message naming none reads as, are left out, so the stored ones
+    stay (drug_tests.lab_correction)."""
+    return {
+        k: v
+        for k, v in _test_values(r).items()
+        if v is not None and v != "" and not (k in _UNSAID and _UNSAID[k] == v)
+    }
+
+
+def _judged(r: DrugTestRecord, thresholds: Thresholds) -> DrugTestRecord:
+    """The record with the status the program's policy gives its figures: the one
+    validity rule of staff's entry, CSV and HL7 (drug_tests.apply_validity)."""
+    values = {**_test_values(r), "collection_status": r.collection_status.value}
+    drug_tests.apply_validity(values, thresholds)
+    return dataclasses.replace(
+        r,
+        collection_status=CollectionStatus(values["collection_status"]),
+        validity_note=values["validity_note"],
+    )
 
 
 def _result_values(r: DrugTestRecord, analytes: dict[str, dict]) -> list[dict[str, Any]]:
@@ -309,6 +381,8 @@ def _fingerprint(values: dict[str, Any], results: list[dict[str, Any]]) -> str:
         return v
 
     keep = {k: norm(v) for k, v in values.items() if k not in ("notes", "validity_note")}
+    if keep.get("collection_status") in SPECIMEN_VERDICTS:
+        keep["collection_status"] = "specimen"
     rows = sorted(
         json.dumps(
             {
@@ -322,6 +396,34 @@ def _fingerprint(values: dict[str, Any], results: list[dict[str, Any]]) -> str:
         for r in results
     )
     return json.dumps([keep, rows], sort_keys=True, default=str)
+
+
+# Verdicts on a collected specimen: a fingerprint compares the lab's figures instead,
+# since the verdict is the program's (its thresholds may have changed since).
+SPECIMEN_VERDICTS = frozenset(s.value for s in specimen_validity.SEVERITY)
+
+
+def _same_report(
+    values: dict[str, Any],
+    results: list[dict[str, Any]],
+    stored: dict[str, Any],
+    stored_rows: list[dict[str, Any]],
+    stated: CollectionStatus,
+) -> bool:
+    """Is this report of a specimen the one already stored? The lab's facts are
+    compared, not the verdict the program drew from them: a file imported again after
+    the dilute threshold changed is still the same file. A verdict the lab stated must
+    match; oxidants and nitrite are compared only when stored (imports before issue 16
+    did not keep them)."""
+    ours = {k: stored[k] for k in values}
+    theirs = dict(values)
+    for k in ("oxidants", "nitrite"):
+        if not ours.get(k):
+            ours.pop(k, None)
+            theirs.pop(k, None)
+    if stated.value in SPECIMEN_VERDICTS - {"collected"} and stored["collection_status"] != stated:
+        return False
+    return _fingerprint(theirs, results) == _fingerprint(ours, stored_rows)
 
 
 def _summary(r: DrugTestRecord, tz: ZoneInfo) -> str:
@@ -356,38 +458,30 @@ def _drug_test_row(
     action: str,
     analytes: dict,
     tz: ZoneInfo,
-    stored: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
 ) -> RowAction:
-    """The preview's line: who, when, the results; for a correction, what it replaces."""
+    """The preview's line: who, when, the results (a correction's: ``_plan_correction``)."""
     values = _test_values(r)
     what = words.drug_test_words(values, _result_values(r, analytes))
-    was = ""
-    if stored is not None:
-        was = f"version {stored[0]['version']}: {words.drug_test_words(*stored)}"
-    return _row(r.location, action, person, words.drug_test_when(values, tz), what, was)
+    return _row(r.location, action, person, words.drug_test_when(values, tz), what)
 
 
 async def _plan_drug_tests(
     records: list[DrugTestRecord],
     people: dict[str, dict],
     analytes: dict,
-    tz: ZoneInfo,
+    program: dict[str, Any],
+    kind: ImportKind,
     plan: _Plan,
 ) -> None:
-    pids = sorted({p["id"] for p in people.values()}) or [0]
-    existing: dict[tuple, dict] = {}
-    for t in await DrugTest.select().where(
-        DrugTest.participant.is_in(pids) & DrugTest.is_current.eq(True)
-    ):
-        key = (
-            (t["participant"], t["lab_name"], t["accession_id"])
-            if t["accession_id"]
-            else (
-                t["participant"],
-                t["collected_at"].astimezone(UTC) if t["collected_at"] else None,
-            )
-        )
-        existing[key] = t
+    """Match each specimen to what is stored (drug_tests.specimen_key: the rule every
+    path follows) and decide: create, the same report again (a duplicate, skipped), a
+    lab's correction (a new version keeping what it does not correct), or an error
+    naming the stored test. The status comes from the program's policy here, not from
+    the parser (``_judged``)."""
+    tz = ZoneInfo(program["time_zone"])
+    thresholds = Thresholds.of(program)
+    accession_field = "OBR-3" if kind is ImportKind.hl7_oru else "accession_id"
+    existing = await drug_tests.current_by_key(sorted({p["id"] for p in people.values()}))
     seen: dict[tuple, str] = {}
     matched: list[tuple[DrugTestRecord, dict, dict | None]] = []
     for r in records:
@@ -408,22 +502,20 @@ async def _plan_drug_tests(
                 )
             )
             continue
-        key = (
-            (person["id"], r.lab_name, r.accession_id)
-            if r.accession_id
-            else (person["id"], r.collected_at.astimezone(UTC) if r.collected_at else None)
-        )
-        if key in seen:
+        key = drug_tests.specimen_key(person["id"], _test_values(r))
+        field_name = _key_field(key, accession_field)
+        if key is not None and key in seen:
             plan.errors.append(
                 RowError(
                     r.location,
-                    "accession_id",
+                    field_name,
                     f"the same specimen appears earlier in the file ({seen[key]})",
                 )
             )
             continue
-        seen[key] = r.location
-        stored = existing.get(key)
+        if key is not None:
+            seen[key] = r.location
+        stored = existing.get(key) if key is not None else None
         # The call may be on the stored test the file's result belongs to (HL7 has none).
         called = r.called_at or (stored["called_at"] if stored else None)
         early = collection_before_call(called, r.collected_at, tz)
@@ -434,36 +526,112 @@ async def _plan_drug_tests(
     # Compare with what is stored only where a stored test matches (duplicates, corrections).
     stored_ids = [t["id"] for _, _, t in matched if t] or [0]
     stored_results: dict[int, list[dict]] = {}
-    for row in await AnalyteResult.select().where(AnalyteResult.drug_test.is_in(stored_ids)):
+    for row in (
+        await AnalyteResult.select()
+        .where(AnalyteResult.drug_test.is_in(stored_ids))
+        .order_by(AnalyteResult.id)
+    ):
         stored_results.setdefault(row["drug_test"], []).append(row)
     for r, person, stored in matched:
-        if stored is None:
-            plan.creates.append((r, person["id"]))
-            plan.rows.append(_drug_test_row(r, person, "create", analytes, tz))
-            continue
-        stored_rows = stored_results.get(stored["id"], [])
-        same = _fingerprint(_test_values(r), _result_values(r, analytes)) == _fingerprint(
-            {k: stored[k] for k in _test_values(r)}, stored_rows
-        )
-        if same:
-            plan.duplicates += 1
-            plan.rows.append(_drug_test_row(r, person, "duplicate", analytes, tz))
+        judged = _judged(r, thresholds)
+        if stored is None and r.corrected:
+            plan.errors.append(_nothing_to_correct(r, accession_field))
+        elif stored is None:
+            values, results = _test_values(judged), _result_values(judged, analytes)
+            plan.creates.append((judged, person["id"]))
+            plan.prepared[r.location] = (values, results)
+            when = words.drug_test_when(values, tz)
+            what = words.drug_test_words(values, results)
+            plan.rows.append(_row(r.location, "create", person, when, what))
         elif r.corrected:
-            plan.corrections.append((r, stored))
-            plan.rows.append(
-                _drug_test_row(r, person, "correct", analytes, tz, (stored, stored_rows))
-            )
+            _plan_correction(r, person, stored, stored_results, analytes, thresholds, tz, plan)
+        elif _same_report(
+            _test_values(judged),
+            _result_values(judged, analytes),
+            stored,
+            stored_results.get(stored["id"], []),
+            r.collection_status,
+        ):
+            plan.duplicates += 1
+            plan.rows.append(_drug_test_row(judged, person, "duplicate", analytes, tz))
         else:
-            plan.errors.append(
-                RowError(
-                    r.location,
-                    "accession_id",
-                    f"specimen {r.accession_id or _summary(r, tz)!r} was already imported with "
-                    "different "
-                    "results; a lab must send a change as a corrected result (OBX-11 = C), staff "
-                    "correct it on the test's page",
-                )
-            )
+            plan.errors.append(_stored_differently(r, stored, accession_field, tz))
+
+
+def _key_field(key: tuple | None, accession_field: str) -> str:
+    """The field that makes a record the same as another: its accession, its call or
+    its collection time."""
+    if key is None or key[1] == "accession":
+        return accession_field
+    return drug_tests.KEY_FIELDS[key[1]]
+
+
+def _nothing_to_correct(r: DrugTestRecord, accession_field: str) -> RowError:
+    specimen = f"accession {r.accession_id!r}" if r.accession_id else "this specimen"
+    return RowError(
+        r.location,
+        accession_field,
+        f"is a corrected result (OBX-11 = C) for {specimen}, but no result for it is on "
+        f"file for client {r.client_id}: there is nothing to correct; import the "
+        "original result first, or check the accession number",
+    )
+
+
+def _stored_differently(
+    r: DrugTestRecord, stored: dict[str, Any], accession_field: str, tz: ZoneInfo
+) -> RowError:
+    """A report of a stored test that differs from it and is not a correction."""
+    key = drug_tests.specimen_key(stored["participant"], stored)
+    return RowError(
+        r.location,
+        _key_field(key, accession_field),
+        f"specimen {r.accession_id or _summary(r, tz)!r} is already recorded for client "
+        f"{r.client_id} as {drug_tests.stored_words(stored, tz)}, at "
+        f"/drug-tests/{stored['id']}, with different results; a lab must send a change "
+        "as a corrected result (OBX-11 = C), staff correct it on the test's page",
+    )
+
+
+def _plan_correction(
+    r: DrugTestRecord,
+    person: dict[str, Any],
+    stored: dict[str, Any],
+    stored_results: dict[int, list[dict]],
+    analytes: dict,
+    thresholds: Thresholds,
+    tz: ZoneInfo,
+    plan: _Plan,
+) -> None:
+    """A lab's corrected report of a stored test: the new version keeps what the report
+    does not correct. The same report again is a duplicate."""
+    stored_rows = stored_results.get(stored["id"], [])
+    values, results = drug_tests.lab_correction(
+        stored, stored_rows, _given_values(r), _result_values(r, analytes), thresholds
+    )
+    if _same_report(values, results, stored, stored_rows, r.collection_status):
+        plan.duplicates += 1
+        row = _row(
+            r.location,
+            "duplicate",
+            person,
+            words.drug_test_when(values, tz),
+            words.drug_test_words(values, results),
+        )
+        plan.rows.append(row)
+        return
+    plan.corrections.append((r, stored))
+    plan.versions[stored["id"]] = (values, results)
+    was = f"version {stored['version']}: {words.drug_test_words(stored, stored_rows)}"
+    plan.rows.append(
+        _row(
+            r.location,
+            "correct",
+            person,
+            words.drug_test_when(values, tz),
+            words.drug_test_words(values, results),
+            was,
+        )
+    )
 
 
 # --- attendance ---------------------------------------------------------------------
@@ -490,12 +658,10 @@ async def _plan_attendance(
     tz: ZoneInfo,
     plan: _Plan,
 ) -> None:
-    pids = sorted({p["id"] for p in people.values()}) or [0]
-    existing: dict[tuple, dict] = {}
-    for a in await Attendance.select().where(
-        Attendance.participant.is_in(pids) & Attendance.is_current.eq(True)
-    ):
-        existing[(a["participant"], a["session_type"], a["occurred_at"].astimezone(UTC))] = a
+    """Match each row to what is stored (attendance.attendance_key: the rule every path
+    follows): new, the same record again (a duplicate, skipped), or an error naming the
+    stored record when it says otherwise."""
+    existing = await attendance.current_by_key(sorted({p["id"] for p in people.values()}))
     seen: dict[tuple, str] = {}
     for r in records:
         person = _participant(r, people, plan)
@@ -510,7 +676,7 @@ async def _plan_attendance(
                 )
             )
             continue
-        key = (person["id"], r.session_type.value, r.occurred_at.astimezone(UTC))
+        key = attendance.attendance_key(person["id"], r.session_type.value, r.occurred_at)
         if key in seen:
             plan.errors.append(
                 RowError(
@@ -535,10 +701,199 @@ async def _plan_attendance(
                 RowError(
                     r.location,
                     "status",
-                    f"already recorded as {stored['status'].replace('_', ' ')}; correct it on the "
-                    "attendance record, with a reason",
+                    f"already recorded as {attendance.stored_words(stored, tz)}, at "
+                    f"/attendance/{stored['id']}; correct it on the attendance record, "
+                    "with a reason",
                 )
             )
+
+
+# --- identity: is the person the file names the client? ------------------------------
+
+
+def _check_identities(
+    kind: ImportKind, records: list[DrugTestRecord], people: dict[str, dict], plan: _Plan
+) -> None:
+    """Put on each planned row what the file says of the person (HL7 PID-5/PID-7, the
+    CSV's name and date-of-birth columns) that is not the client's record, and what
+    could not be compared (compliance.intake.identity has the rule)."""
+    fields = HL7_FIELDS if kind is ImportKind.hl7_oru else CSV_FIELDS
+    by_location = {r.location: r for r in records}
+    for row in plan.rows:
+        record = by_location.get(row.location)
+        person = people.get(row.client_id)
+        if record is None or person is None:
+            continue
+        found = check_identity(
+            fields,
+            file_last=record.last_name,
+            file_first=record.first_name,
+            file_dob=record.date_of_birth,
+            record_last=person["last_name"] or "",
+            record_first=person["first_name"] or "",
+            record_dob=person["date_of_birth"],
+        )
+        row.identity = list(found.mismatches)
+        row.identity_unchecked = list(found.unchecked)
+
+
+def _mismatch_key(row: RowAction) -> list[list[str]]:
+    """What a confirmation is for: the values compared, so a confirmation no longer
+    counts once the file's row or the client's record says something else."""
+    return [[m.field, m.in_file, m.on_record] for m in row.identity]
+
+
+def _confirmations(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The batch's confirmations by row location; a later one replaces an earlier."""
+    return {c["location"]: c for c in _json_list(batch.get("identity_confirmations"))}
+
+
+def _apply_confirmations(plan: _Plan, batch: dict[str, Any], tz: ZoneInfo) -> None:
+    confirmed = _confirmations(batch)
+    for row in plan.rows:
+        entry = confirmed.get(row.location)
+        if (
+            row.identity
+            and entry is not None
+            and entry["participant_id"] == row.participant_id
+            and entry["mismatches"] == _mismatch_key(row)
+        ):
+            row.identity_confirmed = IdentityConfirmation(
+                reason=entry["reason"],
+                confirmed_by=entry["confirmed_by_name"],
+                confirmed_at=spoken(datetime.fromisoformat(entry["confirmed_at"]), tz),
+            )
+
+
+def _unconfirmed(rows: list[RowAction]) -> list[RowAction]:
+    """Rows that would store results for a client the file names otherwise, with no
+    clinician's confirmation (a row already recorded stores nothing, so is not held)."""
+    return [
+        r for r in rows if r.identity and r.identity_confirmed is None and r.action != "duplicate"
+    ]
+
+
+def _identity_errors(rows: list[RowAction]) -> list[RowError]:
+    return [
+        RowError(
+            row.location,
+            m.field,
+            f"the {m.label} in the file ({m.in_file}) is not the {m.label} on the record of "
+            f"client {row.client_id}, {row.name} ({m.on_record}); a clinician must confirm "
+            "that this row is that client's, with a reason, before the file can be stored",
+        )
+        for row in _unconfirmed(rows)
+        for m in row.identity
+    ]
+
+
+def _held_for_identity(plan: _Plan, batch: dict[str, Any], tz: ZoneInfo) -> bool:
+    """Whether commit must stop, the batch staying a preview, because rows name someone
+    other than the client and are not confirmed; their errors are then the plan's. With
+    other errors too, the file is rejected as usual, these errors listed with them."""
+    _apply_confirmations(plan, batch, tz)
+    held = _identity_errors(plan.rows)
+    if not held:
+        return False
+    if plan.errors:
+        plan.errors = sorted([*plan.errors, *held], key=lambda e: _location_order(e.location))
+        return False
+    plan.errors = held
+    return True
+
+
+async def confirm_identity(
+    principal: Principal,
+    batch_id: int,
+    location: str,
+    reason: str,
+    uploads_dir: Path,
+    origin: str,
+) -> ImportOutcome:
+    """A clinician confirms that one held row (by its location, "line 7" or "message 2,
+    OBR segment 1 (line 9)") is the client's although the file's name or date of birth
+    differs. Kept on the batch with who, when and why, and audited; the preview as it
+    now stands comes back. InvalidInput for a missing reason or a row that is not held."""
+    form = Form({"location": location, "reason": reason})
+    location = form.text("location", max_length=200)
+    reason = form.text("reason", max_length=1000)
+    form.errors.raise_if_any()
+    batch = await _batch_row(principal, batch_id)
+    kind = _previewed_kind(batch)
+    try:
+        data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
+    except FileNotFoundError:
+        raise InvalidInput(
+            [FieldError("file", "the uploaded file is no longer kept; upload it again")]
+        ) from None
+    parsed = await _parse_file(kind, data, batch["program"])
+    async with db.transaction():
+        await db.serialize(f"import:{batch['program']}")
+        batch = await ImportBatch.select().where(ImportBatch.id == batch_id).first()
+        _previewed_kind(batch)  # a parallel commit may have won
+        plan, _, tz = await _match(kind, parsed, batch["program"])
+        _apply_confirmations(plan, batch, tz)
+        row = _held_row(plan, location)
+        entries = [
+            *_json_list(batch["identity_confirmations"]),
+            {
+                "location": location,
+                "participant_id": row.participant_id,
+                "client_id": row.client_id,
+                "mismatches": _mismatch_key(row),
+                "reason": reason,
+                "confirmed_by": principal.id,
+                "confirmed_by_name": principal.full_name,
+                "confirmed_at": datetime.now(UTC).isoformat(),
+            },
+        ]
+        await ImportBatch.update({ImportBatch.identity_confirmations: json.dumps(entries)}).where(
+            ImportBatch.id == batch_id
+        )
+        await audit.record(
+            "import.identity_confirm",
+            principal.actor(origin),
+            "import_batch",
+            batch_id,
+            {
+                "location": location,
+                "participant": row.participant_id,
+                "fields": sorted({m.field for m in row.identity}),
+            },
+        )
+    _apply_confirmations(plan, {"identity_confirmations": entries}, tz)
+    return _outcome(batch_id, kind, batch["filename"], ImportStatus.previewed, plan)
+
+
+def _previewed_kind(batch: dict[str, Any]) -> ImportKind:
+    """The kind of a batch that can still be confirmed and committed; InvalidInput else."""
+    kind = _kind(batch)
+    if batch["status"] != ImportStatus.previewed.value or kind is None:
+        raise InvalidInput(
+            [FieldError("batch", f"this import is {batch['status']}; nothing can be confirmed")]
+        )
+    return kind
+
+
+def _held_row(plan: _Plan, location: str) -> RowAction:
+    """The row at ``location`` whose identity a clinician may confirm; InvalidInput when
+    there is none, it needs no confirmation, or it has one."""
+    row = next((r for r in plan.rows if r.location == location), None)
+    problem = ""
+    if row is None:
+        problem = f"the file has no drug test at {location!r}"
+    elif not row.identity:
+        problem = f"{location}: the name and date of birth agree with the client's record"
+    elif row.action == "duplicate":
+        problem = f"{location} is already recorded; nothing from it would be stored"
+    elif row.identity_confirmed is not None:
+        problem = (
+            f"{location} was confirmed by {row.identity_confirmed.confirmed_by} on "
+            f"{row.identity_confirmed.confirmed_at}"
+        )
+    if row is None or problem:
+        raise InvalidInput([FieldError("location", problem)])
+    return row
 
 
 # --- preview and commit -------------------------------------------------------------
@@ -576,7 +931,9 @@ async def _match(
     if kind is ImportKind.attendance_csv:
         await _plan_attendance(parsed.records, people, program_id, tz, plan)
     else:
-        await _plan_drug_tests(parsed.records, people, analytes, tz, plan)
+        program = await Program.select().where(Program.id == program_id).first()
+        await _plan_drug_tests(parsed.records, people, analytes, program, kind, plan)
+        _check_identities(kind, parsed.records, people, plan)
     plan.errors.sort(key=lambda e: _location_order(e.location))
     return plan, analytes, tz
 
@@ -618,6 +975,7 @@ def _outcome(
         rejected=len(plan.errors),
         errors=plan.errors[:MAX_ERRORS_SHOWN],
         rows=plan.rows,
+        unconfirmed=len(_unconfirmed(plan.rows)),
     )
 
 
@@ -733,6 +1091,7 @@ async def batch_view(principal: Principal, batch_id: int, uploads_dir: Path) -> 
             )
         else:
             plan, _, _ = await _plan(kind, data, batch["program"])
+            _apply_confirmations(plan, batch, tz)
     elif status is ImportStatus.rejected:
         plan.errors = [RowError(**e) for e in _json_list(batch["errors"])]
     if status is ImportStatus.committed:
@@ -870,6 +1229,8 @@ async def commit(
                 batch_id, kind, batch["filename"], ImportStatus(status_now["status"]), plan
             )
         plan, analytes, _ = await _match(kind, parsed, batch["program"])
+        if _held_for_identity(plan, batch, parsed[2]):  # nothing stored; still a preview
+            return _outcome(batch_id, kind, batch["filename"], ImportStatus.previewed, plan)
         if not plan.errors:
             if kind is ImportKind.attendance_csv:
                 await _write_attendance(plan, batch["program"], batch_id, principal.id)
@@ -932,101 +1293,73 @@ async def commit(
 async def _write_drug_tests(
     plan: _Plan, analytes: dict, batch_id: int, user_id: int, *, source: RecordSource, filename: str
 ) -> None:
-    tests, results_by_uid = [], {}
-    for record, pid in plan.creates:
-        uid = uuid.uuid4()
-        tests.append(
-            {
-                "record_uid": uid,
-                "participant": pid,
-                "source": source.value,
-                "import_batch": batch_id,
-                "recorded_by": user_id,
-                **_test_values(record),
-            }
-        )
-        results_by_uid[uid] = _result_values(record, analytes)
-    await db.insert_many(DrugTest, tests)
-    ids = await DrugTest.select(DrugTest.id, DrugTest.record_uid).where(
-        DrugTest.import_batch == batch_id
-    )
-    await db.insert_many(
-        AnalyteResult,
-        [
-            {"drug_test": r["id"], **values}
-            for r in ids
-            for values in results_by_uid.get(_uuid(r["record_uid"]), [])
-        ],
+    """Through the drug-test service, as staff's entry: new tests in bulk
+    (drug_tests.store_tests), a lab's corrections as new versions keeping what they do
+    not correct (planned by drug_tests.lab_correction)."""
+    await drug_tests.store_tests(
+        [drug_tests.NewTest(pid, *plan.prepared[record.location]) for record, pid in plan.creates],
+        user_id=user_id,
+        source=source,
+        import_batch=batch_id,
     )
     for record, stored in plan.corrections:
-        await correct_stored_test(
+        values, results = plan.versions[stored["id"]]
+        await drug_tests.correct_stored_test(
             stored,
             # A lab's file has no call time: the call stays as stored.
-            {**_test_values(record), "called_at": record.called_at or stored["called_at"]},
-            _result_values(record, analytes),
+            {**values, "called_at": record.called_at or stored["called_at"]},
+            results,
             user_id=user_id,
             reason=f"Corrected result from the lab ({filename})",
             extra={"source": source.value, "import_batch": batch_id},
         )
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
 async def _write_attendance(plan: _Plan, program_id: int, batch_id: int, user_id: int) -> None:
-    sessions: dict[tuple, int] = {}
-    for s in await TreatmentSession.select().where(TreatmentSession.program == program_id):
-        sessions[(s["session_type"], s["starts_at"].astimezone(UTC), s["scheduled_minutes"])] = s[
-            "id"
-        ]
-    rows = []
-    for record, pid in plan.creates:
-        session_id = None
-        if record.session_type is not SessionType.twelve_step:
-            key = (
-                record.session_type.value,
-                record.occurred_at.astimezone(UTC),
-                record.scheduled_minutes,
+    """Through the attendance service, as a roster: each row in the program's session
+    (made when nobody set it up), all in one bulk insert."""
+    sessions = await attendance.sessions_for(
+        program_id,
+        [
+            (r.session_type.value, r.occurred_at, r.scheduled_minutes, r.session_title)
+            for r, _ in plan.creates
+            if r.session_type is not SessionType.twelve_step
+        ],
+    )
+    await attendance.store_attendance(
+        [
+            attendance.NewAttendance(
+                participant_id=pid,
+                session_id=None
+                if r.session_type is SessionType.twelve_step
+                else sessions[
+                    (r.session_type.value, r.occurred_at.astimezone(UTC), r.scheduled_minutes)
+                ],
+                session_type=r.session_type.value,
+                occurred_at=r.occurred_at,
+                scheduled_minutes=r.scheduled_minutes,
+                status=r.status.value,
+                minutes_attended=r.minutes_attended,
+                meeting_name=r.meeting_name,
+                proof=r.proof,
+                note=r.note,
             )
-            if key not in sessions:
-                s = TreatmentSession(
-                    program=program_id,
-                    session_type=record.session_type.value,
-                    title=record.session_title,
-                    starts_at=record.occurred_at,
-                    scheduled_minutes=record.scheduled_minutes,
-                )
-                await s.save()
-                sessions[key] = s.id
-            session_id = sessions[key]
-        rows.append(
-            {
-                "record_uid": uuid.uuid4(),
-                "participant": pid,
-                "session": session_id,
-                "session_type": record.session_type.value,
-                "occurred_at": record.occurred_at,
-                "scheduled_minutes": record.scheduled_minutes,
-                "status": record.status.value,
-                "minutes_attended": record.minutes_attended,
-                "meeting_name": record.meeting_name,
-                "proof": record.proof,
-                "note": record.note,
-                "source": RecordSource.csv.value,
-                "import_batch": batch_id,
-                "recorded_by": user_id,
-            }
-        )
-    await db.insert_many(Attendance, rows)
+            for r, pid in plan.creates
+        ],
+        user_id=user_id,
+        source=RecordSource.csv,
+        import_batch=batch_id,
+    )
 
 
 __all__ = [
     "BatchView",
+    "IdentityConfirmation",
     "ImportOutcome",
     "RowAction",
     "batch_view",
     "commit",
+    "confirm_identity",
     "detect_kind",
     "preview",
 ]

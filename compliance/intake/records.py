@@ -72,6 +72,11 @@ class DrugTestRecord:
     creatinine_mg_dl: Decimal | None = None
     specific_gravity: Decimal | None = None
     ph: Decimal | None = None
+    oxidants: str = ""  # the lab's oxidant (adulterant) result: "", "negative" or "positive"
+    nitrite: str = ""  # likewise for nitrite
+    # ``collection_status`` is what the file states (a lab's own "dilute"); whether the
+    # figures make the specimen dilute is decided with the program's policy when the
+    # file is matched (compliance.specimen_validity), not by the parser.
     validity_note: str = ""
     notes: str = ""
     corrected: bool = False  # the lab marked it a correction (HL7 OBX-11 = C)

@@ -63,13 +63,16 @@ def _fonts() -> Any:
     return FontConfiguration()
 
 
-def render_pdf(html: str) -> tuple[bytes, SignatureBox]:
-    """The unsigned PDF/A and where its signature box landed on the last page."""
+def render_pdf(html: str, info: dict[str, str] | None = None) -> tuple[bytes, SignatureBox]:
+    """The unsigned PDF/A and where its signature box landed on the last page. ``info``:
+    entries for the document information dictionary (the audit head), which the
+    signature then covers like every other byte of the document."""
     from weasyprint import HTML
 
     document = HTML(string=html, base_url=str(TEMPLATES) + "/").render(
         font_config=_fonts(), pdf_variant=PDF_VARIANT
     )
+    document.metadata.custom = dict(info or {})  # only ours, never a template's <meta>
     page_index, (x1, y1, x2, y2) = _anchor(document, "signature")
     height = document.pages[page_index].height  # PDF's origin is the bottom-left corner
     box = (
@@ -78,7 +81,9 @@ def render_pdf(html: str) -> tuple[bytes, SignatureBox]:
         round(x2 * PX_TO_PT),
         round((height - y1) * PX_TO_PT),
     )
-    pdf = document.write_pdf(pdf_variant=PDF_VARIANT, font_config=_fonts())
+    pdf = document.write_pdf(
+        pdf_variant=PDF_VARIANT, font_config=_fonts(), custom_metadata=bool(info)
+    )
     assert pdf is not None
     return pdf, SignatureBox(page_index, box)
 
@@ -120,11 +125,26 @@ class RenderJob:
     reason: str
     location: str
     time_zone: str = "UTC"  # the program's: the stamp says the signing time on its clock
+    # The audit chain's head when the report was made, (sequence, MAC): read by the
+    # server (the worker has no key and no database to ask) and signed into the PDF.
+    audit_head: tuple[int, str] | None = None
+
+
+AUDIT_SEQ_KEY = "ComplianceAuditSeq"  # the PDF's /Info entries; see audit_head_info
+AUDIT_MAC_KEY = "ComplianceAuditMAC"
+
+
+def audit_head_info(head: tuple[int, str] | None) -> dict[str, str]:
+    """The report's anchor in the audit trail: whoever holds the signed PDF can later show
+    that the chain had reached this event, with this MAC, before the report was signed."""
+    if head is None:
+        return {}
+    return {AUDIT_SEQ_KEY: str(head[0]), AUDIT_MAC_KEY: head[1]}
 
 
 def render_and_sign(job: RenderJob) -> bytes:
     """Worker-process job: the signed PDF's bytes."""
-    unsigned, where = render_pdf(render_html(job.context))
+    unsigned, where = render_pdf(render_html(job.context), audit_head_info(job.audit_head))
     return sign_pdf(
         unsigned,
         job.signing,

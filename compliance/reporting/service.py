@@ -406,6 +406,7 @@ async def signing_job(
         reason=f"{report_context.TITLES[inputs.kind]} {inputs.report_id}",
         location=name,
         time_zone=inputs.program["time_zone"],
+        audit_head=(await audit.head()).pair,
     )
 
 

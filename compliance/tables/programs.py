@@ -34,6 +34,9 @@ class Program(Table):
     presumptive_counts_before_confirmation = Boolean(default=False)
     excused_absence_counts_toward_hours = Boolean(default=False)
     dilute_creatinine_mg_dl = Numeric(digits=(6, 2), default=Decimal("20"))
+    # With creatinine under the threshold, a measured specific gravity at or above this
+    # says the specimen is not dilute (federal criteria: 1.0030).
+    dilute_specific_gravity = Numeric(digits=(6, 4), default=Decimal("1.0030"))
     results_due_hours = Integer(default=48)
     collection_window_hours = Integer(default=8)  # urine within 8 h of notice
     stepdown_compliant_weeks = Integer(default=4)
@@ -60,7 +63,11 @@ class ProgramMembership(Table, tablename="program_membership"):
 
 
 class Analyte(Table):
-    """One drug or metabolite a program tests for, with its cutoffs in ng/mL."""
+    """One drug or metabolite a program tests for, with its cutoffs in ng/mL; or an
+    immunoassay class ("opiates"): one screen for the class, confirmed per member drug.
+
+    Never deleted: a retired analyte (``active`` false) leaves new entry and the presets
+    but stays on the records and reports that name it."""
 
     program = ForeignKey(references=Program, on_delete=OnDelete.restrict, index=True, null=False)
     key = Varchar(length=40)  # stable short name, e.g. "thc", "cocaine", "etg"
@@ -69,6 +76,11 @@ class Analyte(Table):
     confirmation_cutoff_ng_ml = Numeric(digits=(10, 3), null=True, default=None)
     active = Boolean(default=True)
     in_default_panel = Boolean(default=True)  # screened by default: the form's preset
+    kind = Varchar(length=10, default="drug")  # "drug", or "class" (analytes.KINDS)
+    drug_class = Varchar(length=80, default="")  # e.g. "Opioids", "Sedatives"
+    # The immunoassay class whose screen this drug's confirmation answers (a class's
+    # members point at it); none for a drug screened on its own.
+    member_of = ForeignKey(references="self", on_delete=OnDelete.restrict, null=True)
 
 
 class AnalyteCode(Table, tablename="analyte_code"):

@@ -44,6 +44,9 @@ class ImportBatch(Table, tablename="import_batch"):
     duplicate_count = Integer(default=0)
     rejected_count = Integer(default=0)
     errors = JSON(default="[]")
+    # Rows whose name or date of birth differs from the client's record, confirmed by a
+    # clinician with a reason (compliance.intake.imports.confirm_identity).
+    identity_confirmations = JSON(default="[]")
     uploaded_by = ForeignKey(references=StaffUser, on_delete=OnDelete.restrict, null=True)
     uploaded_at = Timestamptz(default=TimestamptzNow())
 
@@ -70,6 +73,7 @@ class DrugTest(Table, tablename="drug_test"):
     specific_gravity = Numeric(digits=(6, 4), null=True, default=None)
     ph = Numeric(digits=(4, 2), null=True, default=None)
     oxidants = Varchar(length=20, default="")  # "", "negative" or "positive"
+    nitrite = Varchar(length=20, default="")  # likewise: kept so a correction can judge again
     validity_note = Text(default="")  # nitrites, lab's validity comments
     notes = Text(default="")
     source = Varchar(length=10, choices=RecordSource, default=RecordSource.manual.value)

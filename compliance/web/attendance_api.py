@@ -14,7 +14,7 @@ from compliance.accounts import Principal
 from compliance.attendance import AttendanceView, RosterResult, SessionView
 from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
-from compliance.web.errors import documented
+from compliance.web.errors import ALREADY_RECORDED, documented
 
 
 @dataclass
@@ -225,8 +225,10 @@ class AttendanceAPI(Controller):
     @post(
         "/participants/{participant_id:int}/outside-meetings",
         operation_id="recordMeeting",
-        responses=documented(401, 403, 404, 422),
+        responses={**documented(401, 403, 404, 422), 409: ALREADY_RECORDED},
         summary="Record an outside (12-step) meeting with proof",
+        description="The same meeting twice (same client and start time) is refused: 409, "
+        "pointing at the stored record.",
     )
     async def outside_meeting(
         self,

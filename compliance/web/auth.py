@@ -160,8 +160,10 @@ async def api_sign_in(request: Request, data: JSONBody[Credentials]) -> Response
     """Sign in with e-mail and password; the session cookie authenticates later calls.
 
     Send the ``csrftoken`` cookie's value in an ``X-CSRFToken`` header with every
-    state-changing call (get the cookie from any GET first). 401 on wrong credentials,
-    429 with ``Retry-After`` after repeated failures.
+    state-changing call (get the cookie from any GET first). The token belongs to one
+    session: this answer sets a new ``csrftoken`` cookie for the new session, to be used
+    from then on. 401 on wrong credentials, 429 with ``Retry-After`` after repeated
+    failures.
     """
     try:
         principal = await _sign_in(request, data.email, data.password)

@@ -17,13 +17,10 @@ from compliance.disclosure.accounting_report import sign_accounting
 from compliance.reporting import service as report_service
 from compliance.reporting.service import ReportView
 from compliance.web.auth import origin_of
+from compliance.web.downloads import attachment
 from compliance.web.errors import documented
 from compliance.web.page import Page
 from compliance.web.reports import PDF_HEADERS
-
-
-def _attachment(name: str) -> str:
-    return f'attachment; filename="{name}"'
 
 
 class DisclosuresAPI(Controller):
@@ -88,7 +85,7 @@ class DisclosurePages(Controller):
             accounting.to_csv(account),
             media_type="text/csv; charset=utf-8",
             headers={
-                "Content-Disposition": _attachment(f"disclosures-{account.client_id}.csv"),
+                "Content-Disposition": attachment(f"disclosures-{account.client_id}.csv"),
                 "Cache-Control": "no-store",
             },
         )
@@ -110,7 +107,7 @@ class DisclosurePages(Controller):
         return Response(
             content,
             media_type="application/pdf",
-            headers={**PDF_HEADERS, "Content-Disposition": _attachment(name)},
+            headers={**PDF_HEADERS, "Content-Disposition": attachment(name)},
         )
 
 

@@ -42,8 +42,15 @@ def _options(enum: type) -> list[tuple[str, str]]:
 
 
 async def form_page(
-    principal: Principal, participant_id: int, values: Mapping[str, Any], errors: dict, status: int
+    principal: Principal,
+    participant_id: int,
+    values: Mapping[str, Any],
+    errors: dict,
+    status: int,
+    existing: str = "",
 ) -> Template:
+    """The form, filled with what was sent and the reasons beside the fields; when the
+    test is already recorded, ``existing`` is the stored test's page, linked."""
     person = await participants.get_participant(principal, participant_id)
     presets = await panel_presets(person.program_id)
     analytes = (
@@ -77,6 +84,7 @@ async def form_page(
         "person": person,
         "values": {"collection_status": "collected", "panel": "panel", **values},
         "errors": errors,
+        "existing": existing,
         "row_errors": rows,
         "other_errors": others,
         "presets": presets,

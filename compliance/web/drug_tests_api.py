@@ -16,7 +16,7 @@ from compliance.drug_tests import DrugTestView
 from compliance.violations import PendingView
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType, TestReason
 from compliance.web.auth import origin_of
-from compliance.web.errors import documented
+from compliance.web.errors import ALREADY_RECORDED, documented
 from compliance.web.plain import plain
 
 
@@ -53,6 +53,7 @@ class NewDrugTest:
     specific_gravity: Decimal | None = None
     ph: Decimal | None = None
     oxidants: str = field(default="", metadata={"description": "negative, positive or empty"})
+    nitrite: str = field(default="", metadata={"description": "negative, positive or empty"})
     validity_note: str = ""
     notes: str = ""
     results: list[AnalyteEntry] = field(default_factory=list)
@@ -89,6 +90,7 @@ class DrugTestCorrection:
     specific_gravity: Decimal | None = None
     ph: Decimal | None = None
     oxidants: str | None = None
+    nitrite: str | None = None
     validity_note: str | None = None
     notes: str | None = None
     results: list[AnalyteEntry] | None = None
@@ -161,8 +163,11 @@ class DrugTestsAPI(Controller):
     @post(
         "/participants/{participant_id:int}/drug-tests",
         operation_id="recordDrugTest",
-        responses=documented(401, 403, 404, 422),
+        responses={**documented(401, 403, 404, 422), 409: ALREADY_RECORDED},
         summary="Record a drug test with per-analyte results",
+        description="The same test twice is refused (409, pointing at the stored one): "
+        "the same client and accession id; without one, the same client, call time and "
+        "status for a no-show, refusal or unable-to-provide, or the same collection time.",
     )
     async def record(
         self,

@@ -13,6 +13,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
 from compliance.access import NotFound
+from compliance.duplicates import DuplicateRecord
 from compliance.reporting.service import StoreDamaged
 from compliance.reporting.signing import SigningUnavailable
 from compliance.validation import MAX_ID, InvalidInput
@@ -44,6 +45,18 @@ class InvalidFields:
     errors: list[FieldProblem]
 
 
+@dataclass
+class AlreadyRecorded:
+    """409: the record is already stored (the same test or attendance again); nothing
+    was stored. ``existing_url`` is the stored record's page, ``existing_id`` its id."""
+
+    status_code: int
+    detail: str
+    errors: list[FieldProblem]
+    existing_id: int
+    existing_url: str
+
+
 def response_spec(container: type, description: str) -> ResponseSpec:
     return ResponseSpec(data_container=container, description=description, generate_examples=False)
 
@@ -53,7 +66,9 @@ def response_spec(container: type, description: str) -> ResponseSpec:
 API_ERRORS: dict[int, ResponseSpec] = {
     401: response_spec(ApiError, "Not signed in, or the session has ended"),
     403: response_spec(
-        ApiError, "Refused: no X-CSRFToken header matching the cookie, or administrators only"
+        ApiError,
+        "Refused: no X-CSRFToken header matching the cookie and this session, "
+        "or administrators only",
     ),
     404: response_spec(ApiError, "No such record among those of your programs"),
     409: response_spec(ApiError, "The record was corrected since you read it; nothing was stored"),
@@ -64,6 +79,12 @@ API_ERRORS: dict[int, ResponseSpec] = {
         ApiError, "Rendering, signing, a worker or the report store is unavailable just now"
     ),
 }
+
+
+# For the operations that record something new: 409 is the same record again.
+ALREADY_RECORDED = response_spec(
+    AlreadyRecorded, "Already recorded: the response points at the stored record"
+)
 
 
 def documented(*codes: int) -> dict[int, ResponseSpec]:
@@ -169,6 +190,23 @@ def invalid_input_handler(request: Request, exc: InvalidInput) -> Response[Any]:
     return Response(body, status_code=422)
 
 
+def duplicate_handler(request: Request, exc: DuplicateRecord) -> Response[Any]:
+    """The same record again: 409 with the stored one's id and page, so a client can go
+    to it (a form that re-renders itself catches it as any InvalidInput first)."""
+    if not wants_json(request):
+        return _refused_page(
+            request, [f"{e.field.replace('_', ' ')}: {e.reason}" for e in exc.errors], 409
+        )
+    body = {
+        "status_code": 409,
+        "detail": f"Already recorded as {exc.url}; nothing was stored.",
+        "errors": [{"field": e.field, "reason": e.reason} for e in exc.errors],
+        "existing_id": exc.existing_id,
+        "existing_url": exc.url,
+    }
+    return Response(body, status_code=409)
+
+
 def stale_handler(request: Request, exc: StaleVersion) -> Response[Any]:
     if not wants_json(request):
         return _refused_page(request, [str(exc)], 409)
@@ -214,6 +252,7 @@ HANDLERS: dict[type[Exception], Any] = {
     HTTPException: http_error_handler,
     NotFound: not_found_handler,
     InvalidInput: invalid_input_handler,
+    DuplicateRecord: duplicate_handler,
     StaleVersion: stale_handler,
     JobTimedOut: unavailable_handler,
     WorkersFailed: unavailable_handler,

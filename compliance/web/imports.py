@@ -20,7 +20,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import MediaType
-from litestar.params import FromPath, MultipartBody
+from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.response import Redirect, Template
 from markdown_it import MarkdownIt
 
@@ -29,10 +29,10 @@ from compliance.access import program_options, require_program
 from compliance.accounts import Principal
 from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
-from compliance.validation import Form
+from compliance.validation import Form, InvalidInput
 from compliance.vocabulary import ImportKind
 from compliance.web.auth import origin_of
-from compliance.web.errors import documented, response_spec
+from compliance.web.errors import documented, field_errors, response_spec
 from compliance.web.page import Page
 
 KIND_LABELS = {
@@ -48,6 +48,12 @@ ROW_NOUNS = {
 }
 CSV_FORMATS = PROJECT_ROOT / "docs" / "csv-formats.md"
 _FOR_DEVELOPERS = re.compile(r"<!-- developers.*?<!-- /developers -->\n?", re.DOTALL)
+
+
+@dataclass
+class IdentityConfirmationRequest:
+    location: str  # the row, as the preview names it: "line 7", "message 2, OBR segment 1 (line 9)"
+    reason: str  # why the results are the client's although the name or date of birth differs
 
 
 @dataclass
@@ -112,6 +118,29 @@ class ImportsAPI(Controller):
     ) -> Response[ImportOutcome]:
         outcome = await imports.commit(principal, batch_id, _uploads(request), origin_of(request))
         return Response(outcome, status_code=_status(outcome, 200))
+
+    @post(
+        "/{batch_id:int}/identity-confirmations",
+        operation_id="confirmImportIdentity",
+        summary="Confirm that a held row is the client's although the name or birth date differs",
+        status_code=200,
+        responses=documented(401, 403, 404, 422),
+    )
+    async def confirm_identity(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        batch_id: FromPath[int],
+        data: JSONBody[IdentityConfirmationRequest],
+    ) -> ImportOutcome:
+        """A row whose name or date of birth differs from the client's record (its
+        ``identity`` lists what differs) holds the whole file back until a clinician
+        confirms it, with a reason; the confirmation is kept on the import and audited.
+        Answers the preview as it now stands (``unconfirmed`` counts the rows still
+        held); 422 for a missing reason, or a row that needs no confirmation."""
+        return await imports.confirm_identity(
+            principal, batch_id, data.location, data.reason, _uploads(request), origin_of(request)
+        )
 
 
 def nouns(kind: str | None, count: int) -> str:
@@ -215,11 +244,22 @@ class ImportPages(Controller):
         self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
     ) -> Template:
         """The preview until it is committed, then what was stored. Changes nothing."""
+        return await self._batch_page(request, principal, batch_id)
+
+    async def _batch_page(
+        self,
+        request: Request,
+        principal: Principal,
+        batch_id: int,
+        refused: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> Template:
         view = await imports.batch_view(principal, batch_id, _uploads(request))
         o = view.outcome
         template = "result" if o.status == "committed" else "preview"
         return Page(
             f"pages/imports/{template}.html",
+            status_code=422 if refused else 200,
             context={
                 "principal": principal,
                 "view": view,
@@ -227,9 +267,34 @@ class ImportPages(Controller):
                 "label": _label(o.kind),
                 "nouns": lambda count: nouns(o.kind, count),
                 "to_commit": o.created + o.corrected,
+                "unchecked": _unchecked(o),
+                "refused": refused or {},
+                "values": values or {},
             },
             headers={"Cache-Control": "no-store"},
         )
+
+    @post("/{batch_id:int}/identity", status_code=303, media_type=MediaType.HTML)
+    async def confirm_identity(
+        self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
+    ) -> Template | Redirect:
+        """A clinician confirms one held row with a reason; refused (no reason, a row
+        not held), the preview comes back with the reason beside that row's form."""
+        raw = await request.form()
+        values = {k: v for k, v in raw.items() if isinstance(v, str) and k != "_csrf_token"}
+        location = values.get("location", "")
+        try:
+            await imports.confirm_identity(
+                principal,
+                batch_id,
+                location,
+                values.get("reason", ""),
+                _uploads(request),
+                origin_of(request),
+            )
+        except InvalidInput as exc:
+            return await self._batch_page(request, principal, batch_id, field_errors(exc), values)
+        return Redirect(f"/imports/{batch_id}#identity", status_code=303)
 
     @post("/{batch_id:int}/commit", status_code=303, media_type=MediaType.HTML)
     async def commit(
@@ -239,6 +304,16 @@ class ImportPages(Controller):
         says it; a second submit or a refresh there stores nothing again."""
         await imports.commit(principal, batch_id, _uploads(request), origin_of(request))
         return Redirect(f"/imports/{batch_id}", status_code=303)
+
+
+def _unchecked(outcome: ImportOutcome) -> list[tuple[str, int]]:
+    """What the identity check could not compare, once per kind with its count of rows:
+    a file without names would otherwise say so on every row."""
+    counts: dict[str, int] = {}
+    for row in outcome.rows:
+        for note in row.identity_unchecked:
+            counts[note] = counts.get(note, 0) + 1
+    return list(counts.items())
 
 
 def _label(kind: str | None) -> str:

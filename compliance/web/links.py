@@ -25,6 +25,7 @@ from compliance.settings import Settings
 from compliance.validation import Form, InvalidInput
 from compliance.vocabulary import LinkScope
 from compliance.web.auth import origin_of
+from compliance.web.downloads import attachment
 from compliance.web.errors import documented
 from compliance.web.page import Page
 from compliance.web.ratelimit import link_rate_limit
@@ -473,7 +474,10 @@ class OfficerPages(Controller):
     @get("/{token:str}/reports/{report_id:int}/pdf", media_type=MediaType.HTML)
     async def pdf(
         self, request: Request, token: FromPath[str], report_id: FromPath[int]
-    ) -> Template | Redirect | Response[bytes]:
+    ) -> Template | Response[bytes]:
+        """The PDF, or the page the officer needs instead (the code prompt, the
+        withdrawn page, not found), each labelled for what it is: a phone shows an HTML
+        page sent as application/pdf as garbage, and a redirect here once failed."""
         try:
             grant = await links.resolve(token, _unlocked(request, token))
             report, content = await links.download(
@@ -483,14 +487,14 @@ class OfficerPages(Controller):
             return _not_found()
         except links.LinkGone as exc:
             return _gone_page(exc)
-        except links.CodeRequired:
-            # The code first; the page it leads to holds the download again.
-            return Redirect(f"/l/{token}", status_code=303, media_type=MediaType.HTML)
+        except links.CodeRequired as exc:
+            # The code first; the link's page it leads to holds the download again.
+            return _code_page(token, exc.attempts_left, wrong=False)
         name = f"{report['kind']}-{report['public_id']}-v{report['version']}.pdf"
         return Response(
             content,
             media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            headers={"Content-Disposition": attachment(name)},
         )
 
 

@@ -25,6 +25,7 @@ from compliance import (
     participants,
 )
 from compliance.accounts import Principal
+from compliance.duplicates import DuplicateRecord
 from compliance.reporting.consent_gate import CATEGORY_WORDS, PURPOSE_WORDS
 from compliance.tables import Program, Recipient
 from compliance.validation import InvalidInput, is_record_id
@@ -355,6 +356,10 @@ class ParticipantRecordPages(Controller):
         data = await drug_test_form.service_input(principal, participant_id, values)
         try:
             view = await drug_tests.record_test(principal, participant_id, data, origin_of(request))
+        except DuplicateRecord as exc:  # the form again, with a link to the stored test
+            return await drug_test_form.form_page(
+                principal, participant_id, values, field_errors(exc), 409, existing=exc.url
+            )
         except InvalidInput as exc:
             errors = field_errors(exc)
             return await drug_test_form.form_page(principal, participant_id, values, errors, 422)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
@@ -18,6 +17,7 @@ from compliance.consents import ConsentView, RecipientView
 from compliance.mandates import MandateView
 from compliance.vocabulary import ConsentPurpose, InformationCategory, RecipientKind, ReferralSource
 from compliance.web.auth import origin_of
+from compliance.web.downloads import attachment
 from compliance.web.errors import documented
 from compliance.web.plain import plain
 
@@ -270,13 +270,11 @@ class ConsentsAPI(Controller):
         content, media_type, filename = await consents.document(
             principal, consent_id, _documents(request)
         )
-        ascii_name = filename.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
         return Response(
             content,
             media_type=media_type,
             headers={
-                "Content-Disposition": f'attachment; filename="{ascii_name}"; '
-                f"filename*=UTF-8''{quote(filename)}",
+                "Content-Disposition": attachment(filename),
                 "Cache-Control": "no-store",
             },
         )

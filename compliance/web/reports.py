@@ -20,6 +20,7 @@ from compliance.reporting.verification import Verdict
 from compliance.settings import Settings
 from compliance.validation import FieldError, Form, InvalidInput
 from compliance.web.auth import origin_of
+from compliance.web.downloads import attachment
 from compliance.web.errors import documented
 from compliance.web.page import Page
 
@@ -41,7 +42,7 @@ def _download(view: ReportView, content: bytes) -> Response[bytes]:
     return Response(
         content,
         media_type="application/pdf",
-        headers={**PDF_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+        headers={**PDF_HEADERS, "Content-Disposition": attachment(name)},
     )
 
 

@@ -25,6 +25,7 @@ ROTATE_KEY = "_rotate_session_id"
 _NEW_ID = "compliance.new_session_id"
 SIGNED_IN_AT = "signed_in_at"  # seconds since the epoch, set at sign-in
 SESSION_MAX_AGE = 8 * 60 * 60  # a working day
+SESSION_COOKIE = "compliance_session"  # CSRF tokens are bound to its value (web/csrf.py)
 
 
 def within_lifetime(session: Mapping[str, Any]) -> bool:
@@ -62,7 +63,7 @@ class RotatingSessionConfig(ServerSideSessionConfig):
 
 def session_config(secure: bool) -> RotatingSessionConfig:
     return RotatingSessionConfig(
-        key="compliance_session",
+        key=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
         httponly=True,
         secure=secure,

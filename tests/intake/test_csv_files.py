@@ -84,10 +84,11 @@ def make_drug_test_csv(
     ]
     for n in range(specimens):
         at = (start + timedelta(days=n // 20, minutes=30 * (n % 20))).strftime("%Y-%m-%d %H:%M")
-        creatinine = "14.5" if n % 11 == 0 else "96.25"
+        # A dilute specimen: low creatinine and a specific gravity to match.
+        creatinine, gravity = ("14.5", "1.002") if n % 11 == 0 else ("96.25", "1.018")
         specimen = (
             f"C-{1000 + n % 400},A-{n:07d},{at},collected,urine,{'yes' if n % 3 else 'no'},"
-            f"random,Quest Diagnostics,CCF-{n:07d},{creatinine},1.018,6.4"
+            f"random,Quest Diagnostics,CCF-{n:07d},{creatinine},{gravity},6.4"
         )
         for code in codes[:rows_per_specimen]:
             if code == "COC" and n % 7 == 0:
@@ -497,8 +498,9 @@ def test_lab_file_with_confirmed_positive_dilute_and_no_show() -> None:
     )
 
     assert dilute.location == "line 5"
-    assert dilute.collection_status is CollectionStatus.dilute  # blank status, creatinine 12.4
-    assert dilute.validity_note == "Dilute: creatinine 12.4 mg/dL < 20"
+    # Blank status: the parser states nothing; creatinine 12.4 is the program's to judge.
+    assert dilute.collection_status is CollectionStatus.collected
+    assert dilute.validity_note == ""
     assert dilute.creatinine_mg_dl == Decimal("12.4")
     assert dilute.collected_at == local(2026, 3, 4, 14, 40)
     assert dilute.reason is Reason.follow_up
@@ -679,7 +681,10 @@ def test_generated_file_parses_completely() -> None:
     assert all(len(r.results) == 4 for r in result.records)
     first = result.records[0]
     assert first.collected_at == local(2025, 1, 6, 7, 0)
-    assert first.collection_status is CollectionStatus.dilute
+    assert (first.collection_status, first.creatinine_mg_dl) == (  # dilute, once judged
+        CollectionStatus.collected,
+        Decimal("14.5"),
+    )
     assert [r.screen_result for r in first.results if r.analyte_key == "cocaine"] == [
         AnalyteOutcome.positive
     ]

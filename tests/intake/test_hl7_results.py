@@ -4,7 +4,7 @@ damage."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from compliance.intake.records import (
     ParseResult,
     RowError,
 )
+from compliance.specimen_validity import Measures, Thresholds, judge
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7"
@@ -118,6 +119,12 @@ def test_single_251_message_with_screen_confirmation_and_notes() -> None:
         Decimal("6.2"),
     )
     assert record.notes == "Specimen received intact, seal verified.\nCollection observed by staff."
+    assert record.observed is True  # the note says so
+    assert (record.last_name, record.first_name, record.date_of_birth) == (
+        "DOE",
+        "JANE",
+        date(1985, 2, 14),
+    )
     assert record.corrected is False
     assert [a.analyte_key for a in record.results] == ["thc", "cocaine", "oxycodone"]
 
@@ -127,7 +134,7 @@ def test_single_251_message_with_screen_confirmation_and_notes() -> None:
     assert thc.screen_method == "Enzyme immunoassay"
     assert thc.screen_cutoff_ng_ml == Decimal(50)
     assert thc.confirmation_result == AnalyteOutcome.positive
-    assert thc.confirmation_method == "Gas chromatography-mass spectrometry"
+    assert thc.confirmation_method == "GC-MS"  # OBX-17 "Gas chromatography-mass spectrometry"
     assert thc.confirmation_cutoff_ng_ml == Decimal(15)
     assert thc.level_ng_ml == Decimal("62.5")
     assert thc.units == "ng/mL"
@@ -192,28 +199,42 @@ def test_escape_sequences_use_each_messages_own_encoding_characters() -> None:
     assert custom.collected_at == datetime(2024, 3, 10, 9, 0, tzinfo=CHICAGO)
 
 
+def judged(record: DrugTestRecord) -> tuple[CollectionStatus, str]:
+    """The record's status under the default policy: the parser reports the figures,
+    the one validity rule (compliance.specimen_validity) decides."""
+    measures = Measures(
+        record.creatinine_mg_dl, record.specific_gravity, record.ph, record.oxidants, record.nitrite
+    )
+    return judge(record.collection_status, measures, Thresholds())
+
+
 def test_dilute_specimen() -> None:
     record = only(parse(fixture("oru_r01_dilute.hl7")))
-    assert record.collection_status == CollectionStatus.dilute
+    assert record.collection_status == CollectionStatus.collected  # the parser decides nothing
     assert record.creatinine_mg_dl == Decimal("14.2")
     assert record.specific_gravity == Decimal("1.0020")
-    assert record.validity_note == "Dilute: creatinine 14.2 mg/dL < 20, specific gravity 1.0020"
+    assert judged(record) == (
+        CollectionStatus.dilute,
+        "Dilute: creatinine 14.2 mg/dL < 20, specific gravity 1.0020",
+    )
     assert [a.analyte_key for a in record.results] == ["thc"]  # validity rows are not analytes
 
 
 def test_adulterated_specimen() -> None:
     record = only(parse(fixture("oru_r01_adulterated.hl7")))
-    assert record.collection_status == CollectionStatus.adulterated
-    assert record.ph == Decimal("3.2")
-    assert record.validity_note == "Adulterated: pH 3.2 < 4, oxidants positive"
+    assert (record.ph, record.oxidants) == (Decimal("3.2"), "positive")
+    assert judged(record) == (
+        CollectionStatus.adulterated,
+        "Adulterated: pH 3.2 < 4, oxidants positive",
+    )
     assert [a.analyte_key for a in record.results] == ["thc"]
 
 
 def test_substituted_specimen() -> None:
     record = only(parse(fixture("oru_r01_substituted.hl7")))
-    assert record.collection_status == CollectionStatus.substituted
-    assert record.validity_note == (
-        "Substituted: creatinine 1.2 mg/dL < 2 and specific gravity 1.0005 < 1.0010"
+    assert judged(record) == (
+        CollectionStatus.substituted,
+        "Substituted: creatinine 1.2 mg/dL < 2 and specific gravity 1.0005 < 1.0010",
     )
 
 
@@ -237,7 +258,7 @@ def test_corrected_result() -> None:
             CollectionStatus.collected,
             "Not dilute: creatinine 15 mg/dL < 20 but specific gravity 1.0150",
         ),
-        ("120", "1.0150", "11.0", CollectionStatus.adulterated, "Adulterated: pH 11.0 >= 11"),
+        ("120", "1.0150", "11.0", CollectionStatus.adulterated, "Adulterated: pH 11 >= 11"),
         (
             "1.5",
             "1.0250",
@@ -257,19 +278,19 @@ def test_validity_rules(
     if ph is not None:
         rows.append(f"OBX|4|NM|PH^pH^L||{ph}||||||F")
     record = only(parse(message(*rows)))
-    assert (record.collection_status, record.validity_note) == (status, note)
+    assert judged(record) == (status, note)
 
 
 def test_creatinine_in_umol_per_litre_is_converted() -> None:
     record = only(parse(message(screen(), "OBX|2|NM|CREA^Creatinine^L||1255.6|umol/L|||||F")))
     assert record.creatinine_mg_dl == Decimal("14.2")
-    assert record.collection_status == CollectionStatus.dilute
+    assert judged(record)[0] == CollectionStatus.dilute
 
 
 def test_nitrite_positive_by_flag_is_adulterated() -> None:
     record = only(parse(message(screen(), "OBX|2|NM|NIT^Nitrite^L||620|ug/mL||A|||F")))
-    assert record.collection_status == CollectionStatus.adulterated
-    assert record.validity_note == "Adulterated: nitrite positive"
+    assert record.nitrite == "positive"
+    assert judged(record) == (CollectionStatus.adulterated, "Adulterated: nitrite positive")
 
 
 def test_numeric_results_against_cutoff_flag_and_units() -> None:
@@ -322,7 +343,7 @@ def test_confirmation_named_in_obx3_text_when_obx17_is_empty() -> None:
         AnalyteOutcome.positive,
         AnalyteOutcome.positive,
     )
-    assert thc.confirmation_method == "THC-COOH GC/MS confirmation"
+    assert thc.confirmation_method == "GC-MS"  # the method, not the test's name
     assert thc.level_ng_ml == Decimal(31)
 
 

@@ -1,0 +1,106 @@
+"""Numbers beyond their column, on every path (issue 17, point 1): the API, the page
+form, a correction, a CSV row and an HL7 OBX-5 answer with the field and "out of
+range" or "too large", and store nothing; before, 1e30 raised InvalidOperation (a 500)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from compliance.analytes import seed_program_analytes
+from compliance.tables import DrugTest
+from tests.staff import World, make_world, post_form, sign_in
+
+HUGE = ["1e30", "1" * 40, "9" * 12 + ".5"]
+
+
+@pytest.fixture
+async def person(client: httpx.AsyncClient) -> tuple[World, int]:
+    world = await make_world()
+    await seed_program_analytes(world.program_a)
+    await sign_in(client, world.clinician_a)
+    made = await client.post(
+        "/api/participants",
+        json={
+            "program_id": world.program_a,
+            "client_id": "C-1001",
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "admitted_on": "2024-01-01",
+        },
+    )
+    assert made.status_code == 201, made.text
+    return world, made.json()["id"]
+
+
+def _test(creatinine: str) -> dict:
+    return {
+        "collected_at": "2026-03-04T09:30",
+        "creatinine_mg_dl": creatinine,
+        "results": [{"analyte": "thc", "screen_result": "negative"}],
+    }
+
+
+async def test_the_api_and_a_correction_refuse_a_number_too_large(client, person) -> None:
+    _, pid = person
+    url = f"/api/participants/{pid}/drug-tests"
+    for value in HUGE:
+        refused = await client.post(url, json=_test(value))
+        assert refused.status_code == 422, (value, refused.text)
+        assert "creatinine_mg_dl" in refused.text and "too large" in refused.text
+    assert await DrugTest.count() == 0
+    made = await client.post(url, json=_test("85"))
+    assert made.status_code == 201, made.text
+    for value in HUGE:
+        corrected = await client.post(
+            f"/api/drug-tests/{made.json()['id']}/corrections",
+            json={"creatinine_mg_dl": value, "correction_reason": "typo"},
+        )
+        assert corrected.status_code == 422, (value, corrected.text)
+        assert "creatinine_mg_dl" in corrected.text
+    assert await DrugTest.count() == 1
+
+
+async def test_the_page_form_refuses_it_in_the_page(client, person) -> None:
+    _, pid = person
+    answer = await post_form(
+        client,
+        f"/participants/{pid}/drug-tests",
+        {
+            "collected_at": "2026-03-04T09:30",
+            "creatinine_mg_dl": "1e30",
+            "screen:thc": "negative",
+        },
+    )
+    assert answer.status_code in (400, 422), answer.status_code
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "too large" in answer.text
+    assert await DrugTest.count() == 0
+
+
+async def test_a_csv_row_and_an_hl7_obx_name_the_field(client, person) -> None:
+    world, _ = person
+    csv = (
+        b"client_id,accession_id,collected_at,creatinine_mg_dl,analyte,screen_result\n"
+        b"C-1001,A-1,2026-03-02 08:15,1e30,THC,negative\n"
+    )
+    hl7 = (
+        b"MSH|^~\\&|LAB|X|IOP|X|20260312143000-0600||ORU^R01|M1|P|2.5.1\r"
+        b"PID|1||C-1001^^^IOP^MR||DOE^JANE\r"
+        b"OBR|1|P1|ACC-9|DOA^Panel^L|||20260310083000-0600\r"
+        b"OBX|1|NM|CREA^Creatinine^L||1e30|mg/L|||||F\r"
+        b"OBX|2|ST|THC^Cannabinoids^L||NEGATIVE|ng/mL|50|N|||F\r"
+    )
+    for kind, name, content, field in [
+        ("drug_test_csv", "t.csv", csv, "creatinine_mg_dl"),
+        ("hl7_oru", "t.hl7", hl7, "OBX-5"),
+    ]:
+        answer = await client.post(
+            "/api/imports",
+            data={"program_id": str(world.program_a), "kind": kind},
+            files={"file": (name, content)},
+        )
+        assert answer.status_code in (201, 422), (kind, answer.text)
+        errors = answer.json().get("errors") or []
+        assert any(e.get("field") == field for e in errors), (kind, answer.json())
+    assert await DrugTest.count() == 0
