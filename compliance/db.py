@@ -60,37 +60,32 @@ async def _run_after_commit(callbacks: list[AfterCommit]) -> None:
             _log.error("after-commit step failed: %s: %s", exc.__class__.__name__, exc)
 
 
-class HookedSQLiteTransaction(SQLiteTransaction):
-    """A transaction that runs ``after_commit`` callbacks once it has committed (never on
-    rollback): the audit trail writes its head outside the database only then."""
+class _AfterCommit:
+    """Runs ``after_commit`` callbacks once the outermost transaction has committed
+    (never on rollback): the audit trail writes its head outside the database only
+    then. Mixed into each engine's transaction class below."""
 
-    __slots__ = ("after_commit",)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.after_commit: list[AfterCommit] = []
-
-    async def __aexit__(self, *exc_info: Any) -> bool:
-        result = await super().__aexit__(*exc_info)
-        if self._parent is None and self._committed:
-            await _run_after_commit(self.after_commit)
-        return result
-
-
-class HookedPostgresTransaction(PostgresTransaction):
-    """``HookedSQLiteTransaction`` for PostgreSQL."""
-
-    __slots__ = ("after_commit",)
+    __slots__ = ()
+    _parent: Any
+    _committed: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.after_commit: list[AfterCommit] = []
 
     async def __aexit__(self, *exc_info: Any) -> bool:
-        result = await super().__aexit__(*exc_info)
+        result = await super().__aexit__(*exc_info)  # type: ignore[misc]
         if self._parent is None and self._committed:
             await _run_after_commit(self.after_commit)
         return result
+
+
+class HookedSQLiteTransaction(_AfterCommit, SQLiteTransaction):
+    __slots__ = ("after_commit",)
+
+
+class HookedPostgresTransaction(_AfterCommit, PostgresTransaction):
+    __slots__ = ("after_commit",)
 
 
 class ImmediateSQLiteEngine(SQLiteEngine):
