@@ -2,10 +2,11 @@
 
 Issue 15 asks that every changed page be looked at on both; this test opens each page
 the app serves as HTML to staff, on the demo's records, and fails on a status other
-than 200, a console or script error, or a page wider than the window (sideways
-scrolling). The screenshots go to test-artifacts/pages/ for a person to look at. A new
-page is visited without editing this file; a page that cannot be opened here must be
-named in SKIPPED with the reason, so none is forgotten."""
+than 200, a console or script error, a page wider than the window (sideways
+scrolling) or an element reaching past its card. The screenshots go to
+test-artifacts/pages/ for a person to look at. A new page is visited without editing
+this file; a page that cannot be opened here must be named in SKIPPED with the
+reason, so none is forgotten."""
 
 from __future__ import annotations
 
@@ -64,6 +65,20 @@ SKIPPED = {
     "/admin/staff/invites/{invite_id:int}": "shown after inviting, tests/test_admin_browser.py",
     "/imports/{batch_id:int}": "needs an upload, tests/test_browser_imports.py",
 }
+
+
+# Elements reaching past the card they sit in, unless inside a box that scrolls: the analytes
+# table once pushed its buttons past the card's edge while the page still fit.
+SPILLS = """() => [...document.querySelectorAll('.card *')].filter(e => {
+    const card = e.closest('.card');
+    for (let a = e.parentElement; a && a !== card; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') return false;  // it scrolls
+    }
+    if (e.closest('details:not([open])')) return false;
+    const r = e.getBoundingClientRect(), box = card.getBoundingClientRect();
+    return r.width > 0 && r.right > box.right + 1;
+}).slice(0, 3)
+  .map(e => `${e.tagName.toLowerCase()} "${(e.textContent || '').trim().slice(0, 30)}"`)"""
 
 
 def staff_pages(settings: Settings) -> list[str]:
@@ -149,6 +164,8 @@ async def _visit(
             )
             if page_width > room:
                 wrong.append(f"{path} at {label} px is {page_width} px wide")
+            for spill in await page.evaluate(SPILLS):
+                wrong.append(f"{path} at {label} px: {spill} reaches past its card")
             await page.screenshot(path=str(SHOTS / f"{_name(path)}-{label}.png"), full_page=True)
     await context.close()
     return wrong
