@@ -12,10 +12,11 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils sqlite3 chromium
 TEST_DATABASE_URL ?=
 # Tests run in parallel, one process per core (pytest-xdist); TEST_WORKERS=0 runs them
-# in this process, e.g. to use a debugger.
+# in this process, e.g. to use a debugger. Work-stealing keeps both workers busy to the
+# end (a few browser and crash tests take 10-30 s each).
 TEST_WORKERS ?= auto
 
-.PHONY: run test bench lint setup system-deps clean
+.PHONY: run test bench fuzz lint setup system-deps clean
 
 system-deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || echo $$p; done); \
@@ -41,14 +42,25 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check compliance tests bench
-	TEST_ENGINE=sqlite $(BIN)/pytest -n $(TEST_WORKERS)
+	TEST_ENGINE=sqlite $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
 	  echo "--- again on PostgreSQL ($(TEST_DATABASE_URL)) ---"; \
-	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -n $(TEST_WORKERS) -m "db and not browser"; \
+	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal -m "db and not browser"; \
 	fi
 
 bench: setup
 	$(BIN)/python -m bench
+
+# The long schemathesis run, not part of `make test`: at least 10,000 requests, signed
+# in and not, against a real server; prints the count, the time and any 5xx.
+FUZZ := FUZZ_EXAMPLES=45 FUZZ_MIN_CASES=10000 $(BIN)/pytest -p no:cacheprovider -s -q \
+	tests/test_api_fuzz.py -k answers_as_documented
+fuzz: setup
+	TEST_ENGINE=sqlite $(FUZZ)
+	@if [ -n "$(TEST_DATABASE_URL)" ]; then \
+	  echo "--- again on PostgreSQL ($(TEST_DATABASE_URL)) ---"; \
+	  TEST_ENGINE=postgres TEST_DATABASE_URL="$(TEST_DATABASE_URL)" $(FUZZ); \
+	fi
 
 lint: setup
 	$(BIN)/ruff check compliance tests bench

@@ -48,6 +48,7 @@ from compliance.web import (
     imports,
     links,
     nesting,
+    openapi_types,
     participants,
     policy_pages,
     records_pages,
@@ -168,7 +169,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=nesting.refuse_deep_json,  # before any body is parsed
         # CSRF first, so it sees the session cookie the session middleware sets.
         middleware=[csrf_middleware(settings.secret_key, https), sessions.middleware],
-        before_send=[security_headers(https)],  # every response, errors included
+        # Every response, errors included; the second: OPTIONS lists all of a path's methods.
+        before_send=[security_headers(https), openapi_types.allow_every_method()],
+        # The schema's truths Litestar 2 misses: see compliance/web/openapi_types.py.
+        plugins=[openapi_types.DecimalStrings()],
         stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
         request_max_body_size=MAX_UPLOAD_BYTES,
         # A 500 must leave a traceback in the log (Litestar logs them only in debug mode).

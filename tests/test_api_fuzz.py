@@ -1,9 +1,11 @@
-"""Schemathesis against the app's own OpenAPI schema, signed in as a clinician.
+"""Schemathesis against the app's own OpenAPI schema, signed in as a clinician and not.
 
 Every documented operation gets a bounded, derandomized batch of generated requests
 against a real server (``compliance run``) over a migrated database holding the demo
 program: valid input aimed at real records of the clinician's program, valid input
-with made-up ids, and invalid input. No answer may be a 5xx, and every answer must be
+with made-up ids, invalid input, and valid input from a browser that has not signed
+in (the CSRF token sent, so the request reaches the sign-in check). No answer may be
+a 5xx, and every answer must be
 documented: its status code, content type, body schema and headers. The published
 schema is what other programs are built on; an answer it does not mention is one they
 cannot handle.
@@ -18,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +32,7 @@ import httpx
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.errors import FailureGroup
@@ -69,8 +72,12 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 # A fixed "now" for the demo data: the same records, so the same requests, every run.
 DEMO_NOW = datetime(2026, 11, 23, 12, tzinfo=ZoneInfo("America/Chicago"))
 # Generated requests per operation and pass: bounded so the test stays short on a
-# shared 2-core machine; FUZZ_EXAMPLES=100 digs deeper by hand.
+# shared 2-core machine. `make fuzz` sets FUZZ_EXAMPLES=40 and FUZZ_MIN_CASES=10000:
+# the long run, which must also send at least that many requests in all.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+MIN_CASES = int(os.environ.get("FUZZ_MIN_CASES", "0"))
+# Unset: the same requests every run. FUZZ_SEED=7 draws other ones, reproducibly.
+SEED = os.environ.get("FUZZ_SEED", "")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -83,7 +90,7 @@ CHECKS = [
 # first failing request is reported as it was sent, with a curl command).
 SETTINGS = settings(
     max_examples=MAX_EXAMPLES,
-    derandomize=True,
+    derandomize=not SEED,
     database=None,
     deadline=None,
     phases=[Phase.explicit, Phase.generate],
@@ -95,6 +102,7 @@ SETTINGS = settings(
 class Server:
     url: str
     clinician: requests.Session
+    anonymous: requests.Session  # a browser that has not signed in
     known: dict[str, Any]  # path parameter -> a real record of the clinician's program
 
 
@@ -159,12 +167,19 @@ async def _seed(env: dict[str, str]) -> dict[str, Any]:
         await db.close_pool(engine)
 
 
-def _signed_in(base_url: str) -> requests.Session:
-    """A clinician's browser-like session: the session cookie, and the CSRF cookie's
-    value in X-CSRFToken, as every state-changing call needs."""
+def _signed_out(base_url: str) -> requests.Session:
+    """A browser that opened the sign-in page: the CSRF cookie and its value in
+    X-CSRFToken, so a state-changing call gets past CSRF to the sign-in check."""
     session = requests.Session()
     session.get(f"{base_url}/login", timeout=10).raise_for_status()
     session.headers["X-CSRFToken"] = session.cookies["csrftoken"]
+    return session
+
+
+def _signed_in(base_url: str) -> requests.Session:
+    """A clinician's browser-like session: the session cookie, and the CSRF cookie's
+    value in X-CSRFToken, as every state-changing call needs."""
+    session = _signed_out(base_url)
     response = session.post(
         f"{base_url}/api/session", json={"email": CLINICIAN, "password": PASSWORD}, timeout=10
     )
@@ -209,28 +224,42 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
     try:
         clinician = _signed_in(live.url)
         _report_and_link(live.url, clinician, known)
-        yield Server(live.url, clinician, known)
+        yield Server(live.url, clinician, _signed_out(live.url), known)
     finally:
         live.stop()
 
 
-def _passes(operation: schemathesis.APIOperation, known: dict[str, Any]) -> list[tuple]:
-    """(name, mode, fixed path parameters): made-up ids and invalid input for every
-    operation, and valid input against real records where the path names any."""
+def _passes(operation: schemathesis.APIOperation, server: Server) -> list[tuple]:
+    """(name, mode, fixed path parameters, session): made-up ids and invalid input for
+    every operation, valid input against real records where the path names any, and
+    valid input against real records while signed out."""
     names = {p.name for p in operation.path_parameters}
-    real = {name: known[name] for name in names if name in known}
+    real = {name: server.known[name] for name in names if name in server.known}
     passes = [
-        ("positive", GenerationMode.POSITIVE, {}),
-        ("negative", GenerationMode.NEGATIVE, {}),
+        ("positive", GenerationMode.POSITIVE, {}, server.clinician),
+        ("negative", GenerationMode.NEGATIVE, {}, server.clinician),
+        ("signed out", GenerationMode.POSITIVE, real, server.anonymous),
     ]
     if real:
-        passes.insert(0, ("real records", GenerationMode.POSITIVE, real))
+        passes.insert(0, ("real records", GenerationMode.POSITIVE, real, server.clinician))
     return passes
 
 
-def _check(case: schemathesis.Case, clinician: requests.Session) -> None:
-    response = case.call(session=clinician, timeout=120)
+def _check(case: schemathesis.Case, session: requests.Session, sent: list[int]) -> None:
+    response = case.call(session=session, timeout=120)
+    sent.append(response.status_code)
     case.validate_response(response, checks=CHECKS)
+
+
+def _runner(strategy: Any, session: requests.Session, sent: list[int]) -> Callable[[], None]:
+    """One pass: Hypothesis draws cases from the strategy and each is sent and checked."""
+
+    @SETTINGS
+    @given(case=strategy)
+    def run(case: schemathesis.Case) -> None:
+        _check(case, session, sent)
+
+    return seed(int(SEED))(run) if SEED else run
 
 
 def test_api_answers_as_documented(server: Server) -> None:
@@ -245,27 +274,30 @@ def test_api_answers_as_documented(server: Server) -> None:
     paths = loaded.raw_schema["paths"]
     listed = sum(m in HTTP_METHODS for ops in paths.values() for m in ops)
     failures: list[str] = []
+    sent: list[int] = []  # the status of every answer
     operations = 0
+    started = time.monotonic()
     for result in loaded.get_all_operations():
         operation = result.ok()
         operations += 1
-        for name, mode, fixed in _passes(operation, server.known):
+        for name, mode, fixed, session in _passes(operation, server):
             strategy = operation.as_strategy(generation_mode=mode, path_parameters=fixed)
-
-            @SETTINGS
-            @given(case=strategy)
-            def run(case: schemathesis.Case) -> None:
-                _check(case, server.clinician)
-
             try:
-                run()
+                _runner(strategy, session, sent)()
             except Unsatisfiable:
                 # Nothing about the operation can be invalid (no parameters, no body).
                 assert mode is GenerationMode.NEGATIVE, operation.label
             except (Exception, FailureGroup) as exc:  # every operation runs; all are listed
                 failures.append(f"{operation.label} ({name}): {exc}")
+    print(  # shown with -s, as `make fuzz` runs it
+        f"\nschemathesis: {len(sent)} requests to {operations} operations in "
+        f"{time.monotonic() - started:.0f} s; {sum(s >= 500 for s in sent)} answered 5xx; "
+        f"{len(failures)} failing operation passes"
+    )
     assert operations == listed - 1  # all but signing out
     assert not failures, "\n\n".join(failures)
+    assert sum(s == 401 for s in sent) > operations // 2  # the signed-out pass was signed out
+    assert len(sent) >= MIN_CASES, f"only {len(sent)} requests, {MIN_CASES} asked"
 
 
 # --- What the fuzzer above cannot reach: it is always signed in, always sends the CSRF

@@ -13,12 +13,13 @@ from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
 from compliance import consents, mandates
 from compliance.accounts import Principal
-from compliance.consents import ConsentView, RecipientView
+from compliance.consents import DOCUMENT_TYPES, ConsentView, RecipientView
 from compliance.mandates import MandateView
 from compliance.vocabulary import ConsentPurpose, InformationCategory, RecipientKind, ReferralSource
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented
+from compliance.web.openapi_types import served_as
 from compliance.web.plain import plain
 
 
@@ -263,6 +264,7 @@ class ConsentsAPI(Controller):
         responses=documented(401, 404),
         summary="Download the signed consent",
         media_type="application/octet-stream",
+        operation_class=served_as(*DOCUMENT_TYPES.values()),  # as it was uploaded
     )
     async def download(
         self, request: Request, principal: NamedDependency[Principal], consent_id: FromPath[int]
