@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -41,6 +42,7 @@ from compliance.tables import ALL_TABLES
 APP_NAME = "compliance"
 SQLITE_BUSY_TIMEOUT_S = 15.0
 CONNECT_TIMEOUT_S = 5.0
+_READ_ONLY = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
 
 
 class DatabaseUnavailable(Exception):
@@ -80,8 +82,66 @@ class _AfterCommit:
         return result
 
 
-class HookedSQLiteTransaction(_AfterCommit, SQLiteTransaction):
-    __slots__ = ("after_commit",)
+async def _acquire(lock: asyncio.Lock) -> None:
+    """Wait for this process's writer lock as long as SQLite's busy handler would have
+    waited for its write lock, then fail the same way (never wait forever)."""
+    try:
+        async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_S):
+            await lock.acquire()
+    except TimeoutError:
+        raise sqlite3.OperationalError(
+            f"database is locked (no turn at the writer lock in {SQLITE_BUSY_TIMEOUT_S:g} s)"
+        ) from None
+
+
+class _WriterLocked:
+    """Holds the engine's in-process writer lock from just before BEGIN IMMEDIATE until
+    the connection is closed, so this process's writers queue in Python instead of
+    sleeping in SQLite's busy handler (1, 2, 5 ... 100 ms back-off, the officer page's
+    p99). Opening the connection happens outside it; closing does not, because closing
+    the last connection checkpoints the WAL, which takes SQLite's write lock too.
+
+    Only outermost write transactions take it: a nested one joins its parent, which
+    holds it already, and a DEFERRED (read) one takes no write lock in SQLite either.
+    It is released before ``_AfterCommit`` runs its callbacks, so a callback may open a
+    transaction of its own. Other processes still meet the busy timeout.
+    """
+
+    __slots__ = ()
+    engine: Any
+    connection: Any
+    transaction_type: TransactionType
+    _parent: Any
+
+    def _writes(self) -> bool:
+        return self._parent is None and self.transaction_type != TransactionType.deferred
+
+    def _release_writer(self) -> None:
+        if getattr(self, "_holds_writer", False):
+            self._holds_writer = False
+            self.engine.writer_lock().release()
+
+    async def begin(self) -> None:
+        if not self._writes():
+            return await super().begin()  # type: ignore[misc]
+        try:
+            await _acquire(self.engine.writer_lock())
+            self._holds_writer = True
+            await super().begin()  # type: ignore[misc]
+        except BaseException:
+            self._release_writer()
+            await self.connection.close()  # Piccolo's __aenter__ would leave it open
+            raise
+
+    async def __aexit__(self, *exc_info: Any) -> bool:
+        try:
+            return await super().__aexit__(*exc_info)  # type: ignore[misc]
+        finally:
+            self._release_writer()
+
+
+class HookedSQLiteTransaction(_AfterCommit, _WriterLocked, SQLiteTransaction):
+    __slots__ = ("_holds_writer", "after_commit")
 
 
 class HookedPostgresTransaction(_AfterCommit, PostgresTransaction):
@@ -98,6 +158,35 @@ class ImmediateSQLiteEngine(SQLiteEngine):
 
     async def check_version(self) -> None:
         """Piccolo logs the version at construction; ``check_reachable`` covers this."""
+
+    def writer_lock(self) -> asyncio.Lock:
+        """This engine's writer lock for the running event loop (an ``asyncio.Lock`` is
+        bound to one loop; the CLI and the tests run several loops in one process)."""
+        loop = asyncio.get_running_loop()
+        locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+        locks = self.__dict__.setdefault("_writer_locks", weakref.WeakKeyDictionary())
+        if loop not in locks:
+            locks[loop] = asyncio.Lock()
+        return locks[loop]
+
+    async def _run_in_new_connection(
+        self,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ) -> Any:
+        """A single statement outside ``transaction()`` (Piccolo's implicit transaction):
+        anything but a plain read (an insert, update, delete, DDL) queues on the writer
+        lock like a transaction does. Piccolo tags only inserts, so this reads the SQL."""
+        if _READ_ONLY.match(query):
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        lock = self.writer_lock()
+        await _acquire(lock)
+        try:
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        finally:
+            lock.release()
 
     async def serialize(self, _name: str) -> None:
         """Inside a transaction: IMMEDIATE already holds the only write lock."""
