@@ -2,7 +2,10 @@
 copies of them under other names, a few with this or last week's events (a confirmed
 positive, a missed test, absences, an excused absence that leaves the week short, a late
 specimen), so the caseload has every kind of row to order. For the caseload's browser
-test and `make bench` (bench/pages.py); records are laid out relative to ``now``."""
+test and `make bench` (bench/pages.py); records are laid out relative to ``now``.
+
+`caseload_of(200)` is the same layout at 200 clients (issue 18's larger caseload), and
+`extend_history` gives one client 26 weeks of history (issue 18's participant page)."""
 
 from __future__ import annotations
 
@@ -83,6 +86,20 @@ SCENARIOS = {
 
 async def forty_clients(now: datetime | None = None) -> int:
     """The demo (laid out to ``now``) and 37 more clients; returns the program's id."""
+    return await caseload_of(40, now)
+
+
+def _name(n: int) -> tuple[str, str]:
+    """Copy ``n``'s name: NAMES in order, then other pairings of the same names (a
+    caseload of 200 has some first names twice, as a real one does)."""
+    if n < len(NAMES):
+        return NAMES[n]
+    return NAMES[n % len(NAMES)][0], NAMES[(n + 7 * (n // len(NAMES))) % len(NAMES)][1]
+
+
+async def caseload_of(size: int, now: datetime | None = None) -> int:
+    """The demo (laid out to ``now``) and ``size - 3`` more clients, the events of
+    SCENARIOS repeating every len(NAMES) copies; returns the program's id."""
     tz = ZoneInfo(DEMO_TZ)
     now = (now or datetime.now(tz)).astimezone(tz)
     await load_demo(now=now)
@@ -100,8 +117,9 @@ async def forty_clients(now: datetime | None = None) -> int:
     )
     made: list[int] = []
     async with db.transaction():
-        for n, (first, last) in enumerate(NAMES):
-            scenario = SCENARIOS.get(n, "")
+        for n in range(size - len(SOURCES)):
+            first, last = _name(n)
+            scenario = SCENARIOS.get(n % len(NAMES), "")
             source = sources[SOURCES[n % len(SOURCES)]]
             change = _excuse(last_monday, tz) if scenario == "excused_last_week" else None
             pid = await _copy(source, f"RB-2{n:03}", first, last, change)
@@ -286,3 +304,66 @@ async def _absence(pid: int, when: datetime) -> None:
         note="No call, no show.",
         source="demo",
     ).save()
+
+
+async def extend_history(client_id: str, weeks: int, now: datetime | None = None) -> int:
+    """Admit the demo client ``client_id`` ``weeks`` weeks before this week's Monday and
+    fill the weeks before the demo's with its own complete demo weeks (repeated in turn,
+    moved back, unscheduled, accession numbers made unique): attendance and tests for
+    every week. Its mandate and first phase start on the new admission day. Returns the
+    participant's id. Call after ``forty_clients`` / ``caseload_of`` with the same
+    ``now``."""
+    tz = ZoneInfo(DEMO_TZ)
+    now = (now or datetime.now(tz)).astimezone(tz)
+    person = await Participant.select().where(Participant.client_id == client_id).first()
+    first_monday = person["admitted_on"]  # the demo admits on its first Monday
+    this_monday = now.date() - timedelta(days=now.weekday())
+    demo_weeks = (this_monday - first_monday).days // 7  # complete weeks in the demo
+    back = weeks - demo_weeks
+    if back <= 0:
+        return person["id"]
+    src = await _read(person)
+
+    def week_of(moment: datetime | None) -> int:
+        return (moment.astimezone(tz).date() - first_monday).days // 7 if moment else -1
+
+    def moved(row: dict, by: timedelta) -> dict:
+        return {k: (v - by if isinstance(v, datetime) else v) for k, v in row.items()}
+
+    attendance, tests, results = [], [], []
+    for w in range(back):
+        source_week = w % demo_weeks
+        by = timedelta(weeks=back + source_week - w)
+        for a in src.attendance:
+            if week_of(a["occurred_at"]) == source_week:
+                attendance.append(moved(_copied(a, record_uid=uuid.uuid4(), session=None), by))
+        for t in src.tests:
+            if week_of(t["called_at"] or t["collected_at"]) == source_week:
+                uid = uuid.uuid4()
+                accession = f"{t['accession_id']}-{w}" if t["accession_id"] else ""
+                tests.append(moved(_copied(t, record_uid=uid, accession_id=accession), by))
+                results += [(uid, moved(r, by)) for r in src.results[t["id"]]]
+    admitted = first_monday - timedelta(weeks=back)
+    async with db.transaction():
+        await Participant.update({Participant.admitted_on: admitted}).where(
+            Participant.id == person["id"]
+        )
+        for mandate, phases in src.mandates:
+            await Mandate.update({Mandate.starts_on: admitted}).where(Mandate.id == mandate["id"])
+            first = min(phases, key=lambda p: p[0]["sequence"])[0]
+            await MandatePhase.update({MandatePhase.started_on: admitted}).where(
+                MandatePhase.id == first["id"]
+            )
+        await db.insert_many(Attendance, attendance)
+        await db.insert_many(DrugTest, tests)
+        ids = {
+            str(row["record_uid"]): row["id"]
+            for row in await DrugTest.select(DrugTest.id, DrugTest.record_uid).where(
+                DrugTest.participant == person["id"]
+            )
+        }
+        await db.insert_many(
+            AnalyteResult, [_copied(r, drug_test=ids[str(uid)]) for uid, r in results]
+        )
+        await violations.refresh([person["id"]], today=now.date())
+    return person["id"]
