@@ -536,14 +536,51 @@ async def caseload(
     history_weeks: int = 26,
     timings: Timings | None = None,
 ) -> list[CaseRow]:
-    """This and last week for every active participant, the most serious first."""
-    programs = (
-        [access.require_program(principal, program_id)]
-        if program_id
-        else sorted(principal.program_ids)
-    )
-    timings = timings if timings is not None else Timings()
+    """This and last week for every active participant, the most serious first.
+
+    As of now (no ``today``, no ``timings``) the rows come from the view cache while
+    the records stay as they were (``db.records_version``) and nothing has turned with
+    the clock (the programs' day, a called test's collection window closing): a
+    caseload is judged once for everyone who sees the same programs, not on every page
+    load by every clinician (issue 18). Callers treat the rows as read-only."""
+    if today is not None or timings is not None:
+        programs = _programs(principal, program_id)
+        return (await _caseload(programs, today, history_weeks, timings or Timings()))[0]
+    return (await current(principal, program_id, history_weeks))[0]
+
+
+def _programs(principal: Principal, program_id: int | None) -> list[int]:
+    """The programs a caseload covers: the one asked for if the principal has it, else
+    all of theirs. Also what a cached caseload is filed under."""
+    if program_id:
+        return [access.require_program(principal, program_id)]
+    return sorted(principal.program_ids)
+
+
+async def current(
+    principal: Principal, program_id: int | None = None, history_weeks: int = 26
+) -> tuple[list[CaseRow], tuple]:
+    """``caseload`` as of now, and a stamp naming that computation: the same stamp, the
+    same rows (and the same programs), so a page may keep what it made of them under
+    it. Filed under the programs the principal sees, never under who they are."""
+    programs = _programs(principal, program_id)
+    cache = db.view_cache("caseload")
+    key = (tuple(programs), history_weeks, await db.records_version())
+    found = cache.get(key)
+    if found is None or datetime.now(UTC) >= found[1]:
+        found = await _caseload(programs, None, history_weeks, Timings())
+        cache.put(key, found)
+    return found[0], (*key, found[1])
+
+
+async def _caseload(
+    programs: list[int], today: date | None, history_weeks: int, timings: Timings
+) -> tuple[list[CaseRow], datetime]:
+    """The rows, and until when they hold if nothing is recorded: the next midnight in
+    a program's zone, or the moment a called test's collection window closes (it turns
+    overdue then), whichever comes first."""
     rows: list[CaseRow] = []
+    until = datetime.max.replace(tzinfo=UTC)
     for program in await Program.select().where(Program.id.is_in(programs or [0])):
         policy = policy_of(program)
         tz = ZoneInfo(policy.time_zone)
@@ -560,9 +597,13 @@ async def caseload(
         ).where(_active_where(program["id"]))
         active = _active(program["id"])
         open_counts = await open_violations(active)
-        now = min(datetime.now(UTC), _bounds(local_today, local_today, tz)[1])
+        midnight = _bounds(local_today, local_today, tz)[1]
+        now = min(datetime.now(UTC), midnight)
         last_week = _bounds(this_week - timedelta(days=7), local_today, tz)[0]
-        overdue = await tests_overdue(active, last_week, now, program["collection_window_hours"])
+        overdue, turns = await _overdue_and_next(
+            active, last_week, now, program["collection_window_hours"]
+        )
+        until = min(until, midnight, turns or midnight)
         reports = await court_reports_due(active, local_today, tz)
         summaries = await _judge(program, people, since, local_today, this_week, timings)
         for p in people:
@@ -592,7 +633,7 @@ async def caseload(
                 )
             )
     rows.sort(key=SORTS["status"])
-    return rows
+    return rows, until
 
 
 REPORT_INTERVAL_DAYS = 7  # how often a court client's officer expects a progress report
@@ -606,21 +647,34 @@ async def tests_overdue(
     """Tests called for from ``since`` whose specimen did not come within the collection
     window: delivered late, or not recorded by ``now`` though the window has passed. A
     no-show or refusal is not overdue: the engine already counts it as missed."""
+    return (await _overdue_and_next(who, since, now, window_hours))[0]
+
+
+async def _overdue_and_next(
+    who: Who, since: datetime, now: datetime, window_hours: int
+) -> tuple[dict[int, int], datetime | None]:
+    """``tests_overdue``, and the first moment after ``now`` at which the answer changes
+    with no new record (a called test's window closing, or a test called for later)."""
     window = timedelta(hours=window_hours)
     found: dict[int, int] = defaultdict(int)
+    turns: datetime | None = None
     for pid, called, collected in await db.rows(
         DrugTest.select(DrugTest.participant, DrugTest.called_at, DrugTest.collected_at).where(
             DrugTest.participant.is_in(who)
             & DrugTest.is_current.eq(True)
             & (DrugTest.called_at >= since)
-            & (DrugTest.called_at < now)
             & DrugTest.collection_status.not_in(NO_SPECIMEN)
         )
     ):
+        if called >= now:  # counted from the moment it was called for
+            turns = called if turns is None else min(turns, called)
+            continue
         # The rule drug_tests.hours_past marks a specimen late by (not imported: a cycle).
         if (collected or now) - called > window:
             found[pid] += 1
-    return found
+        elif collected is None:  # overdue once the window closes
+            turns = called + window if turns is None else min(turns, called + window)
+    return found, turns
 
 
 async def court_reports_due(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypedDict
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
@@ -16,6 +17,7 @@ from compliance import (
     caseload,
     charts,
     consents,
+    db,
     drug_tests,
     mandates,
     participants,
@@ -226,30 +228,28 @@ class ParticipantPages(Controller):
     @get("/{participant_id:int}")
     async def show(
         self,
+        request: Request,
         principal: NamedDependency[Principal],
         participant_id: FromPath[int],
         start: FromQuery[date | None] = None,
         end: FromQuery[date | None] = None,
     ) -> Template:
         view = await participants.get_participant(principal, participant_id)
-        try:
-            period = await compliance_period(principal, participant_id, start, end)
-        except InvalidInput as exc:
-            period = await compliance_period(principal, participant_id, None, None)
-            problem = "; ".join(field_errors(exc).values())
-            return await self._detail(principal, view, {}, {}, period, 422, problem)
-        return await self._detail(principal, view, {}, {}, period)
+        return await self._detail(request, principal, view, {}, {}, (start, end))
 
     async def _detail(
         self,
+        request: Request,
         principal: Principal,
         view: ParticipantView,
         values: dict,
         errors: dict,
-        period: tuple[date, date] | None = None,
+        period: tuple[date | None, date | None] = (None, None),
         status: int = 200,
-        period_problem: str = "",
     ) -> Template:
+        """``period``: the start and end asked for (either may be None: the last 12
+        weeks of the enrolment up to today); one the page cannot show is named and the
+        default shown instead (422). ``view`` is the participant the principal may see."""
         context = {
             "principal": principal,
             "p": view,
@@ -258,30 +258,11 @@ class ParticipantPages(Controller):
             "level_options": LEVEL_OPTIONS,
             "reason_options": [(r.value, r.value.replace("_", " ")) for r in DischargeReason],
         }
-        context.update(
-            attendance=(await attendance.participant_attendance(principal, view.id))[:50],
-            tests=(await drug_tests.participant_tests(principal, view.id))[:50],
-            mandates=await mandates.participant_mandates(principal, view.id),
-            consents=await consents.participant_consents(principal, view.id),
-            open_violations=await violations.participant_violations(principal, view.id),
-            reports=await report_service.participant_reports(principal, view.id),
-            disclosure=await disclosure_choices(principal, view.id),
-            links=await secure_links.participant_links(principal, view.id),
-            zone=await program_zone(view.program_id),
-        )
-        context.update(await followup_plan_pages.participant_page_context(principal, view.id))
-        start, end = period or await compliance_period(principal, view.id, None, None)
-        evaluation = await caseload.participant_compliance(principal, view.id, start, end)
-        context.update(
-            period_start=start,
-            period_end=end,
-            period_problem=period_problem,
-            evaluation=evaluation,
-            hours_svg=charts.hours_chart(evaluation.weeks),
-            timeline_svg=charts.drug_test_timeline(
-                evaluation.weeks, max(start, view.admitted_on), evaluation.as_of
-            ),
-        )
+        context.update(await _records(request, principal, view, *period))
+        # Links are read live: their use is not a change to the records (db.records_version).
+        context["links"] = await secure_links.participant_links(principal, view.id)
+        if context["period_problem"]:
+            status = 422
         return Page("pages/participants/show.html", context=context, status_code=status)
 
     @post("/{participant_id:int}/edit", status_code=303)
@@ -297,9 +278,7 @@ class ParticipantPages(Controller):
             await participants.edit(principal, participant_id, fields, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return await self._detail(
-                principal, view, data, field_errors(exc), period=None, status=422
-            )
+            return await self._detail(request, principal, view, data, field_errors(exc), status=422)
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
     @post("/{participant_id:int}/discharge", status_code=303)
@@ -314,10 +293,75 @@ class ParticipantPages(Controller):
             await participants.discharge(principal, participant_id, data, origin_of(request))
         except InvalidInput as exc:
             view = await participants.get_participant(principal, participant_id)
-            return await self._detail(
-                principal, view, data, field_errors(exc), period=None, status=422
-            )
+            return await self._detail(request, principal, view, data, field_errors(exc), status=422)
         return Redirect(f"/participants/{participant_id}", status_code=303)
+
+
+async def _records(
+    request: Request,
+    principal: Principal,
+    view: ParticipantView,
+    start: date | None,
+    end: date | None,
+) -> dict[str, Any]:
+    """What the participant page shows from the records: lists, the period's compliance
+    as the engine judges it, the charts, and its longest tables rendered (the weeks,
+    attendance, drug tests: pages/participants/records.html). Computed once and kept
+    while the records stay as they were (``db.records_version``) and the day is the
+    same (the program's, and the server's that consent states are judged on), for
+    whoever may see the participant: nothing here depends on who is looking, and the
+    caller has checked that this principal may see ``view`` (issue 18). Read-only for
+    the caller."""
+    cache = db.view_cache("participant_page")
+    key = (view.id, start, end, await db.records_version())
+    found = cache.get(key)
+    if found is not None and found["_days"] == _days(found["zone"]):
+        return found
+    zone = await program_zone(view.program_id)
+    days = _days(zone)
+    problem = ""
+    try:
+        start, end = await compliance_period(principal, view.id, start, end)
+    except InvalidInput as exc:
+        start, end = await compliance_period(principal, view.id, None, None)
+        problem = "; ".join(field_errors(exc).values())
+    found = {
+        "attendance": (await attendance.participant_attendance(principal, view.id))[:50],
+        "tests": (await drug_tests.participant_tests(principal, view.id))[:50],
+        "mandates": await mandates.participant_mandates(principal, view.id),
+        "consents": await consents.participant_consents(principal, view.id),
+        "open_violations": await violations.participant_violations(principal, view.id),
+        "reports": await report_service.participant_reports(principal, view.id),
+        "disclosure": await disclosure_choices(principal, view.id),
+        "zone": zone,
+        **await followup_plan_pages.participant_page_context(principal, view.id),
+    }
+    evaluation = await caseload.participant_compliance(principal, view.id, start, end)
+    found.update(
+        period_start=start,
+        period_end=end,
+        period_problem=problem,
+        evaluation=evaluation,
+        hours_svg=charts.hours_chart(evaluation.weeks),
+        timeline_svg=charts.drug_test_timeline(
+            evaluation.weeks, max(start, view.admitted_on), evaluation.as_of
+        ),
+        _days=days,
+    )
+    engine = request.app.template_engine.engine  # type: ignore[union-attr]
+    tables = engine.get_template("pages/participants/records.html").module
+    found.update(
+        weeks_html=tables.weeks_rows(evaluation),
+        attendance_html=tables.attendance_rows(found["attendance"], zone),
+        tests_html=tables.test_rows(found["tests"], zone),
+    )
+    cache.put(key, found)
+    return found
+
+
+def _days(zone: str) -> tuple[date, date]:
+    """Today in the program's zone and on the server's clock (consent states use it)."""
+    return datetime.now(ZoneInfo(zone)).date(), date.today()
 
 
 ROUTES = [ParticipantsAPI, ParticipantPages]
