@@ -8,7 +8,7 @@ and a save answers with a redirect, so a refresh repeats nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import PROJECT_ROOT, attendance, groups, participants
+from compliance import PROJECT_ROOT, attendance, db, groups, participants
 from compliance.access import program_options, program_zone
 from compliance.accounts import Principal
 from compliance.attendance import ATTENDED, LATE, LEFT_EARLY, judge_minutes, recorded_minutes
@@ -54,24 +54,11 @@ class SessionPages(Controller):
         before: FromQuery[datetime | None] = None,
         before_id: FromQuery[int | None] = None,
     ) -> Template:
-        found = await attendance.list_sessions(
-            principal, before=before, before_id=before_id, limit=PAGE + 1
-        )
-        sessions, more = found[:PAGE], len(found) > PAGE
-        zones = {
-            p["id"]: ZoneInfo(p["time_zone"])
-            for p in await Program.select(Program.id, Program.time_zone)
-        }
         now = datetime.now(UTC)
-        paged = before is not None and before_id is not None
         context = {
             "principal": principal,
-            "sessions": [(s, s.starts_at.astimezone(zones[s.program_id])) for s in sessions],
             "now": now,
-            "older": sessions[-1] if more else None,
-            "paged": paged,
-            "today": [] if paged else await groups.meetings_on(principal, now),
-            "zones": zones,
+            **await _session_list(principal, before, before_id, now),
         }
         return Page("pages/sessions/index.html", context=context)
 
@@ -149,20 +136,15 @@ class SessionPages(Controller):
         mark: str = "",
         added_errors: dict | None = None,
     ) -> Template:
-        session = await attendance.get_session(principal, session_id)
-        program = await Program.select().where(Program.id == session.program_id).first()
+        session = await attendance.get_session(principal, session_id)  # access, per request
+        program, people, addable, recorded, group = await _roster_records(principal, session)
         tz = ZoneInfo(program["time_zone"])
         local = session.starts_at.astimezone(tz)
-        people, addable = await _roster_people(principal, session, local.date())
-        recorded = {
-            r.participant_id: r for r in await attendance.session_roster(principal, session_id)
-        }
         by_person = _errors_by_person(errors)
         rows = [
             _row(p, recorded.get(p.id), session.scheduled_minutes, submitted, mark, by_person)
             for p in people
         ]
-        group = await groups.get_group(principal, session.group_id) if session.group_id else None
         context = {
             "principal": principal,
             "s": session,
@@ -248,6 +230,72 @@ class SessionPages(Controller):
                 principal, session_id, None, {}, status=422, added_errors=field_errors(exc)
             )
         return Redirect(f"/sessions/{session_id}", status_code=303)
+
+
+async def _session_list(
+    principal: Principal, before: datetime | None, before_id: int | None, now: datetime
+) -> dict[str, Any]:
+    """The sessions page but for who is looking and the clock: a page of sessions (each
+    with its local start), the link to older ones, the programs' zones and today's
+    group meetings. Kept per programs seen, page and records version (issue 18) until
+    the clock changes what it shows: a program's midnight (today's meetings), or a
+    listed session or meeting starting ("to come", "Take attendance")."""
+    cache = db.view_cache("sessions_page")
+    programs = tuple(sorted(principal.program_ids))
+    key = (programs, before, before_id, await db.records_version())
+    found = cache.get(key)
+    if found is not None and now < found["_until"]:
+        return found
+    listed = await attendance.list_sessions(
+        principal, before=before, before_id=before_id, limit=PAGE + 1
+    )
+    sessions, more = listed[:PAGE], len(listed) > PAGE
+    zones = {
+        p["id"]: ZoneInfo(p["time_zone"])
+        for p in await Program.select(Program.id, Program.time_zone)
+    }
+    paged = before is not None and before_id is not None
+    today = [] if paged else await groups.meetings_on(principal, now)
+    turns = [s.starts_at for s in sessions if s.starts_at > now]
+    turns += [m.starts_at for m in today if m.starts_at > now]
+    turns += [_next_midnight(zones[p], now) for p in programs if p in zones]
+    found = {
+        "sessions": [(s, s.starts_at.astimezone(zones[s.program_id])) for s in sessions],
+        "older": sessions[-1] if more else None,
+        "paged": paged,
+        "today": today,
+        "zones": zones,
+        "_until": min(turns, default=now + timedelta(days=1)),
+    }
+    cache.put(key, found)
+    return found
+
+
+def _next_midnight(zone: ZoneInfo, now: datetime) -> datetime:
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(day, time(0), zone).astimezone(UTC)
+
+
+async def _roster_records(
+    principal: Principal, session: attendance.SessionView
+) -> tuple[dict[str, Any], list[ParticipantView], list[ParticipantView], dict, Any]:
+    """What the roster shows from the records: the program, who it lists and who could
+    be added, what is recorded, the group. Kept per session and records version (issue
+    18); ``session`` is one the principal may see (checked by the caller on each
+    request), and nothing here depends on who is looking beyond that."""
+    cache = db.view_cache("roster_page")
+    key = (session.id, await db.records_version())
+    found = cache.get(key)
+    if found is not None:
+        return found
+    program = await Program.select().where(Program.id == session.program_id).first()
+    local = session.starts_at.astimezone(ZoneInfo(program["time_zone"]))
+    people, addable = await _roster_people(principal, session, local.date())
+    recorded = {r.participant_id: r for r in await attendance.session_roster(principal, session.id)}
+    group = await groups.get_group(principal, session.group_id) if session.group_id else None
+    found = (program, people, addable, recorded, group)
+    cache.put(key, found)
+    return found
 
 
 async def _roster_people(
