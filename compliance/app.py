@@ -83,6 +83,8 @@ def in_zone(moment: datetime, zone: str) -> datetime:
 
 
 def _template_filters(engine: JinjaTemplateEngine) -> None:
+    # Templates ship with the code: no file-time check on every render (restart to reload).
+    engine.engine.auto_reload = False
     engine.engine.filters["record_link"] = record_link
     engine.engine.filters["local"] = in_zone
     engine.engine.filters["when"] = spoken

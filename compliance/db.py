@@ -31,18 +31,30 @@ from piccolo.columns import Serial
 from piccolo.columns.defaults.base import Default
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
-from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.engine.sqlite import (
+    SQLiteEngine,
+    SQLiteTransaction,
+    TransactionType,
+    dict_factory,
+)
 from piccolo.query.methods.select import Select
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 from compliance.settings import DatabaseTarget
 from compliance.tables import ALL_TABLES
+from compliance.versioned_cache import VersionedCache
 
 APP_NAME = "compliance"
 SQLITE_BUSY_TIMEOUT_S = 15.0
 CONNECT_TIMEOUT_S = 5.0
+IDLE_CONNECTIONS = 4  # per engine and event loop: enough for reads beside one writer
 _READ_ONLY = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
+_WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
+# Writes that change nothing a view computed from the records shows: a link's own use
+# and the disclosure it records, the audit event beside every change, the counter.
+UNCOUNTED_TABLES = frozenset({"secure_link", "disclosure", "audit_event", "record_version"})
+_BUMP = 'UPDATE "record_version" SET "version" = "version" + 1'
 
 
 class DatabaseUnavailable(Exception):
@@ -62,18 +74,33 @@ async def _run_after_commit(callbacks: list[AfterCommit]) -> None:
             _log.error("after-commit step failed: %s: %s", exc.__class__.__name__, exc)
 
 
+def counted_write(query: str) -> bool:
+    """Whether this statement changes the records (see ``records_version``)."""
+    match = _WRITE.match(query)
+    return match is not None and match.group(1).lower() not in UNCOUNTED_TABLES
+
+
 class _AfterCommit:
     """Runs ``after_commit`` callbacks once the outermost transaction has committed
     (never on rollback): the audit trail writes its head outside the database only
-    then. Mixed into each engine's transaction class below."""
+    then. And counts the change: a transaction that wrote to the records adds one to
+    ``record_version`` in the same commit. Mixed into each engine's transaction class."""
 
     __slots__ = ()
     _parent: Any
     _committed: bool
+    connection: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.after_commit: list[AfterCommit] = []
+        self.changes_records = False
+        self.counts_changes = True  # off while migrating: the counter may not exist yet
+
+    async def commit(self) -> None:
+        if self.changes_records and self.counts_changes:
+            await self.connection.execute(_BUMP)
+        await super().commit()  # type: ignore[misc]
 
     async def __aexit__(self, *exc_info: Any) -> bool:
         result = await super().__aexit__(*exc_info)  # type: ignore[misc]
@@ -96,22 +123,29 @@ async def _acquire(lock: asyncio.Lock) -> None:
 
 class _WriterLocked:
     """Holds the engine's in-process writer lock from just before BEGIN IMMEDIATE until
-    the connection is closed, so this process's writers queue in Python instead of
+    the transaction has ended, so this process's writers queue in Python instead of
     sleeping in SQLite's busy handler (1, 2, 5 ... 100 ms back-off, the officer page's
-    p99). Opening the connection happens outside it; closing does not, because closing
-    the last connection checkpoints the WAL, which takes SQLite's write lock too.
+    p99). A commit may run a WAL checkpoint, which takes SQLite's write lock too, so the
+    lock covers it.
 
     Only outermost write transactions take it: a nested one joins its parent, which
     holds it already, and a DEFERRED (read) one takes no write lock in SQLite either.
     It is released before ``_AfterCommit`` runs its callbacks, so a callback may open a
     transaction of its own. Other processes still meet the busy timeout.
+
+    The connection goes back to the engine's idle pool when the transaction ends
+    (Piccolo's transaction would close it: a thread and a file opened per transaction,
+    and the last close checkpoints and truncates the WAL).
     """
 
     __slots__ = ()
     engine: Any
     connection: Any
+    context: Any
     transaction_type: TransactionType
     _parent: Any
+    _committed: bool
+    _rolled_back: bool
 
     def _writes(self) -> bool:
         return self._parent is None and self.transaction_type != TransactionType.deferred
@@ -130,22 +164,54 @@ class _WriterLocked:
             await super().begin()  # type: ignore[misc]
         except BaseException:
             self._release_writer()
-            await self.connection.close()  # Piccolo's __aenter__ would leave it open
+            await self.engine.put_connection(self.connection)  # Piccolo would leave it
             raise
 
-    async def __aexit__(self, *exc_info: Any) -> bool:
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        """Piccolo's ending, with the connection pooled instead of closed."""
+        if self._parent:
+            return exc is None
         try:
-            return await super().__aexit__(*exc_info)  # type: ignore[misc]
+            if exc is not None:
+                if not self._rolled_back:
+                    await self.rollback()  # type: ignore[attr-defined]
+            elif not self._committed and not self._rolled_back:
+                await self.commit()  # type: ignore[attr-defined]
         finally:
-            self._release_writer()
+            try:
+                await self.engine.put_connection(self.connection)
+            finally:
+                self.engine.current_transaction.reset(self.context)
+                self._release_writer()
+        return exc is None
 
 
 class HookedSQLiteTransaction(_AfterCommit, _WriterLocked, SQLiteTransaction):
-    __slots__ = ("_holds_writer", "after_commit")
+    __slots__ = ("_holds_writer", "after_commit", "changes_records", "counts_changes")
 
 
 class HookedPostgresTransaction(_AfterCommit, PostgresTransaction):
-    __slots__ = ("after_commit",)
+    __slots__ = ("after_commit", "changes_records", "counts_changes")
+
+
+def _note_write(engine: Any, query: str) -> None:
+    """Inside a transaction: remember that it changed the records."""
+    if counted_write(query):
+        current = engine.current_transaction.get()
+        if current is not None:
+            current.changes_records = True
+
+
+def _run_script(connection: sqlite3.Connection, script: list[tuple[str, list[Any]]]) -> None:
+    """On the connection's own thread: one IMMEDIATE transaction, rolled back whole."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for sql, args in script:
+            connection.execute(sql, args)
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 class ImmediateSQLiteEngine(SQLiteEngine):
@@ -158,6 +224,52 @@ class ImmediateSQLiteEngine(SQLiteEngine):
 
     async def check_version(self) -> None:
         """Piccolo logs the version at construction; ``check_reachable`` covers this."""
+
+    def _idle(self) -> list[aiosqlite.Connection]:
+        """This event loop's idle connections (aiosqlite answers on the loop that asked,
+        so a connection is reused only by the loop it was made for)."""
+        loop = asyncio.get_running_loop()
+        pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Any]]
+        pools = self.__dict__.setdefault("_idle_pools", weakref.WeakKeyDictionary())
+        return pools.setdefault(loop, [])
+
+    async def get_connection(self) -> aiosqlite.Connection:
+        """An idle connection, or a new one (foreign keys on, rows as dicts)."""
+        idle = self._idle()
+        while idle:
+            connection = idle.pop()
+            if connection._connection is not None:
+                connection.row_factory = dict_factory
+                return connection
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        connection._thread.daemon = True  # an idle one must not hold the process open
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
+
+    async def put_connection(self, connection: aiosqlite.Connection) -> None:
+        """Back to the idle pool when it ended its transaction cleanly, else closed."""
+        idle = self._idle()
+        if (
+            connection._connection is None
+            or connection.in_transaction
+            or len(idle) >= IDLE_CONNECTIONS
+        ):
+            await connection.close()
+            return
+        idle.append(connection)
+
+    async def ping_fresh(self, query: str) -> None:
+        """``query`` on a connection of its own, closed after (``ping``)."""
+        async with aiosqlite.connect(**self.connection_kwargs) as connection:
+            await connection.execute_fetchall(query)
+
+    async def close_idle(self) -> None:
+        """Close this loop's idle connections (the app's shutdown, the end of a command)."""
+        idle = self._idle()
+        while idle:
+            await idle.pop().close()
 
     def writer_lock(self) -> asyncio.Lock:
         """This engine's writer lock for the running event loop (an ``asyncio.Lock`` is
@@ -180,13 +292,68 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         anything but a plain read (an insert, update, delete, DDL) queues on the writer
         lock like a transaction does. Piccolo tags only inserts, so this reads the SQL."""
         if _READ_ONLY.match(query):
-            return await super()._run_in_new_connection(query, args, query_type, table)
+            return await self._pooled(query, args or [])
+        if counted_write(query):  # in a transaction of its own, so the count goes with it
+            async with self.transaction() as transaction:
+                return await self._run_in_existing_connection(transaction.connection, query, args)
         lock = self.writer_lock()
         await _acquire(lock)
         try:
-            return await super()._run_in_new_connection(query, args, query_type, table)
+            return await self._pooled(query, args or [])
         finally:
             lock.release()
+
+    async def run_compiled(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
+        """``run_querystring`` for SQL compiled already (``Prepared``)."""
+        current = self.current_transaction.get()
+        if current is not None:
+            return await self._run_in_existing_connection(current.connection, query, args)
+        return await self._run_in_new_connection(query, args)
+
+    async def run_together(self, statements: list[tuple[str, list[Any]]]) -> None:
+        """Writes in one IMMEDIATE transaction, sent to the connection's thread in one
+        trip (BEGIN, each statement, the change count if due, COMMIT) instead of one
+        trip each: the officer page's write is two statements, and each trip is a
+        thread hand-off while the writer lock is held. Inside a transaction: joins it."""
+        current = self.current_transaction.get()
+        if current is not None:
+            for sql, args in statements:
+                await self._run_in_existing_connection(current.connection, sql, args)
+            return
+        counted = any(counted_write(sql) for sql, _ in statements)
+        script = [*statements, *([(_BUMP, [])] if counted else [])]
+        lock = self.writer_lock()
+        await _acquire(lock)
+        try:
+            connection = await self.get_connection()
+            try:
+                await connection._execute(_run_script, connection._conn, script)
+            finally:
+                await self.put_connection(connection)
+        finally:
+            lock.release()
+
+    async def _pooled(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
+        """One statement on an idle connection, autocommitted (isolation_level None)."""
+        connection = await self.get_connection()
+        try:
+            return list(await connection.execute_fetchall(query, args))
+        finally:
+            await self.put_connection(connection)
+
+    async def _run_in_existing_connection(
+        self,
+        connection: Any,
+        query: str,
+        args: list[Any] | None = None,
+        query_type: str = "generic",
+        table: type[Table] | None = None,
+    ) -> Any:
+        """One thread hop per statement: Piccolo's sends a PRAGMA before each one and
+        fetches through a cursor (three more); foreign keys are on from the connection's
+        opening, and SQLite here has RETURNING (3.35+)."""
+        _note_write(self, query)
+        return list(await connection.execute_fetchall(query, args or []))
 
     async def serialize(self, _name: str) -> None:
         """Inside a transaction: IMMEDIATE already holds the only write lock."""
@@ -198,6 +365,7 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         """
         transaction = self.current_transaction.get()
         assert transaction is not None, "insert_many needs a transaction"
+        _note_write(self, sql)
         await transaction.connection.executemany(sql.replace("{}", "?"), rows)
 
     async def fetch_tuples(self, sql: str, args: list[Any]) -> list[Sequence[Any]]:
@@ -206,8 +374,12 @@ class ImmediateSQLiteEngine(SQLiteEngine):
             async with transaction.connection.execute(sql, args) as cursor:
                 cursor.row_factory = None
                 return await cursor.fetchall()
-        async with aiosqlite.connect(**self.connection_kwargs) as connection:
-            return await connection.execute_fetchall(sql, args)
+        connection = await self.get_connection()
+        try:
+            connection.row_factory = None
+            return list(await connection.execute_fetchall(sql, args))
+        finally:
+            await self.put_connection(connection)
 
     def transaction(
         self,
@@ -239,10 +411,39 @@ class PooledPostgresEngine(PostgresEngine):
     def read_transaction(self) -> Any:
         return self.transaction(allow_nested=True)
 
+    async def run_querystring(self, querystring: QueryString, in_pool: bool = True) -> Any:
+        """Piccolo's, with writes to the records counted (see ``records_version``): in
+        the transaction that makes them, or in one of their own."""
+        query, args = querystring.compile_string(engine_type=self.engine_type)
+        return await self._run_compiled(query, args, in_pool)
+
+    async def run_compiled(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
+        """``run_querystring`` for SQL compiled already (``Prepared``), rows as dicts."""
+        return [dict(row) for row in await self._run_compiled(query, args, True)]
+
+    async def run_together(self, statements: list[tuple[str, list[Any]]]) -> None:
+        """Writes in one transaction (joins the caller's, if any)."""
+        async with self.transaction():
+            for sql, args in statements:
+                await self._run_compiled(sql, args, True)
+
+    async def _run_compiled(self, query: str, args: list[Any], in_pool: bool) -> Any:
+        current = self.current_transaction.get()
+        if current is None and counted_write(query):
+            async with self.transaction():
+                return await self._run_compiled(query, args, in_pool)
+        if current is not None:
+            _note_write(self, query)
+            return await current.connection.fetch(query, *args)
+        if in_pool and self.pool:
+            return await self._run_in_pool(query, args)
+        return await self._run_in_new_connection(query, args)
+
     async def insert_many(self, sql: str, rows: list[tuple]) -> None:
         """Inside a transaction: asyncpg pipelines one prepared statement over every row."""
         transaction = self.current_transaction.get()
         assert transaction is not None, "insert_many needs a transaction"
+        _note_write(self, sql)
         count = iter(range(1, sql.count("{}") + 1))
         numbered = re.sub(r"\{\}", lambda _: f"${next(count)}", sql)
         await transaction.connection.executemany(numbered, rows)
@@ -366,6 +567,73 @@ async def serialize(name: str) -> None:
     await current_engine().serialize(name)
 
 
+async def records_version() -> int:
+    """The change counter: one more for every committed transaction that changed the
+    records (anything but a link's use, its disclosure and the audit trail), on every
+    path and in every process, since all writes go through these engines. A view
+    computed from the records stays right while this number stays the same. Read it
+    first in a read snapshot, then the records (so a cached view is never older than
+    the number it is filed under)."""
+    found = await current_engine().fetch_tuples(  # type: ignore[attr-defined]
+        'SELECT "version" FROM "record_version"', []
+    )
+    return int(found[0][0])
+
+
+class Param:
+    """A named value left open in a ``Prepared`` query."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class Prepared:
+    """A Piccolo query built and compiled once per engine kind, run with new values.
+
+    Building a query is most of what Piccolo costs on a small read (a select of one
+    row spent more time assembling its SQL than SQLite spent running it); the pages
+    served most often build theirs once. ``build`` returns the query with ``Param``
+    where a value goes; ``run`` returns rows as dicts, like Piccolo's, and writes
+    follow the same rules as any other (writer lock, change counter).
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._compiled: dict[str, tuple[str, list[Any]]] = {}
+
+    def bind(self, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL for the bound engine and the arguments with ``values`` in place."""
+        kind = current_engine().engine_type
+        if kind not in self._compiled:
+            querystring = self._build().querystrings[0]
+            sql, args = querystring.compile_string(engine_type=kind)
+            self._compiled[kind] = (sql, list(args))
+        sql, args = self._compiled[kind]
+        return sql, [values[a.name] if isinstance(a, Param) else a for a in args]
+
+    async def run(self, **values: Any) -> list[dict[str, Any]]:
+        sql, args = self.bind(**values)
+        return await current_engine().run_compiled(sql, args)  # type: ignore[attr-defined]
+
+
+async def write_together(*statements: tuple[str, list[Any]]) -> None:
+    """Bound ``Prepared`` writes (``q.bind(...)``) in one transaction, all or none; on
+    SQLite in one trip to the database thread. Nothing to run after commit here: for
+    writes that need that (the audit trail), use ``transaction()``."""
+    await current_engine().run_together(list(statements))  # type: ignore[attr-defined]
+
+
+def view_cache(name: str) -> VersionedCache[Any]:
+    """The bound engine's cache called ``name``: entries belong to one database (a test
+    process binds many, each with its own link 1 and counter 5)."""
+    caches = current_engine().__dict__.setdefault("_view_caches", {})
+    if name not in caches:
+        caches[name] = VersionedCache()
+    return caches[name]
+
+
 async def rows(query: Select) -> list[Sequence[Any]]:
     """A select's rows as tuples in its column order, with the values Piccolo would give.
 
@@ -413,17 +681,33 @@ async def open_pool(engine: Engine, pool_size: int) -> None:
 async def close_pool(engine: Engine) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
+    await close_idle(engine)
+
+
+async def close_idle(engine: Engine) -> None:
+    """SQLite: close this event loop's idle connections (the last close tidies the WAL).
+    For the end of a command; PostgreSQL's pool is ``close_pool``'s."""
+    if isinstance(engine, ImmediateSQLiteEngine):
+        await engine.close_idle()
 
 
 async def ping(engine: Engine) -> None:
-    """Raise ``DatabaseUnavailable`` unless the database answers and holds our schema."""
+    """Raise ``DatabaseUnavailable`` unless the database answers and holds our schema.
+
+    On SQLite through a connection opened now: an idle one would still answer from a
+    file deleted or replaced under it. When that fails, the idle ones are closed too,
+    so the next request opens the file as it is."""
+    query = 'SELECT COUNT(*) AS n FROM "program"'
     try:
-        await asyncio.wait_for(
-            engine.run_ddl('SELECT COUNT(*) AS n FROM "program"'), timeout=CONNECT_TIMEOUT_S
-        )
+        if isinstance(engine, ImmediateSQLiteEngine):
+            await asyncio.wait_for(engine.ping_fresh(query), timeout=CONNECT_TIMEOUT_S)
+        else:
+            await asyncio.wait_for(engine.run_ddl(query), timeout=CONNECT_TIMEOUT_S)
     except TimeoutError:
+        await close_idle(engine)
         raise DatabaseUnavailable("the database did not answer in time") from None
     except Exception as exc:
+        await close_idle(engine)
         raise DatabaseUnavailable(_one_line(exc)) from None
 
 
@@ -585,7 +869,8 @@ async def migrate(engine: Engine) -> list[str]:
 
     if not await pending_migrations(engine):
         return []
-    async with engine.transaction():
+    async with engine.transaction() as transaction:
+        transaction.counts_changes = False  # the counter's table may not exist yet
         await engine.serialize("compliance.migrate")
         todo = await pending_migrations(engine)  # again, now that we hold the lock
         if not todo:

@@ -69,6 +69,8 @@ class Settings:
     # Officer link requests allowed per minute, per client address and per token.
     link_rate_per_client: int = 60
     link_rate_per_token: int = 30
+    # How far report workers step back for the server when both want the CPU (0-19).
+    worker_niceness: int = 10
 
     @property
     def database_url(self) -> str:
@@ -187,6 +189,15 @@ def _port(env: Mapping[str, str]) -> int:
     return int(raw)
 
 
+def worker_niceness(env: Mapping[str, str]) -> int:
+    """WORKER_NICENESS, 0 to 19 (default 10): the niceness report workers run at, so a
+    batch rendering in the background leaves the CPU to requests someone waits on."""
+    raw = env.get("WORKER_NICENESS", "10").strip()
+    if not raw.isdigit() or int(raw) > 19:
+        raise SettingsError("WORKER_NICENESS", f"{raw!r} is not a whole number from 0 to 19")
+    return int(raw)
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, str(default)).strip()
     if not raw.isdigit() or int(raw) < 1:
@@ -288,6 +299,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         background_jobs=env.get("BACKGROUND_JOBS", "1").strip() not in ("0", "false", "no"),
         link_rate_per_client=_positive_int(env, "LINK_RATE_PER_CLIENT", 60),
         link_rate_per_token=_positive_int(env, "LINK_RATE_PER_TOKEN", 30),
+        worker_niceness=worker_niceness(env),
     )
 
 

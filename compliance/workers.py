@@ -24,6 +24,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from compliance.settings import worker_niceness
+
 T = TypeVar("T")
 
 DEFAULT_JOBS_PER_WORKER = 200
@@ -57,10 +59,17 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def _start_worker(server: int, database_url: str | None, warm: tuple[str, ...]) -> None:
-    """Runs once in each new worker: watch the server, bind the database, import what
-    jobs need."""
+def _start_worker(
+    server: int, database_url: str | None, warm: tuple[str, ...], niceness: int
+) -> None:
+    """Runs once in each new worker: step back in the CPU queue, watch the server, bind
+    the database, import what jobs need."""
     import importlib
+
+    # Rendering is work in the background: someone waiting on a page comes first. An
+    # idle machine runs it as fast (niceness only weighs under contention; at 10 a
+    # worker weighs about a tenth of the server process in Linux's scheduler).
+    os.nice(niceness)
 
     threading.Thread(
         target=_exit_with_parent, args=(server,), name="parent-watchdog", daemon=True
@@ -108,11 +117,13 @@ class Pool:
         size: int | None = None,
         jobs_per_worker: int = DEFAULT_JOBS_PER_WORKER,
         warm_modules: tuple[str, ...] = (),
+        niceness: int = 0,
     ) -> None:
         self.database_url = database_url
         self.size = size or os.cpu_count() or 1
         self.jobs_per_worker = jobs_per_worker
         self.warm_modules = warm_modules
+        self.niceness = niceness
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -123,7 +134,7 @@ class Pool:
                     max_workers=self.size,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=_start_worker,
-                    initargs=(os.getpid(), self.database_url, self.warm_modules),
+                    initargs=(os.getpid(), self.database_url, self.warm_modules, self.niceness),
                     max_tasks_per_child=self.jobs_per_worker,
                 )
             return self._executor
@@ -192,7 +203,11 @@ def shared(database_url: str | None) -> Pool:
     (rendering and signing), whose pool lives as long as the process."""
     with _shared_lock:
         if database_url not in _shared:
-            _shared[database_url] = Pool(database_url, warm_modules=SHARED_WARM_MODULES)
+            _shared[database_url] = Pool(
+                database_url,
+                warm_modules=SHARED_WARM_MODULES,
+                niceness=worker_niceness(os.environ),
+            )
         return _shared[database_url]
 
 

@@ -15,6 +15,9 @@ import os
 # Before compliance is imported: argon2's cheapest profile (see accounts.make_hasher);
 # subprocesses the tests start inherit it.
 os.environ.setdefault("COMPLIANCE_TEST_FAST_HASHES", "1")
+# Report workers at the server's priority: the suite's own parallel tests would starve a
+# niceness-10 render a browser test waits on (the setting itself: tests/test_workers.py).
+os.environ.setdefault("WORKER_NICENESS", "0")
 
 import asyncio
 import contextlib

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from compliance import workers
+from compliance.settings import SettingsError, load_settings
 from tests.worker_jobs import sleep_deaf
 
 
@@ -57,3 +58,20 @@ async def test_a_worker_that_dies_is_reported(pool) -> None:
     with pytest.raises(workers.WorkersFailed):
         await pool.run(os._exit, 3, time_limit=60)
     assert await pool.run(os.getpid, time_limit=60) > 0
+
+
+async def test_workers_step_back_for_the_server() -> None:
+    """Rendering in the background yields the CPU to requests someone is waiting on:
+    the shared pools run at WORKER_NICENESS (10 unless set; the suite sets 0, so its
+    own parallel tests do not starve the renders they wait for)."""
+    from tests.worker_jobs import niceness
+
+    assert load_settings({}).worker_niceness == 10
+    with pytest.raises(SettingsError, match="WORKER_NICENESS"):
+        load_settings({"WORKER_NICENESS": "20"})
+    made = workers.Pool(None, size=1, niceness=10)
+    try:
+        ours = os.nice(0)
+        assert await made.run(niceness, time_limit=60) == min(19, ours + 10)
+    finally:
+        made.close()

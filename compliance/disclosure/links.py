@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from compliance import access, audit, caseload, db
 from compliance import consents as consent_records
 from compliance.accounts import Principal, hash_password, verify_password
-from compliance.disclosure.record import disclosed
+from compliance.disclosure.record import disclosed, disclosure_insert
 from compliance.local_time import spoken
 from compliance.reporting import service as reports
 from compliance.reporting import store, summary
@@ -42,6 +42,7 @@ from compliance.tables import (
     Violation,
 )
 from compliance.validation import FieldError, InvalidInput, is_record_id
+from compliance.versioned_cache import VersionedCache
 from compliance.vocabulary import (
     REPORT_TITLES,
     DisclosureKind,
@@ -351,6 +352,22 @@ class LinkAccess:
     recipient: dict[str, Any]
     report: dict[str, Any] | None
     decision: Decision
+    # The change counter the rows above were read at, and the program's day then.
+    records_version: int = -1
+    today: date | None = None
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """What a link is about, read from the records: shared by every opening of the link
+    until the records change (or the program's day does, for the consent's dates)."""
+
+    person: dict[str, Any]
+    program: dict[str, Any]
+    recipient: dict[str, Any]
+    report: dict[str, Any] | None
+    decision: Decision
+    today: date
 
 
 def _gone(program: dict[str, Any], reason: str) -> LinkGone:
@@ -359,18 +376,53 @@ def _gone(program: dict[str, Any], reason: str) -> LinkGone:
 
 async def resolve(token: str, unlocked: bool = False) -> LinkAccess:
     """The link behind ``token``, checked now: raises ``LinkNotFound``, ``LinkGone`` or
-    ``CodeRequired``. Reads only; the caller records what it then discloses."""
-    async with db.reading():
-        return await _resolve(token, unlocked)
+    ``CodeRequired``. Reads only; the caller records what it then discloses.
 
-
-async def _resolve(token: str, unlocked: bool) -> LinkAccess:
+    The link's own row is read every time (revoked, expired, locked take effect at
+    once); what it is about (participant, program, recipient, report, the consent
+    decision) is read once per change counter and day."""
     digest = token_hash(token)
-    row = await SecureLink.select().where(SecureLink.token_hash == digest).first()
+    version = await db.records_version()  # first: the rows below are at least this new
+    found = await _LINK_BY_TOKEN.run(digest=digest)
+    row = found[0] if found else None
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
         raise LinkNotFound()
+    cache: VersionedCache[_Bound] = db.view_cache("link.bound")
+    bound = cache.get((row["id"], version))
+    if bound is None or bound.today != datetime.now(ZoneInfo(bound.program["time_zone"])).date():
+        async with db.reading():
+            bound = await _bind(row)
+        cache.put((row["id"], version), bound)
+    return _checked(row, bound, version, unlocked)
+
+
+_LINK_BY_TOKEN = db.Prepared(
+    lambda: SecureLink.select().where(SecureLink.token_hash == db.Param("digest"))
+)
+_LINK_USED = db.Prepared(
+    lambda: SecureLink.update(
+        {
+            SecureLink.use_count: SecureLink.use_count + 1,
+            SecureLink.last_used_at: db.Param("now"),
+        }
+    ).where(SecureLink.id == db.Param("link"))
+)
+
+
+async def _bind(row: dict[str, Any]) -> _Bound:
     person = await Participant.select().where(Participant.id == row["participant"]).first()
     program = await Program.select().where(Program.id == person["program"]).first()
+    recipient = await Recipient.select().where(Recipient.id == row["recipient"]).first()
+    report = (
+        await Report.select().where(Report.id == row["report"]).first() if row["report"] else None
+    )
+    today = datetime.now(ZoneInfo(program["time_zone"])).date()
+    decision = await _bound_decision(row, recipient, report, today)
+    return _Bound(person, program, recipient, report, decision, today)
+
+
+def _checked(row: dict[str, Any], bound: _Bound, version: int, unlocked: bool) -> LinkAccess:
+    program, report = bound.program, bound.report
     state = _state(row, datetime.now(UTC))
     if state == "revoked":
         raise _gone(program, "This link was withdrawn by the program.")
@@ -378,17 +430,11 @@ async def _resolve(token: str, unlocked: bool) -> LinkAccess:
         raise _gone(program, "This link has expired.")
     if state == "locked":
         raise _gone(program, "This link was locked after too many wrong access codes.")
-    recipient = await Recipient.select().where(Recipient.id == row["recipient"]).first()
-    report = (
-        await Report.select().where(Report.id == row["report"]).first() if row["report"] else None
-    )
     if report is not None and report["status"] == "revoked":
         raise _gone(program, "The report behind this link was withdrawn by the program.")
     if report is not None and report["status"] == "superseded":
         raise _gone(program, "The report behind this link was replaced by a newer version.")
-    today = datetime.now(ZoneInfo(program["time_zone"])).date()
-    decision = await _bound_decision(row, recipient, report, today)
-    if not decision.allowed:
+    if not bound.decision.allowed:
         raise _gone(
             program,
             "The client's consent no longer allows this disclosure (it was revoked, has "
@@ -396,7 +442,16 @@ async def _resolve(token: str, unlocked: bool) -> LinkAccess:
         )
     if row["access_code_hash"] and not unlocked:
         raise CodeRequired(row["max_code_attempts"] - row["failed_code_attempts"])
-    return LinkAccess(row, person, program, recipient, report, decision)
+    return LinkAccess(
+        row,
+        bound.person,
+        program,
+        bound.recipient,
+        report,
+        bound.decision,
+        records_version=version,
+        today=bound.today,
+    )
 
 
 async def check_code(token: str, code: str, origin: str = "") -> bool:
@@ -757,29 +812,53 @@ def _opened_words(grant: LinkAccess, reads: _Reads) -> str:
     return "status page: " + ("; ".join(parts) or "no records") + through
 
 
-async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
-    """What the link page shows, recorded as a disclosure that names what was shown."""
-    log.info("secure link #%s opened from %s", grant.link["id"], origin or "?")
-    async with db.reading():
-        reads = await _officer_reads(grant)
-    async with db.transaction():
-        await SecureLink.update(
-            {
-                SecureLink.use_count: SecureLink.use_count + 1,
-                SecureLink.last_used_at: datetime.now(UTC),
-            }
-        ).where(SecureLink.id == grant.link["id"])
-        await disclosed(
+async def _cached_reads(grant: LinkAccess) -> tuple[_Reads, str]:
+    """The page's reads and the accounting's words for them, computed once per link,
+    change counter and day (the counter ``resolve`` read them at)."""
+    cache: VersionedCache[tuple[_Reads, str]] = db.view_cache("link.reads")
+    key = (grant.link["id"], grant.records_version, grant.today)
+    found = cache.get(key) if grant.records_version >= 0 else None
+    if found is None:
+        async with db.reading():
+            reads = await _officer_reads(grant)
+        found = (reads, _opened_words(grant, reads))
+        if grant.records_version >= 0:
+            cache.put(key, found)
+    return found
+
+
+async def _record_use(
+    grant: LinkAccess, *, kind: str, description: str, report: int | None, origin: str
+) -> None:
+    """The link's use count and the disclosure, committed together before anything is
+    shown: nothing is disclosed unrecorded."""
+    await db.write_together(
+        _LINK_USED.bind(now=datetime.now(UTC), link=grant.link["id"]),
+        disclosure_insert(
             participant=grant.person["id"],
-            kind=DisclosureKind.link_opened,
-            description=_opened_words(grant, reads),
+            kind=kind,
+            description=description,
             recipient=grant.recipient["id"],
             consent=grant.link["consent"],
             purpose=grant.decision.purpose,
-            report=grant.report["id"] if grant.report else None,
+            report=report,
             link=grant.link["id"],
             origin=origin,
-        )
+        ),
+    )
+
+
+async def officer_view(grant: LinkAccess, origin: str = "") -> OfficerView:
+    """What the link page shows, recorded as a disclosure that names what was shown."""
+    log.info("secure link #%s opened from %s", grant.link["id"], origin or "?")
+    reads, words = await _cached_reads(grant)
+    await _record_use(
+        grant,
+        kind=DisclosureKind.link_opened,
+        description=words,
+        report=grant.report["id"] if grant.report else None,
+        origin=origin,
+    )
     program, mandate = grant.program, reads.mandate or {}
     contacts = [
         Contact(
@@ -848,24 +927,13 @@ async def download(
     content = await reports.stored_pdf(settings, report)
     if store.sha256(content) != report["sha256"]:
         raise reports.StoreDamaged(f"the stored PDF of report {report['public_id']} is damaged")
-    async with db.transaction():
-        await SecureLink.update(
-            {
-                SecureLink.use_count: SecureLink.use_count + 1,
-                SecureLink.last_used_at: datetime.now(UTC),
-            }
-        ).where(SecureLink.id == grant.link["id"])
-        await disclosed(
-            participant=grant.person["id"],
-            kind=DisclosureKind.report_downloaded,
-            description=(
-                f"signed PDF of {_report_words(report)}, through secure link #{grant.link['id']}"
-            ),
-            recipient=grant.recipient["id"],
-            consent=grant.link["consent"],
-            purpose=grant.decision.purpose,
-            report=report["id"],
-            link=grant.link["id"],
-            origin=origin,
-        )
+    await _record_use(
+        grant,
+        kind=DisclosureKind.report_downloaded,
+        description=(
+            f"signed PDF of {_report_words(report)}, through secure link #{grant.link['id']}"
+        ),
+        report=report["id"],
+        origin=origin,
+    )
     return report, content

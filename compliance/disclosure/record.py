@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from compliance import db
 from compliance.tables import Disclosure
 
 
@@ -22,17 +24,59 @@ async def disclosed(
 ) -> None:
     """``description`` says what was disclosed in words for the accounting (report ids,
     "status page"), never a token and never the health information itself."""
-    await Disclosure.insert(
-        Disclosure(
-            participant=participant,
-            recipient=recipient,
-            consent=consent,
-            report=report,
-            link=link,
-            kind=kind,
-            description=description,
-            purpose=purpose,
-            occurred_at=datetime.now(UTC),
-            origin=origin[:100],
-        )
+    sql, args = disclosure_insert(
+        participant=participant,
+        kind=kind,
+        description=description,
+        recipient=recipient,
+        consent=consent,
+        purpose=purpose,
+        report=report,
+        link=link,
+        origin=origin,
     )
+    await db.current_engine().run_compiled(sql, args)  # type: ignore[attr-defined]
+
+
+def disclosure_insert(
+    *,
+    participant: int,
+    kind: str,
+    description: str,
+    recipient: int | None,
+    consent: int | None,
+    purpose: str = "",
+    report: int | None = None,
+    link: int | None = None,
+    origin: str = "",
+) -> tuple[str, list[Any]]:
+    """The insert ``disclosed`` runs, bound, for ``db.write_together`` with the writes
+    that go with it (the link's use count)."""
+    return _INSERT.bind(
+        participant=participant,
+        recipient=recipient,
+        consent=consent,
+        report=report,
+        link=link,
+        kind=kind,
+        description=description,
+        purpose=purpose,
+        occurred_at=datetime.now(UTC),
+        origin=origin[:100],
+    )
+
+
+_COLUMNS = (
+    "participant",
+    "recipient",
+    "consent",
+    "report",
+    "link",
+    "kind",
+    "description",
+    "purpose",
+    "occurred_at",
+    "origin",
+)
+# Every column a value of its own: a default computed while building would be frozen.
+_INSERT = db.Prepared(lambda: Disclosure.insert(Disclosure(**{c: db.Param(c) for c in _COLUMNS})))

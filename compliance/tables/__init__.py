@@ -2,6 +2,7 @@
 
 from compliance.tables.attendance import Attendance, TreatmentSession
 from compliance.tables.audit import AuditEvent
+from compliance.tables.changes import RecordVersion
 from compliance.tables.disclosure import Disclosure, OutboxMessage, SecureLink
 from compliance.tables.followup import FollowUpPlan
 from compliance.tables.groups import GroupMember, SessionParticipant, TreatmentGroup
@@ -47,6 +48,7 @@ ALL_TABLES = [
     Disclosure,
     OutboxMessage,
     AuditEvent,
+    RecordVersion,
 ]
 
 __all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]

@@ -96,9 +96,10 @@ def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def sane_ids(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def sane_ids(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Guard: an id beyond any real record (or a 64-bit integer) is "not found", not a
-    database overflow."""
+    database overflow. Async: Litestar runs a plain-function guard in a worker thread,
+    two thread hops on every request."""
     for value in connection.path_params.values():
         if isinstance(value, int) and not 0 < value <= MAX_ID:
             raise NotFoundException("no such record")

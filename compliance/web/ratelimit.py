@@ -46,8 +46,9 @@ def _windows(connection: ASGIConnection) -> tuple[SlidingWindow, SlidingWindow]:
     return state.link_limits
 
 
-def link_rate_limit(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard for /l/ routes. Keys are the client address and the token's hash."""
+async def link_rate_limit(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard for /l/ routes. Keys are the client address and the token's hash. Async, so
+    it runs on the event loop rather than in a worker thread."""
     from compliance.disclosure.links import token_hash
 
     per_client, per_token = _windows(connection)
