@@ -8,6 +8,7 @@ and a save answers with a redirect, so a refresh repeats nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -123,10 +124,11 @@ class SessionPages(Controller):
         if once.get("session_id") == session_id:
             saved = once.get("text", "")
             request.session.pop(SAVED, None)
-        return await self._roster(principal, session_id, None, {}, saved=saved, mark=mark)
+        return await self._roster(request, principal, session_id, None, {}, saved=saved, mark=mark)
 
     async def _roster(
         self,
+        request: Request,
         principal: Principal,
         session_id: int,
         submitted: dict | None,
@@ -137,14 +139,34 @@ class SessionPages(Controller):
         added_errors: dict | None = None,
     ) -> Template:
         session = await attendance.get_session(principal, session_id)  # access, per request
-        program, people, addable, recorded, group = await _roster_records(principal, session)
+        kept = await _roster_records(principal, session)
+        program, group = kept.program, kept.group
         tz = ZoneInfo(program["time_zone"])
         local = session.starts_at.astimezone(tz)
-        by_person = _errors_by_person(errors)
-        rows = [
-            _row(p, recorded.get(p.id), session.scheduled_minutes, submitted, mark, by_person)
-            for p in people
-        ]
+        # As recorded (or all marked present): the lines and their markup are the same
+        # for everyone until the records change, so they are made once; a refused save
+        # shows what was submitted and is made each time.
+        plain = submitted is None and not errors and mark in ("", "present")
+        if plain and mark in kept.lines:
+            rows, rows_html = kept.lines[mark]
+        else:
+            by_person = _errors_by_person(errors)
+            rows = [
+                _row(
+                    p,
+                    kept.recorded.get(p.id),
+                    session.scheduled_minutes,
+                    submitted,
+                    mark,
+                    by_person,
+                )
+                for p in kept.people
+            ]
+            engine = request.app.template_engine.engine  # type: ignore[union-attr]
+            lines = engine.get_template("pages/sessions/roster_rows.html").module
+            rows_html = lines.roster_rows(rows, session, STATUS_OPTIONS)
+            if plain:
+                kept.lines[mark] = (rows, rows_html)
         context = {
             "principal": principal,
             "s": session,
@@ -154,6 +176,7 @@ class SessionPages(Controller):
             "group": group,
             "program": program,
             "rows": rows,
+            "rows_html": rows_html,
             "status_options": STATUS_OPTIONS,
             "errors": errors,
             "other_errors": {
@@ -161,7 +184,7 @@ class SessionPages(Controller):
             },
             "reason": (submitted or {}).get("reason", ""),
             "saved": saved,
-            "addable": _client_options(addable),
+            "addable": _client_options(kept.addable),
             "added_errors": added_errors or {},
         }
         return Page("pages/sessions/roster.html", context=context, status_code=status)
@@ -206,7 +229,7 @@ class SessionPages(Controller):
                     n = int(name[8 : name.index("]")])
                     name = f"entries[{order[n]}]" + name[name.index("]") + 1 :]
                 mapped[name] = reason
-            return await self._roster(principal, session_id, data, mapped, status=422)
+            return await self._roster(request, principal, session_id, data, mapped, status=422)
         request.session[SAVED] = {
             "session_id": session_id,
             "text": f"Saved: {result.created} recorded, {result.corrected} corrected, "
@@ -227,7 +250,7 @@ class SessionPages(Controller):
             await groups.add_session_participants(principal, session_id, chosen, origin_of(request))
         except InvalidInput as exc:
             return await self._roster(
-                principal, session_id, None, {}, status=422, added_errors=field_errors(exc)
+                request, principal, session_id, None, {}, status=422, added_errors=field_errors(exc)
             )
         return Redirect(f"/sessions/{session_id}", status_code=303)
 
@@ -276,13 +299,24 @@ def _next_midnight(zone: ZoneInfo, now: datetime) -> datetime:
     return datetime.combine(day, time(0), zone).astimezone(UTC)
 
 
-async def _roster_records(
-    principal: Principal, session: attendance.SessionView
-) -> tuple[dict[str, Any], list[ParticipantView], list[ParticipantView], dict, Any]:
-    """What the roster shows from the records: the program, who it lists and who could
-    be added, what is recorded, the group. Kept per session and records version (issue
-    18); ``session`` is one the principal may see (checked by the caller on each
-    request), and nothing here depends on who is looking beyond that."""
+@dataclass
+class _KeptRoster:
+    """What the roster shows from the records, for one session at one records version:
+    the program, who it lists and who could be added, what is recorded, the group, and
+    the lines as recorded (by ``mark``) once made."""
+
+    program: dict[str, Any]
+    people: list[ParticipantView]
+    addable: list[ParticipantView]
+    recorded: dict[int, attendance.AttendanceView]
+    group: Any
+    lines: dict[str, tuple[list[RosterRow], Any]] = field(default_factory=dict)
+
+
+async def _roster_records(principal: Principal, session: attendance.SessionView) -> _KeptRoster:
+    """The roster's records, kept per session and records version (issue 18);
+    ``session`` is one the principal may see (checked by the caller on each request),
+    and nothing here depends on who is looking beyond that."""
     cache = db.view_cache("roster_page")
     key = (session.id, await db.records_version())
     found = cache.get(key)
@@ -293,7 +327,7 @@ async def _roster_records(
     people, addable = await _roster_people(principal, session, local.date())
     recorded = {r.participant_id: r for r in await attendance.session_roster(principal, session.id)}
     group = await groups.get_group(principal, session.group_id) if session.group_id else None
-    found = (program, people, addable, recorded, group)
+    found = _KeptRoster(program, people, addable, recorded, group)
     cache.put(key, found)
     return found
 
@@ -327,6 +361,36 @@ def _errors_by_person(errors: dict[str, str]) -> dict[int, dict[str, str]]:
     return out
 
 
+@dataclass(slots=True)
+class RowErrors:
+    """Why a roster line was refused, by field. Read by attribute: the template asks
+    for each on every line, and a dict there costs Jinja two exceptions per absent key
+    (a quarter of the roster's time under load)."""
+
+    name: str = ""
+    status: str = ""
+    late: str = ""
+    left: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.name or self.status or self.late or self.left)
+
+
+@dataclass(slots=True)
+class RosterRow:
+    """One roster line as the template reads it (attributes, not dict keys: see
+    ``RowErrors``)."""
+
+    p: ParticipantView
+    record: attendance.AttendanceView | None
+    status: str
+    late: str
+    left: str
+    note: str
+    attended: str
+    errors: RowErrors
+
+
 def _row(
     p: ParticipantView,
     record: attendance.AttendanceView | None,
@@ -334,7 +398,7 @@ def _row(
     submitted: dict | None,
     mark: str,
     errors: dict[int, dict[str, str]],
-) -> dict[str, Any]:
+) -> RosterRow:
     """One roster line: what was submitted (a refused save), or what is recorded, or
     "present" for everyone when the page was asked to mark all present."""
     if submitted is not None:
@@ -355,16 +419,16 @@ def _row(
         )
     else:
         status, late, left, note = "", "0", "0", ""
-    return {
-        "p": p,
-        "record": record,
-        "status": status,
-        "late": late,
-        "left": left,
-        "note": note,
-        "attended": _attended(status, scheduled, late, left),
-        "errors": errors.get(p.id, {}),
-    }
+    return RosterRow(
+        p,
+        record,
+        status,
+        late,
+        left,
+        note,
+        _attended(status, scheduled, late, left),
+        RowErrors(**errors.get(p.id, {})),
+    )
 
 
 def _attended(status: str, scheduled: int, late: str, left: str) -> str:
