@@ -51,10 +51,11 @@ class ParticipantView:
 
 async def _view(row: dict[str, Any]) -> ParticipantView:
     program = await Program.select(Program.name).where(Program.id == row["program"]).first()
-    return _to_view(row, program["name"] if program else "")
+    return to_view(row, program["name"] if program else "")
 
 
-def _to_view(row: dict[str, Any], program_name: str) -> ParticipantView:
+def to_view(row: dict[str, Any], program_name: str) -> ParticipantView:
+    """A participant row (one the caller may show) as the pages and the API show it."""
     return ParticipantView(
         id=row["id"],
         program_id=row["program"],
@@ -88,7 +89,7 @@ async def list_participants(
         p["id"]: p["name"]
         for p in await Program.select(Program.id, Program.name).where(Program.id.is_in(programs))
     }
-    return [_to_view(r, names[r["program"]]) for r in rows]
+    return [to_view(r, names[r["program"]]) for r in rows]
 
 
 async def get_participant(principal: Principal, participant_id: int) -> ParticipantView:
@@ -213,4 +214,5 @@ __all__ = [
     "enroll",
     "get_participant",
     "list_participants",
+    "to_view",
 ]

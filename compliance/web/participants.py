@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from compliance import (
+    access,
     attendance,
     caseload,
     charts,
@@ -23,13 +24,14 @@ from compliance import (
     participants,
     violations,
 )
-from compliance.access import program_options, program_zone
+from compliance.access import program_options
 from compliance.accounts import Principal
 from compliance.caseload import compliance_period
 from compliance.disclosure import links as secure_links
 from compliance.disclosure.choices import disclosure_choices
 from compliance.participants import ParticipantView
 from compliance.reporting import service as report_service
+from compliance.tables import Program
 from compliance.validation import InvalidInput
 from compliance.vocabulary import DischargeReason, LevelOfCare
 from compliance.web import flow, followup_plan_pages
@@ -234,8 +236,13 @@ class ParticipantPages(Controller):
         start: FromQuery[date | None] = None,
         end: FromQuery[date | None] = None,
     ) -> Template:
-        view = await participants.get_participant(principal, participant_id)
-        return await self._detail(request, principal, view, {}, {}, (start, end))
+        """``start``, ``end``: the period asked for (either may be None: the last 12 weeks
+        of the enrolment up to today); one the page cannot show is named and the default
+        shown instead (422)."""
+        person = await access.participant_row(principal, participant_id)  # every request
+        kept = await _records(request, principal, person, start, end)
+        view = participants.to_view(person, kept["program_name"])
+        return await self._detail(request, principal, view, {}, {}, kept)
 
     async def _detail(
         self,
@@ -244,12 +251,14 @@ class ParticipantPages(Controller):
         view: ParticipantView,
         values: dict,
         errors: dict,
-        period: tuple[date | None, date | None] = (None, None),
+        kept: dict[str, Any] | None = None,
         status: int = 200,
     ) -> Template:
-        """``period``: the start and end asked for (either may be None: the last 12
-        weeks of the enrolment up to today); one the page cannot show is named and the
-        default shown instead (422). ``view`` is the participant the principal may see."""
+        """``view``: the participant, who the principal may see; ``kept``: what
+        ``_records`` found for the period shown (by default the last 12 weeks)."""
+        if kept is None:
+            person = await access.participant_row(principal, view.id)
+            kept = await _records(request, principal, person, None, None)
         context = {
             "principal": principal,
             "p": view,
@@ -258,7 +267,7 @@ class ParticipantPages(Controller):
             "level_options": LEVEL_OPTIONS,
             "reason_options": [(r.value, r.value.replace("_", " ")) for r in DischargeReason],
         }
-        context.update(await _records(request, principal, view, *period))
+        context.update(kept)
         # Links are read live: their use is not a change to the records (db.records_version).
         context["links"] = await secure_links.participant_links(principal, view.id)
         if context["period_problem"]:
@@ -300,7 +309,7 @@ class ParticipantPages(Controller):
 async def _records(
     request: Request,
     principal: Principal,
-    view: ParticipantView,
+    person: dict[str, Any],
     start: date | None,
     end: date | None,
 ) -> dict[str, Any]:
@@ -310,33 +319,40 @@ async def _records(
     while the records stay as they were (``db.records_version``) and the day is the
     same (the program's, and the server's that consent states are judged on), for
     whoever may see the participant: nothing here depends on who is looking, and the
-    caller has checked that this principal may see ``view`` (issue 18). Read-only for
-    the caller."""
+    caller has checked that this principal may see ``person`` (its row, read on this
+    request) (issue 18). Read-only for the caller."""
     cache = db.view_cache("participant_page")
-    key = (view.id, start, end, await db.records_version())
+    pid = person["id"]
+    key = (pid, start, end, await db.records_version())
     found = cache.get(key)
     if found is not None and found["_days"] == _days(found["zone"]):
         return found
-    zone = await program_zone(view.program_id)
+    program = (
+        await Program.select(Program.name, Program.time_zone)
+        .where(Program.id == person["program"])
+        .first()
+    )
+    zone = program["time_zone"]
     days = _days(zone)
     problem = ""
     try:
-        start, end = await compliance_period(principal, view.id, start, end)
+        start, end = await compliance_period(principal, pid, start, end)
     except InvalidInput as exc:
-        start, end = await compliance_period(principal, view.id, None, None)
+        start, end = await compliance_period(principal, pid, None, None)
         problem = "; ".join(field_errors(exc).values())
     found = {
-        "attendance": (await attendance.participant_attendance(principal, view.id))[:50],
-        "tests": (await drug_tests.participant_tests(principal, view.id))[:50],
-        "mandates": await mandates.participant_mandates(principal, view.id),
-        "consents": await consents.participant_consents(principal, view.id),
-        "open_violations": await violations.participant_violations(principal, view.id),
-        "reports": await report_service.participant_reports(principal, view.id),
-        "disclosure": await disclosure_choices(principal, view.id),
+        "attendance": (await attendance.participant_attendance(principal, pid))[:50],
+        "tests": (await drug_tests.participant_tests(principal, pid))[:50],
+        "mandates": await mandates.participant_mandates(principal, pid),
+        "consents": await consents.participant_consents(principal, pid),
+        "open_violations": await violations.participant_violations(principal, pid),
+        "reports": await report_service.participant_reports(principal, pid),
+        "disclosure": await disclosure_choices(principal, pid),
         "zone": zone,
-        **await followup_plan_pages.participant_page_context(principal, view.id),
+        "program_name": program["name"],
+        **await followup_plan_pages.participant_page_context(principal, pid),
     }
-    evaluation = await caseload.participant_compliance(principal, view.id, start, end)
+    evaluation = await caseload.participant_compliance(principal, pid, start, end)
     found.update(
         period_start=start,
         period_end=end,
@@ -344,7 +360,7 @@ async def _records(
         evaluation=evaluation,
         hours_svg=charts.hours_chart(evaluation.weeks),
         timeline_svg=charts.drug_test_timeline(
-            evaluation.weeks, max(start, view.admitted_on), evaluation.as_of
+            evaluation.weeks, max(start, person["admitted_on"]), evaluation.as_of
         ),
         _days=days,
     )
