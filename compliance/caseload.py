@@ -557,6 +557,11 @@ def _programs(principal: Principal, program_id: int | None) -> list[int]:
     return sorted(principal.program_ids)
 
 
+# Caseloads kept (programs seen x records versions): an old version is never read again,
+# and a large one holds thousands of rows, so few.
+CACHED_CASELOADS = 8
+
+
 async def current(
     principal: Principal, program_id: int | None = None, history_weeks: int = 26
 ) -> tuple[list[CaseRow], tuple]:
@@ -565,6 +570,7 @@ async def current(
     it. Filed under the programs the principal sees, never under who they are."""
     programs = _programs(principal, program_id)
     cache = db.view_cache("caseload")
+    cache.size = CACHED_CASELOADS
     key = (tuple(programs), history_weeks, await db.records_version())
     found = cache.get(key)
     if found is None or datetime.now(UTC) >= found[1]:

@@ -33,6 +33,10 @@ from compliance.web.page import Page
 
 PAGE = 100  # sessions a page; older ones are a link away
 SAVED = "roster_saved"  # the session key holding a saved roster's message for one page
+# Views kept between loads (issue 18); an old records version is never read again, so
+# these only bound how many stale ones wait to age out.
+CACHED_LISTS = 32  # sessions pages (programs seen x page)
+CACHED_ROSTERS = 64
 SCRIPT = (PROJECT_ROOT / "templates" / "pages" / "sessions" / "minutes.js").read_text()
 
 STATUS_OPTIONS = [(s.value, s.value.replace("_", " ")) for s in AttendanceStatus]
@@ -264,6 +268,7 @@ async def _session_list(
     the clock changes what it shows: a program's midnight (today's meetings), or a
     listed session or meeting starting ("to come", "Take attendance")."""
     cache = db.view_cache("sessions_page")
+    cache.size = CACHED_LISTS
     programs = tuple(sorted(principal.program_ids))
     key = (programs, before, before_id, await db.records_version())
     found = cache.get(key)
@@ -318,6 +323,7 @@ async def _roster_records(principal: Principal, session: attendance.SessionView)
     ``session`` is one the principal may see (checked by the caller on each request),
     and nothing here depends on who is looking beyond that."""
     cache = db.view_cache("roster_page")
+    cache.size = CACHED_ROSTERS
     key = (session.id, await db.records_version())
     found = cache.get(key)
     if found is not None:

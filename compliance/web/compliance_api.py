@@ -150,6 +150,11 @@ class CaseloadPages(Controller):
         return Redirect(f"/participants/{view.participant_id}#compliance", status_code=303)
 
 
+# Caseload tables kept (caseload x sort, filter and search; a large one is megabytes of
+# HTML): old versions age out.
+CACHED_TABLES = 16
+
+
 async def _table(
     request: Request, rows: list[CaseRow], stamp: tuple, sort: str, show: str, q: str
 ) -> dict[str, Any]:
@@ -159,6 +164,7 @@ async def _table(
     the same caseload render its rows once, not on each load (issue 18); the page shell
     around them is rendered per request."""
     cache = db.view_cache("caseload_page")
+    cache.size = CACHED_TABLES
     key = (stamp, sort, show, q.strip())
     found = cache.get(key)
     if found is not None:

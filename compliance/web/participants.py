@@ -306,6 +306,11 @@ class ParticipantPages(Controller):
         return Redirect(f"/participants/{participant_id}", status_code=303)
 
 
+# Participant pages kept (each a few hundred kB: views, evaluation, tables); an old
+# records version is never read again and ages out.
+CACHED_PAGES = 64
+
+
 async def _records(
     request: Request,
     principal: Principal,
@@ -322,6 +327,7 @@ async def _records(
     caller has checked that this principal may see ``person`` (its row, read on this
     request) (issue 18). Read-only for the caller."""
     cache = db.view_cache("participant_page")
+    cache.size = CACHED_PAGES
     pid = person["id"]
     key = (pid, start, end, await db.records_version())
     found = cache.get(key)
