@@ -167,3 +167,38 @@ async def test_a_called_test_turns_overdue_without_a_new_record(client, demo) ->
     # Recomputed from then on (or from the program's midnight, if that comes first).
     assert stamp[-1] == min(called + timedelta(hours=window), midnight)
     assert next(r for r in rows if r.participant_id == pid).tests_overdue == 0
+
+
+async def test_kept_participant_page_carries_this_session_and_live_links(client, demo) -> None:
+    """The participant page is kept as HTML per principal and records version; each load
+    still carries its own session's form token, and the secure links as they are now (a
+    link's creation and use are not changes to the records)."""
+    pid = demo["marcus"]["id"]
+    page = f"/participants/{pid}"
+    first = (await client.get(page)).text
+    again = (await client.get(page)).text
+    token = client.cookies["csrftoken"]
+    assert f'name="_csrf_token" value="{token}"' in again and "<!--form-token-" not in again
+    assert again == first
+
+    officer = next(
+        r for r in (await client.get("/api/recipients")).json() if r["name"] == "Dana Whitfield"
+    )
+    made = await client.post(f"/api/participants/{pid}/links", json={"recipient_id": officer["id"]})
+    assert made.status_code == 201, made.text
+    link = made.json()["link"]["id"]
+    assert f"<td>#{link}</td>" in (await client.get(page)).text
+
+    program = demo["program"]["id"]
+    await accounts.create_staff_user(
+        email="second@example.org",
+        full_name="Sam Second",
+        password=PASSWORD,
+        role=Role.clinician,
+        program_ids=[program],
+    )
+    await sign_in(client, "second@example.org")
+    theirs = (await client.get(page)).text
+    assert client.cookies["csrftoken"] != token
+    assert f'value="{client.cookies["csrftoken"]}"' in theirs and token not in theirs
+    assert "Sam Second" in theirs and "Fresh" not in theirs.split("<main")[0]

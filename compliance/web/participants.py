@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import secrets
+from dataclasses import asdict, astuple, dataclass
 from datetime import date, datetime
+from html import escape
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
+from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
+from litestar.utils.scope.state import ScopeState
+from markupsafe import Markup
 
 from compliance import (
     access,
@@ -68,6 +73,11 @@ class Discharge:
     reason: DischargeReason
     note: str = ""
 
+
+# Where the form token and the links table go in a participant page kept as HTML: made
+# up at start-up, so no participant's data (escaped in any case) can contain them.
+_TOKEN = f"<!--form-token-{secrets.token_hex(16)}-->"
+_LINKS = Markup(f"<!--links-{secrets.token_hex(16)}-->")  # noqa: S704 - a constant comment
 
 LEVEL_OPTIONS = [
     ("1", "1 Outpatient"),
@@ -235,7 +245,7 @@ class ParticipantPages(Controller):
         participant_id: FromPath[int],
         start: FromQuery[date | None] = None,
         end: FromQuery[date | None] = None,
-    ) -> Template:
+    ) -> Response[Any]:
         """``start``, ``end``: the period asked for (either may be None: the last 12 weeks
         of the enrolment up to today); one the page cannot show is named and the default
         shown instead (422)."""
@@ -253,12 +263,21 @@ class ParticipantPages(Controller):
         errors: dict,
         kept: dict[str, Any] | None = None,
         status: int = 200,
-    ) -> Template:
+    ) -> Response[Any]:
         """``view``: the participant, who the principal may see; ``kept``: what
         ``_records`` found for the period shown (by default the last 12 weeks)."""
         if kept is None:
             person = await access.participant_row(principal, view.id)
             kept = await _records(request, principal, person, None, None)
+        engine = request.app.template_engine.engine  # type: ignore[union-attr]
+        token = ScopeState.from_scope(request.scope).csrf_token
+        csrf_input = f'<input type="hidden" name="_csrf_token" value="{escape(token or "")}" />'
+        # Links are read live: their use is not a change to the records (db.records_version).
+        links = await secure_links.participant_links(principal, view.id)
+        tables = engine.get_template("pages/participants/records.html").module
+        links_html = tables.links_table(links, kept["zone"], csrf_input)
+        if kept["period_problem"]:
+            status = 422
         context = {
             "principal": principal,
             "p": view,
@@ -266,13 +285,23 @@ class ParticipantPages(Controller):
             "errors": errors,
             "level_options": LEVEL_OPTIONS,
             "reason_options": [(r.value, r.value.replace("_", " ")) for r in DischargeReason],
+            **kept,
         }
-        context.update(kept)
-        # Links are read live: their use is not a change to the records (db.records_version).
-        context["links"] = await secure_links.participant_links(principal, view.id)
-        if context["period_problem"]:
-            status = 422
-        return Page("pages/participants/show.html", context=context, status_code=status)
+        if values or errors:  # a refused form: rendered with what was submitted
+            context["links_html"] = links_html
+            return Page("pages/participants/show.html", context=context, status_code=status)
+        # The page as shown to this principal (the header names them) for these records,
+        # rendered once with marks where the form token and the live links table go.
+        cache = db.view_cache("participant_html")
+        cache.size = CACHED_PAGES
+        key = (kept["_key"], astuple(view), principal)
+        html = cache.get(key)
+        if html is None:
+            template = engine.get_template("pages/participants/show.html")
+            html = template.render(context | {"csrf_input": _TOKEN, "links_html": _LINKS})
+            cache.put(key, html)
+        page = html.replace(_TOKEN, csrf_input).replace(_LINKS, str(links_html))
+        return Response(page, media_type=MediaType.HTML, status_code=status)
 
     @post("/{participant_id:int}/edit", status_code=303)
     async def edit(
@@ -369,6 +398,7 @@ async def _records(
             evaluation.weeks, max(start, person["admitted_on"]), evaluation.as_of
         ),
         _days=days,
+        _key=(*key, days),
     )
     engine = request.app.template_engine.engine  # type: ignore[union-attr]
     tables = engine.get_template("pages/participants/records.html").module
