@@ -46,7 +46,7 @@ HISTORY_WEEKS = 26
 LABELS = {
     "caseload40": "caseload (40 clients)",
     "caseload200": "caseload (200 clients)",
-    "participant": f"participant page ({HISTORY_WEEKS} weeks of history, all shown)",
+    "participant": f"participant page ({HISTORY_WEEKS} weeks shown)",
     "sessions": "sessions list",
     "roster": "roster form (the latest group session)",
 }
@@ -181,7 +181,7 @@ def measure() -> list[Figure]:
         figures += [
             Figure(
                 f"pages.{name}.alone_ms",
-                f"{label}: one clinician alone, median of {ALONE} (ms)",
+                f"{label}: alone, median of {ALONE} (ms)",
                 alone_ms,
                 "ms",
             ),
