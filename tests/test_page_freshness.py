@@ -8,6 +8,7 @@ again. The demo is laid out to today, so this week's caseload holds the changes.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -202,3 +203,18 @@ async def test_kept_participant_page_carries_this_session_and_live_links(client,
     assert client.cookies["csrftoken"] != token
     assert f'value="{client.cookies["csrftoken"]}"' in theirs and token not in theirs
     assert "Sam Second" in theirs and "Fresh" not in theirs.split("<main")[0]
+
+
+async def test_concurrent_loads_after_a_change_judge_the_caseload_once(client, demo) -> None:
+    """Eight clinicians reloading after a change wait for one judgement: they all get
+    the very same rows, made after the change."""
+    user = await StaffUser.select(StaffUser.id).where(StaffUser.email == EMAIL).first()
+    principal = await accounts.load_principal(user["id"])
+    assert principal is not None
+    before, _ = await caseload.current(principal)
+    await _absent(client, demo["session"]["id"], demo["marcus"]["id"])
+    found = await asyncio.gather(*(caseload.current(principal) for _ in range(8)))
+    rows = found[0][0]
+    assert rows is not before and all(r is rows for r, _ in found)
+    marcus = next(r for r in rows if r.participant_id == demo["marcus"]["id"])
+    assert "absence" in marcus.kinds_this_week + marcus.kinds_last_week

@@ -362,6 +362,22 @@ async def _records(
     found = cache.get(key)
     if found is not None and found["_days"] == _days(found["zone"]):
         return found
+    return await caseload.shared(
+        cache, key, lambda: _made(request, principal, person, start, end, key, cache)
+    )
+
+
+async def _made(
+    request: Request,
+    principal: Principal,
+    person: dict[str, Any],
+    start: date | None,
+    end: date | None,
+    key: tuple,
+    cache: Any,
+) -> dict[str, Any]:
+    """``_records`` when not kept: made and kept."""
+    pid = person["id"]
     program = (
         await Program.select(Program.name, Program.time_zone)
         .where(Program.id == person["program"])
