@@ -79,13 +79,6 @@ GOALS: dict[str, Goal] = {
     "report.vs_fixture": Goal(18, "<", 0.7, "x"),
     "report.vs_chromium_warm": Goal(18, "<", 2.5, "x"),
     "report.batch_vs_pool": Goal(18, ">", 0.9, "x"),
-    # Issue 18, point 4: "our render + sign reported as a ratio to WeasyPrint rendering
-    # that fixture in the same run ... goal: ... <= 0.7x the frozen fixture's time and
-    # <= 2.5x warm Chromium on the same HTML"; "(c) the batch at >= 0.9x the worker
-    # pool's own rate". The fixture: bench/fixtures/court_report_12w.html.
-    "report.vs_fixture": Goal(18, "<", 0.7, "x"),
-    "report.vs_chromium_warm": Goal(18, "<", 2.5, "x"),
-    "report.batch_vs_pool": Goal(18, ">", 0.9, "x"),
     # Issue 18 (after issue 6 asked for the figures): "Goals for the officer page at 8
     # concurrent clients on 2 cores, SQLite: >= 300 requests/s, p50 <= 15 ms, p99 <= 50
     # ms; during a 24-report batch, p99 no more than 2x that. Measure PostgreSQL too and
