@@ -10,31 +10,10 @@ from compliance import db
 from compliance.tables import Disclosure
 
 
-async def disclosed(
-    *,
-    participant: int,
-    kind: str,
-    description: str,
-    recipient: int | None,
-    consent: int | None,
-    purpose: str = "",
-    report: int | None = None,
-    link: int | None = None,
-    origin: str = "",
-) -> None:
-    """``description`` says what was disclosed in words for the accounting (report ids,
-    "status page"), never a token and never the health information itself."""
-    sql, args = disclosure_insert(
-        participant=participant,
-        kind=kind,
-        description=description,
-        recipient=recipient,
-        consent=consent,
-        purpose=purpose,
-        report=report,
-        link=link,
-        origin=origin,
-    )
+async def disclosed(**fields: Any) -> None:
+    """Record one disclosure, inside the disclosing transaction; ``fields`` are
+    ``disclosure_insert``'s."""
+    sql, args = disclosure_insert(**fields)
     await db.current_engine().run_compiled(sql, args)  # type: ignore[attr-defined]
 
 
@@ -51,7 +30,9 @@ def disclosure_insert(
     origin: str = "",
 ) -> tuple[str, list[Any]]:
     """The insert ``disclosed`` runs, bound, for ``db.write_together`` with the writes
-    that go with it (the link's use count)."""
+    that go with it (the link's use count). ``description`` says what was disclosed in
+    words for the accounting (report ids, "status page"), never a token and never the
+    health information itself."""
     return _INSERT.bind(
         participant=participant,
         recipient=recipient,
