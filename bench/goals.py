@@ -99,20 +99,20 @@ GOALS: dict[str, Goal] = {
     # participant page with 26 weeks of history, the sessions page, the roster form: p50
     # <= 50 ms and p99 <= 150 ms with 8 concurrent staff" (replaces issue 15's single-user
     # "under 200 ms", which is now the p50's baseline, one clinician alone).
-    "pages.caseload40.p50_ms": Goal(18, "<", 50.0, "ms", "with 8 concurrent staff"),
-    "pages.caseload40.p99_ms": Goal(18, "<", 150.0, "ms", "with 8 concurrent staff"),
+    "pages.caseload40.p50_ms": Goal(18, "<=", 50.0, "ms", "with 8 concurrent staff"),
+    "pages.caseload40.p99_ms": Goal(18, "<=", 150.0, "ms", "with 8 concurrent staff"),
     "pages.caseload40.rps": Goal(18),
-    "pages.caseload200.p50_ms": Goal(18, "<", 50.0, "ms", "with 8 concurrent staff"),
-    "pages.caseload200.p99_ms": Goal(18, "<", 150.0, "ms", "with 8 concurrent staff"),
+    "pages.caseload200.p50_ms": Goal(18, "<=", 50.0, "ms", "with 8 concurrent staff"),
+    "pages.caseload200.p99_ms": Goal(18, "<=", 150.0, "ms", "with 8 concurrent staff"),
     "pages.caseload200.rps": Goal(18),
-    "pages.participant.p50_ms": Goal(18, "<", 50.0, "ms", "with 8 concurrent staff"),
-    "pages.participant.p99_ms": Goal(18, "<", 150.0, "ms", "with 8 concurrent staff"),
+    "pages.participant.p50_ms": Goal(18, "<=", 50.0, "ms", "with 8 concurrent staff"),
+    "pages.participant.p99_ms": Goal(18, "<=", 150.0, "ms", "with 8 concurrent staff"),
     "pages.participant.rps": Goal(18),
-    "pages.sessions.p50_ms": Goal(18, "<", 50.0, "ms", "with 8 concurrent staff"),
-    "pages.sessions.p99_ms": Goal(18, "<", 150.0, "ms", "with 8 concurrent staff"),
+    "pages.sessions.p50_ms": Goal(18, "<=", 50.0, "ms", "with 8 concurrent staff"),
+    "pages.sessions.p99_ms": Goal(18, "<=", 150.0, "ms", "with 8 concurrent staff"),
     "pages.sessions.rps": Goal(18),
-    "pages.roster.p50_ms": Goal(18, "<", 50.0, "ms", "with 8 concurrent staff"),
-    "pages.roster.p99_ms": Goal(18, "<", 150.0, "ms", "with 8 concurrent staff"),
+    "pages.roster.p50_ms": Goal(18, "<=", 50.0, "ms", "with 8 concurrent staff"),
+    "pages.roster.p99_ms": Goal(18, "<=", 150.0, "ms", "with 8 concurrent staff"),
     "pages.roster.rps": Goal(18),
 }
 
