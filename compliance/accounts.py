@@ -108,14 +108,23 @@ def check_password_rules(password: str) -> None:
         raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
+_USER = db.Prepared(lambda: StaffUser.select().where(StaffUser.id == db.Param("user")))
+_MEMBERSHIPS = db.Prepared(
+    lambda: ProgramMembership.select(ProgramMembership.program).where(
+        ProgramMembership.user == db.Param("user")
+    )
+)
+
+
 async def load_principal(user_id: int) -> Principal | None:
-    """The active user with that id and their programs, or None."""
-    user = await StaffUser.select().where(StaffUser.id == user_id).first()
+    """The active user with that id and their programs, or None. Read on every staff
+    request (a deactivation or a program change takes effect at once), so its two
+    queries are compiled once."""
+    found = await _USER.run(user=user_id)
+    user = found[0] if found else None
     if user is None or not user["active"]:
         return None
-    memberships = await ProgramMembership.select(ProgramMembership.program).where(
-        ProgramMembership.user == user_id
-    )
+    memberships = await _MEMBERSHIPS.run(user=user_id)
     return Principal(
         id=user["id"],
         email=user["email"],
