@@ -114,10 +114,14 @@ def _state(row: dict[str, Any], now: datetime) -> str:
 
 
 async def _views(rows: list[dict[str, Any]]) -> list[LinkView]:
+    """Links as staff see them; rows may carry their recipient's name already."""
+    missing = [r["recipient"] for r in rows if "recipient_name" not in r]
     names = {
         r["id"]: r["name"]
-        for r in await Recipient.select(Recipient.id, Recipient.name).where(
-            Recipient.id.is_in([r["recipient"] for r in rows] or [0])
+        for r in (
+            await Recipient.select(Recipient.id, Recipient.name).where(Recipient.id.is_in(missing))
+            if missing
+            else []
         )
     }
     now = datetime.now(UTC)
@@ -128,7 +132,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[LinkView]:
             scope=r["scope"],
             report_id=r["report"],
             recipient_id=r["recipient"],
-            recipient_name=names.get(r["recipient"], ""),
+            recipient_name=r.get("recipient_name") or names.get(r["recipient"], ""),
             consent_id=r["consent"],
             created_at=r["created_at"],
             expires_at=r["expires_at"],
@@ -283,14 +287,22 @@ async def issue_link(
     return made
 
 
-async def participant_links(principal: Principal, participant_id: int) -> list[LinkView]:
-    await access.participant_row(principal, participant_id)
-    rows = (
-        await SecureLink.select()
-        .where(SecureLink.participant == participant_id)
+_PARTICIPANT_LINKS = db.Prepared(
+    lambda: (
+        SecureLink.select(
+            *SecureLink.all_columns(), SecureLink.recipient.name.as_alias("recipient_name")
+        )
+        .where(SecureLink.participant == db.Param("participant"))
         .order_by(SecureLink.id, ascending=False)
     )
-    return await _views(rows)
+)
+
+
+async def participant_links(principal: Principal, participant_id: int) -> list[LinkView]:
+    """Read live on every participant page (a link's use does not count as a change to
+    the records), so one query compiled once, the recipients' names joined in."""
+    await access.participant_row(principal, participant_id)
+    return await _views(await _PARTICIPANT_LINKS.run(participant=participant_id))
 
 
 async def get_link(principal: Principal, link_id: int) -> LinkView:
