@@ -134,9 +134,9 @@ def main() -> None:
     figures += _details(heading, "seconds", caseload.measure, 62, 2)
     heading = "signed reports (reference 12-week court report)"
     figures += _details(heading, "value", reports.measure, 66, 3)
-    heading = "officer link page (SQLite, real server)"
+    heading = "officer link page (SQLite, then PostgreSQL; real server)"
     figures += _details(heading, "value", links.measure, 66, 1, goals=False)
-    heading = "staff pages, warm, as a browser (SQLite, real server, 40 clients)"
+    heading = "staff pages, warm, as browsers (SQLite, real server, 8 clinicians at once)"
     figures += _details(heading, "ms", pages.measure, 66, 1)
 
     runs = [
@@ -147,8 +147,9 @@ def main() -> None:
         f"render + sign and WeasyPrint medians of {reports.RUNS}",
         f"Chromium median of {reports.CHROMIUM_RUNS}",
         "each batch once",
-        f"link page {links.CLIENTS} clients for {links.SECONDS:g} s",
-        f"staff pages {pages.REQUESTS} requests each after one",
+        f"link page {links.CLIENTS} clients for {links.SECONDS:g} s, alone and during a batch",
+        f"staff pages {pages.STAFF} clinicians for {pages.SECONDS:g} s per page, "
+        f"{pages.ALONE} requests by one alone",
     ]
     path = publish(figures, runs, time.perf_counter() - began)
     print(f"written to {path.relative_to(ROOT)}")
