@@ -130,6 +130,28 @@ BEFORE: dict[str, tuple[int, str]] = {
         14,
         "0.580 s at 8b9ac7b (2026-12-03, same machine; 1.11x WeasyPrint defaults, 0.522 s)",
     ),
+    "report.vs_fixture": (
+        18,
+        "1.14-1.25x at 5afcea5, CPU time in one process (the fixture is that day's HTML; "
+        "render + sign adds PDF/A and the signature). After a043195, counted in CPU "
+        "instructions (valgrind callgrind, steady state, so load on the machine does not "
+        "enter): "
+        "render + sign 1.90e9 = 0.81x the fixture's 2.35e9; WeasyPrint defaults on the new "
+        "HTML 1.53e9 = 0.65x. Missed 0.7x: what is left is the signature (0.46e9 = 0.20x, "
+        "pyHanko builds the CMS twice, once to size it), the charts (0.28e9 = 0.12x: "
+        "WeasyPrint lays out SVG text letter by letter, and the hours chart's caption and "
+        "the timeline's legend are half the letters), the margin boxes (0.12e9) and a "
+        "fixed 0.2e9; the report's facts and the charts stay",
+    ),
+    "report.batch_vs_pool": (
+        18,
+        "0.81x at 056c06f (2026-12-04 17:13 run). batch.py unchanged: on 2 cores the "
+        "workers fill both, so the batch's own work in the server process (55-75 ms of "
+        "CPU a report: queries, the compliance judgement, the context, the QR code, the "
+        "stored row and its view) takes CPU from rendering rather than overlapping it; "
+        "the ceiling is render / (render + that), about 0.85x, lower as rendering gets "
+        "cheaper",
+    ),
 }
 
 
