@@ -40,14 +40,8 @@ def settings_or_exit() -> Settings:
 
 
 def run_async(factory: Callable[[], Any]) -> Any:
-    async def then_close() -> Any:
-        try:
-            return await factory()
-        finally:  # idle SQLite connections closed: the last close tidies the WAL
-            await db.close_idle(db.current_engine())
-
     try:
-        return asyncio.run(then_close())
+        return asyncio.run(factory())
     except db.DatabaseUnavailable as exc:
         fail(f"DATABASE_URL: {exc}")
     except Exception as exc:  # an operator sees one line; the class names the kind

@@ -225,17 +225,27 @@ class ImmediateSQLiteEngine(SQLiteEngine):
     async def check_version(self) -> None:
         """Piccolo logs the version at construction; ``check_reachable`` covers this."""
 
-    def _idle(self) -> list[aiosqlite.Connection]:
-        """This event loop's idle connections (aiosqlite answers on the loop that asked,
-        so a connection is reused only by the loop it was made for)."""
+    def _idle(self, start: bool = False) -> list[aiosqlite.Connection] | None:
+        """This event loop's idle connections, or None where nothing keeps them: only
+        a loop with a known end pools (the app between ``open_pool`` and
+        ``close_pool``). A command or a worker's job that runs its own short loop
+        closes each connection as Piccolo does, so the last close checkpoints the WAL
+        into the file (a copy of the file then holds everything) and no idle thread
+        outlives its loop. A connection is reused only by the loop it was made for."""
         loop = asyncio.get_running_loop()
         pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[Any]]
         pools = self.__dict__.setdefault("_idle_pools", weakref.WeakKeyDictionary())
-        return pools.setdefault(loop, [])
+        if start:
+            pools.setdefault(loop, [])
+        return pools.get(loop)
+
+    def keep_idle(self) -> None:
+        """From now on this event loop keeps up to ``IDLE_CONNECTIONS`` idle."""
+        self._idle(start=True)
 
     async def get_connection(self) -> aiosqlite.Connection:
         """An idle connection, or a new one (foreign keys on, rows as dicts)."""
-        idle = self._idle()
+        idle = self._idle() or []
         while idle:
             connection = idle.pop()
             if connection._connection is not None:
@@ -252,7 +262,8 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         """Back to the idle pool when it ended its transaction cleanly, else closed."""
         idle = self._idle()
         if (
-            connection._connection is None
+            idle is None
+            or connection._connection is None
             or connection.in_transaction
             or len(idle) >= IDLE_CONNECTIONS
         ):
@@ -265,9 +276,14 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         async with aiosqlite.connect(**self.connection_kwargs) as connection:
             await connection.execute_fetchall(query)
 
-    async def close_idle(self) -> None:
-        """Close this loop's idle connections (the app's shutdown, the end of a command)."""
+    async def close_idle(self, keep_on: bool = False) -> None:
+        """Close this loop's idle connections and, unless ``keep_on``, stop keeping
+        them (the app's shutdown; after a failed health check the pool stays on and
+        the next request opens the file afresh)."""
         idle = self._idle()
+        pools = self.__dict__.get("_idle_pools")
+        if pools is not None and not keep_on:
+            pools.pop(asyncio.get_running_loop(), None)
         while idle:
             await idle.pop().close()
 
@@ -674,8 +690,11 @@ async def insert_many(table: type[Table], rows: list[dict[str, Any]]) -> None:
 
 
 async def open_pool(engine: Engine, pool_size: int) -> None:
+    """PostgreSQL: a connection pool; SQLite: idle connections kept for this loop."""
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=pool_size)
+    elif isinstance(engine, ImmediateSQLiteEngine):
+        engine.keep_idle()
 
 
 async def close_pool(engine: Engine) -> None:
@@ -684,11 +703,11 @@ async def close_pool(engine: Engine) -> None:
     await close_idle(engine)
 
 
-async def close_idle(engine: Engine) -> None:
-    """SQLite: close this event loop's idle connections (the last close tidies the WAL).
-    For the end of a command; PostgreSQL's pool is ``close_pool``'s."""
+async def close_idle(engine: Engine, keep_on: bool = False) -> None:
+    """SQLite: close this event loop's idle connections (the last close tidies the WAL);
+    PostgreSQL's pool is ``close_pool``'s."""
     if isinstance(engine, ImmediateSQLiteEngine):
-        await engine.close_idle()
+        await engine.close_idle(keep_on)
 
 
 async def ping(engine: Engine) -> None:
@@ -704,10 +723,10 @@ async def ping(engine: Engine) -> None:
         else:
             await asyncio.wait_for(engine.run_ddl(query), timeout=CONNECT_TIMEOUT_S)
     except TimeoutError:
-        await close_idle(engine)
+        await close_idle(engine, keep_on=True)
         raise DatabaseUnavailable("the database did not answer in time") from None
     except Exception as exc:
-        await close_idle(engine)
+        await close_idle(engine, keep_on=True)
         raise DatabaseUnavailable(_one_line(exc)) from None
 
 
