@@ -4,6 +4,7 @@ check a PDF and to sign a whole caseload's reports."""
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -100,6 +101,9 @@ def batch_command(
     from compliance.validation import InvalidInput
 
     settings = settings_or_exit()
+    # A batch is background work like its workers' (which inherit this): the server's
+    # requests come first when both want the CPU.
+    os.nice(settings.worker_niceness)
 
     async def work() -> batch.BatchResult:
         program = await Program.select().where(Program.code == program_code).first()

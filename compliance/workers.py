@@ -69,7 +69,7 @@ def _start_worker(
     # Rendering is work in the background: someone waiting on a page comes first. An
     # idle machine runs it as fast (niceness only weighs under contention; at 10 a
     # worker weighs about a tenth of the server process in Linux's scheduler).
-    os.nice(niceness)
+    os.nice(max(0, niceness - os.nice(0)))  # at least this nice (a batch is already)
 
     threading.Thread(
         target=_exit_with_parent, args=(server,), name="parent-watchdog", daemon=True
@@ -200,13 +200,15 @@ _shared_lock = threading.Lock()
 
 def shared(database_url: str | None) -> Pool:
     """The process-wide pool for this database; ``None`` for jobs that need none
-    (rendering and signing), whose pool lives as long as the process."""
+    (rendering and signing), whose pool lives as long as the process. Only that one
+    runs at WORKER_NICENESS: a caseload's judging is a page someone waits on (and its
+    own process feeds the workers; niced, they lost a third of their speed to it)."""
     with _shared_lock:
         if database_url not in _shared:
             _shared[database_url] = Pool(
                 database_url,
                 warm_modules=SHARED_WARM_MODULES,
-                niceness=worker_niceness(os.environ),
+                niceness=worker_niceness(os.environ) if database_url is None else 0,
             )
         return _shared[database_url]
 

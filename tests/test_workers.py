@@ -72,6 +72,6 @@ async def test_workers_step_back_for_the_server() -> None:
     made = workers.Pool(None, size=1, niceness=10)
     try:
         ours = os.nice(0)
-        assert await made.run(niceness, time_limit=60) == min(19, ours + 10)
+        assert await made.run(niceness, time_limit=60) == max(ours, 10)
     finally:
         made.close()
