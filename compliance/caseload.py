@@ -7,12 +7,12 @@ import asyncio
 import gc
 import os
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from time import perf_counter as time_now
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from piccolo.query.functions.aggregate import Count
@@ -46,8 +46,6 @@ from compliance.tables import (
 )
 from compliance.validation import FieldError, InvalidInput, check_year
 from compliance.vocabulary import ReportKind
-
-T = TypeVar("T")
 
 STATUS_ORDER = {
     "non_compliant": 0,
@@ -571,52 +569,14 @@ async def current(
     same rows (and the same programs), so a page may keep what it made of them under
     it. Filed under the programs the principal sees, never under who they are."""
     programs = _programs(principal, program_id)
-    cache = db.view_cache("caseload")
-    cache.size = CACHED_CASELOADS
+    cache = db.view_cache("caseload", CACHED_CASELOADS)
     key = (tuple(programs), history_weeks, await db.records_version())
     found = cache.get(key)
     if found is None or datetime.now(UTC) >= found[1]:
-
-        async def judge() -> tuple[list[CaseRow], datetime]:
-            made = await _caseload(programs, None, history_weeks, Timings())
-            cache.put(key, made)
-            return made
-
-        found = await shared(cache, key, judge)
+        found = await cache.computed_once(
+            key, lambda: _caseload(programs, None, history_weeks, Timings())
+        )
     return found[0], (*key, found[1])
-
-
-_running: dict[Hashable, asyncio.Future[Any]] = {}
-
-
-async def shared(cache: object, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
-    """``compute()`` for a kept view that is missing, run once however many requests
-    ask for it meanwhile: after a change, eight clinicians reloading the caseload wait
-    for one judgement instead of making eight (issue 18). A request that stops waiting
-    does not fail the others; if the one computing is cancelled, the next computes."""
-    loop = asyncio.get_running_loop()
-    slot = (loop, id(cache), key)
-    while (running := _running.get(slot)) is not None:
-        try:
-            return await asyncio.shield(running)
-        except asyncio.CancelledError:
-            if not running.cancelled():
-                raise  # this request itself was cancelled
-    future: asyncio.Future[T] = loop.create_future()
-    _running[slot] = future
-    try:
-        value = await compute()
-    except asyncio.CancelledError:
-        future.cancel()
-        raise
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()  # retrieved: waiters, if any, raise it themselves
-        raise
-    finally:
-        _running.pop(slot, None)
-    future.set_result(value)
-    return value
 
 
 async def _caseload(

@@ -641,12 +641,13 @@ async def write_together(*statements: tuple[str, list[Any]]) -> None:
     await current_engine().run_together(list(statements))  # type: ignore[attr-defined]
 
 
-def view_cache(name: str) -> VersionedCache[Any]:
-    """The bound engine's cache called ``name``: entries belong to one database (a test
-    process binds many, each with its own link 1 and counter 5)."""
+def view_cache(name: str, size: int = 1024) -> VersionedCache[Any]:
+    """The bound engine's cache called ``name``, holding up to ``size`` entries:
+    entries belong to one database (a test process binds many, each with its own link 1
+    and counter 5)."""
     caches = current_engine().__dict__.setdefault("_view_caches", {})
     if name not in caches:
-        caches[name] = VersionedCache()
+        caches[name] = VersionedCache(size)
     return caches[name]
 
 

@@ -9,9 +9,10 @@ them as read-only.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Hashable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
@@ -22,6 +23,7 @@ class VersionedCache(Generic[V]):
     def __init__(self, size: int = 1024) -> None:
         self.size = size
         self._items: OrderedDict[Hashable, V] = OrderedDict()
+        self._running: dict[tuple[asyncio.AbstractEventLoop, Hashable], asyncio.Future[Any]] = {}
 
     def get(self, key: Hashable) -> V | None:
         value = self._items.get(key)
@@ -37,3 +39,33 @@ class VersionedCache(Generic[V]):
 
     def clear(self) -> None:
         self._items.clear()
+
+    async def computed_once(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
+        """``compute()`` for a missing entry, run once however many requests ask for
+        it meanwhile, and kept: after a change, eight clinicians reloading a page wait
+        for one computation instead of making eight. A request that stops waiting does
+        not fail the others; if the one computing is cancelled, the next computes."""
+        loop = asyncio.get_running_loop()
+        slot = (loop, key)
+        while (running := self._running.get(slot)) is not None:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise  # this request itself was cancelled
+        future: asyncio.Future[V] = loop.create_future()
+        self._running[slot] = future
+        try:
+            value = await compute()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters, if any, raise it themselves
+            raise
+        finally:
+            self._running.pop(slot, None)
+        self.put(key, value)
+        future.set_result(value)
+        return value

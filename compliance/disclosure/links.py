@@ -365,8 +365,8 @@ class LinkAccess:
     report: dict[str, Any] | None
     decision: Decision
     # The change counter the rows above were read at, and the program's day then.
-    records_version: int = -1
-    today: date | None = None
+    records_version: int
+    today: date
 
 
 @dataclass(frozen=True)
@@ -829,13 +829,12 @@ async def _cached_reads(grant: LinkAccess) -> tuple[_Reads, str]:
     change counter and day (the counter ``resolve`` read them at)."""
     cache: VersionedCache[tuple[_Reads, str]] = db.view_cache("link.reads")
     key = (grant.link["id"], grant.records_version, grant.today)
-    found = cache.get(key) if grant.records_version >= 0 else None
+    found = cache.get(key)
     if found is None:
         async with db.reading():
             reads = await _officer_reads(grant)
         found = (reads, _opened_words(grant, reads))
-        if grant.records_version >= 0:
-            cache.put(key, found)
+        cache.put(key, found)
     return found
 
 

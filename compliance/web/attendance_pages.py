@@ -267,8 +267,7 @@ async def _session_list(
     group meetings. Kept per programs seen, page and records version (issue 18) until
     the clock changes what it shows: a program's midnight (today's meetings), or a
     listed session or meeting starting ("to come", "Take attendance")."""
-    cache = db.view_cache("sessions_page")
-    cache.size = CACHED_LISTS
+    cache = db.view_cache("sessions_page", CACHED_LISTS)
     programs = tuple(sorted(principal.program_ids))
     key = (programs, before, before_id, await db.records_version())
     found = cache.get(key)
@@ -322,8 +321,7 @@ async def _roster_records(principal: Principal, session: attendance.SessionView)
     """The roster's records, kept per session and records version (issue 18);
     ``session`` is one the principal may see (checked by the caller on each request),
     and nothing here depends on who is looking beyond that."""
-    cache = db.view_cache("roster_page")
-    cache.size = CACHED_ROSTERS
+    cache = db.view_cache("roster_page", CACHED_ROSTERS)
     key = (session.id, await db.records_version())
     found = cache.get(key)
     if found is not None:

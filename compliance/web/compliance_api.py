@@ -163,8 +163,7 @@ async def _table(
     (its programs, the records' version, until when it holds), so eight clinicians on
     the same caseload render its rows once, not on each load (issue 18); the page shell
     around them is rendered per request."""
-    cache = db.view_cache("caseload_page")
-    cache.size = CACHED_TABLES
+    cache = db.view_cache("caseload_page", CACHED_TABLES)
     key = (stamp, sort, show, q.strip())
     found = cache.get(key)
     if found is not None:

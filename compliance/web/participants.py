@@ -292,8 +292,7 @@ class ParticipantPages(Controller):
             return Page("pages/participants/show.html", context=context, status_code=status)
         # The page as shown to this principal (the header names them) for these records,
         # rendered once with marks where the form token and the live links table go.
-        cache = db.view_cache("participant_html")
-        cache.size = CACHED_PAGES
+        cache = db.view_cache("participant_html", CACHED_PAGES)
         key = (kept["_key"], astuple(view), principal)
         html = cache.get(key)
         if html is None:
@@ -355,15 +354,14 @@ async def _records(
     whoever may see the participant: nothing here depends on who is looking, and the
     caller has checked that this principal may see ``person`` (its row, read on this
     request) (issue 18). Read-only for the caller."""
-    cache = db.view_cache("participant_page")
-    cache.size = CACHED_PAGES
+    cache = db.view_cache("participant_page", CACHED_PAGES)
     pid = person["id"]
     key = (pid, start, end, await db.records_version())
     found = cache.get(key)
     if found is not None and found["_days"] == _days(found["zone"]):
         return found
-    return await caseload.shared(
-        cache, key, lambda: _made(request, principal, person, start, end, key, cache)
+    return await cache.computed_once(
+        key, lambda: _made(request, principal, person, start, end, key)
     )
 
 
@@ -374,9 +372,8 @@ async def _made(
     start: date | None,
     end: date | None,
     key: tuple,
-    cache: Any,
 ) -> dict[str, Any]:
-    """``_records`` when not kept: made and kept."""
+    """``_records`` when not kept: made (``computed_once`` keeps it)."""
     pid = person["id"]
     program = (
         await Program.select(Program.name, Program.time_zone)
@@ -423,7 +420,6 @@ async def _made(
         attendance_html=tables.attendance_rows(found["attendance"], zone),
         tests_html=tables.test_rows(found["tests"], zone),
     )
-    cache.put(key, found)
     return found
 
 
