@@ -10,6 +10,7 @@ on both engines.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -18,7 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -696,6 +697,28 @@ async def open_pool(engine: Engine, pool_size: int) -> None:
         await engine.start_connection_pool(min_size=1, max_size=pool_size)
     elif isinstance(engine, ImmediateSQLiteEngine):
         engine.keep_idle()
+
+
+@contextlib.asynccontextmanager
+async def pooled(pool_size: int = IDLE_CONNECTIONS) -> AsyncIterator[None]:
+    """Connections reused for a stretch of many queries outside the app (a batch from
+    the shell): a new SQLite connection is a new thread and a file open, about 1 ms of
+    CPU each. Inside the app, whose lifespan already pools, this changes nothing."""
+    engine = current_engine()
+    if _pooling(engine):
+        yield
+        return
+    await open_pool(engine, pool_size)
+    try:
+        yield
+    finally:
+        await close_pool(engine)
+
+
+def _pooling(engine: Engine) -> bool:
+    if isinstance(engine, PostgresEngine):
+        return engine.pool is not None
+    return isinstance(engine, ImmediateSQLiteEngine) and engine._idle() is not None
 
 
 async def close_pool(engine: Engine) -> None:

@@ -42,3 +42,21 @@ async def test_rows_reads_the_same_values_as_piccolo(bound_engine: db.Engine) ->
     assert isinstance(pid, int) and code == "ROWS" and creatinine == Decimal("19.50")
     assert created.utcoffset() == timedelta(0)
     assert abs(created - datetime.now(UTC)) < timedelta(minutes=5)
+
+
+async def test_pooled_reuses_connections_for_a_command_and_leaves_the_app_pool_alone(
+    bound_engine: db.Engine,
+) -> None:
+    """A batch from the shell reuses connections inside ``db.pooled`` and closes them at
+    its end; inside the app (already pooling) it neither opens nor closes anything."""
+    async with db.pooled():  # the fixture pools, as the app's lifespan does
+        await Program.count()
+    assert db._pooling(bound_engine)
+    await db.close_pool(bound_engine)
+    assert not db._pooling(bound_engine)
+    async with db.pooled():
+        assert db._pooling(bound_engine)
+        await asyncio.gather(*(Program.count() for _ in range(8)))
+    assert not db._pooling(bound_engine)
+    assert await Program.count() == 0  # and queries still work unpooled
+    await db.open_pool(bound_engine, 2)  # as the fixture expects to close it

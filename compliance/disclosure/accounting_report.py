@@ -52,7 +52,6 @@ async def sign_accounting(
             version=version,
             supersedes=previous["public_id"] if previous else None,
             verify_url=verify_url,
-            qr_svg=service.qr_svg(verify_url),
             generated_at=datetime.now(UTC),
             period_start=account.since,
             period_end=account.until,

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access
+from compliance import access, db
 from compliance import consents as consent_records
 from compliance.accounts import Principal
 from compliance.reporting import service
@@ -26,7 +26,7 @@ BATCH_KINDS = tuple(k for k in service.KINDS if k != ReportKind.discharge_letter
 
 @dataclass
 class BatchResult:
-    made: list[tuple[int, str]] = field(default_factory=list)  # participant id, report id
+    made: list[tuple[int, int]] = field(default_factory=list)  # participant id, report id
     failed: list[tuple[str, str]] = field(default_factory=list)  # client id, reason
 
 
@@ -84,14 +84,14 @@ async def run(
                 if recipient is None:
                     result.failed.append((person["client_id"], why))
                     return
-                view = await service.generate(
+                report_id = await service.sign(
                     principal,
                     settings,
                     person["id"],
                     ReportRequest(kind, recipient["id"], start, end),
                     "batch",
                 )
-                result.made.append((person["id"], view.public_id))
+                result.made.append((person["id"], report_id))
             except InvalidInput as exc:
                 result.failed.append((person["client_id"], str(exc)))
             except Exception as exc:  # one participant's failure must not stop the batch
@@ -100,5 +100,6 @@ async def run(
                 done += 1
                 progress(done, len(people))
 
-    await asyncio.gather(*(one(p) for p in people))
+    async with db.pooled():
+        await asyncio.gather(*(one(p) for p in people))
     return result

@@ -79,7 +79,6 @@ class ReportInputs:
     version: int
     supersedes: str | None
     verify_url: str
-    qr_svg: str
     generated_at: datetime
     period_start: date
     period_end: date
@@ -158,7 +157,6 @@ def _identity(inputs: ReportInputs, show: set[str], zone: ZoneInfo) -> dict[str,
         "version": inputs.version,
         "supersedes": inputs.supersedes,
         "verify_url": inputs.verify_url,
-        "qr_svg": inputs.qr_svg,
         "generated_at": inputs.generated_at.astimezone(zone),
         "period_start": inputs.period_start,
         "period_end": inputs.period_end,

@@ -124,12 +124,6 @@ def new_public_id() -> str:
     return f"R-{raw[:4]}-{raw[4:8]}-{raw[8:]}"
 
 
-def qr_svg(url: str) -> str:
-    import segno
-
-    return segno.make(url, error="m").svg_inline(scale=3, border=1, omitsize=True)
-
-
 async def _recipient(person: dict[str, Any], recipient_id: int) -> dict[str, Any]:
     row = None
     if is_record_id(recipient_id):
@@ -303,7 +297,6 @@ async def _inputs(
         version=version,
         supersedes=previous["public_id"] if previous else None,
         verify_url=verify_url,
-        qr_svg=qr_svg(verify_url),
         generated_at=datetime.now(UTC),
         period_start=start,
         period_end=end,
@@ -418,6 +411,19 @@ async def generate(
     origin: str = "",
 ) -> ReportView:
     """Render, sign and store a report; refuse (``ConsentRefused``) without a valid consent."""
+    return await get_report(
+        principal, await sign(principal, settings, participant_id, request, origin)
+    )
+
+
+async def sign(
+    principal: Principal,
+    settings: Settings,
+    participant_id: int,
+    request: ReportRequest,
+    origin: str = "",
+) -> int:
+    """``generate`` without reading the new report back: its id (a batch needs no view)."""
     planned = await plan(principal, participant_id, request)
     key = (participant_id, request.kind, planned.start, planned.end, planned.recipient["id"])
     # Versions of one report are made one at a time in this process: ten clicks at once
@@ -433,7 +439,7 @@ async def _generate(
     planned: Plan,
     request: ReportRequest,
     origin: str,
-) -> ReportView:
+) -> int:
     key = Lineage(
         planned.person["id"], request.kind, planned.start, planned.end, planned.recipient["id"]
     )
@@ -443,7 +449,7 @@ async def _generate(
     ) -> tuple[report_context.ReportInputs, RenderJob]:
         return await render_job(principal, settings, planned, previous, public_id, version)
 
-    report_id = await produce(
+    return await produce(
         principal,
         settings,
         key,
@@ -452,7 +458,6 @@ async def _generate(
         consent=planned.decision.consent_id,
         narrative=request.narrative,
     )
-    return await get_report(principal, report_id)
 
 
 MakeJob = Callable[
