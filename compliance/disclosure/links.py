@@ -400,11 +400,18 @@ async def resolve(token: str, unlocked: bool = False) -> LinkAccess:
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
         raise LinkNotFound()
     cache: VersionedCache[_Bound] = db.view_cache("link.bound")
-    bound = cache.get((row["id"], version))
-    if bound is None or bound.today != datetime.now(ZoneInfo(bound.program["time_zone"])).date():
+    key = (row["id"], version)
+
+    async def bind() -> _Bound:
         async with db.reading():
-            bound = await _bind(row)
-        cache.put((row["id"], version), bound)
+            return await _bind(row)
+
+    bound = cache.get(key)
+    if bound is None:
+        bound = await cache.computed_once(key, bind)
+    elif bound.today != datetime.now(ZoneInfo(bound.program["time_zone"])).date():
+        bound = await bind()  # the program's day turned: the consent may have lapsed
+        cache.put(key, bound)
     return _checked(row, bound, version, unlocked)
 
 
@@ -830,12 +837,15 @@ async def _cached_reads(grant: LinkAccess) -> tuple[_Reads, str]:
     cache: VersionedCache[tuple[_Reads, str]] = db.view_cache("link.reads")
     key = (grant.link["id"], grant.records_version, grant.today)
     found = cache.get(key)
-    if found is None:
+    if found is not None:
+        return found
+
+    async def compute() -> tuple[_Reads, str]:
         async with db.reading():
             reads = await _officer_reads(grant)
-        found = (reads, _opened_words(grant, reads))
-        cache.put(key, found)
-    return found
+        return reads, _opened_words(grant, reads)
+
+    return await cache.computed_once(key, compute)
 
 
 async def _record_use(
