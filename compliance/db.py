@@ -54,8 +54,23 @@ _READ_ONLY = re.compile(r"\s*(SELECT|PRAGMA|EXPLAIN)\b", re.IGNORECASE)
 _WRITE = re.compile(r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 # Writes that change nothing a view computed from the records shows: a link's own use
 # and the disclosure it records, the audit event beside every change, the counter.
-UNCOUNTED_TABLES = frozenset({"secure_link", "disclosure", "audit_event", "record_version"})
-_BUMP = 'UPDATE "record_version" SET "version" = "version" + 1'
+UNCOUNTED_TABLES = frozenset(
+    {"secure_link", "disclosure", "audit_event", "record_version", "participant_version"}
+)
+_BUMP = 'UPDATE "record_version" SET "version" = "version" + 1, "shared" = "shared" + 1'
+_BUMP_ALL = 'UPDATE "record_version" SET "version" = "version" + 1'
+_BUMP_PARTICIPANT = (
+    'INSERT INTO "participant_version" ("participant", "version") VALUES ({:d}, 1) '
+    'ON CONFLICT ("participant") DO UPDATE SET "version" = "participant_version"."version" + 1'
+)
+
+
+def _bumps(participants: set[int]) -> list[str]:
+    """The counts a committed change adds: every view's, and either the shared count or
+    the named participants' own (``transaction(touching=...)``)."""
+    if not participants:
+        return [_BUMP]
+    return [_BUMP_ALL, *(_BUMP_PARTICIPANT.format(p) for p in sorted(participants))]
 
 
 class DatabaseUnavailable(Exception):
@@ -97,10 +112,12 @@ class _AfterCommit:
         self.after_commit: list[AfterCommit] = []
         self.changes_records = False
         self.counts_changes = True  # off while migrating: the counter may not exist yet
+        self.participants: set[int] = set()  # all it changes is theirs (``transaction``)
 
     async def commit(self) -> None:
         if self.changes_records and self.counts_changes:
-            await self.connection.execute(_BUMP)
+            for bump in _bumps(self.participants):
+                await self.connection.execute(bump)
         await super().commit()  # type: ignore[misc]
 
     async def __aexit__(self, *exc_info: Any) -> bool:
@@ -188,11 +205,17 @@ class _WriterLocked:
 
 
 class HookedSQLiteTransaction(_AfterCommit, _WriterLocked, SQLiteTransaction):
-    __slots__ = ("_holds_writer", "after_commit", "changes_records", "counts_changes")
+    __slots__ = (
+        "_holds_writer",
+        "after_commit",
+        "changes_records",
+        "counts_changes",
+        "participants",
+    )
 
 
 class HookedPostgresTransaction(_AfterCommit, PostgresTransaction):
-    __slots__ = ("after_commit", "changes_records", "counts_changes")
+    __slots__ = ("after_commit", "changes_records", "counts_changes", "participants")
 
 
 def _note_write(engine: Any, query: str) -> None:
@@ -563,9 +586,17 @@ def reading() -> Any:
     return current_engine().read_transaction()  # type: ignore[attr-defined]
 
 
-def transaction() -> Any:
-    """A write transaction on the bound engine (IMMEDIATE on SQLite)."""
-    return current_engine().transaction()
+def transaction(touching: int | None = None) -> Any:
+    """A write transaction on the bound engine (IMMEDIATE on SQLite).
+
+    ``touching``: everything this transaction changes is that participant's records (a
+    report signed for them), so views of other participants (``participant_version``)
+    stay as they are. Honoured only where this is the outermost transaction: inside
+    another, the change counts as shared, which is never wrong, only less kept."""
+    opened = current_engine().transaction()
+    if touching is not None:
+        opened.participants = {int(touching)}
+    return opened
 
 
 def after_commit(callback: AfterCommit) -> None:
@@ -595,6 +626,19 @@ async def records_version() -> int:
         'SELECT "version" FROM "record_version"', []
     )
     return int(found[0][0])
+
+
+async def participant_version(participant_id: int) -> tuple[int, int]:
+    """The change counters a view of one participant depends on: the shared one (any
+    change not declared as one participant's) and the participant's own. A view of one
+    participant filed under this pair stays right while it stays the same; read it
+    first, as ``records_version``."""
+    found = await current_engine().fetch_tuples(  # type: ignore[attr-defined]
+        'SELECT r."shared", COALESCE((SELECT p."version" FROM "participant_version" p '
+        'WHERE p."participant" = {:d}), 0) FROM "record_version" r'.format(int(participant_id)),
+        [],
+    )
+    return int(found[0][0]), int(found[0][1])
 
 
 class Param:

@@ -17,7 +17,7 @@ from compliance import audit, db
 from compliance.disclosure.record import disclosed
 from compliance.settings import Settings
 from compliance.tables import Consent, Participant, Program, SecureLink
-from tests.test_links import _link, _officer, _path, demo  # noqa: F401  (fixture)
+from tests.test_links import _link, _officer, _path, _post, demo  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.db
 
@@ -70,6 +70,76 @@ async def test_a_disclosure_and_a_links_use_do_not_count(client, demo) -> None: 
             consent=link["consent"],
         )
     assert await db.records_version() == before
+
+
+async def test_a_change_declared_as_one_participants_keeps_the_others_views(
+    bound_engine,
+) -> None:
+    """``transaction(touching=p)`` counts for every view (``records_version``) and for
+    p's own (``participant_version``), not for other participants'. Undeclared changes,
+    and declared ones nested inside an undeclared transaction, count for everyone."""
+    program = await _program("PV")
+    shared, _ = await db.participant_version(101)
+    start = await db.records_version()
+
+    async with db.transaction(touching=101):
+        await Program.update({Program.name: "Declared"}).where(Program.id == program)
+    assert await db.records_version() == start + 1
+    assert await db.participant_version(101) == (shared, 1)
+    assert await db.participant_version(202) == (shared, 0)
+
+    await Program.update({Program.name: "Undeclared"}).where(Program.id == program)
+    assert await db.participant_version(202) == (shared + 1, 0)
+
+    async with db.transaction():
+        async with db.transaction(touching=202):
+            await Program.update({Program.name: "Nested"}).where(Program.id == program)
+    assert await db.participant_version(202) == (shared + 2, 0)
+    assert await db.participant_version(101) == (shared + 2, 1)
+
+    async with db.transaction(touching=101):  # read, nothing written: nothing counted
+        await Program.count()
+    with contextlib.suppress(RuntimeError):
+        async with db.transaction(touching=101):
+            await Program.update({Program.name: "Never"}).where(Program.id == program)
+            raise RuntimeError("rolled back")
+    assert await db.participant_version(101) == (shared + 2, 1)
+    assert await db.records_version() == start + 3
+
+
+async def test_another_clients_report_keeps_the_page_and_this_clients_shows_at_once(
+    client: httpx.AsyncClient,
+    demo,  # noqa: F811
+) -> None:
+    """A batch signing other clients' reports leaves an officer's page as it was read;
+    a report signed for this client is on the very next view."""
+    made = await _link(client, demo)
+    mine, other = demo["people"]["RB-1001"], demo["people"]["RB-1002"]
+    async with _officer(client) as officer:
+        assert (await officer.get(_path(made))).status_code == 200
+        before = await db.participant_version(mine)
+
+        signed = await _post(client, f"/api/participants/{other}/disclosures/report", {})
+        assert signed.status_code in (200, 201), signed.text
+        assert await db.participant_version(mine) == before
+        assert (await officer.get(_path(made))).status_code == 200
+
+        report = await _post(
+            client,
+            f"/api/participants/{mine}/reports",
+            {
+                "kind": "court_progress",
+                "recipient_id": demo["recipients"]["Dana Whitfield"],
+                "period_start": "2026-09-28",
+                "period_end": "2026-11-22",
+            },
+        )
+        assert report.status_code == 201, report.text
+        shared, own = await db.participant_version(mine)
+        assert (shared, own) == (before[0], before[1] + 1)
+        page = await officer.get(_path(made))
+        assert page.status_code == 200
+        assert f"report {report.json()['public_id']}, version 1" in page.text
 
 
 @contextlib.asynccontextmanager

@@ -364,8 +364,9 @@ class LinkAccess:
     recipient: dict[str, Any]
     report: dict[str, Any] | None
     decision: Decision
-    # The change counter the rows above were read at, and the program's day then.
-    records_version: int
+    # The change counters the rows above were read at (db.participant_version), and
+    # the program's day then.
+    records_version: tuple[int, int]
     today: date
 
 
@@ -392,13 +393,16 @@ async def resolve(token: str, unlocked: bool = False) -> LinkAccess:
 
     The link's own row is read every time (revoked, expired, locked take effect at
     once); what it is about (participant, program, recipient, report, the consent
-    decision) is read once per change counter and day."""
+    decision) is read once per change to the participant's records or the shared ones
+    (``db.participant_version``) and per day: a batch signing other clients' reports
+    leaves this page's reads as they were."""
     digest = token_hash(token)
-    version = await db.records_version()  # first: the rows below are at least this new
     found = await _LINK_BY_TOKEN.run(digest=digest)
     row = found[0] if found else None
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
         raise LinkNotFound()
+    # Before the reads it keys: those are then at least this new.
+    version = await db.participant_version(row["participant"])
     cache: VersionedCache[_Bound] = db.view_cache("link.bound")
     key = (row["id"], version)
 
@@ -440,7 +444,9 @@ async def _bind(row: dict[str, Any]) -> _Bound:
     return _Bound(person, program, recipient, report, decision, today)
 
 
-def _checked(row: dict[str, Any], bound: _Bound, version: int, unlocked: bool) -> LinkAccess:
+def _checked(
+    row: dict[str, Any], bound: _Bound, version: tuple[int, int], unlocked: bool
+) -> LinkAccess:
     program, report = bound.program, bound.report
     state = _state(row, datetime.now(UTC))
     if state == "revoked":

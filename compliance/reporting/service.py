@@ -518,7 +518,7 @@ async def _record(
     narrative: str,
 ) -> int:
     now = datetime.now(UTC)
-    async with db.transaction():
+    async with db.transaction(touching=key.participant_id):
         await db.serialize(f"report:{key.participant_id}")
         latest, version = await lineage_state(key)
         if (latest and latest["id"]) != (previous and previous["id"]) or version != inputs.version:
@@ -679,7 +679,7 @@ async def revoke(principal: Principal, report_id: int, reason: str, origin: str 
         raise InvalidInput([FieldError("reason", "contains a NUL character")])
     if row["revoked_at"] is not None:
         raise InvalidInput([FieldError("report", "already revoked")])
-    async with db.transaction():
+    async with db.transaction(touching=row["participant"]):
         await db.serialize(f"report:{row['participant']}")  # not while a version is recorded
         await Report.update(
             {

@@ -2,7 +2,7 @@
 
 from compliance.tables.attendance import Attendance, TreatmentSession
 from compliance.tables.audit import AuditEvent
-from compliance.tables.changes import RecordVersion
+from compliance.tables.changes import ParticipantVersion, RecordVersion
 from compliance.tables.disclosure import Disclosure, OutboxMessage, SecureLink
 from compliance.tables.followup import FollowUpPlan
 from compliance.tables.groups import GroupMember, SessionParticipant, TreatmentGroup
@@ -49,6 +49,7 @@ ALL_TABLES = [
     OutboxMessage,
     AuditEvent,
     RecordVersion,
+    ParticipantVersion,
 ]
 
 __all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]
