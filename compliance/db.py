@@ -635,7 +635,7 @@ async def participant_version(participant_id: int) -> tuple[int, int]:
     first, as ``records_version``."""
     found = await current_engine().fetch_tuples(  # type: ignore[attr-defined]
         'SELECT r."shared", COALESCE((SELECT p."version" FROM "participant_version" p '
-        'WHERE p."participant" = {:d}), 0) FROM "record_version" r'.format(int(participant_id)),
+        f'WHERE p."participant" = {int(participant_id):d}), 0) FROM "record_version" r',
         [],
     )
     return int(found[0][0]), int(found[0][1])
