@@ -253,16 +253,48 @@ def _begin_immediate(connection: sqlite3.Connection) -> None:
         connection.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
 
 
-def _run_script(connection: sqlite3.Connection, script: list[tuple[str, list[Any]]]) -> None:
-    """On the connection's own thread: one IMMEDIATE transaction, rolled back whole."""
+Script = list[tuple[str, list[Any]]]
+
+
+class _WriteGroup:
+    """One event loop's writes waiting for the next group commit (``run_together``)."""
+
+    __slots__ = ("committer", "pending")
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Script, asyncio.Future[None]]] = []
+        self.committer: asyncio.Task[None] | None = None
+
+
+def _run_group(connection: sqlite3.Connection, scripts: list[Script]) -> list[Exception | None]:
+    """On the connection's own thread: one IMMEDIATE transaction holding each script in
+    a savepoint of its own; a script that fails is rolled back alone and its error
+    returned in its place. Anything else (the commit itself) fails them all."""
     _begin_immediate(connection)
+    outcomes: list[Exception | None] = []
+    counted = False
     try:
-        for sql, args in script:
-            connection.execute(sql, args)
+        for script in scripts:
+            connection.execute("SAVEPOINT one_write")
+            try:
+                for sql, args in script:
+                    connection.execute(sql, args)
+            except sqlite3.Error as exc:
+                connection.execute("ROLLBACK TO one_write")
+                connection.execute("RELEASE one_write")
+                outcomes.append(exc)
+                continue
+            connection.execute("RELEASE one_write")
+            outcomes.append(None)
+            counted = counted or any(counted_write(sql) for sql, _ in script)
+        if counted:
+            connection.execute(_BUMP)
+        connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
+    return outcomes
 
 
 class ImmediateSQLiteEngine(SQLiteEngine):
@@ -378,27 +410,69 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         return await self._run_in_new_connection(query, args)
 
     async def run_together(self, statements: list[tuple[str, list[Any]]]) -> None:
-        """Writes in one IMMEDIATE transaction, sent to the connection's thread in one
-        trip (BEGIN, each statement, the change count if due, COMMIT) instead of one
-        trip each: the officer page's write is two statements, and each trip is a
-        thread hand-off while the writer lock is held. Inside a transaction: joins it."""
+        """Writes in one IMMEDIATE transaction, all or none, committed before this
+        returns. Inside a transaction: joins it.
+
+        Otherwise a group commit: writes that arrive while others are being committed
+        wait and are then committed together, each inside a savepoint of its own (one
+        failing rolls back only itself), in one trip to the connection's thread and one
+        sync to disk. With ``synchronous=FULL`` that sync is most of a write's cost, and
+        eight officers' views then share one instead of queueing for eight."""
         current = self.current_transaction.get()
         if current is not None:
             for sql, args in statements:
                 await self._run_in_existing_connection(current.connection, sql, args)
             return
-        counted = any(counted_write(sql) for sql, _ in statements)
-        script = [*statements, *([(_BUMP, [])] if counted else [])]
-        lock = self.writer_lock()
-        await _acquire(lock)
-        try:
-            connection = await self.get_connection()
+        loop = asyncio.get_running_loop()
+        group = self._group(loop)
+        done: asyncio.Future[None] = loop.create_future()
+        group.pending.append((statements, done))
+        if group.committer is None or group.committer.done():
+            group.committer = loop.create_task(self._commit_groups(group))
+        # Shielded: a view that stops waiting leaves its write to be committed (recorded
+        # even if never shown), and never cancels the others' commit.
+        await asyncio.shield(done)
+
+    def _group(self, loop: asyncio.AbstractEventLoop) -> _WriteGroup:
+        groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriteGroup]
+        groups = self.__dict__.setdefault("_write_groups", weakref.WeakKeyDictionary())
+        if loop not in groups:
+            groups[loop] = _WriteGroup()
+        return groups[loop]
+
+    async def _commit_groups(self, group: _WriteGroup) -> None:
+        """Commit what is pending, then what arrived meanwhile, until nothing is."""
+        while group.pending:
+            taken, group.pending = group.pending, []
             try:
-                await connection._execute(_run_script, connection._conn, script)
-            finally:
-                await self.put_connection(connection)
-        finally:
-            lock.release()
+                lock = self.writer_lock()
+                await _acquire(lock)
+                try:
+                    connection = await self.get_connection()
+                    try:
+                        outcomes = await connection._execute(
+                            _run_group, connection._conn, [s for s, _ in taken]
+                        )
+                    finally:
+                        await self.put_connection(connection)
+                finally:
+                    lock.release()
+            except BaseException as exc:
+                for _, done in taken:
+                    if not done.done():
+                        done.set_exception(exc)
+                        done.exception()  # retrieved: its waiter raises it
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                continue
+            for (_, done), outcome in zip(taken, outcomes, strict=True):
+                if done.done():
+                    continue
+                if outcome is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(outcome)
+                    done.exception()
 
     async def _pooled(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
         """One statement on an idle connection, autocommitted (isolation_level None)."""
