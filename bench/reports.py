@@ -170,7 +170,7 @@ async def _reference_job(tmp: str):  # type: ignore[no-untyped-def]
         narrative="Engaged in group; working on a relapse-prevention plan. " * 4,
     )
     planned = await service.plan(principal, person["id"], request)
-    _, job = await service.render_job(principal, settings, planned, None, "R-BENC-H000-00001")
+    _, job = await service.render_job(settings, planned, None, "R-BENC-H000-00001")
     program_id = await clone_court_client(BATCH - 1)
     return settings, job, principal, program_id
 

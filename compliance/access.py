@@ -4,6 +4,7 @@ answer never reveals that a record exists in another program."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -26,6 +27,25 @@ async def participant_row(principal: Principal, participant_id: int) -> dict[str
     if row is None or row["program"] not in principal.program_ids:
         raise NotFound("no such participant")
     return row
+
+
+@dataclass(frozen=True)
+class ParticipantAccess:
+    """A participant this principal may see, with the row read when that was checked.
+    A service checks once (``participant``) and hands this to the readers below it
+    (``mandates_of``, ``attendance_of``, ``tests_of``, ``compliance_of``), which then
+    neither check nor load the participant again."""
+
+    principal: Principal
+    person: dict[str, Any]
+
+    @property
+    def id(self) -> int:
+        return int(self.person["id"])
+
+
+async def participant(principal: Principal, participant_id: int) -> ParticipantAccess:
+    return ParticipantAccess(principal, await participant_row(principal, participant_id))
 
 
 def enrolled_on(participant: dict[str, Any], day: date) -> bool:

@@ -780,10 +780,13 @@ async def earlier_versions(
 
 
 async def participant_attendance(principal: Principal, participant_id: int) -> list[AttendanceView]:
-    await access.participant_row(principal, participant_id)
+    return await attendance_of(await access.participant(principal, participant_id))
+
+
+async def attendance_of(allowed: access.ParticipantAccess) -> list[AttendanceView]:
     rows = (
         await Attendance.select()
-        .where((Attendance.participant == participant_id) & Attendance.is_current.eq(True))
+        .where((Attendance.participant == allowed.id) & Attendance.is_current.eq(True))
         .order_by(Attendance.occurred_at, ascending=False)
     )
     return await _attendance_views(rows)

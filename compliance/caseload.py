@@ -354,10 +354,20 @@ async def compliance_period(
 async def participant_compliance(
     principal: Principal, participant_id: int, period_start: date, period_end: date
 ) -> Evaluation:
-    person = await access.participant_row(principal, participant_id)
-    program = await Program.select().where(Program.id == person["program"]).first()
-    found = await evaluate_people(program, [person], [participant_id], period_start, period_end)
-    return found[participant_id]
+    allowed = await access.participant(principal, participant_id)
+    program = await Program.select().where(Program.id == allowed.person["program"]).first()
+    return await compliance_of(allowed, program, period_start, period_end)
+
+
+async def compliance_of(
+    allowed: access.ParticipantAccess,
+    program: dict[str, Any],
+    period_start: date,
+    period_end: date,
+) -> Evaluation:
+    """The participant's weeks judged under ``program`` (theirs, read by the caller)."""
+    found = await evaluate_people(program, [allowed.person], [allowed.id], period_start, period_end)
+    return found[allowed.id]
 
 
 async def open_violations(who: Who) -> dict[int, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -64,6 +65,27 @@ _BUMP_PARTICIPANT = (
     'INSERT INTO "participant_version" ("participant", "version") VALUES ({:d}, 1) '
     'ON CONFLICT ("participant") DO UPDATE SET "version" = "participant_version"."version" + 1'
 )
+
+
+_SEEN: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("seen", default=None)
+
+
+def _seen(query: str) -> None:
+    seen = _SEEN.get()
+    if seen is not None:
+        seen.append(query)
+
+
+@contextlib.contextmanager
+def statements_seen() -> Iterator[list[str]]:
+    """Every statement this task (and the tasks it starts) sends to the database while
+    the block runs, in order: for tests that count what making a report reads."""
+    seen: list[str] = []
+    token = _SEEN.set(seen)
+    try:
+        yield seen
+    finally:
+        _SEEN.reset(token)
 
 
 def _bumps(participants: set[int]) -> list[str]:
@@ -423,6 +445,8 @@ class ImmediateSQLiteEngine(SQLiteEngine):
             for sql, args in statements:
                 await self._run_in_existing_connection(current.connection, sql, args)
             return
+        for sql, _ in statements:
+            _seen(sql)
         loop = asyncio.get_running_loop()
         group = self._group(loop)
         done: asyncio.Future[None] = loop.create_future()
@@ -476,6 +500,7 @@ class ImmediateSQLiteEngine(SQLiteEngine):
 
     async def _pooled(self, query: str, args: list[Any]) -> list[dict[str, Any]]:
         """One statement on an idle connection, autocommitted (isolation_level None)."""
+        _seen(query)
         connection = await self.get_connection()
         try:
             return list(await connection.execute_fetchall(query, args))
@@ -493,6 +518,7 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         """One thread hop per statement: Piccolo's sends a PRAGMA before each one and
         fetches through a cursor (three more); foreign keys are on from the connection's
         opening, and SQLite here has RETURNING (3.35+)."""
+        _seen(query)
         _note_write(self, query)
         return list(await connection.execute_fetchall(query, args or []))
 
@@ -506,10 +532,12 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         """
         transaction = self.current_transaction.get()
         assert transaction is not None, "insert_many needs a transaction"
+        _seen(sql)
         _note_write(self, sql)
         await transaction.connection.executemany(sql.replace("{}", "?"), rows)
 
     async def fetch_tuples(self, sql: str, args: list[Any]) -> list[Sequence[Any]]:
+        _seen(sql)
         transaction = self.current_transaction.get()
         if transaction is not None:
             async with transaction.connection.execute(sql, args) as cursor:
@@ -573,6 +601,7 @@ class PooledPostgresEngine(PostgresEngine):
         if current is None and counted_write(query):
             async with self.transaction():
                 return await self._run_compiled(query, args, in_pool)
+        _seen(query)
         if current is not None:
             _note_write(self, query)
             return await current.connection.fetch(query, *args)
@@ -584,12 +613,14 @@ class PooledPostgresEngine(PostgresEngine):
         """Inside a transaction: asyncpg pipelines one prepared statement over every row."""
         transaction = self.current_transaction.get()
         assert transaction is not None, "insert_many needs a transaction"
+        _seen(sql)
         _note_write(self, sql)
         count = iter(range(1, sql.count("{}") + 1))
         numbered = re.sub(r"\{\}", lambda _: f"${next(count)}", sql)
         await transaction.connection.executemany(numbered, rows)
 
     async def fetch_tuples(self, sql: str, args: list[Any]) -> list[Sequence[Any]]:
+        _seen(sql)
         transaction = self.current_transaction.get()
         if transaction is not None:
             return await transaction.connection.fetch(sql, *args)

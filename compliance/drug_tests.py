@@ -184,8 +184,11 @@ async def _deadlines(participant_id: int) -> Deadlines:
         .first()
     )
     program = person and await Program.select().where(Program.id == person["program"]).first()
-    if not program:
-        return Deadlines()
+    return deadlines_of(program) if program else Deadlines()
+
+
+def deadlines_of(program: dict[str, Any]) -> Deadlines:
+    """``_deadlines`` from the program's row, for a caller that has read it already."""
     return Deadlines(
         program["collection_window_hours"],
         program["results_due_hours"],
@@ -958,17 +961,33 @@ def _judge(view: DrugTestView, policy: rules.Policy) -> None:
     )
 
 
+async def _analyte_keys(ids: set[int]) -> tuple[dict[int, str], dict[int, str]]:
+    """The keys of these analytes, and of the class each belongs to (its ``member_of``):
+    only those the results name, not the whole catalogue on every read."""
+    catalogue = await Analyte.select(Analyte.id, Analyte.key, Analyte.member_of).where(
+        Analyte.id.is_in(sorted(ids) or [0])
+    )
+    keys = {a["id"]: a["key"] for a in catalogue}
+    parents = {a["member_of"] for a in catalogue if a["member_of"]} - keys.keys()
+    if parents:
+        for a in await Analyte.select(Analyte.id, Analyte.key).where(
+            Analyte.id.is_in(sorted(parents))
+        ):
+            keys[a["id"]] = a["key"]
+    classes = {a["id"]: keys.get(a["member_of"], "") for a in catalogue if a["member_of"]}
+    return keys, classes
+
+
 async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugTestView]:
     ids = [r["id"] for r in rows]
     results: dict[int, list[AnalyteResultView]] = {}
-    catalogue = await Analyte.select(Analyte.id, Analyte.key, Analyte.member_of)
-    keys = {a["id"]: a["key"] for a in catalogue}
-    classes = {a["id"]: keys.get(a["member_of"], "") for a in catalogue if a["member_of"]}
-    for r in (
+    found = (
         await AnalyteResult.select()
         .where(AnalyteResult.drug_test.is_in(ids or [0]))
         .order_by(AnalyteResult.id)
-    ):
+    )
+    keys, classes = await _analyte_keys({r["analyte"] for r in found if r["analyte"]})
+    for r in found:
         results.setdefault(r["drug_test"], []).append(
             AnalyteResultView(
                 keys.get(r["analyte"], r["analyte_code"]),
@@ -989,8 +1008,12 @@ async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugT
                 classes.get(r["analyte"], ""),
             )
         )
+    recorders = sorted({r["recorded_by"] for r in rows if r["recorded_by"]})
     users = {
-        u["id"]: u["full_name"] for u in await StaffUser.select(StaffUser.id, StaffUser.full_name)
+        u["id"]: u["full_name"]
+        for u in await StaffUser.select(StaffUser.id, StaffUser.full_name).where(
+            StaffUser.id.is_in(recorders or [0])
+        )
     }
     views = [
         DrugTestView(
@@ -1039,11 +1062,12 @@ async def test_history(principal: Principal, test_id: int) -> list[DrugTestView]
 
 
 async def earlier_versions(
-    participant_id: int, tests: list[DrugTestView]
+    participant_id: int, tests: list[DrugTestView], program: dict[str, Any] | None = None
 ) -> dict[int, list[DrugTestView]]:
     """Earlier versions of the corrected ones among ``tests``: a report shows the
-    history, since a result is never changed in place."""
-    deadlines = await _deadlines(participant_id)
+    history, since a result is never changed in place. ``program``: the participant's,
+    when the caller has read it."""
+    deadlines = deadlines_of(program) if program else await _deadlines(participant_id)
 
     async def views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
         return await _views(rows, deadlines)
@@ -1052,11 +1076,20 @@ async def earlier_versions(
 
 
 async def participant_tests(principal: Principal, participant_id: int) -> list[DrugTestView]:
-    await access.participant_row(principal, participant_id)
+    return await tests_of(await access.participant(principal, participant_id))
+
+
+async def tests_of(
+    allowed: access.ParticipantAccess, program: dict[str, Any] | None = None
+) -> list[DrugTestView]:
+    """The participant's current tests, newest first. ``program``: theirs, when the
+    caller has read it (the judging needs its clocks and policy)."""
+    participant_id = allowed.id
     rows = await DrugTest.select().where(
         (DrugTest.participant == participant_id) & DrugTest.is_current.eq(True)
     )
     # Newest first, a no-show by when it was called; sorted here because the engines
     # disagree on where NULLs go, and the page shows the first 50.
     rows.sort(key=lambda r: (r["collected_at"] or r["called_at"] or _EPOCH, r["id"]), reverse=True)
-    return await _views(rows, await _deadlines(participant_id))
+    deadlines = deadlines_of(program) if program else await _deadlines(participant_id)
+    return await _views(rows, deadlines)

@@ -268,11 +268,12 @@ async def get_mandate(principal: Principal, mandate_id: int) -> MandateView:
 
 
 async def participant_mandates(principal: Principal, participant_id: int) -> list[MandateView]:
-    await access.participant_row(principal, participant_id)
+    return await mandates_of(await access.participant(principal, participant_id))
+
+
+async def mandates_of(allowed: access.ParticipantAccess) -> list[MandateView]:
     rows = (
-        await Mandate.select()
-        .where(Mandate.participant == participant_id)
-        .order_by(Mandate.starts_on)
+        await Mandate.select().where(Mandate.participant == allowed.id).order_by(Mandate.starts_on)
     )
     return await _views(rows)
 

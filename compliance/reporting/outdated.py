@@ -49,20 +49,24 @@ def can_be_outdated(row: dict[str, Any]) -> bool:
     )
 
 
-async def corrections_since(rows: list[dict[str, Any]]) -> dict[int, list[OutdatedBy]]:
+async def corrections_since(
+    rows: list[dict[str, Any]], zones: dict[int, str] | None = None
+) -> dict[int, list[OutdatedBy]]:
     """For each current report among ``rows`` (Report rows), the record versions
-    recorded after it was signed for events inside its period, oldest first."""
+    recorded after it was signed for events inside its period, oldest first. ``zones``:
+    each participant's program time zone, when the caller has read it."""
     reports = [r for r in rows if can_be_outdated(r)]
     if not reports:
         return {}
     people = sorted({r["participant"] for r in reports})
     since = min(r["signed_at"] for r in reports)
-    zones = {
-        p["id"]: p["program.time_zone"]
-        for p in await Participant.select(Participant.id, Participant.program.time_zone).where(
-            Participant.id.is_in(people)
-        )
-    }
+    if zones is None or not set(people) <= zones.keys():
+        zones = {
+            p["id"]: p["program.time_zone"]
+            for p in await Participant.select(Participant.id, Participant.program.time_zone).where(
+                Participant.id.is_in(people)
+            )
+        }
     versions: dict[int, list[OutdatedBy]] = defaultdict(list)
     for a in await Attendance.select(
         Attendance.id,

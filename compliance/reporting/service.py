@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 from compliance import access, audit, caseload, db, followup_plans, workers
 from compliance import consents as consent_records
 from compliance.accounts import Principal
+from compliance.attendance import attendance_of
 from compliance.attendance import earlier_versions as earlier_attendance
-from compliance.attendance import participant_attendance
-from compliance.drug_tests import earlier_versions, participant_tests
+from compliance.drug_tests import earlier_versions, tests_of
 from compliance.local_time import spoken_day
-from compliance.mandates import participant_mandates
+from compliance.mandates import mandates_of
 from compliance.reporting import context as report_context
 from compliance.reporting import store
 from compliance.reporting.consent_gate import Decision, decide
@@ -243,42 +243,44 @@ async def lineage_state(key: Lineage) -> tuple[dict[str, Any] | None, int]:
 
 
 async def _inputs(
-    principal: Principal,
     settings: Settings,
-    person: dict[str, Any],
-    program: dict[str, Any],
-    recipient: dict[str, Any],
-    decision: Decision,
-    request: ReportRequest,
-    start: date,
-    end: date,
+    planned: Plan,
     previous: dict[str, Any] | None,
     public_id: str,
     version: int,
 ) -> report_context.ReportInputs:
-    pid = person["id"]
+    """What the report could show, read for the participant ``plan`` authorized: the
+    readers below are handed that, and neither check nor load the participant again."""
+    allowed, program, decision, request = (
+        planned.allowed,
+        planned.program,
+        planned.decision,
+        planned.request,
+    )
+    start, end = planned.start, planned.end
+    pid, person = allowed.id, allowed.person
     shown = decision.categories
     zone = ZoneInfo(program["time_zone"])
-    signer = await StaffUser.select().where(StaffUser.id == principal.id).first()
-    mandates = await participant_mandates(principal, pid)
+    signer = await StaffUser.select().where(StaffUser.id == allowed.principal.id).first()
+    mandates = await mandates_of(allowed)
     consent = await Consent.select(Consent.mandate).where(Consent.id == decision.consent_id).first()
     mandate = next((m for m in mandates if consent and m.id == consent["mandate"]), None) or (
         mandates[0] if mandates else None
     )
     evaluation = None
     if shown & {C.attendance, C.compliance_status, C.drug_tests}:
-        evaluation = await caseload.participant_compliance(principal, pid, start, end)
+        evaluation = await caseload.compliance_of(allowed, program, start, end)
     attendance = []
     if C.attendance in shown:
         attendance = [
             a
-            for a in await participant_attendance(principal, pid)
+            for a in await attendance_of(allowed)
             if start <= a.occurred_at.astimezone(zone).date() <= end
         ]
     tests: list = []
     every_test: list = []
     if C.drug_tests in shown:
-        every_test = await participant_tests(principal, pid)
+        every_test = await tests_of(allowed, program)
         tests = [
             t
             for t in every_test
@@ -288,7 +290,7 @@ async def _inputs(
     plan = None
     if request.kind == ReportKind.sap_followup and mandate is not None:
         plan = await followup_plans.current_plan(mandate.id)
-    history = await earlier_versions(pid, tests) if tests else {}
+    history = await earlier_versions(pid, tests, program) if tests else {}
     attendance_history = await earlier_attendance(pid, attendance) if attendance else {}
     verify_url = f"{settings.base_url}/verify/{public_id}"
     return report_context.ReportInputs(
@@ -302,7 +304,7 @@ async def _inputs(
         period_end=end,
         program=program,
         participant=person,
-        recipient=recipient,
+        recipient=planned.recipient,
         signer_name=signer["full_name"],
         signer_credentials=signer["credentials"],
         evaluation=evaluation,
@@ -324,10 +326,11 @@ class _Raced(Exception):
 
 @dataclass
 class Plan:
-    """A report request that passed validation and the consent gate."""
+    """A report request that passed validation and the consent gate, for a participant
+    the principal was authorized for once (``allowed``)."""
 
     request: ReportRequest
-    person: dict[str, Any]
+    allowed: access.ParticipantAccess
     program: dict[str, Any]
     recipient: dict[str, Any]
     decision: Decision
@@ -337,7 +340,8 @@ class Plan:
 
 async def plan(principal: Principal, participant_id: int, request: ReportRequest) -> Plan:
     """Check the request; refuse (``ConsentRefused``) without a valid consent."""
-    person = await access.participant_row(principal, participant_id)
+    allowed = await access.participant(principal, participant_id)
+    person = allowed.person
     if request.kind not in KINDS:
         raise InvalidInput([FieldError("kind", f"one of {', '.join(KINDS)}")])
     for name in ("purpose", "narrative", "fitness_statement"):
@@ -351,11 +355,10 @@ async def plan(principal: Principal, participant_id: int, request: ReportRequest
     decision = await consent_decision(person, request.kind, recipient, request.purpose, today)
     if not decision.allowed:
         raise ConsentRefused(decision.missing)
-    return Plan(request, person, program, recipient, decision, start, end)
+    return Plan(request, allowed, program, recipient, decision, start, end)
 
 
 async def render_job(
-    principal: Principal,
     settings: Settings,
     planned: Plan,
     previous: dict[str, Any] | None,
@@ -363,20 +366,7 @@ async def render_job(
     version: int = 1,
 ) -> tuple[report_context.ReportInputs, RenderJob]:
     """Everything a worker needs to render and sign, as plain picklable data."""
-    inputs = await _inputs(
-        principal,
-        settings,
-        planned.person,
-        planned.program,
-        planned.recipient,
-        planned.decision,
-        planned.request,
-        planned.start,
-        planned.end,
-        previous,
-        public_id,
-        version,
-    )
+    inputs = await _inputs(settings, planned, previous, public_id, version)
     context = report_context.build(inputs, planned.decision)
     return inputs, await signing_job(settings, inputs, context)
 
@@ -410,10 +400,13 @@ async def generate(
     request: ReportRequest,
     origin: str = "",
 ) -> ReportView:
-    """Render, sign and store a report; refuse (``ConsentRefused``) without a valid consent."""
-    return await get_report(
-        principal, await sign(principal, settings, participant_id, request, origin)
-    )
+    """Render, sign and store a report; refuse (``ConsentRefused``) without a valid consent.
+    The participant is authorized and read once, by ``plan``."""
+    planned = await plan(principal, participant_id, request)
+    report_id = await _sign_planned(principal, settings, planned, origin)
+    row = await Report.select().where(Report.id == report_id).first()
+    zones = {planned.allowed.id: planned.program["time_zone"]}
+    return (await _views([row], zones))[0]
 
 
 async def sign(
@@ -424,30 +417,34 @@ async def sign(
     origin: str = "",
 ) -> int:
     """``generate`` without reading the new report back: its id (a batch needs no view)."""
-    planned = await plan(principal, participant_id, request)
-    key = (participant_id, request.kind, planned.start, planned.end, planned.recipient["id"])
+    return await _sign_planned(
+        principal, settings, await plan(principal, participant_id, request), origin
+    )
+
+
+async def _sign_planned(
+    principal: Principal, settings: Settings, planned: Plan, origin: str
+) -> int:
+    request = planned.request
+    key = Lineage(
+        planned.allowed.id, request.kind, planned.start, planned.end, planned.recipient["id"]
+    )
     # Versions of one report are made one at a time in this process: ten clicks at once
     # then wait their turn instead of racing and re-rendering. Another process (a batch
     # from the shell) can still race; the retries below settle that.
     async with _LINEAGES.hold(key):
-        return await _generate(principal, settings, planned, request, origin)
+        return await _generate(principal, settings, planned, key, origin)
 
 
 async def _generate(
-    principal: Principal,
-    settings: Settings,
-    planned: Plan,
-    request: ReportRequest,
-    origin: str,
+    principal: Principal, settings: Settings, planned: Plan, key: Lineage, origin: str
 ) -> int:
-    key = Lineage(
-        planned.person["id"], request.kind, planned.start, planned.end, planned.recipient["id"]
-    )
+    request = planned.request
 
     async def make(
         previous: dict[str, Any] | None, public_id: str, version: int
     ) -> tuple[report_context.ReportInputs, RenderJob]:
-        return await render_job(principal, settings, planned, previous, public_id, version)
+        return await render_job(settings, planned, previous, public_id, version)
 
     return await produce(
         principal,
@@ -569,7 +566,9 @@ async def _record(
     return row.id
 
 
-async def _views(rows: list[dict[str, Any]]) -> list[ReportView]:
+async def _views(
+    rows: list[dict[str, Any]], zones: dict[int, str] | None = None
+) -> list[ReportView]:
     names = {
         r["id"]: r["name"]
         for r in await Recipient.select(Recipient.id, Recipient.name).where(
@@ -582,7 +581,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[ReportView]:
             Report.id.is_in([r["supersedes"] for r in rows if r["supersedes"]] or [0])
         )
     }
-    stale = await corrections_since(rows)
+    stale = await corrections_since(rows, zones)
     return [
         ReportView(
             id=r["id"],
