@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from compliance import audit, db
+from compliance import audit, database_copy, db
 from compliance.reporting import store
 from compliance.settings import Settings
 
@@ -81,8 +81,8 @@ def backup(settings: Settings, destination: Path) -> Manifest:
     _audit_checkpoint(settings)
     audit_items = _copy_var(settings.var_dir, destination / "var", AUDIT_ITEMS)
     try:
-        database = db.snapshot_to(settings.database, destination)
-    except db.CopyFailed as exc:
+        database = database_copy.snapshot_to(settings.database, destination)
+    except database_copy.CopyFailed as exc:
         raise BackupError(str(exc)) from None
     reports = _copy_store(settings.reports_dir, destination / "reports")
     var = _copy_var(settings.var_dir, destination / "var") + audit_items
@@ -138,8 +138,8 @@ def restore(settings: Settings, source: Path) -> Manifest:
     if any(store.stored_files(settings.reports_dir)):
         raise BackupError(f"{settings.reports_dir} already holds reports; restore into a new one")
     try:
-        db.restore_from(source / manifest.database, settings.database)
-    except db.CopyFailed as exc:
+        database_copy.restore_from(source / manifest.database, settings.database)
+    except database_copy.CopyFailed as exc:
         raise BackupError(str(exc)) from None
     _copy_store(source / "reports", settings.reports_dir)
     _copy_var(source / "var", settings.var_dir, VAR_ITEMS + AUDIT_ITEMS)

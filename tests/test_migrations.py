@@ -4,7 +4,7 @@ import pytest
 from piccolo.apps.migrations.tables import Migration
 from piccolo.table import Table
 
-from compliance import db
+from compliance import db, migration_runner
 from compliance.settings import parse_database_url
 from compliance.tables import ALL_TABLES
 from compliance.tables.keys import UNIQUE_KEYS
@@ -32,11 +32,11 @@ async def test_migrations_apply_from_empty_and_match_every_table(fresh_database_
     db.prepare_sqlite(target)
     await db.open_pool(engine, 2)
     try:
-        assert len(await db.pending_migrations(engine)) == MIGRATIONS
-        applied = await db.migrate(engine)
+        assert len(await migration_runner.pending_migrations(engine)) == MIGRATIONS
+        applied = await migration_runner.migrate(engine)
         assert len(applied) == MIGRATIONS
-        assert await db.pending_migrations(engine) == []
-        assert await db.migrate(engine) == []  # a second run is a no-op
+        assert await migration_runner.pending_migrations(engine) == []
+        assert await migration_runner.migrate(engine) == []  # a second run is a no-op
         for table in ALL_TABLES:
             expected = {c._meta.db_column_name: c._meta.null for c in table._meta.columns}
             expected[table._meta.primary_key._meta.db_column_name] = False
@@ -56,12 +56,12 @@ async def test_failed_migration_leaves_nothing_behind(fresh_database_url: str) -
         # A stray table named like one of ours makes CREATE TABLE fail part-way.
         await engine.run_ddl('CREATE TABLE "violation" ("id" INTEGER PRIMARY KEY)')
         with pytest.raises(Exception, match="violation"):
-            await db.migrate(engine)
+            await migration_runner.migrate(engine)
         assert await Migration.table_exists() is False or await Migration.count() == 0
         for table in ALL_TABLES:
             if table._meta.tablename != "violation":
                 assert not await table.table_exists(), f"{table.__name__} was left behind"
-        assert len(await db.pending_migrations(engine)) == MIGRATIONS
+        assert len(await migration_runner.pending_migrations(engine)) == MIGRATIONS
     finally:
         await db.close_pool(engine)
 

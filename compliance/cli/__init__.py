@@ -3,54 +3,22 @@ our commands added. Operator errors print one line and exit non-zero, never a tr
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
 
 import click
 
-from compliance import db
-from compliance.settings import Settings, SettingsError, load_settings, require_own_secrets
-
-EXIT_SETTINGS = 2
-EXIT_UNAVAILABLE = 1
-
-
-class OperatorError(Exception):
-    """A request the operator can fix; printed as its message alone."""
-
-
-def fail(message: str, code: int = EXIT_UNAVAILABLE) -> NoReturn:
-    click.echo(f"compliance: error: {message}", err=True)
-    sys.exit(code)
-
-
-def settings_or_exit() -> Settings:
-    """The settings, with the audit trail's key and files configured from them."""
-    from compliance import audit
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        fail(str(exc), EXIT_SETTINGS)
-    audit.configure(settings)
-    return settings
-
-
-def run_async(factory: Callable[[], Any]) -> Any:
-    try:
-        return asyncio.run(factory())
-    except db.DatabaseUnavailable as exc:
-        fail(f"DATABASE_URL: {exc}")
-    except Exception as exc:  # an operator sees one line; the class names the kind
-        from compliance.accounts import AccountError
-
-        if isinstance(exc, AccountError | OperatorError):
-            fail(str(exc))
-        first = (str(exc).strip().splitlines() or [""])[0]
-        fail(f"{exc.__class__.__name__}: {first}")
+from compliance import db, migration_runner
+from compliance.cli.reports_and_backups import COMMANDS
+from compliance.cli.support import (
+    EXIT_SETTINGS,
+    OperatorError,
+    fail,
+    run_async,
+    settings_or_exit,
+    with_database,
+)
+from compliance.settings import Settings, SettingsError, require_own_secrets
 
 
 def preflight(settings: Settings) -> None:
@@ -58,7 +26,7 @@ def preflight(settings: Settings) -> None:
 
     async def check() -> list[str]:
         await db.check_reachable(settings.database)
-        return await db.pending_migrations(db.create_engine(settings.database))
+        return await migration_runner.pending_migrations(db.create_engine(settings.database))
 
     pending = run_async(check)
     if pending:
@@ -111,8 +79,8 @@ def migrate_command(check: bool) -> None:
         await db.check_reachable(settings.database)
         engine = db.create_engine(settings.database)
         if check:
-            return await db.pending_migrations(engine)
-        return await db.migrate(engine)
+            return await migration_runner.pending_migrations(engine)
+        return await migration_runner.migrate(engine)
 
     names = run_async(go)
     target = settings.database.display
@@ -140,7 +108,7 @@ def demo_command(if_empty: bool) -> None:
         await db.check_reachable(settings.database)
         engine = db.create_engine(settings.database)
         db.bind(engine)
-        if await db.pending_migrations(engine):
+        if await migration_runner.pending_migrations(engine):
             raise db.DatabaseUnavailable("migrations pending; run `compliance migrate` first")
         return await demo.load_demo(if_empty=if_empty)
 
@@ -214,15 +182,6 @@ def users_group() -> None:
     """Staff accounts."""
 
 
-def _with_database(settings: Settings, work: Callable[[], Any]) -> Any:
-    async def go() -> Any:
-        await db.check_reachable(settings.database)
-        db.bind(db.create_engine(settings.database, must_exist=True))
-        return await work()
-
-    return run_async(go)
-
-
 @users_group.command("create")
 @click.option("--email", required=True)
 @click.option("--name", "full_name", required=True, help="Full name, as on signed reports.")
@@ -259,7 +218,7 @@ def users_create_command(
             credentials=credentials,
         )
 
-    _with_database(settings, work)
+    with_database(settings, work)
     click.echo(f"created {role} {accounts.normalise_email(email)}")
 
 
@@ -284,7 +243,7 @@ def users_list_command() -> None:
             )
         return lines
 
-    for line in _with_database(settings, work):
+    for line in with_database(settings, work):
         click.echo(line)
 
 
@@ -295,7 +254,7 @@ def users_deactivate_command(email: str) -> None:
     from compliance import accounts
 
     settings = settings_or_exit()
-    _with_database(settings, lambda: accounts.set_active(email, False))
+    with_database(settings, lambda: accounts.set_active(email, False))
     click.echo(f"deactivated {accounts.normalise_email(email)}")
 
 
@@ -344,7 +303,7 @@ def programs_create_command(
             await audit.record("program.create", audit.CLI, "program", program.id)
             return program.id
 
-    program_id = _with_database(settings, work)
+    program_id = with_database(settings, work)
     click.echo(f"created program {code.upper()} (id {program_id})")
 
 
@@ -358,7 +317,7 @@ def programs_list_command() -> None:
     async def work() -> list[dict]:
         return await Program.select().order_by(Program.code)
 
-    for p in _with_database(settings, work):
+    for p in with_database(settings, work):
         click.echo(f"{p['code']:<16} {p['time_zone']:<24} {p['name']}")
 
 
@@ -379,8 +338,6 @@ def main(argv: list[str] | None = None) -> None:
     # Litestar's group builds the app before any command runs, so a bad setting must be
     # caught here to stay one line instead of a traceback.
     settings = settings_or_exit()
-    from compliance.report_commands import COMMANDS
-
     ours = {c.name: c for c in (*OWN_COMMANDS, *COMMANDS)}
     if args and args[0] in ours:
         # Our commands need no app: skipping Litestar's group (which imports and builds

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from compliance.cli import OperatorError, _with_database, fail, settings_or_exit
+from compliance.cli.support import OperatorError, fail, settings_or_exit, with_database
 
 EXIT_SUPERSEDED = 3
 EXIT_REVOKED = 4
@@ -36,7 +36,7 @@ def verify_command(pdf: Path) -> None:
 
     settings = settings_or_exit()
     content = pdf.read_bytes()
-    verdict = _with_database(
+    verdict = with_database(
         settings, lambda: verification.verify_bytes(content, settings.reports_dir)
     )
     check = signing.check_signature(content, signing.signing_config(settings))
@@ -145,7 +145,7 @@ def batch_command(
                 lambda done, total: bar.update(task, completed=done, total=total),
             )
 
-    result = _with_database(settings, work)
+    result = with_database(settings, work)
     click.echo(f"signed {len(result.made)} report(s); {len(result.failed)} failed")
     for client_id, reason in sorted(result.failed):
         click.echo(f"  {client_id}: {reason}")
@@ -171,7 +171,7 @@ def check_command() -> None:
                 lambda done, total: bar.update(task, completed=done, total=total),
             )
 
-    result = _with_database(settings, work)
+    result = with_database(settings, work)
     removed = store.sweep(settings.reports_dir)
     click.echo(f"{result.intact} of {result.reports} report(s) intact in {settings.reports_dir}")
     for report_id, rel in result.missing:
