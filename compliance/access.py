@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from compliance.accounts import Principal
 from compliance.tables import Participant, Program
@@ -65,10 +66,16 @@ async def program_options(principal: Principal) -> list[tuple[int, str]]:
     return [(r["id"], r["name"]) for r in rows]
 
 
-async def program_zone(program_id: int) -> str:
-    """The program's time zone name: staff pages show times as the program lives them."""
+async def program_tz(program_id: int) -> ZoneInfo:
+    """The program's time zone: days, weeks and times are the program's, on every page,
+    report and import (UTC for a program that does not exist, so a page still renders)."""
     row = await Program.select(Program.time_zone).where(Program.id == program_id).first()
-    return row["time_zone"] if row else "UTC"
+    return ZoneInfo(row["time_zone"] if row else "UTC")
+
+
+async def program_zone(program_id: int) -> str:
+    """``program_tz``'s name, for templates."""
+    return (await program_tz(program_id)).key
 
 
 async def participant_zone(participant_id: int) -> str:

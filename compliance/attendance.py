@@ -20,7 +20,6 @@ from compliance.local_time import spoken
 from compliance.tables import (
     Attendance,
     Participant,
-    Program,
     SessionParticipant,
     StaffUser,
     TreatmentGroup,
@@ -124,11 +123,6 @@ async def _attendance_views(rows: list[dict[str, Any]]) -> list[AttendanceView]:
         )
         for r in rows
     ]
-
-
-async def program_zone(program_id: int) -> ZoneInfo:
-    row = await Program.select(Program.time_zone).where(Program.id == program_id).first()
-    return ZoneInfo(row["time_zone"])
 
 
 # --- minutes: the one rule for pages, API and CSV import --------------------------
@@ -412,7 +406,7 @@ async def create_session(
     session_type = form.choice("session_type", SessionType)
     if session_type is SessionType.twelve_step:
         form.errors.add("session_type", "outside meetings are recorded per participant")
-    tz = await program_zone(program_id) if program_id else ZoneInfo("UTC")
+    tz = await access.program_tz(program_id) if program_id else ZoneInfo("UTC")
     now = now or datetime.now(UTC)
     starts_at = form.local_datetime("starts_at", tz, now=datetime.max.replace(tzinfo=UTC))
     if starts_at is not None and starts_at > now + MAX_AHEAD:
@@ -561,7 +555,7 @@ async def record_roster(
     still to come has no attendance yet.
     """
     session = await _session_row(principal, session_id)
-    tz = await program_zone(session["program"])
+    tz = await access.program_tz(session["program"])
     day = session["starts_at"].astimezone(tz).date()
     errors = Errors()
     if not has_started(session, now):
@@ -673,7 +667,7 @@ async def record_outside_meeting(
 ) -> AttendanceView:
     """A 12-step or similar meeting outside the program; proof is required."""
     person = await access.participant_row(principal, participant_id)
-    tz = await program_zone(person["program"])
+    tz = await access.program_tz(person["program"])
     form = Form(data)
     occurred_at = form.local_datetime("occurred_at", tz)
     minutes = form.integer("scheduled_minutes", minimum=1, maximum=MAX_SESSION_MINUTES)

@@ -28,7 +28,6 @@ from compliance import (
 )
 from compliance.accounts import Principal
 from compliance.analytes import key_resolver, panel_presets
-from compliance.attendance import program_zone
 from compliance.duplicates import DuplicateRecord
 from compliance.local_time import spoken
 from compliance.tables import Analyte, AnalyteResult, DrugTest, Participant, Program, StaffUser
@@ -326,7 +325,7 @@ async def read_test(
     """Validate a test and its results from raw input; errors collect on ``form``.
     ``kept``: the analyte keys of the version a correction starts from, which may name
     an analyte retired since."""
-    tz = await program_zone(program_id)
+    tz = await access.program_tz(program_id)
     program = await Program.select().where(Program.id == program_id).first()
     status = form.choice("collection_status", CollectionStatus) or CollectionStatus.collected
     values: dict[str, Any] = {
@@ -581,7 +580,7 @@ async def refuse_duplicate(
         return
     stored = (await current_by_key([participant_id])).get(key)
     if stored is not None and str(stored["record_uid"]) != str(record_uid):
-        raise duplicate_of(stored, key, await program_zone(program_id))
+        raise duplicate_of(stored, key, await access.program_tz(program_id))
 
 
 async def record_test(
@@ -826,7 +825,7 @@ async def add_confirmation(
     reported, by which lab, and per analyte the result, method and level. A new version
     labelled a confirmation; a note is optional, no reason is asked."""
     current, person, stored = await _version_base(principal, test_id)
-    tz = await program_zone(person["program"])
+    tz = await access.program_tz(person["program"])
     resolve_key = await key_resolver(person["program"])
     form = Form(data)
     when = form.local_datetime("confirmed_at", tz)
@@ -880,7 +879,7 @@ async def add_mro_review(
     or negative with why (a negative on a lab positive needs it: "valid prescription").
     The lab's result stays beside it; the MRO's verdict prevails in the engine."""
     current, person, stored = await _version_base(principal, test_id)
-    tz = await program_zone(person["program"])
+    tz = await access.program_tz(person["program"])
     resolve_key = await key_resolver(person["program"])
     form = Form(data)
     mro_name = form.text("mro_name", max_length=200)

@@ -536,7 +536,7 @@ async def add_session_participants(
     """Clients added to a session's roster (an ad-hoc session, or a guest at a group's
     meeting); returns everyone the roster now lists."""
     session = await get_session(principal, session_id)
-    tz = ZoneInfo(await access.program_zone(session.program_id))
+    tz = await access.program_tz(session.program_id)
     errors = Errors()
     ids = _ids(participant_ids, errors)
     await _program_people(session.program_id, ids, errors, session.starts_at.astimezone(tz).date())

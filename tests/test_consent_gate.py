@@ -233,9 +233,9 @@ def test_eap_attendance_only_does_not_cover_drug_tests() -> None:
 
     decision = decide(K.eap_status, make_recipient(), [consent], TODAY)
 
-    assert decision.covers(C.attendance)
-    assert not decision.covers(C.drug_tests)
-    assert not decision.covers(C.compliance_status)
+    assert C.attendance in decision.categories
+    assert C.drug_tests not in decision.categories
+    assert C.compliance_status not in decision.categories
 
 
 # --- refused ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ set of consents filtered its own way.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -94,15 +94,6 @@ class Decision:
     purpose: str = ""
     missing: tuple[str, ...] = ()  # why not, one plain sentence each
     scope: str = ""  # the consent's scope as printed on the report
-
-    def covers(self, category: str) -> bool:
-        return category in self.categories
-
-
-@dataclass
-class _Candidate:
-    consent: Mapping[str, Any]
-    problems: list[str] = field(default_factory=list)
 
 
 def _names_recipient(consent: Mapping[str, Any], recipient: Mapping[str, Any]) -> bool:

@@ -631,20 +631,6 @@ async def participant_reports(principal: Principal, participant_id: int) -> list
     return await _views(rows)
 
 
-async def recipient_options(principal: Principal, participant_id: int) -> list[tuple[int, str]]:
-    """Active recipients of the participant's program, for the report form."""
-    person = await access.participant_row(principal, participant_id)
-    rows = (
-        await Recipient.select(Recipient.id, Recipient.name, Recipient.organisation)
-        .where((Recipient.program == person["program"]) & Recipient.active.eq(True))
-        .order_by(Recipient.name)
-    )
-    return [
-        (r["id"], r["name"] + (f" ({r['organisation']})" if r["organisation"] else ""))
-        for r in rows
-    ]
-
-
 async def report_pdf(
     principal: Principal, settings: Settings, report_id: int
 ) -> tuple[ReportView, bytes]:
