@@ -38,6 +38,7 @@ from compliance.web import (
     compliance_api,
     disclosures,
     docs_assets,
+    drug_test_pages,
     drug_tests_api,
     errors,
     followup_plan_pages,
@@ -48,21 +49,20 @@ from compliance.web import (
     home,
     imports,
     links,
+    mandates_consents_api,
     nesting,
     openapi_types,
     participants,
     policy_pages,
-    records_pages,
     redact,
     referral_pages,
-    referrals_api,
     report_versions,
     reports,
     set_password,
 )
 from compliance.web.csrf import SessionCSRFMiddleware
 from compliance.web.headers import security_headers
-from compliance.web.sessions import SESSION_COOKIE, session_config
+from compliance.web.sign_in_sessions import SESSION_COOKIE, session_config
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -148,10 +148,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *participants.ROUTES,
             *attendance_api.ROUTES,
             *attendance_pages.ROUTES,
-            *records_pages.ROUTES,
+            *drug_test_pages.ROUTES,
             *referral_pages.ROUTES,
             *drug_tests_api.ROUTES,
-            *referrals_api.ROUTES,
+            *mandates_consents_api.ROUTES,
             *imports.ROUTES,
             *analytes.ROUTES,
             *admin_api.ROUTES,

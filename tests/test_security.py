@@ -23,7 +23,7 @@ from compliance.settings import Settings, load_settings
 from compliance.tables import ALL_TABLES, AuditEvent, Consent
 from compliance.web.auth import safe_next
 from compliance.web.links import UNLOCK_COOKIE
-from compliance.web.sessions import SESSION_MAX_AGE, SIGNED_IN_AT
+from compliance.web.sign_in_sessions import SESSION_MAX_AGE, SIGNED_IN_AT
 from tests.conftest import settings_env
 from tests.staff import PASSWORD, World, csrf_token, make_world, sign_in
 from tests.test_access_matrix import (

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from litestar import Request, Response, delete, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_401_UNAUTHORIZED
@@ -24,7 +24,7 @@ from compliance.accounts import Principal
 from compliance.web.errors import documented
 from compliance.web.home import STAFF_HOME
 from compliance.web.page import Page
-from compliance.web.sessions import ROTATE_KEY, SIGNED_IN_AT, within_lifetime
+from compliance.web.sign_in_sessions import ROTATE_KEY, SIGNED_IN_AT, within_lifetime
 
 USER_KEY = "user_id"
 
@@ -54,11 +54,6 @@ async def provide_optional_principal(request: Request) -> Principal | None:
         return await provide_principal(request)
     except NotAuthorizedException:
         return None
-
-
-def require_admin(principal: Principal) -> None:
-    if not principal.is_admin:
-        raise PermissionDeniedException("administrators only")
 
 
 def safe_next(target: str | None) -> str:

@@ -15,8 +15,8 @@ from compliance.accounts import Principal
 from compliance.analytes import panel_presets
 from compliance.tables import Analyte
 from compliance.vocabulary import CollectionStatus, SpecimenType, TestReason
+from compliance.web.drug_test_pages import beside
 from compliance.web.page import Page
-from compliance.web.records_pages import beside
 
 # The screen column: blank means "not marked" (negative when "all negative" is chosen).
 SCREEN_CHOICES = [

@@ -1,4 +1,5 @@
-"""Server-side staff sessions: the cookie holds a random id, the data stays on the server.
+"""Server-side sign-in sessions (a staff member's login, not the treatment sessions of
+web/attendance_api.py): the cookie holds a random id, the data stays on the server.
 
 The session id is replaced at sign-in (so an id planted before sign-in is worthless)
 and deleted at sign-out. Anonymous visitors get no session at all: no cookie, no file.
