@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
-from compliance.intake.hl7_results import parse_hl7_results
+from compliance.intake.hl7 import parse_hl7_results
 from compliance.intake.records import DrugTestRecord, ParseResult
 from compliance.tables import AnalyteResult, DrugTest
 from tests.staff import World, make_world, sign_in

@@ -36,7 +36,7 @@ from compliance.analytes import VALIDITY_CODES
 from compliance.drug_tests import NUMERIC_DIGITS, collection_before_call
 from compliance.intake import import_words as words
 from compliance.intake.csv_files import csv_kind, parse_attendance_csv, parse_drug_test_csv
-from compliance.intake.hl7_results import parse_hl7_results
+from compliance.intake.hl7 import parse_hl7_results
 from compliance.intake.identity import CSV_FIELDS, HL7_FIELDS, IdentityMismatch, check_identity
 from compliance.intake.records import (
     AttendanceRecord,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance.intake.hl7_results import parse_hl7_results
+from compliance.intake.hl7 import parse_hl7_results
 from compliance.intake.records import (
     AnalyteRecord,
     DrugTestRecord,
