@@ -20,10 +20,9 @@ from compliance.accounts import Principal
 from compliance.admin import StaffInvitation
 from compliance.settings import Settings
 from compliance.tables import Program, StaffInvite
-from compliance.validation import InvalidInput
 from compliance.vocabulary import Role
 from compliance.web.auth import origin_of
-from compliance.web.errors import field_errors
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 SHOWN_ONCE = "invite_shown_once"
@@ -117,13 +116,11 @@ class AdminPages(Controller):
     ) -> Template | Redirect:
         admin.require_admin(principal)
         values = _account_form(data, await _programs(principal))
-        try:
-            made = await admin.invite_staff(
-                principal, _settings(request), values, origin_of(request)
-            )
-        except InvalidInput as exc:
-            return await self._invite_form(principal, values, field_errors(exc), 422)
-        return _show_once(request, made)
+        return await submit(
+            admin.invite_staff(principal, _settings(request), values, origin_of(request)),
+            lambda made: _show_once(request, made),
+            lambda errors: self._invite_form(principal, values, errors, 422),
+        )
 
     @get("/staff/invites/{invite_id:int}")
     async def invited(

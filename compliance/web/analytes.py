@@ -27,9 +27,9 @@ from compliance import access, analytes
 from compliance.accounts import Principal
 from compliance.analytes import CodeMapOutcome, CodeMapProblem, program_catalogue
 from compliance.tables import Program
-from compliance.validation import InvalidInput
 from compliance.web.auth import origin_of
-from compliance.web.errors import documented, field_errors, response_spec
+from compliance.web.errors import documented, response_spec
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 NOTICE = "analytes_notice"
@@ -289,28 +289,33 @@ class AnalytePages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
         """Map one lab code."""
-        try:
-            await analytes.add_code(principal, program_id, data, origin_of(request))
-        except InvalidInput as exc:
-            return await self._show(
-                principal, program_id, 422, code_values=data, code_errors=field_errors(exc)
-            )
-        system, code = data["coding_system"].upper(), data["code"].upper()
-        return self._done(request, program_id, f"{system} {code} is mapped.")
+        system, code = data.get("coding_system", "").upper(), data.get("code", "").upper()
+        mapped = f"{system} {code} is mapped."
+        return await submit(
+            analytes.add_code(principal, program_id, data, origin_of(request)),
+            lambda _: self._done(request, program_id, mapped),
+            lambda errors: self._show(
+                principal, program_id, 422, code_values=data, code_errors=errors
+            ),
+        )
 
     @post("/new", status_code=303, media_type=MediaType.HTML)
     async def add_analyte(
         self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
     ) -> Any:
         values = _form_values(await request.form())
-        try:
-            made = await analytes.add_analyte(principal, program_id, values, origin_of(request))
-        except InvalidInput as exc:
-            return await self._show(
-                principal, program_id, 422, new_values=values, new_errors=field_errors(exc)
-            )
-        what = "immunoassay class" if made["kind"] == "class" else "analyte"
-        return self._done(request, program_id, f"{made['name']} is added as an {what}.")
+
+        def added(made: dict[str, Any]) -> Redirect:
+            what = "immunoassay class" if made["kind"] == "class" else "analyte"
+            return self._done(request, program_id, f"{made['name']} is added as an {what}.")
+
+        return await submit(
+            analytes.add_analyte(principal, program_id, values, origin_of(request)),
+            added,
+            lambda errors: self._show(
+                principal, program_id, 422, new_values=values, new_errors=errors
+            ),
+        )
 
     @post("/retire", status_code=303)
     async def retire(
@@ -340,14 +345,12 @@ class AnalytePages(Controller):
         data: dict[str, str],
         active: bool,
     ) -> Any:
-        try:
-            row = await analytes.set_analyte_active(
-                principal, program_id, data, active, origin_of(request)
-            )
-        except InvalidInput as exc:
-            return await self._show(principal, program_id, 422, retire_errors=field_errors(exc))
         said = "back in use" if active else "retired: kept on past records, gone from new entry"
-        return self._done(request, program_id, f"{row['name']} is {said}.")
+        return await submit(
+            analytes.set_analyte_active(principal, program_id, data, active, origin_of(request)),
+            lambda row: self._done(request, program_id, f"{row['name']} is {said}."),
+            lambda errors: self._show(principal, program_id, 422, retire_errors=errors),
+        )
 
     @post("/code-map", status_code=200, media_type=MediaType.HTML)
     async def preview_map(

@@ -25,10 +25,9 @@ from compliance.attendance import ATTENDED, LATE, LEFT_EARLY, judge_minutes, rec
 from compliance.local_time import spoken
 from compliance.participants import ParticipantView
 from compliance.tables import Program
-from compliance.validation import InvalidInput
 from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
-from compliance.web.errors import field_errors
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 PAGE = 100  # sessions a page; older ones are a link away
@@ -103,11 +102,11 @@ class SessionPages(Controller):
         principal: NamedDependency[Principal],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        try:
-            view = await attendance.create_session(principal, data, origin_of(request))
-        except InvalidInput as exc:
-            return await self._new(principal, data, field_errors(exc), status=422)
-        return Redirect(f"/sessions/{view.id}", status_code=303)
+        return await submit(
+            attendance.create_session(principal, data, origin_of(request)),
+            lambda view: Redirect(f"/sessions/{view.id}", status_code=303),
+            lambda errors: self._new(principal, data, errors, status=422),
+        )
 
     @get("/minutes.js", media_type="text/javascript")
     async def script(self, principal: NamedDependency[Principal]) -> Response[str]:
@@ -221,25 +220,24 @@ class SessionPages(Controller):
                 }
             )
             order.append(p.id)
-        try:
-            result = await attendance.record_roster(
+
+        def saved(result: Any) -> Redirect:
+            request.session[SAVED] = {
+                "session_id": session_id,
+                "text": f"Saved: {result.created} recorded, {result.corrected} corrected, "
+                f"{result.unchanged} unchanged.",
+            }
+            return Redirect(f"/sessions/{session_id}", status_code=303)
+
+        return await submit(
+            attendance.record_roster(
                 principal, session_id, entries, origin_of(request), reason=data.get("reason", "")
-            )
-        except InvalidInput as exc:
-            # Entry errors are numbered by submitted entry; name them by person instead.
-            mapped = {}
-            for name, reason in field_errors(exc).items():
-                if name.startswith("entries["):
-                    n = int(name[8 : name.index("]")])
-                    name = f"entries[{order[n]}]" + name[name.index("]") + 1 :]
-                mapped[name] = reason
-            return await self._roster(request, principal, session_id, data, mapped, status=422)
-        request.session[SAVED] = {
-            "session_id": session_id,
-            "text": f"Saved: {result.created} recorded, {result.corrected} corrected, "
-            f"{result.unchanged} unchanged.",
-        }
-        return Redirect(f"/sessions/{session_id}", status_code=303)
+            ),
+            saved,
+            lambda errors: self._roster(
+                request, principal, session_id, data, _by_person(errors, order), status=422
+            ),
+        )
 
     @post("/{session_id:int}/participants", status_code=303)
     async def add_participants(
@@ -250,13 +248,24 @@ class SessionPages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
         chosen = [k.removeprefix("add-") for k in data if k.startswith("add-")]
-        try:
-            await groups.add_session_participants(principal, session_id, chosen, origin_of(request))
-        except InvalidInput as exc:
-            return await self._roster(
-                request, principal, session_id, None, {}, status=422, added_errors=field_errors(exc)
-            )
-        return Redirect(f"/sessions/{session_id}", status_code=303)
+        return await submit(
+            groups.add_session_participants(principal, session_id, chosen, origin_of(request)),
+            lambda _: Redirect(f"/sessions/{session_id}", status_code=303),
+            lambda errors: self._roster(
+                request, principal, session_id, None, {}, status=422, added_errors=errors
+            ),
+        )
+
+
+def _by_person(errors: dict[str, str], order: list[int]) -> dict[str, str]:
+    """Entry errors are numbered by submitted entry; name them by person instead."""
+    mapped = {}
+    for name, reason in errors.items():
+        if name.startswith("entries["):
+            n = int(name[8 : name.index("]")])
+            name = f"entries[{order[n]}]" + name[name.index("]") + 1 :]
+        mapped[name] = reason
+    return mapped
 
 
 async def _session_list(
@@ -506,13 +515,11 @@ class AttendancePages(Controller):
         attendance_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        try:
-            view = await attendance.correct_attendance(
-                principal, attendance_id, data, origin_of(request)
-            )
-        except InvalidInput as exc:
-            return await self._show(principal, attendance_id, data, field_errors(exc), status=422)
-        return Redirect(f"/attendance/{view.id}", status_code=303)
+        return await submit(
+            attendance.correct_attendance(principal, attendance_id, data, origin_of(request)),
+            lambda view: Redirect(f"/attendance/{view.id}", status_code=303),
+            lambda errors: self._show(principal, attendance_id, data, errors, status=422),
+        )
 
 
 ROUTES = [SessionPages, AttendancePages]

@@ -19,10 +19,9 @@ from compliance.access import program_zone
 from compliance.accounts import Principal
 from compliance.drug_tests import DrugTestView
 from compliance.reporting import drug_test_rows
-from compliance.validation import InvalidInput
 from compliance.vocabulary import AnalyteOutcome, CollectionStatus
 from compliance.web.auth import origin_of
-from compliance.web.errors import field_errors
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 OUTCOMES = [("", "")] + [(o.value, o.value.replace("_", " ")) for o in AnalyteOutcome]
@@ -115,6 +114,11 @@ def _row_errors(errors: dict[str, str], sent: list[dict[str, str]]) -> dict[str,
     return rows
 
 
+def _to_version(view: DrugTestView) -> Redirect:
+    """The test's page, at the version just stored."""
+    return Redirect(f"/drug-tests/{view.id}", status_code=303)
+
+
 class DrugTestPages(Controller):
     path = "/drug-tests"
     include_in_schema = False
@@ -175,19 +179,18 @@ class DrugTestPages(Controller):
         sent: list[dict[str, str]],
         action: Callable[..., Any],
     ) -> Any:
-        try:
-            view = await action(principal, test_id, {**data, "results": sent}, origin_of(request))
-        except InvalidInput as exc:
-            errors = field_errors(exc)
-            return await self._show(
+        return await submit(
+            action(principal, test_id, {**data, "results": sent}, origin_of(request)),
+            _to_version,
+            lambda errors: self._show(
                 principal,
                 test_id,
                 failed=failed,
                 values=data,
                 errors=errors,
                 row_errors=_row_errors(errors, sent),
-            )
-        return Redirect(f"/drug-tests/{view.id}", status_code=303)
+            ),
+        )
 
     @post("/{test_id:int}/confirmation", status_code=303)
     async def confirm(
@@ -243,13 +246,13 @@ class DrugTestPages(Controller):
         }
         if "notes" in data:
             values["notes"] = data["notes"]
-        try:
-            view = await drug_tests.correct_test(principal, test_id, values, origin_of(request))
-        except InvalidInput as exc:
-            return await self._show(
-                principal, test_id, failed="correct", values=data, errors=field_errors(exc)
-            )
-        return Redirect(f"/drug-tests/{view.id}", status_code=303)
+        return await submit(
+            drug_tests.correct_test(principal, test_id, values, origin_of(request)),
+            _to_version,
+            lambda errors: self._show(
+                principal, test_id, failed="correct", values=data, errors=errors
+            ),
+        )
 
 
 ROUTES = [DrugTestPages]

@@ -15,11 +15,10 @@ from compliance import access, followup_plans, mandates, participants
 from compliance.accounts import Principal
 from compliance.followup_plans import FollowUpPlanView
 from compliance.mandates import MandateView
-from compliance.validation import InvalidInput
 from compliance.versioning import StaleVersion
 from compliance.vocabulary import FollowUpSubstances, ReferralSource
 from compliance.web.auth import origin_of
-from compliance.web.errors import field_errors
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 FIELDS = (
@@ -118,15 +117,20 @@ class FollowUpPlanPages(Controller):
         # An unticked box sends nothing: that is a "no", not "as the regulation says".
         values["directly_observed"] = "true" if form.get("directly_observed") else "false"
         data = {k: v for k, v in values.items() if v != ""}
-        try:
-            plan = await followup_plans.set_plan(principal, mandate_id, data, origin_of(request))
-        except InvalidInput as exc:
-            return await self._page(principal, mandate_id, values, field_errors(exc), 422)
-        except StaleVersion as exc:
-            return await self._page(principal, mandate_id, None, {}, 409, str(exc))
-        mandate = await mandates.get_mandate(principal, plan.mandate_id)
-        return Redirect(
-            f"/participants/{mandate.participant_id}#plan-{mandate.id}", status_code=303
+
+        async def to_plan(plan: Any) -> Redirect:
+            mandate = await mandates.get_mandate(principal, plan.mandate_id)
+            return Redirect(
+                f"/participants/{mandate.participant_id}#plan-{mandate.id}", status_code=303
+            )
+
+        return await submit(
+            followup_plans.set_plan(principal, mandate_id, data, origin_of(request)),
+            to_plan,
+            lambda errors: self._page(principal, mandate_id, values, errors, 422),
+            others={
+                StaleVersion: lambda exc: self._page(principal, mandate_id, None, {}, 409, str(exc))
+            },
         )
 
 

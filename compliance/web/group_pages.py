@@ -20,7 +20,7 @@ from compliance.groups import DAY_WORDS, GroupView
 from compliance.validation import FieldError, InvalidInput
 from compliance.vocabulary import SessionType, Weekday
 from compliance.web.auth import origin_of
-from compliance.web.errors import field_errors
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 TYPE_OPTIONS = [(t.value, t.value) for t in SessionType if t is not SessionType.twelve_step]
@@ -79,11 +79,11 @@ class GroupPages(Controller):
         principal: NamedDependency[Principal],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        try:
-            group = await groups.create_group(principal, _group_data(data), origin_of(request))
-        except InvalidInput as exc:
-            return await self._new(principal, data, field_errors(exc), status=422)
-        return Redirect(f"/groups/{group.id}", status_code=303)
+        return await submit(
+            groups.create_group(principal, _group_data(data), origin_of(request)),
+            lambda group: Redirect(f"/groups/{group.id}", status_code=303),
+            lambda errors: self._new(principal, data, errors, status=422),
+        )
 
     @get("/{group_id:int}")
     async def show(
@@ -140,11 +140,11 @@ class GroupPages(Controller):
         group_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        try:
-            await groups.update_group(principal, group_id, _group_data(data), origin_of(request))
-        except InvalidInput as exc:
-            return await self._show(principal, group_id, "edit", data, field_errors(exc))
-        return Redirect(f"/groups/{group_id}", status_code=303)
+        return await submit(
+            groups.update_group(principal, group_id, _group_data(data), origin_of(request)),
+            lambda _: Redirect(f"/groups/{group_id}", status_code=303),
+            lambda errors: self._show(principal, group_id, "edit", data, errors),
+        )
 
     @post("/{group_id:int}/members", status_code=303)
     async def add_members(
@@ -155,11 +155,11 @@ class GroupPages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
         chosen = [k.removeprefix("add-") for k in data if k.startswith("add-")]
-        try:
-            await groups.add_members(principal, group_id, chosen, origin_of(request))
-        except InvalidInput as exc:
-            return await self._show(principal, group_id, "members", data, field_errors(exc))
-        return Redirect(f"/groups/{group_id}#members", status_code=303)
+        return await submit(
+            groups.add_members(principal, group_id, chosen, origin_of(request)),
+            lambda _: Redirect(f"/groups/{group_id}#members", status_code=303),
+            lambda errors: self._show(principal, group_id, "members", data, errors),
+        )
 
     @post("/{group_id:int}/members/{participant_id:int}/remove", status_code=303)
     async def remove_member(
@@ -182,21 +182,28 @@ class GroupPages(Controller):
     ) -> Any:
         """One day's meeting opens its roster; a week's go back to the group's list."""
         body = {k: v for k, v in data.items() if k in ("on", "week_of") and v}
-        try:
+
+        async def scheduled() -> Any:
             if data.get("kind") == "day" and not body.get("on"):
                 raise InvalidInput([FieldError("on", "choose the day of the meeting")])
-            made = await groups.schedule_sessions(principal, group_id, body, origin_of(request))
-        except InvalidInput as exc:
-            return await self._show(principal, group_id, "schedule", data, field_errors(exc))
-        if "on" in body and made.sessions:
-            return Redirect(f"/sessions/{made.sessions[0].id}", status_code=303)
-        there = len(made.sessions) - made.created
-        request.session[SCHEDULED] = {
-            "group_id": group_id,
-            "text": f"Created {made.created} session{'s' if made.created != 1 else ''} this "
-            f"week; {there} {'was' if there == 1 else 'were'} there already.",
-        }
-        return Redirect(f"/groups/{group_id}#sessions", status_code=303)
+            return await groups.schedule_sessions(principal, group_id, body, origin_of(request))
+
+        def opened(made: Any) -> Redirect:
+            if "on" in body and made.sessions:
+                return Redirect(f"/sessions/{made.sessions[0].id}", status_code=303)
+            there = len(made.sessions) - made.created
+            request.session[SCHEDULED] = {
+                "group_id": group_id,
+                "text": f"Created {made.created} session{'s' if made.created != 1 else ''} this "
+                f"week; {there} {'was' if there == 1 else 'were'} there already.",
+            }
+            return Redirect(f"/groups/{group_id}#sessions", status_code=303)
+
+        return await submit(
+            scheduled(),
+            opened,
+            lambda errors: self._show(principal, group_id, "schedule", data, errors),
+        )
 
 
 ROUTES = [GroupPages]

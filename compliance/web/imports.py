@@ -29,10 +29,11 @@ from compliance.access import program_options, require_program
 from compliance.accounts import Principal
 from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
-from compliance.validation import Form, InvalidInput
+from compliance.validation import Form
 from compliance.vocabulary import ImportKind
 from compliance.web.auth import origin_of
-from compliance.web.errors import documented, field_errors, response_spec
+from compliance.web.errors import documented, response_spec
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 KIND_LABELS = {
@@ -283,18 +284,18 @@ class ImportPages(Controller):
         raw = await request.form()
         values = {k: v for k, v in raw.items() if isinstance(v, str) and k != "_csrf_token"}
         location = values.get("location", "")
-        try:
-            await imports.confirm_identity(
+        return await submit(
+            imports.confirm_identity(
                 principal,
                 batch_id,
                 location,
                 values.get("reason", ""),
                 _uploads(request),
                 origin_of(request),
-            )
-        except InvalidInput as exc:
-            return await self._batch_page(request, principal, batch_id, field_errors(exc), values)
-        return Redirect(f"/imports/{batch_id}#identity", status_code=303)
+            ),
+            lambda _: Redirect(f"/imports/{batch_id}#identity", status_code=303),
+            lambda errors: self._batch_page(request, principal, batch_id, errors, values),
+        )
 
     @post("/{batch_id:int}/commit", status_code=303, media_type=MediaType.HTML)
     async def commit(

@@ -42,6 +42,7 @@ from compliance.vocabulary import DischargeReason, LevelOfCare
 from compliance.web import flow, followup_plan_pages
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, field_errors
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 
@@ -207,11 +208,11 @@ class ParticipantPages(Controller):
         principal: NamedDependency[Principal],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        try:
-            view = await participants.enroll(principal, data, origin_of(request))
-        except InvalidInput as exc:
-            return await self._enroll_form(principal, data, field_errors(exc), status=422)
-        return Redirect(flow.mandate_step(view.id), status_code=303)
+        return await submit(
+            participants.enroll(principal, data, origin_of(request)),
+            lambda view: Redirect(flow.mandate_step(view.id), status_code=303),
+            lambda errors: self._enroll_form(principal, data, errors, status=422),
+        )
 
     @get("/{participant_id:int}/first-report")
     async def first_report(
@@ -311,12 +312,11 @@ class ParticipantPages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
         fields = {k: v for k, v in data.items() if k in participants.EDITABLE}
-        try:
-            await participants.edit(principal, participant_id, fields, origin_of(request))
-        except InvalidInput as exc:
-            view = await participants.get_participant(principal, participant_id)
-            return await self._detail(request, principal, view, data, field_errors(exc), status=422)
-        return Redirect(f"/participants/{participant_id}", status_code=303)
+        return await submit(
+            participants.edit(principal, participant_id, fields, origin_of(request)),
+            lambda _: Redirect(f"/participants/{participant_id}", status_code=303),
+            lambda errors: self._refused(request, principal, participant_id, data, errors),
+        )
 
     @post("/{participant_id:int}/discharge", status_code=303)
     async def discharge(
@@ -326,12 +326,23 @@ class ParticipantPages(Controller):
         participant_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        try:
-            await participants.discharge(principal, participant_id, data, origin_of(request))
-        except InvalidInput as exc:
-            view = await participants.get_participant(principal, participant_id)
-            return await self._detail(request, principal, view, data, field_errors(exc), status=422)
-        return Redirect(f"/participants/{participant_id}", status_code=303)
+        return await submit(
+            participants.discharge(principal, participant_id, data, origin_of(request)),
+            lambda _: Redirect(f"/participants/{participant_id}", status_code=303),
+            lambda errors: self._refused(request, principal, participant_id, data, errors),
+        )
+
+    async def _refused(
+        self,
+        request: Request,
+        principal: Principal,
+        participant_id: int,
+        values: dict,
+        errors: dict,
+    ) -> Response[Any]:
+        """The participant's page with the refused form (edit or discharge) as sent."""
+        view = await participants.get_participant(principal, participant_id)
+        return await self._detail(request, principal, view, values, errors, status=422)
 
 
 # Participant pages kept (each a few hundred kB: views, evaluation, tables); an old

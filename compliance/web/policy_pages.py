@@ -14,9 +14,8 @@ from litestar.response import Redirect, Template
 from compliance import admin, policy
 from compliance.accounts import Principal
 from compliance.settings import Settings
-from compliance.validation import InvalidInput
 from compliance.web.auth import origin_of
-from compliance.web.errors import field_errors
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 SAVED_ONCE = "policy_saved_once"
@@ -101,20 +100,24 @@ class PolicyPages(Controller):
     ) -> Template:
         """Stores nothing: a refresh only shows the same preview again."""
         proposal = _proposal(data)
-        try:
-            found = await admin.preview_policy(principal, _settings(request), program_id, proposal)
-        except InvalidInput as exc:
-            return await self._form(principal, program_id, proposal, field_errors(exc), 422)
-        current = await admin.program_settings(principal, program_id)
-        return Page(
-            "pages/admin/policy_preview.html",
-            context={
-                "principal": principal,
-                "program": current,
-                "preview": found,
-                "proposal": proposal,
-                "zone": current.time_zone,
-            },
+
+        async def previewed(found: Any) -> Template:
+            current = await admin.program_settings(principal, program_id)
+            return Page(
+                "pages/admin/policy_preview.html",
+                context={
+                    "principal": principal,
+                    "program": current,
+                    "preview": found,
+                    "proposal": proposal,
+                    "zone": current.time_zone,
+                },
+            )
+
+        return await submit(
+            admin.preview_policy(principal, _settings(request), program_id, proposal),
+            previewed,
+            lambda errors: self._form(principal, program_id, proposal, errors, 422),
         )
 
     @post(status_code=303)
@@ -126,19 +129,23 @@ class PolicyPages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
         proposal = {**_proposal(data), "confirmation": data.get("confirmation", "")}
-        try:
-            saved = await admin.update_program_settings(
+
+        def shown_once(saved: Any) -> Redirect:
+            request.session[SAVED_ONCE] = {
+                "program_id": program_id,
+                "summary": saved.summary,
+                "recorded": saved.violations_recorded,
+                "withdrawn": saved.violations_withdrawn,
+            }
+            return Redirect(f"/admin/programs/{program_id}/policy", status_code=303)
+
+        return await submit(
+            admin.update_program_settings(
                 principal, _settings(request), program_id, proposal, origin_of(request)
-            )
-        except InvalidInput as exc:
-            return await self._form(principal, program_id, _proposal(data), field_errors(exc), 422)
-        request.session[SAVED_ONCE] = {
-            "program_id": program_id,
-            "summary": saved.summary,
-            "recorded": saved.violations_recorded,
-            "withdrawn": saved.violations_withdrawn,
-        }
-        return Redirect(f"/admin/programs/{program_id}/policy", status_code=303)
+            ),
+            shown_once,
+            lambda errors: self._form(principal, program_id, _proposal(data), errors, 422),
+        )
 
 
 ROUTES = [PolicyPages]

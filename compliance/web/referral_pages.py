@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
@@ -28,7 +28,7 @@ from compliance.accounts import Principal
 from compliance.duplicates import DuplicateRecord
 from compliance.reporting.consent_gate import CATEGORY_WORDS, PURPOSE_WORDS
 from compliance.tables import Program, Recipient
-from compliance.validation import InvalidInput, is_record_id
+from compliance.validation import is_record_id
 from compliance.vocabulary import (
     ConsentPurpose,
     InformationCategory,
@@ -40,6 +40,7 @@ from compliance.web import drug_test_form
 from compliance.web import flow as guided
 from compliance.web.auth import origin_of
 from compliance.web.errors import field_errors
+from compliance.web.forms import FieldErrors, reasons, refusal_page, submit
 from compliance.web.page import Page
 
 PHASE_ROWS = 3
@@ -125,6 +126,11 @@ def _phase_errors(errors: dict[str, str], used: list[int]) -> dict[str, str]:
     return out
 
 
+def _to_participant(view: Any) -> Redirect:
+    """The participant's page, after a change to one of their records."""
+    return Redirect(f"/participants/{view.participant_id}", status_code=303)
+
+
 class ParticipantRecordPages(Controller):
     path = "/participants/{participant_id:int}"
     include_in_schema = False
@@ -185,19 +191,22 @@ class ParticipantRecordPages(Controller):
         values, _ = await _form(request)
         in_flow = guided.in_flow(values.get("flow"))
         phases, used = _phases_from(values)
-        try:
-            view = await mandates.create_mandate(
+
+        def next_step(view: mandates.MandateView) -> Redirect:
+            if in_flow:
+                template = consent_templates.for_mandate(view)
+                return Redirect(guided.consent_step(participant_id, template), status_code=303)
+            return Redirect(f"/participants/{participant_id}", status_code=303)
+
+        return await submit(
+            mandates.create_mandate(
                 principal, participant_id, {**values, "phases": phases}, origin_of(request)
-            )
-        except InvalidInput as exc:
-            errors = _phase_errors(field_errors(exc), used)
-            return await self._mandate_form(
-                principal, participant_id, values, errors, 422, in_flow=in_flow
-            )
-        if in_flow:
-            template = consent_templates.for_mandate(view)
-            return Redirect(guided.consent_step(participant_id, template), status_code=303)
-        return Redirect(f"/participants/{participant_id}", status_code=303)
+            ),
+            next_step,
+            lambda errors: self._mandate_form(
+                principal, participant_id, values, _phase_errors(errors, used), 422, in_flow=in_flow
+            ),
+        )
 
     # --- consents ---------------------------------------------------------------
     @get("/consents/new")
@@ -292,7 +301,8 @@ class ParticipantRecordPages(Controller):
         )
         data = {**values, "information_categories": categories, "purposes": purposes}
         upload = form.get("document")
-        try:
+
+        async def store() -> None:
             # One transaction: a refused document leaves no consent behind.
             async with db.transaction():
                 view = await consents.create_consent(
@@ -308,13 +318,15 @@ class ParticipantRecordPages(Controller):
                         request.app.state.settings.var_dir / "documents",
                         origin_of(request),
                     )
-        except InvalidInput as exc:
-            return await self._consent_form(
-                principal, participant_id, data, field_errors(exc), 422, in_flow=in_flow
-            )
-        if in_flow:
-            return Redirect(guided.report_step(participant_id), status_code=303)
-        return Redirect(f"/participants/{participant_id}", status_code=303)
+
+        after = guided.report_step(participant_id) if in_flow else f"/participants/{participant_id}"
+        return await submit(
+            store(),
+            lambda _: Redirect(after, status_code=303),
+            lambda errors: self._consent_form(
+                principal, participant_id, data, errors, 422, in_flow=in_flow
+            ),
+        )
 
     # --- outside meetings and drug tests ----------------------------------------
     @post("/outside-meetings", status_code=303)
@@ -322,25 +334,19 @@ class ParticipantRecordPages(Controller):
         self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Any:
         values, _ = await _form(request)
-        try:
-            await attendance.record_outside_meeting(
-                principal, participant_id, values, origin_of(request)
-            )
-        except InvalidInput as exc:
+
+        async def refused(errors: FieldErrors) -> Response[Any]:
             person = await participants.get_participant(principal, participant_id)
-            return Page(
-                "pages/error.html",
-                status_code=422,
-                context={
-                    "principal": principal,
-                    "title": "Meeting not recorded",
-                    "message": "; ".join(
-                        f"{k.replace('_', ' ')} {v}" for k, v in field_errors(exc).items()
-                    )
-                    + f". Go back to {person.name} and try again.",
-                },
-            )
-        return Redirect(f"/participants/{participant_id}", status_code=303)
+            message = f"{reasons(errors)}. Go back to {person.name} and try again."
+            return refusal_page(principal, "Meeting not recorded", message)
+
+        return await submit(
+            attendance.record_outside_meeting(
+                principal, participant_id, values, origin_of(request)
+            ),
+            lambda _: Redirect(f"/participants/{participant_id}", status_code=303),
+            refused,
+        )
 
     @get("/drug-tests/new")
     async def new_test(
@@ -354,16 +360,17 @@ class ParticipantRecordPages(Controller):
     ) -> Any:
         values, _ = await _form(request)
         data = await drug_test_form.service_input(principal, participant_id, values)
-        try:
-            view = await drug_tests.record_test(principal, participant_id, data, origin_of(request))
-        except DuplicateRecord as exc:  # the form again, with a link to the stored test
-            return await drug_test_form.form_page(
-                principal, participant_id, values, field_errors(exc), 409, existing=exc.url
-            )
-        except InvalidInput as exc:
-            errors = field_errors(exc)
-            return await drug_test_form.form_page(principal, participant_id, values, errors, 422)
-        return Redirect(f"/drug-tests/{view.id}", status_code=303)
+        return await submit(
+            drug_tests.record_test(principal, participant_id, data, origin_of(request)),
+            lambda view: Redirect(f"/drug-tests/{view.id}", status_code=303),
+            lambda errors: drug_test_form.form_page(principal, participant_id, values, errors, 422),
+            # The form again, with a link to the stored test.
+            others={
+                DuplicateRecord: lambda exc: drug_test_form.form_page(
+                    principal, participant_id, values, field_errors(exc), 409, existing=exc.url
+                )
+            },
+        )
 
 
 class ReferralPages(Controller):
@@ -379,42 +386,24 @@ class ReferralPages(Controller):
         sequence: FromPath[int],
     ) -> Any:
         values, _ = await _form(request)
-        try:
-            view = await mandates.start_phase(
-                principal, mandate_id, sequence, values, origin_of(request)
-            )
-        except InvalidInput as exc:
-            return Page(
-                "pages/error.html",
-                status_code=422,
-                context={
-                    "principal": principal,
-                    "title": "Phase not started",
-                    "message": "; ".join(
-                        f"{k.replace('_', ' ')} {v}" for k, v in field_errors(exc).items()
-                    ),
-                },
-            )
-        return Redirect(f"/participants/{view.participant_id}", status_code=303)
+        return await submit(
+            mandates.start_phase(principal, mandate_id, sequence, values, origin_of(request)),
+            _to_participant,
+            lambda errors: refusal_page(principal, "Phase not started", reasons(errors)),
+        )
 
     @post("/consents/{consent_id:int}/revoke", status_code=303)
     async def revoke(
         self, request: Request, principal: NamedDependency[Principal], consent_id: FromPath[int]
     ) -> Any:
         values, _ = await _form(request)
-        try:
-            view = await consents.revoke_consent(principal, consent_id, values, origin_of(request))
-        except InvalidInput as exc:
-            return Page(
-                "pages/error.html",
-                status_code=422,
-                context={
-                    "principal": principal,
-                    "title": "Consent not revoked",
-                    "message": "; ".join(v for v in field_errors(exc).values()),
-                },
-            )
-        return Redirect(f"/participants/{view.participant_id}", status_code=303)
+        return await submit(
+            consents.revoke_consent(principal, consent_id, values, origin_of(request)),
+            _to_participant,
+            lambda errors: refusal_page(
+                principal, "Consent not revoked", "; ".join(errors.values())
+            ),
+        )
 
     @get("/recipients")
     async def recipients(
@@ -444,15 +433,20 @@ class ReferralPages(Controller):
     @post("/recipients", status_code=303)
     async def add_recipient(self, request: Request, principal: NamedDependency[Principal]) -> Any:
         values, _ = await _form(request)
-        try:
-            view = await consents.create_recipient(principal, values, origin_of(request))
-        except InvalidInput as exc:
-            return await self._recipients(principal, values, field_errors(exc), 422)
-        back = guided.local_path(values.get("next", ""))
-        if back:
-            joiner = "&" if "?" in back else "?"
-            return Redirect(f"{back}{joiner}recipient_id={view.id}", status_code=303)
-        return Redirect("/recipients", status_code=303)
+
+        def back_to_form(view: consents.RecipientView) -> Redirect:
+            """The form that sent here (naming the new recipient), else the list."""
+            back = guided.local_path(values.get("next", ""))
+            if back:
+                joiner = "&" if "?" in back else "?"
+                return Redirect(f"{back}{joiner}recipient_id={view.id}", status_code=303)
+            return Redirect("/recipients", status_code=303)
+
+        return await submit(
+            consents.create_recipient(principal, values, origin_of(request)),
+            back_to_form,
+            lambda errors: self._recipients(principal, values, errors, 422),
+        )
 
 
 ROUTES = [ParticipantRecordPages, ReferralPages]

@@ -16,6 +16,7 @@ from compliance.tables import Report
 from compliance.validation import InvalidInput
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 
@@ -50,9 +51,9 @@ class ReportVersionPages(Controller):
     async def remake(
         self, request: Request, principal: NamedDependency[Principal], report_id: FromPath[int]
     ) -> Redirect | Template:
-        try:
-            made = await remake(principal, _settings(request), report_id, origin_of(request))
-        except InvalidInput as exc:
+
+        async def refused(exc: InvalidInput) -> Template:
+            """Every reason (not one per field), on the page that says nothing was signed."""
             row = await Report.select(Report.participant).where(Report.id == report_id).first()
             return Page(
                 "pages/reports/refused.html",
@@ -63,7 +64,14 @@ class ReportVersionPages(Controller):
                 },
                 status_code=422,
             )
-        return Redirect(f"/participants/{made.participant_id}#report-{made.id}", status_code=303)
+
+        return await submit(
+            remake(principal, _settings(request), report_id, origin_of(request)),
+            lambda made: Redirect(
+                f"/participants/{made.participant_id}#report-{made.id}", status_code=303
+            ),
+            others={InvalidInput: refused},
+        )
 
 
 ROUTES = [ReportVersionsAPI, ReportVersionPages]
