@@ -346,15 +346,7 @@ def evaluate(
     tz = ZoneInfo(policy.time_zone)
     first_day = policy.week_starts_on
     judged_on = min(period_end, as_of)
-    by_week_att: dict[date, list[AttendanceFact]] = {}
-    for a in attendance:
-        if _day(a.occurred_at, tz) > as_of:
-            continue
-        key = _week_of(a.occurred_at, tz, first_day)
-        if key in by_week_att:
-            by_week_att[key].append(a)
-        else:
-            by_week_att[key] = [a]
+    by_week_att = _attendance_by_week(attendance, tz, first_day, as_of)
     outcomes = [o for t in tests if (o := drug_test_outcome(t, tz, policy)).day <= as_of]
     outcomes.sort(key=_OUTCOME_ORDER)
     by_week_tests: dict[date, list[DrugTestOutcome]] = {}
@@ -397,14 +389,6 @@ def evaluate(
     # A dilute or presumptive the policy does not count is neither negative nor positive.
     judged = [o for o in counted if o.outcome not in UNJUDGED or o.counts_positive]
     negatives = sum(1 for o in judged if not o.counts_positive)
-    streak = best = 0
-    for o in judged:
-        if o.counts_positive:
-            streak = 0
-        else:
-            streak += 1
-            if streak > best:
-                best = streak
     positives = [o for o in counted if o.counts_positive]
     unmet = _stepdown_unmet(weeks, judged, policy)
     current = _phase_in(ordered_phases, week_start(judged_on, first_day))
@@ -419,7 +403,7 @@ def evaluate(
         if judged
         else None,
         days_since_last_positive=(judged_on - positives[-1].day).days if positives else None,
-        longest_negative_streak=best,
+        longest_negative_streak=_longest_negative_run(judged),
         current_phase=current.name if current else None,
         meets_stepdown=not unmet,
         violations=tuple(violations),
@@ -429,6 +413,34 @@ def evaluate(
         stepdown_unmet=unmet,
         pending=tuple(o for o in counted if o.outcome == "presumptive" and not o.counts_positive),
     )
+
+
+def _attendance_by_week(
+    attendance: Iterable[AttendanceFact], tz: ZoneInfo, first_day: int, as_of: date
+) -> dict[date, list[AttendanceFact]]:
+    """Attendance known by ``as_of``, by the start of its week on the program's clock."""
+    by_week: dict[date, list[AttendanceFact]] = {}
+    for a in attendance:
+        if _day(a.occurred_at, tz) > as_of:
+            continue
+        key = _week_of(a.occurred_at, tz, first_day)
+        if key in by_week:
+            by_week[key].append(a)
+        else:
+            by_week[key] = [a]
+    return by_week
+
+
+def _longest_negative_run(judged: Sequence[DrugTestOutcome]) -> int:
+    """The most judged tests in a row, in date order, none counting as positive."""
+    streak = best = 0
+    for o in judged:
+        if o.counts_positive:
+            streak = 0
+        else:
+            streak += 1
+            best = max(best, streak)
+    return best
 
 
 _OUTCOME_ORDER = attrgetter("day", "test_id")
@@ -555,40 +567,105 @@ def _week(
     One event, one reason: hours or sessions short only by what unexcused absences cost,
     or tests short only by tests missed or refused, add no reason of their own."""
     end = start + SIX_DAYS
-    minutes = 0
-    attended_types: dict[str, int] = {}
-    excused = 0
-    absences: list[AttendanceFact] = []
+    minutes, types, excused, absences = _attended(attendance, policy)
     reasons: list[Reason] = []
-    for a in attendance:
-        status = a.status
-        if status in PRESENT_STATUSES:
-            minutes += a.minutes_attended
-            attended_types[a.session_type] = attended_types.get(a.session_type, 0) + 1
-        elif status == "absent_excused":
-            excused += 1
-            if policy.excused_absence_counts_toward_hours:
-                minutes += a.scheduled_minutes
-                attended_types[a.session_type] = attended_types.get(a.session_type, 0) + 1
-        elif status == "absent_unexcused":
-            absences.append(a)
-    absent_minutes = 0
-    absent_types: dict[str, int] = {}
-    if absences:
-        absences.sort(key=_ABSENCE_ORDER)
-        tz = ZoneInfo(policy.time_zone)
-        for a in absences:
-            day = _day(a.occurred_at, tz)
-            text, ref = _absence(a, day), f"attendance:{a.id}"
-            reasons.append(Reason(text, (ref,), "attendance", "absence", day))
-            violations.append(Violation("unexcused_absence", ref, a.occurred_at, text))
-            absent_minutes += a.scheduled_minutes
-            absent_types[a.session_type] = absent_types.get(a.session_type, 0) + 1
-    hours = _hours(minutes)
+    absent = _absences(absences, policy, reasons, violations) if absences else _NONE_ABSENT
+    collected, not_collected = _tests_taken(outcomes, reasons, violations)
     required_sessions = phase.sessions_per_week if phase else {}
     required_hours = phase.hours_per_week if phase else ZERO
     required_minutes = _minutes(required_hours)
     tests_required = phase.tests_per_week if phase else 0
+    if phase:
+        short = _attendance_short(
+            phase, minutes, types, excused, absent, required_minutes, policy, end
+        )
+        if short is not None:
+            reasons.insert(0, short)
+        if collected + not_collected < tests_required:
+            reasons.append(_tests_short(collected, tests_required, end))
+    partial = admitted_on > start or (discharged_on is not None and discharged_on < end)
+    if phase is None or (required_hours == 0 and not required_sessions and not tests_required):
+        status = "no_requirement"
+    elif partial:
+        status = "partial"
+    elif end > judged_on:
+        reasons = [r for r in reasons if r.refs]  # only what has happened yet
+        status = "non_compliant" if reasons else "in_progress"
+    else:
+        status = "non_compliant" if reasons else "compliant"
+    return WeekResult(  # positional: a caseload builds 130,000 of these
+        start,
+        end,
+        phase.name if phase else None,
+        status,
+        required_hours,
+        _hours(minutes),
+        required_sessions,
+        types,
+        excused,
+        len(absences),
+        tests_required,
+        collected,
+        tuple(outcomes),
+        tuple(reasons),
+        minutes,
+        required_minutes,
+    )
+
+
+_NONE_ABSENT: tuple[int, dict[str, int]] = (0, {})
+
+
+def _attended(
+    attendance: Sequence[AttendanceFact], policy: Policy
+) -> tuple[int, dict[str, int], int, list[AttendanceFact]]:
+    """A week's attendance tallied: the minutes and sessions that count, the excused
+    absences, and the unexcused ones (each a reason and a violation of its own)."""
+    minutes = excused = 0
+    types: dict[str, int] = {}
+    absences: list[AttendanceFact] = []
+    for a in attendance:
+        status = a.status
+        if status in PRESENT_STATUSES:
+            minutes += a.minutes_attended
+            types[a.session_type] = types.get(a.session_type, 0) + 1
+        elif status == "absent_excused":
+            excused += 1
+            if policy.excused_absence_counts_toward_hours:
+                minutes += a.scheduled_minutes
+                types[a.session_type] = types.get(a.session_type, 0) + 1
+        elif status == "absent_unexcused":
+            absences.append(a)
+    return minutes, types, excused, absences
+
+
+def _absences(
+    absences: list[AttendanceFact],
+    policy: Policy,
+    reasons: list[Reason],
+    violations: list[Violation],
+) -> tuple[int, dict[str, int]]:
+    """A reason and a violation per unexcused absence; the minutes and sessions they
+    cost (a week short by no more than that gives no second reason)."""
+    minutes = 0
+    types: dict[str, int] = {}
+    absences.sort(key=_ABSENCE_ORDER)
+    tz = ZoneInfo(policy.time_zone)
+    for a in absences:
+        day = _day(a.occurred_at, tz)
+        text, ref = _absence(a, day), f"attendance:{a.id}"
+        reasons.append(Reason(text, (ref,), "attendance", "absence", day))
+        violations.append(Violation("unexcused_absence", ref, a.occurred_at, text))
+        minutes += a.scheduled_minutes
+        types[a.session_type] = types.get(a.session_type, 0) + 1
+    return minutes, types
+
+
+def _tests_taken(
+    outcomes: Sequence[DrugTestOutcome], reasons: list[Reason], violations: list[Violation]
+) -> tuple[int, int]:
+    """(collected, missed or refused); a reason, and a violation where the kind has one,
+    for each test that counts as positive."""
     collected = not_collected = 0
     for o in outcomes:
         if o.outcome in ("missed", "refused"):
@@ -601,63 +678,47 @@ def _week(
             kind = VIOLATION_KINDS.get(o.outcome)
             if kind and o.at is not None:
                 violations.append(Violation(kind, ref, o.at, o.detail))
-    if phase:
-        # Attendance short beyond what unexcused absences explain: one sentence for the
-        # hours and sessions together (an excused absence costs both, and is one event).
-        short = []
-        if minutes + absent_minutes < required_minutes:
-            short.append(f"{hm(minutes)} of {hm(required_minutes)} required hours")
-        for kind, needed in _by_type(phase):
-            got = attended_types.get(kind, 0)
-            if got + absent_types.get(kind, 0) < needed:
-                plural = "s" if needed != 1 else ""
-                short.append(f"{got} of {needed} required {session_words(kind)} session{plural}")
-        if short:
-            why = (
-                f" ({excused} excused absence{'s' if excused != 1 else ''})"
-                if excused and not policy.excused_absence_counts_toward_hours
-                else ""
-            )
-            kind = "hours" if short[0].endswith("hours") else "sessions"
-            text = "Attended " + " and ".join(short) + why
-            reasons.insert(0, Reason(text, kind=kind, day=end))
-        if collected + not_collected < tests_required:
-            reasons.append(
-                Reason(
-                    f"{collected} of {tests_required} required drug "
-                    f"test{'s' if tests_required != 1 else ''} collected",
-                    topic="drug_tests",
-                    kind="tests_short",
-                    day=end,
-                )
-            )
-    partial = admitted_on > start or (discharged_on is not None and discharged_on < end)
-    if phase is None or (required_hours == 0 and not required_sessions and not tests_required):
-        status = "no_requirement"
-    elif partial:
-        status = "partial"
-    elif end > judged_on:
-        reasons = [r for r in reasons if r.refs]
-        status = "non_compliant" if reasons else "in_progress"
-    else:
-        status = "non_compliant" if reasons else "compliant"
-    return WeekResult(  # positional: a caseload builds 130,000 of these
-        start,
-        end,
-        phase.name if phase else None,
-        status,
-        required_hours,
-        hours,
-        required_sessions,
-        attended_types,
-        excused,
-        len(absences),
-        tests_required,
-        collected,
-        tuple(outcomes),
-        tuple(reasons),
-        minutes,
-        required_minutes,
+    return collected, not_collected
+
+
+def _attendance_short(
+    phase: Phase,
+    minutes: int,
+    types: dict[str, int],
+    excused: int,
+    absent: tuple[int, dict[str, int]],
+    required_minutes: int,
+    policy: Policy,
+    end: date,
+) -> Reason | None:
+    """Hours and sessions short beyond what unexcused absences explain, in one sentence
+    (an excused absence costs both, and is one event)."""
+    absent_minutes, absent_types = absent
+    short = []
+    if minutes + absent_minutes < required_minutes:
+        short.append(f"{hm(minutes)} of {hm(required_minutes)} required hours")
+    for kind, needed in _by_type(phase):
+        got = types.get(kind, 0)
+        if got + absent_types.get(kind, 0) < needed:
+            plural = "s" if needed != 1 else ""
+            short.append(f"{got} of {needed} required {session_words(kind)} session{plural}")
+    if not short:
+        return None
+    why = (
+        f" ({excused} excused absence{'s' if excused != 1 else ''})"
+        if excused and not policy.excused_absence_counts_toward_hours
+        else ""
+    )
+    kind = "hours" if short[0].endswith("hours") else "sessions"
+    return Reason("Attended " + " and ".join(short) + why, kind=kind, day=end)
+
+
+def _tests_short(collected: int, required: int, end: date) -> Reason:
+    return Reason(
+        f"{collected} of {required} required drug test{'s' if required != 1 else ''} collected",
+        topic="drug_tests",
+        kind="tests_short",
+        day=end,
     )
 
 
