@@ -87,6 +87,15 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
     the queries do not carry thousands of ids)."""
     if isinstance(who, list) and not who:
         return Facts(defaultdict(list), defaultdict(list), defaultdict(list))
+    return Facts(
+        await _phases(who),
+        await _attendance_facts(who, since, until),
+        await _test_facts(who, since, until),
+    )
+
+
+async def _phases(who: Who) -> dict[int, list[Phase]]:
+    """Each participant's phases, under their most recent mandate (the one that governs)."""
     mandates = (
         await Mandate.select(Mandate.id, Mandate.participant)
         .where(Mandate.participant.is_in(who))
@@ -126,18 +135,13 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
                 reqs[p["id"]],
             )
         )
-    in_period = (
-        DrugTest.participant.is_in(who)
-        & DrugTest.is_current.eq(True)
-        & (
-            ((DrugTest.collected_at >= since) & (DrugTest.collected_at < until))
-            | (
-                DrugTest.collected_at.is_null()
-                & (DrugTest.called_at >= since)
-                & (DrugTest.called_at < until)
-            )
-        )
-    )
+    return phases
+
+
+async def _attendance_facts(
+    who: Who, since: datetime, until: datetime
+) -> dict[int, list[AttendanceFact]]:
+    """Current attendance in the window, as tuples (a caseload reads 390,000 rows)."""
     attendance_rows = await db.rows(
         Attendance.select(
             Attendance.participant,
@@ -152,6 +156,27 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
             & Attendance.is_current.eq(True)
             & (Attendance.occurred_at >= since)
             & (Attendance.occurred_at < until)
+        )
+    )
+    attendance: dict[int, list[AttendanceFact]] = defaultdict(list)
+    for r in attendance_rows:
+        attendance[r[0]].append(AttendanceFact(r[1], r[2], r[3], r[4], r[5], r[6]))
+    return attendance
+
+
+async def _test_facts(who: Who, since: datetime, until: datetime) -> dict[int, list[DrugTestFact]]:
+    """Current drug tests in the window (by collection, or by the call for a no-show),
+    with the analyte results that can change an outcome."""
+    in_period = (
+        DrugTest.participant.is_in(who)
+        & DrugTest.is_current.eq(True)
+        & (
+            ((DrugTest.collected_at >= since) & (DrugTest.collected_at < until))
+            | (
+                DrugTest.collected_at.is_null()
+                & (DrugTest.called_at >= since)
+                & (DrugTest.called_at < until)
+            )
         )
     )
     test_rows = await db.rows(
@@ -189,9 +214,6 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
     catalogue = await db.rows(
         Analyte.select(Analyte.id, Analyte.key, Analyte.name, Analyte.member_of)
     )
-    attendance: dict[int, list[AttendanceFact]] = defaultdict(list)
-    for r in attendance_rows:
-        attendance[r[0]].append(AttendanceFact(r[1], r[2], r[3], r[4], r[5], r[6]))
     keys = {a_id: (key, name) for a_id, key, name, _ in catalogue}
     classes = {a_id: keys[member_of][0] for a_id, _, _, member_of in catalogue if member_of}
     analytes: dict[int, list[AnalyteFact]] = defaultdict(list)
@@ -216,7 +238,7 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
                 r[1], r[2], r[3], r[4], r[5], tuple(sorted(found, key=_by_key)) if found else ()
             )
         )
-    return Facts(phases, attendance, tests)
+    return tests
 
 
 def _by_key(a: AnalyteFact) -> str:
