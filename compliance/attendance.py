@@ -556,7 +556,6 @@ async def record_roster(
     """
     session = await _session_row(principal, session_id)
     tz = await access.program_tz(session["program"])
-    day = session["starts_at"].astimezone(tz).date()
     errors = Errors()
     if not has_started(session, now):
         errors.add(
@@ -565,6 +564,30 @@ async def record_roster(
             "recorded once it has started",
         )
         errors.raise_if_any()
+    parsed = await _roster_entries(session, entries, session["starts_at"].astimezone(tz).date())
+    result = RosterResult(0, 0, 0)
+    async with db.transaction():
+        # The same lock as an attendance import of this program: they cannot interleave.
+        await db.serialize(f"import:{session['program']}")
+        to_insert = await _roster_changes(principal, session, parsed, reason, tz, result)
+        await store_attendance(to_insert, user_id=principal.id, source=RecordSource.manual)
+        await violations.refresh(e["participant"] for e in parsed)
+        await audit.record(
+            "attendance.roster",
+            principal.actor(origin),
+            "session",
+            session_id,
+            {"created": result.created, "corrected": result.corrected},
+        )
+    return result
+
+
+async def _roster_entries(
+    session: dict[str, Any], entries: Sequence[Mapping[str, Any]], day: date
+) -> list[dict[str, Any]]:
+    """Each entry read and checked (a participant of the program, enrolled that day,
+    listed once); all the problems at once, named by entry, or the parsed entries."""
+    errors = Errors()
     if not entries:
         errors.add("entries", "list at least one participant")
     parsed: list[dict[str, Any]] = []
@@ -599,67 +622,67 @@ async def record_roster(
             {"participant": pid, "status": status, "minutes": minutes.attended, "note": note}
         )
     errors.raise_if_any()
+    return parsed
 
-    result = RosterResult(0, 0, 0)
-    async with db.transaction():
-        # The same lock as an attendance import of this program: they cannot interleave.
-        await db.serialize(f"import:{session['program']}")
-        existing = {
-            r["participant"]: r
-            for r in await Attendance.select().where(
-                (Attendance.session == session_id) & Attendance.is_current.eq(True)
-            )
-        }
-        # The same client at the same time in another session (an import's): not twice.
-        elsewhere = await current_by_key([e["participant"] for e in parsed])
-        to_insert = []
-        for n, e in enumerate(parsed):
-            values = {
-                "status": e["status"].value,
-                "minutes_attended": e["minutes"],
-                "note": e["note"],
-            }
-            current = existing.get(e["participant"])
-            key = attendance_key(e["participant"], session["session_type"], session["starts_at"])
-            if current is None and key in elsewhere:
-                duplicate = duplicate_of(elsewhere[key], "participant_id", tz)
-                errors.add(f"entries[{n}].participant_id", duplicate.errors[0].reason)
-            elif current is None:
-                to_insert.append(
-                    NewAttendance(
-                        participant_id=e["participant"],
-                        session_id=session_id,
-                        session_type=session["session_type"],
-                        occurred_at=session["starts_at"],
-                        scheduled_minutes=session["scheduled_minutes"],
-                        status=values["status"],
-                        minutes_attended=values["minutes_attended"],
-                        note=values["note"],
-                    )
-                )
-                result.created += 1
-            elif all(current[k] == v for k, v in values.items()):
-                result.unchanged += 1
-            elif not reason.strip():
-                errors.add(
-                    f"entries[{n}].status", "is already recorded; give a reason to correct it"
-                )
-            else:
-                await add_version(
-                    Attendance, current, values, user_id=principal.id, reason=reason.strip()
-                )
-                result.corrected += 1
-        errors.raise_if_any()
-        await store_attendance(to_insert, user_id=principal.id, source=RecordSource.manual)
-        await violations.refresh(e["participant"] for e in parsed)
-        await audit.record(
-            "attendance.roster",
-            principal.actor(origin),
-            "session",
-            session_id,
-            {"created": result.created, "corrected": result.corrected},
+
+async def _roster_changes(
+    principal: Principal,
+    session: dict[str, Any],
+    parsed: list[dict[str, Any]],
+    reason: str,
+    tz: ZoneInfo,
+    result: RosterResult,
+) -> list[NewAttendance]:
+    """Inside the roster's transaction: corrections made (each a new version, with the
+    reason), and the new records to store; refused whole if an entry duplicates another
+    session's record or changes one without a reason. Counts go into ``result``."""
+    session_id = session["id"]
+    errors = Errors()
+    existing = {
+        r["participant"]: r
+        for r in await Attendance.select().where(
+            (Attendance.session == session_id) & Attendance.is_current.eq(True)
         )
-    return result
+    }
+    # The same client at the same time in another session (an import's): not twice.
+    elsewhere = await current_by_key([e["participant"] for e in parsed])
+    to_insert = []
+    for n, e in enumerate(parsed):
+        values = {
+            "status": e["status"].value,
+            "minutes_attended": e["minutes"],
+            "note": e["note"],
+        }
+        current = existing.get(e["participant"])
+        key = attendance_key(e["participant"], session["session_type"], session["starts_at"])
+        if current is None and key in elsewhere:
+            duplicate = duplicate_of(elsewhere[key], "participant_id", tz)
+            errors.add(f"entries[{n}].participant_id", duplicate.errors[0].reason)
+        elif current is None:
+            to_insert.append(
+                NewAttendance(
+                    participant_id=e["participant"],
+                    session_id=session_id,
+                    session_type=session["session_type"],
+                    occurred_at=session["starts_at"],
+                    scheduled_minutes=session["scheduled_minutes"],
+                    status=values["status"],
+                    minutes_attended=values["minutes_attended"],
+                    note=values["note"],
+                )
+            )
+            result.created += 1
+        elif all(current[k] == v for k, v in values.items()):
+            result.unchanged += 1
+        elif not reason.strip():
+            errors.add(f"entries[{n}].status", "is already recorded; give a reason to correct it")
+        else:
+            await add_version(
+                Attendance, current, values, user_id=principal.id, reason=reason.strip()
+            )
+            result.corrected += 1
+    errors.raise_if_any()
+    return to_insert
 
 
 async def record_outside_meeting(
