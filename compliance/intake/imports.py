@@ -1199,14 +1199,7 @@ async def commit(
     """Store every row of a previewed file, or none: re-checked against the database now."""
     batch = await _batch_row(principal, batch_id)
     if batch["status"] != ImportStatus.previewed.value:
-        plan = _Plan(
-            errors=[
-                RowError("file", "file", f"this import is {batch['status']}; upload the file again")
-            ]
-        )
-        return _outcome(
-            batch_id, _kind(batch), batch["filename"], ImportStatus(batch["status"]), plan
-        )
+        return _not_previewed(batch, _kind(batch), batch["status"])
     kind = ImportKind(batch["kind"])
     data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
     parsed = await _parse_file(kind, data, batch["program"])  # outside the write lock
@@ -1216,78 +1209,89 @@ async def commit(
             await ImportBatch.select(ImportBatch.status).where(ImportBatch.id == batch_id).first()
         )
         if status_now["status"] != ImportStatus.previewed.value:  # a parallel commit won
-            plan = _Plan(
-                errors=[
-                    RowError(
-                        "file",
-                        "file",
-                        f"this import is {status_now['status']}; upload the file again",
-                    )
-                ]
-            )
-            return _outcome(
-                batch_id, kind, batch["filename"], ImportStatus(status_now["status"]), plan
-            )
+            return _not_previewed(batch, kind, status_now["status"])
         plan, analytes, _ = await _match(kind, parsed, batch["program"])
         if _held_for_identity(plan, batch, parsed[2]):  # nothing stored; still a preview
             return _outcome(batch_id, kind, batch["filename"], ImportStatus.previewed, plan)
         if not plan.errors:
-            if kind is ImportKind.attendance_csv:
-                await _write_attendance(plan, batch["program"], batch_id, principal.id)
-            else:
-                await _write_drug_tests(
-                    plan,
-                    analytes,
-                    batch_id,
-                    principal.id,
-                    source=RecordSource.hl7 if kind is ImportKind.hl7_oru else RecordSource.csv,
-                    filename=batch["filename"],
-                )
-            await violations.refresh(
-                [pid for _, pid in plan.creates]
-                + [stored["participant"] for _, stored in plan.corrections]
-            )
-            status = ImportStatus.committed
-            await ImportBatch.update(
-                {
-                    ImportBatch.status: status.value,
-                    ImportBatch.created_count: len(plan.creates),
-                    ImportBatch.updated_count: len(plan.corrections),
-                    ImportBatch.duplicate_count: plan.duplicates,
-                    ImportBatch.rejected_count: 0,
-                }
-            ).where(ImportBatch.id == batch_id)
-            await audit.record(
-                "import.commit",
-                principal.actor(origin),
-                "import_batch",
-                batch_id,
-                {
-                    "created": len(plan.creates),
-                    "corrected": len(plan.corrections),
-                    "duplicates": plan.duplicates,
-                },
-            )
+            await _store(principal, batch, kind, plan, analytes, origin)
     if plan.errors:  # the database changed since the preview: nothing stored
-        status = ImportStatus.rejected
-        async with db.transaction():
-            await ImportBatch.update(
-                {
-                    ImportBatch.status: status.value,
-                    ImportBatch.rejected_count: len(plan.errors),
-                    ImportBatch.errors: json.dumps(
-                        [asdict(e) for e in plan.errors[:MAX_ERRORS_SHOWN]]
-                    ),
-                }
-            ).where(ImportBatch.id == batch_id)
-            await audit.record(
-                "import.reject",
-                principal.actor(origin),
-                "import_batch",
-                batch_id,
-                {"errors": len(plan.errors)},
-            )
-    return _outcome(batch_id, kind, batch["filename"], status, plan)
+        await _reject(principal, batch_id, plan, origin)
+        return _outcome(batch_id, kind, batch["filename"], ImportStatus.rejected, plan)
+    return _outcome(batch_id, kind, batch["filename"], ImportStatus.committed, plan)
+
+
+def _not_previewed(batch: dict[str, Any], kind: ImportKind | None, status: str) -> ImportOutcome:
+    """Committed, rejected or expired already (by another click, perhaps): nothing to do."""
+    why = f"this import is {status}; upload the file again"
+    plan = _Plan(errors=[RowError("file", "file", why)])
+    return _outcome(batch["id"], kind, batch["filename"], ImportStatus(status), plan)
+
+
+async def _store(
+    principal: Principal,
+    batch: dict[str, Any],
+    kind: ImportKind,
+    plan: _Plan,
+    analytes: dict,
+    origin: str,
+) -> None:
+    """Inside the commit's transaction: the records, the violations they give, the
+    batch marked committed with its counts, and the audit event."""
+    batch_id = batch["id"]
+    if kind is ImportKind.attendance_csv:
+        await _write_attendance(plan, batch["program"], batch_id, principal.id)
+    else:
+        await _write_drug_tests(
+            plan,
+            analytes,
+            batch_id,
+            principal.id,
+            source=RecordSource.hl7 if kind is ImportKind.hl7_oru else RecordSource.csv,
+            filename=batch["filename"],
+        )
+    await violations.refresh(
+        [pid for _, pid in plan.creates] + [stored["participant"] for _, stored in plan.corrections]
+    )
+    await ImportBatch.update(
+        {
+            ImportBatch.status: ImportStatus.committed.value,
+            ImportBatch.created_count: len(plan.creates),
+            ImportBatch.updated_count: len(plan.corrections),
+            ImportBatch.duplicate_count: plan.duplicates,
+            ImportBatch.rejected_count: 0,
+        }
+    ).where(ImportBatch.id == batch_id)
+    await audit.record(
+        "import.commit",
+        principal.actor(origin),
+        "import_batch",
+        batch_id,
+        {
+            "created": len(plan.creates),
+            "corrected": len(plan.corrections),
+            "duplicates": plan.duplicates,
+        },
+    )
+
+
+async def _reject(principal: Principal, batch_id: int, plan: _Plan, origin: str) -> None:
+    """The batch marked rejected, with the first errors kept for its page, and audited."""
+    async with db.transaction():
+        await ImportBatch.update(
+            {
+                ImportBatch.status: ImportStatus.rejected.value,
+                ImportBatch.rejected_count: len(plan.errors),
+                ImportBatch.errors: json.dumps([asdict(e) for e in plan.errors[:MAX_ERRORS_SHOWN]]),
+            }
+        ).where(ImportBatch.id == batch_id)
+        await audit.record(
+            "import.reject",
+            principal.actor(origin),
+            "import_batch",
+            batch_id,
+            {"errors": len(plan.errors)},
+        )
 
 
 async def _write_drug_tests(
