@@ -482,8 +482,28 @@ async def _plan_drug_tests(
     thresholds = Thresholds.of(program)
     accession_field = "OBR-3" if kind is ImportKind.hl7_oru else "accession_id"
     existing = await drug_tests.current_by_key(sorted({p["id"] for p in people.values()}))
+    matched = _matched_specimens(records, people, existing, tz, accession_field, plan)
+    stored_results = await _stored_results(matched)
+    for r, person, stored in matched:
+        _decide(r, person, stored, stored_results, analytes, thresholds, tz, accession_field, plan)
+
+
+_Matched = list[tuple[DrugTestRecord, dict, dict | None]]
+
+
+def _matched_specimens(
+    records: list[DrugTestRecord],
+    people: dict[str, dict],
+    existing: dict,
+    tz: ZoneInfo,
+    accession_field: str,
+    plan: _Plan,
+) -> _Matched:
+    """Each record with its participant and the stored test of the same specimen (or
+    None); a record that cannot be matched (no such client, outside the enrolment, the
+    same specimen twice in the file, collected before the call) is an error instead."""
     seen: dict[tuple, str] = {}
-    matched: list[tuple[DrugTestRecord, dict, dict | None]] = []
+    matched: _Matched = []
     for r in records:
         person = _participant(r, people, plan)
         if person is None:
@@ -523,39 +543,59 @@ async def _plan_drug_tests(
             plan.errors.append(RowError(r.location, "collected_at", early))
             continue
         matched.append((r, person, stored))
-    # Compare with what is stored only where a stored test matches (duplicates, corrections).
+    return matched
+
+
+async def _stored_results(matched: _Matched) -> dict[int, list[dict]]:
+    """The analyte results of the stored tests the file matched, by test: compared only
+    where a stored test matches (duplicates, corrections)."""
     stored_ids = [t["id"] for _, _, t in matched if t] or [0]
-    stored_results: dict[int, list[dict]] = {}
+    found: dict[int, list[dict]] = {}
     for row in (
         await AnalyteResult.select()
         .where(AnalyteResult.drug_test.is_in(stored_ids))
         .order_by(AnalyteResult.id)
     ):
-        stored_results.setdefault(row["drug_test"], []).append(row)
-    for r, person, stored in matched:
-        judged = _judged(r, thresholds)
-        if stored is None and r.corrected:
-            plan.errors.append(_nothing_to_correct(r, accession_field))
-        elif stored is None:
-            values, results = _test_values(judged), _result_values(judged, analytes)
-            plan.creates.append((judged, person["id"]))
-            plan.prepared[r.location] = (values, results)
-            when = words.drug_test_when(values, tz)
-            what = words.drug_test_words(values, results)
-            plan.rows.append(_row(r.location, "create", person, when, what))
-        elif r.corrected:
-            _plan_correction(r, person, stored, stored_results, analytes, thresholds, tz, plan)
-        elif _same_report(
-            _test_values(judged),
-            _result_values(judged, analytes),
-            stored,
-            stored_results.get(stored["id"], []),
-            r.collection_status,
-        ):
-            plan.duplicates += 1
-            plan.rows.append(_drug_test_row(judged, person, "duplicate", analytes, tz))
-        else:
-            plan.errors.append(_stored_differently(r, stored, accession_field, tz))
+        found.setdefault(row["drug_test"], []).append(row)
+    return found
+
+
+def _decide(
+    r: DrugTestRecord,
+    person: dict,
+    stored: dict | None,
+    stored_results: dict[int, list[dict]],
+    analytes: dict,
+    thresholds: Thresholds,
+    tz: ZoneInfo,
+    accession_field: str,
+    plan: _Plan,
+) -> None:
+    """Create, the same report again (a duplicate), a lab's correction, or an error
+    naming the stored test that differs."""
+    judged = _judged(r, thresholds)
+    if stored is None and r.corrected:
+        plan.errors.append(_nothing_to_correct(r, accession_field))
+    elif stored is None:
+        values, results = _test_values(judged), _result_values(judged, analytes)
+        plan.creates.append((judged, person["id"]))
+        plan.prepared[r.location] = (values, results)
+        when = words.drug_test_when(values, tz)
+        what = words.drug_test_words(values, results)
+        plan.rows.append(_row(r.location, "create", person, when, what))
+    elif r.corrected:
+        _plan_correction(r, person, stored, stored_results, analytes, thresholds, tz, plan)
+    elif _same_report(
+        _test_values(judged),
+        _result_values(judged, analytes),
+        stored,
+        stored_results.get(stored["id"], []),
+        r.collection_status,
+    ):
+        plan.duplicates += 1
+        plan.rows.append(_drug_test_row(judged, person, "duplicate", analytes, tz))
+    else:
+        plan.errors.append(_stored_differently(r, stored, accession_field, tz))
 
 
 def _key_field(key: tuple | None, accession_field: str) -> str:
