@@ -279,8 +279,38 @@ async def create_consent(
     purposes = _list(form, "purposes", ConsentPurpose, data.get("purposes"))
     criminal_justice = form.boolean("is_criminal_justice")
     court_proceedings = form.boolean("for_court_proceedings")
-    values = {
-        "disclosing_party": form.text("disclosing_party", required=False) or program["name"],
+    values = _consent_terms(form, program["name"])
+    _check_terms(form, values, purposes, criminal_justice, court_proceedings)
+    form.errors.raise_if_any()
+    async with db.transaction():
+        row = Consent(
+            participant=participant_id,
+            recipient=recipient_id,
+            mandate=mandate_id,
+            recipient_organisation=(recipient or {}).get("organisation", ""),
+            information_categories=categories,
+            purposes=purposes,
+            is_criminal_justice=criminal_justice,
+            for_court_proceedings=court_proceedings,
+            created_by=principal.id,
+            **values,
+        )
+        await row.save()
+        await audit.record(
+            "consent.create",
+            principal.actor(origin),
+            "consent",
+            row.id,
+            {"recipient": recipient_id, "categories": categories},
+        )
+    return await get_consent(principal, row.id)
+
+
+def _consent_terms(form: Form, program_name: str) -> dict[str, Any]:
+    """The signed form's terms as written: who discloses, what, why, until when, how to
+    revoke, and who signed when."""
+    return {
+        "disclosing_party": form.text("disclosing_party", required=False) or program_name,
         "information_description": form.text("information_description", max_length=4000),
         "purpose_description": form.text("purpose_description", required=False, max_length=2000),
         "expires_on": form.date("expires_on", required=False, not_future=False),
@@ -294,6 +324,17 @@ async def create_consent(
         "signer_relationship": form.text("signer_relationship", required=False) or "self",
         "signed_on": form.date("signed_on"),
     }
+
+
+def _check_terms(
+    form: Form,
+    values: dict[str, Any],
+    purposes: list[str],
+    criminal_justice: bool,
+    court_proceedings: bool,
+) -> None:
+    """42 CFR Part 2's rules for the terms: an end (§2.31), a court-proceedings consent
+    on its own, and irrevocability only for a criminal-justice consent (§2.35)."""
     if not values["expires_on"] and not values["expiry_event"]:
         form.errors.add(
             "expires_on",
@@ -321,29 +362,6 @@ async def create_consent(
             "only a criminal-justice consent, for court-ordered treatment, may say the client "
             "cannot take it back: mark it as one, or leave the date and event blank",
         )
-    form.errors.raise_if_any()
-    async with db.transaction():
-        row = Consent(
-            participant=participant_id,
-            recipient=recipient_id,
-            mandate=mandate_id,
-            recipient_organisation=(recipient or {}).get("organisation", ""),
-            information_categories=categories,
-            purposes=purposes,
-            is_criminal_justice=criminal_justice,
-            for_court_proceedings=court_proceedings,
-            created_by=principal.id,
-            **values,
-        )
-        await row.save()
-        await audit.record(
-            "consent.create",
-            principal.actor(origin),
-            "consent",
-            row.id,
-            {"recipient": recipient_id, "categories": categories},
-        )
-    return await get_consent(principal, row.id)
 
 
 async def for_decisions(participant_ids: Collection[int]) -> dict[int, list[dict[str, Any]]]:
