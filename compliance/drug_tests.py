@@ -328,7 +328,41 @@ async def read_test(
     tz = await access.program_tz(program_id)
     program = await Program.select().where(Program.id == program_id).first()
     status = form.choice("collection_status", CollectionStatus) or CollectionStatus.collected
-    values: dict[str, Any] = {
+    values = _test_fields(form, status, tz, data)
+    _check_times(form, status, values, tz)
+    apply_validity(values, specimen_validity.Thresholds.of(program))
+    catalogue = await _analytes(program_id)
+    resolve_key = await key_resolver(program_id)
+    raw_results = await _with_panel(form, program_id, data, data.get("results") or [], status)
+    results: list[dict] = []
+    if status in NOT_COLLECTED and raw_results:
+        form.errors.add("results", f"a {status.value.replace('_', ' ')} has no analyte results")
+    elif status not in NOT_COLLECTED and not raw_results:
+        form.errors.add("results", "a collected specimen needs at least one analyte result")
+    seen: set[str] = set()
+    for n, raw in enumerate(raw_results if isinstance(raw_results, Sequence) else []):
+        sub = Form(raw, Errors())
+        key = resolve_key(sub.text("analyte", max_length=40))  # key or lab code
+        analyte = catalogue.get(key)
+        if key and analyte is None:
+            sub.errors.add("analyte", f"{key!r} is not in the program's analyte table")
+        elif analyte is not None and not analyte["active"] and key not in kept:
+            sub.errors.add("analyte", f"{key!r} is retired from the analyte table")
+        elif key and key in seen:
+            sub.errors.add("analyte", f"{key!r} has a result already")
+        seen.add(key)
+        row = _result_fields(sub, raw, key, analyte)
+        for e in sub.errors.items:
+            form.errors.add(f"results[{n}].{e.field}", e.reason)
+        results.append(row)
+    return values, results
+
+
+def _test_fields(
+    form: Form, status: CollectionStatus, tz: ZoneInfo, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The test's own fields, read from the form (times on the program's clock)."""
+    return {
         "collection_status": status.value,
         "called_at": form.local_datetime("called_at", tz, required=status in NOT_COLLECTED),
         "collected_at": form.local_datetime(
@@ -351,6 +385,13 @@ async def read_test(
         "validity_note": form.text("validity_note", required=False, max_length=2000),
         "notes": form.text("notes", required=False, max_length=4000),
     }
+
+
+def _check_times(
+    form: Form, status: CollectionStatus, values: dict[str, Any], tz: ZoneInfo
+) -> None:
+    """A no-show has no collection; a specimen is given after the call to test, and
+    reported after it was collected."""
     if status in NOT_COLLECTED and values["collected_at"] is not None:
         form.errors.add("collected_at", f"must be empty for {status.value.replace('_', ' ')}")
     early = collection_before_call(values["called_at"], values["collected_at"], tz)
@@ -359,53 +400,34 @@ async def read_test(
     reported, collected = values["result_reported_at"], values["collected_at"]
     if reported is not None and collected is not None and reported < collected:
         form.errors.add("result_reported_at", "is before the specimen was collected")
-    apply_validity(values, specimen_validity.Thresholds.of(program))
-    catalogue = await _analytes(program_id)
-    resolve_key = await key_resolver(program_id)
-    raw_results = await _with_panel(form, program_id, data, data.get("results") or [], status)
-    results: list[dict] = []
-    if status in NOT_COLLECTED and raw_results:
-        form.errors.add("results", f"a {status.value.replace('_', ' ')} has no analyte results")
-    elif status not in NOT_COLLECTED and not raw_results:
-        form.errors.add("results", "a collected specimen needs at least one analyte result")
-    seen: set[str] = set()
-    for n, raw in enumerate(raw_results if isinstance(raw_results, Sequence) else []):
-        sub = Form(raw, Errors())
-        key = resolve_key(sub.text("analyte", max_length=40))  # key or lab code
-        analyte = catalogue.get(key)
-        if key and analyte is None:
-            sub.errors.add("analyte", f"{key!r} is not in the program's analyte table")
-        elif analyte is not None and not analyte["active"] and key not in kept:
-            sub.errors.add("analyte", f"{key!r} is retired from the analyte table")
-        elif key and key in seen:
-            sub.errors.add("analyte", f"{key!r} has a result already")
-        seen.add(key)
-        screen = sub.choice("screen_result", AnalyteOutcome)
-        confirmation = sub.choice("confirmation_result", AnalyteOutcome, required=False)
-        mro = sub.choice("mro_result", AnalyteOutcome, required=False)
-        row = {
-            "analyte": analyte["id"] if analyte else None,
-            "analyte_code": key,
-            "analyte_name": analyte["name"] if analyte else key,
-            "screen_result": screen.value if screen else None,
-            "screen_method": sub.text("screen_method", required=False, max_length=40),
-            "screen_cutoff_ng_ml": _decimal(sub, "screen_cutoff_ng_ml", raw)
-            or (analyte or {}).get("screen_cutoff_ng_ml"),
-            "confirmation_result": confirmation.value if confirmation else None,
-            "confirmation_method": sub.text(
-                "confirmation_method", required=confirmation is not None, max_length=40
-            ),
-            "confirmation_cutoff_ng_ml": _decimal(sub, "confirmation_cutoff_ng_ml", raw)
-            or (analyte or {}).get("confirmation_cutoff_ng_ml"),
-            "level_ng_ml": _decimal(sub, "level_ng_ml", raw),
-            "mro_result": mro.value if mro else None,
-            "mro_comment": sub.text("mro_comment", required=mro is not None, max_length=2000),
-            "comment": sub.text("comment", required=False, max_length=2000),
-        }
-        for e in sub.errors.items:
-            form.errors.add(f"results[{n}].{e.field}", e.reason)
-        results.append(row)
-    return values, results
+
+
+def _result_fields(
+    sub: Form, raw: Mapping[str, Any], key: str | None, analyte: dict[str, Any] | None
+) -> dict[str, Any]:
+    """One analyte result's fields; cutoffs default to the analyte table's."""
+    screen = sub.choice("screen_result", AnalyteOutcome)
+    confirmation = sub.choice("confirmation_result", AnalyteOutcome, required=False)
+    mro = sub.choice("mro_result", AnalyteOutcome, required=False)
+    return {
+        "analyte": analyte["id"] if analyte else None,
+        "analyte_code": key,
+        "analyte_name": analyte["name"] if analyte else key,
+        "screen_result": screen.value if screen else None,
+        "screen_method": sub.text("screen_method", required=False, max_length=40),
+        "screen_cutoff_ng_ml": _decimal(sub, "screen_cutoff_ng_ml", raw)
+        or (analyte or {}).get("screen_cutoff_ng_ml"),
+        "confirmation_result": confirmation.value if confirmation else None,
+        "confirmation_method": sub.text(
+            "confirmation_method", required=confirmation is not None, max_length=40
+        ),
+        "confirmation_cutoff_ng_ml": _decimal(sub, "confirmation_cutoff_ng_ml", raw)
+        or (analyte or {}).get("confirmation_cutoff_ng_ml"),
+        "level_ng_ml": _decimal(sub, "level_ng_ml", raw),
+        "mro_result": mro.value if mro else None,
+        "mro_comment": sub.text("mro_comment", required=mro is not None, max_length=2000),
+        "comment": sub.text("comment", required=False, max_length=2000),
+    }
 
 
 # --- the one way a new test is written ------------------------------------------------
