@@ -214,27 +214,17 @@ async def issue_link(
     (``ConsentRefused``) unless a valid consent covers it. ``after`` runs inside the
     same transaction (the e-mail carrying the link), once the slow access-code hash is
     done outside it."""
-    if not 1 <= days <= MAX_DAYS:
-        raise InvalidInput([FieldError("days", f"between 1 and {MAX_DAYS}")])
+    _check_link_request(days, recipient, report)
     scope = LinkScope.report if report is not None else LinkScope.participant
-    if report is not None and report["status"] != "current":
-        raise InvalidInput([FieldError("report_id", f"the report is {report['status']}")])
-    if report is not None and report["recipient"] != recipient["id"]:
-        # Its contents were decided by its own recipient's consent.
-        raise InvalidInput([FieldError("report_id", "the report was made for another recipient")])
     program = await Program.select().where(Program.id == person["program"]).first()
     zone = ZoneInfo(program["time_zone"])
-    today = datetime.now(zone).date()
     held = await consent_records.for_decision(person["id"])
-    decision = decide(_kind(scope, recipient, report), recipient, held, today)
+    decision = decide(_kind(scope, recipient, report), recipient, held, datetime.now(zone).date())
     if not decision.allowed:
         raise reports.ConsentRefused(decision.missing)
     consent = next(c for c in held if c["id"] == decision.consent_id)
     now = datetime.now(UTC)
-    expires = now + timedelta(days=days)
-    if consent["expires_on"] is not None:  # never outlives the consent
-        consent_end = datetime.combine(consent["expires_on"] + timedelta(days=1), time.min, zone)
-        expires = min(expires, consent_end.astimezone(UTC))
+    expires = _link_expiry(now, days, consent, zone)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     code = (
         "".join(secrets.choice("0123456789") for _ in range(CODE_DIGITS))
@@ -285,6 +275,28 @@ async def issue_link(
         if after is not None:
             await after(made)
     return made
+
+
+def _check_link_request(
+    days: int, recipient: dict[str, Any], report: dict[str, Any] | None
+) -> None:
+    """A link lasts 1 to MAX_DAYS days; a report link only to a current report, and
+    only for the recipient it was made for (its consent decided its contents)."""
+    if not 1 <= days <= MAX_DAYS:
+        raise InvalidInput([FieldError("days", f"between 1 and {MAX_DAYS}")])
+    if report is not None and report["status"] != "current":
+        raise InvalidInput([FieldError("report_id", f"the report is {report['status']}")])
+    if report is not None and report["recipient"] != recipient["id"]:
+        raise InvalidInput([FieldError("report_id", "the report was made for another recipient")])
+
+
+def _link_expiry(now: datetime, days: int, consent: dict[str, Any], zone: ZoneInfo) -> datetime:
+    """``days`` from now, but never past the end of the consent's last day."""
+    expires = now + timedelta(days=days)
+    if consent["expires_on"] is not None:
+        consent_end = datetime.combine(consent["expires_on"] + timedelta(days=1), time.min, zone)
+        expires = min(expires, consent_end.astimezone(UTC))
+    return expires
 
 
 _PARTICIPANT_LINKS = db.Prepared(
