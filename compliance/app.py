@@ -173,6 +173,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             "principal": Provide(auth.provide_principal),
             "maybe_principal": Provide(auth.provide_optional_principal),
+            # The Settings this app was built with: a constant, so sync (no thread) and cached.
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
         guards=[errors.sane_ids],
         before_request=nesting.refuse_deep_json,  # before any body is parsed

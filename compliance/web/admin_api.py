@@ -64,10 +64,6 @@ PolicyProposal = make_dataclass(
 )
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def admin_only_handler(request: Request, exc: admin.AdminOnly) -> Response[Any]:
     if wants_json(request):
         return Response({"status_code": 403, "detail": str(exc)}, status_code=403)
@@ -122,10 +118,11 @@ class AdminAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         data: JSONBody[Invitation],
     ) -> StaffInvitation:
         values = {**asdict(data), "role": data.role.value}
-        return await admin.invite_staff(principal, _settings(request), values, origin_of(request))
+        return await admin.invite_staff(principal, settings, values, origin_of(request))
 
     @post(
         "/users/{user_id:int}/invite",
@@ -135,11 +132,13 @@ class AdminAPI(Controller):
         description="The earlier link stops working.",
     )
     async def reinvite(
-        self, request: Request, principal: NamedDependency[Principal], user_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        user_id: FromPath[int],
     ) -> StaffInvitation:
-        return await admin.reinvite_staff(
-            principal, _settings(request), user_id, origin_of(request)
-        )
+        return await admin.reinvite_staff(principal, settings, user_id, origin_of(request))
 
     @post(
         "/users/{user_id:int}/deactivate",
@@ -188,13 +187,13 @@ class AdminAPI(Controller):
     )
     async def preview(
         self,
-        request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         program_id: FromPath[int],
         data: JSONBody[PolicyProposal],  # type: ignore[valid-type]
     ) -> PolicyPreview:
         proposal = {k: v for k, v in asdict(data).items() if v is not None}
-        return await admin.preview_policy(principal, _settings(request), program_id, proposal)
+        return await admin.preview_policy(principal, settings, program_id, proposal)
 
     @patch(
         "/programs/{program_id:int}",
@@ -208,12 +207,13 @@ class AdminAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         program_id: FromPath[int],
         data: JSONBody[PolicyChanges],  # type: ignore[valid-type]
     ) -> ProgramSettings:  # type: ignore[valid-type]
         changes = {k: v for k, v in asdict(data).items() if v is not None}
         saved = await admin.update_program_settings(
-            principal, _settings(request), program_id, changes, origin_of(request)
+            principal, settings, program_id, changes, origin_of(request)
         )
         return saved.settings
 

@@ -29,10 +29,6 @@ SHOWN_ONCE = "invite_shown_once"
 ROLE_OPTIONS = [(Role.clinician.value, "Clinician"), (Role.admin.value, "Administrator")]
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 async def _programs(principal: Principal) -> list[dict[str, Any]]:
     return (
         await Program.select(Program.id, Program.code, Program.name, Program.time_zone)
@@ -112,12 +108,13 @@ class AdminPages(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
         admin.require_admin(principal)
         values = _account_form(data, await _programs(principal))
         return await submit(
-            admin.invite_staff(principal, _settings(request), values, origin_of(request)),
+            admin.invite_staff(principal, settings, values, origin_of(request)),
             lambda made: _show_once(request, made),
             lambda errors: self._invite_form(principal, values, errors, 422),
         )
@@ -151,11 +148,13 @@ class AdminPages(Controller):
 
     @post("/staff/{user_id:int}/invite", status_code=303)
     async def reinvite(
-        self, request: Request, principal: NamedDependency[Principal], user_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        user_id: FromPath[int],
     ) -> Redirect:
-        made = await admin.reinvite_staff(
-            principal, _settings(request), user_id, origin_of(request)
-        )
+        made = await admin.reinvite_staff(principal, settings, user_id, origin_of(request))
         return _show_once(request, made)
 
     @post("/staff/{user_id:int}/deactivate", status_code=303)

@@ -16,6 +16,7 @@ from compliance.disclosure.accounting import Accounting
 from compliance.disclosure.accounting_report import sign_accounting
 from compliance.reporting import service as report_service
 from compliance.reporting.service import ReportView
+from compliance.settings import Settings
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented
@@ -49,11 +50,13 @@ class DisclosuresAPI(Controller):
         status_code=201,
     )
     async def sign(
-        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        participant_id: FromPath[int],
     ) -> ReportView:
-        return await sign_accounting(
-            principal, request.app.state.settings, participant_id, origin_of(request)
-        )
+        return await sign_accounting(principal, settings, participant_id, origin_of(request))
 
 
 class DisclosurePages(Controller):
@@ -96,11 +99,14 @@ class DisclosurePages(Controller):
         media_type="application/pdf",
     )
     async def pdf(
-        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        participant_id: FromPath[int],
     ) -> Response[bytes]:
         """Signs a new accounting and sends it as stored (read back against its hash): a
         POST, since it makes and stores a report; the page's button is a form."""
-        settings = request.app.state.settings
         made = await sign_accounting(principal, settings, participant_id, origin_of(request))
         view, content = await report_service.report_pdf(principal, settings, made.id)
         name = f"{view.kind}-{view.public_id}-v{view.version}.pdf"

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from compliance import __version__, db
+from compliance.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +34,12 @@ class HealthStatus:
         503: ResponseSpec(data_container=HealthStatus, description="The database is unreachable")
     },
 )
-async def health_check(state: State) -> Response[HealthStatus]:
+async def health_check(state: State, settings: NamedDependency[Settings]) -> Response[HealthStatus]:
     """200 when the database answers and holds our schema, 503 otherwise.
 
     The reason stays in the server log; the public answer says only "unreachable".
     """
-    engine_name = state.settings.database.engine
+    engine_name = settings.database.engine
     try:
         await db.ping(state.engine)
     except db.DatabaseUnavailable as exc:

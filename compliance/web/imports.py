@@ -29,6 +29,7 @@ from compliance.access import program_options, require_program
 from compliance.accounts import Principal
 from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
+from compliance.settings import Settings
 from compliance.validation import Form
 from compliance.vocabulary import ImportKind
 from compliance.web.auth import origin_of
@@ -64,8 +65,9 @@ class ImportUpload:
     kind: ImportKind | None = None  # absent: recognized from the file
 
 
-def _uploads(request: Request) -> Path:
-    return request.app.state.settings.var_dir / "imports"
+def _uploads(settings: Settings) -> Path:
+    """Where uploaded files wait between preview and commit, under the app's var directory."""
+    return settings.var_dir / "imports"
 
 
 def _status(outcome: ImportOutcome, ok: int) -> int:
@@ -89,6 +91,7 @@ class ImportsAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         data: MultipartBody[ImportUpload],
     ) -> Response[ImportOutcome]:
         """Nothing is stored but the file. Without ``kind`` the file says what it is (an
@@ -102,7 +105,7 @@ class ImportsAPI(Controller):
             data.kind,
             data.file.filename,
             content,
-            _uploads(request),
+            _uploads(settings),
             origin_of(request),
         )
         return Response(outcome, status_code=_status(outcome, 201))
@@ -115,9 +118,13 @@ class ImportsAPI(Controller):
         responses={**documented(401, 403, 404), **REJECTED},
     )
     async def commit(
-        self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        batch_id: FromPath[int],
     ) -> Response[ImportOutcome]:
-        outcome = await imports.commit(principal, batch_id, _uploads(request), origin_of(request))
+        outcome = await imports.commit(principal, batch_id, _uploads(settings), origin_of(request))
         return Response(outcome, status_code=_status(outcome, 200))
 
     @post(
@@ -131,6 +138,7 @@ class ImportsAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         batch_id: FromPath[int],
         data: JSONBody[IdentityConfirmationRequest],
     ) -> ImportOutcome:
@@ -140,7 +148,7 @@ class ImportsAPI(Controller):
         Answers the preview as it now stands (``unconfirmed`` counts the rows still
         held); 422 for a missing reason, or a row that needs no confirmation."""
         return await imports.confirm_identity(
-            principal, batch_id, data.location, data.reason, _uploads(request), origin_of(request)
+            principal, batch_id, data.location, data.reason, _uploads(settings), origin_of(request)
         )
 
 
@@ -199,7 +207,10 @@ class ImportPages(Controller):
 
     @post(status_code=303, media_type=MediaType.HTML)
     async def preview(
-        self, request: Request, principal: NamedDependency[Principal]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
     ) -> Template | Redirect:
         """An upload that can be previewed goes to its page; anything else comes back
         here with the reasons, the program and kind as chosen."""
@@ -221,7 +232,7 @@ class ImportPages(Controller):
             kind,
             upload.filename,
             await upload.read(),
-            _uploads(request),
+            _uploads(settings),
             origin_of(request),
         )
         if outcome.errors:
@@ -242,20 +253,23 @@ class ImportPages(Controller):
 
     @get("/{batch_id:int}")
     async def batch(
-        self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        batch_id: FromPath[int],
     ) -> Template:
         """The preview until it is committed, then what was stored. Changes nothing."""
-        return await self._batch_page(request, principal, batch_id)
+        return await self._batch_page(settings, principal, batch_id)
 
     async def _batch_page(
         self,
-        request: Request,
+        settings: Settings,
         principal: Principal,
         batch_id: int,
         refused: dict[str, str] | None = None,
         values: dict[str, str] | None = None,
     ) -> Template:
-        view = await imports.batch_view(principal, batch_id, _uploads(request))
+        view = await imports.batch_view(principal, batch_id, _uploads(settings))
         o = view.outcome
         template = "result" if o.status == "committed" else "preview"
         return Page(
@@ -277,7 +291,11 @@ class ImportPages(Controller):
 
     @post("/{batch_id:int}/identity", status_code=303, media_type=MediaType.HTML)
     async def confirm_identity(
-        self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        batch_id: FromPath[int],
     ) -> Template | Redirect:
         """A clinician confirms one held row with a reason; refused (no reason, a row
         not held), the preview comes back with the reason beside that row's form."""
@@ -290,20 +308,24 @@ class ImportPages(Controller):
                 batch_id,
                 location,
                 values.get("reason", ""),
-                _uploads(request),
+                _uploads(settings),
                 origin_of(request),
             ),
             lambda _: Redirect(f"/imports/{batch_id}#identity", status_code=303),
-            lambda errors: self._batch_page(request, principal, batch_id, errors, values),
+            lambda errors: self._batch_page(settings, principal, batch_id, errors, values),
         )
 
     @post("/{batch_id:int}/commit", status_code=303, media_type=MediaType.HTML)
     async def commit(
-        self, request: Request, principal: NamedDependency[Principal], batch_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        batch_id: FromPath[int],
     ) -> Redirect:
         """Whatever the commit found (stored, refused, already done), the batch's page
         says it; a second submit or a refresh there stores nothing again."""
-        await imports.commit(principal, batch_id, _uploads(request), origin_of(request))
+        await imports.commit(principal, batch_id, _uploads(settings), origin_of(request))
         return Redirect(f"/imports/{batch_id}", status_code=303)
 
 

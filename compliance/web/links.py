@@ -27,6 +27,7 @@ from compliance.vocabulary import LinkScope
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented
+from compliance.web.forms import submit
 from compliance.web.page import Page
 from compliance.web.ratelimit import link_rate_limit
 from compliance.workers import JobTimedOut, WorkersFailed
@@ -45,10 +46,6 @@ LINK_HEADERS = [
     ),
 ]
 UNLOCK_COOKIE = "link_unlocked"
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 @dataclass
@@ -75,12 +72,13 @@ class LinksAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         participant_id: FromPath[int],
         data: JSONBody[LinkRequest],
     ) -> NewLink:
         return await links.create_link(
             principal,
-            _settings(request),
+            settings,
             participant_id,
             data.recipient_id,
             data.scope,
@@ -134,11 +132,12 @@ class DeliveryAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         report_id: FromPath[int],
         data: JSONBody[SendRequest],
     ) -> SentReport:
         return await delivery.send_report(
-            principal, _settings(request), report_id, data.access_code, origin_of(request)
+            principal, settings, report_id, data.access_code, origin_of(request)
         )
 
     @get(
@@ -148,9 +147,12 @@ class DeliveryAPI(Controller):
         summary="The program's outgoing e-mail, newest first, with delivery state",
     )
     async def outbox(
-        self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        program_id: FromPath[int],
     ) -> list[OutboxView]:
-        return await outbox.program_outbox(principal, _settings(request), program_id)
+        return await outbox.program_outbox(principal, settings, program_id)
 
 
 # What a staff member reads for each field a link form can get wrong.
@@ -230,6 +232,7 @@ class LinkPages(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         participant_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
@@ -237,12 +240,13 @@ class LinkPages(Controller):
         recipient = form.integer("recipient_id", minimum=1)
         days = form.integer("days", required=False, minimum=1, maximum=links.MAX_DAYS)
         report = form.integer("report_id", required=False, minimum=1)
-        try:
-            form.errors.raise_if_any()
+
+        async def created() -> NewLink:
+            form.errors.raise_if_any()  # the form's refusals come back as the service's do
             assert recipient is not None
-            made = await links.create_link(
+            return await links.create_link(
                 principal,
-                _settings(request),
+                settings,
                 participant_id,
                 recipient,
                 LinkScope.report if report else LinkScope.participant,
@@ -251,30 +255,38 @@ class LinkPages(Controller):
                 data.get("access_code") == "true",
                 origin_of(request),
             )
-        except InvalidInput as exc:
-            return await _refused(principal, participant_id, exc)
-        return _show_once(request, made)
+
+        return await submit(
+            created(),
+            lambda made: _show_once(request, made),
+            others={InvalidInput: lambda exc: _refused(principal, participant_id, exc)},
+        )
 
     @post("/reports/{report_id:int}/send", status_code=303, media_type=MediaType.HTML)
     async def send(
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         report_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
-        try:
-            sent = await delivery.send_report(
+
+        async def refused(exc: InvalidInput) -> Template:
+            report = await report_service.get_report(principal, report_id)
+            return await _refused(principal, report.participant_id, exc, sending=True)
+
+        return await submit(
+            delivery.send_report(
                 principal,
-                _settings(request),
+                settings,
                 report_id,
                 data.get("access_code") == "true",
                 origin_of(request),
-            )
-        except InvalidInput as exc:
-            report = await report_service.get_report(principal, report_id)
-            return await _refused(principal, report.participant_id, exc, sending=True)
-        return _show_once(request, sent.link, sent.to)
+            ),
+            lambda sent: _show_once(request, sent.link, sent.to),
+            others={InvalidInput: refused},
+        )
 
     @get("/links/{link_id:int}/created", media_type=MediaType.HTML)
     async def created(
@@ -302,15 +314,18 @@ class LinkPages(Controller):
 
     @get("/programs/{program_id:int}/outbox")
     async def outbox(
-        self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        program_id: FromPath[int],
     ) -> Template:
-        messages = await outbox.program_outbox(principal, _settings(request), program_id)
+        messages = await outbox.program_outbox(principal, settings, program_id)
         return Page(
             "pages/links/outbox.html",
             context={
                 "principal": principal,
                 "messages": messages,
-                "smtp": bool(_settings(request).smtp_host),
+                "smtp": bool(settings.smtp_host),
                 "zone": await program_zone(program_id),
             },
             headers={"Cache-Control": "no-store"},
@@ -324,14 +339,14 @@ class LinkPages(Controller):
         return Redirect(f"/participants/{view.participant_id}#links", status_code=303)
 
 
-def _unlocked(request: Request, token: str) -> bool:
+def _unlocked(request: Request, settings: Settings, token: str) -> bool:
+    """Has this browser entered the link's access code (its signed cookie)?"""
     mark = request.cookies.get(UNLOCK_COOKIE, "")
-    secret = _settings(request).secret_key
-    return bool(mark) and links.unlocked(secret, links.token_hash(token), mark)
+    return bool(mark) and links.unlocked(settings.secret_key, links.token_hash(token), mark)
 
 
-def _mark(request: Request, token: str) -> str:
-    return links.unlock_mark(_settings(request).secret_key, links.token_hash(token))
+def _mark(settings: Settings, token: str) -> str:
+    return links.unlock_mark(settings.secret_key, links.token_hash(token))
 
 
 def _link_page(
@@ -427,9 +442,11 @@ class OfficerPages(Controller):
     }
 
     @get("/{token:str}", media_type=MediaType.HTML)
-    async def open(self, request: Request, token: FromPath[str]) -> Template:
+    async def open(
+        self, request: Request, settings: NamedDependency[Settings], token: FromPath[str]
+    ) -> Template:
         try:
-            grant = await links.resolve(token, _unlocked(request, token))
+            grant = await links.resolve(token, _unlocked(request, settings, token))
         except links.LinkNotFound:
             return _not_found()
         except links.LinkGone as exc:
@@ -445,7 +462,11 @@ class OfficerPages(Controller):
 
     @post("/{token:str}/code", status_code=303, media_type=MediaType.HTML)
     async def code(
-        self, request: Request, token: FromPath[str], data: URLEncodedBody[dict[str, str]]
+        self,
+        request: Request,
+        settings: NamedDependency[Settings],
+        token: FromPath[str],
+        data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
         try:
             ok = await links.check_code(token, data.get("code", ""), origin_of(request))
@@ -461,28 +482,30 @@ class OfficerPages(Controller):
         redirect.cookies.append(
             Cookie(
                 key=UNLOCK_COOKIE,
-                value=_mark(request, token),
+                value=_mark(settings, token),
                 path="/l/",
                 max_age=links.UNLOCK_SECONDS,
                 httponly=True,
                 samesite="strict",
-                secure=_settings(request).base_url.startswith("https://"),
+                secure=settings.base_url.startswith("https://"),
             )
         )
         return redirect
 
     @get("/{token:str}/reports/{report_id:int}/pdf", media_type=MediaType.HTML)
     async def pdf(
-        self, request: Request, token: FromPath[str], report_id: FromPath[int]
+        self,
+        request: Request,
+        settings: NamedDependency[Settings],
+        token: FromPath[str],
+        report_id: FromPath[int],
     ) -> Template | Response[bytes]:
         """The PDF, or the page the officer needs instead (the code prompt, the
         withdrawn page, not found), each labelled for what it is: a phone shows an HTML
         page sent as application/pdf as garbage, and a redirect here once failed."""
         try:
-            grant = await links.resolve(token, _unlocked(request, token))
-            report, content = await links.download(
-                grant, _settings(request), report_id, origin_of(request)
-            )
+            grant = await links.resolve(token, _unlocked(request, settings, token))
+            report, content = await links.download(grant, settings, report_id, origin_of(request))
         except links.LinkNotFound:
             return _not_found()
         except links.LinkGone as exc:

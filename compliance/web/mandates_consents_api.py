@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.datastructures import UploadFile
@@ -15,6 +16,7 @@ from compliance import consents, mandates
 from compliance.accounts import Principal
 from compliance.consents import DOCUMENT_TYPES, ConsentView, RecipientView
 from compliance.mandates import MandateView
+from compliance.settings import Settings
 from compliance.vocabulary import ConsentPurpose, InformationCategory, RecipientKind, ReferralSource
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
@@ -95,8 +97,9 @@ class ConsentDocument:
     document: UploadFile
 
 
-def _documents(request: Request):
-    return request.app.state.settings.var_dir / "documents"
+def _documents(settings: Settings) -> Path:
+    """Where signed consent documents are kept, under the app's var directory."""
+    return settings.var_dir / "documents"
 
 
 class MandatesAPI(Controller):
@@ -245,6 +248,7 @@ class ConsentsAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         consent_id: FromPath[int],
         data: MultipartBody[ConsentDocument],
     ) -> ConsentView:
@@ -254,7 +258,7 @@ class ConsentsAPI(Controller):
             consent_id,
             data.document.filename,
             content,
-            _documents(request),
+            _documents(settings),
             origin_of(request),
         )
 
@@ -267,10 +271,13 @@ class ConsentsAPI(Controller):
         operation_class=served_as(*DOCUMENT_TYPES.values()),  # as it was uploaded
     )
     async def download(
-        self, request: Request, principal: NamedDependency[Principal], consent_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        consent_id: FromPath[int],
     ) -> Response[bytes]:
         content, media_type, filename = await consents.document(
-            principal, consent_id, _documents(request)
+            principal, consent_id, _documents(settings)
         )
         return Response(
             content,

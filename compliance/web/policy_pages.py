@@ -21,10 +21,6 @@ from compliance.web.page import Page
 SAVED_ONCE = "policy_saved_once"
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 def _proposal(data: dict[str, str]) -> dict[str, str]:
     """The page form as the service reads it: an unticked checkbox sends nothing, so
     every flag is given, on or off."""
@@ -93,8 +89,8 @@ class PolicyPages(Controller):
     @post("/preview", status_code=200)
     async def preview(
         self,
-        request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         program_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Template:
@@ -115,7 +111,7 @@ class PolicyPages(Controller):
             )
 
         return await submit(
-            admin.preview_policy(principal, _settings(request), program_id, proposal),
+            admin.preview_policy(principal, settings, program_id, proposal),
             previewed,
             lambda errors: self._form(principal, program_id, proposal, errors, 422),
         )
@@ -125,6 +121,7 @@ class PolicyPages(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         program_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
@@ -141,7 +138,7 @@ class PolicyPages(Controller):
 
         return await submit(
             admin.update_program_settings(
-                principal, _settings(request), program_id, proposal, origin_of(request)
+                principal, settings, program_id, proposal, origin_of(request)
             ),
             shown_once,
             lambda errors: self._form(principal, program_id, _proposal(data), errors, 422),

@@ -27,6 +27,7 @@ from compliance import (
 from compliance.accounts import Principal
 from compliance.duplicates import DuplicateRecord
 from compliance.reporting.consent_gate import CATEGORY_WORDS, PURPOSE_WORDS
+from compliance.settings import Settings
 from compliance.tables import Program, Recipient
 from compliance.validation import is_record_id
 from compliance.vocabulary import (
@@ -291,7 +292,11 @@ class ParticipantRecordPages(Controller):
 
     @post("/consents", status_code=303)
     async def create_consent(
-        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        participant_id: FromPath[int],
     ) -> Any:
         values, form = await _form(request)
         in_flow = guided.in_flow(values.get("flow"))
@@ -315,7 +320,7 @@ class ParticipantRecordPages(Controller):
                         view.id,
                         upload.filename,
                         content,
-                        request.app.state.settings.var_dir / "documents",
+                        settings.var_dir / "documents",
                         origin_of(request),
                     )
 

@@ -20,10 +20,6 @@ from compliance.web.forms import submit
 from compliance.web.page import Page
 
 
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
 class ReportVersionsAPI(Controller):
     path = "/api/reports"
     tags = ["reports"]
@@ -39,9 +35,13 @@ class ReportVersionsAPI(Controller):
         "corrected or entered after it was signed (`outdated_by`).",
     )
     async def remake(
-        self, request: Request, principal: NamedDependency[Principal], report_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        report_id: FromPath[int],
     ) -> ReportView:
-        return await remake(principal, _settings(request), report_id, origin_of(request))
+        return await remake(principal, settings, report_id, origin_of(request))
 
 
 class ReportVersionPages(Controller):
@@ -49,7 +49,11 @@ class ReportVersionPages(Controller):
 
     @post("/reports/{report_id:int}/new-version", status_code=303, media_type=MediaType.HTML)
     async def remake(
-        self, request: Request, principal: NamedDependency[Principal], report_id: FromPath[int]
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        report_id: FromPath[int],
     ) -> Redirect | Template:
 
         async def refused(exc: InvalidInput) -> Template:
@@ -66,7 +70,7 @@ class ReportVersionPages(Controller):
             )
 
         return await submit(
-            remake(principal, _settings(request), report_id, origin_of(request)),
+            remake(principal, settings, report_id, origin_of(request)),
             lambda made: Redirect(
                 f"/participants/{made.participant_id}#report-{made.id}", status_code=303
             ),

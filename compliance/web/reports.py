@@ -22,14 +22,11 @@ from compliance.validation import FieldError, Form, InvalidInput
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented
+from compliance.web.forms import submit
 from compliance.web.page import Page
 
 MAX_VERIFY_BYTES = 30 * 1024 * 1024
 PDF_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 @dataclass
@@ -61,12 +58,11 @@ class ReportsAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         participant_id: FromPath[int],
         data: JSONBody[ReportRequest],
     ) -> ReportView:
-        return await service.generate(
-            principal, _settings(request), participant_id, data, origin_of(request)
-        )
+        return await service.generate(principal, settings, participant_id, data, origin_of(request))
 
     @get(
         "/participants/{participant_id:int}/reports",
@@ -98,9 +94,12 @@ class ReportsAPI(Controller):
         media_type="application/pdf",
     )
     async def pdf(
-        self, request: Request, principal: NamedDependency[Principal], report_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        report_id: FromPath[int],
     ) -> Response[bytes]:
-        view, content = await service.report_pdf(principal, _settings(request), report_id)
+        view, content = await service.report_pdf(principal, settings, report_id)
         return _download(view, content)
 
     @post(
@@ -147,18 +146,20 @@ class ReportPages(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
         participant_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Redirect | Template:
-        try:
-            report = await service.generate(
-                principal,
-                _settings(request),
-                participant_id,
-                _request_from_form(data),
-                origin_of(request),
+
+        async def generated() -> ReportView:
+            # The form is read inside the call, so its refusals come back as the service's do.
+            report = _request_from_form(data)
+            return await service.generate(
+                principal, settings, participant_id, report, origin_of(request)
             )
-        except InvalidInput as exc:
+
+        def refused(exc: InvalidInput) -> Template:
+            """Every reason (not one per field), on the page that says nothing was signed."""
             return Page(
                 "pages/reports/refused.html",
                 context={
@@ -168,13 +169,23 @@ class ReportPages(Controller):
                 },
                 status_code=422,
             )
-        return Redirect(f"/participants/{participant_id}#report-{report.id}", status_code=303)
+
+        return await submit(
+            generated(),
+            lambda report: Redirect(
+                f"/participants/{participant_id}#report-{report.id}", status_code=303
+            ),
+            others={InvalidInput: refused},
+        )
 
     @get("/reports/{report_id:int}/pdf", media_type="application/pdf")
     async def pdf(
-        self, request: Request, principal: NamedDependency[Principal], report_id: FromPath[int]
+        self,
+        principal: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        report_id: FromPath[int],
     ) -> Response[bytes]:
-        view, content = await service.report_pdf(principal, _settings(request), report_id)
+        view, content = await service.report_pdf(principal, settings, report_id)
         return _download(view, content)
 
     @post("/reports/{report_id:int}/revoke", status_code=303)
@@ -218,9 +229,11 @@ class VerifyAPI(Controller):
         summary="Is this PDF ours, and current?",
         status_code=200,
     )
-    async def upload(self, request: Request, data: MultipartBody[VerifyUpload]) -> Verdict:
+    async def upload(
+        self, settings: NamedDependency[Settings], data: MultipartBody[VerifyUpload]
+    ) -> Verdict:
         content = await _read_upload(data.file)
-        return await verification.verify_bytes(content, _settings(request).reports_dir)
+        return await verification.verify_bytes(content, settings.reports_dir)
 
     @get("/{public_id:str}", operation_id="verifyReportId", summary="A report's status by its id")
     async def by_id(self, public_id: FromPath[str]) -> Verdict:
@@ -237,17 +250,24 @@ class VerifyPages(Controller):
         return Page("pages/verify.html", context={"verdict": None})
 
     @post(status_code=200)
-    async def upload(self, request: Request, data: MultipartBody[VerifyUpload]) -> Template:
-        try:
-            content = await _read_upload(data.file)
-        except InvalidInput as exc:
-            return Page(
+    async def upload(
+        self, settings: NamedDependency[Settings], data: MultipartBody[VerifyUpload]
+    ) -> Template:
+
+        async def verified(content: bytes) -> Template:
+            verdict = await verification.verify_bytes(content, settings.reports_dir)
+            return Page("pages/verify.html", context={"verdict": verdict})
+
+        return await submit(
+            _read_upload(data.file),
+            verified,
+            # An upload has one field and one reason: the file's.
+            lambda errors: Page(
                 "pages/verify.html",
-                context={"verdict": None, "problem": exc.errors[0].reason},
+                context={"verdict": None, "problem": errors["file"]},
                 status_code=422,
-            )
-        verdict = await verification.verify_bytes(content, _settings(request).reports_dir)
-        return Page("pages/verify.html", context={"verdict": verdict})
+            ),
+        )
 
     @get("/{public_id:str}")
     async def by_id(self, public_id: FromPath[str]) -> Template:
