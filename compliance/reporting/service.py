@@ -24,7 +24,7 @@ from compliance.attendance import attendance_of
 from compliance.attendance import earlier_versions as earlier_attendance
 from compliance.drug_tests import earlier_versions, tests_of
 from compliance.local_time import spoken_day
-from compliance.mandates import mandates_of
+from compliance.mandates import MandateView, mandates_of
 from compliance.reporting import context as report_context
 from compliance.reporting import store
 from compliance.reporting.consent_gate import Decision, decide
@@ -262,11 +262,7 @@ async def _inputs(
     shown = decision.categories
     zone = ZoneInfo(program["time_zone"])
     signer = await StaffUser.select().where(StaffUser.id == allowed.principal.id).first()
-    mandates = await mandates_of(allowed)
-    consent = await Consent.select(Consent.mandate).where(Consent.id == decision.consent_id).first()
-    mandate = next((m for m in mandates if consent and m.id == consent["mandate"]), None) or (
-        mandates[0] if mandates else None
-    )
+    mandate = await _reported_mandate(allowed, decision)
     evaluation = None
     if shown & {C.attendance, C.compliance_status, C.drug_tests}:
         evaluation = await caseload.compliance_of(allowed, program, start, end)
@@ -277,16 +273,13 @@ async def _inputs(
             for a in await attendance_of(allowed)
             if start <= a.occurred_at.astimezone(zone).date() <= end
         ]
-    tests: list = []
-    every_test: list = []
-    if C.drug_tests in shown:
-        every_test = await tests_of(allowed, program)
-        tests = [
-            t
-            for t in every_test
-            if (when := t.collected_at or t.called_at) is not None
-            and start <= when.astimezone(zone).date() <= end
-        ]
+    every_test = await tests_of(allowed, program) if C.drug_tests in shown else []
+    tests = [
+        t
+        for t in every_test
+        if (when := t.collected_at or t.called_at) is not None
+        and start <= when.astimezone(zone).date() <= end
+    ]
     plan = None
     if request.kind == ReportKind.sap_followup and mandate is not None:
         plan = await followup_plans.current_plan(mandate.id)
@@ -318,6 +311,16 @@ async def _inputs(
         followup_plan=plan,
         plan_tests=every_test if plan is not None else [],
     )
+
+
+async def _reported_mandate(
+    allowed: access.ParticipantAccess, decision: Decision
+) -> MandateView | None:
+    """The mandate the consent names, else the participant's first."""
+    mandates = await mandates_of(allowed)
+    consent = await Consent.select(Consent.mandate).where(Consent.id == decision.consent_id).first()
+    named = next((m for m in mandates if consent and m.id == consent["mandate"]), None)
+    return named or (mandates[0] if mandates else None)
 
 
 class _Raced(Exception):
