@@ -3,9 +3,7 @@
 
 Migrations run once per session through the real ``compliance migrate`` command into a
 template database; each test then gets a fresh copy (SQLite: a copy of the file;
-PostgreSQL: its own database created from the template, dropped afterwards). The demo
-(``tests.staff``) is loaded once per ``now`` and copied into later tests' databases
-(``DemoCopies``).
+PostgreSQL: its own database created from the template, dropped afterwards).
 Tests that use the database are marked ``db`` so `make test` can run them again on
 PostgreSQL.
 """
@@ -23,15 +21,11 @@ os.environ.setdefault("WORKER_NICENESS", "0")
 
 import asyncio
 import contextlib
-import io
 import shutil
-import sqlite3
 import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -42,10 +36,7 @@ import pytest
 
 from compliance import audit, db
 from compliance.app import create_app
-from compliance.demo import load_demo
-from compliance.settings import Settings, load_settings, parse_database_url
-from compliance.tables import AuditEvent, Program, StaffUser
-from tests import staff
+from compliance.settings import Settings, load_settings
 
 ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
 PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -145,180 +136,8 @@ def template_url(databases: EmptyDatabases, tmp_path_factory: pytest.TempPathFac
     return url
 
 
-# --- the demo, loaded once per run and copied per test ------------------------------
-
-
-def sqlite_copy(source: Path, target: Path) -> None:
-    """SQLite's online backup API: ``target`` becomes a copy of ``source`` even while
-    the test's own connections have it open (they see the new content afterwards)."""
-    src = sqlite3.connect(source, timeout=db.SQLITE_BUSY_TIMEOUT_S)
-    dst = sqlite3.connect(target, timeout=db.SQLITE_BUSY_TIMEOUT_S)
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-async def pg_copy(source: str, target: str) -> None:
-    """Every table's rows and every sequence's position from ``source`` into ``target``
-    (both migrated alike), in one transaction on ``target``. A database cannot be made
-    from a TEMPLATE while connections to it are open, and the test's app has its pool
-    open on ``target`` by the time a test loads the demo; binary COPY takes ~0.1 s."""
-    src, dst = await asyncpg.connect(source), await asyncpg.connect(target)
-    try:
-        columns = await src.fetch(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = 'public' AND is_generated = 'NEVER' "
-            "ORDER BY table_name, ordinal_position"
-        )
-        tables: dict[str, list[str]] = {}
-        for row in columns:
-            tables.setdefault(row["table_name"], []).append(row["column_name"])
-        sequences = await src.fetch(
-            "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'"
-        )
-        async with dst.transaction():
-            # No foreign-key checks while the tables fill in any order (superuser only).
-            await dst.execute("SET LOCAL session_replication_role = replica")
-            await dst.execute("TRUNCATE " + ", ".join(_quoted(t) for t in tables))
-            for table, names in tables.items():
-                rows = io.BytesIO()
-                await src.copy_from_table(table, columns=names, output=rows, format="binary")
-                rows.seek(0)
-                await dst.copy_to_table(table, columns=names, source=rows, format="binary")
-            for seq in sequences:
-                called = seq["last_value"] is not None
-                await dst.execute(
-                    "SELECT setval($1::regclass, $2, $3)",
-                    _quoted(seq["sequencename"]),
-                    seq["last_value"] if called else 1,
-                    called,
-                )
-    finally:
-        await dst.close()
-        await src.close()
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    if not folder.is_dir():
-        return {}
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
-
-
-def _changed(before: dict[str, bytes], after: dict[str, bytes]) -> dict[str, bytes]:
-    return {name: data for name, data in after.items() if before.get(name) != data}
-
-
-def _write_files(folder: Path, files: dict[str, bytes]) -> None:
-    for name, data in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-
-
-@dataclass(frozen=True)
-class DemoCopy:
-    """A database holding the demo as ``load_demo`` left it, and the files it wrote
-    beside the database (the audit head in VAR_DIR), by path under VAR_DIR/REPORTS_DIR."""
-
-    url: str
-    var_files: dict[str, bytes]
-    report_files: dict[str, bytes]
-
-
-class DemoCopies:
-    """The demo built by the real ``load_demo`` once per ``now`` (and audit key) in this
-    process, then copied into each test's database: 0.02-0.2 s instead of 1.6-5.6 s.
-
-    The first test asking for a ``now`` loads the demo into its own database; that
-    database is then copied aside with the files the load wrote (the audit head file,
-    which must match the chain's MACs). Later tests get the copy restored into their
-    freshly migrated database, with those files in their own VAR_DIR, so rows, ids and
-    the audit chain are exactly what ``load_demo`` would have made. A database that is
-    no longer as migrated (a program, a user or an audit event already in it) gets the
-    real ``load_demo``, as before.
-    """
-
-    def __init__(self, template_url: str, databases: EmptyDatabases, tmp: Path) -> None:
-        self.template_url = template_url
-        self.databases = databases
-        self.tmp = tmp
-        self.copies: dict[tuple[datetime, bytes], DemoCopy] = {}
-
-    async def load(self, now: datetime) -> None:
-        if not await _as_migrated():
-            await load_demo(now=now)
-            return
-        trail = audit.trail()
-        var_dir, reports_dir = trail.var_dir, trail.settings.reports_dir
-        key = (now, trail.mac_key)
-        copy = self.copies.get(key)
-        if copy is not None:
-            await copy_database(copy.url, db.current_url())
-            _write_files(var_dir, copy.var_files)
-            _write_files(reports_dir, copy.report_files)
-            return
-        var_before, reports_before = _files(var_dir), _files(reports_dir)
-        await load_demo(now=now)
-        self.copies[key] = DemoCopy(
-            await self._keep(db.current_url()),
-            _changed(var_before, _files(var_dir)),
-            _changed(reports_before, _files(reports_dir)),
-        )
-
-    async def _keep(self, url: str) -> str:
-        """A copy of the database at ``url`` that lasts the session."""
-        if ENGINE == "postgres":
-            template = urlsplit(self.template_url).path.lstrip("/")
-            kept = await asyncio.to_thread(self.databases.new, template)
-            await pg_copy(url, kept)
-            return kept
-        kept = f"sqlite:///{self.tmp / uuid.uuid4().hex[:12]}.sqlite3"
-        await copy_database(url, kept)
-        return kept
-
-
-async def _as_migrated() -> bool:
-    """Nothing written yet to the bound database beyond what migrations put there."""
-    for table in (Program, StaffUser, AuditEvent):
-        if await table.count() > 0:
-            return False
-    return True
-
-
-async def copy_database(source: str, target: str) -> None:
-    """Overwrite ``target``'s content with ``source``'s (same engine, same migrations)."""
-    if ENGINE == "postgres":
-        await pg_copy(source, target)
-        return
-    paths = [parse_database_url(url).sqlite_path for url in (source, target)]
-    assert paths[0] is not None and paths[1] is not None
-    await asyncio.to_thread(sqlite_copy, paths[0], paths[1])
-
-
-@pytest.fixture(scope="session")
-def demo_copies(
-    template_url: str, databases: EmptyDatabases, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DemoCopies]:
-    """Installed where ``tests.staff`` loads the demo; its PostgreSQL databases are
-    ``databases``' and dropped with them at the session's end. ``TEST_DEMO_COPIES=0``
-    leaves it out (every test runs ``load_demo``), to compare or to rule it out."""
-    copies = DemoCopies(template_url, databases, tmp_path_factory.mktemp("demo-copies"))
-    if os.environ.get("TEST_DEMO_COPIES", "1") != "0":
-        staff.DEMO_COPIES = copies
-    yield copies
-    staff.DEMO_COPIES = None
-
-
 @pytest.fixture
-def database_url(
-    template_url: str, databases: EmptyDatabases, tmp_path: Path, demo_copies: DemoCopies
-) -> str:
+def database_url(template_url: str, databases: EmptyDatabases, tmp_path: Path) -> str:
     """A fresh, migrated database for this test."""
     if ENGINE == "postgres":
         return databases.new(template=urlsplit(template_url).path.lstrip("/"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -135,24 +134,6 @@ async def clone_court_client(times: int) -> int:
 DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
-class DemoSource(Protocol):
-    async def load(self, now: datetime) -> None: ...
-
-
-# Set by conftest's ``demo_copies`` for the session: the demo built once per ``now`` and
-# copied per test. None (a script outside pytest): ``load_demo`` itself.
-DEMO_COPIES: DemoSource | None = None
-
-
-async def load_demo_copy(now: datetime = DEMO_NOW) -> None:
-    """What ``load_demo(now=now)`` makes in the bound database (rows, ids, audit chain and
-    its head file), copied from the session's first load for ``now`` when there is one."""
-    if DEMO_COPIES is None:
-        await load_demo(now=now)
-    else:
-        await DEMO_COPIES.load(now)
-
-
 async def demo_with_clinician(
     email: str,
     now: datetime = DEMO_NOW,
@@ -163,7 +144,7 @@ async def demo_with_clinician(
     """The demo program (its clients, mandates and consents) and a clinician of it
     whose password tests know; returns the program's row. A name and credentials are
     for tests that find them in a signed report."""
-    await load_demo_copy(now)
+    await load_demo(now=now)
     program = await Program.select().first()
     await accounts.create_staff_user(
         email=email,
