@@ -112,8 +112,20 @@ class EmptyDatabases:
         return f"sqlite:///{path}"
 
     def drop_all(self) -> None:
-        for name in self.pg_names:
-            _sync(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        """All at once (eight at a time): one by one, each drop waits on its own
+        checkpoint-like file removal, about 0.1 s idle and over 1 s on a loaded machine,
+        which made the PostgreSQL run spend most of a minute per worker after its tests."""
+        _sync(_drop_databases(self.pg_names))
+
+
+async def _drop_databases(names: list[str]) -> None:
+    gate = asyncio.Semaphore(8)
+
+    async def drop(name: str) -> None:
+        async with gate:
+            await pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    await asyncio.gather(*(drop(n) for n in names))
 
 
 @pytest.fixture(scope="session")
