@@ -23,11 +23,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.figures import Figure, sized
-from compliance import audit, db, workers
-from compliance import caseload as caseload_module
-from compliance.accounts import create_staff_user, load_principal
-from compliance.analytes import seed_program_analytes
-from compliance.settings import load_settings, parse_database_url
+from compliance import audit
+from compliance.core import db, workers
+from compliance.core.settings import load_settings, parse_database_url
+from compliance.core.vocabulary import Role
+from compliance.engine import caseload as caseload_module
+from compliance.records.analytes import seed_program_analytes
+from compliance.staff.accounts import create_staff_user, load_principal
 from compliance.tables import (
     Analyte,
     AnalyteResult,
@@ -39,7 +41,6 @@ from compliance.tables import (
     PhaseSessionRequirement,
     Program,
 )
-from compliance.vocabulary import Role
 
 BIN = Path(sys.executable).parent
 RUNS = sized(3, 1)

@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.figures import Figure, sized
-from compliance import audit, db
-from compliance.accounts import load_principal
-from compliance.analytes import DEFAULT_ANALYTES
+from compliance import audit
+from compliance.core import db
+from compliance.core.settings import load_settings, parse_database_url
+from compliance.core.vocabulary import ImportKind
 from compliance.intake import imports
-from compliance.settings import load_settings, parse_database_url
+from compliance.records.analytes import DEFAULT_ANALYTES
+from compliance.staff.accounts import load_principal
 from compliance.tables import Program
-from compliance.vocabulary import ImportKind
 from tests.intake.test_csv_files import make_drug_test_csv
 from tests.staff import lab_file_program
 

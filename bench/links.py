@@ -83,12 +83,14 @@ def _figures(measured: tuple[list[float], float]) -> Load:
 
 async def _prepare(env: dict[str, str]) -> str:
     """Demo data, copies of the court client for the batch, a signer, one officer link."""
-    from compliance import accounts, audit, db
-    from compliance.demo import load_demo
+    from compliance import audit
+    from compliance.core import db
+    from compliance.core.settings import load_settings
+    from compliance.core.vocabulary import Role
     from compliance.disclosure import links
-    from compliance.settings import load_settings
+    from compliance.ops.demo import load_demo
+    from compliance.staff import accounts
     from compliance.tables import Participant, Recipient
-    from compliance.vocabulary import Role
     from tests.staff import clone_court_client
 
     settings = load_settings(env)

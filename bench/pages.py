@@ -59,10 +59,12 @@ def _email(n: int) -> str:
 async def _prepare(env: dict[str, str], size: int) -> dict[str, str]:
     """A program of ``size`` clients and STAFF clinicians; returns the pages to measure
     on it: all of them on the 40-client program, the caseload alone on a larger one."""
-    from compliance import accounts, audit, db
-    from compliance.settings import load_settings
+    from compliance import audit
+    from compliance.core import db
+    from compliance.core.settings import load_settings
+    from compliance.core.vocabulary import Role
+    from compliance.staff import accounts
     from compliance.tables import Participant, TreatmentSession
-    from compliance.vocabulary import Role
     from tests.caseload_seed import caseload_of, extend_history
 
     settings = load_settings(env)

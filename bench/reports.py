@@ -26,16 +26,18 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.figures import Figure, sized
-from compliance import accounts, audit, db, workers
-from compliance.demo import load_demo
+from compliance import audit
+from compliance.core import db, workers
+from compliance.core.settings import load_settings
+from compliance.core.vocabulary import Role
+from compliance.ops.demo import load_demo
 from compliance.reporting import batch, service, store
 from compliance.reporting.pdf import TEMPLATES, render_and_sign, render_html
-from compliance.settings import load_settings
+from compliance.staff import accounts
 from compliance.tables import (
     Participant,
     Recipient,
 )
-from compliance.vocabulary import Role
 from tests.staff import clone_court_client
 
 BIN = Path(sys.executable).parent

@@ -21,13 +21,15 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
-from compliance import PROJECT_ROOT, __version__, accounts, admin, audit, db, workers
+from compliance import PROJECT_ROOT, __version__, audit
+from compliance.core import db, workers
+from compliance.core.local_time import spoken
+from compliance.core.settings import Settings, load_settings
+from compliance.core.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS
 from compliance.disclosure import background
-from compliance.local_time import spoken
+from compliance.engine.rules import hm
 from compliance.reporting import store
-from compliance.rules import hm
-from compliance.settings import Settings, load_settings
-from compliance.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS
+from compliance.staff import accounts, admin
 from compliance.web import (
     admin_api,
     admin_pages,

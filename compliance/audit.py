@@ -34,11 +34,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from compliance import db
+from compliance.core import db
 from compliance.tables import AuditEvent
 
 if TYPE_CHECKING:
-    from compliance.settings import Settings
+    from compliance.core.settings import Settings
 
 GENESIS = "0" * 64
 LOCK = "compliance.audit"

@@ -5,8 +5,8 @@ The engine comes from ``DATABASE_URL`` exactly as the app's does.
 
 from piccolo.conf.apps import AppRegistry
 
-from compliance.db import create_engine
-from compliance.settings import database_target_from_env
+from compliance.core.db import create_engine
+from compliance.core.settings import database_target_from_env
 
 DB = create_engine(database_target_from_env())
 

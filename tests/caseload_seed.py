@@ -16,8 +16,9 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import db, violations
-from compliance.demo import DEMO_TZ, load_demo
+from compliance.core import db
+from compliance.engine import violations
+from compliance.ops.demo import DEMO_TZ, load_demo
 from compliance.tables import (
     Analyte,
     AnalyteResult,

@@ -34,9 +34,10 @@ import asyncpg
 import httpx
 import pytest
 
-from compliance import audit, db
+from compliance import audit
 from compliance.app import create_app
-from compliance.settings import Settings, load_settings
+from compliance.core import db
+from compliance.core.settings import Settings, load_settings
 
 ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
 PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "")

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from compliance import accounts, db
-from compliance.analytes import seed_program_analytes
-from compliance.demo import load_demo
+from compliance.core import db
+from compliance.core.vocabulary import Role
+from compliance.ops.demo import load_demo
+from compliance.records.analytes import seed_program_analytes
+from compliance.staff import accounts
 from compliance.tables import (
     AnalyteResult,
     Attendance,
@@ -24,7 +26,6 @@ from compliance.tables import (
     Program,
     Recipient,
 )
-from compliance.vocabulary import Role
 
 PASSWORD = "correct horse battery staple"
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from compliance.tables import (
     AnalyteResult,
     Attendance,

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from compliance.accounts import hash_password
-from compliance.analytes import seed_program_analytes
+from compliance.core.settings import Settings
 from compliance.disclosure.outbox import unseal
-from compliance.settings import Settings
+from compliance.records.analytes import seed_program_analytes
+from compliance.staff.accounts import hash_password
 from compliance.tables import (
     AuditEvent,
     OutboxMessage,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from tests.staff import make_world, post_form, sign_in
 
 MESSAGE = (

@@ -44,10 +44,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from compliance import accounts, audit, db
-from compliance.analytes import seed_program_analytes
-from compliance.demo import load_demo
-from compliance.settings import load_settings
+from compliance import audit
+from compliance.core import db
+from compliance.core.settings import load_settings
+from compliance.core.vocabulary import Role
+from compliance.ops.demo import load_demo
+from compliance.records.analytes import seed_program_analytes
+from compliance.staff import accounts
 from compliance.tables import (
     AnalyteCode,
     Attendance,
@@ -60,7 +63,6 @@ from compliance.tables import (
     TreatmentSession,
     Violation,
 )
-from compliance.vocabulary import Role
 from tests.conftest import settings_env
 from tests.live import serve
 from tests.staff import PASSWORD, csrf_token, make_world, sign_in

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from compliance import audit, db
+from compliance import audit
+from compliance.core import db
 from compliance.tables import AuditEvent, Program
 from tests.conftest import run_cli, settings_env
 
@@ -75,7 +76,7 @@ def test_cli_reports_intact_then_names_the_edited_event(database_url: str, tmp_p
     assert "audit chain intact: 3 events; all keyed; head #3 matches audit-head" in ok.stdout
 
     async def tamper() -> None:
-        from compliance.settings import load_settings
+        from compliance.core.settings import load_settings
 
         engine = db.create_engine(load_settings(env).database)
         db.bind(engine)

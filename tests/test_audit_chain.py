@@ -19,11 +19,12 @@ import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pypdf import PdfReader
 
-from compliance import audit, db
+from compliance import audit
+from compliance.core import db
+from compliance.core.settings import Settings, load_settings
 from compliance.disclosure import background
 from compliance.reporting.pdf import AUDIT_MAC_KEY, AUDIT_SEQ_KEY
 from compliance.reporting.signing import _self_signed_p12
-from compliance.settings import Settings, load_settings
 from compliance.tables import AuditEvent
 from tests.conftest import run_cli, settings_env
 from tests.test_backup import _verify

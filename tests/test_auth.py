@@ -7,9 +7,11 @@ import re
 import httpx
 import pytest
 
-from compliance import accounts, audit, db
+from compliance import audit
+from compliance.core import db
+from compliance.core.vocabulary import Role
+from compliance.staff import accounts
 from compliance.tables import AuditEvent, Program
-from compliance.vocabulary import Role
 
 PASSWORD = "correct horse battery staple"
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from compliance import audit
+from compliance.core.settings import load_settings
 from compliance.reporting import store
-from compliance.settings import load_settings
 from compliance.tables import Report
 from tests.conftest import app_client, run_cli, settings_env
 from tests.staff import csrf_token, sign_in

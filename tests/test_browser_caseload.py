@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from compliance import accounts
-from compliance.db import Engine
-from compliance.vocabulary import Role
+from compliance.core.db import Engine
+from compliance.core.vocabulary import Role
+from compliance.staff import accounts
 from tests.caseload_seed import forty_clients
 from tests.conftest import settings_env
 from tests.staff import PASSWORD

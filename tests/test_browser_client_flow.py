@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from compliance.db import Engine
-from compliance.settings import Settings
+from compliance.core.db import Engine
+from compliance.core.settings import Settings
 from compliance.tables import (
     Consent,
     Mandate,

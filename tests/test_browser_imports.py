@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from compliance.db import Engine
+from compliance.core.db import Engine
 from compliance.tables import DrugTest
 from tests.conftest import settings_env
 from tests.staff import PASSWORD, demo_with_clinician

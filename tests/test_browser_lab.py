@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from compliance.db import Engine
+from compliance.core.db import Engine
 from compliance.tables import AnalyteResult, DrugTest, Participant
 from tests.conftest import settings_env
 from tests.staff import PASSWORD, demo_with_clinician

@@ -7,9 +7,9 @@ from datetime import date
 import httpx
 import pytest
 
-from compliance import accounts
+from compliance.core.vocabulary import Role
+from compliance.staff import accounts
 from compliance.tables import Participant, Program, StaffUser
-from compliance.vocabulary import Role
 from tests.staff import PASSWORD, demo_with_clinician, sign_in
 
 FIRST_MONDAY = date(2026, 9, 28)
@@ -53,7 +53,7 @@ async def test_marcus_weeks_are_judged_with_reasons(client, demo) -> None:
 async def test_caseload_puts_the_most_serious_first(client, demo) -> None:
     """The full ordering is in tests/test_caseload_leads.py; here, the demo's rows keep
     the severity order the module defines, and the page shows them last name first."""
-    from compliance.caseload import SEVERITY
+    from compliance.engine.caseload import SEVERITY
 
     rows = (await client.get("/api/caseload")).json()
     assert {r["client_id"] for r in rows} == {"RB-1001", "RB-1002", "RB-1003"}
@@ -146,7 +146,7 @@ async def test_caseload_page_filters_and_sorts(client, demo) -> None:
 async def test_large_caseloads_judged_in_a_thread_give_the_same_rows(
     client, demo, monkeypatch
 ) -> None:
-    from compliance import caseload
+    from compliance.engine import caseload
 
     inline = (await client.get("/api/caseload")).json()
     monkeypatch.setattr(caseload, "THREAD_ABOVE", 1)
@@ -158,7 +158,7 @@ async def test_large_caseloads_judged_across_worker_processes_give_the_same_rows
     client, demo, monkeypatch
 ) -> None:
     """The path a 5,000-client program takes: spawned workers open the same database."""
-    from compliance import caseload
+    from compliance.engine import caseload
 
     inline = (await client.get("/api/caseload")).json()
     monkeypatch.setattr(caseload, "SHARD_ABOVE", 1)

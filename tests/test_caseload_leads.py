@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from tests.staff import PASSWORD, World, csrf_token, make_world, sign_in, signed_in_demo
 
 ZONE = ZoneInfo("America/Chicago")

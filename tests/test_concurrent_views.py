@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from compliance import accounts, db
+from compliance.core import db
+from compliance.core.settings import Settings
 from compliance.disclosure import links
-from compliance.settings import Settings
+from compliance.staff import accounts
 from compliance.tables import Disclosure, Participant, Recipient, SecureLink, StaffUser
 from tests.conftest import ENGINE, run_cli, settings_env
 from tests.live import serve

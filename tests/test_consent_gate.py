@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from compliance.reporting.consent_gate import Decision, decide
-from compliance.vocabulary import ConsentPurpose as P
-from compliance.vocabulary import InformationCategory as C
-from compliance.vocabulary import ReportKind as K
+from compliance.consent.gate import Decision, decide
+from compliance.core.vocabulary import ConsentPurpose as P
+from compliance.core.vocabulary import InformationCategory as C
+from compliance.core.vocabulary import ReportKind as K
 
 TODAY = date(2026, 11, 23)
 SIGNED = date(2026, 3, 1)

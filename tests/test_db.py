@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from compliance import db
+from compliance.core import db
 from compliance.tables import Program
 
 

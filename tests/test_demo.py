@@ -3,9 +3,9 @@
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from compliance import db
-from compliance.accounts import verify_password
-from compliance.demo import WEEKS, load_demo
+from compliance.core import db
+from compliance.ops.demo import WEEKS, load_demo
+from compliance.staff.accounts import verify_password
 from compliance.tables import (
     ALL_TABLES,
     AnalyteResult,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
-from compliance.drug_tests import hours_past
+from compliance.records.analytes import seed_program_analytes
+from compliance.records.drug_tests import hours_past
 from compliance.tables import AnalyteResult, DrugTest
 from tests.staff import World, make_world, sign_in
 

@@ -26,9 +26,9 @@ from typing import TYPE_CHECKING
 import pytest
 from pypdf import PdfReader
 
-from compliance.db import Engine
+from compliance.core.db import Engine
+from compliance.core.settings import Settings
 from compliance.reporting import signing
-from compliance.settings import Settings
 from tests.conftest import settings_env
 from tests.staff import PASSWORD, demo_with_clinician
 from tests.test_browser import ARTIFACTS, CHROMIUM, PHONE, _serve

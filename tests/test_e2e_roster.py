@@ -17,11 +17,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from compliance import accounts, attendance, groups
-from compliance.accounts import Principal
-from compliance.db import Engine
+from compliance.core.db import Engine
+from compliance.core.vocabulary import Role
+from compliance.records import attendance, groups
+from compliance.staff import accounts
+from compliance.staff.accounts import Principal
 from compliance.tables import Attendance, AuditEvent, Participant, Program
-from compliance.vocabulary import Role
 from tests.conftest import settings_env
 from tests.staff import PASSWORD
 from tests.test_browser import ARTIFACTS, CHROMIUM, _serve

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from compliance.followup_plans import FollowUpPlanView, plan_in_words, plan_years
+from compliance.records.followup_plans import FollowUpPlanView, plan_in_words, plan_years
 from compliance.tables import AuditEvent, FollowUpPlan, Mandate, Participant
 from tests.staff import World, make_world, post_form, sign_in, signed_in_demo
 

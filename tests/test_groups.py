@@ -10,8 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from compliance import groups
-from compliance.accounts import Principal
+from compliance.records import groups
+from compliance.staff.accounts import Principal
 from compliance.tables import (
     AuditEvent,
     GroupMember,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from litestar import get
 
-from compliance import accounts
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
+from compliance.staff import accounts
 from compliance.tables import AuditEvent, Consent, DrugTest, Recipient
 from tests.conftest import app_client
 from tests.staff import World, make_world, sign_in

@@ -165,7 +165,7 @@ def test_a_token_never_reaches_the_server_log_however_encoded(
 ) -> None:
     """A real server (uvicorn's access log, Litestar's error log) sent each variant of a
     live link; its whole output never holds the token, in any encoding."""
-    from compliance.settings import load_settings
+    from compliance.core.settings import load_settings
 
     env = settings_env(database_url, tmp_path)
     token = _make_live_link(env)
@@ -185,7 +185,7 @@ def _make_live_link(env: dict[str, str]) -> str:
     """A link made through the app in a child process (this test has no event loop)."""
     script = (
         "import asyncio, httpx\n"
-        "from compliance.settings import load_settings\n"
+        "from compliance.core.settings import load_settings\n"
         "from tests.conftest import app_client\n"
         "from tests.staff import signed_in_demo, csrf_token\n"
         "async def main():\n"

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from compliance import db
+from compliance.core import db
 from tests.conftest import ENGINE, pg_admin
 
 

@@ -11,9 +11,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.intake.hl7 import parse_hl7_results
 from compliance.intake.records import DrugTestRecord, ParseResult
+from compliance.records.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.tables import AnalyteResult, DrugTest
 from tests.staff import World, make_world, sign_in
 

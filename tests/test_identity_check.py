@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.intake.csv_files import parse_drug_test_csv
 from compliance.intake.identity import CSV_FIELDS, HL7_FIELDS, check_identity
 from compliance.intake.records import DrugTestRecord, ParseResult
+from compliance.records.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.tables import AuditEvent, DrugTest, ImportBatch, Participant
 from tests.staff import World, make_world, sign_in
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from compliance.tables import AnalyteResult, Attendance, DrugTest
 from tests.staff import World, make_world, sign_in
 

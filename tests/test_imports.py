@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from compliance.tables import (
     AnalyteCode,
     AnalyteResult,

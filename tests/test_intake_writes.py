@@ -11,7 +11,7 @@ import asyncio
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from compliance.tables import AnalyteResult, Attendance, DrugTest, ImportBatch, Violation
 from tests.staff import World, make_world, post_form, sign_in
 

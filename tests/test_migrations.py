@@ -4,8 +4,8 @@ import pytest
 from piccolo.apps.migrations.tables import Migration
 from piccolo.table import Table
 
-from compliance import db, migration_runner
-from compliance.settings import parse_database_url
+from compliance.core import db, migration_runner
+from compliance.core.settings import parse_database_url
 from compliance.tables import ALL_TABLES
 from compliance.tables.keys import UNIQUE_KEYS
 from tests.test_cli import MIGRATIONS

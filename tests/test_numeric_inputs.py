@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from compliance.tables import DrugTest
 from tests.staff import World, make_world, post_form, sign_in
 

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance.local_time import spoken
+from compliance.core.local_time import spoken
+from compliance.core.vocabulary import REPORT_TITLES
 from compliance.tables import (
     Consent,
     Disclosure,
@@ -24,7 +25,6 @@ from compliance.tables import (
     Report,
     SecureLink,
 )
-from compliance.vocabulary import REPORT_TITLES
 from tests.staff import csrf_token, post_form, signed_in_demo
 
 pytestmark = pytest.mark.db

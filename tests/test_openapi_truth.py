@@ -20,13 +20,13 @@ import schemathesis
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
-from compliance.analytes import seed_program_analytes
-from compliance.consents import DOCUMENT_TYPES
+from compliance.consent.consents import DOCUMENT_TYPES
+from compliance.records.analytes import seed_program_analytes
 from tests.staff import make_world, sign_in
 from tests.test_api_fuzz import conforms
 
 METHODS = {"get", "put", "post", "delete", "patch", "head"}
-# Smallest files each signature accepts (compliance.consents.DOCUMENT_TYPES).
+# Smallest files each signature accepts (compliance.consent.consents.DOCUMENT_TYPES).
 SIGNED = {
     "application/pdf": b"%PDF-1.7\n% signed consent\n" + b"x" * 100,
     "image/png": b"\x89PNG\r\n\x1a\n" + b"\0" * 100,

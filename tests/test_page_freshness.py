@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance import accounts, caseload
-from compliance.demo import DEMO_TZ
+from compliance.core.vocabulary import Role
+from compliance.engine import caseload
+from compliance.ops.demo import DEMO_TZ
+from compliance.staff import accounts
 from compliance.tables import DrugTest, Participant, Program, StaffUser, TreatmentSession
-from compliance.vocabulary import Role
 from tests.staff import PASSWORD, demo_with_clinician, sign_in
 
 EMAIL = "fresh@example.org"

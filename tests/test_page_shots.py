@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from compliance import accounts
 from compliance.app import create_app
-from compliance.db import Engine
-from compliance.settings import Settings
+from compliance.core.db import Engine
+from compliance.core.settings import Settings
+from compliance.core.vocabulary import Role
+from compliance.staff import accounts
 from compliance.tables import (
     Attendance,
     DrugTest,
@@ -33,7 +34,6 @@ from compliance.tables import (
     TreatmentGroup,
     TreatmentSession,
 )
-from compliance.vocabulary import Role
 from tests.conftest import settings_env
 from tests.staff import PASSWORD, demo_with_clinician
 from tests.test_browser import ARTIFACTS, CHROMIUM, _serve

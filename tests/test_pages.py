@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance import accounts
-from compliance.demo import load_demo
+from compliance.core.vocabulary import Role
+from compliance.ops.demo import load_demo
+from compliance.staff import accounts
 from compliance.tables import (
     Attendance,
     DrugTest,
@@ -19,7 +20,6 @@ from compliance.tables import (
     TreatmentSession,
     Violation,
 )
-from compliance.vocabulary import Role
 from tests.staff import PASSWORD, post_form, sign_in
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))

@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from compliance import accounts
-from compliance.analytes import loinc_problem, seed_program_analytes
+from compliance.core.vocabulary import Role
+from compliance.records.analytes import loinc_problem, seed_program_analytes
+from compliance.staff import accounts
 from compliance.tables import Analyte, AnalyteCode, AuditEvent
-from compliance.vocabulary import Role
 from tests.staff import PASSWORD, World, csrf_token, make_world, post_form, sign_in, signed_in_demo
 
 pytestmark = pytest.mark.db

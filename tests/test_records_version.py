@@ -13,9 +13,10 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from compliance import audit, db
+from compliance import audit
+from compliance.core import db
+from compliance.core.settings import Settings
 from compliance.disclosure.record import disclosed
-from compliance.settings import Settings
 from compliance.tables import Consent, Participant, Program, SecureLink
 from tests.test_links import _link, _officer, _path, _post, demo  # noqa: F401  (fixture)
 

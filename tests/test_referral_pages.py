@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from compliance.tables import Consent, DrugTest, MandatePhase, Recipient
 from tests.staff import World, make_world, post_form, sign_in
 

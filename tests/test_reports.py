@@ -501,7 +501,7 @@ async def test_making_a_report_authorizes_and_loads_the_participant_once(client,
     below (mandates, compliance, attendance, drug tests, the new report's view) are
     handed what was read instead of loading and checking the participant again (9
     reads of the participant table before, 46 statements in all; now 1 and 35)."""
-    from compliance import db
+    from compliance.core import db
 
     with db.statements_seen() as seen:
         await _court_report(client, demo)

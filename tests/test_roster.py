@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance.attendance import judge_minutes
+from compliance.core.validation import FieldError
+from compliance.core.vocabulary import AttendanceStatus
 from compliance.intake.csv_files import parse_attendance_csv
+from compliance.records.attendance import judge_minutes
 from compliance.tables import Attendance, AuditEvent, TreatmentSession
-from compliance.validation import FieldError
-from compliance.vocabulary import AttendanceStatus
 from tests.staff import World, make_world, post_form, sign_in, signed_in_demo
 
 CHICAGO = ZoneInfo("America/Chicago")

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compliance.rules import (
+from compliance.engine.rules import (
     AnalyteFact,
     AttendanceFact,
     DrugTestFact,

@@ -18,8 +18,9 @@ import httpx
 import pytest
 from litestar import Litestar, get
 
-from compliance import accounts, audit
-from compliance.settings import Settings, load_settings
+from compliance import audit
+from compliance.core.settings import Settings, load_settings
+from compliance.staff import accounts
 from compliance.tables import ALL_TABLES, AuditEvent, Consent
 from compliance.web.auth import safe_next
 from compliance.web.links import UNLOCK_COOKIE

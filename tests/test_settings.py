@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from compliance.settings import SettingsError, load_settings, parse_database_url, redact_url
+from compliance.core.settings import SettingsError, load_settings, parse_database_url, redact_url
 
 
 def env_for(tmp_path: Path, **overrides: str) -> dict[str, str]:

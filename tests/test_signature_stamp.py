@@ -20,7 +20,7 @@ from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamObject
 
-from compliance.local_time import spoken
+from compliance.core.local_time import spoken
 from compliance.reporting import signing, stamp
 from tests.staff import csrf_token, signed_in_demo
 from tests.test_browser import ARTIFACTS

@@ -1,4 +1,4 @@
-"""The one specimen-validity rule (compliance.specimen_validity): federal order of the
+"""The one specimen-validity rule (compliance.engine.specimen_validity): federal order of the
 verdicts, the program's dilute thresholds, a lab's own verdict kept unless the figures
 show worse. Staff's entry, the CSV and the HL7 imports all call it (tested through them
 in test_intake_writes.py)."""
@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from compliance.specimen_validity import Measures, Thresholds, judge
-from compliance.vocabulary import CollectionStatus as S
+from compliance.core.vocabulary import CollectionStatus as S
+from compliance.engine.specimen_validity import Measures, Thresholds, judge
 
 D = Decimal
 

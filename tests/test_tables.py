@@ -23,7 +23,7 @@ from piccolo.columns import (
 )
 from piccolo.table import Table
 
-from compliance import db
+from compliance.core import db
 from compliance.tables import ALL_TABLES, Attendance, Participant, Program, StaffUser
 from compliance.tables.keys import UNIQUE_KEYS
 

@@ -18,7 +18,7 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from compliance.local_time import spoken
+from compliance.core.local_time import spoken
 from compliance.reporting import pdf as reporting_pdf
 from compliance.reporting import signing, verification
 from compliance.tables import Report

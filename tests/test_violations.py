@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from compliance.analytes import seed_program_analytes
+from compliance.records.analytes import seed_program_analytes
 from compliance.tables import Violation
 from tests.staff import World, make_world, post_form, sign_in
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from compliance import workers
-from compliance.settings import SettingsError, load_settings
+from compliance.core import workers
+from compliance.core.settings import SettingsError, load_settings
 from tests.worker_jobs import sleep_deaf
 
 

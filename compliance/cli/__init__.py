@@ -8,7 +8,6 @@ import sys
 
 import click
 
-from compliance import db, migration_runner
 from compliance.cli.reports_and_backups import COMMANDS
 from compliance.cli.support import (
     EXIT_SETTINGS,
@@ -18,7 +17,8 @@ from compliance.cli.support import (
     settings_or_exit,
     with_database,
 )
-from compliance.settings import Settings, SettingsError, require_own_secrets
+from compliance.core import db, migration_runner
+from compliance.core.settings import Settings, SettingsError, require_own_secrets
 
 
 def preflight(settings: Settings) -> None:
@@ -100,7 +100,7 @@ def migrate_command(check: bool) -> None:
 )
 def demo_command(if_empty: bool) -> None:
     """Load demonstration data (idempotent). New credentials are printed once."""
-    from compliance import demo
+    from compliance.ops import demo
 
     settings = settings_or_exit()
 
@@ -198,8 +198,8 @@ def users_create_command(
     password_stdin: bool,
 ) -> None:
     """Create a staff account. Without --password-stdin the password is asked for."""
-    from compliance import accounts
-    from compliance.vocabulary import Role
+    from compliance.core.vocabulary import Role
+    from compliance.staff import accounts
 
     settings = settings_or_exit()
     if password_stdin:
@@ -251,7 +251,7 @@ def users_list_command() -> None:
 @click.argument("email")
 def users_deactivate_command(email: str) -> None:
     """Deactivate an account: its sessions stop working at once."""
-    from compliance import accounts
+    from compliance.staff import accounts
 
     settings = settings_or_exit()
     with_database(settings, lambda: accounts.set_active(email, False))
@@ -277,7 +277,7 @@ def programs_create_command(
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from compliance import audit
-    from compliance.analytes import seed_program_analytes
+    from compliance.records.analytes import seed_program_analytes
     from compliance.tables import Program
 
     settings = settings_or_exit()

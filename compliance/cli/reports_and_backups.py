@@ -31,7 +31,7 @@ def verify_command(pdf: Path) -> None:
     """Is FILE.pdf a report we signed, unchanged, and still current? Exit 0 authentic
     and current, 3 superseded, 4 revoked, 5 not ours, 6 signed here but changed after
     signing. The verdict is the same sentence /verify shows."""
-    from compliance.local_time import spoken
+    from compliance.core.local_time import spoken
     from compliance.reporting import signing, verification
 
     settings = settings_or_exit()
@@ -94,11 +94,11 @@ def batch_command(
     listed per participant and do not stop the batch (exit 1 if any)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from compliance.accounts import load_principal, normalise_email
+    from compliance.core.validation import InvalidInput
+    from compliance.engine.rules import week_start
     from compliance.reporting import batch, service
-    from compliance.rules import week_start
+    from compliance.staff.accounts import load_principal, normalise_email
     from compliance.tables import Program, StaffUser
-    from compliance.validation import InvalidInput
 
     settings = settings_or_exit()
     # A batch is background work like its workers' (which inherit this): the server's
@@ -210,7 +210,7 @@ def signing_command() -> None:
 def backup_command(destination: Path) -> None:
     """Copy the database (one consistent snapshot, while the service runs), the report
     store and the keys into DESTINATION, a new or empty folder."""
-    from compliance import backup
+    from compliance.ops import backup
 
     settings = settings_or_exit()
     try:
@@ -227,7 +227,7 @@ def backup_command(destination: Path) -> None:
 @click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def restore_command(source: Path) -> None:
     """Load a backup into the configured (empty) database, REPORTS_DIR and VAR_DIR."""
-    from compliance import backup
+    from compliance.ops import backup
 
     settings = settings_or_exit()
     try:

@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 
 import click
 
-from compliance import db
-from compliance.settings import Settings, SettingsError, load_settings
+from compliance.core import db
+from compliance.core.settings import Settings, SettingsError, load_settings
 
 EXIT_SETTINGS = 2
 EXIT_UNAVAILABLE = 1
@@ -44,7 +44,7 @@ def run_async(factory: Callable[[], Any]) -> Any:
     except db.DatabaseUnavailable as exc:
         fail(f"DATABASE_URL: {exc}")
     except Exception as exc:  # an operator sees one line; the class names the kind
-        from compliance.accounts import AccountError
+        from compliance.staff.accounts import AccountError
 
         if isinstance(exc, AccountError | OperatorError):
             fail(str(exc))

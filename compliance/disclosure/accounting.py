@@ -14,10 +14,11 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit
-from compliance.accounts import Principal
+from compliance import audit
+from compliance.core.vocabulary import DisclosureKind as K
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Consent, Disclosure, Program, Recipient
-from compliance.vocabulary import DisclosureKind as K
 from compliance.web.downloads import csv_text
 
 YEARS = 3

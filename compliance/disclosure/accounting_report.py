@@ -10,17 +10,17 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
-from compliance import access
-from compliance.accounts import Principal
+from compliance.consent.gate import Decision
+from compliance.core.settings import Settings
+from compliance.core.vocabulary import ReportKind
 from compliance.disclosure import accounting
 from compliance.reporting import context as report_context
 from compliance.reporting import service
-from compliance.reporting.consent_gate import Decision
 from compliance.reporting.pdf import RenderJob
 from compliance.reporting.service import ReportView
-from compliance.settings import Settings
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Program, StaffUser
-from compliance.vocabulary import ReportKind
 
 KIND = ReportKind.disclosure_accounting
 # Printed where other reports state the consent's scope.

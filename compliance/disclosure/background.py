@@ -8,8 +8,8 @@ import asyncio
 import logging
 
 from compliance import audit
+from compliance.core.settings import Settings
 from compliance.disclosure import notices, outbox
-from compliance.settings import Settings
 
 INTERVAL_S = 30.0
 log = logging.getLogger(__name__)

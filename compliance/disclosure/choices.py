@@ -1,7 +1,7 @@
 """Which recipients a participant's valid consents cover, and for which reports: what
 the report and link forms offer, so nobody picks a recipient the gate would refuse.
 
-The consent gate (``consent_gate.decide``) stays the authority: each choice here is its
+The consent gate (``consent.gate.decide``) stays the authority: each choice here is its
 answer for that recipient and kind today, and every form is decided again when it is
 posted (a consent may expire or be revoked in between)."""
 
@@ -13,13 +13,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access
-from compliance import consents as consent_records
-from compliance.accounts import Principal
+from compliance.consent import consents as consent_records
+from compliance.consent.gate import decide
+from compliance.core.vocabulary import RecipientKind, ReportKind
 from compliance.disclosure.links import VIEW_KIND
-from compliance.reporting.consent_gate import decide
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Program, Recipient
-from compliance.vocabulary import RecipientKind, ReportKind
 
 REPORT_KINDS = (
     ReportKind.court_progress,

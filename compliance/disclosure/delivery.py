@@ -7,16 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compliance import access
-from compliance.accounts import Principal
+from compliance.core.settings import Settings
+from compliance.core.validation import FieldError, InvalidInput
+from compliance.core.vocabulary import DisclosureKind
 from compliance.disclosure import links, outbox
 from compliance.disclosure.links import NewLink
 from compliance.disclosure.record import disclosed
 from compliance.reporting import service as reports
-from compliance.settings import Settings
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Program, Recipient, Report
-from compliance.validation import FieldError, InvalidInput
-from compliance.vocabulary import DisclosureKind
 
 KIND_WORDS = {
     "court_progress": "court progress report",

@@ -20,17 +20,29 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, caseload, db
-from compliance import consents as consent_records
-from compliance.accounts import Principal, hash_password, verify_password
+from compliance import audit
+from compliance.consent import consents as consent_records
+from compliance.consent.gate import CATEGORY_WORDS, Decision, decide
+from compliance.core import db
+from compliance.core.local_time import spoken
+from compliance.core.settings import Settings
+from compliance.core.validation import FieldError, InvalidInput, is_record_id
+from compliance.core.versioned_cache import VersionedCache
+from compliance.core.vocabulary import (
+    REPORT_TITLES,
+    DisclosureKind,
+    InformationCategory,
+    LinkScope,
+    ReportKind,
+)
 from compliance.disclosure.record import disclosed, disclosure_insert
-from compliance.local_time import spoken
+from compliance.engine import caseload
+from compliance.engine.rules import WeekResult, hm
 from compliance.reporting import service as reports
 from compliance.reporting import store, summary
-from compliance.reporting.consent_gate import CATEGORY_WORDS, Decision, decide
 from compliance.reporting.context import NOTICE
-from compliance.rules import WeekResult, hm
-from compliance.settings import Settings
+from compliance.staff import access
+from compliance.staff.accounts import Principal, hash_password, verify_password
 from compliance.tables import (
     Consent,
     Mandate,
@@ -40,15 +52,6 @@ from compliance.tables import (
     Report,
     SecureLink,
     Violation,
-)
-from compliance.validation import FieldError, InvalidInput, is_record_id
-from compliance.versioned_cache import VersionedCache
-from compliance.vocabulary import (
-    REPORT_TITLES,
-    DisclosureKind,
-    InformationCategory,
-    LinkScope,
-    ReportKind,
 )
 
 TOKEN_BYTES = 32  # 256 bits

@@ -8,15 +8,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import audit, db
-from compliance import consents as consent_records
+from compliance import audit
+from compliance.consent import consents as consent_records
+from compliance.consent.gate import decide
+from compliance.core import db
+from compliance.core.settings import Settings
+from compliance.core.vocabulary import DisclosureKind, ReportKind
+from compliance.core.vocabulary import InformationCategory as C
 from compliance.disclosure import links, outbox
 from compliance.disclosure.record import disclosed
-from compliance.reporting.consent_gate import decide
-from compliance.settings import Settings
 from compliance.tables import Participant, Program, Recipient, Violation
-from compliance.vocabulary import DisclosureKind, ReportKind
-from compliance.vocabulary import InformationCategory as C
 
 COURT_KINDS = ("probation_officer", "court")
 # Which consent category a violation discloses.

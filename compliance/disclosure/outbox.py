@@ -16,11 +16,11 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from compliance import access
-from compliance.accounts import Principal
-from compliance.settings import Settings
+from compliance.core.settings import Settings
+from compliance.core.vocabulary import OutboxStatus
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import OutboxMessage
-from compliance.vocabulary import OutboxStatus
 from compliance.web.redact import redact
 
 BACKOFF = [

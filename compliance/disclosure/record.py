@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from compliance import db
+from compliance.core import db
 from compliance.tables import Disclosure
 
 

@@ -23,8 +23,15 @@ from enum import Enum
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
 
-from compliance.attendance import judge_minutes
-from compliance.drug_tests import collection_before_call
+from compliance.core.validation import localize, parse_date_text
+from compliance.core.vocabulary import (
+    AnalyteOutcome,
+    AttendanceStatus,
+    CollectionStatus,
+    SessionType,
+    SpecimenType,
+    TestReason,
+)
 from compliance.intake.records import (
     VALIDITY_KEYS,
     AnalyteLookup,
@@ -35,15 +42,8 @@ from compliance.intake.records import (
     ParseResult,
     RowError,
 )
-from compliance.validation import localize, parse_date_text
-from compliance.vocabulary import (
-    AnalyteOutcome,
-    AttendanceStatus,
-    CollectionStatus,
-    SessionType,
-    SpecimenType,
-    TestReason,
-)
+from compliance.records.attendance import judge_minutes
+from compliance.records.drug_tests import collection_before_call
 
 __all__ = [
     "ATTENDANCE_COLUMNS",
@@ -795,7 +795,7 @@ def _minutes_attended(
     reader: _Reader, row: _Row, status: object, scheduled: object
 ) -> int | _Bad | None:
     """The file's minutes attended, judged by the one rule pages and the API use
-    (compliance.attendance.judge_minutes): present is the whole session, absences
+    (compliance.records.attendance.judge_minutes): present is the whole session, absences
     none; late and left early must have missed some minutes, and not all of them."""
     name = "minutes_attended"
     if not isinstance(status, AttendanceStatus):
@@ -1090,7 +1090,7 @@ def _analyte(
 def _drug_test(specimen: _Specimen) -> DrugTestRecord:
     f = specimen.fields
     # The status the file states; whether the figures make the specimen dilute is the
-    # program's decision, taken when the file is matched (compliance.specimen_validity).
+    # program's decision, taken when the file is matched (compliance.engine.specimen_validity).
     return DrugTestRecord(
         location=f"line {specimen.line}",
         client_id=f["client_id"],

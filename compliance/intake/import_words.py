@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance.local_time import spoken, spoken_day
+from compliance.core.local_time import spoken, spoken_day
 
 Row = Mapping[str, Any]
 

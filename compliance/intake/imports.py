@@ -30,10 +30,21 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, attendance, audit, db, drug_tests, specimen_validity, violations
-from compliance.accounts import Principal
-from compliance.analytes import VALIDITY_CODES
-from compliance.drug_tests import NUMERIC_DIGITS, collection_before_call
+from compliance import audit
+from compliance.core import db
+from compliance.core.local_time import spoken
+from compliance.core.validation import FieldError, Form, InvalidInput, clean_filename, fit_decimal
+from compliance.core.vocabulary import (
+    CollectionStatus,
+    ImportKind,
+    ImportStatus,
+    RecordSource,
+    SessionType,
+    SpecimenType,
+    TestReason,
+)
+from compliance.engine import specimen_validity, violations
+from compliance.engine.specimen_validity import Thresholds
 from compliance.intake import import_words as words
 from compliance.intake.csv_files import csv_kind, parse_attendance_csv, parse_drug_test_csv
 from compliance.intake.hl7 import parse_hl7_results
@@ -45,8 +56,11 @@ from compliance.intake.records import (
     ParseResult,
     RowError,
 )
-from compliance.local_time import spoken
-from compliance.specimen_validity import Thresholds
+from compliance.records import attendance, drug_tests
+from compliance.records.analytes import VALIDITY_CODES
+from compliance.records.drug_tests import NUMERIC_DIGITS, collection_before_call
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import (
     Analyte,
     AnalyteCode,
@@ -57,16 +71,6 @@ from compliance.tables import (
     Participant,
     Program,
     StaffUser,
-)
-from compliance.validation import FieldError, Form, InvalidInput, clean_filename, fit_decimal
-from compliance.vocabulary import (
-    CollectionStatus,
-    ImportKind,
-    ImportStatus,
-    RecordSource,
-    SessionType,
-    SpecimenType,
-    TestReason,
 )
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024

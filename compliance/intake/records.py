@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
-from compliance.vocabulary import (
+from compliance.core.vocabulary import (
     AnalyteOutcome,
     AttendanceStatus,
     CollectionStatus,
@@ -76,7 +76,7 @@ class DrugTestRecord:
     nitrite: str = ""  # likewise for nitrite
     # ``collection_status`` is what the file states (a lab's own "dilute"); whether the
     # figures make the specimen dilute is decided with the program's policy when the
-    # file is matched (compliance.specimen_validity), not by the parser.
+    # file is matched (compliance.engine.specimen_validity), not by the parser.
     validity_note: str = ""
     notes: str = ""
     corrected: bool = False  # the lab marked it a correction (HL7 OBX-11 = C)

@@ -10,16 +10,17 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, db
-from compliance import consents as consent_records
-from compliance.accounts import Principal
+from compliance.consent import consents as consent_records
+from compliance.consent.gate import decide
+from compliance.core import db
+from compliance.core.settings import Settings
+from compliance.core.validation import FieldError, InvalidInput
+from compliance.core.vocabulary import ReportKind
 from compliance.reporting import service
-from compliance.reporting.consent_gate import decide
 from compliance.reporting.service import ReportRequest
-from compliance.settings import Settings
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Participant, Program, Recipient
-from compliance.validation import FieldError, InvalidInput
-from compliance.vocabulary import ReportKind
 
 BATCH_KINDS = tuple(k for k in service.KINDS if k != ReportKind.discharge_letter)
 

@@ -12,16 +12,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import charts
-from compliance.attendance import AttendanceView
-from compliance.drug_tests import DrugTestView
-from compliance.local_time import spoken_day
-from compliance.mandates import MandateView
-from compliance.reporting import drug_test_rows, summary
-from compliance.reporting.consent_gate import CATEGORY_WORDS, PURPOSE_WORDS, Decision
-from compliance.rules import Evaluation, WeekResult, hm, is_full, session_words
-from compliance.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS, ReportKind
-from compliance.vocabulary import InformationCategory as C
+from compliance.consent.gate import CATEGORY_WORDS, PURPOSE_WORDS, Decision
+from compliance.core.local_time import spoken_day
+from compliance.core.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS, ReportKind
+from compliance.core.vocabulary import InformationCategory as C
+from compliance.engine.rules import Evaluation, WeekResult, hm, is_full, session_words
+from compliance.records.attendance import AttendanceView
+from compliance.records.drug_tests import DrugTestView
+from compliance.records.mandates import MandateView
+from compliance.reporting import charts, drug_test_rows, summary
 
 NOTICE = (
     "This record which has been disclosed to you is protected by Federal confidentiality "
@@ -389,7 +388,7 @@ def sap_plan(inputs: ReportInputs, zone: ZoneInfo, today: date) -> dict[str, Any
     plan = inputs.followup_plan
     if plan is None:
         return {"plan": None}
-    from compliance.followup_plans import plan_years
+    from compliance.records.followup_plans import plan_years
 
     done = [
         t

@@ -13,9 +13,9 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance.attendance import AttendanceView
-from compliance.drug_tests import DrugTestView
-from compliance.local_time import spoken, spoken_day
+from compliance.core.local_time import spoken, spoken_day
+from compliance.records.attendance import AttendanceView
+from compliance.records.drug_tests import DrugTestView
 
 NOT_COLLECTED = {"no_show": "Missed", "refused": "Refused", "unable_to_provide": "Missed"}
 

@@ -3,14 +3,14 @@ again from the records as they are now, superseding the one a correction outdate
 
 from __future__ import annotations
 
-from compliance import access
-from compliance.accounts import Principal
+from compliance.core.settings import Settings
+from compliance.core.validation import FieldError, InvalidInput
+from compliance.core.vocabulary import ReportKind, ReportStatus
 from compliance.reporting import service
 from compliance.reporting.service import ReportRequest, ReportView
-from compliance.settings import Settings
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Report
-from compliance.validation import FieldError, InvalidInput
-from compliance.vocabulary import ReportKind, ReportStatus
 
 
 async def remake(

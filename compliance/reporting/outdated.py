@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from compliance.core.vocabulary import ReportKind, ReportStatus
 from compliance.tables import Attendance, DrugTest, Participant
-from compliance.vocabulary import ReportKind, ReportStatus
 
 
 @dataclass

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from compliance import PROJECT_ROOT
-from compliance.local_time import spoken
+from compliance.core.local_time import spoken
 from compliance.reporting.signing import SignatureBox, SigningConfig, sign_pdf
 from compliance.reporting.summary import lower_first, upper_first
 

@@ -17,26 +17,30 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from compliance import access, audit, caseload, db, followup_plans, workers
-from compliance import consents as consent_records
-from compliance.accounts import Principal
-from compliance.attendance import attendance_of
-from compliance.attendance import earlier_versions as earlier_attendance
-from compliance.drug_tests import earlier_versions, tests_of
-from compliance.local_time import spoken_day
-from compliance.mandates import MandateView, mandates_of
+from compliance import audit
+from compliance.consent import consents as consent_records
+from compliance.consent.gate import Decision, decide
+from compliance.core import db, workers
+from compliance.core.local_time import spoken_day
+from compliance.core.settings import Settings
+from compliance.core.validation import FieldError, InvalidInput, check_year, is_record_id
+from compliance.core.vocabulary import REPORT_TITLES, RecipientKind, ReportKind, ReportStatus
+from compliance.core.vocabulary import InformationCategory as C
+from compliance.engine import caseload
+from compliance.records import followup_plans
+from compliance.records.attendance import attendance_of
+from compliance.records.attendance import earlier_versions as earlier_attendance
+from compliance.records.drug_tests import earlier_versions, tests_of
+from compliance.records.mandates import MandateView, mandates_of
+from compliance.records.versioning import StaleVersion
 from compliance.reporting import context as report_context
 from compliance.reporting import store
-from compliance.reporting.consent_gate import Decision, decide
 from compliance.reporting.outdated import OutdatedBy, corrections_since
 from compliance.reporting.pdf import RenderJob, render_and_sign
 from compliance.reporting.signing import certificate_sha256, signing_config
-from compliance.settings import Settings
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Consent, Program, Recipient, Report, StaffUser
-from compliance.validation import FieldError, InvalidInput, check_year, is_record_id
-from compliance.versioning import StaleVersion
-from compliance.vocabulary import REPORT_TITLES, RecipientKind, ReportKind, ReportStatus
-from compliance.vocabulary import InformationCategory as C
 
 RENDER_TIME_LIMIT_S = 120.0
 RACE_RETRIES = 3
@@ -140,7 +144,7 @@ async def consent_decision(
     purpose: str | None,
     today: date,
 ) -> Decision:
-    """Every report asks this one function (through ``consent_gate.decide``)."""
+    """Every report asks this one function (through ``consent.gate.decide``)."""
     return decide(kind, recipient, await consent_records.for_decision(person["id"]), today, purpose)
 
 

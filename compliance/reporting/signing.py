@@ -26,8 +26,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from compliance.core.settings import Settings
 from compliance.reporting.stamp import TS_FORMAT, fitted_stamp_style
-from compliance.settings import Settings
 
 FIELD_NAME = "Signature"
 DEVELOPMENT_NAME = "compliance development certificate - NOT FOR COURT USE"

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from compliance import PROJECT_ROOT
-from compliance.local_time import spoken
+from compliance.core.local_time import spoken
 
 FONT = PROJECT_ROOT / "templates" / "fonts" / "DejaVuSans.ttf"
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compliance import db
+from compliance.core import db
 from compliance.reporting import store
 from compliance.tables import Report
 

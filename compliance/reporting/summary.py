@@ -11,8 +11,10 @@ from collections.abc import Collection, Sequence
 from datetime import date
 from typing import Any
 
-from compliance.local_time import spoken_day
-from compliance.rules import (
+from compliance.core.local_time import spoken_day
+from compliance.core.vocabulary import WEEK_STATUS_WORDS
+from compliance.core.vocabulary import InformationCategory as C
+from compliance.engine.rules import (
     REASON_KINDS,
     VIOLATION_REASONS,
     Evaluation,
@@ -22,8 +24,6 @@ from compliance.rules import (
     is_full,
     session_words,
 )
-from compliance.vocabulary import WEEK_STATUS_WORDS
-from compliance.vocabulary import InformationCategory as C
 
 # Outcomes counted on page 1, in the order a court reads them; the rest only when seen.
 TEST_COUNTS = ("negative", "positive", "presumptive", "missed", "refused", "dilute")

@@ -19,10 +19,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from compliance.local_time import spoken
+from compliance.core.local_time import spoken
+from compliance.core.vocabulary import REPORT_TITLES, ReportStatus
 from compliance.reporting import signing, store
 from compliance.tables import Participant, Report
-from compliance.vocabulary import REPORT_TITLES, ReportStatus
 
 AUTHENTIC_CURRENT = "authentic_current"
 AUTHENTIC_SUPERSEDED = "authentic_superseded"

@@ -6,11 +6,11 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from compliance.core.vocabulary import AttendanceStatus, RecordSource, SessionType
 from compliance.tables.groups import TreatmentGroup
 from compliance.tables.people import Participant
 from compliance.tables.programs import Program, StaffUser
 from compliance.tables.testing import ImportBatch
-from compliance.vocabulary import AttendanceStatus, RecordSource, SessionType
 
 
 class TreatmentSession(Table, tablename="treatment_session"):

@@ -1,5 +1,5 @@
-"""The change counters behind cached views (``compliance.db.records_version`` and
-``compliance.db.participant_version``). The database layer writes them in the same
+"""The change counters behind cached views (``compliance.core.db.records_version`` and
+``compliance.core.db.participant_version``). The database layer writes them in the same
 commit as the change they count; nothing else does."""
 
 from piccolo.columns import BigInt, Integer

@@ -5,10 +5,10 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from compliance.core.vocabulary import DisclosureKind, LinkScope, OutboxStatus
 from compliance.tables.people import Consent, Participant, Recipient
 from compliance.tables.programs import Program, StaffUser
 from compliance.tables.reporting import Report
-from compliance.vocabulary import DisclosureKind, LinkScope, OutboxStatus
 
 
 class SecureLink(Table, tablename="secure_link"):

@@ -9,9 +9,9 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from compliance.core.vocabulary import FollowUpSubstances
 from compliance.tables.people import Mandate
 from compliance.tables.programs import StaffUser
-from compliance.vocabulary import FollowUpSubstances
 
 
 class FollowUpPlan(Table, tablename="followup_plan"):

@@ -12,9 +12,9 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from compliance.core.vocabulary import SessionType
 from compliance.tables.people import Participant
 from compliance.tables.programs import Program, StaffUser
-from compliance.vocabulary import SessionType
 
 
 class TreatmentGroup(Table, tablename="treatment_group"):

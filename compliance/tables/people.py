@@ -17,14 +17,14 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from compliance.tables.programs import Program, StaffUser
-from compliance.vocabulary import (
+from compliance.core.vocabulary import (
     DischargeReason,
     LevelOfCare,
     RecipientKind,
     ReferralSource,
     SessionType,
 )
+from compliance.tables.programs import Program, StaffUser
 
 
 class Participant(Table):

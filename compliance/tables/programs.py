@@ -15,7 +15,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from compliance.vocabulary import Role
+from compliance.core.vocabulary import Role
 
 
 class Program(Table):

@@ -5,9 +5,9 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from compliance.core.vocabulary import ReportKind, ReportStatus
 from compliance.tables.people import Consent, Mandate, Participant, Recipient
 from compliance.tables.programs import StaffUser
-from compliance.vocabulary import ReportKind, ReportStatus
 
 
 class Report(Table):

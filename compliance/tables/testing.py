@@ -18,9 +18,7 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from compliance.tables.people import Participant
-from compliance.tables.programs import Analyte, Program, StaffUser
-from compliance.vocabulary import (
+from compliance.core.vocabulary import (
     AnalyteOutcome,
     CollectionStatus,
     ImportKind,
@@ -30,6 +28,8 @@ from compliance.vocabulary import (
     TestReason,
     VersionKind,
 )
+from compliance.tables.people import Participant
+from compliance.tables.programs import Analyte, Program, StaffUser
 
 
 class ImportBatch(Table, tablename="import_batch"):

@@ -5,9 +5,9 @@ from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from compliance.core.vocabulary import ViolationKind
 from compliance.tables.people import Participant
 from compliance.tables.programs import StaffUser
-from compliance.vocabulary import ViolationKind
 
 
 class Violation(Table):

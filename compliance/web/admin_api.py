@@ -9,11 +9,12 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from compliance import admin, policy
-from compliance.accounts import Principal
-from compliance.admin import PolicyPreview, ProgramSettings, StaffInvitation, StaffView
-from compliance.settings import Settings
-from compliance.vocabulary import Role
+from compliance.core.settings import Settings
+from compliance.core.vocabulary import Role
+from compliance.engine import policy
+from compliance.staff import admin
+from compliance.staff.accounts import Principal
+from compliance.staff.admin import PolicyPreview, ProgramSettings, StaffInvitation, StaffView
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, wants_json
 from compliance.web.page import Page
@@ -38,7 +39,7 @@ class Invitation:
     credentials: str = field(default="", metadata={"description": 'e.g. "LCSW, LCADC"'})
 
 
-# Contact details and every policy setting (compliance/policy.py), each optional: only
+# Contact details and every policy setting (compliance/engine/policy.py), each optional: only
 # what is sent changes. Policy changes need the ``confirmation`` of their preview.
 PolicyChanges = make_dataclass(
     "PolicyChanges",

@@ -15,12 +15,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import access, admin
-from compliance.accounts import Principal
-from compliance.admin import StaffInvitation
-from compliance.settings import Settings
+from compliance.core.settings import Settings
+from compliance.core.vocabulary import Role
+from compliance.staff import access, admin
+from compliance.staff.accounts import Principal
+from compliance.staff.admin import StaffInvitation
 from compliance.tables import Program, StaffInvite
-from compliance.vocabulary import Role
 from compliance.web.auth import origin_of
 from compliance.web.forms import submit
 from compliance.web.page import Page

@@ -2,7 +2,7 @@
 and which analytes and immunoassay classes the program tests for. Imports look codes up
 here; an unknown code is an import error until someone adds it.
 
-Pages and API call the same service functions (compliance/analytes.py), which check,
+Pages and API call the same service functions (compliance/records/analytes.py), which check,
 store and audit; this module only reads requests and shows answers. Pages follow
 Post/Redirect/Get; a refused form comes back (422) with its reasons beside the fields.
 A code map (CSV) is previewed first, and applied only from that preview.
@@ -23,9 +23,10 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import access, analytes
-from compliance.accounts import Principal
-from compliance.analytes import CodeMapOutcome, CodeMapProblem, program_catalogue
+from compliance.records import analytes
+from compliance.records.analytes import CodeMapOutcome, CodeMapProblem, program_catalogue
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.tables import Program
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, response_spec

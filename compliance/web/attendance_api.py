@@ -9,10 +9,10 @@ from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from compliance import attendance, groups
-from compliance.accounts import Principal
-from compliance.attendance import AttendanceView, RosterResult, SessionView
-from compliance.vocabulary import AttendanceStatus, SessionType
+from compliance.core.vocabulary import AttendanceStatus, SessionType
+from compliance.records import attendance, groups
+from compliance.records.attendance import AttendanceView, RosterResult, SessionView
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.errors import ALREADY_RECORDED, documented
 

@@ -18,14 +18,22 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import PROJECT_ROOT, attendance, db, groups, participants
-from compliance.access import program_options, program_zone
-from compliance.accounts import Principal
-from compliance.attendance import ATTENDED, LATE, LEFT_EARLY, judge_minutes, recorded_minutes
-from compliance.local_time import spoken
-from compliance.participants import ParticipantView
+from compliance import PROJECT_ROOT
+from compliance.core import db
+from compliance.core.local_time import spoken
+from compliance.core.vocabulary import AttendanceStatus, SessionType
+from compliance.records import attendance, groups, participants
+from compliance.records.attendance import (
+    ATTENDED,
+    LATE,
+    LEFT_EARLY,
+    judge_minutes,
+    recorded_minutes,
+)
+from compliance.records.participants import ParticipantView
+from compliance.staff.access import program_options, program_zone
+from compliance.staff.accounts import Principal
 from compliance.tables import Program
-from compliance.vocabulary import AttendanceStatus, SessionType
 from compliance.web.auth import origin_of
 from compliance.web.forms import submit
 from compliance.web.page import Page

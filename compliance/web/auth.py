@@ -19,8 +19,9 @@ from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_401_UNAUTHORIZED
 
-from compliance import accounts, audit
-from compliance.accounts import Principal
+from compliance import audit
+from compliance.staff import accounts
+from compliance.staff.accounts import Principal
 from compliance.web.errors import documented
 from compliance.web.home import STAFF_HOME
 from compliance.web.page import Page

@@ -12,13 +12,14 @@ from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from compliance import caseload, db, violations
-from compliance.accounts import Principal
-from compliance.caseload import CaseRow
-from compliance.rules import Evaluation
+from compliance.core import db
+from compliance.core.validation import FieldError, InvalidInput, check_year
+from compliance.engine import caseload, violations
+from compliance.engine.caseload import CaseRow
+from compliance.engine.rules import Evaluation
+from compliance.engine.violations import ViolationView
+from compliance.staff.accounts import Principal
 from compliance.tables import Program
-from compliance.validation import FieldError, InvalidInput, check_year
-from compliance.violations import ViolationView
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
 from compliance.web.page import Page

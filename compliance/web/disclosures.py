@@ -9,14 +9,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
-from compliance.access import participant_zone
-from compliance.accounts import Principal
+from compliance.core.settings import Settings
 from compliance.disclosure import accounting
 from compliance.disclosure.accounting import Accounting
 from compliance.disclosure.accounting_report import sign_accounting
 from compliance.reporting import service as report_service
 from compliance.reporting.service import ReportView
-from compliance.settings import Settings
+from compliance.staff.access import participant_zone
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented

@@ -10,11 +10,11 @@ from typing import Any
 
 from litestar.response import Template
 
-from compliance import participants
-from compliance.accounts import Principal
-from compliance.analytes import panel_presets
+from compliance.core.vocabulary import CollectionStatus, SpecimenType, TestReason
+from compliance.records import participants
+from compliance.records.analytes import panel_presets
+from compliance.staff.accounts import Principal
 from compliance.tables import Analyte
-from compliance.vocabulary import CollectionStatus, SpecimenType, TestReason
 from compliance.web.drug_test_pages import beside
 from compliance.web.page import Page
 

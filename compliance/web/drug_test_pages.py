@@ -14,12 +14,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import drug_tests, participants
-from compliance.access import program_zone
-from compliance.accounts import Principal
-from compliance.drug_tests import DrugTestView
+from compliance.core.vocabulary import AnalyteOutcome, CollectionStatus
+from compliance.records import drug_tests, participants
+from compliance.records.drug_tests import DrugTestView
 from compliance.reporting import drug_test_rows
-from compliance.vocabulary import AnalyteOutcome, CollectionStatus
+from compliance.staff.access import program_zone
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.forms import submit
 from compliance.web.page import Page

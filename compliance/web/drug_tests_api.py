@@ -10,11 +10,12 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from compliance import drug_tests, violations
-from compliance.accounts import Principal
-from compliance.drug_tests import DrugTestView
-from compliance.violations import PendingView
-from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType, TestReason
+from compliance.core.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType, TestReason
+from compliance.engine import violations
+from compliance.engine.violations import PendingView
+from compliance.records import drug_tests
+from compliance.records.drug_tests import DrugTestView
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.errors import ALREADY_RECORDED, documented
 from compliance.web.plain import plain

@@ -12,14 +12,14 @@ from litestar.exceptions.responses import create_exception_response
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 
-from compliance.access import NotFound
-from compliance.duplicates import DuplicateRecord
+from compliance.core.validation import MAX_ID, InvalidInput
+from compliance.core.workers import JobTimedOut, WorkersFailed
+from compliance.records.duplicates import DuplicateRecord
+from compliance.records.versioning import StaleVersion
 from compliance.reporting.service import StoreDamaged
 from compliance.reporting.signing import SigningUnavailable
-from compliance.validation import MAX_ID, InvalidInput
-from compliance.versioning import StaleVersion
+from compliance.staff.access import NotFound
 from compliance.web.page import Page
-from compliance.workers import JobTimedOut, WorkersFailed
 
 
 @dataclass

@@ -11,12 +11,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from compliance import access, followup_plans, mandates, participants
-from compliance.accounts import Principal
-from compliance.followup_plans import FollowUpPlanView
-from compliance.mandates import MandateView
-from compliance.versioning import StaleVersion
-from compliance.vocabulary import FollowUpSubstances, ReferralSource
+from compliance.core.vocabulary import FollowUpSubstances, ReferralSource
+from compliance.records import followup_plans, mandates, participants
+from compliance.records.followup_plans import FollowUpPlanView
+from compliance.records.mandates import MandateView
+from compliance.records.versioning import StaleVersion
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.forms import submit
 from compliance.web.page import Page

@@ -9,10 +9,11 @@ from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from compliance import access, followup_plans
-from compliance.accounts import Principal
-from compliance.followup_plans import FollowUpPlanView
-from compliance.vocabulary import FollowUpSubstances
+from compliance.core.vocabulary import FollowUpSubstances
+from compliance.records import followup_plans
+from compliance.records.followup_plans import FollowUpPlanView
+from compliance.staff import access
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, response_spec
 from compliance.web.plain import plain

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from litestar import Response
 
-from compliance.accounts import Principal
-from compliance.validation import InvalidInput
+from compliance.core.validation import InvalidInput
+from compliance.staff.accounts import Principal
 from compliance.web.errors import field_errors
 from compliance.web.page import Page
 

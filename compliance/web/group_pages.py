@@ -13,12 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import groups, participants
-from compliance.access import program_options, program_zone
-from compliance.accounts import Principal
-from compliance.groups import DAY_WORDS, GroupView
-from compliance.validation import FieldError, InvalidInput
-from compliance.vocabulary import SessionType, Weekday
+from compliance.core.validation import FieldError, InvalidInput
+from compliance.core.vocabulary import SessionType, Weekday
+from compliance.records import groups, participants
+from compliance.records.groups import DAY_WORDS, GroupView
+from compliance.staff.access import program_options, program_zone
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.forms import submit
 from compliance.web.page import Page

@@ -9,10 +9,10 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from compliance import groups
-from compliance.accounts import Principal
-from compliance.groups import GroupView, ScheduledSessions
-from compliance.vocabulary import SessionType, Weekday
+from compliance.core.vocabulary import SessionType, Weekday
+from compliance.records import groups
+from compliance.records.groups import GroupView, ScheduledSessions
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
 

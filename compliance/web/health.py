@@ -11,8 +11,9 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
-from compliance import __version__, db
-from compliance.settings import Settings
+from compliance import __version__
+from compliance.core import db
+from compliance.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

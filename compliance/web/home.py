@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.response import Redirect
 
 from compliance import __version__
-from compliance.accounts import Principal
+from compliance.staff.accounts import Principal
 from compliance.web.page import Page
 
 # Where a signed-in clinician's day starts: who needs attention (issue 15).

@@ -25,13 +25,13 @@ from litestar.response import Redirect, Template
 from markdown_it import MarkdownIt
 
 from compliance import PROJECT_ROOT
-from compliance.access import program_options, require_program
-from compliance.accounts import Principal
+from compliance.core.settings import Settings
+from compliance.core.validation import Form
+from compliance.core.vocabulary import ImportKind
 from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
-from compliance.settings import Settings
-from compliance.validation import Form
-from compliance.vocabulary import ImportKind
+from compliance.staff.access import program_options, require_program
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, response_spec
 from compliance.web.forms import submit

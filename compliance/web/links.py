@@ -14,23 +14,23 @@ from litestar.exceptions import HTTPException, NotFoundException, TooManyRequest
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance.access import participant_row, participant_zone, program_zone
-from compliance.accounts import Principal
+from compliance.core.settings import Settings
+from compliance.core.validation import Form, InvalidInput
+from compliance.core.vocabulary import LinkScope
+from compliance.core.workers import JobTimedOut, WorkersFailed
 from compliance.disclosure import delivery, links, outbox
 from compliance.disclosure.delivery import SentReport
 from compliance.disclosure.links import LinkView, NewLink
 from compliance.disclosure.outbox import OutboxView
 from compliance.reporting import service as report_service
-from compliance.settings import Settings
-from compliance.validation import Form, InvalidInput
-from compliance.vocabulary import LinkScope
+from compliance.staff.access import participant_row, participant_zone, program_zone
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented
 from compliance.web.forms import submit
 from compliance.web.page import Page
 from compliance.web.ratelimit import link_rate_limit
-from compliance.workers import JobTimedOut, WorkersFailed
 
 LINK_HEADERS = [
     ResponseHeader(name="Cache-Control", value="no-store"),

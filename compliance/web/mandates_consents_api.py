@@ -12,12 +12,18 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, MultipartBody
 
-from compliance import consents, mandates
-from compliance.accounts import Principal
-from compliance.consents import DOCUMENT_TYPES, ConsentView, RecipientView
-from compliance.mandates import MandateView
-from compliance.settings import Settings
-from compliance.vocabulary import ConsentPurpose, InformationCategory, RecipientKind, ReferralSource
+from compliance.consent import consents
+from compliance.consent.consents import DOCUMENT_TYPES, ConsentView, RecipientView
+from compliance.core.settings import Settings
+from compliance.core.vocabulary import (
+    ConsentPurpose,
+    InformationCategory,
+    RecipientKind,
+    ReferralSource,
+)
+from compliance.records import mandates
+from compliance.records.mandates import MandateView
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented

@@ -17,28 +17,22 @@ from litestar.response import Redirect, Template
 from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
-from compliance import (
-    access,
-    attendance,
-    caseload,
-    charts,
-    consents,
-    db,
-    drug_tests,
-    mandates,
-    participants,
-    violations,
-)
-from compliance.access import program_options
-from compliance.accounts import Principal
-from compliance.caseload import compliance_period
+from compliance.consent import consents
+from compliance.core import db
+from compliance.core.validation import InvalidInput
+from compliance.core.vocabulary import DischargeReason, LevelOfCare
 from compliance.disclosure import links as secure_links
 from compliance.disclosure.choices import disclosure_choices
-from compliance.participants import ParticipantView
+from compliance.engine import caseload, violations
+from compliance.engine.caseload import compliance_period
+from compliance.records import attendance, drug_tests, mandates, participants
+from compliance.records.participants import ParticipantView
+from compliance.reporting import charts
 from compliance.reporting import service as report_service
+from compliance.staff import access
+from compliance.staff.access import program_options
+from compliance.staff.accounts import Principal
 from compliance.tables import Program
-from compliance.validation import InvalidInput
-from compliance.vocabulary import DischargeReason, LevelOfCare
 from compliance.web import flow, followup_plan_pages
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented, field_errors

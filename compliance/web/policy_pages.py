@@ -1,6 +1,6 @@
 """The program policy page: the settings, a preview of what a change does to past weeks
 and violations, and saving only from that preview (its confirmation travels with the
-form; compliance/policy.py checks it)."""
+form; compliance/engine/policy.py checks it)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import admin, policy
-from compliance.accounts import Principal
-from compliance.settings import Settings
+from compliance.core.settings import Settings
+from compliance.engine import policy
+from compliance.staff import admin
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.forms import submit
 from compliance.web.page import Page

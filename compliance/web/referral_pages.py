@@ -15,28 +15,23 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from compliance import (
-    attendance,
-    consent_templates,
-    consents,
-    db,
-    drug_tests,
-    mandates,
-    participants,
-)
-from compliance.accounts import Principal
-from compliance.duplicates import DuplicateRecord
-from compliance.reporting.consent_gate import CATEGORY_WORDS, PURPOSE_WORDS
-from compliance.settings import Settings
-from compliance.tables import Program, Recipient
-from compliance.validation import is_record_id
-from compliance.vocabulary import (
+from compliance.consent import consents
+from compliance.consent import templates as consent_templates
+from compliance.consent.gate import CATEGORY_WORDS, PURPOSE_WORDS
+from compliance.core import db
+from compliance.core.settings import Settings
+from compliance.core.validation import is_record_id
+from compliance.core.vocabulary import (
     ConsentPurpose,
     InformationCategory,
     RecipientKind,
     ReferralSource,
     SessionType,
 )
+from compliance.records import attendance, drug_tests, mandates, participants
+from compliance.records.duplicates import DuplicateRecord
+from compliance.staff.accounts import Principal
+from compliance.tables import Program, Recipient
 from compliance.web import drug_test_form
 from compliance.web import flow as guided
 from compliance.web.auth import origin_of

@@ -8,12 +8,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from compliance.accounts import Principal
+from compliance.core.settings import Settings
+from compliance.core.validation import InvalidInput
 from compliance.reporting.new_version import remake
 from compliance.reporting.service import ReportView
-from compliance.settings import Settings
+from compliance.staff.accounts import Principal
 from compliance.tables import Report
-from compliance.validation import InvalidInput
 from compliance.web.auth import origin_of
 from compliance.web.errors import documented
 from compliance.web.forms import submit

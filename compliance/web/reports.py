@@ -13,12 +13,12 @@ from litestar.enums import MediaType
 from litestar.params import FromPath, JSONBody, MultipartBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance.accounts import Principal
+from compliance.core.settings import Settings
+from compliance.core.validation import FieldError, Form, InvalidInput
 from compliance.reporting import service, verification
 from compliance.reporting.service import ReportRequest, ReportView
 from compliance.reporting.verification import Verdict
-from compliance.settings import Settings
-from compliance.validation import FieldError, Form, InvalidInput
+from compliance.staff.accounts import Principal
 from compliance.web.auth import origin_of
 from compliance.web.downloads import attachment
 from compliance.web.errors import documented

@@ -12,7 +12,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance import accounts
+from compliance.staff import accounts
 from compliance.web.auth import origin_of
 from compliance.web.page import Page
 

@@ -14,7 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance.analytes import DEFAULT_ANALYTES
+from compliance.core.vocabulary import (
+    AnalyteOutcome,
+    AttendanceStatus,
+    CollectionStatus,
+    SessionType,
+    SpecimenType,
+)
+from compliance.core.vocabulary import (
+    TestReason as Reason,
+)
 from compliance.intake import csv_files
 from compliance.intake.csv_files import parse_attendance_csv, parse_drug_test_csv
 from compliance.intake.records import (
@@ -25,16 +34,7 @@ from compliance.intake.records import (
     ParseResult,
     RowError,
 )
-from compliance.vocabulary import (
-    AnalyteOutcome,
-    AttendanceStatus,
-    CollectionStatus,
-    SessionType,
-    SpecimenType,
-)
-from compliance.vocabulary import (
-    TestReason as Reason,
-)
+from compliance.records.analytes import DEFAULT_ANALYTES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "csv"
 CHICAGO = ZoneInfo("America/Chicago")

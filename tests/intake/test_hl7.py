@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compliance.core.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType
+from compliance.engine.specimen_validity import Measures, Thresholds, judge
 from compliance.intake.hl7 import parse_hl7_results
 from compliance.intake.records import (
     AnalyteRecord,
@@ -21,8 +23,6 @@ from compliance.intake.records import (
     ParseResult,
     RowError,
 )
-from compliance.specimen_validity import Measures, Thresholds, judge
-from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hl7"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -201,7 +201,7 @@ def test_escape_sequences_use_each_messages_own_encoding_characters() -> None:
 
 def judged(record: DrugTestRecord) -> tuple[CollectionStatus, str]:
     """The record's status under the default policy: the parser reports the figures,
-    the one validity rule (compliance.specimen_validity) decides."""
+    the one validity rule (compliance.engine.specimen_validity) decides."""
     measures = Measures(
         record.creatinine_mg_dl, record.specific_gravity, record.ph, record.oxidants, record.nitrite
     )

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from compliance.core.vocabulary import ImportKind
 from compliance.intake import import_words as words
 from compliance.intake.imports import detect_kind
 from compliance.intake.records import ParseError
-from compliance.vocabulary import ImportKind
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CHICAGO = ZoneInfo("America/Chicago")

@@ -6,7 +6,7 @@ that the OBX-3 text, naming GC, LC or MS makes it a confirmation). The confirmat
 stored is the method itself, normalized (LC-MS/MS, GC-MS ...), never the test's name.
 Creatinine, specific gravity, pH, oxidants and nitrite are kept as measured: whether they
 make the specimen dilute, adulterated or substituted is the program's decision, taken when
-the file is matched (compliance.specimen_validity).
+the file is matched (compliance.engine.specimen_validity).
 
 A problem is raised as FieldError (the field and the reason); the caller names the segment.
 """
@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from compliance.core.vocabulary import AnalyteOutcome
 from compliance.intake.hl7.message import Segment
 from compliance.intake.records import AnalyteRecord
-from compliance.vocabulary import AnalyteOutcome
 
 __all__ = [
     "CONFIRMATION",

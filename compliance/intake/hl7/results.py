@@ -30,6 +30,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from compliance.core.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType
 from compliance.intake.hl7.message import (
     Message,
     Segment,
@@ -57,7 +58,6 @@ from compliance.intake.records import (
     ParseResult,
     RowError,
 )
-from compliance.vocabulary import AnalyteOutcome, CollectionStatus, SpecimenType
 
 __all__ = ["SUPPORTED_VERSIONS", "parse_hl7_results"]
 
@@ -509,7 +509,7 @@ def _decimal_measure(order: _Order, key: str) -> Decimal | None:
 def _outcome_measure(order: _Order, key: str) -> str:
     """An oxidant or nitrite result as the record carries it: "", "negative" or
     "positive". Whether it makes the specimen adulterated is decided with the other
-    figures by compliance.specimen_validity, when the file is matched to the program."""
+    figures by compliance.engine.specimen_validity, when the file is matched to the program."""
     found = order.validity.get(key)
     return found[0].value if found is not None and isinstance(found[0], AnalyteOutcome) else ""
 
