@@ -414,7 +414,7 @@ async def test_a_forged_csrf_cookie_is_never_reflected_into_a_page(client) -> No
 
 _PARENT = """
 import multiprocessing.resource_tracker as rt, sys, time
-from compliance import workers
+from compliance.core import workers
 pool = workers.Pool(None, size=2)
 pool.warm()
 busy = pool._pool().submit(time.sleep, 300)  # one worker in the middle of a job
