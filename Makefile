@@ -54,7 +54,7 @@ bench: setup
 # The long schemathesis run, not part of `make test`: at least 10,000 requests, signed
 # in and not, against a real server; prints the count, the time and any 5xx.
 FUZZ := FUZZ_EXAMPLES=45 FUZZ_MIN_CASES=10000 $(BIN)/pytest -p no:cacheprovider -s -q \
-	tests/test_api_fuzz.py -k answers_as_documented
+	tests/system/test_api_fuzz.py -k answers_as_documented
 fuzz: setup
 	TEST_ENGINE=sqlite $(FUZZ)
 	@if [ -n "$(TEST_DATABASE_URL)" ]; then \

@@ -16,7 +16,7 @@ import os
 # subprocesses the tests start inherit it.
 os.environ.setdefault("COMPLIANCE_TEST_FAST_HASHES", "1")
 # Report workers at the server's priority: the suite's own parallel tests would starve a
-# niceness-10 render a browser test waits on (the setting itself: tests/test_workers.py).
+# niceness-10 render a browser test waits on (the setting itself: tests/system/test_workers.py).
 os.environ.setdefault("WORKER_NICENESS", "0")
 
 import asyncio
@@ -50,10 +50,15 @@ if ENGINE == "postgres" and not PG_SERVER_URL:
     raise pytest.UsageError("TEST_ENGINE=postgres needs TEST_DATABASE_URL")
 
 
+SYSTEM = Path(__file__).parent / "system"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if DB_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
+        if SYSTEM in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_report_header() -> str:

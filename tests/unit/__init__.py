@@ -1,0 +1,1 @@
+"""Pure: rules, parsers, the consent gate, settings; no database, no server."""
