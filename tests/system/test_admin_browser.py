@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM, serve
 from tests.conftest import settings_env
+from tests.live import free_port
 from tests.staff import PASSWORD, make_world
-from tests.system.test_browser import ARTIFACTS, CHROMIUM, _serve
 from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
-from tests.system.test_server import free_port
 
 if TYPE_CHECKING:
     from playwright.async_api import Page, Route
@@ -46,7 +46,7 @@ async def test_admin_invites_a_clinician_who_sets_a_password_and_signs_in(
     world = await make_world()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = _serve({**settings_env(database_url, tmp_path), "BASE_URL": base}, port)
+    server = serve({**settings_env(database_url, tmp_path), "BASE_URL": base}, port)
     SHOTS.mkdir(parents=True, exist_ok=True)
     trail = AdminTrail()
     try:
@@ -113,7 +113,7 @@ async def test_api_docs_load_with_every_other_host_blocked(database_url, tmp_pat
     from playwright.async_api import async_playwright, expect
 
     port = free_port()
-    server = _serve(settings_env(database_url, tmp_path), port)
+    server = serve(settings_env(database_url, tmp_path), port)
     base = f"http://127.0.0.1:{port}"
     SHOTS.mkdir(parents=True, exist_ok=True)
     trail = Trail()

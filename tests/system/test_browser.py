@@ -5,45 +5,17 @@ and the downloaded file's signature validates."""
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import signal
-import subprocess
-import time
-from pathlib import Path
 
-import httpx
 import pytest
 
 from compliance.reporting import signing
-from tests.conftest import BIN, settings_env
+from tests.browser import ARTIFACTS, CHROMIUM, PHONE, serve
+from tests.conftest import settings_env
+from tests.live import free_port
 from tests.staff import csrf_token, signed_in_demo
-from tests.system.test_server import free_port
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent.parent / "test-artifacts"
-PHONE = {"width": 390, "height": 844}
-
-
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [str(BIN / "compliance"), "run"],
-        env={**os.environ, **env, "PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError(f"server did not start: {server.communicate()[0][-2000:]}")
 
 
 async def test_officer_opens_link_on_a_phone_and_downloads_a_valid_pdf(
@@ -71,7 +43,7 @@ async def test_officer_opens_link_on_a_phone_and_downloads_a_valid_pdf(
     )
     path = made.json()["url"].removeprefix("http://testserver")
     port = free_port()
-    server = _serve(settings_env(database_url, tmp_path), port)
+    server = serve(settings_env(database_url, tmp_path), port)
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         async with async_playwright() as pw:

@@ -17,12 +17,12 @@ import pytest
 from compliance.core.db import Engine
 from compliance.core.vocabulary import Role
 from compliance.staff import accounts
+from tests.browser import ARTIFACTS, CHROMIUM, serve
 from tests.caseload_seed import forty_clients
 from tests.conftest import settings_env
+from tests.live import free_port
 from tests.staff import PASSWORD
-from tests.system.test_browser import ARTIFACTS, CHROMIUM, _serve
 from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
-from tests.system.test_server import free_port
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -110,7 +110,7 @@ async def test_forty_clients_fit_a_desktop_and_a_tablet(
     SHOTS.mkdir(parents=True)
     port = free_port()
     serving = asyncio.create_task(
-        asyncio.to_thread(_serve, settings_env(database_url, tmp_path), port)
+        asyncio.to_thread(serve, settings_env(database_url, tmp_path), port)
     )
     trail = Trail()
     try:

@@ -32,11 +32,11 @@ from compliance.tables import (
     Report,
     SecureLink,
 )
+from tests.browser import ARTIFACTS, CHROMIUM, serve
 from tests.conftest import settings_env
+from tests.live import free_port
 from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_browser import ARTIFACTS, CHROMIUM, _serve
 from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
-from tests.system.test_server import free_port
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -156,7 +156,7 @@ async def test_a_new_court_client_goes_from_enrolment_to_a_sent_report(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
-    serving = asyncio.create_task(asyncio.to_thread(_serve, env, port))
+    serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
     trail = Trail()
     try:
         await demo_with_clinician(CLINICIAN[0], full_name=CLINICIAN[1], credentials="LCSW")

@@ -17,11 +17,11 @@ import pytest
 
 from compliance.core.db import Engine
 from compliance.tables import AnalyteResult, DrugTest, Participant
+from tests.browser import ARTIFACTS, CHROMIUM, serve
 from tests.conftest import settings_env
+from tests.live import free_port
 from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_browser import ARTIFACTS, CHROMIUM, _serve
 from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
-from tests.system.test_server import free_port
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -49,7 +49,7 @@ async def test_record_from_the_panel_then_confirmation_then_mro_review(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     serving = asyncio.create_task(
-        asyncio.to_thread(_serve, {**settings_env(database_url, tmp_path), "BASE_URL": base}, port)
+        asyncio.to_thread(serve, {**settings_env(database_url, tmp_path), "BASE_URL": base}, port)
     )
     trail = Trail()
     # Yesterday morning on the program's clock: called at 7, collected at 9:15.

@@ -29,10 +29,10 @@ from pypdf import PdfReader
 from compliance.core.db import Engine
 from compliance.core.settings import Settings
 from compliance.reporting import signing
+from tests.browser import ARTIFACTS, CHROMIUM, PHONE, serve
 from tests.conftest import settings_env
+from tests.live import free_port
 from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_browser import ARTIFACTS, CHROMIUM, PHONE, _serve
-from tests.system.test_server import free_port
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Locator, Page, Response
@@ -327,7 +327,7 @@ async def test_clinician_flow_ends_in_a_signed_pdf_on_the_officers_phone(
     # Links are made from BASE_URL: point it at this server so the officer can open one.
     env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
     # The server takes seconds to start: let it, while the demo loads and chromium starts.
-    serving = asyncio.create_task(asyncio.to_thread(_serve, env, port))
+    serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
     trail = Trail()
     saved = tmp_path / "officer.pdf"
     try:

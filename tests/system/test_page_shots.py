@@ -34,11 +34,11 @@ from compliance.tables import (
     TreatmentGroup,
     TreatmentSession,
 )
+from tests.browser import ARTIFACTS, CHROMIUM, serve
 from tests.conftest import settings_env
+from tests.live import free_port
 from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_browser import ARTIFACTS, CHROMIUM, _serve
 from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
-from tests.system.test_server import free_port
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -181,7 +181,7 @@ async def test_every_staff_page_fits_a_desktop_and_a_tablet(
     routes = staff_pages(settings)
     port = free_port()
     serving = asyncio.create_task(
-        asyncio.to_thread(_serve, settings_env(database_url, tmp_path), port)
+        asyncio.to_thread(serve, settings_env(database_url, tmp_path), port)
     )
     trail = Trail()
     try:

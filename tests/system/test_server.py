@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -10,12 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import BIN, settings_env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.live import free_port
 
 
 def test_compliance_run_serves_health(database_url: str, tmp_path: Path) -> None:
