@@ -40,11 +40,20 @@ class VersionedCache(Generic[V]):
     def clear(self) -> None:
         self._items.clear()
 
-    async def computed_once(self, key: Hashable, compute: Callable[[], Awaitable[V]]) -> V:
-        """``compute()`` for a missing entry, run once however many requests ask for
-        it meanwhile, and kept: after a change, eight clinicians reloading a page wait
-        for one computation instead of making eight. A request that stops waiting does
-        not fail the others; if the one computing is cancelled, the next computes."""
+    async def computed_once(
+        self,
+        key: Hashable,
+        compute: Callable[[], Awaitable[V]],
+        fresh: Callable[[V], bool] = lambda _: True,
+    ) -> V:
+        """The entry kept under ``key`` while ``fresh(entry)`` (a view may also turn
+        with the day), else ``compute()``, run once however many requests ask for it
+        meanwhile, and kept: after a change, eight clinicians reloading a page wait for
+        one computation instead of making eight. A request that stops waiting does not
+        fail the others; if the one computing is cancelled, the next computes."""
+        kept = self.get(key)
+        if kept is not None and fresh(kept):
+            return kept
         loop = asyncio.get_running_loop()
         slot = (loop, key)
         while (running := self._running.get(slot)) is not None:

@@ -425,12 +425,10 @@ async def resolve(token: str, unlocked: bool = False) -> LinkAccess:
         async with db.reading():
             return await _bind(row)
 
-    bound = cache.get(key)
-    if bound is None:
-        bound = await cache.computed_once(key, bind)
-    elif bound.today != datetime.now(ZoneInfo(bound.program["time_zone"])).date():
-        bound = await bind()  # the program's day turned: the consent may have lapsed
-        cache.put(key, bound)
+    def same_day(kept: _Bound) -> bool:  # else the consent may have lapsed
+        return kept.today == datetime.now(ZoneInfo(kept.program["time_zone"])).date()
+
+    bound = await cache.computed_once(key, bind, fresh=same_day)
     return _checked(row, bound, version, unlocked)
 
 
@@ -857,9 +855,6 @@ async def _cached_reads(grant: LinkAccess) -> tuple[_Reads, str]:
     change counter and day (the counter ``resolve`` read them at)."""
     cache: VersionedCache[tuple[_Reads, str]] = db.view_cache("link.reads")
     key = (grant.link["id"], grant.records_version, grant.today)
-    found = cache.get(key)
-    if found is not None:
-        return found
 
     async def compute() -> tuple[_Reads, str]:
         async with db.reading():

@@ -604,11 +604,11 @@ async def current(
     programs = _programs(principal, program_id)
     cache = db.view_cache("caseload", CACHED_CASELOADS)
     key = (tuple(programs), history_weeks, await db.records_version())
-    found = cache.get(key)
-    if found is None or datetime.now(UTC) >= found[1]:
-        found = await cache.computed_once(
-            key, lambda: _caseload(programs, None, history_weeks, Timings())
-        )
+    found = await cache.computed_once(
+        key,
+        lambda: _caseload(programs, None, history_weeks, Timings()),
+        fresh=lambda kept: datetime.now(UTC) < kept[1],
+    )
     return found[0], (*key, found[1])
 
 

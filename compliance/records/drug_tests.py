@@ -170,8 +170,11 @@ class Deadlines:
     policy: rules.Policy = field(default_factory=rules.Policy)
 
 
-async def _deadlines(participant_id: int) -> Deadlines:
-    """The program's clocks and the policy its tests are judged under."""
+async def _deadlines(participant_id: int, program: dict[str, Any] | None = None) -> Deadlines:
+    """The program's clocks and the policy its tests are judged under; ``program``: the
+    participant's, when the caller has read it already."""
+    if program is not None:
+        return deadlines_of(program)
     person = (
         await Participant.select(Participant.program)
         .where(Participant.id == participant_id)
@@ -1083,7 +1086,7 @@ async def earlier_versions(
     """Earlier versions of the corrected ones among ``tests``: a report shows the
     history, since a result is never changed in place. ``program``: the participant's,
     when the caller has read it."""
-    deadlines = deadlines_of(program) if program else await _deadlines(participant_id)
+    deadlines = await _deadlines(participant_id, program)
 
     async def views(rows: list[dict[str, Any]]) -> list[DrugTestView]:
         return await _views(rows, deadlines)
@@ -1107,5 +1110,5 @@ async def tests_of(
     # Newest first, a no-show by when it was called; sorted here because the engines
     # disagree on where NULLs go, and the page shows the first 50.
     rows.sort(key=lambda r: (r["collected_at"] or r["called_at"] or _EPOCH, r["id"]), reverse=True)
-    deadlines = deadlines_of(program) if program else await _deadlines(participant_id)
+    deadlines = await _deadlines(participant_id, program)
     return await _views(rows, deadlines)

@@ -362,11 +362,10 @@ async def _records(
     cache = db.view_cache("participant_page", CACHED_PAGES)
     pid = person["id"]
     key = (pid, start, end, await db.records_version())
-    found = cache.get(key)
-    if found is not None and found["_days"] == _days(found["zone"]):
-        return found
     return await cache.computed_once(
-        key, lambda: _made(request, principal, person, start, end, key)
+        key,
+        lambda: _made(request, principal, person, start, end, key),
+        fresh=lambda kept: kept["_days"] == _days(kept["zone"]),
     )
 
 
