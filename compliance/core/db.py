@@ -390,12 +390,17 @@ class ImmediateSQLiteEngine(SQLiteEngine):
     def writer_lock(self) -> asyncio.Lock:
         """This engine's writer lock for the running event loop (an ``asyncio.Lock`` is
         bound to one loop; the CLI and the tests run several loops in one process)."""
+        return self._per_loop("_writer_locks", asyncio.Lock)
+
+    def _per_loop(self, name: str, make: Callable[[], Any]) -> Any:
+        """The running event loop's own ``make()`` kept under ``name``, gone with the
+        loop (asyncio objects are bound to one loop)."""
         loop = asyncio.get_running_loop()
-        locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
-        locks = self.__dict__.setdefault("_writer_locks", weakref.WeakKeyDictionary())
-        if loop not in locks:
-            locks[loop] = asyncio.Lock()
-        return locks[loop]
+        kept: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
+        kept = self.__dict__.setdefault(name, weakref.WeakKeyDictionary())
+        if loop not in kept:
+            kept[loop] = make()
+        return kept[loop]
 
     async def _run_in_new_connection(
         self,
@@ -443,7 +448,7 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         for sql, _ in statements:
             _seen(sql)
         loop = asyncio.get_running_loop()
-        group = self._group(loop)
+        group: _WriteGroup = self._per_loop("_write_groups", _WriteGroup)
         done: asyncio.Future[None] = loop.create_future()
         group.pending.append((statements, done))
         if group.committer is None or group.committer.done():
@@ -451,13 +456,6 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         # Shielded: a view that stops waiting leaves its write to be committed (recorded
         # even if never shown), and never cancels the others' commit.
         await asyncio.shield(done)
-
-    def _group(self, loop: asyncio.AbstractEventLoop) -> _WriteGroup:
-        groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _WriteGroup]
-        groups = self.__dict__.setdefault("_write_groups", weakref.WeakKeyDictionary())
-        if loop not in groups:
-            groups[loop] = _WriteGroup()
-        return groups[loop]
 
     async def _commit_groups(self, group: _WriteGroup) -> None:
         """Commit what is pending, then what arrived meanwhile, until nothing is."""
