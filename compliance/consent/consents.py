@@ -191,11 +191,7 @@ async def add_or_reuse_recipient(
 async def list_recipients(
     principal: Principal, program_id: int | None = None
 ) -> list[RecipientView]:
-    programs = (
-        [access.require_program(principal, program_id)]
-        if program_id
-        else sorted(principal.program_ids)
-    )
+    programs = access.covered_programs(principal, program_id)
     rows = (
         await Recipient.select()
         .where(Recipient.program.is_in(programs or [0]))
@@ -394,11 +390,7 @@ async def for_decision(participant_id: int) -> list[dict[str, Any]]:
 
 
 async def _consent_row(principal: Principal, consent_id: int) -> dict[str, Any]:
-    row = await Consent.select().where(Consent.id == consent_id).first()
-    if row is None:
-        raise access.NotFound("no such consent")
-    await access.participant_row(principal, row["participant"])
-    return row
+    return await access.participant_record(principal, Consent, consent_id, "consent")
 
 
 async def get_consent(principal: Principal, consent_id: int) -> ConsentView:

@@ -577,17 +577,9 @@ async def caseload(
     caseload is judged once for everyone who sees the same programs, not on every page
     load by every clinician (issue 18). Callers treat the rows as read-only."""
     if today is not None or timings is not None:
-        programs = _programs(principal, program_id)
+        programs = access.covered_programs(principal, program_id)
         return (await _caseload(programs, today, history_weeks, timings or Timings()))[0]
     return (await current(principal, program_id, history_weeks))[0]
-
-
-def _programs(principal: Principal, program_id: int | None) -> list[int]:
-    """The programs a caseload covers: the one asked for if the principal has it, else
-    all of theirs. Also what a cached caseload is filed under."""
-    if program_id:
-        return [access.require_program(principal, program_id)]
-    return sorted(principal.program_ids)
 
 
 # Caseloads kept (programs seen x records versions): an old version is never read again,
@@ -601,7 +593,7 @@ async def current(
     """``caseload`` as of now, and a stamp naming that computation: the same stamp, the
     same rows (and the same programs), so a page may keep what it made of them under
     it. Filed under the programs the principal sees, never under who they are."""
-    programs = _programs(principal, program_id)
+    programs = access.covered_programs(principal, program_id)
     cache = db.view_cache("caseload", CACHED_CASELOADS)
     key = (tuple(programs), history_weeks, await db.records_version())
     found = await cache.computed_once(

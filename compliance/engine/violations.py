@@ -222,10 +222,7 @@ async def review(principal: Principal, violation_id: int, note: str, origin: str
     if "\x00" in note:  # PostgreSQL refuses to store it: a 500, not a reason
         raise InvalidInput([FieldError("note", "contains a NUL character")])
     async with db.transaction():
-        row = await Violation.select().where(Violation.id == violation_id).first()
-        if row is None:
-            raise access.NotFound("no such violation")
-        await access.participant_row(principal, row["participant"])
+        row = await access.participant_record(principal, Violation, violation_id, "violation")
         if row["reviewed_at"] is not None:
             raise InvalidInput([FieldError("note", "this violation has already been reviewed")])
         if row["withdrawn_at"] is not None:

@@ -478,10 +478,7 @@ async def _client_for(
 
 
 async def _session_row(principal: Principal, session_id: int) -> dict[str, Any]:
-    row = await TreatmentSession.select().where(TreatmentSession.id == session_id).first()
-    if row is None or row["program"] not in principal.program_ids:
-        raise access.NotFound("no such session")
-    return row
+    return await access.program_record(principal, TreatmentSession, session_id, "session")
 
 
 async def get_session(principal: Principal, session_id: int) -> SessionView:
@@ -501,11 +498,7 @@ async def list_sessions(
     skipped or repeated."""
     if before_id is not None and not is_record_id(before_id):
         raise access.NotFound("no such session")  # past any id: nothing to page after
-    programs = (
-        [access.require_program(principal, program_id)]
-        if program_id
-        else sorted(principal.program_ids)
-    )
+    programs = access.covered_programs(principal, program_id)
     if not programs:
         return []
     query = TreatmentSession.select().where(TreatmentSession.program.is_in(programs))
@@ -738,11 +731,9 @@ async def record_outside_meeting(
 
 
 async def _attendance_row(principal: Principal, attendance_id: int) -> dict[str, Any]:
-    row = await Attendance.select().where(Attendance.id == attendance_id).first()
-    if row is None:
-        raise access.NotFound("no such attendance record")
-    await access.participant_row(principal, row["participant"])
-    return row
+    return await access.participant_record(
+        principal, Attendance, attendance_id, "attendance record"
+    )
 
 
 async def correct_attendance(

@@ -624,11 +624,7 @@ async def record_test(
 
 
 async def _test_row(principal: Principal, test_id: int) -> dict[str, Any]:
-    row = await DrugTest.select().where(DrugTest.id == test_id).first()
-    if row is None:
-        raise access.NotFound("no such drug test")
-    await access.participant_row(principal, row["participant"])
-    return row
+    return await access.participant_record(principal, DrugTest, test_id, "drug test")
 
 
 async def _version_base(

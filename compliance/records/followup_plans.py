@@ -159,12 +159,7 @@ async def _newest_row(mandate_id: int) -> dict[str, Any] | None:
 
 
 async def _mandate_row(principal: Principal, mandate_id: int) -> dict[str, Any]:
-    """The mandate if the user may see it; another program's is "not found"."""
-    row = await Mandate.select().where(Mandate.id == mandate_id).first()
-    if row is None:
-        raise access.NotFound("no such mandate")
-    await access.participant_row(principal, row["participant"])
-    return row
+    return await access.participant_record(principal, Mandate, mandate_id, "mandate")
 
 
 async def current_plan(mandate_id: int) -> FollowUpPlanView | None:

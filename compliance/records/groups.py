@@ -150,10 +150,7 @@ def _ordered(days: Iterable[str]) -> list[str]:
 
 
 async def _group_row(principal: Principal, group_id: int) -> dict[str, Any]:
-    row = await TreatmentGroup.select().where(TreatmentGroup.id == group_id).first()
-    if row is None or row["program"] not in principal.program_ids:
-        raise access.NotFound("no such group")
-    return row
+    return await access.program_record(principal, TreatmentGroup, group_id, "group")
 
 
 async def get_group(principal: Principal, group_id: int) -> GroupView:
@@ -162,11 +159,7 @@ async def get_group(principal: Principal, group_id: int) -> GroupView:
 
 
 async def list_groups(principal: Principal, program_id: int | None = None) -> list[GroupView]:
-    programs = (
-        [access.require_program(principal, program_id)]
-        if program_id
-        else sorted(principal.program_ids)
-    )
+    programs = access.covered_programs(principal, program_id)
     rows = (
         await TreatmentGroup.select()
         .where(TreatmentGroup.program.is_in(programs or [0]))

@@ -212,11 +212,7 @@ async def contact_recipient(program_id: int, mandate: MandateView) -> dict[str, 
 
 
 async def _mandate_row(principal: Principal, mandate_id: int) -> dict[str, Any]:
-    row = await Mandate.select().where(Mandate.id == mandate_id).first()
-    if row is None:
-        raise access.NotFound("no such mandate")
-    await access.participant_row(principal, row["participant"])
-    return row
+    return await access.participant_record(principal, Mandate, mandate_id, "mandate")
 
 
 async def _views(rows: list[dict[str, Any]]) -> list[MandateView]:

@@ -20,10 +20,7 @@ async def remake(
     be remade (a superseded one's successor is the one to look at); the consent gate
     decides again, so a consent revoked since refuses it. An EAP fitness statement is
     not stored with a report, so a new EAP version has none unless made from the form."""
-    row = await Report.select().where(Report.id == report_id).first()
-    if row is None:
-        raise access.NotFound("no such report")
-    await access.participant_row(principal, row["participant"])
+    row = await access.participant_record(principal, Report, report_id, "report")
     if row["kind"] == ReportKind.disclosure_accounting.value or row["recipient"] is None:
         raise InvalidInput(
             [FieldError("report", "the accounting of disclosures is made again from its page")]

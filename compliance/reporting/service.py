@@ -617,11 +617,7 @@ async def _views(
 
 
 async def _report_row(principal: Principal, report_id: int) -> dict[str, Any]:
-    row = await Report.select().where(Report.id == report_id).first()
-    if row is None:
-        raise access.NotFound("no such report")
-    await access.participant_row(principal, row["participant"])
-    return row
+    return await access.participant_record(principal, Report, report_id, "report")
 
 
 async def get_report(principal: Principal, report_id: int) -> ReportView:

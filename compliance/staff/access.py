@@ -9,6 +9,8 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from piccolo.table import Table
+
 from compliance.staff.accounts import Principal
 from compliance.tables import Participant, Program
 
@@ -23,10 +25,41 @@ def require_program(principal: Principal, program_id: int | None) -> int:
     return program_id
 
 
+def covered_programs(principal: Principal, program_id: int | None) -> list[int]:
+    """The programs a listing covers: the one asked for if the principal has it, else
+    all of theirs (sorted, so a cache can file what it made under them)."""
+    if program_id:
+        return [require_program(principal, program_id)]
+    return sorted(principal.program_ids)
+
+
 async def participant_row(principal: Principal, participant_id: int) -> dict[str, Any]:
     row = await Participant.select().where(Participant.id == participant_id).first()
     if row is None or row["program"] not in principal.program_ids:
         raise NotFound("no such participant")
+    return row
+
+
+async def participant_record(
+    principal: Principal, table: type[Table], record_id: int, what: str
+) -> dict[str, Any]:
+    """A row of ``table`` (one with a ``participant`` column) if the principal may see
+    its participant; a missing one and another program's alike are "no such ``what``"."""
+    row = await table.select().where(table.id == record_id).first()
+    if row is None:
+        raise NotFound(f"no such {what}")
+    await participant_row(principal, row["participant"])
+    return row
+
+
+async def program_record(
+    principal: Principal, table: type[Table], record_id: int, what: str
+) -> dict[str, Any]:
+    """A row of ``table`` (one with a ``program`` column) if it is of the principal's
+    programs; a missing one and another program's alike are "no such ``what``"."""
+    row = await table.select().where(table.id == record_id).first()
+    if row is None or row["program"] not in principal.program_ids:
+        raise NotFound(f"no such {what}")
     return row
 
 
