@@ -46,6 +46,12 @@ class Errors:
         if self.items:
             raise InvalidInput(self.items)
 
+    def add_under(self, prefix: str, item: Errors) -> None:
+        """An item's errors as the whole's (``results[2].analyte``), so a list in a form
+        or body reports every item's problems at once, each naming its place."""
+        for e in item.items:
+            self.add(f"{prefix}.{e.field}", e.reason)
+
 
 def is_record_id(value: int) -> bool:
     """Could this be a row id? A typed request body skips ``Form.integer``, and a larger
@@ -81,11 +87,25 @@ class Form:
         value = self.data.get(name)
         return value.strip() if isinstance(value, str) else value
 
-    def text(self, name: str, *, required: bool = True, max_length: int = 200) -> str:
+    def _given(self, name: str, required: bool) -> Any:
+        """The value, or None when blank: missing and empty are alike for every type,
+        and "is required" only where the field is."""
         value = self._raw(name)
         if value is None or value == "":
             if required:
                 self.errors.add(name, "is required")
+            return None
+        return value
+
+    def _in_years(self, name: str, value: date) -> bool:
+        if MIN_YEAR <= value.year <= MAX_YEAR:
+            return True
+        self.errors.add(name, f"the year {value.year} is out of range")
+        return False
+
+    def text(self, name: str, *, required: bool = True, max_length: int = 200) -> str:
+        value = self._given(name, required)
+        if value is None:
             return ""
         value = str(value)
         if len(value) > max_length:
@@ -102,10 +122,8 @@ class Form:
         not_future: bool = True,
         today: date | None = None,
     ) -> date | None:
-        value = self._raw(name)
-        if value is None or value == "":
-            if required:
-                self.errors.add(name, "is required")
+        value = self._given(name, required)
+        if value is None:
             return None
         if isinstance(value, datetime):
             value = value.date()
@@ -115,23 +133,18 @@ class Form:
             except ValueError:
                 self.errors.add(name, f"{value!r} is not a date (use YYYY-MM-DD or M/D/YYYY)")
                 return None
-        if not MIN_YEAR <= value.year <= MAX_YEAR:
-            self.errors.add(name, f"the year {value.year} is out of range")
+        if not self._in_years(name, value):
             return None
         if not_future and value > (today or date.today()):
             self.errors.add(name, f"{value.isoformat()} is in the future")
-        if value.year < 1900:
-            self.errors.add(name, f"{value.isoformat()} is too far in the past")
         return value
 
     def local_datetime(
         self, name: str, tz: ZoneInfo, *, required: bool = True, now: datetime | None = None
     ) -> datetime | None:
         """An aware datetime: ISO with an offset, or a naive local time in the program's zone."""
-        value = self._raw(name)
-        if value is None or value == "":
-            if required:
-                self.errors.add(name, "is required")
+        value = self._given(name, required)
+        if value is None:
             return None
         if not isinstance(value, datetime):
             try:
@@ -139,8 +152,7 @@ class Form:
             except ValueError:
                 self.errors.add(name, f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)")
                 return None
-        if not MIN_YEAR <= value.year <= MAX_YEAR:
-            self.errors.add(name, f"the year {value.year} is out of range")
+        if not self._in_years(name, value):
             return None
         if value.tzinfo is None:
             value = localize(value, tz)
@@ -156,10 +168,8 @@ class Form:
         return str(value).lower() in ("1", "true", "yes", "on") if value is not None else False
 
     def choice(self, name: str, enum: type[E], *, required: bool = True) -> E | None:
-        value = self._raw(name)
-        if value is None or value == "":
-            if required:
-                self.errors.add(name, "is required")
+        value = self._given(name, required)
+        if value is None:
             return None
         try:
             return enum(value)
@@ -176,10 +186,8 @@ class Form:
         minimum: int | None = None,
         maximum: int | None = None,
     ) -> int | None:
-        value = self._raw(name)
-        if value is None or value == "":
-            if required:
-                self.errors.add(name, "is required")
+        value = self._given(name, required)
+        if value is None:
             return None
         try:
             number = int(value)

@@ -613,8 +613,7 @@ async def _roster_entries(
         if pid in seen:
             form.errors.add("participant_id", f"{pid} is listed twice")
         seen.add(pid)  # type: ignore[arg-type]
-        for e in form.errors.items:
-            errors.add(f"entries[{n}].{e.field}", e.reason)
+        errors.add_under(f"entries[{n}]", form.errors)
         parsed.append(
             {"participant": pid, "status": status, "minutes": minutes.attended, "note": note}
         )

@@ -9,7 +9,7 @@ fixes a mistake (or is the lab's corrected report) and must say why.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -350,8 +350,7 @@ async def read_test(
             sub.errors.add("analyte", f"{key!r} has a result already")
         seen.add(key)
         row = _result_fields(sub, raw, key, analyte)
-        for e in sub.errors.items:
-            form.errors.add(f"results[{n}].{e.field}", e.reason)
+        form.errors.add_under(f"results[{n}]", sub.errors)
         results.append(row)
     return values, results
 
@@ -785,6 +784,22 @@ def _after_collection(form: Form, name: str, when: datetime | None, current: dic
         form.errors.add(name, "is before the specimen was collected")
 
 
+def _named_result(
+    sub: Form,
+    resolve_key: Callable[[str], str],
+    stored: Mapping[str, Any],
+    changes: Mapping[str, Any],
+) -> str:
+    """The analyte an entry names, by key or lab code: one of this test's results, and
+    not one an earlier entry already changed."""
+    key = resolve_key(sub.text("analyte", max_length=40))
+    if key and key not in stored:
+        sub.errors.add("analyte", f"{key!r} is not among this test's results")
+    elif key in changes:
+        sub.errors.add("analyte", f"{key!r} is named twice")
+    return key
+
+
 def _addable(form: Form, current: dict[str, Any], what: str) -> None:
     if not current["is_current"]:
         form.errors.add("drug_test_id", f"a newer version exists; add the {what} to that one")
@@ -852,20 +867,15 @@ async def add_confirmation(
     changes: dict[str, dict[str, Any]] = {}
     for n, raw in enumerate(_entries(form, data, "confirmation result")):
         sub = Form(raw, Errors())
-        key = resolve_key(sub.text("analyte", max_length=40))
+        key = _named_result(sub, resolve_key, stored, changes)
         base = stored.get(key)
-        if key and base is None:
-            sub.errors.add("analyte", f"{key!r} is not among this test's results")
-        elif key in changes:
-            sub.errors.add("analyte", f"{key!r} is named twice")
         result = sub.choice("confirmation_result", AnalyteOutcome)
         if result is not None and result not in CONFIRMED:
             sub.errors.add("confirmation_result", "must be positive, negative or invalid")
         method = sub.text("confirmation_method", max_length=40)
         level = _decimal(sub, "level_ng_ml", raw)
         cutoff = _decimal(sub, "confirmation_cutoff_ng_ml", raw)
-        for e in sub.errors.items:
-            form.errors.add(f"results[{n}].{e.field}", e.reason)
+        form.errors.add_under(f"results[{n}]", sub.errors)
         if base is not None and result is not None:
             changes[key] = {
                 "confirmation_result": result.value,
@@ -906,19 +916,14 @@ async def add_mro_review(
     changes: dict[str, dict[str, Any]] = {}
     for n, raw in enumerate(_entries(form, data, "MRO verdict")):
         sub = Form(raw, Errors())
-        key = resolve_key(sub.text("analyte", max_length=40))
-        if key and key not in stored:
-            sub.errors.add("analyte", f"{key!r} is not among this test's results")
-        elif key in changes:
-            sub.errors.add("analyte", f"{key!r} is named twice")
+        key = _named_result(sub, resolve_key, stored, changes)
         verdict = sub.choice("mro_result", AnalyteOutcome)
         if verdict is not None and verdict not in MRO_VERDICTS:
             sub.errors.add("mro_result", "must be positive or negative")
         comment = sub.text(
             "mro_comment", required=verdict is AnalyteOutcome.negative, max_length=2000
         )
-        for e in sub.errors.items:
-            form.errors.add(f"results[{n}].{e.field}", e.reason)
+        form.errors.add_under(f"results[{n}]", sub.errors)
         if key in stored and verdict is not None:
             changes[key] = {
                 "mro_result": verdict.value,

@@ -100,8 +100,7 @@ def _read_phases(form: Form, raw_phases: Any) -> list[dict[str, Any]]:
             number = Form({where: count}, sub.errors).integer(where, minimum=0, maximum=14)
             if number:
                 sessions[kind.value] = number
-        for e in sub.errors.items:
-            form.errors.add(f"phases[{n}].{e.field}", e.reason)
+        form.errors.add_under(f"phases[{n}]", sub.errors)
         phases.append(
             {
                 "name": name,
