@@ -1168,6 +1168,28 @@ def _json_list(value: Any) -> list[dict[str, Any]]:
     return json.loads(value) if isinstance(value, str) else list(value or [])
 
 
+async def _written_by(
+    table: type[Attendance] | type[DrugTest], batch_id: int, *more: Any
+) -> tuple[list[dict[str, Any]], int]:
+    """The first MAX_STORED_SHOWN rows a batch wrote to ``table`` with whose each is
+    (and ``more`` columns), and how many it wrote in all."""
+    where = table.import_batch == batch_id
+    total = await table.count().where(where)
+    rows = (
+        await table.select(
+            table.all_columns(),
+            table.participant.first_name,
+            table.participant.last_name,
+            table.participant.client_id,
+            *more,
+        )
+        .where(where)
+        .order_by(table.id)
+        .limit(MAX_STORED_SHOWN)
+    )
+    return rows, total
+
+
 async def _stored_rows(
     batch_id: int, kind: ImportKind | None, tz: ZoneInfo
 ) -> tuple[list[StoredRow], int]:
@@ -1182,20 +1204,7 @@ async def _stored_rows(
 
     out: list[StoredRow] = []
     if kind is ImportKind.attendance_csv:
-        where = Attendance.import_batch == batch_id
-        total = await Attendance.count().where(where)
-        rows = (
-            await Attendance.select(
-                Attendance.all_columns(),
-                Attendance.participant.first_name,
-                Attendance.participant.last_name,
-                Attendance.participant.client_id,
-                Attendance.session.title,
-            )
-            .where(where)
-            .order_by(Attendance.id)
-            .limit(MAX_STORED_SHOWN)
-        )
+        rows, total = await _written_by(Attendance, batch_id, Attendance.session.title)
         for row in rows:
             what = words.attendance_words(row, row["session.title"] or "")
             out.append(
@@ -1208,19 +1217,7 @@ async def _stored_rows(
                 )
             )
         return out, total - len(out)
-    where = DrugTest.import_batch == batch_id
-    total = await DrugTest.count().where(where)
-    tests = (
-        await DrugTest.select(
-            DrugTest.all_columns(),
-            DrugTest.participant.first_name,
-            DrugTest.participant.last_name,
-            DrugTest.participant.client_id,
-        )
-        .where(where)
-        .order_by(DrugTest.id)
-        .limit(MAX_STORED_SHOWN)
-    )
+    tests, total = await _written_by(DrugTest, batch_id)
     results: dict[int, list[dict[str, Any]]] = {}
     for r in await AnalyteResult.select().where(AnalyteResult.drug_test.import_batch == batch_id):
         results.setdefault(r["drug_test"], []).append(r)

@@ -35,7 +35,6 @@ from compliance.tables import (
     Attendance,
     Participant,
     SessionParticipant,
-    StaffUser,
     TreatmentGroup,
     TreatmentSession,
 )
@@ -96,21 +95,10 @@ def _session_view(row: dict[str, Any]) -> SessionView:
 
 
 async def _attendance_views(rows: list[dict[str, Any]]) -> list[AttendanceView]:
-    ids = {r["recorded_by"] for r in rows if r["recorded_by"]}
-    names = {
-        u["id"]: u["full_name"]
-        for u in await StaffUser.select(StaffUser.id, StaffUser.full_name).where(
-            StaffUser.id.is_in(sorted(ids) or [0])
-        )
-    }
+    names = await versioning.recorders(rows)
     return [
         AttendanceView(
-            id=r["id"],
-            record_uid=str(r["record_uid"]),
-            version=r["version"],
-            is_current=r["is_current"],
-            corrects=r["corrects"],
-            participant_id=r["participant"],
+            **versioning.version_fields(r, names),
             session_id=r["session"],
             session_type=r["session_type"],
             occurred_at=r["occurred_at"],
@@ -120,10 +108,6 @@ async def _attendance_views(rows: list[dict[str, Any]]) -> list[AttendanceView]:
             meeting_name=r["meeting_name"],
             proof=r["proof"],
             note=r["note"],
-            source=r["source"],
-            recorded_by=names.get(r["recorded_by"], "import"),
-            recorded_at=r["recorded_at"],
-            correction_reason=r["correction_reason"],
         )
         for r in rows
     ]

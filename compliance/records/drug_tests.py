@@ -35,7 +35,7 @@ from compliance.records.duplicates import DuplicateRecord
 from compliance.records.versioning import add_version, versions
 from compliance.staff import access
 from compliance.staff.accounts import Principal
-from compliance.tables import Analyte, AnalyteResult, DrugTest, Participant, Program, StaffUser
+from compliance.tables import Analyte, AnalyteResult, DrugTest, Participant, Program
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 NOT_COLLECTED = (
@@ -1028,26 +1028,11 @@ async def _views(rows: list[dict[str, Any]], deadlines: Deadlines) -> list[DrugT
                 classes.get(r["analyte"], ""),
             )
         )
-    recorders = sorted({r["recorded_by"] for r in rows if r["recorded_by"]})
-    users = {
-        u["id"]: u["full_name"]
-        for u in await StaffUser.select(StaffUser.id, StaffUser.full_name).where(
-            StaffUser.id.is_in(recorders or [0])
-        )
-    }
+    users = await versioning.recorders(rows)
     views = [
         DrugTestView(
-            id=r["id"],
-            record_uid=str(r["record_uid"]),
-            version=r["version"],
-            is_current=r["is_current"],
-            corrects=r["corrects"],
-            participant_id=r["participant"],
+            **versioning.version_fields(r, users),
             **{k: r[k] for k in TEST_FIELDS},
-            source=r["source"],
-            recorded_by=users.get(r["recorded_by"], "import"),
-            recorded_at=r["recorded_at"],
-            correction_reason=r["correction_reason"],
             results=results.get(r["id"], []),
             version_kind=version_kind(r),
             mro_name=r["mro_name"],
