@@ -444,67 +444,61 @@ def _attendance(
 
 
 @dataclass(frozen=True)
-class _Referral:
-    """What one referral source brings: the mandate, its phases as (name, hours per week,
-    tests per week, sessions per week by type, started on), the recipient of reports and
-    what the client consents to disclose to them, and for what purpose."""
+class _Contact:
+    """The referral's contact person, who is also the recipient of the reports."""
 
-    mandate: Mandate
-    phases: list[tuple[str, str, int, dict[str, int], date | None]]
-    recipient: Recipient
+    kind: RecipientKind
+    name: str
+    title: str
+    organisation: str
+    email: str
+    phone: str
+
+
+# A phase: name, hours per week, tests per week, sessions per week by type. The first
+# phase starts on admission; the clinician steps the client into the later ones.
+_Phase = tuple[str, str, int, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class _Referral:
+    """What one referral source brings: the mandate (who refers, for how long, in which
+    phases), the contact who receives the reports, and what the client consents to
+    disclose to them, and for what purpose."""
+
+    referring_agency: str
+    contact: _Contact
+    length: timedelta
+    phases: list[_Phase]
     categories: list[InformationCategory]
     purpose: ConsentPurpose
     criminal_justice: bool
     description: str
+    case_number: str = ""
+    court_name: str = ""
+    notes: str = ""
 
 
-async def _mandate_and_consent(
-    c: Client, participant: int, program: int, clinician: int, start: date
-) -> None:
-    """The client's mandate with its phases (and, for DOT, the SAP's follow-up plan), and a
-    signed consent to disclose to the referral's contact."""
-    referral = _REFERRALS[c.source](participant, program, clinician, start)
-    mandate = referral.mandate
-    await mandate.save()
-    if c.source is ReferralSource.dot_sap:
-        await _followup_plan(mandate.id, start, clinician)
-    await _phases(mandate.id, referral.phases)
-    await referral.recipient.save()
-    await _consent(c, participant, referral, clinician, start)
-
-
-def _court_referral(participant: int, program: int, clinician: int, start: date) -> _Referral:
-    """Drug court: a year's mandate in three phases, reports to the probation officer."""
-    mandate = Mandate(
-        participant=participant,
-        source=ReferralSource.court.value,
+_REFERRALS = {
+    # Drug court: a year's mandate in three phases, reports to the probation officer.
+    ReferralSource.court: _Referral(
         case_number="2026-CF-001432",
         court_name="Sangamon County Drug Treatment Court",
         referring_agency="Sangamon County Adult Probation",
-        contact_name="Dana Whitfield",
-        contact_email="dwhitfield@probation.example",
-        contact_phone="(217) 555-0188",
-        starts_on=start,
-        ends_on=start + timedelta(days=365),
-        created_by=clinician,
-    )
-    recipient = Recipient(
-        program=program,
-        kind=RecipientKind.probation_officer.value,
-        name="Dana Whitfield",
-        title="Probation Officer II",
-        organisation="Sangamon County Adult Probation",
-        email="dwhitfield@probation.example",
-        phone="(217) 555-0188",
-    )
-    return _Referral(
-        mandate,
+        contact=_Contact(
+            RecipientKind.probation_officer,
+            "Dana Whitfield",
+            "Probation Officer II",
+            "Sangamon County Adult Probation",
+            "dwhitfield@probation.example",
+            "(217) 555-0188",
+        ),
+        length=timedelta(days=365),
         phases=[
-            ("Phase 1: Stabilization", "9", 2, {"group": 3, "individual": 1}, start),
-            ("Phase 2: Early recovery", "6", 1, {"group": 2, "individual": 1}, None),
-            ("Phase 3: Aftercare", "1.5", 1, {"group": 1}, None),
+            ("Phase 1: Stabilization", "9", 2, {"group": 3, "individual": 1}),
+            ("Phase 2: Early recovery", "6", 1, {"group": 2, "individual": 1}),
+            ("Phase 3: Aftercare", "1.5", 1, {"group": 1}),
         ],
-        recipient=recipient,
         categories=[
             InformationCategory.attendance,
             InformationCategory.drug_tests,
@@ -516,35 +510,20 @@ def _court_referral(participant: int, program: int, clinician: int, start: date)
         criminal_justice=True,
         description="Attendance, drug and alcohol test results, compliance with the "
         "treatment mandate, treatment progress and discharge status.",
-    )
-
-
-def _eap_referral(participant: int, program: int, clinician: int, start: date) -> _Referral:
-    """Employee assistance: twelve weeks of IOP, the employer told only what it needs."""
-    mandate = Mandate(
-        participant=participant,
-        source=ReferralSource.eap.value,
+    ),
+    # Employee assistance: twelve weeks of IOP, the employer told only what it needs.
+    ReferralSource.eap: _Referral(
         referring_agency="Keystone EAP Services (for Midstate Logistics)",
-        contact_name="Renee Cho",
-        contact_email="rcho@keystone-eap.example",
-        contact_phone="(217) 555-0122",
-        starts_on=start,
-        ends_on=start + timedelta(weeks=12),
-        created_by=clinician,
-    )
-    recipient = Recipient(
-        program=program,
-        kind=RecipientKind.eap_case_manager.value,
-        name="Renee Cho",
-        title="EAP Case Manager",
-        organisation="Keystone EAP Services",
-        email="rcho@keystone-eap.example",
-        phone="(217) 555-0122",
-    )
-    return _Referral(
-        mandate,
-        phases=[("IOP", "9", 1, {"group": 3, "individual": 1}, start)],
-        recipient=recipient,
+        contact=_Contact(
+            RecipientKind.eap_case_manager,
+            "Renee Cho",
+            "EAP Case Manager",
+            "Keystone EAP Services",
+            "rcho@keystone-eap.example",
+            "(217) 555-0122",
+        ),
+        length=timedelta(weeks=12),
+        phases=[("IOP", "9", 1, {"group": 3, "individual": 1})],
         categories=[
             InformationCategory.attendance,
             InformationCategory.compliance_status,
@@ -554,37 +533,22 @@ def _eap_referral(participant: int, program: int, clinician: int, start: date) -
         criminal_justice=False,
         description="Whether I attend as required, whether I am compliant with my "
         "return-to-work agreement (yes/no), and fitness to return to work.",
-    )
-
-
-def _dot_referral(participant: int, program: int, clinician: int, start: date) -> _Referral:
-    """DOT return to duty: a year's mandate from the SAP, who receives the reports."""
-    mandate = Mandate(
-        participant=participant,
-        source=ReferralSource.dot_sap.value,
+    ),
+    # DOT return to duty: a year's mandate from the SAP, who receives the reports.
+    ReferralSource.dot_sap: _Referral(
         referring_agency="Ellen Marsh, PhD, Substance Abuse Professional",
-        contact_name="Ellen Marsh",
-        contact_email="emarsh@sap.example",
-        contact_phone="(217) 555-0109",
-        starts_on=start,
-        ends_on=start + timedelta(days=365),
+        contact=_Contact(
+            RecipientKind.sap,
+            "Ellen Marsh",
+            "Substance Abuse Professional",
+            "Marsh SAP Services",
+            "emarsh@sap.example",
+            "(217) 555-0109",
+        ),
+        length=timedelta(days=365),
         notes="DOT return to duty (49 CFR Part 40); the SAP's follow-up testing plan is "
         "recorded with this mandate.",
-        created_by=clinician,
-    )
-    recipient = Recipient(
-        program=program,
-        kind=RecipientKind.sap.value,
-        name="Ellen Marsh",
-        title="Substance Abuse Professional",
-        organisation="Marsh SAP Services",
-        email="emarsh@sap.example",
-        phone="(217) 555-0109",
-    )
-    return _Referral(
-        mandate,
-        phases=[("Follow-up", "9", 1, {"group": 3, "individual": 1}, start)],
-        recipient=recipient,
+        phases=[("Follow-up", "9", 1, {"group": 3, "individual": 1})],
         categories=[
             InformationCategory.attendance,
             InformationCategory.drug_tests,
@@ -595,27 +559,57 @@ def _dot_referral(participant: int, program: int, clinician: int, start: date) -
         criminal_justice=False,
         description="Attendance, drug and alcohol test results, compliance with the "
         "follow-up plan and fitness for return to safety-sensitive duty.",
-    )
-
-
-_REFERRALS = {
-    ReferralSource.court: _court_referral,
-    ReferralSource.eap: _eap_referral,
-    ReferralSource.dot_sap: _dot_referral,
+    ),
 }
 
 
-async def _phases(
-    mandate: int, phases: list[tuple[str, str, int, dict[str, int], date | None]]
+async def _mandate_and_consent(
+    c: Client, participant: int, program: int, clinician: int, start: date
 ) -> None:
-    for seq, (name, hours, tests, per_type, started) in enumerate(phases, start=1):
+    """The client's mandate with its phases (and, for DOT, the SAP's follow-up plan), and a
+    signed consent to disclose to the referral's contact."""
+    referral = _REFERRALS[c.source]
+    contact = referral.contact
+    mandate = Mandate(
+        participant=participant,
+        source=c.source.value,
+        case_number=referral.case_number,
+        court_name=referral.court_name,
+        referring_agency=referral.referring_agency,
+        contact_name=contact.name,
+        contact_email=contact.email,
+        contact_phone=contact.phone,
+        starts_on=start,
+        ends_on=start + referral.length,
+        notes=referral.notes,
+        created_by=clinician,
+    )
+    await mandate.save()
+    if c.source is ReferralSource.dot_sap:
+        await _followup_plan(mandate.id, start, clinician)
+    await _phases(mandate.id, referral.phases, start)
+    recipient = Recipient(
+        program=program,
+        kind=contact.kind.value,
+        name=contact.name,
+        title=contact.title,
+        organisation=contact.organisation,
+        email=contact.email,
+        phone=contact.phone,
+    )
+    await recipient.save()
+    await _consent(c, participant, referral, recipient.id, clinician, start)
+
+
+async def _phases(mandate: int, phases: list[_Phase], start: date) -> None:
+    for seq, (name, hours, tests, per_type) in enumerate(phases, start=1):
         phase = MandatePhase(
             mandate=mandate,
             sequence=seq,
             name=name,
             required_hours_per_week=Decimal(hours),
             required_tests_per_week=tests,
-            started_on=started,
+            started_on=start if seq == 1 else None,
         )
         await phase.save()
         await PhaseSessionRequirement.insert(
@@ -627,21 +621,21 @@ async def _phases(
 
 
 async def _consent(
-    c: Client, participant: int, referral: _Referral, clinician: int, start: date
+    c: Client, participant: int, referral: _Referral, recipient: int, clinician: int, start: date
 ) -> None:
     """Signed on the admission day, expiring with the mandate; a criminal justice consent
     also names the case's final disposition, and cannot be revoked before the mandate ends."""
     cj = referral.criminal_justice
-    ends_on = referral.mandate.ends_on
+    ends_on = start + referral.length
     await Consent(
         participant=participant,
-        recipient=referral.recipient.id,
-        recipient_organisation=referral.recipient.organisation,
+        recipient=recipient,
+        recipient_organisation=referral.contact.organisation,
         disclosing_party="Riverbend Recovery IOP",
         information_categories=[cat.value for cat in referral.categories],
         information_description=referral.description,
         purposes=[referral.purpose.value],
-        purpose_description=referral.mandate.referring_agency,
+        purpose_description=referral.referring_agency,
         is_criminal_justice=cj,
         expires_on=ends_on,
         expiry_event="final disposition of the criminal case" if cj else "",
