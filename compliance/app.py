@@ -22,49 +22,20 @@ from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, audit
-from compliance.core import db, workers
+from compliance.core import db, redact, workers
 from compliance.core.local_time import spoken
 from compliance.core.settings import Settings, load_settings
 from compliance.core.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS
 from compliance.disclosure import background
 from compliance.engine.rules import hm
 from compliance.reporting import store
-from compliance.staff import accounts, admin
-from compliance.web import (
-    admin_api,
-    admin_pages,
-    analytes,
-    attendance_api,
-    attendance_pages,
-    auth,
-    compliance_api,
-    disclosures,
-    docs_assets,
-    drug_test_pages,
-    drug_tests_api,
-    errors,
-    followup_plan_pages,
-    followup_plans_api,
-    group_pages,
-    groups_api,
-    health,
-    home,
-    imports,
-    links,
-    mandates_consents_api,
-    nesting,
-    openapi_types,
-    participants,
-    policy_pages,
-    redact,
-    referral_pages,
-    report_versions,
-    reports,
-    set_password,
-)
-from compliance.web.csrf import SessionCSRFMiddleware
-from compliance.web.headers import security_headers
-from compliance.web.sign_in_sessions import SESSION_COOKIE, session_config
+from compliance.staff import accounts
+from compliance.web.common import errors, nesting, openapi_types, principal
+from compliance.web.common.csrf import SessionCSRFMiddleware
+from compliance.web.common.headers import security_headers
+from compliance.web.common.sign_in_sessions import SESSION_COOKIE, session_config
+from compliance.web.routes import ROUTES
+from compliance.web.site import docs_assets
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -102,7 +73,7 @@ MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 
 def csrf_middleware(secret: str, https: bool) -> DefineMiddleware:
-    """CSRF tokens bound to the staff session (web/csrf.py), in Litestar's own
+    """CSRF tokens bound to the staff session (web/common/csrf.py), in Litestar's own
     CSRFConfig: cookie ``csrftoken``, header ``X-CSRFToken``, form field ``_csrf_token``."""
     config = CSRFConfig(
         secret=secret, cookie_secure=https, cookie_httponly=True, cookie_samesite="lax"
@@ -143,38 +114,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.unfreeze()  # collectable again (a test process starts many apps)
 
     app = Litestar(
-        route_handlers=[
-            health.health_check,
-            home.home_page,
-            *auth.ROUTES,
-            *participants.ROUTES,
-            *attendance_api.ROUTES,
-            *attendance_pages.ROUTES,
-            *drug_test_pages.ROUTES,
-            *referral_pages.ROUTES,
-            *drug_tests_api.ROUTES,
-            *mandates_consents_api.ROUTES,
-            *imports.ROUTES,
-            *analytes.ROUTES,
-            *admin_api.ROUTES,
-            *admin_pages.ROUTES,
-            *policy_pages.ROUTES,
-            *set_password.ROUTES,
-            *docs_assets.ROUTES,
-            *report_versions.ROUTES,
-            *compliance_api.ROUTES,
-            *reports.ROUTES,
-            *links.ROUTES,
-            *disclosures.ROUTES,
-            *followup_plans_api.ROUTES,
-            *followup_plan_pages.ROUTES,
-            *groups_api.ROUTES,
-            *group_pages.ROUTES,
-        ],
+        route_handlers=ROUTES,
         lifespan=[database_lifespan],
         dependencies={
-            "principal": Provide(auth.provide_principal),
-            "maybe_principal": Provide(auth.provide_optional_principal),
+            "principal": Provide(principal.provide_principal),
+            "maybe_principal": Provide(principal.provide_optional_principal),
             # The Settings this app was built with: a constant, so sync (no thread) and cached.
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
         },
@@ -184,18 +128,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[csrf_middleware(settings.secret_key, https), sessions.middleware],
         # Every response, errors included; the second: OPTIONS lists all of a path's methods.
         before_send=[security_headers(https), openapi_types.allow_every_method()],
-        # The schema's truths Litestar 2 misses: see compliance/web/openapi_types.py.
+        # The schema's truths Litestar 2 misses: see compliance/web/common/openapi_types.py.
         plugins=[openapi_types.DecimalStrings()],
         stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
         request_max_body_size=MAX_UPLOAD_BYTES,
         # A 500 must leave a traceback in the log (Litestar logs them only in debug mode).
         logging_config=LoggingConfig(
-            log_exceptions="always", disable_stack_trace=errors.client_mistakes(admin.AdminOnly)
+            log_exceptions="always", disable_stack_trace=errors.client_mistakes()
         ),
         exception_handlers={
-            NotAuthorizedException: auth.unauthenticated_handler,
+            NotAuthorizedException: principal.unauthenticated_handler,
             **errors.HANDLERS,
-            admin.AdminOnly: admin_api.admin_only_handler,
         },
         template_config=TemplateConfig(
             directory=TEMPLATES_DIR,

@@ -15,11 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import audit
+from compliance.core.csv_text import csv_text
 from compliance.core.vocabulary import DisclosureKind as K
 from compliance.staff import access
 from compliance.staff.accounts import Principal
 from compliance.tables import Consent, Disclosure, Program, Recipient
-from compliance.web.downloads import csv_text
 
 YEARS = 3
 KIND_WORDS = {

@@ -16,12 +16,12 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from compliance.core.redact import redact
 from compliance.core.settings import Settings
 from compliance.core.vocabulary import OutboxStatus
 from compliance.staff import access
 from compliance.staff.accounts import Principal
 from compliance.tables import OutboxMessage
-from compliance.web.redact import redact
 
 BACKOFF = [
     timedelta(seconds=30),

@@ -200,7 +200,7 @@ async def test_no_link_without_consent_for_the_recipient(client, demo) -> None:
 
 def test_access_log_lines_have_the_token_redacted() -> None:
     """uvicorn's access log passes the path as an argument; the filter rewrites it."""
-    from compliance.web.redact import RedactLinks
+    from compliance.core.redact import RedactLinks
 
     token = "A" * 43
     record = logging.LogRecord(

@@ -22,9 +22,9 @@ from compliance import audit
 from compliance.core.settings import Settings, load_settings
 from compliance.staff import accounts
 from compliance.tables import ALL_TABLES, AuditEvent, Consent
-from compliance.web.auth import safe_next
-from compliance.web.links import UNLOCK_COOKIE
-from compliance.web.sign_in_sessions import SESSION_MAX_AGE, SIGNED_IN_AT
+from compliance.web.common.principal import safe_next
+from compliance.web.common.sign_in_sessions import SESSION_MAX_AGE, SIGNED_IN_AT
+from compliance.web.links.officer import UNLOCK_COOKIE
 from tests.conftest import settings_env
 from tests.integration.test_access_matrix import (
     ADMIN_BODIES,

@@ -29,7 +29,7 @@ import pytest
 
 from compliance import PROJECT_ROOT
 from compliance.tables import Participant, Recipient
-from compliance.web.downloads import attachment
+from compliance.web.common.downloads import attachment
 from tests.conftest import BIN, run_cli, settings_env
 from tests.live import serve
 from tests.staff import PASSWORD, csrf_token, make_world, sign_in, signed_in_demo

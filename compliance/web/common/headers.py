@@ -1,0 +1,59 @@
+"""Security headers on every response, error responses included.
+
+Pages load nothing from elsewhere and refuse to be framed; so do the API docs pages,
+whose viewer the app serves itself (they only add the inline script that starts it).
+Nothing is cached: pages and API answers carry clients' health information, which must
+never sit in a browser's or a proxy's cache, and nothing here gains from caching.
+
+This is a ``before_send`` hook rather than a middleware: route middleware never sees
+the answers Litestar makes outside a route (404 and 405 from the router, a refused CSRF
+token), and those must carry the headers too.
+"""
+
+from __future__ import annotations
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.types import BeforeMessageSendHookHandler, Message, Scope
+
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'"
+)
+# The API docs (Swagger UI, served by the app: web/site/docs_assets.py) start from one inline
+# script holding the schema and set inline styles; everything else comes from here too.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'"
+)
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+HSTS = "max-age=31536000"  # a year; served only when BASE_URL is https://
+DOCS_PREFIX = "/schema"
+
+
+def _is_docs(path: str) -> bool:
+    return path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/")
+
+
+def security_headers(https: bool) -> BeforeMessageSendHookHandler:
+    """The hook for ``Litestar(before_send=...)``. A header a handler set itself (the
+    officer link pages' stricter policy, a download's own Cache-Control) is kept."""
+    defaults = {**HEADERS, **({"Strict-Transport-Security": HSTS} if https else {})}
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        headers = MutableScopeHeaders.from_message(message)
+        csp = DOCS_CSP if _is_docs(scope["path"]) else CSP
+        for name, value in {**defaults, "Content-Security-Policy": csp}.items():
+            if name not in headers:
+                headers[name] = value
+
+    return add_headers
