@@ -27,7 +27,6 @@ import hmac
 import json
 import logging
 import os
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from compliance.core import db
+from compliance.core.files import write_whole
 from compliance.tables import AuditEvent
 
 if TYPE_CHECKING:
@@ -337,16 +337,7 @@ def checkpoint_signed_by(document: dict[str, Any], cert: Any) -> bool:
 def _write_file(folder: Path, name: str, content: bytes) -> Path:
     """Whole file or nothing: written aside, fsync'd, then renamed into place."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".checkpoint-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, folder / name)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_whole(folder / name, content, prefix=".checkpoint-")
     return folder / name
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,6 +13,7 @@ from typing import Any
 
 from compliance import audit
 from compliance.core import db
+from compliance.core.files import write_whole
 from compliance.core.validation import Form, clean_filename
 from compliance.core.vocabulary import ConsentPurpose, InformationCategory, RecipientKind
 from compliance.staff import access
@@ -451,12 +450,7 @@ def _store_file(target: Path, content: bytes) -> None:
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, target)
+    write_whole(target, content)
 
 
 def sniff_document(content: bytes) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from compliance import PROJECT_ROOT
+from compliance.core.files import write_whole
 
 MIN_SECRET_KEY_LENGTH = 32
 
@@ -170,16 +171,8 @@ def _secret_key(env: Mapping[str, str], var_dir: Path) -> str:
 def _write_new_key(key_file: Path) -> None:
     """Write the whole key to a private temp file, then link it into place: processes
     starting together all end up reading the one key that won, never a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=key_file.parent, prefix=".secret_key-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48) + "\n")
-        try:
-            os.link(tmp, key_file)
-        except FileExistsError:
-            pass  # another process won the race; its key is complete
-    finally:
-        os.unlink(tmp)
+    key = secrets.token_urlsafe(48) + "\n"
+    write_whole(key_file, key.encode(), prefix=".secret_key-", keep_existing=True)
 
 
 def _port(env: Mapping[str, str]) -> int:

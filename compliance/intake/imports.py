@@ -19,9 +19,7 @@ import asyncio
 import dataclasses
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from compliance import audit
 from compliance.core import db
+from compliance.core.files import write_whole
 from compliance.core.local_time import spoken
 from compliance.core.validation import FieldError, Form, InvalidInput, clean_filename, fit_decimal
 from compliance.core.vocabulary import (
@@ -995,12 +994,7 @@ def _store_upload(directory: Path, digest: str, data: bytes) -> Path:
     target = directory / digest
     if not target.exists():
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        write_whole(target, data)
     return target
 
 

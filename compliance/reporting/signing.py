@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import secrets
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +25,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from compliance.core.files import write_whole
 from compliance.core.settings import Settings
 from compliance.reporting.stamp import TS_FORMAT, fitted_stamp_style
 
@@ -75,17 +75,7 @@ def ensure_development_certificate(var_dir: Path) -> tuple[Path, str]:
 
 def _write_private(target: Path, content: bytes) -> None:
     """Whole file or nothing, readable by us alone; a concurrent creator's file wins."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_whole(target, content, prefix=f".{target.name}-", mode=0o600)
 
 
 def _self_signed_p12(passphrase: str) -> bytes:

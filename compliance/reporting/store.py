@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from compliance.core.files import write_whole
 
 SUFFIX = ".pdf"
 TEMPORARY = ".incoming-"
@@ -39,20 +40,9 @@ def put(root: Path, content: bytes) -> tuple[str, str]:
     if target.exists():
         return digest, rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=TEMPORARY)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o440)
-        try:
-            os.link(tmp, target)  # never replaces: an existing name is left as it is
-        except FileExistsError:
-            pass
-        _sync_dir(target.parent)
-    finally:
-        os.unlink(tmp)
+    # Never replaces: an existing name is left as it is.
+    write_whole(target, content, prefix=TEMPORARY, mode=0o440, keep_existing=True)
+    _sync_dir(target.parent)
     return digest, rel
 
 
