@@ -14,6 +14,7 @@ from typing import Any
 from compliance import audit
 from compliance.core import db
 from compliance.core.files import write_whole
+from compliance.core.rows import view_of
 from compliance.core.validation import Form, clean_filename
 from compliance.core.vocabulary import ConsentPurpose, InformationCategory, RecipientKind
 from compliance.staff import access
@@ -220,32 +221,14 @@ async def _consent_views(rows: Sequence[dict[str, Any]]) -> list[ConsentView]:
     for r in rows:
         rec = recipients.get(r["recipient"], {})
         out.append(
-            ConsentView(
-                id=r["id"],
-                participant_id=r["participant"],
-                mandate_id=r["mandate"],
-                recipient_id=r["recipient"],
+            view_of(
+                ConsentView,
+                r,
                 recipient_name=rec.get("name", ""),
                 recipient_organisation=r["recipient_organisation"] or rec.get("organisation", ""),
-                disclosing_party=r["disclosing_party"],
                 information_categories=list(r["information_categories"] or []),
-                information_description=r["information_description"],
                 purposes=list(r["purposes"] or []),
-                purpose_description=r["purpose_description"],
-                is_criminal_justice=r["is_criminal_justice"],
-                for_court_proceedings=r["for_court_proceedings"],
-                expires_on=r["expires_on"],
-                expiry_event=r["expiry_event"],
-                revocable_after=r["revocable_after"],
-                irrevocable_until_event=r["irrevocable_until_event"],
-                revocation_instructions=r["revocation_instructions"],
-                signed_by_name=r["signed_by_name"],
-                signer_relationship=r["signer_relationship"],
-                signed_on=r["signed_on"],
                 has_document=bool(r["document_sha256"]),
-                document_filename=r["document_filename"],
-                revoked_at=r["revoked_at"],
-                revocation_note=r["revocation_note"],
                 state=consent_state(r),
             )
         )

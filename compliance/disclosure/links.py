@@ -25,6 +25,7 @@ from compliance.consent import consents as consent_records
 from compliance.consent.gate import CATEGORY_WORDS, Decision, decide
 from compliance.core import db
 from compliance.core.local_time import spoken
+from compliance.core.rows import view_of
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput, is_record_id
 from compliance.core.versioned_cache import VersionedCache
@@ -129,21 +130,11 @@ async def _views(rows: list[dict[str, Any]]) -> list[LinkView]:
     }
     now = datetime.now(UTC)
     return [
-        LinkView(
-            id=r["id"],
-            participant_id=r["participant"],
-            scope=r["scope"],
-            report_id=r["report"],
-            recipient_id=r["recipient"],
+        view_of(
+            LinkView,
+            r,
             recipient_name=r.get("recipient_name") or names.get(r["recipient"], ""),
-            consent_id=r["consent"],
-            created_at=r["created_at"],
-            expires_at=r["expires_at"],
-            revoked_at=r["revoked_at"],
             has_access_code=bool(r["access_code_hash"]),
-            failed_code_attempts=r["failed_code_attempts"],
-            use_count=r["use_count"],
-            last_used_at=r["last_used_at"],
             state=_state(r, now),
         )
         for r in rows

@@ -19,6 +19,7 @@ from piccolo.query.functions.aggregate import Count
 from piccolo.query.methods.select import Select
 
 from compliance.core import db, workers
+from compliance.core.rows import view_of
 from compliance.core.validation import FieldError, InvalidInput, check_year
 from compliance.core.vocabulary import ReportKind
 from compliance.engine.rules import (
@@ -60,15 +61,8 @@ STATUS_ORDER = {
 
 
 def policy_of(program: dict[str, Any]) -> Policy:
-    return Policy(
-        time_zone=program["time_zone"],
-        week_starts_on=program["week_starts_on"],
-        dilute_counts_as_positive=program["dilute_counts_as_positive"],
-        presumptive_counts_before_confirmation=program["presumptive_counts_before_confirmation"],
-        excused_absence_counts_toward_hours=program["excused_absence_counts_toward_hours"],
-        stepdown_compliant_weeks=program["stepdown_compliant_weeks"],
-        stepdown_consecutive_negative_tests=program["stepdown_consecutive_negative_tests"],
-    )
+    """The engine's policy is the program's columns of the same names."""
+    return view_of(Policy, program)
 
 
 @dataclass

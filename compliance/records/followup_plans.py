@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from compliance import audit
 from compliance.core import db
 from compliance.core.local_time import spoken_day
+from compliance.core.rows import view_of
 from compliance.core.validation import Form
 from compliance.core.vocabulary import FollowUpSubstances, ReferralSource
 from compliance.records.versioning import StaleVersion
@@ -130,22 +131,11 @@ def _select() -> Any:
 
 
 def _view(row: dict[str, Any]) -> FollowUpPlanView:
-    return FollowUpPlanView(
-        id=row["id"],
-        mandate_id=row["mandate"],
-        version=row["version"],
-        return_to_duty_on=row["return_to_duty_on"],
-        tests_first_year=row["tests_first_year"],
-        tests_per_later_year=row["tests_per_later_year"],
-        months=row["months"],
+    return view_of(
+        FollowUpPlanView,
+        row,
         directly_observed=bool(row["directly_observed"]),
-        substances=row["substances"],
-        set_by=row["set_by"],
-        set_on=row["set_on"],
-        notes=row["notes"],
-        change_reason=row["change_reason"],
         recorded_by=row["recorded_by_name"] or "",
-        recorded_at=row["recorded_at"],
     )
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from compliance import audit
 from compliance.core import db
+from compliance.core.rows import view_of
 from compliance.core.validation import MAX_ID, Errors, Form, localize
 from compliance.core.vocabulary import SessionType, Weekday
 from compliance.records.attendance import (
@@ -131,18 +132,7 @@ async def _members(group_ids: list[int]) -> dict[int, list[MemberView]]:
 
 
 def _view(row: dict[str, Any], members: list[MemberView]) -> GroupView:
-    return GroupView(
-        id=row["id"],
-        program_id=row["program"],
-        name=row["name"],
-        session_type=row["session_type"],
-        scheduled_minutes=row["scheduled_minutes"],
-        weekdays=_ordered(row["weekdays"]),
-        start_time=row["start_time"],
-        location=row["location"],
-        facilitator_name=row["facilitator_name"],
-        members=members,
-    )
+    return view_of(GroupView, row, weekdays=_ordered(row["weekdays"]), members=members)
 
 
 def _ordered(days: Iterable[str]) -> list[str]:

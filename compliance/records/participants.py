@@ -9,6 +9,7 @@ from typing import Any
 
 from compliance import audit
 from compliance.core import db
+from compliance.core.rows import view_of
 from compliance.core.validation import Errors, Form, InvalidInput
 from compliance.core.vocabulary import DischargeReason, LevelOfCare
 from compliance.engine import violations
@@ -59,21 +60,7 @@ async def _view(row: dict[str, Any]) -> ParticipantView:
 
 def to_view(row: dict[str, Any], program_name: str) -> ParticipantView:
     """A participant row (one the caller may show) as the pages and the API show it."""
-    return ParticipantView(
-        id=row["id"],
-        program_id=row["program"],
-        program_name=program_name,
-        client_id=row["client_id"],
-        first_name=row["first_name"],
-        last_name=row["last_name"],
-        date_of_birth=row["date_of_birth"],
-        level_of_care=row["level_of_care"],
-        admitted_on=row["admitted_on"],
-        discharged_on=row["discharged_on"],
-        discharge_reason=row["discharge_reason"],
-        discharge_note=row["discharge_note"],
-        diagnosis=row["diagnosis"],
-    )
+    return view_of(ParticipantView, row, program_name=program_name)
 
 
 async def list_participants(

@@ -22,6 +22,7 @@ from compliance.consent import consents as consent_records
 from compliance.consent.gate import Decision, decide
 from compliance.core import db, workers
 from compliance.core.local_time import spoken_day
+from compliance.core.rows import view_of
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput, check_year, is_record_id
 from compliance.core.vocabulary import REPORT_TITLES, RecipientKind, ReportKind, ReportStatus
@@ -590,25 +591,11 @@ async def _views(
     }
     stale = await corrections_since(rows, zones)
     return [
-        ReportView(
-            id=r["id"],
-            public_id=r["public_id"],
-            participant_id=r["participant"],
-            kind=r["kind"],
-            period_start=r["period_start"],
-            period_end=r["period_end"],
-            version=r["version"],
-            status=r["status"],
-            superseded_at=r["superseded_at"],
+        view_of(
+            ReportView,
+            r,
             supersedes_public_id=earlier.get(r["supersedes"]),
-            recipient_id=r["recipient"],
             recipient_name=names.get(r["recipient"], ""),
-            consent_id=r["consent"],
-            sha256=r["sha256"],
-            size_bytes=r["size_bytes"],
-            signer_name=r["signer_name"],
-            signed_at=r["signed_at"],
-            revoked_at=r["revoked_at"],
             outdated=r["id"] in stale,
             outdated_by=stale.get(r["id"], []),
         )
