@@ -90,17 +90,7 @@ def _list(form: Form, name: str, enum: type, raw: Any) -> list[str]:
 
 
 def _recipient_view(r: dict[str, Any]) -> RecipientView:
-    return RecipientView(
-        r["id"],
-        r["program"],
-        r["kind"],
-        r["name"],
-        r["title"],
-        r["organisation"],
-        r["email"],
-        r["phone"],
-        r["active"],
-    )
+    return view_of(RecipientView, r)
 
 
 async def create_recipient(

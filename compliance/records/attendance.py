@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from compliance import audit
 from compliance.core import db
 from compliance.core.local_time import spoken
+from compliance.core.rows import view_of
 from compliance.core.validation import (
     MAX_ID,
     Errors,
@@ -81,36 +82,12 @@ class AttendanceView:
 
 
 def _session_view(row: dict[str, Any]) -> SessionView:
-    return SessionView(
-        row["id"],
-        row["program"],
-        row["session_type"],
-        row["title"],
-        row["starts_at"],
-        row["scheduled_minutes"],
-        row["facilitator_name"],
-        row["location"],
-        row["treatment_group"],
-    )
+    return view_of(SessionView, row, group_id=row["treatment_group"])
 
 
 async def _attendance_views(rows: list[dict[str, Any]]) -> list[AttendanceView]:
     names = await versioning.recorders(rows)
-    return [
-        AttendanceView(
-            **versioning.version_fields(r, names),
-            session_id=r["session"],
-            session_type=r["session_type"],
-            occurred_at=r["occurred_at"],
-            scheduled_minutes=r["scheduled_minutes"],
-            status=r["status"],
-            minutes_attended=r["minutes_attended"],
-            meeting_name=r["meeting_name"],
-            proof=r["proof"],
-            note=r["note"],
-        )
-        for r in rows
-    ]
+    return [view_of(AttendanceView, r, **versioning.version_fields(r, names)) for r in rows]
 
 
 # --- minutes: the one rule for pages, API and CSV import --------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from compliance import audit
 from compliance.consent import consents
 from compliance.core import db
+from compliance.core.rows import view_of
 from compliance.core.validation import Errors, Form
 from compliance.core.vocabulary import RecipientKind, ReferralSource, SessionType
 from compliance.staff import access
@@ -230,35 +231,9 @@ async def _views(rows: list[dict[str, Any]]) -> list[MandateView]:
     by_mandate: dict[int, list[PhaseView]] = {}
     for p in phases:
         by_mandate.setdefault(p["mandate"], []).append(
-            PhaseView(
-                p["id"],
-                p["sequence"],
-                p["name"],
-                p["required_hours_per_week"],
-                p["required_tests_per_week"],
-                per_phase.get(p["id"], {}),
-                p["started_on"],
-                p["ended_on"],
-            )
+            view_of(PhaseView, p, sessions_per_week=per_phase.get(p["id"], {}))
         )
-    return [
-        MandateView(
-            r["id"],
-            r["participant"],
-            r["source"],
-            r["case_number"],
-            r["court_name"],
-            r["referring_agency"],
-            r["contact_name"],
-            r["contact_email"],
-            r["contact_phone"],
-            r["starts_on"],
-            r["ends_on"],
-            r["notes"],
-            by_mandate.get(r["id"], []),
-        )
-        for r in rows
-    ]
+    return [view_of(MandateView, r, phases=by_mandate.get(r["id"], [])) for r in rows]
 
 
 async def get_mandate(principal: Principal, mandate_id: int) -> MandateView:
