@@ -16,33 +16,19 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import schemathesis
 from pypdf import PdfReader
 
 from compliance.disclosure.accounting import Accounting, DisclosureLine, readable
 from compliance.tables import AuditEvent, Consent, Disclosure, Participant, Program, Report
-from tests.conftest import run_cli, settings_env
-from tests.staff import csrf_token, post_form, signed_in_demo
-from tests.system.test_api_fuzz import conforms
+from tests.support.cli import run_cli, settings_env
+from tests.support.demo import PERIOD, officer_browser, post_json, secure_link
+from tests.support.openapi import conforms, published_schema
+from tests.support.staff import post_form
 
 pytestmark = pytest.mark.db
 
 CHICAGO = ZoneInfo("America/Chicago")
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 PDF_ROWS = re.compile(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">')
-
-
-@pytest.fixture
-async def demo(client: httpx.AsyncClient) -> dict:
-    return await signed_in_demo(
-        client, "staff@example.org", full_name="Sam Staff", credentials="LCSW"
-    )
-
-
-async def _post(client: httpx.AsyncClient, url: str, body: dict | None = None) -> httpx.Response:
-    return await client.post(
-        url, json=body or {}, headers={"x-csrftoken": await csrf_token(client)}
-    )
 
 
 async def _signed_pdf(client: httpx.AsyncClient, pid: int) -> httpx.Response:
@@ -51,24 +37,12 @@ async def _signed_pdf(client: httpx.AsyncClient, pid: int) -> httpx.Response:
     return await post_form(client, f"/participants/{pid}/disclosures.pdf", {})
 
 
-def _officer(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """A second browser with no staff session: the officer's phone."""
-    return httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-
-
 def _path(url: str) -> str:
     return url.removeprefix("http://testserver")
 
 
-async def _link(client: httpx.AsyncClient, demo: dict) -> dict:
-    body = {"recipient_id": demo["recipients"]["Dana Whitfield"]}
-    made = await _post(client, f"/api/participants/{demo['people']['RB-1001']}/links", body)
-    assert made.status_code == 201, made.text
-    return made.json()
-
-
 async def _open(client: httpx.AsyncClient, url: str, times: int) -> None:
-    async with _officer(client) as officer:
+    async with officer_browser(client) as officer:
         for _ in range(times):
             assert (await officer.get(_path(url))).status_code == 200
 
@@ -77,11 +51,11 @@ async def _send_report(client: httpx.AsyncClient, demo: dict) -> tuple[dict, dic
     """A court report e-mailed to the officer, who opens the link and downloads it."""
     body = {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"]}
     pid = demo["people"]["RB-1001"]
-    report = (await _post(client, f"/api/participants/{pid}/reports", body | PERIOD)).json()
-    sent = await _post(client, f"/api/reports/{report['id']}/send")
+    report = (await post_json(client, f"/api/participants/{pid}/reports", body | PERIOD)).json()
+    sent = await post_json(client, f"/api/reports/{report['id']}/send")
     assert sent.status_code == 201, sent.text
     url = sent.json()["link"]["url"]
-    async with _officer(client) as officer:
+    async with officer_browser(client) as officer:
         assert (await officer.get(_path(url))).status_code == 200
         pdf = await officer.get(f"{_path(url)}/reports/{report['id']}/pdf")
         assert pdf.status_code == 200
@@ -139,7 +113,7 @@ async def test_signed_accounting_groups_opens_and_verifies(
     client, demo, database_url, tmp_path
 ) -> None:
     pid = demo["people"]["RB-1001"]
-    made = await _link(client, demo)
+    made = await secure_link(client, demo)
     await _open(client, made["url"], 5)
     report, _ = await _send_report(client, demo)
     assert await Disclosure.count() == 1 + 5 + 2 + 2  # created, opens, sent, opened+downloaded
@@ -210,8 +184,8 @@ async def test_signed_accounting_groups_opens_and_verifies(
 
 async def test_a_second_accounting_the_same_day_supersedes_the_first(client, demo) -> None:
     pid = demo["people"]["RB-1001"]
-    await _open(client, (await _link(client, demo))["url"], 2)
-    first = await _post(client, f"/api/participants/{pid}/disclosures/report")
+    await _open(client, (await secure_link(client, demo))["url"], 2)
+    first = await post_json(client, f"/api/participants/{pid}/disclosures/report")
     assert first.status_code == 201, first.text
     first = first.json()
     assert first["kind"] == "disclosure_accounting" and first["version"] == 1
@@ -236,7 +210,7 @@ async def test_a_second_accounting_the_same_day_supersedes_the_first(client, dem
 
 async def test_page_groups_like_the_pdf_and_the_csv_keeps_every_event(client, demo) -> None:
     pid = demo["people"]["RB-1001"]
-    made = await _link(client, demo)
+    made = await secure_link(client, demo)
     await _open(client, made["url"], 3)
     await _spread(4, datetime.now(CHICAGO).date() - timedelta(days=1))  # created and opens
     page = await client.get(f"/participants/{pid}/disclosures")
@@ -285,7 +259,7 @@ async def test_accounting_needs_no_consent_and_refuses_what_is_not_the_clients(
     )
     await theirs.save()
     for someone in (theirs.id, 999999):  # another program's client, and nobody
-        signed = await _post(client, f"/api/participants/{someone}/disclosures/report")
+        signed = await post_json(client, f"/api/participants/{someone}/disclosures/report")
         assert signed.status_code == 404, signed.text
         assert (await _signed_pdf(client, someone)).status_code == 404
         assert (await client.get(f"/participants/{someone}/disclosures")).status_code == 404
@@ -293,7 +267,7 @@ async def test_accounting_needs_no_consent_and_refuses_what_is_not_the_clients(
         f"/api/participants/{pid}/disclosures/report", headers={"x-csrftoken": "nope"}
     )
     assert forged.status_code == 403
-    async with _officer(client) as stranger:
+    async with officer_browser(client) as stranger:
         signed_out = await post_form(stranger, f"/participants/{pid}/disclosures.pdf", {})
         assert signed_out.status_code in (303, 401)
         api = await stranger.post(f"/api/participants/{pid}/disclosures/report")
@@ -305,7 +279,7 @@ async def test_a_realistic_history_fits_the_columns(client, demo, settings, tmp_
     """Weeks of an officer checking in, a report sent and downloaded: 20+ lines over
     more than one page, with no word running into another column or off the page."""
     pid = demo["people"]["RB-1001"]
-    links = [await _link(client, demo), await _link(client, demo)]
+    links = [await secure_link(client, demo), await secure_link(client, demo)]
     today = datetime.now(CHICAGO).date()
     await _spread(2, today - timedelta(days=15))
     for k in range(14):  # one round a day, back from yesterday
@@ -362,17 +336,15 @@ def test_repeats_group_by_link_and_program_day_across_a_clock_change() -> None:
 
 async def test_sign_answers_match_the_published_schema(client, demo) -> None:
     """The new operation's real answers (made, not found, signed out) are documented."""
-    schema = schemathesis.openapi.from_dict(
-        (await client.get("/schema/openapi.json")).json(), config=schemathesis.Config()
-    )
+    schema = await published_schema(client)
     path = "/api/participants/{participant_id}/disclosures/report"
     pid = demo["people"]["RB-1003"]
-    made = await _post(client, f"/api/participants/{pid}/disclosures/report")
+    made = await post_json(client, f"/api/participants/{pid}/disclosures/report")
     assert made.status_code == 201
     await conforms(schema, "POST", path, made, participant_id=pid)
-    missing = await _post(client, "/api/participants/999999/disclosures/report")
+    missing = await post_json(client, "/api/participants/999999/disclosures/report")
     await conforms(schema, "POST", path, missing, participant_id=999999)
-    async with _officer(client) as stranger:
+    async with officer_browser(client) as stranger:
         await stranger.get("/login")
         token = stranger.cookies["csrftoken"]
         signed_out = await stranger.post(

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from compliance.tables import AuditEvent, StaffUser
-from tests.staff import PASSWORD, World, make_world, sign_in
+from tests.support.staff import PASSWORD, World, make_world, sign_in
 
 ADMIN_CALLS = [
     ("GET", "/api/admin/users", None),

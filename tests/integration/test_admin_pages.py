@@ -25,8 +25,8 @@ from compliance.tables import (
     StaffUser,
     Violation,
 )
-from tests.integration.test_security import another_browser
-from tests.staff import (
+from tests.support.app import another_browser
+from tests.support.staff import (
     PASSWORD,
     World,
     csrf_token,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from compliance.records.analytes import seed_program_analytes
-from tests.staff import make_world, post_form, sign_in
+from tests.support.staff import make_world, post_form, sign_in
 
 MESSAGE = (
     b"MSH|^~\\&|LAB|NEWLAB|IOP|X|20260312143000-0600||ORU^R01|M1|P|2.5.1\r"

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from compliance.tables import Attendance, AuditEvent, TreatmentSession
-from tests.staff import World, make_world, sign_in
+from tests.support.staff import World, make_world, sign_in
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from compliance import audit
 from compliance.core import db
 from compliance.tables import AuditEvent, Program
-from tests.conftest import run_cli, settings_env
+from tests.support.cli import run_cli, settings_env
 
 ALICE = audit.Actor("user:1", "203.0.113.7")
 

@@ -26,12 +26,8 @@ from compliance.disclosure import background
 from compliance.reporting.pdf import AUDIT_MAC_KEY, AUDIT_SEQ_KEY
 from compliance.reporting.signing import _self_signed_p12
 from compliance.tables import AuditEvent
-from tests.conftest import run_cli, settings_env
-from tests.integration.test_backup import _verify
-from tests.integration.test_reports import _court_report, _pdf
-from tests.integration.test_reports import demo as _demo
-
-demo = _demo  # the signed-in demo world the report tests use (a fixture)
+from tests.support.cli import run_cli, settings_env
+from tests.support.demo import court_report, report_pdf, verify_pdf
 
 pytestmark = pytest.mark.db
 
@@ -183,8 +179,8 @@ async def test_every_signed_report_carries_the_audit_head(
     client: httpx.AsyncClient, demo: dict, settings: Settings
 ) -> None:
     before = await audit.head()
-    report = await _court_report(client, demo)
-    pdf = await _pdf(client, report)
+    report = await court_report(client, demo)
+    pdf = await report_pdf(client, report)
     info = PdfReader(BytesIO(pdf)).metadata
     seq = int(info[f"/{AUDIT_SEQ_KEY}"])
     assert seq == before.seq  # the head when it was rendered; the report's event follows
@@ -192,7 +188,7 @@ async def test_every_signed_report_carries_the_audit_head(
     assert info[f"/{AUDIT_MAC_KEY}"] == event["hash"]
     assert (await audit.verify_chain()).intact
     # The metadata is inside what the signature covers: the report still verifies.
-    assert (await _verify(client, pdf))["status"] == "authentic_current"
+    assert (await verify_pdf(client, pdf))["status"] == "authentic_current"
 
 
 async def _legacy_events(n: int) -> None:

@@ -13,38 +13,25 @@ import json
 import os
 from pathlib import Path
 
-import httpx
 import pytest
 
 from compliance import audit
 from compliance.core.settings import load_settings
 from compliance.reporting import store
 from compliance.tables import Report
-from tests.conftest import app_client, run_cli, settings_env
-from tests.integration.test_reports import _court_report, _pdf
-from tests.integration.test_reports import demo as _demo
-from tests.staff import csrf_token, sign_in
-
-demo = _demo  # the same signed-in demo world the report tests use (a fixture)
+from tests.support.app import app_client
+from tests.support.cli import run_cli, settings_env
+from tests.support.demo import court_report, report_pdf, verify_pdf
+from tests.support.staff import sign_in
 
 pytestmark = pytest.mark.db
-
-
-async def _verify(client: httpx.AsyncClient, pdf: bytes) -> dict:
-    response = await client.post(
-        "/api/verify",
-        files={"file": ("report.pdf", pdf, "application/pdf")},
-        headers={"x-csrftoken": await csrf_token(client)},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def test_backup_during_writes_restores_a_working_service(
     client, demo, settings, database_url, fresh_database_url, tmp_path
 ) -> None:
-    report = await _court_report(client, demo)
-    pdf = await _pdf(client, report)
+    report = await court_report(client, demo)
+    pdf = await report_pdf(client, report)
     env = settings_env(database_url, tmp_path)
 
     # Audit events keep committing while the backup runs: the copy must be one snapshot.
@@ -96,24 +83,24 @@ async def test_backup_during_writes_restores_a_working_service(
 
     fresh_settings = load_settings(fresh_env)
     async with app_client(fresh_settings) as restored_client:
-        assert (await _verify(restored_client, pdf))["status"] == "authentic_current"
-        await sign_in(restored_client, "signer@example.org")
+        assert (await verify_pdf(restored_client, pdf))["status"] == "authentic_current"
+        await sign_in(restored_client, "staff@example.org")
         caseload = await restored_client.get("/api/caseload")
         assert caseload.status_code == 200
         assert {row["client_id"] for row in caseload.json()} <= set(demo["people"])
         assert caseload.json()
-        newer = await _court_report(restored_client, demo)
+        newer = await court_report(restored_client, demo)
         assert newer["version"] == 2
         rows = await Report.select(Report.certificate_sha256).order_by(Report.id)
         assert rows[0]["certificate_sha256"] == rows[1]["certificate_sha256"]
-        assert (await _verify(restored_client, pdf))["status"] == "authentic_superseded"
+        assert (await verify_pdf(restored_client, pdf))["status"] == "authentic_superseded"
 
 
 async def test_reports_check_names_a_changed_and_a_missing_report(
     client, demo, settings, database_url, tmp_path
 ) -> None:
-    first = await _court_report(client, demo)
-    second = await _court_report(client, demo, narrative="A second version.")
+    first = await court_report(client, demo)
+    second = await court_report(client, demo, narrative="A second version.")
     env = settings_env(database_url, tmp_path)
     ok = await asyncio.to_thread(run_cli, "reports", "check", env=env)
     assert ok.returncode == 0 and "2 of 2 report(s) intact" in ok.stdout, ok.stdout + ok.stderr
@@ -144,7 +131,7 @@ async def test_reports_check_names_a_changed_and_a_missing_report(
     assert not stray.exists()
 
     # /verify says the changed file was signed here but changed after signing.
-    assert (await _verify(client, bytes(data)))["status"] == "changed_after_signing"
+    assert (await verify_pdf(client, bytes(data)))["status"] == "changed_after_signing"
 
 
 def test_restore_refuses_a_backup_of_the_other_engine(tmp_path: Path, database_url: str) -> None:

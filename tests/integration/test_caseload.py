@@ -10,7 +10,7 @@ import pytest
 from compliance.core.vocabulary import Role
 from compliance.staff import accounts
 from compliance.tables import Participant, Program, StaffUser
-from tests.staff import PASSWORD, demo_with_clinician, sign_in
+from tests.support.staff import PASSWORD, demo_with_clinician, sign_in
 
 FIRST_MONDAY = date(2026, 9, 28)
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from compliance.records.analytes import seed_program_analytes
-from tests.staff import PASSWORD, World, csrf_token, make_world, sign_in, signed_in_demo
+from tests.support.staff import PASSWORD, World, csrf_token, make_world, sign_in, signed_in_demo
 
 ZONE = ZoneInfo("America/Chicago")
 

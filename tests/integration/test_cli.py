@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import ENGINE, run_cli, settings_env
+from tests.support.cli import run_cli, settings_env
+from tests.support.databases import ENGINE
 
 MIGRATIONS = len(
     list(
@@ -183,7 +184,7 @@ def subprocess_input(args: list[str], env: dict[str, str], stdin: str):
     import os
     import subprocess
 
-    from tests.conftest import BIN
+    from tests.support.cli import BIN
 
     return subprocess.run(
         [str(BIN / "compliance"), *args],

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from compliance.tables import AuditEvent, Consent, Mandate, MandatePhase, Participant, Recipient
-from tests.staff import csrf_token, post_form, signed_in_demo
+from tests.support.staff import csrf_token, post_form, signed_in_demo
 
 pytestmark = pytest.mark.db
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from compliance.consent import consents
 from compliance.core import db
 from compliance.tables import Consent, Participant
-from tests.staff import demo_with_clinician
+from tests.support.staff import demo_with_clinician
 
 PACKAGE = Path(__file__).resolve().parent.parent.parent / "compliance"
 

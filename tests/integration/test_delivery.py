@@ -5,7 +5,6 @@ sent twice, and no e-mail carries health information or is stored readable."""
 from __future__ import annotations
 
 import dataclasses
-import socket
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 
@@ -15,11 +14,10 @@ from aiosmtpd.controller import Controller
 
 from compliance.disclosure import notices, outbox
 from compliance.tables import Disclosure, OutboxMessage, SecureLink, Violation
-from tests.staff import csrf_token, signed_in_demo
+from tests.support.demo import PERIOD, post_json
+from tests.support.live import free_port
 
 pytestmark = pytest.mark.db
-
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 
 
 class Inbox:
@@ -31,30 +29,17 @@ class Inbox:
         return "250 OK"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-async def demo(client: httpx.AsyncClient) -> dict:
-    return await signed_in_demo(client, "staff@example.org", full_name="Sam Staff")
-
-
-async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
-    return await client.post(url, json=body, headers={"x-csrftoken": await csrf_token(client)})
-
-
 async def test_sent_report_survives_a_down_mail_server(client, demo, settings) -> None:
     pid = demo["people"]["RB-1001"]
-    report = await _post(
+    report = await post_json(
         client,
         f"/api/participants/{pid}/reports",
         {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
     )
     assert report.status_code == 201, report.text
-    sent = await _post(client, f"/api/reports/{report.json()['id']}/send", {"access_code": True})
+    sent = await post_json(
+        client, f"/api/reports/{report.json()['id']}/send", {"access_code": True}
+    )
     assert sent.status_code == 201, sent.text
     body = sent.json()
     url, code = body["link"]["url"], body["link"]["access_code"]
@@ -113,7 +98,7 @@ async def test_one_notice_per_violation_to_the_court_recipient(client, demo, set
     assert await notices.send_violation_notices(settings) == 0  # never twice
     # A new violation (a missed random test) gives exactly one more notice.
     missed = {"collection_status": "no_show", "called_at": "2026-11-23T08:00", "results": []}
-    response = await _post(client, f"/api/participants/{court}/drug-tests", missed)
+    response = await post_json(client, f"/api/participants/{court}/drug-tests", missed)
     assert response.status_code == 201, response.text
     assert await notices.send_violation_notices(settings) == 1
     assert await OutboxMessage.count() == open_violations + 1

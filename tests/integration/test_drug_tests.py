@@ -10,7 +10,7 @@ import pytest
 from compliance.records.analytes import seed_program_analytes
 from compliance.records.drug_tests import hours_past
 from compliance.tables import AnalyteResult, DrugTest
-from tests.staff import World, make_world, sign_in
+from tests.support.staff import World, make_world, sign_in
 
 THC_POSITIVE = {
     "collected_at": "2026-03-04T08:15",

@@ -19,7 +19,7 @@ from compliance.tables import (
     TreatmentGroup,
     TreatmentSession,
 )
-from tests.staff import World, make_world, post_form, sign_in, signed_in_demo
+from tests.support.staff import World, make_world, post_form, sign_in, signed_in_demo
 
 GROUP = {
     "name": "Evening IOP",

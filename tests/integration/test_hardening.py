@@ -13,9 +13,9 @@ from litestar import get
 from compliance.records.analytes import seed_program_analytes
 from compliance.staff import accounts
 from compliance.tables import AuditEvent, Consent, DrugTest, Recipient
-from tests.conftest import app_client
-from tests.integration.test_imports import hl7
-from tests.staff import World, make_world, sign_in
+from tests.support.app import app_client
+from tests.support.lab_files import hl7_result
+from tests.support.staff import World, make_world, sign_in
 
 
 @pytest.fixture
@@ -111,7 +111,7 @@ async def test_out_of_range_numbers_and_years_are_422(client, world) -> None:
 
 
 async def test_decimals_round_alike_so_a_reimport_is_a_duplicate(client, world) -> None:
-    message = hl7("ACC-R").replace(b"85.3|", b"85.333|")
+    message = hl7_result("ACC-R").replace(b"85.3|", b"85.333|")
     for _ in range(2):
         preview = await client.post(
             "/api/imports",
@@ -128,7 +128,7 @@ async def test_parallel_commits_of_one_preview_store_it_once(client, world) -> N
     preview = await client.post(
         "/api/imports",
         data={"program_id": str(world.program_a), "kind": "hl7_oru"},
-        files={"file": ("r.hl7", hl7("ACC-P"))},
+        files={"file": ("r.hl7", hl7_result("ACC-P"))},
     )
     url = f"/api/imports/{preview.json()['batch_id']}/commit"
     results = await asyncio.gather(*(client.post(url) for _ in range(3)))

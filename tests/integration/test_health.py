@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from compliance.core import db
-from tests.conftest import ENGINE, pg_admin
+from tests.support.databases import ENGINE, pg_admin
 
 
 async def test_health_ok(client: httpx.AsyncClient) -> None:

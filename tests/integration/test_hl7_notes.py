@@ -15,7 +15,7 @@ from compliance.intake.hl7 import parse_hl7_results
 from compliance.intake.records import DrugTestRecord, ParseResult
 from compliance.records.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.tables import AnalyteResult, DrugTest
-from tests.staff import World, make_world, sign_in
+from tests.support.staff import World, make_world, sign_in
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=CHICAGO)

@@ -17,7 +17,7 @@ from compliance.intake.identity import CSV_FIELDS, HL7_FIELDS, check_identity
 from compliance.intake.records import DrugTestRecord, ParseResult
 from compliance.records.analytes import DEFAULT_ANALYTES, seed_program_analytes
 from compliance.tables import AuditEvent, DrugTest, ImportBatch, Participant
-from tests.staff import World, make_world, sign_in
+from tests.support.staff import World, make_world, sign_in
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=CHICAGO)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from compliance.records.analytes import seed_program_analytes
 from compliance.tables import AnalyteResult, Attendance, DrugTest
-from tests.staff import World, make_world, sign_in
+from tests.support.staff import World, make_world, sign_in
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 FILES = [

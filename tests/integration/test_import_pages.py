@@ -11,24 +11,11 @@ import httpx
 import pytest
 
 from compliance.tables import Attendance, DrugTest, ImportBatch
-from tests.staff import csrf_token, post_form, signed_in_demo
+from tests.support.lab_files import LAB_CSV
+from tests.support.staff import csrf_token, post_form, signed_in_demo
 
 pytestmark = pytest.mark.db
 
-# The demo's court and EAP clients, tested the morning after the demo's Monday.
-LAB_HEADER = (
-    b"client_id,accession_id,collected_at,lab_name,analyte,screen_result,"
-    b"screen_cutoff_ng_ml,confirmation_result,confirmation_method,level_ng_ml\n"
-)
-LAB_CSV = (
-    LAB_HEADER
-    + b"""RB-1001,PT-0001,2026-11-24 08:15,Prairie Tox,THC,positive,50,positive,GC-MS,42
-RB-1001,PT-0001,2026-11-24 08:15,Prairie Tox,COC,negative,150,,,
-RB-1001,PT-0001,2026-11-24 08:15,Prairie Tox,OXY,negative,100,,,
-RB-1002,PT-0002,2026-11-24 09:40,Prairie Tox,THC,negative,50,,,
-RB-1002,PT-0002,2026-11-24 09:40,Prairie Tox,COC,positive,150,,,
-"""
-)
 ATTENDANCE_CSV = b"""Client ID,Date,Start Time,Session Type,Scheduled Minutes,Status,\
 Minutes Attended,Session Title
 RB-1001,11/25/2026,6:00 PM,group,180,late,150,Relapse prevention

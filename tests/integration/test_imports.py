@@ -17,22 +17,10 @@ from compliance.tables import (
     ImportBatch,
     TreatmentSession,
 )
-from tests.staff import World, make_world, post_form, sign_in
+from tests.support.lab_files import hl7_result
+from tests.support.staff import World, make_world, post_form, sign_in
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-
-
-def hl7(accession: str, thc: str = "POSITIVE", status: str = "F", client: str = "C-1001") -> bytes:
-    segments = [
-        "MSH|^~\\&|LABSYS|ACME TOX|COMPLIANCE|IOP|20260312143000-0600||ORU^R01|M1|P|2.5.1",
-        f"PID|1||{client}^^^IOP^MR||DOE^JANE",
-        f"OBR|1|PL-1|{accession}|DOA^Panel^L|||20260310083000-0600",
-        f"OBX|1|ST|THC^Cannabinoids screen^L||{thc}|ng/mL|50|{'A' if thc == 'POSITIVE' else 'N'}"
-        f"|||{status}|||20260311|||EIA^Immunoassay^L",
-        f"OBX|2|ST|COC^Cocaine screen^L||NEGATIVE|ng/mL|150|N|||{status}|||20260311|||EIA^EIA^L",
-        f"OBX|3|NM|CREA^Creatinine^L||85.3|mg/dL|20-400||||{status}",
-    ]
-    return ("\r".join(segments) + "\r").encode()
 
 
 @pytest.fixture
@@ -114,16 +102,16 @@ async def test_hl7_preview_commit_then_duplicate(client, world) -> None:
 
 
 async def test_a_lab_correction_becomes_a_new_version(client, world) -> None:
-    first = await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7("ACC-9"))
+    first = await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7_result("ACC-9"))
     await client.post(f"/api/imports/{first.json()['batch_id']}/commit")
     changed = await upload(
-        client, world.program_a, "hl7_oru", "b.hl7", hl7("ACC-9", thc="NEGATIVE")
+        client, world.program_a, "hl7_oru", "b.hl7", hl7_result("ACC-9", thc="NEGATIVE")
     )
     assert changed.status_code == 422
     assert changed.json()["errors"][0]["field"] == "OBR-3"  # the HL7 field, named
     assert "corrected result (OBX-11 = C)" in changed.json()["errors"][0]["reason"]
     corrected = await upload(
-        client, world.program_a, "hl7_oru", "c.hl7", hl7("ACC-9", thc="NEGATIVE", status="C")
+        client, world.program_a, "hl7_oru", "c.hl7", hl7_result("ACC-9", thc="NEGATIVE", status="C")
     )
     assert corrected.json()["corrected"] == 1 and corrected.json()["rows"][0]["action"] == "correct"
     await client.post(f"/api/imports/{corrected.json()['batch_id']}/commit")
@@ -135,7 +123,7 @@ async def test_a_lab_correction_becomes_a_new_version(client, world) -> None:
 
 
 async def test_unknown_participant_and_code_reject_the_whole_file(client, world) -> None:
-    both = hl7("ACC-1") + hl7("ACC-2", client="NOBODY")
+    both = hl7_result("ACC-1") + hl7_result("ACC-2", client="NOBODY")
     response = await upload(client, world.program_a, "hl7_oru", "x.hl7", both)
     assert response.status_code == 422
     assert response.json()["errors"] == [
@@ -237,13 +225,13 @@ async def test_oversize_upload_is_413(client, world) -> None:
 
 
 async def test_imports_are_scoped_to_the_users_programs(client, world) -> None:
-    preview = await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7("ACC-5"))
+    preview = await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7_result("ACC-5"))
     await sign_in(client, world.clinician_b)
     assert (
         await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
     ).status_code == 404
     assert (
-        await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7("ACC-6"))
+        await upload(client, world.program_a, "hl7_oru", "a.hl7", hl7_result("ACC-6"))
     ).status_code == 404
     assert await DrugTest.count() == 0
 
@@ -255,7 +243,7 @@ async def test_import_pages_preview_then_commit(client, world) -> None:
     uploaded = await client.post(
         "/imports",
         data={"program_id": str(world.program_a), "kind": "hl7_oru", "_csrf_token": token},
-        files={"file": ("r.hl7", hl7("ACC-7"))},
+        files={"file": ("r.hl7", hl7_result("ACC-7"))},
     )
     batch = (await ImportBatch.select().first())["id"]
     assert uploaded.status_code == 303 and uploaded.headers["location"] == f"/imports/{batch}"
@@ -268,7 +256,7 @@ async def test_import_pages_preview_then_commit(client, world) -> None:
     bad = await client.post(
         "/imports",
         data={"program_id": str(world.program_a), "kind": "hl7_oru", "_csrf_token": token},
-        files={"file": ("r.hl7", hl7("X", client="NOBODY"))},
+        files={"file": ("r.hl7", hl7_result("X", client="NOBODY"))},
     )
     assert bad.status_code == 422 and "no participant with client id" in bad.text
     assert await DrugTest.count() == 1
@@ -323,7 +311,7 @@ async def test_the_api_refuses_a_file_of_no_kind_naming_what_it_expects(client, 
 
 
 async def test_an_mro_correction_keeps_everything_the_lab_reported(client, world) -> None:
-    message = hl7("ACC-MRO").replace(b"20260310083000-0600", b"20260310083015-0600")
+    message = hl7_result("ACC-MRO").replace(b"20260310083000-0600", b"20260310083015-0600")
     preview = await upload(client, world.program_a, "hl7_oru", "m.hl7", message)
     await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
     original = await DrugTest.select().first()

@@ -13,7 +13,7 @@ import pytest
 
 from compliance.records.analytes import seed_program_analytes
 from compliance.tables import AnalyteResult, Attendance, DrugTest, ImportBatch, Violation
-from tests.staff import World, make_world, post_form, sign_in
+from tests.support.staff import World, make_world, post_form, sign_in
 
 HL7_HEAD = "MSH|^~\\&|LABSYS|ACME TOX|COMPLIANCE|IOP|20260312143000-0600||ORU^R01|{control}|P|2.5.1"
 

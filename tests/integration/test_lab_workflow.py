@@ -19,7 +19,7 @@ from compliance.core import db
 from compliance.engine import violations
 from compliance.records.analytes import DEFAULT_PANEL, seed_program_analytes
 from compliance.tables import AnalyteResult, DrugTest, ImportBatch, Program, Violation
-from tests.staff import World, csrf_token, make_world, post_form, sign_in, signed_in_demo
+from tests.support.staff import World, csrf_token, make_world, post_form, sign_in, signed_in_demo
 
 pytestmark = pytest.mark.db
 

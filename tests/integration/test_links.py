@@ -9,59 +9,28 @@ import hashlib
 import logging
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
 import pytest
 
 from compliance.reporting import signing
 from compliance.tables import AuditEvent, Consent, Disclosure, SecureLink
-from tests.staff import csrf_token, signed_in_demo
+from tests.support.demo import PERIOD, link_path, officer_browser, post_json, secure_link
 
 pytestmark = pytest.mark.db
-
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
-
-
-@pytest.fixture
-async def demo(client: httpx.AsyncClient) -> dict:
-    return await signed_in_demo(
-        client, "staff@example.org", full_name="Sam Staff", credentials="LCSW"
-    )
-
-
-async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
-    return await client.post(url, json=body, headers={"x-csrftoken": await csrf_token(client)})
-
-
-def _officer(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """A second browser with no staff session: the officer's phone."""
-    return httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-
-
-async def _link(client, demo, **extra) -> dict:  # type: ignore[no-untyped-def]
-    pid = demo["people"]["RB-1001"]
-    body = {"recipient_id": demo["recipients"]["Dana Whitfield"], **extra}
-    response = await _post(client, f"/api/participants/{pid}/links", body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _path(made: dict) -> str:
-    return made["url"].removeprefix("http://testserver")
 
 
 async def test_link_life_cycle_open_download_revoke_then_410(client, demo, settings) -> None:
     pid = demo["people"]["RB-1001"]
-    report = await _post(
+    report = await post_json(
         client,
         f"/api/participants/{pid}/reports",
         {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
     )
     assert report.status_code == 201, report.text
-    made = await _link(client, demo)
-    token = _path(made).removeprefix("/l/")
+    made = await secure_link(client, demo)
+    token = link_path(made).removeprefix("/l/")
     assert len(token) >= 43  # 32 bytes of randomness, base64url
-    async with _officer(client) as officer:
-        page = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        page = await officer.get(link_path(made))
         assert page.status_code == 200
         assert "Marcus Hale" in page.text
         assert "42 CFR" in page.text and "Federal confidentiality" in page.text
@@ -79,7 +48,7 @@ async def test_link_life_cycle_open_download_revoke_then_410(client, demo, setti
         }.items():
             assert page.headers[name] == value
         assert "default-src 'none'" in page.headers["content-security-policy"]
-        pdf = await officer.get(f"{_path(made)}/reports/{report.json()['id']}/pdf")
+        pdf = await officer.get(f"{link_path(made)}/reports/{report.json()['id']}/pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
         check = await asyncio.to_thread(
             signing.check_signature, pdf.content, signing.signing_config(settings)
@@ -87,25 +56,25 @@ async def test_link_life_cycle_open_download_revoke_then_410(client, demo, setti
         assert check.ok
         kinds = [d["kind"] for d in await Disclosure.select().order_by(Disclosure.id)]
         assert kinds == ["link_created", "link_opened", "report_downloaded"]
-        revoked = await _post(client, f"/api/links/{made['link']['id']}/revoke", {})
+        revoked = await post_json(client, f"/api/links/{made['link']['id']}/revoke", {})
         assert revoked.json()["state"] == "revoked"
-        gone = await officer.get(_path(made))
+        gone = await officer.get(link_path(made))
         assert gone.status_code == 410
         assert "withdrawn" in gone.text and "Marcus" not in gone.text
         assert "(217) 555-0140" in gone.text  # the program's contact
-        again = await officer.get(f"{_path(made)}/reports/{report.json()['id']}/pdf")
+        again = await officer.get(f"{link_path(made)}/reports/{report.json()['id']}/pdf")
         assert again.status_code == 410
     assert len(await Disclosure.select()) == 3  # nothing disclosed after revocation
 
 
 async def test_consent_revocation_cuts_off_an_open_link(client, demo) -> None:
-    made = await _link(client, demo)
-    async with _officer(client) as officer:
-        assert (await officer.get(_path(made))).status_code == 200
+    made = await secure_link(client, demo)
+    async with officer_browser(client) as officer:
+        assert (await officer.get(link_path(made))).status_code == 200
         await Consent.update({Consent.revoked_at: datetime.now(UTC)}).where(
             Consent.id == made["link"]["consent_id"]
         )
-        gone = await officer.get(_path(made))
+        gone = await officer.get(link_path(made))
         assert gone.status_code == 410
         assert "consent no longer allows" in gone.text
 
@@ -118,48 +87,50 @@ async def test_expiry_never_passes_the_consents(client, demo) -> None:
     )["id"]
     soon = date.today() + timedelta(days=5)
     await Consent.update({Consent.expires_on: soon}).where(Consent.id == consent_id)
-    made = await _link(client, demo, days=30)
+    made = await secure_link(client, demo, days=30)
     expires = datetime.fromisoformat(made["link"]["expires_at"])
     assert expires <= datetime.combine(soon + timedelta(days=2), datetime.min.time(), UTC)
     await SecureLink.update(
         {SecureLink.expires_at: datetime.now(UTC) - timedelta(seconds=1)}
     ).where(SecureLink.id == made["link"]["id"])
-    async with _officer(client) as officer:
-        gone = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        gone = await officer.get(link_path(made))
         assert gone.status_code == 410 and "expired" in gone.text
 
 
 async def test_access_code_attempts_lock_the_link(client, demo) -> None:
-    made = await _link(client, demo, access_code=True)
+    made = await secure_link(client, demo, access_code=True)
     code = made["access_code"]
     assert code and len(code) == 8 and code.isdigit()
-    async with _officer(client) as officer:
-        form = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        form = await officer.get(link_path(made))
         assert form.status_code == 200 and "Access code" in form.text
         assert "Marcus" not in form.text
         token = officer.cookies["csrftoken"]
         wrong = await officer.post(
-            f"{_path(made)}/code", data={"code": "00000000", "_csrf_token": token}
+            f"{link_path(made)}/code", data={"code": "00000000", "_csrf_token": token}
         )
         assert wrong.status_code == 401 and "4 attempts left" in wrong.text
-        right = await officer.post(f"{_path(made)}/code", data={"code": code, "_csrf_token": token})
+        right = await officer.post(
+            f"{link_path(made)}/code", data={"code": code, "_csrf_token": token}
+        )
         assert right.status_code == 303
-        assert (await officer.get(_path(made))).status_code == 200
-    async with _officer(client) as stranger:  # another browser still needs the code
-        await stranger.get(_path(made))
+        assert (await officer.get(link_path(made))).status_code == 200
+    async with officer_browser(client) as stranger:  # another browser still needs the code
+        await stranger.get(link_path(made))
         token = stranger.cookies["csrftoken"]
         for _ in range(4):
             last = await stranger.post(
-                f"{_path(made)}/code", data={"code": "11111111", "_csrf_token": token}
+                f"{link_path(made)}/code", data={"code": "11111111", "_csrf_token": token}
             )
         assert last.status_code == 410 and "locked" in last.text
-        assert (await stranger.get(_path(made))).status_code == 410
+        assert (await stranger.get(link_path(made))).status_code == 410
 
 
 async def test_rate_limit_per_token(client, demo) -> None:
-    made = await _link(client, demo)
-    async with _officer(client) as officer:
-        codes = [(await officer.get(_path(made))).status_code for _ in range(31)]
+    made = await secure_link(client, demo)
+    async with officer_browser(client) as officer:
+        codes = [(await officer.get(link_path(made))).status_code for _ in range(31)]
     assert codes[:30] == [200] * 30
     assert codes[30] == 429
     bogus = [(await client.get("/l/" + "x" * 43)).status_code for _ in range(2)]
@@ -168,10 +139,10 @@ async def test_rate_limit_per_token(client, demo) -> None:
 
 async def test_tokens_never_reach_the_database_logs_or_audit(client, demo, caplog) -> None:
     caplog.set_level(logging.DEBUG)
-    made = await _link(client, demo)
-    token = _path(made).removeprefix("/l/")
-    async with _officer(client) as officer:
-        await officer.get(_path(made))
+    made = await secure_link(client, demo)
+    token = link_path(made).removeprefix("/l/")
+    async with officer_browser(client) as officer:
+        await officer.get(link_path(made))
         await officer.get(f"/l/{token}/reports/999/pdf")
     stored = await SecureLink.select().where(SecureLink.id == made["link"]["id"]).first()
     assert stored["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
@@ -188,7 +159,7 @@ async def test_tokens_never_reach_the_database_logs_or_audit(client, demo, caplo
 
 async def test_no_link_without_consent_for_the_recipient(client, demo) -> None:
     pid = demo["people"]["RB-1001"]
-    response = await _post(
+    response = await post_json(
         client,
         f"/api/participants/{pid}/links",
         {"recipient_id": demo["recipients"]["Renee Cho"]},

@@ -8,7 +8,7 @@ from compliance.core import db, migration_runner
 from compliance.core.settings import parse_database_url
 from compliance.tables import ALL_TABLES
 from compliance.tables.keys import UNIQUE_KEYS
-from tests.integration.test_cli import MIGRATIONS
+from tests.support.databases import MIGRATIONS
 
 
 async def columns(engine: db.Engine, table: type[Table]) -> dict[str, bool]:

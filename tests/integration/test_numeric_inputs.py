@@ -9,7 +9,7 @@ import pytest
 
 from compliance.records.analytes import seed_program_analytes
 from compliance.tables import DrugTest
-from tests.staff import World, make_world, post_form, sign_in
+from tests.support.staff import World, make_world, post_form, sign_in
 
 HUGE = ["1e30", "1" * 40, "9" * 12 + ".5"]
 

@@ -25,47 +25,19 @@ from compliance.tables import (
     Report,
     SecureLink,
 )
-from tests.staff import csrf_token, post_form, signed_in_demo
+from tests.support.demo import court_report, link_path, officer_browser, post_json
+from tests.support.staff import post_form
 
 pytestmark = pytest.mark.db
 
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 HTML = "text/html; charset=utf-8"
 THIS_WEEK = {"in_progress": "On track so far", "non_compliant": "Not compliant"}
 FULL_WEEK = {"compliant": "Compliant", "non_compliant": "Not compliant"}
 
 
-@pytest.fixture
-async def demo(client: httpx.AsyncClient) -> dict:
-    return await signed_in_demo(client, "staff@example.org", full_name="Sam Staff")
-
-
-async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
-    return await client.post(url, json=body, headers={"x-csrftoken": await csrf_token(client)})
-
-
-def _officer(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """A second browser with no staff session: the officer's phone."""
-    return httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-
-
 async def _link(client: httpx.AsyncClient, pid: int, recipient: int, **extra: object) -> dict:
-    response = await _post(
+    response = await post_json(
         client, f"/api/participants/{pid}/links", {"recipient_id": recipient, **extra}
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def _path(made: dict) -> str:
-    return made["url"].removeprefix("http://testserver")
-
-
-async def _court_report(client: httpx.AsyncClient, demo: dict) -> dict:
-    response = await _post(
-        client,
-        f"/api/participants/{demo['people']['RB-1001']}/reports",
-        {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
     )
     assert response.status_code == 201, response.text
     return response.json()
@@ -105,8 +77,8 @@ async def test_first_screen_has_case_status_and_open_violations_before_the_weeks
     assert len(open_ones) >= 2  # the demo's missed test, positive and absence
 
     made = await _link(client, pid, demo["recipients"]["Dana Whitfield"])
-    async with _officer(client) as officer:
-        page = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        page = await officer.get(link_path(made))
     assert page.status_code == 200 and page.headers["content-type"] == HTML
     text = _text(page.text)
     weeks_at = text.index("Compliance by week")
@@ -125,12 +97,12 @@ async def test_first_screen_has_case_status_and_open_violations_before_the_weeks
     assert "counts as a positive test" in first_screen.split(missed["description"])[1][:40]
 
     # Reviewed by the program: it leaves the officer's list.
-    reviewed = await _post(
+    reviewed = await post_json(
         client, f"/api/violations/{missed['id']}/review", {"note": "Told the officer by phone."}
     )
     assert reviewed.status_code == 201, reviewed.text
-    async with _officer(client) as officer:
-        again = _text((await officer.get(_path(made))).text)
+    async with officer_browser(client) as officer:
+        again = _text((await officer.get(link_path(made))).text)
     assert f"Open violations ({len(open_ones) - 1})" in again
     assert missed["description"] not in again.split("Compliance by week")[0]
 
@@ -171,8 +143,8 @@ async def test_an_employers_page_shows_only_the_violations_its_consent_covers(cl
     tests = [v["description"] for v in listed if v["kind"] != "unexcused_absence"]
     assert absences and tests
     made = await _link(client, pid, employer.id)
-    async with _officer(client) as officer:
-        page = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        page = await officer.get(link_path(made))
     assert page.status_code == 200
     text = _text(page.text)
     assert f"Open violations ({len(absences)})" in text
@@ -188,8 +160,8 @@ async def test_phone_numbers_are_tel_links_and_email_mailto(client, demo) -> Non
     program = await _program()
     mandate = await Mandate.select().where(Mandate.participant == pid).first()
     made = await _link(client, pid, demo["recipients"]["Dana Whitfield"])
-    async with _officer(client) as officer:
-        page = (await officer.get(_path(made))).text
+    async with officer_browser(client) as officer:
+        page = (await officer.get(link_path(made))).text
     hrefs = re.findall(r'href="(tel:[^"]*)"', page)
     assert all(re.fullmatch(r"tel:\d+", h) for h in hrefs), hrefs
     for phone in (program["phone"], mandate["contact_phone"]):
@@ -203,66 +175,66 @@ async def test_access_code_pages_are_html_and_the_code_redirects(client, demo) -
     made = await _link(
         client, demo["people"]["RB-1001"], demo["recipients"]["Dana Whitfield"], access_code=True
     )
-    async with _officer(client) as officer:
-        form = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        form = await officer.get(link_path(made))
         assert form.status_code == 200 and form.headers["content-type"] == HTML
         token = officer.cookies["csrftoken"]
         wrong = await officer.post(
-            f"{_path(made)}/code", data={"code": "00000000", "_csrf_token": token}
+            f"{link_path(made)}/code", data={"code": "00000000", "_csrf_token": token}
         )
         assert wrong.status_code == 401
         assert wrong.headers["content-type"] == HTML
         assert "4 attempts left" in _text(wrong.text) and "<form" in wrong.text
-        no_csrf = await officer.post(f"{_path(made)}/code", data={"code": "00000000"})
+        no_csrf = await officer.post(f"{link_path(made)}/code", data={"code": "00000000"})
         assert no_csrf.status_code == 403 and no_csrf.headers["content-type"] == HTML
         right = await officer.post(
-            f"{_path(made)}/code", data={"code": made["access_code"], "_csrf_token": token}
+            f"{link_path(made)}/code", data={"code": made["access_code"], "_csrf_token": token}
         )
-        assert right.status_code == 303 and right.headers["location"] == _path(made)
+        assert right.status_code == 303 and right.headers["location"] == link_path(made)
         assert "pdf" not in right.headers.get("content-type", "")
         assert not right.content
-    async with _officer(client) as stranger:
-        await stranger.get(_path(made))
+    async with officer_browser(client) as stranger:
+        await stranger.get(link_path(made))
         token = stranger.cookies["csrftoken"]
         for _ in range(4):
             last = await stranger.post(
-                f"{_path(made)}/code", data={"code": "11111111", "_csrf_token": token}
+                f"{link_path(made)}/code", data={"code": "11111111", "_csrf_token": token}
             )
         assert last.status_code == 410 and last.headers["content-type"] == HTML
         assert "locked" in last.text
 
 
 async def test_the_pdf_route_labels_application_pdf_only_a_pdf(client, demo) -> None:
-    report = await _court_report(client, demo)
+    report = await court_report(client, demo)
     made = await _link(
         client, demo["people"]["RB-1001"], demo["recipients"]["Dana Whitfield"], access_code=True
     )
-    pdf_path = f"{_path(made)}/reports/{report['id']}/pdf"
-    async with _officer(client) as officer:
+    pdf_path = f"{link_path(made)}/reports/{report['id']}/pdf"
+    async with officer_browser(client) as officer:
         before = await officer.get(pdf_path)  # the code is not entered yet: its prompt
         assert before.status_code == 200 and before.headers["content-type"] == HTML
         assert "Access code" in before.text and not before.content.startswith(b"%PDF")
         for path, status in [
             ("/l/" + "x" * 43 + f"/reports/{report['id']}/pdf", 404),  # no such link
-            (f"{_path(made)}/reports/{2**40}/pdf", 404),  # an id no record can have
+            (f"{link_path(made)}/reports/{2**40}/pdf", 404),  # an id no record can have
         ]:
             answer = await officer.get(path)
             assert answer.status_code == status, path
             assert answer.headers["content-type"] == HTML, path
             assert "Not a valid link" in answer.text
-        token = (await officer.get(_path(made))) and officer.cookies["csrftoken"]
+        token = (await officer.get(link_path(made))) and officer.cookies["csrftoken"]
         await officer.post(
-            f"{_path(made)}/code", data={"code": made["access_code"], "_csrf_token": token}
+            f"{link_path(made)}/code", data={"code": made["access_code"], "_csrf_token": token}
         )
-        other = await officer.get(f"{_path(made)}/reports/999/pdf")  # not this link's
+        other = await officer.get(f"{link_path(made)}/reports/999/pdf")  # not this link's
         assert other.status_code == 404 and other.headers["content-type"] == HTML
         pdf = await officer.get(pdf_path)
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
         assert pdf.content.startswith(b"%PDF-")
-        page = _text((await officer.get(_path(made))).text)
+        page = _text((await officer.get(link_path(made))).text)
         title = REPORT_TITLES["court_progress"]
         assert f"{title}, 28 Sep to 22 Nov 2026 (report {report['public_id']}, version 1)" in page
-        await _post(client, f"/api/links/{made['link']['id']}/revoke", {})
+        await post_json(client, f"/api/links/{made['link']['id']}/revoke", {})
         gone = await officer.get(pdf_path)
         assert gone.status_code == 410 and gone.headers["content-type"] == HTML
         assert "withdrawn" in gone.text and "Marcus" not in gone.text
@@ -270,15 +242,15 @@ async def test_the_pdf_route_labels_application_pdf_only_a_pdf(client, demo) -> 
 
 
 async def test_a_damaged_stored_pdf_is_a_503_page_not_a_pdf(client, demo, settings) -> None:
-    report = await _court_report(client, demo)
+    report = await court_report(client, demo)
     made = await _link(client, demo["people"]["RB-1001"], demo["recipients"]["Dana Whitfield"])
     row = await Report.select(Report.stored_path).where(Report.id == report["id"]).first()
     stored = settings.reports_dir / row["stored_path"]
     stored.chmod(0o644)
     stored.write_bytes(stored.read_bytes()[:-10] + b"tampered!!")
     before = await Disclosure.count()
-    async with _officer(client) as officer:
-        answer = await officer.get(f"{_path(made)}/reports/{report['id']}/pdf")
+    async with officer_browser(client) as officer:
+        answer = await officer.get(f"{link_path(made)}/reports/{report['id']}/pdf")
     assert answer.status_code == 503 and answer.headers["content-type"] == HTML
     assert "Not available just now" in answer.text and not answer.content.startswith(b"%PDF")
     assert await Disclosure.count() == before  # nothing disclosed
@@ -286,8 +258,8 @@ async def test_a_damaged_stored_pdf_is_a_503_page_not_a_pdf(client, demo, settin
 
 async def test_rate_limited_link_answers_an_html_429(client, demo) -> None:
     made = await _link(client, demo["people"]["RB-1001"], demo["recipients"]["Dana Whitfield"])
-    async with _officer(client) as officer:
-        answers = [await officer.get(f"{_path(made)}/reports/999/pdf") for _ in range(31)]
+    async with officer_browser(client) as officer:
+        answers = [await officer.get(f"{link_path(made)}/reports/999/pdf") for _ in range(31)]
     assert [a.status_code for a in answers[:30]] == [404] * 30
     limited = answers[30]
     assert limited.status_code == 429 and limited.headers["content-type"] == HTML
@@ -316,7 +288,7 @@ async def test_staff_link_form_refuses_in_a_page(client, demo) -> None:
 
 
 async def test_sending_a_report_without_consent_refuses_in_a_page(client, demo) -> None:
-    report = await _court_report(client, demo)
+    report = await court_report(client, demo)
     await Consent.update({Consent.revoked_at: datetime.now(UTC)}).where(
         Consent.id == report["consent_id"]
     )
@@ -331,11 +303,11 @@ async def test_sending_a_report_without_consent_refuses_in_a_page(client, demo) 
 
 async def test_the_accounting_names_what_the_page_and_the_pdf_showed(client, demo) -> None:
     pid = demo["people"]["RB-1001"]
-    report = await _court_report(client, demo)
+    report = await court_report(client, demo)
     made = await _link(client, pid, demo["recipients"]["Dana Whitfield"])
-    async with _officer(client) as officer:
-        await officer.get(_path(made))
-        await officer.get(f"{_path(made)}/reports/{report['id']}/pdf")
+    async with officer_browser(client) as officer:
+        await officer.get(link_path(made))
+        await officer.get(f"{link_path(made)}/reports/{report['id']}/pdf")
     program = await _program()
     person = (await client.get(f"/api/participants/{pid}")).json()
     today = _today(program["time_zone"])
@@ -369,12 +341,12 @@ async def test_a_sap_link_is_judged_as_dot_follow_up_testing(client, demo) -> No
     sap = demo["recipients"]["Ellen Marsh"]
     made = await _link(client, pid, sap)
     assert made["purpose"] == "dot_return_to_duty"
-    async with _officer(client) as officer:
-        page = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        page = await officer.get(link_path(made))
     assert page.status_code == 200 and "Recent drug tests" in page.text
     await Consent.update(
         {Consent.information_categories: ["attendance", "compliance_status"]}
     ).where(Consent.participant == pid)
-    refused = await _post(client, f"/api/participants/{pid}/links", {"recipient_id": sap})
+    refused = await post_json(client, f"/api/participants/{pid}/links", {"recipient_id": sap})
     assert refused.status_code == 422
     assert "does not cover drug-test results" in refused.text

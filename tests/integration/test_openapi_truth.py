@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 import msgspec
-import schemathesis
 from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from compliance.consent.consents import DOCUMENT_TYPES
 from compliance.records.analytes import seed_program_analytes
-from tests.staff import make_world, sign_in
-from tests.system.test_api_fuzz import conforms
+from tests.support.openapi import conforms, schema_from
+from tests.support.staff import make_world, sign_in
 
 METHODS = {"get", "put", "post", "delete", "patch", "head"}
 # Smallest files each signature accepts (compliance.consent.consents.DOCUMENT_TYPES).
@@ -172,7 +171,7 @@ async def test_consent_documents_are_documented_as_served(client: httpx.AsyncCli
     assert set(ok) == set(DOCUMENT_TYPES.values()) == set(SIGNED)
     report = raw["paths"]["/api/reports/{report_id}/pdf"]["get"]["responses"]["200"]
     assert set(report["content"]) == {"application/pdf"}
-    openapi = schemathesis.openapi.from_dict(raw, config=schemathesis.Config())
+    openapi = schema_from(raw)
     world = await make_world()
     await sign_in(client, world.clinician_a)
     person = await client.post(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from compliance.tables import Attendance, Report
-from tests.staff import csrf_token, post_form, signed_in_demo
+from tests.support.staff import csrf_token, post_form, signed_in_demo
 
 pytestmark = pytest.mark.db
 PERIOD = ("2026-10-05", "2026-11-22")

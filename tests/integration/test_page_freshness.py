@@ -20,7 +20,7 @@ from compliance.engine import caseload
 from compliance.ops.demo import DEMO_TZ
 from compliance.staff import accounts
 from compliance.tables import DrugTest, Participant, Program, StaffUser, TreatmentSession
-from tests.staff import PASSWORD, demo_with_clinician, sign_in
+from tests.support.staff import PASSWORD, demo_with_clinician, sign_in
 
 EMAIL = "fresh@example.org"
 

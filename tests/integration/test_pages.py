@@ -20,7 +20,7 @@ from compliance.tables import (
     TreatmentSession,
     Violation,
 )
-from tests.staff import PASSWORD, post_form, sign_in
+from tests.support.staff import PASSWORD, post_form, sign_in
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 

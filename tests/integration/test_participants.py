@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from compliance.tables import AuditEvent, Participant
-from tests.staff import World, make_world, post_form, sign_in
+from tests.support.staff import World, make_world, post_form, sign_in
 
 NEW = {
     "client_id": "C-100",

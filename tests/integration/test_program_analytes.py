@@ -18,7 +18,15 @@ from compliance.core.vocabulary import Role
 from compliance.records.analytes import loinc_problem, seed_program_analytes
 from compliance.staff import accounts
 from compliance.tables import Analyte, AnalyteCode, AuditEvent
-from tests.staff import PASSWORD, World, csrf_token, make_world, post_form, sign_in, signed_in_demo
+from tests.support.staff import (
+    PASSWORD,
+    World,
+    csrf_token,
+    make_world,
+    post_form,
+    sign_in,
+    signed_in_demo,
+)
 
 pytestmark = pytest.mark.db
 

@@ -18,7 +18,7 @@ from compliance.core import db
 from compliance.core.settings import Settings
 from compliance.disclosure.record import disclosed
 from compliance.tables import Consent, Participant, Program, SecureLink
-from tests.integration.test_links import _link, _officer, _path, _post, demo  # noqa: F401  (fixture)
+from tests.support.demo import link_path, officer_browser, post_json, secure_link
 
 pytestmark = pytest.mark.db
 
@@ -53,12 +53,12 @@ async def test_each_committed_change_counts_once_and_nothing_else_does(bound_eng
     assert await db.records_version() == start + 2
 
 
-async def test_a_disclosure_and_a_links_use_do_not_count(client, demo) -> None:  # noqa: F811
-    made = await _link(client, demo)
+async def test_a_disclosure_and_a_links_use_do_not_count(client, demo) -> None:
+    made = await secure_link(client, demo)
     before = await db.records_version()
-    async with _officer(client) as officer:
+    async with officer_browser(client) as officer:
         for _ in range(3):
-            assert (await officer.get(_path(made))).status_code == 200
+            assert (await officer.get(link_path(made))).status_code == 200
     assert await db.records_version() == before
     link = await SecureLink.select().where(SecureLink.id == made["link"]["id"]).first()
     assert link["use_count"] == 3
@@ -110,22 +110,22 @@ async def test_a_change_declared_as_one_participants_keeps_the_others_views(
 
 async def test_another_clients_report_keeps_the_page_and_this_clients_shows_at_once(
     client: httpx.AsyncClient,
-    demo,  # noqa: F811
+    demo,
 ) -> None:
     """A batch signing other clients' reports leaves an officer's page as it was read;
     a report signed for this client is on the very next view."""
-    made = await _link(client, demo)
+    made = await secure_link(client, demo)
     mine, other = demo["people"]["RB-1001"], demo["people"]["RB-1002"]
-    async with _officer(client) as officer:
-        assert (await officer.get(_path(made))).status_code == 200
+    async with officer_browser(client) as officer:
+        assert (await officer.get(link_path(made))).status_code == 200
         before = await db.participant_version(mine)
 
-        signed = await _post(client, f"/api/participants/{other}/disclosures/report", {})
+        signed = await post_json(client, f"/api/participants/{other}/disclosures/report", {})
         assert signed.status_code in (200, 201), signed.text
         assert await db.participant_version(mine) == before
-        assert (await officer.get(_path(made))).status_code == 200
+        assert (await officer.get(link_path(made))).status_code == 200
 
-        report = await _post(
+        report = await post_json(
             client,
             f"/api/participants/{mine}/reports",
             {
@@ -138,7 +138,7 @@ async def test_another_clients_report_keeps_the_page_and_this_clients_shows_at_o
         assert report.status_code == 201, report.text
         shared, own = await db.participant_version(mine)
         assert (shared, own) == (before[0], before[1] + 1)
-        page = await officer.get(_path(made))
+        page = await officer.get(link_path(made))
         assert page.status_code == 200
         assert f"report {report.json()['public_id']}, version 1" in page.text
 
@@ -159,22 +159,22 @@ async def _another_process(settings: Settings) -> AsyncIterator[None]:
 
 async def test_an_open_page_shows_another_processs_change_on_the_next_view(
     client: httpx.AsyncClient,
-    demo,  # noqa: F811
+    demo,
     settings: Settings,
 ) -> None:
-    made = await _link(client, demo)
+    made = await secure_link(client, demo)
     person = demo["people"]["RB-1001"]
-    async with _officer(client) as officer:
-        first = await officer.get(_path(made))
+    async with officer_browser(client) as officer:
+        first = await officer.get(link_path(made))
         assert first.status_code == 200 and "Marcus Hale" in first.text
-        again = await officer.get(_path(made))  # from the cache
+        again = await officer.get(link_path(made))  # from the cache
         assert again.status_code == 200 and "Marcus Hale" in again.text
 
         async with _another_process(settings):
             await Participant.update({Participant.first_name: "Marcel"}).where(
                 Participant.id == person
             )
-        renamed = await officer.get(_path(made))
+        renamed = await officer.get(link_path(made))
         assert renamed.status_code == 200
         assert "Marcel Hale" in renamed.text and "Marcel" not in again.text
 
@@ -182,6 +182,6 @@ async def test_an_open_page_shows_another_processs_change_on_the_next_view(
             await Consent.update({Consent.revoked_at: datetime.now(UTC)}).where(
                 Consent.id == made["link"]["consent_id"]
             )
-        gone = await officer.get(_path(made))
+        gone = await officer.get(link_path(made))
         assert gone.status_code == 410
         assert "consent no longer allows" in gone.text

@@ -9,7 +9,7 @@ import pytest
 
 from compliance.records.analytes import seed_program_analytes
 from compliance.tables import Consent, DrugTest, MandatePhase, Recipient
-from tests.staff import World, make_world, post_form, sign_in
+from tests.support.staff import World, make_world, post_form, sign_in
 
 FUTURE = (date.today() + timedelta(days=300)).isoformat()
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from compliance.tables import Consent
-from tests.staff import World, make_world, sign_in
+from tests.support.staff import World, make_world, sign_in
 
 COURT = {
     "source": "court",

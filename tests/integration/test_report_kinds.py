@@ -17,8 +17,8 @@ import pytest
 from pypdf import PdfReader
 
 from compliance.tables import Consent, Participant, Report
-from tests.conftest import run_cli, settings_env
-from tests.staff import csrf_token, demo_with_clinician, post_form, sign_in
+from tests.support.cli import run_cli, settings_env
+from tests.support.staff import csrf_token, demo_with_clinician, post_form, sign_in
 
 pytestmark = pytest.mark.db
 

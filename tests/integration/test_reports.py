@@ -17,12 +17,11 @@ from pypdf import PdfReader
 from compliance.reporting import signing
 from compliance.reporting.context import NOTICE
 from compliance.tables import Consent, Recipient, Report
-from tests.conftest import BIN, run_cli, settings_env
-from tests.staff import csrf_token, signed_in_demo
+from tests.support.cli import BIN, run_cli, settings_env
+from tests.support.demo import PERIOD, court_report, post_json, report_pdf
+from tests.support.staff import csrf_token, signed_in_demo
 
 pytestmark = pytest.mark.db
-
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 
 
 @pytest.fixture
@@ -30,31 +29,6 @@ async def demo(client: httpx.AsyncClient) -> dict:
     return await signed_in_demo(
         client, "signer@example.org", full_name="Jordan Signer", credentials="LCSW, LCADC"
     )
-
-
-async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
-    return await client.post(url, json=body, headers={"x-csrftoken": await csrf_token(client)})
-
-
-async def _court_report(client: httpx.AsyncClient, demo: dict, **extra) -> dict:
-    pid = demo["people"]["RB-1001"]
-    body = {
-        "kind": "court_progress",
-        "recipient_id": demo["recipients"]["Dana Whitfield"],
-        "narrative": "Engaged in group; working on relapse-prevention plan.",
-        **PERIOD,
-        **extra,
-    }
-    response = await _post(client, f"/api/participants/{pid}/reports", body)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def _pdf(client: httpx.AsyncClient, report: dict) -> bytes:
-    response = await client.get(f"/api/reports/{report['id']}/pdf")
-    assert response.status_code == 200
-    assert response.headers["content-type"] == "application/pdf"
-    return response.content
 
 
 def _text(pdf: bytes, tmp_path: Path) -> str:
@@ -90,7 +64,7 @@ async def test_a_corrected_result_shows_its_history_in_the_report(client, demo, 
         for t in tests
         if any(r["analyte_key"] == "thc" and r["confirmation_result"] for r in t["results"])
     )
-    fixed = await _post(
+    fixed = await post_json(
         client,
         f"/api/drug-tests/{thc['id']}/corrections",
         {
@@ -105,7 +79,7 @@ async def test_a_corrected_result_shows_its_history_in_the_report(client, demo, 
         },
     )
     assert fixed.status_code == 201, fixed.text
-    text = _squash(_text(await _pdf(client, await _court_report(client, demo)), tmp_path))
+    text = _squash(_text(await report_pdf(client, await court_report(client, demo)), tmp_path))
     # The cell's lines interleave with other columns' in the extracted text: short pieces.
     assert "Corrected" in text and "by Jordan Signer (MRO review," in text
     assert "version 1 said: collected;" in text
@@ -123,13 +97,13 @@ async def test_a_corrected_absence_shows_what_it_was_in_the_report(client, demo,
         if a["status"] == "absent_unexcused"
         and PERIOD["period_start"] <= a["occurred_at"][:10] <= PERIOD["period_end"]
     )
-    fixed = await _post(
+    fixed = await post_json(
         client,
         f"/api/attendance/{absence['id']}/corrections",
         {"status": "absent_excused", "reason": "hospital discharge papers"},
     )
     assert fixed.status_code == 201, fixed.text
-    text = _squash(_text(await _pdf(client, await _court_report(client, demo)), tmp_path))
+    text = _squash(_text(await report_pdf(client, await court_report(client, demo)), tmp_path))
     assert "Attendance corrections" in text
     assert "by Jordan Signer (hospital discharge papers)" in text
     assert "version 1 said: absent unexcused." in text
@@ -138,8 +112,8 @@ async def test_a_corrected_absence_shows_what_it_was_in_the_report(client, demo,
 async def test_court_report_holds_the_notice_case_and_the_engines_weeks(
     client, demo, settings, tmp_path
 ) -> None:
-    report = await _court_report(client, demo)
-    pdf = await _pdf(client, report)
+    report = await court_report(client, demo)
+    pdf = await report_pdf(client, report)
     text = _squash(_text(pdf, tmp_path))
     assert _squash(NOTICE) in text
     assert "2026-CF-001432" in text
@@ -196,8 +170,8 @@ def _file(pdf: bytes, tmp_path: Path) -> Path:
 async def test_signature_validates_and_one_changed_byte_breaks_it(
     client, demo, settings, tmp_path
 ) -> None:
-    report = await _court_report(client, demo)
-    pdf = await _pdf(client, report)
+    report = await court_report(client, demo)
+    pdf = await report_pdf(client, report)
     code, out = _pdfsig(pdf, tmp_path)
     assert code == 0, out
     assert "Signature is Valid." in out
@@ -220,8 +194,8 @@ async def test_signature_validates_and_one_changed_byte_breaks_it(
 
 
 async def test_verify_answers_current_then_superseded_with_the_date(client, demo) -> None:
-    first = await _court_report(client, demo)
-    pdf = await _pdf(client, first)
+    first = await court_report(client, demo)
+    pdf = await report_pdf(client, first)
     ok = (
         await client.post("/api/verify", files={"file": ("r.pdf", pdf, "application/pdf")})
     ).json()
@@ -231,7 +205,7 @@ async def test_verify_answers_current_then_superseded_with_the_date(client, demo
     assert ok["period_start"] == PERIOD["period_start"]
     assert ok["program"] == demo["program"]["name"]
     assert "participant" not in str(ok).lower() and "Marcus" not in str(ok)
-    second = await _court_report(client, demo)
+    second = await court_report(client, demo)
     assert second["version"] == 2
     assert second["supersedes_public_id"] == first["public_id"]
     old = (
@@ -255,9 +229,9 @@ async def test_verify_answers_current_then_superseded_with_the_date(client, demo
 
 
 async def test_revoked_report_verifies_as_revoked(client, demo) -> None:
-    report = await _court_report(client, demo)
-    pdf = await _pdf(client, report)
-    response = await _post(
+    report = await court_report(client, demo)
+    pdf = await report_pdf(client, report)
+    response = await post_json(
         client, f"/api/reports/{report['id']}/revoke", {"reason": "wrong period"}
     )
     assert response.status_code == 200
@@ -268,7 +242,7 @@ async def test_revoked_report_verifies_as_revoked(client, demo) -> None:
 
 
 async def test_store_names_files_by_hash_and_never_rewrites(client, demo, settings) -> None:
-    report = await _court_report(client, demo)
+    report = await court_report(client, demo)
     stored = await Report.select().where(Report.id == report["id"]).first()
     path = settings.reports_dir / stored["stored_path"]
     import hashlib
@@ -287,9 +261,9 @@ async def test_eap_report_without_drug_test_consent_holds_no_analyte(
         "fitness_statement": "Fit to return to full duties.",
         **PERIOD,
     }
-    response = await _post(client, f"/api/participants/{pid}/reports", body)
+    response = await post_json(client, f"/api/participants/{pid}/reports", body)
     assert response.status_code == 201, response.text
-    text = _squash(_text(await _pdf(client, response.json()), tmp_path)).lower()
+    text = _squash(_text(await report_pdf(client, response.json()), tmp_path)).lower()
     assert "fit to return to full duties" in text
     for word in ("cocaine", "thc", "cannabin", "amphetamine", "opiate", "fentanyl", "analyte"):
         assert word not in text
@@ -300,7 +274,7 @@ async def test_eap_report_without_drug_test_consent_holds_no_analyte(
 async def test_no_valid_consent_is_refused_naming_what_is_missing(client, demo) -> None:
     pid = demo["people"]["RB-1001"]
     # The EAP case manager is named by no consent of this participant.
-    response = await _post(
+    response = await post_json(
         client,
         f"/api/participants/{pid}/reports",
         {"kind": "court_progress", "recipient_id": demo["recipients"]["Renee Cho"], **PERIOD},
@@ -312,7 +286,7 @@ async def test_no_valid_consent_is_refused_naming_what_is_missing(client, demo) 
     await Consent.update(
         {Consent.revoked_at: datetime(2026, 11, 20, tzinfo=ZoneInfo("UTC"))}
     ).where(Consent.participant == pid)
-    response = await _post(
+    response = await post_json(
         client,
         f"/api/participants/{pid}/reports",
         {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
@@ -355,8 +329,8 @@ async def test_staff_pages_sign_list_and_download(client, demo) -> None:
 
 
 async def test_verify_page_upload_needs_no_account(client, demo) -> None:
-    report = await _court_report(client, demo)
-    pdf = await _pdf(client, report)
+    report = await court_report(client, demo)
+    pdf = await report_pdf(client, report)
     anonymous = httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
     async with anonymous:
         form = await anonymous.get("/verify")
@@ -373,8 +347,8 @@ async def test_verify_page_upload_needs_no_account(client, demo) -> None:
 
 
 async def test_verify_command_answers_from_the_shell(client, demo, database_url, tmp_path) -> None:
-    report = await _court_report(client, demo)
-    pdf = await _pdf(client, report)
+    report = await court_report(client, demo)
+    pdf = await report_pdf(client, report)
     good = tmp_path / "good.pdf"
     good.write_bytes(pdf)
     env = settings_env(database_url, tmp_path)
@@ -422,13 +396,13 @@ async def test_batch_signs_each_consented_participant_and_lists_the_rest(
 
 async def test_discharge_letter_states_completion(client, demo, tmp_path) -> None:
     pid = demo["people"]["RB-1001"]
-    discharged = await _post(
+    discharged = await post_json(
         client,
         f"/api/participants/{pid}/discharge",
         {"discharged_on": "2026-11-20", "reason": "completed", "note": "All phases done."},
     )
     assert discharged.status_code == 200, discharged.text
-    response = await _post(
+    response = await post_json(
         client,
         f"/api/participants/{pid}/reports",
         {"kind": "discharge_letter", "recipient_id": demo["recipients"]["Dana Whitfield"]},
@@ -436,7 +410,7 @@ async def test_discharge_letter_states_completion(client, demo, tmp_path) -> Non
     assert response.status_code == 201, response.text
     letter = response.json()
     assert letter["period_end"] == "2026-11-20"
-    text = _squash(_text(await _pdf(client, letter), tmp_path))
+    text = _squash(_text(await report_pdf(client, letter), tmp_path))
     assert "completed treatment on 20 Nov 2026" in text and "All phases done." in text
     # Completing treatment is not completing the court's mandate, which runs a year.
     assert "completing treatment here does not end it" in text
@@ -446,10 +420,10 @@ async def test_discharge_letter_states_completion(client, demo, tmp_path) -> Non
 
 
 async def test_a_revoked_versions_number_is_never_given_again(client, demo) -> None:
-    first = await _court_report(client, demo)
-    revoked = await _post(client, f"/api/reports/{first['id']}/revoke", {"reason": "wrong"})
+    first = await court_report(client, demo)
+    revoked = await post_json(client, f"/api/reports/{first['id']}/revoke", {"reason": "wrong"})
     assert revoked.json()["status"] == "revoked"
-    second = await _court_report(client, demo)
+    second = await court_report(client, demo)
     assert second["version"] == 2 and second["supersedes_public_id"] is None
     again = (await client.get(f"/api/reports/{first['id']}")).json()
     assert again["status"] == "revoked"  # not turned into "superseded"
@@ -457,12 +431,12 @@ async def test_a_revoked_versions_number_is_never_given_again(client, demo) -> N
 
 async def test_a_link_to_a_report_made_for_another_recipient_is_refused(client, demo) -> None:
     pid = demo["people"]["RB-1001"]
-    report = await _court_report(client, demo)
+    report = await court_report(client, demo)
     judge = Recipient(
         program=demo["program"]["id"], kind="court", name="Judge Roe", email="roe@court.example"
     )
     await judge.save()
-    response = await _post(
+    response = await post_json(
         client,
         f"/api/participants/{pid}/links",
         {"recipient_id": judge.id, "scope": "report", "report_id": report["id"]},
@@ -504,7 +478,7 @@ async def test_making_a_report_authorizes_and_loads_the_participant_once(client,
     from compliance.core import db
 
     with db.statements_seen() as seen:
-        await _court_report(client, demo)
+        await court_report(client, demo)
     participant_reads = [s for s in seen if re.search(r'FROM "participant"(?!_)', s)]
     assert len(participant_reads) == 1, "\n\n".join(participant_reads)
     assert len(seen) <= 40, len(seen)  # the whole request, sign-in check to stored row

@@ -16,7 +16,7 @@ from compliance.core.vocabulary import AttendanceStatus
 from compliance.intake.csv_files import parse_attendance_csv
 from compliance.records.attendance import judge_minutes
 from compliance.tables import Attendance, AuditEvent, TreatmentSession
-from tests.staff import World, make_world, post_form, sign_in, signed_in_demo
+from tests.support.staff import World, make_world, post_form, sign_in, signed_in_demo
 
 CHICAGO = ZoneInfo("America/Chicago")
 LATE, LEFT = AttendanceStatus.late, AttendanceStatus.left_early

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar, get
+from litestar import get
 
 from compliance import audit
 from compliance.core.settings import Settings, load_settings
@@ -25,17 +25,10 @@ from compliance.tables import ALL_TABLES, AuditEvent, Consent
 from compliance.web.common.principal import safe_next
 from compliance.web.common.sign_in_sessions import SESSION_MAX_AGE, SIGNED_IN_AT
 from compliance.web.links.officer import UNLOCK_COOKIE
-from tests.conftest import settings_env
-from tests.integration.test_access_matrix import (
-    ADMIN_BODIES,
-    BODIES,
-    COLLECTIONS,
-    PUBLIC,
-    fill,
-    program_a_records,  # noqa: F401  (a fixture)
-    with_program,
-)
-from tests.staff import PASSWORD, World, csrf_token, make_world, sign_in
+from tests.support.app import all_routes, another_browser, app_of
+from tests.support.cli import settings_env
+from tests.support.routes import ADMIN_BODIES, BODIES, COLLECTIONS, PUBLIC, fill, with_program
+from tests.support.staff import PASSWORD, World, csrf_token, make_world, sign_in
 
 HTTP = "http://testserver"
 HTTPS = "https://testserver"
@@ -76,30 +69,10 @@ async def client(client: httpx.AsyncClient, base_url: str) -> httpx.AsyncClient:
 
 @pytest.fixture
 def records(
-    program_a_records: tuple[World, dict[str, int]],  # noqa: F811  (the imported fixture)
+    program_a_records: tuple[World, dict[str, int]],
 ) -> tuple[World, dict[str, int]]:
     """One record of every kind in program A, clinician A signed in (test_access_matrix)."""
     return program_a_records
-
-
-def app_of(client: httpx.AsyncClient) -> Litestar:
-    return client._transport.app  # type: ignore[attr-defined]
-
-
-def all_routes(app: Litestar) -> list[tuple[str, str]]:
-    """Every (path, method) the app serves, the API docs included."""
-    return [
-        (route.path, method)
-        for route in app.routes
-        for method in sorted(route.methods)
-        if method not in ("OPTIONS", "HEAD")
-    ]
-
-
-def another_browser(client: httpx.AsyncClient, address: str = "127.0.0.1") -> httpx.AsyncClient:
-    """A second browser on the same running app, with no cookies, from ``address``."""
-    transport = httpx.ASGITransport(app=app_of(client), client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url=client.base_url)
 
 
 def set_cookie(response: httpx.Response, name: str) -> dict[str, str]:

@@ -22,8 +22,8 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamO
 
 from compliance.core.local_time import spoken
 from compliance.reporting import signing, stamp
-from tests.browser import ARTIFACTS
-from tests.staff import csrf_token, signed_in_demo
+from tests.support.browser import ARTIFACTS
+from tests.support.staff import csrf_token, signed_in_demo
 
 pytestmark = pytest.mark.db
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from compliance.tables import Disclosure, OutboxMessage, SecureLink
-from tests.integration.test_access_matrix import fill, program_a_records  # noqa: F401  (a fixture)
-from tests.integration.test_security import all_routes, app_of
-from tests.staff import csrf_token, post_form, signed_in_demo
+from tests.support.app import all_routes, app_of
+from tests.support.routes import fill
+from tests.support.staff import csrf_token, post_form, signed_in_demo
 
 pytestmark = pytest.mark.db
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -36,7 +36,7 @@ def _page_forms(client: httpx.AsyncClient) -> list[str]:
 
 async def test_every_refused_staff_form_answers_html(
     client: httpx.AsyncClient,
-    program_a_records: tuple[Any, dict[str, int]],  # noqa: F811
+    program_a_records: tuple[Any, dict[str, int]],
 ) -> None:
     """An empty submit of every staff form: either done (a redirect) or refused in a
     page, labelled HTML; never a JSON body."""

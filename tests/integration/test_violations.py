@@ -10,7 +10,7 @@ import pytest
 
 from compliance.records.analytes import seed_program_analytes
 from compliance.tables import Violation
-from tests.staff import World, make_world, post_form, sign_in
+from tests.support.staff import World, make_world, post_form, sign_in
 
 # Program A is America/Chicago: 07:00 CST on 5 March 2026 is 13:00 UTC.
 MISSED = {"collection_status": "no_show", "called_at": "2026-03-05T07:00", "reason": "random"}

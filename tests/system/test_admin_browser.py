@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.browser import ARTIFACTS, CHROMIUM, serve
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import PASSWORD, make_world
-from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD, make_world
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page, Route
+    from playwright.async_api import Route
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -27,15 +26,6 @@ SHOTS = ARTIFACTS / "admin"
 DESKTOP = {"width": 1366, "height": 900}
 TABLET = {"width": 820, "height": 1180}
 NEW_PASSWORD = "harbor quilt meadow 2026"
-
-
-class AdminTrail(Trail):
-    """The e2e test's trail, its screenshots in test-artifacts/admin/."""
-
-    async def shot(self, page: Page, name: str) -> None:
-        path = SHOTS / f"{len(self.shots) + 1:02d}-{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        self.shots.append(path)
 
 
 async def test_admin_invites_a_clinician_who_sets_a_password_and_signs_in(
@@ -48,7 +38,7 @@ async def test_admin_invites_a_clinician_who_sets_a_password_and_signs_in(
     base = f"http://127.0.0.1:{port}"
     server = serve({**settings_env(database_url, tmp_path), "BASE_URL": base}, port)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    trail = AdminTrail()
+    trail = Trail(SHOTS)
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(
@@ -116,7 +106,7 @@ async def test_api_docs_load_with_every_other_host_blocked(database_url, tmp_pat
     server = serve(settings_env(database_url, tmp_path), port)
     base = f"http://127.0.0.1:{port}"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    trail = Trail()
+    trail = Trail(SHOTS)
     elsewhere: list[str] = []
 
     async def only_this_server(route: Route) -> None:

@@ -34,15 +34,8 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis.checks import not_a_server_error
 from schemathesis.errors import FailureGroup
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from compliance import audit
 from compliance.core import db
@@ -63,9 +56,10 @@ from compliance.tables import (
     TreatmentSession,
     Violation,
 )
-from tests.conftest import settings_env
-from tests.live import serve
-from tests.staff import PASSWORD, csrf_token, make_world, sign_in
+from tests.support.cli import settings_env
+from tests.support.live import serve
+from tests.support.openapi import CHECKS, conforms, published_schema
+from tests.support.staff import PASSWORD, csrf_token, make_world, sign_in
 
 pytestmark = pytest.mark.db
 
@@ -80,13 +74,6 @@ MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 MIN_CASES = int(os.environ.get("FUZZ_MIN_CASES", "0"))
 # Unset: the same requests every run. FUZZ_SEED=7 draws other ones, reproducibly.
 SEED = os.environ.get("FUZZ_SEED", "")
-CHECKS = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_schema_conformance,
-    response_headers_conformance,
-]
 # Derandomized, no example database (a failure found once must not change what the
 # next run sends) and no shrinking (every example is a round trip to a real server; the
 # first failing request is reported as it was sent, with a curl command).
@@ -311,17 +298,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 @pytest.fixture
 async def openapi(client: httpx.AsyncClient) -> schemathesis.BaseSchema:
-    raw = (await client.get("/schema/openapi.json")).json()
-    return schemathesis.openapi.from_dict(raw, config=schemathesis.Config())
-
-
-async def conforms(
-    schema: schemathesis.BaseSchema, method: str, path: str, response: httpx.Response, **ids: int
-) -> None:
-    """The answer is documented: status, content type, body and headers."""
-    await response.request.aread()  # an upload's body is a stream; the report quotes it
-    case = schema[path][method].Case(path_parameters=ids)
-    case.validate_response(response, checks=CHECKS)
+    return await published_schema(client)
 
 
 async def test_errors_on_download_routes_are_json(client, openapi) -> None:

@@ -10,10 +10,10 @@ import signal
 import pytest
 
 from compliance.reporting import signing
-from tests.browser import ARTIFACTS, CHROMIUM, PHONE, serve
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import csrf_token, signed_in_demo
+from tests.support.browser import ARTIFACTS, CHROMIUM, PHONE, serve
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import csrf_token, signed_in_demo
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 

@@ -17,12 +17,11 @@ import pytest
 from compliance.core.db import Engine
 from compliance.core.vocabulary import Role
 from compliance.staff import accounts
-from tests.browser import ARTIFACTS, CHROMIUM, serve
-from tests.caseload_seed import forty_clients
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import PASSWORD
-from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.caseload_seed import forty_clients
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -112,7 +111,7 @@ async def test_forty_clients_fit_a_desktop_and_a_tablet(
     serving = asyncio.create_task(
         asyncio.to_thread(serve, settings_env(database_url, tmp_path), port)
     )
-    trail = Trail()
+    trail = Trail(SHOTS)
     try:
         program = await forty_clients()
         await accounts.create_staff_user(

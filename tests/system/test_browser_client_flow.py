@@ -32,11 +32,10 @@ from compliance.tables import (
     Report,
     SecureLink,
 )
-from tests.browser import ARTIFACTS, CHROMIUM, serve
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -51,7 +50,7 @@ WIDTHS = (1366, 820)
 
 
 async def _shot(page: Page, trail: Trail, name: str) -> None:
-    """A full-page screenshot in this test's own folder (Trail.shot writes to e2e's)."""
+    """A full-page screenshot named by its step alone (Trail.shot numbers them)."""
     path = SHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)
     trail.shots.append(path)
@@ -157,7 +156,7 @@ async def test_a_new_court_client_goes_from_enrolment_to_a_sent_report(
     base = f"http://127.0.0.1:{port}"
     env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
     serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail = Trail()
+    trail = Trail(SHOTS)
     try:
         await demo_with_clinician(CLINICIAN[0], full_name=CLINICIAN[1], credentials="LCSW")
         mail_before = await OutboxMessage.count()

@@ -18,12 +18,11 @@ import pytest
 
 from compliance.core.db import Engine
 from compliance.tables import DrugTest
-from tests.browser import ARTIFACTS, CHROMIUM, serve
-from tests.conftest import settings_env
-from tests.integration.test_import_pages import LAB_CSV
-from tests.live import free_port
-from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.cli import settings_env
+from tests.support.lab_files import LAB_CSV
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -55,7 +54,7 @@ async def test_a_lab_csv_is_recognized_previewed_with_names_and_committed_once(
     base = f"http://127.0.0.1:{port}"
     env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
     serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail, shots = Trail(), []
+    trail, shots = Trail(SHOTS), []
     try:
         await demo_with_clinician(CLINICIAN)
         tests_before = await DrugTest.count()

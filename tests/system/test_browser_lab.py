@@ -17,11 +17,10 @@ import pytest
 
 from compliance.core.db import Engine
 from compliance.tables import AnalyteResult, DrugTest, Participant
-from tests.browser import ARTIFACTS, CHROMIUM, serve
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD, demo_with_clinician
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -51,7 +50,7 @@ async def test_record_from_the_panel_then_confirmation_then_mro_review(
     serving = asyncio.create_task(
         asyncio.to_thread(serve, {**settings_env(database_url, tmp_path), "BASE_URL": base}, port)
     )
-    trail = Trail()
+    trail = Trail(SHOTS)
     # Yesterday morning on the program's clock: called at 7, collected at 9:15.
     day = datetime.now(ZoneInfo("America/Chicago")).date() - timedelta(days=1)
     try:

@@ -16,9 +16,10 @@ from compliance.core.settings import Settings
 from compliance.disclosure import links
 from compliance.staff import accounts
 from compliance.tables import Disclosure, Participant, Recipient, SecureLink, StaffUser
-from tests.conftest import ENGINE, run_cli, settings_env
-from tests.live import serve
-from tests.staff import demo_with_clinician
+from tests.support.cli import run_cli, settings_env
+from tests.support.databases import ENGINE
+from tests.support.live import serve
+from tests.support.staff import demo_with_clinician
 
 pytestmark = pytest.mark.db
 

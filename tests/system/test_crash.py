@@ -23,10 +23,10 @@ import pytest
 
 from compliance.reporting import store
 from compliance.tables import DrugTest, ImportBatch, Report
-from tests.conftest import BIN, run_cli, settings_env
-from tests.live import serve
-from tests.staff import PASSWORD, clone_court_client, demo_with_clinician, lab_file_program
-from tests.unit.intake.test_csv_files import make_drug_test_csv
+from tests.support.cli import BIN, run_cli, settings_env
+from tests.support.lab_files import make_drug_test_csv
+from tests.support.live import serve
+from tests.support.staff import PASSWORD, clone_court_client, demo_with_clinician, lab_file_program
 
 pytestmark = pytest.mark.db
 

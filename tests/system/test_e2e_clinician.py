@@ -18,7 +18,7 @@ import asyncio
 import re
 import shutil
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,13 +29,13 @@ from pypdf import PdfReader
 from compliance.core.db import Engine
 from compliance.core.settings import Settings
 from compliance.reporting import signing
-from tests.browser import ARTIFACTS, CHROMIUM, PHONE, serve
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import PASSWORD, demo_with_clinician
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, Trail, serve
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, ConsoleMessage, Locator, Page, Response
+    from playwright.async_api import Browser, Locator, Page
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -60,40 +60,6 @@ HL7_RESULT = "\r".join(
         "",
     ]
 ).encode()
-CHROMIUM_ARGS = [
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@dataclass
-class Trail:
-    """What the browser saw: numbered full-page screenshots, and every console error or
-    server error on the way, so one assertion at the end covers the whole flow."""
-
-    shots: list[Path] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-
-    def watch(self, page: Page) -> None:
-        def on_console(message: ConsoleMessage) -> None:
-            if message.type == "error":
-                self.problems.append(f"console error on {page.url}: {message.text}")
-
-        def on_response(response: Response) -> None:
-            if response.status >= 500:
-                self.problems.append(f"{response.status} from {response.url}")
-
-        page.on("console", on_console)
-        page.on("pageerror", lambda exc: self.problems.append(f"script error: {exc}"))
-        page.on("response", on_response)
-
-    async def shot(self, page: Page, name: str) -> None:
-        path = SHOTS / f"{len(self.shots) + 1:02d}-{name}.png"
-        await page.screenshot(path=str(path), full_page=True)
-        self.shots.append(path)
 
 
 @dataclass
@@ -328,7 +294,7 @@ async def test_clinician_flow_ends_in_a_signed_pdf_on_the_officers_phone(
     env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
     # The server takes seconds to start: let it, while the demo loads and chromium starts.
     serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail = Trail()
+    trail = Trail(SHOTS)
     saved = tmp_path / "officer.pdf"
     try:
         # An account is the one thing the pages cannot make: an administrator creates it.

@@ -23,11 +23,10 @@ from compliance.records import attendance, groups
 from compliance.staff import accounts
 from compliance.staff.accounts import Principal
 from compliance.tables import Attendance, AuditEvent, Participant, Program
-from tests.browser import ARTIFACTS, CHROMIUM, serve
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import PASSWORD
-from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
 
@@ -99,7 +98,7 @@ async def test_a_group_of_40_all_present_one_30_minutes_late(
     base = f"http://127.0.0.1:{port}"
     env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
     serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail = Trail()
+    trail = Trail(SHOTS)
     posts: list[tuple[int, str]] = []  # the roster saves' answers: status, content type
     try:
         async with async_playwright() as pw:

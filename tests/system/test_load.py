@@ -24,9 +24,9 @@ from compliance.tables import (
     Report,
     TreatmentSession,
 )
-from tests.conftest import run_cli, settings_env
-from tests.live import serve
-from tests.staff import PASSWORD, demo_with_clinician
+from tests.support.cli import run_cli, settings_env
+from tests.support.live import serve
+from tests.support.staff import PASSWORD, demo_with_clinician
 
 pytestmark = pytest.mark.db
 

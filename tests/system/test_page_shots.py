@@ -34,11 +34,10 @@ from compliance.tables import (
     TreatmentGroup,
     TreatmentSession,
 )
-from tests.browser import ARTIFACTS, CHROMIUM, serve
-from tests.conftest import settings_env
-from tests.live import free_port
-from tests.staff import PASSWORD, demo_with_clinician
-from tests.system.test_e2e_clinician import CHROMIUM_ARGS, Trail
+from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.cli import settings_env
+from tests.support.live import free_port
+from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -183,7 +182,7 @@ async def test_every_staff_page_fits_a_desktop_and_a_tablet(
     serving = asyncio.create_task(
         asyncio.to_thread(serve, settings_env(database_url, tmp_path), port)
     )
-    trail = Trail()
+    trail = Trail(SHOTS)
     try:
         program = await demo_with_clinician(CLINICIAN)
         await accounts.create_staff_user(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIN, settings_env
-from tests.live import free_port
+from tests.support.cli import BIN, settings_env
+from tests.support.live import free_port
 
 
 def test_compliance_run_serves_health(database_url: str, tmp_path: Path) -> None:

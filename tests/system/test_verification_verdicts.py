@@ -22,9 +22,9 @@ from compliance.core.local_time import spoken
 from compliance.reporting import pdf as reporting_pdf
 from compliance.reporting import signing, verification
 from compliance.tables import Report
-from tests.browser import ARTIFACTS, CHROMIUM, PHONE
-from tests.conftest import run_cli, settings_env
-from tests.staff import csrf_token, signed_in_demo
+from tests.support.browser import ARTIFACTS, CHROMIUM, PHONE
+from tests.support.cli import run_cli, settings_env
+from tests.support.staff import csrf_token, signed_in_demo
 
 pytestmark = pytest.mark.db
 

@@ -12,7 +12,7 @@ import pytest
 
 from compliance.core import workers
 from compliance.core.settings import SettingsError, load_settings
-from tests.worker_jobs import sleep_deaf
+from tests.support.worker_jobs import sleep_deaf
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ async def test_workers_step_back_for_the_server() -> None:
     """Rendering in the background yields the CPU to requests someone is waiting on:
     the shared pools run at WORKER_NICENESS (10 unless set; the suite sets 0, so its
     own parallel tests do not starve the renders they wait for)."""
-    from tests.worker_jobs import niceness
+    from tests.support.worker_jobs import niceness
 
     assert load_settings({}).worker_niceness == 10
     with pytest.raises(SettingsError, match="WORKER_NICENESS"):

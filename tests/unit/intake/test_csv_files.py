@@ -35,6 +35,7 @@ from compliance.intake.records import (
     RowError,
 )
 from compliance.records.analytes import DEFAULT_ANALYTES
+from tests.support.lab_files import make_drug_test_csv
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "csv"
 CHICAGO = ZoneInfo("America/Chicago")
@@ -62,41 +63,6 @@ def drug_tests(data: bytes, now: datetime = NOW) -> ParseResult[DrugTestRecord]:
 
 def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=CHICAGO)  # type: ignore[misc]
-
-
-def make_drug_test_csv(
-    rows_per_specimen: int = 10,
-    specimens: int = 5000,
-    start: datetime = datetime(2025, 1, 6, 7, 0),
-) -> bytes:
-    """A lab's export: ``specimens`` urine specimens of ``rows_per_specimen`` analyte rows
-    each (at most 16, the default catalogue), one specimen every 30 minutes from
-    ``start`` (naive local time), 20 a day, so 5,000 specimens span 250 days. Every
-    seventh specimen has a confirmed cocaine positive; every eleventh is dilute."""
-    codes = [a.local_code for a in DEFAULT_ANALYTES]
-    if not 1 <= rows_per_specimen <= len(codes):
-        raise ValueError(f"rows_per_specimen must be 1..{len(codes)}")
-    lines = [
-        "client_id,accession_id,collected_at,collection_status,specimen_type,observed,"
-        "reason,lab_name,chain_of_custody_id,creatinine_mg_dl,specific_gravity,ph,"
-        "analyte,screen_result,screen_cutoff_ng_ml,confirmation_result,"
-        "confirmation_method,confirmation_cutoff_ng_ml,level_ng_ml,comment"
-    ]
-    for n in range(specimens):
-        at = (start + timedelta(days=n // 20, minutes=30 * (n % 20))).strftime("%Y-%m-%d %H:%M")
-        # A dilute specimen: low creatinine and a specific gravity to match.
-        creatinine, gravity = ("14.5", "1.002") if n % 11 == 0 else ("96.25", "1.018")
-        specimen = (
-            f"C-{1000 + n % 400},A-{n:07d},{at},collected,urine,{'yes' if n % 3 else 'no'},"
-            f"random,Quest Diagnostics,CCF-{n:07d},{creatinine},{gravity},6.4"
-        )
-        for code in codes[:rows_per_specimen]:
-            if code == "COC" and n % 7 == 0:
-                result = 'positive,150,positive,LC-MS/MS,100,312.5,"Benzoylecgonine, confirmed"'
-            else:
-                result = "negative,50,,,,,"
-            lines.append(f"{specimen},{code},{result}")
-    return ("\r\n".join(lines) + "\r\n").encode()
 
 
 # --- attendance: a valid Excel export -----------------------------------------------

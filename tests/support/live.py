@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIN
+from tests.support.cli import BIN
 
 
 def free_port() -> int:
