@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.core.vocabulary import DisclosureKind
-from compliance.disclosure import links, outbox
+from compliance.disclosure import links
 from compliance.disclosure.links import NewLink
-from compliance.disclosure.record import disclosed
 from compliance.reporting import service as reports
 from compliance.staff import access
 from compliance.staff.accounts import Principal
@@ -73,27 +72,19 @@ async def send_report(
     async def write_email(made: NewLink) -> None:
         subject, body = report_email(program, report, made)
         queued.append(
-            await outbox.enqueue(
+            await links.email_link(
                 settings,
-                to=recipient["email"],
+                made,
+                person,
+                recipient,
                 subject=subject,
                 body=body,
-                program=program["id"],
-                participant=person["id"],
-                link=made.link.id,
+                kind=DisclosureKind.report_sent,
+                description=f"report {report['public_id']} sent to {recipient['email']} "
+                f"(secure link #{made.link.id})",
+                report=report["id"],
+                origin=origin,
             )
-        )
-        await disclosed(
-            participant=person["id"],
-            kind=DisclosureKind.report_sent,
-            description=f"report {report['public_id']} sent to {recipient['email']} "
-            f"(secure link #{made.link.id})",
-            recipient=recipient["id"],
-            consent=made.link.consent_id,
-            purpose=made.purpose,
-            report=report["id"],
-            link=made.link.id,
-            origin=origin,
         )
 
     made = await links.issue_link(

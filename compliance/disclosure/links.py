@@ -36,6 +36,7 @@ from compliance.core.vocabulary import (
     LinkScope,
     ReportKind,
 )
+from compliance.disclosure import outbox
 from compliance.disclosure.record import disclosed, disclosure_insert
 from compliance.engine import caseload
 from compliance.engine.rules import WeekResult, hm
@@ -105,6 +106,45 @@ class NewLink:
     url: str
     access_code: str | None = None
     purpose: str = ""
+
+
+async def email_link(
+    settings: Settings,
+    made: NewLink,
+    person: dict[str, Any],
+    recipient: dict[str, Any],
+    *,
+    subject: str,
+    body: str,
+    kind: DisclosureKind,
+    description: str,
+    report: int | None = None,
+    origin: str = "",
+) -> int:
+    """Queue the e-mail carrying a new link to its recipient and record the disclosure,
+    in the link's transaction (``issue_link``'s ``after``): a link is never sent
+    unrecorded, nor recorded unsent. Returns the outbox message's id."""
+    queued = await outbox.enqueue(
+        settings,
+        to=recipient["email"],
+        subject=subject,
+        body=body,
+        program=person["program"],
+        participant=person["id"],
+        link=made.link.id,
+    )
+    await disclosed(
+        participant=person["id"],
+        kind=kind,
+        description=description,
+        recipient=recipient["id"],
+        consent=made.link.consent_id,
+        purpose=made.purpose,
+        report=report,
+        link=made.link.id,
+        origin=origin,
+    )
+    return queued
 
 
 def _state(row: dict[str, Any], now: datetime) -> str:

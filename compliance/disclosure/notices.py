@@ -15,8 +15,7 @@ from compliance.core import db
 from compliance.core.settings import Settings
 from compliance.core.vocabulary import DisclosureKind, ReportKind
 from compliance.core.vocabulary import InformationCategory as C
-from compliance.disclosure import links, outbox
-from compliance.disclosure.record import disclosed
+from compliance.disclosure import links
 from compliance.tables import Participant, Program, Recipient, Violation
 
 COURT_KINDS = ("probation_officer", "court")
@@ -77,9 +76,11 @@ async def _notify(settings: Settings, v: dict[str, Any]) -> int:
             continue
 
         async def write_email(made: links.NewLink, recipient: dict[str, Any] = recipient) -> None:
-            await outbox.enqueue(
+            await links.email_link(
                 settings,
-                to=recipient["email"],
+                made,
+                person,
+                recipient,
                 subject=f"Compliance update from {program['name']}",
                 body=(
                     f"{program['name']} has recorded a new compliance event for a client "
@@ -89,21 +90,11 @@ async def _notify(settings: Settings, v: dict[str, Any]) -> int:
                     "This message holds no health information; the page is protected by "
                     "Federal confidentiality rules (42 CFR part 2)."
                 ),
-                program=program["id"],
-                participant=person["id"],
-                link=made.link.id,
-            )
-            await disclosed(
-                participant=person["id"],
                 kind=DisclosureKind.notice_sent,
                 description=(
                     f"notice of a new compliance event (violation #{v['id']}) e-mailed to "
                     f"{recipient['email']} with secure link #{made.link.id}"
                 ),
-                recipient=recipient["id"],
-                consent=made.link.consent_id,
-                purpose=made.purpose,
-                link=made.link.id,
             )
 
         await links.issue_link(
