@@ -7,7 +7,6 @@ their own request, so it has no recipient, no consent and never asks the consent
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
 from typing import Any
 
 from compliance.consent.gate import Decision
@@ -45,21 +44,14 @@ async def sign_accounting(
     async def make(
         previous: dict[str, Any] | None, public_id: str, version: int
     ) -> tuple[report_context.ReportInputs, RenderJob]:
-        verify_url = f"{settings.base_url}/verify/{public_id}"
         inputs = report_context.ReportInputs(
             kind=KIND.value,
-            report_id=public_id,
-            version=version,
-            supersedes=previous["public_id"] if previous else None,
-            verify_url=verify_url,
-            generated_at=datetime.now(UTC),
+            **service.edition(settings, public_id, version, previous, signer),
             period_start=account.since,
             period_end=account.until,
             program=program,
             participant=person,
             recipient={"name": account.participant_name, **TO_CLIENT},
-            signer_name=signer["full_name"],
-            signer_credentials=signer["credentials"],
         )
         return inputs, await service.signing_job(settings, inputs, _context(inputs, account))
 

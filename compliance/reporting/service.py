@@ -247,6 +247,27 @@ async def lineage_state(key: Lineage) -> tuple[dict[str, Any] | None, int]:
     return current, (rows[0]["version"] + 1 if rows else 1)
 
 
+def edition(
+    settings: Settings,
+    public_id: str,
+    version: int,
+    previous: dict[str, Any] | None,
+    signer: dict[str, Any],
+) -> dict[str, Any]:
+    """What every signed report says of itself, whatever it shows (``ReportInputs``'
+    fields): its number and version, the one it supersedes, where anyone holding it can
+    verify it, and when and by whom it was signed."""
+    return {
+        "report_id": public_id,
+        "version": version,
+        "supersedes": previous["public_id"] if previous else None,
+        "verify_url": f"{settings.base_url}/verify/{public_id}",
+        "generated_at": datetime.now(UTC),
+        "signer_name": signer["full_name"],
+        "signer_credentials": signer["credentials"],
+    }
+
+
 async def _inputs(
     settings: Settings,
     planned: Plan,
@@ -290,21 +311,14 @@ async def _inputs(
         plan = await followup_plans.current_plan(mandate.id)
     history = await earlier_versions(pid, tests, program) if tests else {}
     attendance_history = await earlier_attendance(pid, attendance) if attendance else {}
-    verify_url = f"{settings.base_url}/verify/{public_id}"
     return report_context.ReportInputs(
         kind=request.kind,
-        report_id=public_id,
-        version=version,
-        supersedes=previous["public_id"] if previous else None,
-        verify_url=verify_url,
-        generated_at=datetime.now(UTC),
+        **edition(settings, public_id, version, previous, signer),
         period_start=start,
         period_end=end,
         program=program,
         participant=person,
         recipient=planned.recipient,
-        signer_name=signer["full_name"],
-        signer_credentials=signer["credentials"],
         evaluation=evaluation,
         mandate=mandate,
         attendance=attendance,
