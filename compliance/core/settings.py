@@ -72,6 +72,12 @@ class Settings:
     link_rate_per_token: int = 30
     # How far report workers step back for the server when both want the CPU (0-19).
     worker_niceness: int = 10
+    # Redis for what several instances share: sign-in sessions, rate-limit counts and,
+    # when set, the job queue. Empty: each process keeps its own (one instance).
+    redis_url: str = field(default="", repr=False)
+    # With a job queue (PostgreSQL or Redis): this app process takes jobs too. Off on
+    # app instances when `compliance worker` processes do the work.
+    worker_in_app: bool = True
 
     @property
     def database_url(self) -> str:
@@ -223,18 +229,20 @@ OWN_SECRETS = {
 
 
 def require_own_secrets(listen_on: str, env: Mapping[str, str] | None = None) -> None:
-    """Refuse to serve beyond loopback on generated secrets: ``listen_on`` is the host
-    the server binds (or a socket, which a proxy may expose). On a workstation the
-    generated key and development certificate are a convenience; on a server they
-    would sign court reports with a certificate nobody trusts."""
+    """Refuse to serve beyond loopback, or as one of several instances (REDIS_URL), on
+    generated secrets: ``listen_on`` is the host the server binds (or a socket, which a
+    proxy may expose). On a workstation the generated key and development certificate
+    are a convenience; on a server they would sign court reports with a certificate
+    nobody trusts, and instances with keys of their own cannot read each other's sealed
+    mail or sessions."""
     env = os.environ if env is None else env
-    if is_loopback(listen_on):
+    shared = bool(env.get("REDIS_URL", "").strip())
+    if is_loopback(listen_on) and not shared:
         return
+    where = "REDIS_URL is set" if shared else f"the server listens on {listen_on!r}"
     for name, why in OWN_SECRETS.items():
         if not env.get(name, "").strip():
-            raise SettingsError(
-                name, f"must be set when the server listens on {listen_on!r}: {why}"
-            )
+            raise SettingsError(name, f"must be set when {where}: {why}")
 
 
 def _base_url(env: Mapping[str, str], host: str, port: int) -> str:
@@ -293,7 +301,29 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         link_rate_per_client=_positive_int(env, "LINK_RATE_PER_CLIENT", 60),
         link_rate_per_token=_positive_int(env, "LINK_RATE_PER_TOKEN", 30),
         worker_niceness=worker_niceness(env),
+        redis_url=_redis_url(env),
+        worker_in_app=_flag(env, "WORKER_IN_APP", True),
     )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(name, f"{raw!r}: use 1 or 0")
+
+
+def _redis_url(env: Mapping[str, str]) -> str:
+    raw = env.get("REDIS_URL", "").strip()
+    if raw and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError(
+            "REDIS_URL", f"{redact_url(raw)!r} is not a Redis URL (redis://HOST:PORT/DB)"
+        )
+    return raw
 
 
 def _smtp_security(env: Mapping[str, str]) -> str:
