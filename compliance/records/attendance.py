@@ -261,13 +261,7 @@ async def store_attendance(
             for uid, r in zip(uids, records, strict=True)
         ],
     )
-    query = Attendance.select(Attendance.id, Attendance.record_uid)
-    if import_batch is not None:  # one read by batch, not thousands of uids
-        query = query.where(Attendance.import_batch == import_batch)
-    else:
-        query = query.where(Attendance.record_uid.is_in(uids))
-    by_uid = {str(r["record_uid"]): r["id"] for r in await query}
-    return [by_uid[str(uid)] for uid in uids]
+    return await versioning.first_version_ids(Attendance, uids, import_batch)
 
 
 def attendance_key(participant_id: int, session_type: str, occurred_at: datetime) -> tuple:

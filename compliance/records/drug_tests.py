@@ -439,10 +439,6 @@ class NewTest:
     results: list[dict[str, Any]]
 
 
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
 async def store_tests(
     tests: Sequence[NewTest],
     *,
@@ -479,13 +475,7 @@ async def store_tests(
             for uid, test in zip(uids, tests, strict=True)
         ],
     )
-    query = DrugTest.select(DrugTest.id, DrugTest.record_uid)
-    if import_batch is not None:  # one read by batch, not thousands of uids
-        query = query.where((DrugTest.import_batch == import_batch) & (DrugTest.version == 1))
-    else:
-        query = query.where(DrugTest.record_uid.is_in(uids))
-    by_uid = {_uuid(r["record_uid"]): r["id"] for r in await query}
-    ids = [by_uid[uid] for uid in uids]
+    ids = await versioning.first_version_ids(DrugTest, uids, import_batch)
     await db.insert_many(
         AnalyteResult,
         [
