@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import httpx
@@ -185,3 +186,27 @@ def test_outside_the_suite_passwords_are_hashed_at_full_cost() -> None:
     assert stored.startswith("$argon2id$v=19$m=65536,t=3,")
     cheap = accounts.make_hasher({accounts.FAST_HASHES_FOR_TESTS: "1"})
     assert cheap.verify(stored, "a long enough password")
+
+
+async def test_parallel_wrong_passwords_are_still_throttled(client, clinician) -> None:
+    async def attempt() -> str:
+        try:
+            await accounts.authenticate(clinician, "wrong password!!", "198.51.100.9")
+        except accounts.SignInThrottled:
+            return "throttled"
+        except accounts.SignInRefused:
+            return "refused"
+        return "ok"
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(10)))
+    assert outcomes.count("refused") == accounts.MAX_FAILURES_PER_ACCOUNT
+    assert outcomes.count("throttled") == 10 - accounts.MAX_FAILURES_PER_ACCOUNT
+
+
+async def test_what_is_typed_as_the_address_is_recorded_only_if_it_is_one(
+    client, clinician
+) -> None:
+    with pytest.raises(accounts.SignInRefused):
+        await accounts.authenticate("my secret password " * 8, "x", "198.51.100.9")
+    event = await AuditEvent.select().where(AuditEvent.action == "login.failed").first()
+    assert event["object_id"] == "(not an e-mail address)"

@@ -1,6 +1,7 @@
 """Report delivery and violation notices through the outbox, delivered to a real local
 SMTP server (aiosmtpd) that is down at first and then up: nothing is lost, nothing is
-sent twice, and no e-mail carries health information or is stored readable."""
+sent twice, and no e-mail carries health information or is stored readable; the outbox
+never shows a live link."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aiosmtpd.controller import Controller
 
 from compliance.disclosure import notices, outbox
 from compliance.tables import Disclosure, OutboxMessage, SecureLink, Violation
-from tests.support.demo import PERIOD, post_json
+from tests.support.demo import PERIOD, court_report, officer_browser, post_json
 from tests.support.live import free_port
 
 pytestmark = pytest.mark.db
@@ -114,3 +115,24 @@ async def test_one_notice_per_violation_to_the_court_recipient(client, demo, set
     assert await SecureLink.count() == open_violations + 1
     notices_sent = await Disclosure.count().where(Disclosure.kind == "notice_sent")
     assert notices_sent == open_violations + 1
+
+
+async def test_the_outbox_never_shows_a_live_link(client, demo) -> None:
+    """The link's address is shown once, when made; the outbox (page and API, every
+    program user, every view) shows the message with the address hidden."""
+    report = await court_report(client, demo)
+    sent = await post_json(client, f"/api/reports/{report['id']}/send", {"access_code": False})
+    assert sent.status_code == 201, sent.text
+    url = sent.json()["link"]["url"]
+    token = url.rsplit("/", 1)[1]
+    program = demo["program"]["id"]
+    for _ in range(2):
+        page = await client.get(f"/programs/{program}/outbox")
+        api = await client.get(f"/api/programs/{program}/outbox")
+        assert page.status_code == 200 and api.status_code == 200
+        for shown in (page.text, api.text):
+            assert token not in shown and url not in shown
+        assert "/l/[hidden]" in api.json()[0]["body"]
+        assert "/l/[hidden]" in page.text
+    async with officer_browser(client) as officer:  # the link itself still works
+        assert (await officer.get(httpx.URL(url).path)).status_code == 200

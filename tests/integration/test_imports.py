@@ -3,6 +3,7 @@ and lab corrections are recognised, every error names where, what and why."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ from compliance.tables import (
     AnalyteCode,
     AnalyteResult,
     Attendance,
+    AuditEvent,
     DrugTest,
     ImportBatch,
     TreatmentSession,
@@ -352,3 +354,22 @@ async def test_an_mro_correction_keeps_everything_the_lab_reported(client, world
     )
     assert thc_after["mro_verified_at"] is not None
     assert len(after) == len(before)  # analytes not named are carried over too
+
+
+async def test_decimals_round_alike_so_a_reimport_is_a_duplicate(client, world) -> None:
+    message = hl7_result("ACC-R").replace(b"85.3|", b"85.333|")
+    for _ in range(2):
+        preview = await upload(client, world.program_a, "hl7_oru", "r.hl7", message)
+        assert preview.status_code == 201, preview.text
+        await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")
+    assert preview.json()["duplicates"] == 1
+    assert [float(t["creatinine_mg_dl"]) for t in await DrugTest.select()] == [85.33]
+
+
+async def test_parallel_commits_of_one_preview_store_it_once(client, world) -> None:
+    preview = await upload(client, world.program_a, "hl7_oru", "r.hl7", hl7_result("ACC-P"))
+    url = f"/api/imports/{preview.json()['batch_id']}/commit"
+    results = await asyncio.gather(*(client.post(url) for _ in range(3)))
+    assert sorted(r.status_code for r in results) == [200, 422, 422]
+    assert await DrugTest.count() == 1
+    assert await AuditEvent.count().where(AuditEvent.action == "import.commit") == 1

@@ -104,3 +104,42 @@ async def test_a_csv_row_and_an_hl7_obx_name_the_field(client, person) -> None:
         errors = answer.json().get("errors") or []
         assert any(e.get("field") == field for e in errors), (kind, answer.json())
     assert await DrugTest.count() == 0
+
+
+async def test_out_of_range_numbers_and_years_are_422(client, person) -> None:
+    world, pid = person
+    huge = await client.post(
+        f"/api/participants/{pid}/drug-tests",
+        json={
+            "collected_at": "2026-03-04T08:00",
+            "creatinine_mg_dl": "10000000",
+            "results": [{"analyte": "thc", "screen_result": "negative"}],
+        },
+    )
+    assert huge.status_code == 422 and huge.json()["errors"][0]["field"] == "creatinine_mg_dl"
+    far = await client.post(
+        "/api/sessions",
+        json={
+            "program_id": world.program_a,
+            "session_type": "group",
+            "starts_at": "9999-12-31T23:00",
+            "scheduled_minutes": 60,
+        },
+    )
+    assert far.status_code == 422 and "out of range" in far.text
+    roster_id = (
+        await client.post(
+            "/api/sessions",
+            json={
+                "program_id": world.program_a,
+                "session_type": "group",
+                "starts_at": "2026-03-03T18:00",
+                "scheduled_minutes": 60,
+            },
+        )
+    ).json()["id"]
+    big = await client.put(
+        f"/api/sessions/{roster_id}/roster",
+        json={"entries": [{"participant_id": 10**19, "status": "present"}]},
+    )
+    assert big.status_code in (400, 422)

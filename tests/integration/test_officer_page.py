@@ -25,7 +25,7 @@ from compliance.tables import (
     Report,
     SecureLink,
 )
-from tests.support.demo import court_report, link_path, officer_browser, post_json
+from tests.support.demo import court_report, link_path, officer_browser, post_json, secure_link
 from tests.support.staff import post_form
 
 pytestmark = pytest.mark.db
@@ -350,3 +350,37 @@ async def test_a_sap_link_is_judged_as_dot_follow_up_testing(client, demo) -> No
     refused = await post_json(client, f"/api/participants/{pid}/links", {"recipient_id": sap})
     assert refused.status_code == 422
     assert "does not cover drug-test results" in refused.text
+
+
+async def test_every_link_route_answers_the_officer_with_a_page(client, demo) -> None:
+    """The PDF address of a link with an access code, opened before the code, raised
+    "application/pdf media type is not supported" (a redirect inside a PDF handler).
+    Now it is the code prompt; a withdrawn link's PDF is the withdrawn page; a missing
+    link's PDF the not-found page: each labelled text/html, never application/pdf."""
+    report = await court_report(client, demo)
+    coded = await secure_link(client, demo, access_code=True)
+    path = httpx.URL(coded["url"]).path
+    pdf = f"{path}/reports/{report['id']}/pdf"
+    async with officer_browser(client) as officer:
+        prompt = await officer.get(pdf)
+        assert prompt.status_code == 200, prompt.text
+        assert prompt.headers["content-type"].startswith("text/html")
+        assert "Access code" in prompt.text and "Marcus" not in prompt.text
+        assert not prompt.content.startswith(b"%PDF")
+        missing = await officer.get(f"/l/{'x' * 43}/reports/{report['id']}/pdf")
+        assert missing.status_code == 404
+        assert missing.headers["content-type"].startswith("text/html")
+        unlocked = await officer.post(
+            f"{path}/code",
+            data={"code": coded["access_code"], "_csrf_token": officer.cookies["csrftoken"]},
+        )
+        assert unlocked.status_code == 303
+        got = await officer.get(pdf)
+        assert got.status_code == 200 and got.content.startswith(b"%PDF-")
+        assert got.headers["content-type"] == "application/pdf"
+        revoked = await post_json(client, f"/api/links/{coded['link']['id']}/revoke", {})
+        assert revoked.status_code == 200
+        gone = await officer.get(pdf)
+        assert gone.status_code == 410
+        assert gone.headers["content-type"].startswith("text/html")
+        assert "withdrawn" in gone.text

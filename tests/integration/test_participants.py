@@ -154,3 +154,16 @@ async def test_enrol_through_the_pages(client, world) -> None:
     assert "Dana Reyes" in page.text and "2026-09-07" in page.text
     listing = await client.get("/participants")
     assert "Reyes, Dana" in listing.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/participants/9223372036854775808",
+        "/api/participants/99999999999",
+        "/participants/4294967296",
+    ],
+)
+async def test_ids_beyond_any_record_are_404(client, world, url) -> None:
+    await sign_in(client, world.clinician_a)
+    assert (await client.get(url)).status_code == 404

@@ -181,3 +181,39 @@ async def test_outside_meeting_and_typed_in_drug_test(client, person) -> None:
     page = await client.get(done.headers["location"])
     assert "positive by GC-MS" in page.text
     assert (await DrugTest.select().first())["observed"] is True
+
+
+async def test_refused_document_leaves_no_consent_and_names_survive(client, person) -> None:
+    world, pid = person
+    await client.post(
+        "/api/recipients",
+        json={"program_id": world.program_a, "kind": "sap", "name": "S", "email": "s@x.org"},
+    )
+    rid = (await Recipient.select().first())["id"]
+    form = {
+        "recipient_id": str(rid),
+        "information_categories": ["attendance"],
+        "information_description": "x",
+        "purposes": ["employment"],
+        "revocation_instructions": "x",
+        "signed_by_name": "x",
+        "signed_on": "2026-01-05",
+        "expires_on": (date.today() + timedelta(days=30)).isoformat(),
+        "_csrf_token": client.cookies["csrftoken"],
+    }
+    refused = await client.post(
+        f"/participants/{pid}/consents", data=form, files={"document": ("x.txt", b"plain text")}
+    )
+    assert refused.status_code == 422 and await Consent.count() == 0
+    done = await client.post(
+        f"/participants/{pid}/consents",
+        data=form,
+        files={"document": ("согласие\x00.pdf", b"%PDF-1.7 ok")},
+    )
+    assert done.status_code == 303
+    consent = await Consent.select().first()
+    assert "\x00" not in consent["document_filename"]
+    assert consent["document_filename"].startswith("согласие")
+    download = await client.get(f"/api/consents/{consent['id']}/document")
+    assert download.status_code == 200
+    assert "filename*=UTF-8''%D1%81" in download.headers["content-disposition"]

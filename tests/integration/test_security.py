@@ -3,12 +3,15 @@ cannot escape them: cookie flags over HTTP and HTTPS; CSRF on every state-changi
 route; security headers and no-store on every response, error answers included;
 sign-in throttling per account and per client address, shared by the page and the API;
 the session's life (replaced at sign-in, deleted at sign-out) and redirects that never
-leave the site. Object-level authorisation across programs is test_access_matrix's."""
+leave the site. And from issue 17: bodies nested too deep refused before parsing, and a
+CSRF token good only with the session it was made for. Object-level authorisation
+across programs is test_access_matrix's."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -21,12 +24,13 @@ from litestar import get
 from compliance import audit
 from compliance.core.settings import Settings, load_settings
 from compliance.staff import accounts
-from compliance.tables import ALL_TABLES, AuditEvent, Consent
+from compliance.tables import ALL_TABLES, AuditEvent, Consent, Participant
 from compliance.web.common.principal import safe_next
 from compliance.web.common.sign_in_sessions import SESSION_MAX_AGE, SIGNED_IN_AT
 from compliance.web.links.officer import UNLOCK_COOKIE
 from tests.support.app import all_routes, another_browser, app_of
 from tests.support.cli import settings_env
+from tests.support.logs import LogRecords
 from tests.support.routes import ADMIN_BODIES, BODIES, COLLECTIONS, PUBLIC, fill, with_program
 from tests.support.staff import PASSWORD, World, csrf_token, make_world, sign_in
 
@@ -490,3 +494,106 @@ async def test_browsers_get_an_error_page_and_api_clients_json(client) -> None:
     assert forged.status_code == 403
     assert "This form has expired" in forged.text
     assert forged.headers["x-frame-options"] == "DENY"
+
+
+# --- request bodies --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/session", "/api/recipients"])
+async def test_deeply_nested_json_is_a_400_before_parsing(client, path: str) -> None:
+    """A thousand ``[`` made msgspec recurse until RecursionError: a 500 with a
+    traceback in the log, before sign-in. Now anything nested past 32 levels is a 400
+    naming the limit, and nothing is logged as an error."""
+    world = await make_world()
+    if path != "/api/session":
+        await sign_in(client, world.clinician_a)
+    seen = LogRecords()
+    logging.getLogger().addHandler(seen)
+    try:
+        headers = {"x-csrftoken": await csrf_token(client), "content-type": "application/json"}
+        for body in ("[" * 1000, '{"a":' * 1000, '[{"x": ' * 40 + "1" + "}]" * 40):
+            answer = await client.post(path, content=body, headers=headers)
+            assert answer.status_code == 400, answer.text
+            assert "nested deeper than 32 levels" in answer.json()["detail"]
+        # Brackets inside strings are text, not nesting; 32 levels are still read.
+        text = await client.post(path, content='{"email": "' + "[" * 500 + '"}', headers=headers)
+        assert text.status_code in (400, 401, 422) and "nested" not in text.text
+        ok = await client.post(path, content="[" * 32 + "]" * 32, headers=headers)
+        assert ok.status_code in (400, 422) and "nested" not in ok.text
+    finally:
+        logging.getLogger().removeHandler(seen)
+    errors = [r for r in seen.records if r.levelno >= logging.ERROR]
+    assert not errors, [r.getMessage() for r in errors]
+    assert not [r for r in seen.records if r.exc_info], "a traceback was logged"
+
+
+# --- CSRF bound to the session ---------------------------------------------------------
+
+
+async def test_another_users_matching_cookie_and_header_are_refused(client) -> None:
+    """Clinician B's own CSRF cookie and header, a valid pair, sent with clinician A's
+    session: refused, and nothing stored. A's own pair works."""
+    world = await make_world()
+    await sign_in(client, world.clinician_a)
+    session_a = client.cookies["compliance_session"]
+    async with another_browser(client) as other:
+        await sign_in(other, world.clinician_b)
+        pair_b = other.cookies["csrftoken"]
+        assert (await other.get("/api/session")).json()["email"] == world.clinician_b
+    body = {
+        "program_id": world.program_a,
+        "client_id": "X-1",
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "admitted_on": "2026-01-05",
+    }
+    async with another_browser(client) as forged:
+        forged.cookies.set("compliance_session", session_a)
+        forged.cookies.set("csrftoken", pair_b)
+        refused = await forged.post("/api/participants", json=body, headers={"x-csrftoken": pair_b})
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["detail"] == "CSRF token verification failed"
+        # A page form likewise.
+        page = await forged.post("/logout", data={"_csrf_token": pair_b})
+        assert page.status_code == 403
+    assert await Participant.count() == 0
+    assert (await client.get("/api/session")).json()["email"] == world.clinician_a
+    mine = await client.post("/api/participants", json=body)
+    assert mine.status_code == 201, mine.text
+
+
+async def test_sign_in_gives_a_token_for_the_new_session(client) -> None:
+    """The token from before sign-in belongs to no session: after sign-in the answer
+    sets a new one (the cookie jar has it), and the old one is refused."""
+    world = await make_world()
+    before = await csrf_token(client)
+    signed = await client.post(
+        "/api/session",
+        json={"email": world.clinician_a, "password": PASSWORD},
+        headers={"x-csrftoken": before},
+    )
+    assert signed.status_code == 200
+    after = client.cookies["csrftoken"]
+    assert after != before
+    stale = await client.delete("/api/session", headers={"x-csrftoken": before})
+    assert stale.status_code == 403
+    out = await client.delete("/api/session", headers={"x-csrftoken": after})
+    assert out.status_code == 204
+    # Signed out: the answer gives an anonymous token again, and the sign-in form works.
+    again = client.cookies["csrftoken"]
+    assert again != after
+    page = await client.post(
+        "/login", data={"email": world.clinician_a, "password": PASSWORD, "_csrf_token": again}
+    )
+    assert page.status_code == 303
+
+
+async def test_a_forged_csrf_cookie_is_never_reflected_into_a_page(client) -> None:
+    """Litestar put the cookie's raw value into the form's hidden field (unescaped):
+    a planted cookie became markup. An invalid cookie is replaced, never echoed."""
+    client.cookies.set("csrftoken", '"><b id=planted>')
+    page = await client.get("/login")
+    assert page.status_code == 200
+    assert "planted" not in page.text
+    fresh = page.cookies["csrftoken"]  # replaced in the same answer
+    assert fresh != '"><b id=planted>' and f'value="{fresh}"' in page.text

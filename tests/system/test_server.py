@@ -1,4 +1,5 @@
-"""`compliance run` serves the app on a real port, as `make run` does."""
+"""`compliance run` serves the app on a real port, as `make run` does, and refuses to
+serve beyond loopback on generated secrets."""
 
 import os
 import signal
@@ -7,8 +8,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.support.cli import BIN, settings_env
+from tests.support.cli import BIN, run_cli, settings_env
 from tests.support.live import free_port
 
 
@@ -40,3 +42,55 @@ def test_compliance_run_serves_health(database_url: str, tmp_path: Path) -> None
         output, _ = server.communicate(timeout=15)
     assert "Application startup complete" in output
     assert env["SECRET_KEY"] not in output
+
+
+# --- a public server needs real secrets -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("extra", "missing"),
+    [
+        ({}, "SECRET_KEY"),
+        ({"SECRET_KEY": "s" * 48}, "SIGNING_P12"),
+    ],
+)
+def test_a_server_beyond_loopback_needs_its_own_secrets(
+    tmp_path: Path, extra: dict[str, str], missing: str
+) -> None:
+    env = {
+        "VAR_DIR": str(tmp_path / "var"),
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "HOST": "0.0.0.0",
+        "BASE_URL": "https://iop.example.org",
+        "SECRET_KEY": "",
+        "SIGNING_P12": "",
+        **extra,
+    }
+    done = run_cli("run", env=env, timeout=60)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"compliance: error: {missing}: "), lines
+    assert "0.0.0.0" in lines[0]
+    assert not (tmp_path / "var" / "signing").exists()  # no development certificate made
+
+
+def test_run_with_a_host_flag_beyond_loopback_is_checked_too(tmp_path: Path) -> None:
+    env = {
+        "VAR_DIR": str(tmp_path / "var"),
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": "",
+        "SIGNING_P12": "",
+        "BASE_URL": "https://iop.example.org",
+    }
+    done = subprocess.run(
+        [str(BIN / "compliance"), "run", "--host", "10.0.0.5"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().startswith("compliance: error: SECRET_KEY: "), done.stderr

@@ -1,15 +1,22 @@
 """The worker pool: a job's time limit starts when the job does and the worker survives
 an overrun; a job deaf to signals is killed by the parent and the pool recovers;
-workers are replaced after their quota of jobs; a dead worker is an error, not a hang."""
+workers are replaced after their quota of jobs; a dead worker is an error, not a hang;
+workers and the resource tracker exit when the server is killed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from compliance import PROJECT_ROOT
 from compliance.core import workers
 from compliance.core.settings import SettingsError, load_settings
 from tests.support.worker_jobs import sleep_deaf
@@ -75,3 +82,56 @@ async def test_workers_step_back_for_the_server() -> None:
         assert await made.run(niceness, time_limit=60) == max(ours, 10)
     finally:
         made.close()
+
+
+# --- workers die with the server ------------------------------------------------------
+
+_PARENT = """
+import multiprocessing.resource_tracker as rt, sys, time
+from compliance.core import workers
+pool = workers.Pool(None, size=2)
+pool.warm()
+busy = pool._pool().submit(time.sleep, 300)  # one worker in the middle of a job
+children = [p.pid for p in pool._executor._processes.values()]
+print(" ".join(map(str, children + [rt._resource_tracker._pid])), flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def test_workers_and_the_resource_tracker_exit_when_the_server_is_killed() -> None:
+    """kill -9 of the server left its spawned workers (one busy, one idle) and the
+    multiprocessing resource tracker running for good. Now they are all gone within
+    seconds."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 3 and all(_alive(p) for p in pids), line
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(p) for p in pids):
+            time.sleep(0.2)
+        left = [p for p in pids if _alive(p)]
+        assert not left, f"still running after the parent died: {left}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
