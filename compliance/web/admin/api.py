@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, make_dataclass
+from dataclasses import dataclass, field, make_dataclass
 
 from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
@@ -15,6 +15,7 @@ from compliance.staff import admin
 from compliance.staff.accounts import Principal
 from compliance.staff.admin import PolicyPreview, ProgramSettings, StaffInvitation, StaffView
 from compliance.web.common.errors import documented
+from compliance.web.common.plain import plain
 from compliance.web.common.principal import origin_of
 
 
@@ -87,8 +88,7 @@ class AdminAPI(Controller):
     async def create_user(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewStaff]
     ) -> StaffView:
-        values = {**asdict(data), "role": data.role.value}
-        return await admin.create_staff(principal, values, origin_of(request))
+        return await admin.create_staff(principal, plain(data), origin_of(request))
 
     @post(
         "/invites",
@@ -106,8 +106,7 @@ class AdminAPI(Controller):
         settings: NamedDependency[Settings],
         data: JSONBody[Invitation],
     ) -> StaffInvitation:
-        values = {**asdict(data), "role": data.role.value}
-        return await admin.invite_staff(principal, settings, values, origin_of(request))
+        return await admin.invite_staff(principal, settings, plain(data), origin_of(request))
 
     @post(
         "/users/{user_id:int}/invite",
@@ -177,8 +176,7 @@ class AdminAPI(Controller):
         program_id: FromPath[int],
         data: JSONBody[PolicyProposal],  # type: ignore[valid-type]
     ) -> PolicyPreview:
-        proposal = {k: v for k, v in asdict(data).items() if v is not None}
-        return await admin.preview_policy(principal, settings, program_id, proposal)
+        return await admin.preview_policy(principal, settings, program_id, plain(data))
 
     @patch(
         "/programs/{program_id:int}",
@@ -196,9 +194,8 @@ class AdminAPI(Controller):
         program_id: FromPath[int],
         data: JSONBody[PolicyChanges],  # type: ignore[valid-type]
     ) -> ProgramSettings:  # type: ignore[valid-type]
-        changes = {k: v for k, v in asdict(data).items() if v is not None}
         saved = await admin.update_program_settings(
-            principal, settings, program_id, changes, origin_of(request)
+            principal, settings, program_id, plain(data), origin_of(request)
         )
         return saved.settings
 

@@ -21,6 +21,7 @@ from compliance.staff import access, admin
 from compliance.staff.accounts import Principal
 from compliance.staff.admin import StaffInvitation
 from compliance.tables import Program, StaffInvite
+from compliance.web.common import once
 from compliance.web.common.forms import submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
@@ -38,7 +39,7 @@ async def _programs(principal: Principal) -> list[dict[str, Any]]:
 
 
 def _show_once(request: Request, made: StaffInvitation) -> Redirect:
-    request.session[SHOWN_ONCE] = {"invite_id": made.invite_id, "url": made.url}
+    once.leave(request, SHOWN_ONCE, invite_id=made.invite_id, url=made.url)
     return Redirect(f"/admin/staff/invites/{made.invite_id}", status_code=303)
 
 
@@ -129,17 +130,14 @@ class AdminPages(Controller):
         if row is None:
             raise access.NotFound("no such invitation")
         member = await admin.staff_member(principal, row["user"])
-        once = (request.session or {}).get(SHOWN_ONCE) or {}
-        shown = once.get("invite_id") == invite_id
-        if shown:
-            request.session.pop(SHOWN_ONCE, None)
+        shown = once.take(request, SHOWN_ONCE, invite_id=invite_id) or {}
         programs = await _programs(principal)
         return Page(
             "pages/admin/invited.html",
             context={
                 "principal": principal,
                 "member": member,
-                "url": once.get("url") if shown else None,
+                "url": shown.get("url"),
                 "expires_at": row["expires_at"],
                 "zone": programs[0]["time_zone"] if programs else "UTC",
                 "outbox": min(member.program_ids) if member.program_ids else None,

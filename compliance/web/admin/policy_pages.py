@@ -15,6 +15,7 @@ from compliance.core.settings import Settings
 from compliance.engine import policy
 from compliance.staff import admin
 from compliance.staff.accounts import Principal
+from compliance.web.common import once
 from compliance.web.common.forms import submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
@@ -80,11 +81,7 @@ class PolicyPages(Controller):
     async def show(
         self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
     ) -> Template:
-        saved = (request.session or {}).get(SAVED_ONCE)
-        if saved and saved.get("program_id") == program_id:
-            request.session.pop(SAVED_ONCE, None)
-        else:
-            saved = None
+        saved = once.take(request, SAVED_ONCE, program_id=program_id)
         return await self._form(principal, program_id, saved=saved)
 
     @post("/preview", status_code=200)
@@ -129,12 +126,14 @@ class PolicyPages(Controller):
         proposal = {**_proposal(data), "confirmation": data.get("confirmation", "")}
 
         def shown_once(saved: Any) -> Redirect:
-            request.session[SAVED_ONCE] = {
-                "program_id": program_id,
-                "summary": saved.summary,
-                "recorded": saved.violations_recorded,
-                "withdrawn": saved.violations_withdrawn,
-            }
+            once.leave(
+                request,
+                SAVED_ONCE,
+                program_id=program_id,
+                summary=saved.summary,
+                recorded=saved.violations_recorded,
+                withdrawn=saved.violations_withdrawn,
+            )
             return Redirect(f"/admin/programs/{program_id}/policy", status_code=303)
 
         return await submit(

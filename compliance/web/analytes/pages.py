@@ -25,7 +25,8 @@ from compliance.records.analytes import CodeMapOutcome, CodeMapProblem, program_
 from compliance.staff import access
 from compliance.staff.accounts import Principal
 from compliance.tables import Program
-from compliance.web.common.forms import submit
+from compliance.web.common import once
+from compliance.web.common.forms import submit, text_fields
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
 
@@ -35,9 +36,7 @@ NOTICE = "analytes_notice"
 def _form_values(raw: Any) -> dict[str, Any]:
     """A posted form as the service reads it: one value per field, but every ticked
     member of a class."""
-    values: dict[str, Any] = {
-        k: v for k, v in raw.items() if isinstance(v, str) and k != "_csrf_token"
-    }
+    values: dict[str, Any] = text_fields(raw)
     values["members"] = [m for m in raw.getall("members", []) if isinstance(m, str)]
     return values
 
@@ -50,11 +49,7 @@ class AnalytePages(Controller):
     async def show(
         self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
     ) -> Template:
-        notice = (request.session or {}).get(NOTICE)
-        if notice and notice.get("program_id") == program_id:
-            request.session.pop(NOTICE, None)
-        else:
-            notice = None
+        notice = once.take(request, NOTICE, program_id=program_id)
         return await self._show(principal, program_id, notice=notice)
 
     async def _show(
@@ -97,7 +92,7 @@ class AnalytePages(Controller):
         return Page("pages/analytes.html", context=context, status_code=status)
 
     def _done(self, request: Request, program_id: int, text: str) -> Redirect:
-        request.session[NOTICE] = {"program_id": program_id, "text": text}
+        once.leave(request, NOTICE, program_id=program_id, text=text)
         return Redirect(f"/programs/{program_id}/analytes", status_code=303)
 
     @post(status_code=303)

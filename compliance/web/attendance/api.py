@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from litestar import Controller, Request, get, post, put
@@ -14,6 +14,7 @@ from compliance.records import attendance, groups
 from compliance.records.attendance import AttendanceView, RosterResult, SessionView
 from compliance.staff.accounts import Principal
 from compliance.web.common.errors import ALREADY_RECORDED, documented
+from compliance.web.common.plain import plain
 from compliance.web.common.principal import origin_of
 
 
@@ -107,14 +108,6 @@ class AttendanceCorrection:
     note: str = ""
 
 
-def _plain(obj: object) -> dict:
-    return {
-        k: (v.value if isinstance(v, SessionType | AttendanceStatus) else v)
-        for k, v in asdict(obj).items()
-        if v is not None
-    }  # type: ignore[call-overload]
-
-
 async def _with_roster(principal: Principal, session_id: int) -> SessionWithRoster:
     session = await attendance.get_session(principal, session_id)
     return SessionWithRoster(
@@ -155,7 +148,7 @@ class SessionsAPI(Controller):
     async def create(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewSession]
     ) -> SessionView:
-        return await attendance.create_session(principal, _plain(data), origin_of(request))
+        return await attendance.create_session(principal, plain(data), origin_of(request))
 
     @get(
         "/{session_id:int}",
@@ -201,7 +194,7 @@ class SessionsAPI(Controller):
         session_id: FromPath[int],
         data: JSONBody[Roster],
     ) -> RosterResult:
-        entries = [_plain(e) for e in data.entries]
+        entries = [plain(e) for e in data.entries]
         return await attendance.record_roster(
             principal, session_id, entries, origin_of(request), reason=data.reason
         )
@@ -238,7 +231,7 @@ class AttendanceAPI(Controller):
         data: JSONBody[OutsideMeeting],
     ) -> AttendanceView:
         return await attendance.record_outside_meeting(
-            principal, participant_id, _plain(data), origin_of(request)
+            principal, participant_id, plain(data), origin_of(request)
         )
 
     @post(
@@ -255,7 +248,7 @@ class AttendanceAPI(Controller):
         data: JSONBody[AttendanceCorrection],
     ) -> AttendanceView:
         return await attendance.correct_attendance(
-            principal, attendance_id, _plain(data), origin_of(request)
+            principal, attendance_id, plain(data), origin_of(request)
         )
 
     @get(

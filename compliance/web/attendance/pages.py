@@ -35,6 +35,7 @@ from compliance.records.participants import ParticipantView
 from compliance.staff.access import program_options, program_zone
 from compliance.staff.accounts import Principal
 from compliance.tables import Program
+from compliance.web.common import once
 from compliance.web.common.forms import FieldErrors, posted, reasons, refusal_page, submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
@@ -131,11 +132,7 @@ class SessionPages(Controller):
         session_id: FromPath[int],
         mark: FromQuery[str] = "",
     ) -> Template:
-        once = (request.session or {}).get(SAVED) or {}
-        saved = ""
-        if once.get("session_id") == session_id:
-            saved = once.get("text", "")
-            request.session.pop(SAVED, None)
+        saved = (once.take(request, SAVED, session_id=session_id) or {}).get("text", "")
         return await self._roster(request, principal, session_id, None, {}, saved=saved, mark=mark)
 
     async def _roster(
@@ -231,11 +228,13 @@ class SessionPages(Controller):
             order.append(p.id)
 
         def saved(result: Any) -> Redirect:
-            request.session[SAVED] = {
-                "session_id": session_id,
-                "text": f"Saved: {result.created} recorded, {result.corrected} corrected, "
+            once.leave(
+                request,
+                SAVED,
+                session_id=session_id,
+                text=f"Saved: {result.created} recorded, {result.corrected} corrected, "
                 f"{result.unchanged} unchanged.",
-            }
+            )
             return Redirect(f"/sessions/{session_id}", status_code=303)
 
         return await submit(

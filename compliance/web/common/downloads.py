@@ -1,5 +1,6 @@
-"""What every download shares: its file name in ``Content-Disposition`` (RFC 6266).
-(A CSV's cells are made safe for spreadsheets by ``core/csv_text.py``.)
+"""What every download shares: its file name in ``Content-Disposition`` (RFC 6266),
+and no copy kept by a browser or a proxy (``file_download``). (A CSV's cells are made
+safe for spreadsheets by ``core/csv_text.py``.)
 
 File names carry a client's own id, typed by staff or sent by a lab, so any character
 can be in them. A name quoted by hand broke on ``"``; a name with CR LF could split
@@ -10,7 +11,10 @@ RFC 8187), which every current browser prefers.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
+
+from litestar import Response
 
 
 def _printable(name: str) -> str:
@@ -32,3 +36,13 @@ def attachment(name: str) -> str:
     clean = _printable(name) or "download"
     encoded = quote(clean, safe="")
     return f"attachment; filename=\"{_ascii_fallback(clean)}\"; filename*=UTF-8''{encoded}"
+
+
+def file_download(content: bytes | str, media_type: str, name: str) -> Response[Any]:
+    """A file to save as ``name``, never cached: downloads carry clients' health
+    information."""
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": attachment(name), "Cache-Control": "no-store"},
+    )

@@ -19,6 +19,7 @@ from compliance.records.versioning import StaleVersion
 from compliance.reporting.service import StoreDamaged
 from compliance.reporting.signing import SigningUnavailable
 from compliance.staff.access import NotFound
+from compliance.staff.accounts import Principal
 from compliance.staff.admin import AdminOnly
 from compliance.web.common.page import Page
 
@@ -93,6 +94,28 @@ def documented(*codes: int) -> dict[int, ResponseSpec]:
     return {code: API_ERRORS[code] for code in codes}
 
 
+def api_error(status: int, detail: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    """An API error as every one is answered (``ApiError``): its status again and a
+    sentence for a person."""
+    return Response({"status_code": status, "detail": detail}, status_code=status, headers=headers)
+
+
+def error_page(
+    status: int,
+    title: str,
+    message: str,
+    *,
+    headers: Any = None,
+    principal: Principal | None = None,
+) -> Response[Any]:
+    """An error as a person in a browser is shown it: the one error page, a title and
+    a sentence (and the menu, for a signed-in ``principal``)."""
+    context: dict[str, Any] = {"title": title, "message": message}
+    if principal is not None:
+        context["principal"] = principal
+    return Page("pages/error.html", status_code=status, headers=headers, context=context)
+
+
 def wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -116,12 +139,8 @@ def field_errors(exc: InvalidInput) -> dict[str, str]:
 
 def not_found_handler(request: Request, exc: Exception) -> Response[Any]:
     if wants_json(request):
-        return Response({"status_code": 404, "detail": "Not found"}, status_code=404)
-    return Page(
-        "pages/error.html",
-        status_code=404,
-        context={"title": "Not found", "message": "There is no such record."},
-    )
+        return api_error(404, "Not found")
+    return error_page(404, "Not found", "There is no such record.")
 
 
 # What a person in a browser is told for Litestar's own refusals, instead of JSON.
@@ -143,12 +162,7 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response[Any]:
     if not wants_json(request):
         page = BROWSER_PAGES.get(exc.status_code)
         if page is not None and "text/html" in request.headers.get("accept", ""):
-            return Page(
-                "pages/error.html",
-                status_code=exc.status_code,
-                headers=exc.headers,
-                context={"title": page[0], "message": page[1]},
-            )
+            return error_page(exc.status_code, *page, headers=exc.headers)
         return create_exception_response(request, exc)
     # As Litestar does: a 500's own detail may describe internals.
     detail = exc.detail if exc.status_code != 500 else "Internal Server Error"
@@ -212,13 +226,13 @@ def duplicate_handler(request: Request, exc: DuplicateRecord) -> Response[Any]:
 def stale_handler(request: Request, exc: StaleVersion) -> Response[Any]:
     if not wants_json(request):
         return _refused_page(request, [str(exc)], 409)
-    return Response({"status_code": 409, "detail": str(exc)}, status_code=409)
+    return api_error(409, str(exc))
 
 
 def too_many_handler(request: Request, exc: TooManyRequestsException) -> Response[Any]:
-    return Response(
-        {"status_code": 429, "detail": "Too many requests; wait a minute."},
-        status_code=429,
+    return api_error(
+        429,
+        "Too many requests; wait a minute.",
         headers={"Retry-After": "60", "Cache-Control": "no-store"},
     )
 
@@ -228,26 +242,19 @@ def unavailable_handler(request: Request, exc: Exception) -> Response[Any]:
     the operator must act; the user gets a plain 503 and nothing half-done is kept."""
     message = str(exc) or exc.__class__.__name__
     if wants_json(request):
-        return Response({"status_code": 503, "detail": message}, status_code=503)
-    return Page(
-        "pages/error.html",
-        status_code=503,
-        context={"title": "Not available just now", "message": message},
-    )
+        return api_error(503, message)
+    return error_page(503, "Not available just now", message)
 
 
 def admin_only_handler(request: Request, exc: AdminOnly) -> Response[Any]:
     """Someone not an administrator asked for an administrators' page or endpoint."""
     if wants_json(request):
-        return Response({"status_code": 403, "detail": str(exc)}, status_code=403)
-    return Page(
-        "pages/error.html",
-        status_code=403,
-        context={
-            "title": "Administrators only",
-            "message": "This page is for your program's administrators. Ask one of them "
-            "if you need something changed here.",
-        },
+        return api_error(403, str(exc))
+    return error_page(
+        403,
+        "Administrators only",
+        "This page is for your program's administrators. Ask one of them "
+        "if you need something changed here.",
     )
 
 

@@ -18,8 +18,8 @@ from litestar.datastructures import UploadFile
 
 from compliance.core.validation import InvalidInput
 from compliance.staff.accounts import Principal
-from compliance.web.common.errors import field_errors
-from compliance.web.common.page import Page
+from compliance.web.common.csrf import FORM_FIELD
+from compliance.web.common.errors import error_page, field_errors
 
 T = TypeVar("T")
 FieldErrors = dict[str, str]  # the first reason per field, as the form shows it
@@ -73,14 +73,16 @@ async def posted(request: Request) -> tuple[dict[str, Any], Any]:
     return {k: v for k, v in form.items() if not isinstance(v, UploadFile)}, form
 
 
+def text_fields(form: Any) -> dict[str, str]:
+    """A posted form's text fields (not its files) without the CSRF token: what the
+    service reads, and what a refused form shows again."""
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != FORM_FIELD}
+
+
 def refusal_page(principal: Principal, title: str, message: str) -> Response[Any]:
     """A refused form that has no page of its own (a button on another page): the
     reasons on the error page, 422."""
-    return Page(
-        "pages/error.html",
-        status_code=422,
-        context={"principal": principal, "title": title, "message": message},
-    )
+    return error_page(422, title, message, principal=principal)
 
 
 def reasons(errors: FieldErrors) -> str:

@@ -19,6 +19,7 @@ from litestar.response import Redirect
 from compliance import audit
 from compliance.staff import accounts
 from compliance.staff.accounts import Principal
+from compliance.web.common.errors import api_error
 from compliance.web.common.sign_in_sessions import ROTATE_KEY, SIGNED_IN_AT, within_lifetime
 
 USER_KEY = "user_id"
@@ -84,6 +85,6 @@ async def sign_out(request: Request) -> None:
 def unauthenticated_handler(request: Request, exc: NotAuthorizedException) -> Response[Any]:
     """Pages go to the sign-in form (and come back after); the API answers 401 JSON."""
     if request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", ""):
-        return Response({"status_code": 401, "detail": exc.detail}, status_code=401)
+        return api_error(401, exc.detail)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/login?next={quote(target)}", status_code=303)

@@ -15,7 +15,7 @@ from compliance.disclosure.accounting_report import sign_accounting
 from compliance.reporting import service as report_service
 from compliance.staff.access import participant_zone
 from compliance.staff.accounts import Principal
-from compliance.web.common.downloads import attachment
+from compliance.web.common.downloads import file_download
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
 from compliance.web.reports.pdf import pdf_download
@@ -46,14 +46,8 @@ class DisclosurePages(Controller):
         self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
     ) -> Response[str]:
         account = await accounting.accounting(principal, participant_id, origin_of(request))
-        return Response(
-            accounting.to_csv(account),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": attachment(f"disclosures-{account.client_id}.csv"),
-                "Cache-Control": "no-store",
-            },
-        )
+        name = f"disclosures-{account.client_id}.csv"
+        return file_download(accounting.to_csv(account), "text/csv; charset=utf-8", name)
 
     @post(
         "/participants/{participant_id:int}/disclosures.pdf",

@@ -36,11 +36,30 @@ COLLECTION_WORDS = {
 }
 
 
-def beside(column: str, reason: str) -> str:
+def _beside(column: str, reason: str) -> str:
     """ "Why is required", "Level: 'abc' is not a number"."""
     if not column:
         return reason
     return f"{column} {reason}" if reason.startswith("is ") else f"{column}: {reason}"
+
+
+def beside_rows(
+    errors: dict[str, str], sent: list[dict[str, Any]], columns: dict[str, str]
+) -> tuple[dict[str, str], list[str]]:
+    """A result's error names its place in the list sent ("results[3].level_ng_ml"):
+    each goes beside that analyte's row, naming its column (``columns``: the table's
+    heads); the reasons about no row sent are returned apart, for above the form."""
+    rows: dict[str, str] = {}
+    unplaced: list[str] = []
+    for name, reason in errors.items():
+        if name.startswith("results["):
+            index = int(name[len("results[") : name.index("]")])
+            column = columns.get(name.rpartition(".")[2], "")
+            if index < len(sent):
+                rows.setdefault(sent[index]["analyte"], _beside(column, reason))
+            else:
+                unplaced.append(reason)
+    return rows, unplaced
 
 
 def _options(enum: type) -> list[tuple[str, str]]:
@@ -69,19 +88,11 @@ async def form_page(
         .where((Analyte.program == person.program_id) & Analyte.active.eq(True))
         .order_by(Analyte.name)
     )
-    # A result's error names its place in the list sent ("results[3].level_ng_ml"): put
-    # it beside that analyte's row; the rest go above the form.
+    # Results' errors beside their rows; the rest go above the form.
     sent = (await service_input(principal, participant_id, values))["results"] if errors else []
-    rows: dict[str, str] = {}
+    rows, unplaced = beside_rows(errors, sent, {"level_ng_ml": "Level"})
     others = [reason for name, reason in errors.items() if name in ("results", "drug_test_id")]
-    for name, reason in errors.items():
-        if name.startswith("results["):
-            index = int(name[len("results[") : name.index("]")])
-            column = "Level" if name.endswith(".level_ng_ml") else ""
-            if index < len(sent):
-                rows.setdefault(sent[index]["analyte"], beside(column, reason))
-            else:
-                others.append(reason)
+    others += unplaced
     for a in analytes:
         cutoff = a["screen_cutoff_ng_ml"]
         a["cutoff"] = format(cutoff.normalize(), "f") if cutoff is not None else ""

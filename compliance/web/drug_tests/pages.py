@@ -5,7 +5,8 @@ the form that records a new test from a lab report (form.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ from compliance.web.common.errors import field_errors
 from compliance.web.common.forms import posted, submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
-from compliance.web.drug_tests.form import beside, form_page, service_input
+from compliance.web.drug_tests.form import beside_rows, form_page, service_input
 
 OUTCOMES = [("", "")] + [(o.value, o.value.replace("_", " ")) for o in AnalyteOutcome]
 STATUSES = [(s.value, s.value.replace("_", " ")) for s in CollectionStatus]
@@ -68,15 +69,33 @@ def to_review(test: DrugTestView) -> list[Any]:
     ]
 
 
-def _per_analyte(
-    data: dict[str, str], keys: list[str], fields: tuple[str, ...], marker: str
-) -> list[dict[str, str]]:
-    """``field:key`` inputs as one entry per analyte whose ``marker`` field was chosen."""
-    return [
-        {"analyte": key, **{f: data.get(f"{f}:{key}", "") for f in fields}}
-        for key in keys
-        if data.get(f"{marker}:{key}")
-    ]
+@dataclass(frozen=True)
+class Addition:
+    """A form that adds a version to a test, one row per analyte it lists: the lab's
+    confirmation, the MRO's review."""
+
+    form: str  # which form a refusal opens again
+    rows: Callable[[DrugTestView], list[Any]]  # the analytes the form lists
+    fields: tuple[str, ...]  # a row's inputs (``field:key``); the first is the one chosen
+    action: Callable[..., Awaitable[DrugTestView]]
+
+    def sent(self, test: DrugTestView, data: dict[str, str]) -> list[dict[str, str]]:
+        """One entry per listed analyte whose first field was chosen."""
+        keys = [r.analyte_key for r in self.rows(test)]
+        return [
+            {"analyte": key, **{f: data.get(f"{f}:{key}", "") for f in self.fields}}
+            for key in keys
+            if data.get(f"{self.fields[0]}:{key}")
+        ]
+
+
+CONFIRMATION = Addition(
+    "confirm",
+    to_confirm,
+    ("confirmation_result", "confirmation_method", "level_ng_ml"),
+    drug_tests.add_confirmation,
+)
+MRO_REVIEW = Addition("mro", to_review, ("mro_result", "mro_comment"), drug_tests.add_mro_review)
 
 
 # The forms' fields as their labels say, for the reasons above a refused form.
@@ -97,18 +116,6 @@ COLUMNS = {
     "mro_result": "MRO verdict",
     "mro_comment": "Why",
 }
-
-
-def _row_errors(errors: dict[str, str], sent: list[dict[str, str]]) -> dict[str, str]:
-    """``results[2].confirmation_method`` beside the analyte it is about, naming the column."""
-    rows: dict[str, str] = {}
-    for name, reason in errors.items():
-        if name.startswith("results["):
-            index = int(name[len("results[") : name.index("]")])
-            column = COLUMNS.get(name.rpartition(".")[2], "")
-            if index < len(sent):
-                rows.setdefault(sent[index]["analyte"], beside(column, reason))
-    return rows
 
 
 def _to_version(view: DrugTestView) -> Redirect:
@@ -171,21 +178,21 @@ class DrugTestPages(Controller):
         request: Request,
         principal: Principal,
         test_id: int,
-        failed: str,
         data: dict[str, str],
-        sent: list[dict[str, str]],
-        action: Callable[..., Any],
+        addition: Addition,
     ) -> Any:
+        current = (await drug_tests.test_history(principal, test_id))[-1]
+        sent = addition.sent(current, data)
         return await submit(
-            action(principal, test_id, {**data, "results": sent}, origin_of(request)),
+            addition.action(principal, test_id, {**data, "results": sent}, origin_of(request)),
             _to_version,
             lambda errors: self._show(
                 principal,
                 test_id,
-                failed=failed,
+                failed=addition.form,
                 values=data,
                 errors=errors,
-                row_errors=_row_errors(errors, sent),
+                row_errors=beside_rows(errors, sent, COLUMNS)[0],
             ),
         )
 
@@ -197,13 +204,7 @@ class DrugTestPages(Controller):
         test_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        current = (await drug_tests.test_history(principal, test_id))[-1]
-        keys = [r.analyte_key for r in to_confirm(current)]
-        fields = ("confirmation_result", "confirmation_method", "level_ng_ml")
-        sent = _per_analyte(data, keys, fields, "confirmation_result")
-        return await self._add(
-            request, principal, test_id, "confirm", data, sent, drug_tests.add_confirmation
-        )
+        return await self._add(request, principal, test_id, data, CONFIRMATION)
 
     @post("/{test_id:int}/mro-review", status_code=303)
     async def mro_review(
@@ -213,12 +214,7 @@ class DrugTestPages(Controller):
         test_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        current = (await drug_tests.test_history(principal, test_id))[-1]
-        keys = [r.analyte_key for r in to_review(current)]
-        sent = _per_analyte(data, keys, ("mro_result", "mro_comment"), "mro_result")
-        return await self._add(
-            request, principal, test_id, "mro", data, sent, drug_tests.add_mro_review
-        )
+        return await self._add(request, principal, test_id, data, MRO_REVIEW)
 
     @post("/{test_id:int}/correct", status_code=303)
     async def correct(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 
 from litestar import Controller, Request, delete, get, post, put
@@ -14,6 +14,7 @@ from compliance.records import groups
 from compliance.records.groups import GroupView, ScheduledSessions
 from compliance.staff.accounts import Principal
 from compliance.web.common.errors import documented
+from compliance.web.common.plain import plain
 from compliance.web.common.principal import origin_of
 
 
@@ -56,14 +57,6 @@ class ScheduleRequest:
     )
 
 
-def _plain(obj: object) -> dict:
-    return {
-        k: ([d.value for d in v] if k == "weekdays" else getattr(v, "value", v))
-        for k, v in asdict(obj).items()
-        if v is not None
-    }
-
-
 class GroupsAPI(Controller):
     path = "/api/groups"
     tags = ["attendance"]
@@ -86,7 +79,7 @@ class GroupsAPI(Controller):
     async def create(
         self, request: Request, principal: NamedDependency[Principal], data: JSONBody[NewGroup]
     ) -> GroupView:
-        return await groups.create_group(principal, _plain(data), origin_of(request))
+        return await groups.create_group(principal, plain(data), origin_of(request))
 
     @get(
         "/{group_id:int}",
@@ -112,7 +105,7 @@ class GroupsAPI(Controller):
         group_id: FromPath[int],
         data: JSONBody[GroupFields],
     ) -> GroupView:
-        return await groups.update_group(principal, group_id, _plain(data), origin_of(request))
+        return await groups.update_group(principal, group_id, plain(data), origin_of(request))
 
     @post(
         "/{group_id:int}/members",
@@ -164,8 +157,7 @@ class GroupsAPI(Controller):
         group_id: FromPath[int],
         data: JSONBody[ScheduleRequest],
     ) -> ScheduledSessions:
-        body = {k: v for k, v in asdict(data).items() if v is not None}
-        return await groups.schedule_sessions(principal, group_id, body, origin_of(request))
+        return await groups.schedule_sessions(principal, group_id, plain(data), origin_of(request))
 
 
 ROUTES = [GroupsAPI]

@@ -19,6 +19,7 @@ from compliance.records import groups, participants
 from compliance.records.groups import DAY_WORDS, GroupView
 from compliance.staff.access import program_options, program_zone
 from compliance.staff.accounts import Principal
+from compliance.web.common import once
 from compliance.web.common.forms import submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
@@ -89,11 +90,7 @@ class GroupPages(Controller):
     async def show(
         self, request: Request, principal: NamedDependency[Principal], group_id: FromPath[int]
     ) -> Template:
-        once = (request.session or {}).get(SCHEDULED) or {}
-        done = ""
-        if once.get("group_id") == group_id:
-            done = once.get("text", "")
-            request.session.pop(SCHEDULED, None)
+        done = (once.take(request, SCHEDULED, group_id=group_id) or {}).get("text", "")
         return await self._show(principal, group_id, done=done)
 
     async def _show(
@@ -192,11 +189,13 @@ class GroupPages(Controller):
             if "on" in body and made.sessions:
                 return Redirect(f"/sessions/{made.sessions[0].id}", status_code=303)
             there = len(made.sessions) - made.created
-            request.session[SCHEDULED] = {
-                "group_id": group_id,
-                "text": f"Created {made.created} session{'s' if made.created != 1 else ''} this "
+            once.leave(
+                request,
+                SCHEDULED,
+                group_id=group_id,
+                text=f"Created {made.created} session{'s' if made.created != 1 else ''} this "
                 f"week; {there} {'was' if there == 1 else 'were'} there already.",
-            }
+            )
             return Redirect(f"/groups/{group_id}#sessions", status_code=303)
 
         return await submit(

@@ -30,7 +30,7 @@ from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
 from compliance.staff.access import program_options, require_program
 from compliance.staff.accounts import Principal
-from compliance.web.common.forms import submit
+from compliance.web.common.forms import submit, text_fields
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
 from compliance.web.common.storage import import_uploads
@@ -113,7 +113,7 @@ class ImportPages(Controller):
         """An upload that can be previewed goes to its page; anything else comes back
         here with the reasons, the program and kind as chosen."""
         raw = await request.form()
-        values = {k: v for k, v in raw.items() if isinstance(v, str) and k != "_csrf_token"}
+        values = text_fields(raw)
         form = Form(values)
         program_id = form.integer("program_id", minimum=1)
         kind = form.choice("kind", ImportKind, required=False)
@@ -197,8 +197,7 @@ class ImportPages(Controller):
     ) -> Template | Redirect:
         """A clinician confirms one held row with a reason; refused (no reason, a row
         not held), the preview comes back with the reason beside that row's form."""
-        raw = await request.form()
-        values = {k: v for k, v in raw.items() if isinstance(v, str) and k != "_csrf_token"}
+        values = text_fields(await request.form())
         location = values.get("location", "")
         return await submit(
             imports.confirm_identity(

@@ -17,10 +17,12 @@ from compliance.core.settings import Settings
 from compliance.core.workers import JobTimedOut, WorkersFailed
 from compliance.disclosure import links
 from compliance.reporting import service as report_service
-from compliance.web.common.downloads import attachment
+from compliance.web.common.downloads import file_download
+from compliance.web.common.forms import submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
 from compliance.web.links.ratelimit import link_rate_limit
+from compliance.web.reports.pdf import pdf_name
 
 LINK_HEADERS = [
     ResponseHeader(name="Cache-Control", value="no-store"),
@@ -91,6 +93,18 @@ def _code_page(token: str, attempts_left: int, wrong: bool) -> Template:
     )
 
 
+def _refusals(token: str, *, wrong: bool = False) -> dict[type[Exception], Any]:
+    """The page for each reason a link cannot be used just now, as ``submit`` reads
+    them: no such link (404), withdrawn or expired (410), or its access code first
+    (``wrong``: the code just entered was not it). The code prompt leads to the link's
+    page, which holds the download again."""
+    return {
+        links.LinkNotFound: lambda _: _not_found(),
+        links.LinkGone: _gone_page,
+        links.CodeRequired: lambda exc: _code_page(token, exc.attempts_left, wrong=wrong),
+    }
+
+
 # Litestar's own refusals on /l/ (rate limit, a bad form, an absurd id) as pages: its
 # default labels them with the route's media type, which the phone then shows raw.
 LINK_ERRORS = {
@@ -144,19 +158,18 @@ class OfficerPages(Controller):
     async def open(
         self, request: Request, settings: NamedDependency[Settings], token: FromPath[str]
     ) -> Template:
-        try:
-            grant = await links.resolve(token, _unlocked(request, settings, token))
-        except links.LinkNotFound:
-            return _not_found()
-        except links.LinkGone as exc:
-            return _gone_page(exc)
-        except links.CodeRequired as exc:
-            return _code_page(token, exc.attempts_left, wrong=False)
-        view = await links.officer_view(grant, origin_of(request))
-        return Page(
-            "pages/links/officer.html",
-            context={"v": view, "token": token},
-            media_type=MediaType.HTML,
+        async def shown(grant: links.LinkAccess) -> Template:
+            view = await links.officer_view(grant, origin_of(request))
+            return Page(
+                "pages/links/officer.html",
+                context={"v": view, "token": token},
+                media_type=MediaType.HTML,
+            )
+
+        return await submit(
+            links.resolve(token, _unlocked(request, settings, token)),
+            shown,
+            others=_refusals(token),
         )
 
     @post("/{token:str}/code", status_code=303, media_type=MediaType.HTML)
@@ -167,29 +180,27 @@ class OfficerPages(Controller):
         token: FromPath[str],
         data: URLEncodedBody[dict[str, str]],
     ) -> Template | Redirect:
-        try:
+        async def checked() -> None:
             ok = await links.check_code(token, data.get("code", ""), origin_of(request))
             if not ok:
                 await links.resolve(token)  # locked now? then 410
-        except links.LinkNotFound:
-            return _not_found()
-        except links.LinkGone as exc:
-            return _gone_page(exc)
-        except links.CodeRequired as exc:
-            return _code_page(token, exc.attempts_left, wrong=True)
-        redirect = Redirect(f"/l/{token}", status_code=303, media_type=MediaType.HTML)
-        redirect.cookies.append(
-            Cookie(
-                key=UNLOCK_COOKIE,
-                value=_mark(settings, token),
-                path="/l/",
-                max_age=links.UNLOCK_SECONDS,
-                httponly=True,
-                samesite="strict",
-                secure=settings.base_url.startswith("https://"),
+
+        def unlocked(_: None) -> Redirect:
+            redirect = Redirect(f"/l/{token}", status_code=303, media_type=MediaType.HTML)
+            redirect.cookies.append(
+                Cookie(
+                    key=UNLOCK_COOKIE,
+                    value=_mark(settings, token),
+                    path="/l/",
+                    max_age=links.UNLOCK_SECONDS,
+                    httponly=True,
+                    samesite="strict",
+                    secure=settings.base_url.startswith("https://"),
+                )
             )
-        )
-        return redirect
+            return redirect
+
+        return await submit(checked(), unlocked, others=_refusals(token, wrong=True))
 
     @get("/{token:str}/reports/{report_id:int}/pdf", media_type=MediaType.HTML)
     async def pdf(
@@ -202,22 +213,17 @@ class OfficerPages(Controller):
         """The PDF, or the page the officer needs instead (the code prompt, the
         withdrawn page, not found), each labelled for what it is: a phone shows an HTML
         page sent as application/pdf as garbage, and a redirect here once failed."""
-        try:
+
+        async def fetched() -> tuple[dict[str, Any], bytes]:
             grant = await links.resolve(token, _unlocked(request, settings, token))
-            report, content = await links.download(grant, settings, report_id, origin_of(request))
-        except links.LinkNotFound:
-            return _not_found()
-        except links.LinkGone as exc:
-            return _gone_page(exc)
-        except links.CodeRequired as exc:
-            # The code first; the link's page it leads to holds the download again.
-            return _code_page(token, exc.attempts_left, wrong=False)
-        name = f"{report['kind']}-{report['public_id']}-v{report['version']}.pdf"
-        return Response(
-            content,
-            media_type="application/pdf",
-            headers={"Content-Disposition": attachment(name)},
-        )
+            return await links.download(grant, settings, report_id, origin_of(request))
+
+        def saved(found: tuple[dict[str, Any], bytes]) -> Response[bytes]:
+            report, content = found
+            name = pdf_name(report["kind"], report["public_id"], report["version"])
+            return file_download(content, "application/pdf", name)
+
+        return await submit(fetched(), saved, others=_refusals(token))
 
 
 ROUTES = [OfficerPages]

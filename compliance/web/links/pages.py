@@ -18,6 +18,7 @@ from compliance.disclosure.links import NewLink
 from compliance.reporting import service as report_service
 from compliance.staff.access import participant_row, participant_zone, program_zone
 from compliance.staff.accounts import Principal
+from compliance.web.common import once
 from compliance.web.common.forms import submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
@@ -82,12 +83,14 @@ SHOWN_ONCE = "link_shown_once"
 def _show_once(request: Request, made: NewLink, sent_to: str | None = None) -> Redirect:
     """Post/Redirect/Get: the new link's address waits in the staff member's server-side
     session for the one page that shows it, so a refresh repeats nothing."""
-    request.session[SHOWN_ONCE] = {
-        "link_id": made.link.id,
-        "url": made.url,
-        "access_code": made.access_code,
-        "sent_to": sent_to,
-    }
+    once.leave(
+        request,
+        SHOWN_ONCE,
+        link_id=made.link.id,
+        url=made.url,
+        access_code=made.access_code,
+        sent_to=sent_to,
+    )
     return Redirect(f"/links/{made.link.id}/created", status_code=303)
 
 
@@ -162,18 +165,15 @@ class LinkPages(Controller):
         """The new link's address and access code, once: a refresh or a second visit
         finds them gone (and creates nothing)."""
         link = await links.get_link(principal, link_id)
-        once = (request.session or {}).get(SHOWN_ONCE) or {}
-        shown = once.get("link_id") == link_id
-        if shown:
-            request.session.pop(SHOWN_ONCE, None)
+        shown = once.take(request, SHOWN_ONCE, link_id=link_id) or {}
         return _html(
             "pages/links/created.html",
             {
                 "principal": principal,
                 "link": link,
-                "url": once.get("url") if shown else None,
-                "access_code": once.get("access_code") if shown else None,
-                "sent_to": once.get("sent_to") if shown else None,
+                "url": shown.get("url"),
+                "access_code": shown.get("access_code"),
+                "sent_to": shown.get("sent_to"),
                 "participant_id": link.participant_id,
                 "zone": await participant_zone(link.participant_id),
             },

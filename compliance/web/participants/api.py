@@ -48,6 +48,8 @@ class Discharge:
 
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """Enums as their values, and a ``None`` kept (not ``common.plain``): in a change,
+    null clears a field, such as the date of birth."""
     return {
         k: (v.value if isinstance(v, LevelOfCare | DischargeReason) else v)
         for k, v in values.items()

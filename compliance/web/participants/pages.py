@@ -4,6 +4,7 @@ step), the first report or link, and a participant's page with its forms."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable
 from dataclasses import astuple
 from datetime import date, datetime
 from html import escape
@@ -36,7 +37,7 @@ from compliance.staff.accounts import Principal
 from compliance.tables import Program
 from compliance.web.common import flow
 from compliance.web.common.errors import field_errors
-from compliance.web.common.forms import submit
+from compliance.web.common.forms import FieldErrors, submit
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
 from compliance.web.followup_plans.pages import participant_page_context
@@ -194,11 +195,8 @@ class ParticipantPages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
         fields = {k: v for k, v in data.items() if k in participants.EDITABLE}
-        return await submit(
-            participants.edit(principal, participant_id, fields, origin_of(request)),
-            lambda _: Redirect(f"/participants/{participant_id}", status_code=303),
-            lambda errors: self._refused(request, principal, participant_id, data, errors),
-        )
+        change = participants.edit(principal, participant_id, fields, origin_of(request))
+        return await self._change(request, principal, participant_id, data, change)
 
     @post("/{participant_id:int}/discharge", status_code=303)
     async def discharge(
@@ -208,23 +206,29 @@ class ParticipantPages(Controller):
         participant_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        return await submit(
-            participants.discharge(principal, participant_id, data, origin_of(request)),
-            lambda _: Redirect(f"/participants/{participant_id}", status_code=303),
-            lambda errors: self._refused(request, principal, participant_id, data, errors),
-        )
+        change = participants.discharge(principal, participant_id, data, origin_of(request))
+        return await self._change(request, principal, participant_id, data, change)
 
-    async def _refused(
+    async def _change(
         self,
         request: Request,
         principal: Principal,
         participant_id: int,
-        values: dict,
-        errors: dict,
+        values: dict[str, str],
+        change: Awaitable[ParticipantView],
     ) -> Response[Any]:
-        """The participant's page with the refused form (edit or discharge) as sent."""
-        view = await participants.get_participant(principal, participant_id)
-        return await self._detail(request, principal, view, values, errors, status=422)
+        """A form on the participant's page (edit or discharge): back to the page, or
+        the page again with the refused form as sent."""
+
+        async def refused(errors: FieldErrors) -> Response[Any]:
+            view = await participants.get_participant(principal, participant_id)
+            return await self._detail(request, principal, view, values, errors, status=422)
+
+        return await submit(
+            change,
+            lambda _: Redirect(f"/participants/{participant_id}", status_code=303),
+            refused,
+        )
 
 
 # Participant pages kept (each a few hundred kB: views, evaluation, tables); an old

@@ -25,7 +25,7 @@ from compliance.core.vocabulary import (
 from compliance.records import mandates
 from compliance.records.mandates import MandateView
 from compliance.staff.accounts import Principal
-from compliance.web.common.downloads import attachment
+from compliance.web.common.downloads import file_download
 from compliance.web.common.errors import documented
 from compliance.web.common.openapi_types import json_body_named, served_as
 from compliance.web.common.plain import plain
@@ -282,14 +282,7 @@ class ConsentsAPI(Controller):
         content, media_type, filename = await consents.document(
             principal, consent_id, consent_documents(settings)
         )
-        return Response(
-            content,
-            media_type=media_type,
-            headers={
-                "Content-Disposition": attachment(filename),
-                "Cache-Control": "no-store",
-            },
-        )
+        return file_download(content, media_type, filename)
 
 
 ROUTES = [MandatesAPI, RecipientsAPI, ConsentsAPI]

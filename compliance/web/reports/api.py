@@ -102,13 +102,8 @@ class ReportsAPI(Controller):
     ) -> ReportView:
         return await service.revoke(principal, report_id, data.reason, origin_of(request))
 
-
-class ReportVersionsAPI(Controller):
-    path = "/api/reports"
-    tags = ["reports"]
-
     @post(
-        "/{report_id:int}/new-version",
+        "/reports/{report_id:int}/new-version",
         operation_id="remakeReport",
         responses=documented(401, 403, 404, 422, 503),
         status_code=201,
@@ -151,4 +146,4 @@ class VerifyAPI(Controller):
         return await verification.verify_public_id(public_id)
 
 
-ROUTES = [ReportsAPI, ReportVersionsAPI, VerifyAPI]
+ROUTES = [ReportsAPI, VerifyAPI]

@@ -44,6 +44,20 @@ def _request_from_form(data: dict[str, Any]) -> ReportRequest:
     )
 
 
+def _at_report(view: ReportView) -> Redirect:
+    """The participant's page, at the report just made or withdrawn."""
+    return Redirect(f"/participants/{view.participant_id}#report-{view.id}", status_code=303)
+
+
+def _refused(principal: Principal, participant_id: int, exc: InvalidInput) -> Template:
+    """Every reason (not one per field), on the page that says nothing was signed."""
+    return Page(
+        "pages/reports/refused.html",
+        context={"principal": principal, "participant_id": participant_id, "errors": exc.errors},
+        status_code=422,
+    )
+
+
 class ReportPages(Controller):
     include_in_schema = False
 
@@ -64,24 +78,10 @@ class ReportPages(Controller):
                 principal, settings, participant_id, report, origin_of(request)
             )
 
-        def refused(exc: InvalidInput) -> Template:
-            """Every reason (not one per field), on the page that says nothing was signed."""
-            return Page(
-                "pages/reports/refused.html",
-                context={
-                    "principal": principal,
-                    "participant_id": participant_id,
-                    "errors": exc.errors,
-                },
-                status_code=422,
-            )
-
         return await submit(
             generated(),
-            lambda report: Redirect(
-                f"/participants/{participant_id}#report-{report.id}", status_code=303
-            ),
-            others={InvalidInput: refused},
+            _at_report,
+            others={InvalidInput: lambda exc: _refused(principal, participant_id, exc)},
         )
 
     @get("/reports/{report_id:int}/pdf", media_type="application/pdf")
@@ -105,11 +105,7 @@ class ReportPages(Controller):
         view = await service.revoke(
             principal, report_id, data.get("reason", ""), origin_of(request)
         )
-        return Redirect(f"/participants/{view.participant_id}#report-{view.id}", status_code=303)
-
-
-class ReportVersionPages(Controller):
-    include_in_schema = False
+        return _at_report(view)
 
     @post("/reports/{report_id:int}/new-version", status_code=303, media_type=MediaType.HTML)
     async def remake(
@@ -121,23 +117,12 @@ class ReportVersionPages(Controller):
     ) -> Redirect | Template:
 
         async def refused(exc: InvalidInput) -> Template:
-            """Every reason (not one per field), on the page that says nothing was signed."""
             row = await Report.select(Report.participant).where(Report.id == report_id).first()
-            return Page(
-                "pages/reports/refused.html",
-                context={
-                    "principal": principal,
-                    "participant_id": row["participant"],
-                    "errors": exc.errors,
-                },
-                status_code=422,
-            )
+            return _refused(principal, row["participant"], exc)
 
         return await submit(
             remake(principal, settings, report_id, origin_of(request)),
-            lambda made: Redirect(
-                f"/participants/{made.participant_id}#report-{made.id}", status_code=303
-            ),
+            _at_report,
             others={InvalidInput: refused},
         )
 
@@ -177,4 +162,4 @@ class VerifyPages(Controller):
         return Page("pages/verify.html", context={"verdict": verdict, "by_id": public_id})
 
 
-ROUTES = [ReportPages, ReportVersionPages, VerifyPages]
+ROUTES = [ReportPages, VerifyPages]

@@ -1,5 +1,5 @@
-"""A report's PDF leaving (the download: its name and headers, the same from the API
-and the pages) and arriving (a PDF uploaded to be verified)."""
+"""A report's PDF leaving (the download and its file name, the same from the API, the
+pages and an officer's link) and arriving (a PDF uploaded to be verified)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,19 @@ from litestar.datastructures import UploadFile
 
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.reporting.service import ReportView
-from compliance.web.common.downloads import attachment
+from compliance.web.common.downloads import file_download
 
 MAX_VERIFY_BYTES = 30 * 1024 * 1024
-PDF_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def pdf_name(kind: str, public_id: str, version: int) -> str:
+    """What a report's PDF is called when saved, wherever it is downloaded from."""
+    return f"{kind}-{public_id}-v{version}.pdf"
 
 
 def pdf_download(view: ReportView, content: bytes) -> Response[bytes]:
-    name = f"{view.kind}-{view.public_id}-v{view.version}.pdf"
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={**PDF_HEADERS, "Content-Disposition": attachment(name)},
-    )
+    name = pdf_name(view.kind, view.public_id, view.version)
+    return file_download(content, "application/pdf", name)
 
 
 @dataclass

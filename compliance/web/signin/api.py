@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from compliance.staff import accounts
 from compliance.staff.accounts import Principal
-from compliance.web.common.errors import documented
+from compliance.web.common.errors import api_error, documented
 from compliance.web.common.principal import sign_in, sign_out
 
 
@@ -55,11 +55,7 @@ async def api_sign_in(request: Request, data: JSONBody[Credentials]) -> Response
     try:
         principal = await sign_in(request, data.email, data.password)
     except accounts.SignInThrottled as exc:
-        return Response(
-            {"status_code": 429, "detail": str(exc)},
-            status_code=429,  # type: ignore[arg-type]
-            headers={"Retry-After": str(exc.retry_after)},
-        )
+        return api_error(429, str(exc), headers={"Retry-After": str(exc.retry_after)})
     except accounts.SignInRefused as exc:
         raise NotAuthorizedException(str(exc)) from None
     return Response(_user_view(principal))
