@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,16 +17,16 @@ from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from compliance import PROJECT_ROOT, __version__, audit
 from compliance.core import db, redact, workers
 from compliance.core.local_time import spoken
 from compliance.core.settings import Settings, load_settings
+from compliance.core.shared_state import SharedState
 from compliance.core.vocabulary import REPORT_TITLES, WEEK_STATUS_WORDS
-from compliance.disclosure import background
 from compliance.engine.rules import hm
+from compliance.jobs import serving
 from compliance.reporting import store
 from compliance.staff import accounts
 from compliance.web.common import errors, nesting, openapi_types, principal
@@ -88,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     audit.configure(settings)  # the chain's key and its head outside the database
     https = settings.base_url.startswith("https://")
     sessions = session_config(secure=https)
+    shared = SharedState(settings)  # sessions and rate limits: Redis when REDIS_URL is set
 
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -101,14 +101,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # paused every request for 74-154 ms (the staff pages' p99); now about 2 ms.
         gc.collect()
         gc.freeze()
-        jobs = asyncio.create_task(background.loop(settings)) if settings.background_jobs else None
         try:
-            yield
+            async with serving.running(
+                settings, take_jobs=settings.worker_in_app, periodic=settings.background_jobs
+            ):
+                yield
         finally:
-            if jobs is not None:
-                jobs.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await jobs
+            await shared.close()
             await asyncio.to_thread(workers.close_shared)
             await db.close_pool(engine)
             gc.unfreeze()  # collectable again (a test process starts many apps)
@@ -130,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_send=[security_headers(https), openapi_types.allow_every_method()],
         # The schema's truths Litestar 2 misses: see compliance/web/common/openapi_types.py.
         plugins=[openapi_types.DecimalStrings()],
-        stores={"sessions": FileStore(settings.var_dir / "sessions", create_directories=True)},
+        stores={"sessions": shared.session_store()},
         request_max_body_size=MAX_UPLOAD_BYTES,
         # A 500 must leave a traceback in the log (Litestar logs them only in debug mode).
         logging_config=LoggingConfig(
@@ -156,4 +155,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     redact.install()
     app.state.settings = settings
     app.state.engine = engine
+    app.state.shared = shared
     return app

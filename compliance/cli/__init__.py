@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from compliance.cli import jobs as job_commands
 from compliance.cli.reports_and_backups import COMMANDS
 from compliance.cli.support import (
     EXIT_SETTINGS,
@@ -338,7 +339,7 @@ def main(argv: list[str] | None = None) -> None:
     # Litestar's group builds the app before any command runs, so a bad setting must be
     # caught here to stay one line instead of a traceback.
     settings = settings_or_exit()
-    ours = {c.name: c for c in (*OWN_COMMANDS, *COMMANDS)}
+    ours = {c.name: c for c in (*OWN_COMMANDS, *COMMANDS, *job_commands.COMMANDS)}
     if args and args[0] in ours:
         # Our commands need no app: skipping Litestar's group (which imports and builds
         # it) saves about a second on every `compliance users ...` or `migrate`.

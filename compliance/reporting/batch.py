@@ -16,6 +16,7 @@ from compliance.core import db
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.core.vocabulary import ReportKind
+from compliance.jobs import dispatch, reports
 from compliance.reporting import service
 from compliance.reporting.service import ReportRequest
 from compliance.staff import access
@@ -53,7 +54,11 @@ async def run(
     start: date,
     end: date,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    key: str | None = None,
 ) -> BatchResult:
+    """``key`` names this batch: each participant's report is the job ``key:<id>``, so a
+    worker lost mid-batch costs a retry, never a second report."""
+    batch_key = key or dispatch.new_key("batch")
     access.require_program(principal, program_id)
     program = await Program.select().where(Program.id == program_id).first()
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
@@ -72,8 +77,7 @@ async def run(
     consents = await consent_records.for_decisions([p["id"] for p in people])
     result = BatchResult()
     done = 0
-    # Enough in flight that one report's database work overlaps another's rendering.
-    gate = asyncio.Semaphore(service.pool().size * 2)
+    gate = asyncio.Semaphore(dispatch.current(settings).in_flight)
 
     async def one(person: dict[str, Any]) -> None:
         nonlocal done
@@ -85,14 +89,15 @@ async def run(
                 if recipient is None:
                     result.failed.append((person["client_id"], why))
                     return
-                report_id = await service.sign(
+                signed = await reports.sign(
                     principal,
                     settings,
                     person["id"],
                     ReportRequest(kind, recipient["id"], start, end),
                     "batch",
+                    key=f"{batch_key}:{person['id']}",
                 )
-                result.made.append((person["id"], report_id))
+                result.made.append((person["id"], signed.report_id))
             except InvalidInput as exc:
                 result.failed.append((person["client_id"], str(exc)))
             except Exception as exc:  # one participant's failure must not stop the batch

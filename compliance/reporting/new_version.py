@@ -6,7 +6,7 @@ from __future__ import annotations
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.core.vocabulary import ReportKind, ReportStatus
-from compliance.reporting import service
+from compliance.jobs import reports
 from compliance.reporting.service import ReportRequest, ReportView
 from compliance.staff import access
 from compliance.staff.accounts import Principal
@@ -35,7 +35,7 @@ async def remake(
                 )
             ]
         )
-    return await service.generate(
+    return await reports.generate(
         principal,
         settings,
         row["participant"],

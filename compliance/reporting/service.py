@@ -14,7 +14,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from compliance import audit
@@ -415,20 +415,12 @@ async def signing_job(
     )
 
 
-async def generate(
-    principal: Principal,
-    settings: Settings,
-    participant_id: int,
-    request: ReportRequest,
-    origin: str = "",
-) -> ReportView:
-    """Render, sign and store a report; refuse (``ConsentRefused``) without a valid consent.
-    The participant is authorized and read once, by ``plan``."""
-    planned = await plan(principal, participant_id, request)
-    report_id = await _sign_planned(principal, settings, planned, origin)
-    row = await Report.select().where(Report.id == report_id).first()
-    zones = {planned.allowed.id: planned.program["time_zone"]}
-    return (await _views([row], zones))[0]
+class Signed(NamedTuple):
+    """A report just made: its id and its program's time zone (to show it without
+    reading the participant again)."""
+
+    report_id: int
+    time_zone: str
 
 
 async def sign(
@@ -437,15 +429,35 @@ async def sign(
     participant_id: int,
     request: ReportRequest,
     origin: str = "",
-) -> int:
-    """``generate`` without reading the new report back: its id (a batch needs no view)."""
-    return await _sign_planned(
-        principal, settings, await plan(principal, participant_id, request), origin
+    job_key: str | None = None,
+) -> Signed:
+    """Render, sign and store a report; refuse (``ConsentRefused``) without a valid
+    consent. The participant is authorized and read once, by ``plan``. ``job_key``: the
+    queued job making it (jobs/tasks.py); run again, the job gets the report it made."""
+    if job_key is not None and (made := await _made_by(job_key)) is not None:
+        return made
+    planned = await plan(principal, participant_id, request)
+    report_id = await _sign_planned(principal, settings, planned, origin, job_key)
+    return Signed(report_id, planned.program["time_zone"])
+
+
+async def _made_by(job_key: str) -> Signed | None:
+    row = (
+        await Report.select(Report.id, Report.participant.program.time_zone)
+        .where(Report.job_key == job_key)
+        .first()
     )
+    return Signed(row["id"], row["participant.program.time_zone"]) if row else None
+
+
+async def signed_view(signed: Signed) -> ReportView:
+    """The view of a report just made, by whoever made it (``sign`` authorized them)."""
+    row = await Report.select().where(Report.id == signed.report_id).first()
+    return (await _views([row], {row["participant"]: signed.time_zone}))[0]
 
 
 async def _sign_planned(
-    principal: Principal, settings: Settings, planned: Plan, origin: str
+    principal: Principal, settings: Settings, planned: Plan, origin: str, job_key: str | None = None
 ) -> int:
     request = planned.request
     key = Lineage(
@@ -455,11 +467,16 @@ async def _sign_planned(
     # then wait their turn instead of racing and re-rendering. Another process (a batch
     # from the shell) can still race; the retries below settle that.
     async with _LINEAGES.hold(key):
-        return await _generate(principal, settings, planned, key, origin)
+        return await _generate(principal, settings, planned, key, origin, job_key)
 
 
 async def _generate(
-    principal: Principal, settings: Settings, planned: Plan, key: Lineage, origin: str
+    principal: Principal,
+    settings: Settings,
+    planned: Plan,
+    key: Lineage,
+    origin: str,
+    job_key: str | None = None,
 ) -> int:
     request = planned.request
 
@@ -476,6 +493,7 @@ async def _generate(
         origin,
         consent=planned.decision.consent_id,
         narrative=request.narrative,
+        job_key=job_key,
     )
 
 
@@ -494,6 +512,7 @@ async def produce(
     *,
     consent: int | None = None,
     narrative: str = "",
+    job_key: str | None = None,
 ) -> int:
     """The one way a signed report is made: the next version's inputs (``make``), render
     and sign in a worker, the store, then the row. The row is written only after the PDF
@@ -509,7 +528,7 @@ async def produce(
         )
         try:
             return await _record(
-                principal, origin, key, inputs, previous, stored, consent, narrative
+                principal, origin, key, inputs, previous, stored, consent, narrative, job_key
             )
         except _Raced:
             continue
@@ -535,10 +554,13 @@ async def _record(
     stored: Stored,
     consent: int | None,
     narrative: str,
+    job_key: str | None = None,
 ) -> int:
     now = datetime.now(UTC)
     async with db.transaction(touching=key.participant_id):
         await db.serialize(f"report:{key.participant_id}")
+        if job_key is not None and (made := await _made_by(job_key)) is not None:
+            return made.report_id  # the same job, run twice at once: its PDF unreferenced
         latest, version = await lineage_state(key)
         if (latest and latest["id"]) != (previous and previous["id"]) or version != inputs.version:
             raise _Raced()
@@ -576,6 +598,7 @@ async def _record(
             signed_at=inputs.generated_at,
             certificate_sha256=stored.certificate_sha256,
             created_by=principal.id,
+            job_key=job_key,
         )
         await row.save()
         await audit.record(

@@ -38,3 +38,5 @@ class Report(Table):
     created_at = Timestamptz(default=TimestamptzNow())
     revoked_at = Timestamptz(null=True, default=None)
     revocation_reason = Text(default="")
+    # The queued job that made it (unique where set): a job run twice makes one report.
+    job_key = Varchar(length=100, null=True, default=None)

@@ -22,7 +22,7 @@ from pypdf import PdfReader
 from compliance import audit
 from compliance.core import db
 from compliance.core.settings import Settings, load_settings
-from compliance.disclosure import background
+from compliance.jobs import dispatch
 from compliance.reporting.pdf import AUDIT_MAC_KEY, AUDIT_SEQ_KEY
 from compliance.reporting.signing import _self_signed_p12
 from compliance.tables import AuditEvent
@@ -259,20 +259,15 @@ def test_every_backup_writes_a_signed_checkpoint(database_url: str, tmp_path: Pa
     assert ok.returncode == 0 and "1 signed checkpoint(s), newest #4" in ok.stdout
 
 
-async def test_the_background_loop_writes_the_daily_checkpoint(
+async def test_the_periodic_jobs_write_the_daily_checkpoint(
     bound_engine: db.Engine, settings: Settings
 ) -> None:
     await _write(3)
-    task = asyncio.create_task(background.loop(settings, interval=0.05))
-    try:
+    async with dispatch.InProcess(settings).periodic():  # the app's, with no job queue
         for _ in range(400):
             if audit.checkpoint_files(settings.var_dir):
                 break
             await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
     [first] = audit.checkpoint_files(settings.var_dir)
     assert json.loads(first.read_text())["reason"] == "daily"
     assert await audit.checkpoint_if_due(settings) is None  # one a day

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, MultipartBody
 
 from compliance.core.settings import Settings
+from compliance.jobs import reports
 from compliance.reporting import service, verification
 from compliance.reporting.new_version import remake
 from compliance.reporting.service import ReportRequest, ReportView
@@ -46,7 +47,7 @@ class ReportsAPI(Controller):
         participant_id: FromPath[int],
         data: JSONBody[ReportRequest],
     ) -> ReportView:
-        return await service.generate(principal, settings, participant_id, data, origin_of(request))
+        return await reports.generate(principal, settings, participant_id, data, origin_of(request))
 
     @get(
         "/participants/{participant_id:int}/reports",

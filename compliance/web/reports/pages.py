@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from compliance.core.settings import Settings
 from compliance.core.validation import Form, InvalidInput
+from compliance.jobs import reports
 from compliance.reporting import service, verification
 from compliance.reporting.new_version import remake
 from compliance.reporting.service import ReportRequest, ReportView
@@ -74,7 +75,7 @@ class ReportPages(Controller):
         async def generated() -> ReportView:
             # The form is read inside the call, so its refusals come back as the service's do.
             report = _request_from_form(data)
-            return await service.generate(
+            return await reports.generate(
                 principal, settings, participant_id, report, origin_of(request)
             )
 

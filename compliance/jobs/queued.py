@@ -1,0 +1,98 @@
+"""Jobs through a SAQ queue: in PostgreSQL (the database the app already uses) or in
+Redis when REDIS_URL is set. Any number of app instances submit; any number of
+``compliance worker`` processes (and the app itself, unless told not to) take jobs.
+
+A worker beats for each job it runs (``HEARTBEAT_S``); a job whose worker has gone
+quiet is swept by another worker and run again, up to ``RETRIES`` times. The jobs are
+written to be run twice (``tasks``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from saq import Queue
+from saq.job import TERMINAL_STATUSES, Job, Status
+
+from compliance.core.settings import Settings, redact_url
+from compliance.jobs.dispatch import JobFailed, _json
+from compliance.jobs.tasks import HEARTBEAT_S, REPORT_TIMEOUT_S
+
+QUEUE_NAME = "compliance"
+RETRIES = 3
+# A caller waiting for its result looks this often: a report takes 0.3 s and more.
+RESULT_POLL_S = 0.02
+# Swept often enough that a dead worker's job starts again within half a minute.
+SWEEP_S = 5
+# Finished jobs (and their results) are kept a day for `compliance jobs` to show.
+KEEP_S = 24 * 60 * 60
+
+
+def queue_url(settings: Settings) -> str | None:
+    """Where the queue lives, or None for the embedded default (jobs in process)."""
+    if settings.redis_url:
+        return settings.redis_url
+    if settings.database.engine == "postgres":
+        return settings.database.url
+    return None
+
+
+def display(url: str) -> str:
+    """The queue's address without a password."""
+    return redact_url(url)
+
+
+def make_queue(url: str) -> Queue:
+    if url.startswith(("postgres://", "postgresql://")):
+        from saq.queue.postgres import PostgresQueue
+
+        # Few connections: submitting and polling are small; the app's own pool is apart.
+        return PostgresQueue.from_url(url, name=QUEUE_NAME, min_size=1, max_size=4)
+    return Queue.from_url(url, name=QUEUE_NAME)
+
+
+class Queued:
+    """Submit to the queue and wait for the result."""
+
+    # Whatever the workers can take: the queue holds the rest, in order.
+    in_flight = 32
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+
+    async def run(self, name: str, *, key: str | None = None, **kwargs: Any) -> Any:
+        job = Job(
+            function=name,
+            kwargs=_json(kwargs),
+            timeout=REPORT_TIMEOUT_S,
+            heartbeat=HEARTBEAT_S,
+            retries=RETRIES,
+            ttl=KEEP_S,
+            **({"key": key} if key else {}),
+        )
+        if not await self.queue.enqueue(job):
+            await job.refresh()  # the same key is queued already: wait for that one
+        await self._wait(job)
+        if job.status != Status.COMPLETE:
+            last = (job.error or "").strip().splitlines()[-1:] or ["no error recorded"]
+            raise JobFailed(f"{name} ended {job.status.value}: {last[0]}")
+        return job.result
+
+    async def _wait(self, job: Job) -> None:
+        """Until the job ends: told by the queue (Redis) or polled (PostgreSQL), and read
+        again every second in case its end was announced before we listened. A job on a
+        worker that died is swept and run again, so this ends when its retries do."""
+        while job.status not in TERMINAL_STATUSES:
+            with contextlib.suppress(TimeoutError):
+                await self.queue.listen([job.key], _ended, timeout=1.0, poll_interval=RESULT_POLL_S)
+            await job.refresh()
+
+    @asynccontextmanager
+    async def periodic(self) -> AsyncIterator[None]:
+        yield  # workers run the periodic jobs, once per schedule for all of them
+
+
+def _ended(_key: str, status: Status) -> bool:
+    return status in TERMINAL_STATUSES

@@ -1,0 +1,127 @@
+"""The jobs themselves, by name. Arguments and results are JSON (they cross a queue), so a
+job names what it works on (a staff member's id, a participant's id) and reloads it.
+
+A job may run twice: a worker killed mid-job is swept and its job retried elsewhere.
+Each is written to make that harmless: a report job carries a key that its report row
+keeps (a retry finds the report it already made), the outbox claims a message before
+sending it, and a violation's notice is claimed once in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from compliance import audit
+from compliance.core.settings import Settings
+from compliance.core.validation import FieldError, InvalidInput
+from compliance.disclosure import notices, outbox
+from compliance.records.versioning import StaleVersion
+from compliance.reporting import service
+from compliance.reporting.service import ConsentRefused, ReportRequest
+from compliance.staff import accounts
+from compliance.staff.access import NotFound
+
+Context = dict[str, Any]
+Job = Callable[..., Awaitable[Any]]
+
+# A report renders in well under a minute; past this the job is taken as lost.
+REPORT_TIMEOUT_S = 300
+# A worker beats every few seconds; a job silent this long was on a worker that died.
+HEARTBEAT_S = 15
+
+
+def request_args(request: ReportRequest) -> dict[str, Any]:
+    """A report request as a job's JSON argument."""
+    values = asdict(request)
+    for name in ("period_start", "period_end"):
+        if values[name] is not None:
+            values[name] = values[name].isoformat()
+    return values
+
+
+def _request(values: dict[str, Any]) -> ReportRequest:
+    values = dict(values)  # the job's own arguments stay JSON
+    for name in ("period_start", "period_end"):
+        if values.get(name) is not None:
+            values[name] = date.fromisoformat(values[name])
+    return ReportRequest(**values)
+
+
+# What a report job may answer instead of a report: the caller's own exceptions, carried
+# across the queue as data and raised again where the caller waits. Most specific first.
+def _encode(exc: Exception) -> dict[str, Any] | None:
+    if isinstance(exc, ConsentRefused):
+        return {"raised": "ConsentRefused", "missing": list(exc.missing)}
+    if isinstance(exc, InvalidInput):
+        return {"raised": "InvalidInput", "errors": [[e.field, e.reason] for e in exc.errors]}
+    if isinstance(exc, NotFound | StaleVersion):
+        return {"raised": exc.__class__.__name__, "message": str(exc)}
+    return None
+
+
+def raise_answer(result: dict[str, Any]) -> None:
+    """Raise the exception a job answered with, as the caller would have got it
+    in-process; nothing for a result."""
+    raised = result.get("raised")
+    if raised == "ConsentRefused":
+        raise ConsentRefused(tuple(result["missing"]))
+    if raised == "InvalidInput":
+        raise InvalidInput([FieldError(field, reason) for field, reason in result["errors"]])
+    if raised == "NotFound":
+        raise NotFound(result["message"])
+    if raised == "StaleVersion":
+        raise StaleVersion(result["message"])
+
+
+async def make_report(
+    ctx: Context,
+    *,
+    user_id: int,
+    participant_id: int,
+    request: dict[str, Any],
+    origin: str = "",
+) -> dict[str, Any]:
+    """Plan, render, sign, store and record one report as the staff member ``user_id``.
+    The job's key goes on the report's row: run again, the job finds its report there.
+    A refusal (no consent, a period not yet over, a participant not theirs) is an
+    answer, not a failure: retrying would refuse again."""
+    settings: Settings = ctx["settings"]
+    principal = await accounts.load_principal(user_id)
+    if principal is None:
+        return {"raised": "NotFound", "message": "this staff account is no longer active"}
+    try:
+        signed = await service.sign(
+            principal, settings, participant_id, _request(request), origin, job_key=ctx.get("key")
+        )
+    except (InvalidInput, NotFound, StaleVersion) as exc:
+        return _encode(exc) or {}
+    return signed._asdict()
+
+
+async def deliver(ctx: Context) -> dict[str, int]:
+    """Violation notices queued, then the outbox's due messages sent."""
+    settings: Settings = ctx["settings"]
+    queued = await notices.send_violation_notices(settings)
+    report = await outbox.deliver_due(settings)
+    return {"notices": queued, "sent": report.sent, "failed": report.failed}
+
+
+async def audit_checkpoint(ctx: Context) -> str | None:
+    """The daily signed checkpoint of the audit chain (written when one is due)."""
+    written = await audit.checkpoint_if_due(ctx["settings"])
+    return str(written) if written else None
+
+
+JOBS: dict[str, Job] = {
+    "make_report": make_report,
+    "deliver": deliver,
+    "audit_checkpoint": audit_checkpoint,
+}
+
+# (job, cron with seconds last). Each runs once per schedule across every worker.
+PERIODIC: list[tuple[str, str]] = [
+    ("deliver", "* * * * * */30"),
+    ("audit_checkpoint", "*/10 * * * *"),
+]
