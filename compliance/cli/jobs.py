@@ -10,6 +10,7 @@ import click
 
 from compliance.cli.support import EXIT_SETTINGS, fail, run_async, settings_or_exit
 from compliance.core import db
+from compliance.core.settings import SettingsError, require_own_secrets
 
 
 @click.command("worker")
@@ -19,6 +20,10 @@ def worker_command() -> None:
     from compliance.jobs import queued, worker
 
     settings = settings_or_exit()
+    try:  # its reports must be signed with the same key as every other worker's
+        require_own_secrets(settings.host)
+    except SettingsError as exc:
+        fail(str(exc), EXIT_SETTINGS)
     url = queued.queue_url(settings)
     if url is None:
         fail(

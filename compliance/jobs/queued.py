@@ -9,6 +9,7 @@ written to be run twice (``tasks``)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,8 @@ from saq.job import TERMINAL_STATUSES, Job, Status
 from compliance.core.settings import Settings, redact_url
 from compliance.jobs.dispatch import JobFailed, _json
 from compliance.jobs.tasks import HEARTBEAT_S, REPORT_TIMEOUT_S
+
+log = logging.getLogger(__name__)
 
 QUEUE_NAME = "compliance"
 RETRIES = 3
@@ -76,8 +79,12 @@ class Queued:
             await job.refresh()  # the same key is queued already: wait for that one
         await self._wait(job)
         if job.status != Status.COMPLETE:
+            # The worker's log and the queue keep the traceback; the caller gets one line.
             last = (job.error or "").strip().splitlines()[-1:] or ["no error recorded"]
-            raise JobFailed(f"{name} ended {job.status.value}: {last[0]}")
+            log.warning("job %s %s %s: %s", name, job.key, job.status.value, last[0][:200])
+            raise JobFailed(
+                f"the job '{name}' {job.status.value} on every try; see the workers' log"
+            )
         return job.result
 
     async def _wait(self, job: Job) -> None:

@@ -14,6 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from compliance.core.validation import MAX_ID, InvalidInput
 from compliance.core.workers import JobTimedOut, WorkersFailed
+from compliance.jobs.dispatch import JobFailed
 from compliance.records.duplicates import DuplicateRecord
 from compliance.records.versioning import StaleVersion
 from compliance.reporting.service import StoreDamaged
@@ -238,7 +239,8 @@ def too_many_handler(request: Request, exc: TooManyRequestsException) -> Respons
 
 
 def unavailable_handler(request: Request, exc: Exception) -> Response[Any]:
-    """Rendering timed out, a worker died, the signing key or a stored PDF is unusable:
+    """Rendering timed out, a worker died, a queued job failed on every try, the signing
+    key or a stored PDF is unusable:
     the operator must act; the user gets a plain 503 and nothing half-done is kept."""
     message = str(exc) or exc.__class__.__name__
     if wants_json(request):
@@ -280,6 +282,7 @@ HANDLERS: dict[type[Exception], Any] = {
     StaleVersion: stale_handler,
     JobTimedOut: unavailable_handler,
     WorkersFailed: unavailable_handler,
+    JobFailed: unavailable_handler,
     SigningUnavailable: unavailable_handler,
     StoreDamaged: unavailable_handler,
     AdminOnly: admin_only_handler,
