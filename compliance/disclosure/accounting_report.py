@@ -16,7 +16,6 @@ from compliance.disclosure import accounting
 from compliance.reporting import context as report_context
 from compliance.reporting import service
 from compliance.reporting.pdf import RenderJob
-from compliance.reporting.service import ReportView
 from compliance.staff import access
 from compliance.staff.accounts import Principal
 from compliance.tables import Program, StaffUser
@@ -32,9 +31,14 @@ TO_CLIENT = {"title": "the client, at their request", "organisation": "", "kind"
 
 
 async def sign_accounting(
-    principal: Principal, settings: Settings, participant_id: int, origin: str = ""
-) -> ReportView:
-    """Render, sign and store the client's accounting of disclosures as of today."""
+    principal: Principal,
+    settings: Settings,
+    participant_id: int,
+    origin: str = "",
+    job_key: str | None = None,
+) -> int:
+    """Render, sign and store the client's accounting of disclosures as of today; the
+    report's id. ``job_key``: the job making it (jobs/tasks.py), as for other reports."""
     account = await accounting.accounting(principal, participant_id, origin)
     person = await access.participant_row(principal, participant_id)
     program = await Program.select().where(Program.id == person["program"]).first()
@@ -55,8 +59,7 @@ async def sign_accounting(
         )
         return inputs, await service.signing_job(settings, inputs, _context(inputs, account))
 
-    report_id = await service.produce(principal, settings, key, make, origin)
-    return await service.get_report(principal, report_id)
+    return await service.produce(principal, settings, key, make, origin, job_key=job_key)
 
 
 def _context(inputs: report_context.ReportInputs, account: accounting.Accounting) -> dict[str, Any]:

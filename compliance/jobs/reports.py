@@ -47,3 +47,19 @@ async def generate(
     return await service.signed_view(
         await sign(principal, settings, participant_id, request, origin)
     )
+
+
+async def accounting(
+    principal: Principal, settings: Settings, participant_id: int, origin: str = ""
+) -> ReportView:
+    """The client's accounting of disclosures, signed by a worker like any report."""
+    result = await dispatch.run(
+        settings,
+        "make_accounting",
+        key=dispatch.new_key("accounting"),
+        user_id=principal.id,
+        participant_id=participant_id,
+        origin=origin,
+    )
+    raise_answer(result)
+    return await service.get_report(principal, result["report_id"])

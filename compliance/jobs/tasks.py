@@ -16,7 +16,7 @@ from typing import Any
 from compliance import audit
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
-from compliance.disclosure import notices, outbox
+from compliance.disclosure import accounting_report, notices, outbox
 from compliance.records.versioning import StaleVersion
 from compliance.reporting import service
 from compliance.reporting.service import ConsentRefused, ReportRequest
@@ -100,6 +100,23 @@ async def make_report(
     return signed._asdict()
 
 
+async def make_accounting(
+    ctx: Context, *, user_id: int, participant_id: int, origin: str = ""
+) -> dict[str, Any]:
+    """The client's accounting of disclosures as a signed report (42 CFR §2.24), made
+    like any report: by a worker, once per job key."""
+    principal = await accounts.load_principal(user_id)
+    if principal is None:
+        return {"raised": "NotFound", "message": "this staff account is no longer active"}
+    try:
+        report_id = await accounting_report.sign_accounting(
+            principal, ctx["settings"], participant_id, origin, job_key=ctx.get("key")
+        )
+    except (InvalidInput, NotFound, StaleVersion) as exc:
+        return _encode(exc) or {}
+    return {"report_id": report_id}
+
+
 async def deliver(ctx: Context) -> dict[str, int]:
     """Violation notices queued, then the outbox's due messages sent."""
     settings: Settings = ctx["settings"]
@@ -116,6 +133,7 @@ async def audit_checkpoint(ctx: Context) -> str | None:
 
 JOBS: dict[str, Job] = {
     "make_report": make_report,
+    "make_accounting": make_accounting,
     "deliver": deliver,
     "audit_checkpoint": audit_checkpoint,
 }

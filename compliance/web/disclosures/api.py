@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from compliance.core.settings import Settings
 from compliance.disclosure import accounting
 from compliance.disclosure.accounting import Accounting
-from compliance.disclosure.accounting_report import sign_accounting
+from compliance.jobs import reports
 from compliance.reporting.service import ReportView
 from compliance.staff.accounts import Principal
 from compliance.web.common.errors import documented
@@ -50,7 +50,7 @@ class DisclosuresAPI(Controller):
         settings: NamedDependency[Settings],
         participant_id: FromPath[int],
     ) -> ReportView:
-        return await sign_accounting(principal, settings, participant_id, origin_of(request))
+        return await reports.accounting(principal, settings, participant_id, origin_of(request))
 
 
 ROUTES = [DisclosuresAPI]

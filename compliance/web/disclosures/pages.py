@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from compliance.core.settings import Settings
 from compliance.disclosure import accounting
-from compliance.disclosure.accounting_report import sign_accounting
+from compliance.jobs import reports
 from compliance.reporting import service as report_service
 from compliance.staff.access import participant_zone
 from compliance.staff.accounts import Principal
@@ -63,7 +63,7 @@ class DisclosurePages(Controller):
     ) -> Response[bytes]:
         """Signs a new accounting and sends it as stored (read back against its hash): a
         POST, since it makes and stores a report; the page's button is a form."""
-        made = await sign_accounting(principal, settings, participant_id, origin_of(request))
+        made = await reports.accounting(principal, settings, participant_id, origin_of(request))
         view, content = await report_service.report_pdf(principal, settings, made.id)
         return pdf_download(view, content)
 
