@@ -96,6 +96,7 @@ def batch_command(
 
     from compliance.core.validation import InvalidInput
     from compliance.engine.rules import week_start
+    from compliance.jobs import serving
     from compliance.reporting import batch, service
     from compliance.staff.accounts import load_principal, normalise_email
     from compliance.tables import Program, StaffUser
@@ -135,15 +136,17 @@ def batch_command(
             TimeElapsedColumn(),
         ) as bar:
             task = bar.add_task(f"{kind} {first} to {last}", total=None)
-            return await batch.run(
-                principal,
-                settings,
-                program["id"],
-                kind,
-                first,
-                last,
-                lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            # With a job queue the workers make the reports (this command, if none is alive).
+            async with serving.running(settings, take_jobs=serving.WHEN_NO_WORKER, periodic=False):
+                return await batch.run(
+                    principal,
+                    settings,
+                    program["id"],
+                    kind,
+                    first,
+                    last,
+                    lambda done, total: bar.update(task, completed=done, total=total),
+                )
 
     result = with_database(settings, work)
     click.echo(f"signed {len(result.made)} report(s); {len(result.failed)} failed")
