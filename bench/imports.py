@@ -24,8 +24,8 @@ from compliance.intake import imports
 from compliance.records.analytes import DEFAULT_ANALYTES
 from compliance.staff.accounts import load_principal
 from compliance.tables import Program
-from tests.staff import lab_file_program
-from tests.unit.intake.test_csv_files import make_drug_test_csv
+from tests.support.lab_files import make_drug_test_csv
+from tests.support.staff import lab_file_program
 
 BIN = Path(sys.executable).parent
 PARTICIPANTS = 400

@@ -91,7 +91,7 @@ async def _prepare(env: dict[str, str]) -> str:
     from compliance.ops.demo import load_demo
     from compliance.staff import accounts
     from compliance.tables import Participant, Recipient
-    from tests.staff import clone_court_client
+    from tests.support.staff import clone_court_client
 
     settings = load_settings(env)
     engine = db.create_engine(settings.database)

@@ -65,7 +65,7 @@ async def _prepare(env: dict[str, str], size: int) -> dict[str, str]:
     from compliance.core.vocabulary import Role
     from compliance.staff import accounts
     from compliance.tables import Participant, TreatmentSession
-    from tests.caseload_seed import caseload_of, extend_history
+    from tests.support.caseload_seed import caseload_of, extend_history
 
     settings = load_settings(env)
     db.bind(db.create_engine(settings.database))

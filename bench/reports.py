@@ -38,7 +38,7 @@ from compliance.tables import (
     Participant,
     Recipient,
 )
-from tests.staff import clone_court_client
+from tests.support.staff import clone_court_client
 
 BIN = Path(sys.executable).parent
 RUNS = sized(15, 2)
