@@ -77,11 +77,15 @@ def migrate_command(check: bool) -> None:
     settings = settings_or_exit()
 
     async def go() -> list[str]:
+        from compliance.jobs import queued
+
         await db.check_reachable(settings.database)
         engine = db.create_engine(settings.database)
         if check:
             return await migration_runner.pending_migrations(engine)
-        return await migration_runner.migrate(engine)
+        applied = await migration_runner.migrate(engine)
+        await queued.prepare(settings)  # the queue's own tables, when they live here
+        return applied
 
     names = run_async(go)
     target = settings.database.display

@@ -56,6 +56,16 @@ def make_queue(url: str) -> Queue:
     return Queue.from_url(url, name=QUEUE_NAME)
 
 
+async def prepare(settings: Settings) -> None:
+    """Make the queue's own tables now (SAQ makes them on first connect otherwise), so
+    ``compliance migrate`` leaves a database every instance can use at once."""
+    url = queue_url(settings)
+    if url is not None and not settings.redis_url:
+        queue = make_queue(url)
+        await queue.connect()
+        await queue.disconnect()
+
+
 class Queued:
     """Submit to the queue and wait for the result."""
 

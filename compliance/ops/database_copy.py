@@ -76,7 +76,19 @@ def snapshot_to(target: DatabaseTarget, folder: Path) -> str:
         return name
     name = "database.pgdump"
     dsn, env = _libpq(target.url)
-    _run_tool("pg_dump", ["--format=custom", f"--file={folder / name}", f"--dbname={dsn}"], env)
+    # The job queue's tables (SAQ's, in this database when there is no REDIS_URL) are
+    # copied empty: a restored database must not run again what was queued back then.
+    _run_tool(
+        "pg_dump",
+        [
+            "--format=custom",
+            "--exclude-table-data=saq_jobs",
+            "--exclude-table-data=saq_stats",
+            f"--file={folder / name}",
+            f"--dbname={dsn}",
+        ],
+        env,
+    )
     return name
 
 
