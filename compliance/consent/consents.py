@@ -1,5 +1,11 @@
 """Recipients and 42 CFR Part 2 consents: every §2.31 element, §2.35 criminal-justice
-irrevocability, revocation, and the signed consent document kept beside the record."""
+irrevocability, revocation, and the signed consent document kept beside the record.
+
+The document is kept in the database (``consent_document``, by its SHA-256), not on one
+instance's disk: any instance serves it, it is written in the same transaction as the
+consent's row (a refused consent leaves no file behind) and every database backup holds
+it. Documents attached before that were files under VAR_DIR/documents; the first
+download on the instance holding one moves it into the database."""
 
 from __future__ import annotations
 
@@ -13,13 +19,12 @@ from typing import Any
 
 from compliance import audit
 from compliance.core import db
-from compliance.core.files import write_whole
 from compliance.core.rows import view_of
 from compliance.core.validation import Form, clean_filename
 from compliance.core.vocabulary import ConsentPurpose, InformationCategory, RecipientKind
 from compliance.staff import access
 from compliance.staff.accounts import Principal
-from compliance.tables import Consent, Mandate, Program, Recipient
+from compliance.tables import Consent, ConsentDocument, Mandate, Program, Recipient
 
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
 DOCUMENT_TYPES = {
@@ -418,12 +423,21 @@ async def revoke_consent(
     return await get_consent(principal, consent_id)
 
 
-def _store_file(target: Path, content: bytes) -> None:
-    """Write once, atomically: a crash leaves either no file or the whole file."""
-    if target.exists():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_whole(target, content)
+async def _keep_document(digest: str, content: bytes) -> None:
+    """Written once by its hash: the same file attached again (or by two requests at
+    once) leaves the stored one as it is."""
+    await ConsentDocument.insert(
+        ConsentDocument(sha256=digest, size_bytes=len(content), content=content)
+    ).on_conflict(target=ConsentDocument.sha256, action="DO NOTHING")
+
+
+async def _stored_document(digest: str) -> bytes | None:
+    row = (
+        await ConsentDocument.select(ConsentDocument.content)
+        .where(ConsentDocument.sha256 == digest)
+        .first()
+    )
+    return None if row is None else bytes(row["content"])
 
 
 def sniff_document(content: bytes) -> str | None:
@@ -438,7 +452,9 @@ async def attach_document(
     documents_dir: Path,
     origin: str,
 ) -> ConsentView:
-    """Keep the signed consent (PDF, PNG or JPEG) content-addressed under ``documents_dir``."""
+    """Keep the signed consent (PDF, PNG or JPEG) in the database by its SHA-256.
+    ``documents_dir`` (VAR_DIR/documents, where older installations kept them) is not
+    written."""
     await _consent_row(principal, consent_id)
     form = Form({})
     media_type = sniff_document(content)
@@ -450,15 +466,14 @@ async def attach_document(
         form.errors.add("document", "must be a PDF, PNG or JPEG file")
     form.errors.raise_if_any()
     digest = hashlib.sha256(content).hexdigest()
-    target = documents_dir / digest[:2] / digest
-    await asyncio.to_thread(_store_file, target, content)
     async with db.transaction():
+        await _keep_document(digest, content)
         await Consent.update(
             {
                 Consent.document_filename: clean_filename(filename, "consent"),
                 Consent.document_media_type: media_type,
                 Consent.document_sha256: digest,
-                Consent.document_path: str(target.relative_to(documents_dir)),
+                Consent.document_path: "",  # not on disk: in consent_document
             }
         ).where(Consent.id == consent_id)
         await audit.record(
@@ -470,10 +485,28 @@ async def attach_document(
 async def document(
     principal: Principal, consent_id: int, documents_dir: Path
 ) -> tuple[bytes, str, str]:
+    """The signed consent as attached: its bytes, media type and file name. One attached
+    before documents moved into the database is read from ``documents_dir`` (VAR_DIR/
+    documents) and kept in the database from then on, for every instance."""
     row = await _consent_row(principal, consent_id)
-    if not row["document_sha256"]:
+    digest = row["document_sha256"]
+    if not digest:
         raise access.NotFound("no document attached")
-    content = await asyncio.to_thread((documents_dir / row["document_path"]).read_bytes)
-    if hashlib.sha256(content).hexdigest() != row["document_sha256"]:
+    content = await _stored_document(digest)
+    if content is None and row["document_path"]:
+        content = await asyncio.to_thread(_legacy_file, documents_dir / row["document_path"])
+        if content is not None and hashlib.sha256(content).hexdigest() == digest:
+            async with db.transaction():
+                await _keep_document(digest, content)
+    if content is None:
+        raise access.NotFound("the signed document is not stored here")
+    if hashlib.sha256(content).hexdigest() != digest:
         raise access.NotFound("the stored document does not match its fingerprint")
     return content, row["document_media_type"], row["document_filename"]
+
+
+def _legacy_file(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None

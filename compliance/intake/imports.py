@@ -1,9 +1,11 @@
 """File imports: parse, match against the database, preview, then commit atomically.
 
-``preview`` stores the uploaded file (content-addressed, under var/imports) and an
-``import_batch`` row, and says what would be created, corrected, skipped as duplicate
-or rejected. ``commit`` parses the stored file again, matches it against the database
-as it is *now*, and writes every row or none in one transaction. A file with any error
+``preview`` stores an ``import_batch`` row and, beside it in the database, the uploaded
+file (``staged_upload``: any instance may take the commit), and says what would be
+created, corrected, skipped as duplicate or rejected. ``commit`` parses the stored file
+again, matches it against the database as it is *now*, and writes every row or none in
+one transaction, which also removes the staged file (as does a rejection); a file never
+committed is removed after ``STAGED_FOR`` by a periodic job. A file with any error
 is rejected whole. The kind of file need not be given: ``detect_kind`` reads it from the
 file (an MSH segment, or the CSV header's columns); when given, it is checked.
 ``batch_view`` is what the pages show of a batch afterwards, written nowhere.
@@ -22,15 +24,13 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance import audit
 from compliance.core import db
-from compliance.core.files import write_whole
 from compliance.core.local_time import spoken
 from compliance.core.validation import FieldError, Form, InvalidInput, clean_filename, fit_decimal
 from compliance.core.vocabulary import (
@@ -70,10 +70,16 @@ from compliance.tables import (
     Participant,
     Program,
     StaffUser,
+    StagedUpload,
 )
 
 MAX_IMPORT_BYTES = 32 * 1024 * 1024
 MAX_ERRORS_SHOWN = 500
+# How long a previewed file waits for its commit (identity confirmations may take a
+# clinician a few days); then the periodic job removes it and the batch asks for the
+# file again.
+STAGED_FOR = timedelta(days=7)
+NOT_KEPT = "the uploaded file is no longer kept; upload it again"
 
 
 # What each kind is called in a sentence, and what an upload may be.
@@ -850,7 +856,6 @@ async def confirm_identity(
     batch_id: int,
     location: str,
     reason: str,
-    uploads_dir: Path,
     origin: str,
 ) -> ImportOutcome:
     """A clinician confirms that one held row (by its location, "line 7" or "message 2,
@@ -863,12 +868,9 @@ async def confirm_identity(
     form.errors.raise_if_any()
     batch = await _batch_row(principal, batch_id)
     kind = _previewed_kind(batch)
-    try:
-        data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
-    except FileNotFoundError:
-        raise InvalidInput(
-            [FieldError("file", "the uploaded file is no longer kept; upload it again")]
-        ) from None
+    data = await staged_file(batch_id)
+    if data is None:
+        raise InvalidInput([FieldError("file", NOT_KEPT)])
     parsed = await _parse_file(kind, data, batch["program"])
     async with db.transaction():
         await db.serialize(f"import:{batch['program']}")
@@ -990,12 +992,31 @@ def _location_order(location: str) -> tuple:
     return tuple(digits) or (0,)
 
 
-def _store_upload(directory: Path, digest: str, data: bytes) -> Path:
-    target = directory / digest
-    if not target.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        write_whole(target, data)
-    return target
+async def staged_file(batch_id: int) -> bytes | None:
+    """The file a batch was previewed with, while it is kept (None: committed, rejected
+    or expired)."""
+    row = (
+        await StagedUpload.select(StagedUpload.content)
+        .where(StagedUpload.import_batch == batch_id)
+        .first()
+    )
+    return None if row is None else bytes(row["content"])
+
+
+async def _unstage(batch_id: int) -> None:
+    """Inside the transaction that commits or rejects the batch: a rollback keeps the file."""
+    await StagedUpload.delete().where(StagedUpload.import_batch == batch_id)
+
+
+async def remove_expired_uploads(now: datetime | None = None) -> int:
+    """Remove the files of previews older than ``STAGED_FOR``; how many. Their batches
+    stay previewed and ask for the file again (``NOT_KEPT``)."""
+    older = StagedUpload.created_at < (now or datetime.now(UTC)) - STAGED_FOR
+    expired = await StagedUpload.count().where(older)
+    if expired:  # a delete that removes nothing would still count as a change
+        async with db.transaction():
+            await StagedUpload.delete().where(older)
+    return expired
 
 
 def _outcome(
@@ -1023,7 +1044,6 @@ async def preview(
     kind: ImportKind | None,
     filename: str,
     data: bytes,
-    uploads_dir: Path,
     origin: str,
 ) -> ImportOutcome:
     """Parse and match without storing any record; keep the file for ``commit``. With no
@@ -1038,8 +1058,6 @@ async def preview(
         else:
             plan, _, _ = await _plan(kind, data, program_id)
     digest = hashlib.sha256(data).hexdigest()
-    if not plan.errors:
-        await asyncio.to_thread(_store_upload, uploads_dir, digest, data)
     status = ImportStatus.previewed if not plan.errors else ImportStatus.rejected
     async with db.transaction():
         batch = ImportBatch(
@@ -1057,6 +1075,12 @@ async def preview(
             uploaded_by=principal.id,
         )
         await batch.save()
+        if not plan.errors:  # kept for the commit, which any instance may take
+            await StagedUpload.insert(
+                StagedUpload(
+                    import_batch=batch.id, sha256=digest, size_bytes=len(data), content=data
+                )
+            )
         await audit.record(
             "import.preview",
             principal.actor(origin),
@@ -1108,7 +1132,7 @@ class BatchView:
 MAX_STORED_SHOWN = 1000
 
 
-async def batch_view(principal: Principal, batch_id: int, uploads_dir: Path) -> BatchView:
+async def batch_view(principal: Principal, batch_id: int) -> BatchView:
     """A batch as the pages show it, changing nothing. A preview is planned again against
     the database as it is now (a refresh shows what a commit would really do); a rejected
     upload shows its stored errors; a committed one lists what it wrote."""
@@ -1121,12 +1145,9 @@ async def batch_view(principal: Principal, batch_id: int, uploads_dir: Path) -> 
     stored: list[StoredRow] = []
     more = 0
     if status is ImportStatus.previewed and kind is not None:
-        try:
-            data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
-        except FileNotFoundError:
-            plan.errors.append(
-                RowError("file", "file", "the uploaded file is no longer kept; upload it again")
-            )
+        data = await staged_file(batch_id)
+        if data is None:
+            plan.errors.append(RowError("file", "file", NOT_KEPT))
         else:
             plan, _, _ = await _plan(kind, data, batch["program"])
             _apply_confirmations(plan, batch, tz)
@@ -1228,15 +1249,21 @@ async def _stored_rows(
     return out, total - len(out)
 
 
-async def commit(
-    principal: Principal, batch_id: int, uploads_dir: Path, origin: str
-) -> ImportOutcome:
+async def commit(principal: Principal, batch_id: int, origin: str) -> ImportOutcome:
     """Store every row of a previewed file, or none: re-checked against the database now."""
     batch = await _batch_row(principal, batch_id)
     if batch["status"] != ImportStatus.previewed.value:
         return _not_previewed(batch, _kind(batch), batch["status"])
     kind = ImportKind(batch["kind"])
-    data = await asyncio.to_thread((uploads_dir / batch["sha256"]).read_bytes)
+    data = await staged_file(batch_id)
+    if data is None:  # expired, or another request committed it meanwhile
+        status_now = (
+            await ImportBatch.select(ImportBatch.status).where(ImportBatch.id == batch_id).first()
+        )
+        if status_now["status"] != ImportStatus.previewed.value:
+            return _not_previewed(batch, kind, status_now["status"])
+        plan = _Plan(errors=[RowError("file", "file", NOT_KEPT)])
+        return _outcome(batch_id, kind, batch["filename"], ImportStatus.previewed, plan)
     parsed = await _parse_file(kind, data, batch["program"])  # outside the write lock
     async with db.transaction():
         await db.serialize(f"import:{batch['program']}")
@@ -1288,6 +1315,7 @@ async def _store(
     await violations.refresh(
         [pid for _, pid in plan.creates] + [stored["participant"] for _, stored in plan.corrections]
     )
+    await _unstage(batch_id)
     await ImportBatch.update(
         {
             ImportBatch.status: ImportStatus.committed.value,
@@ -1320,6 +1348,7 @@ async def _reject(principal: Principal, batch_id: int, plan: _Plan, origin: str)
                 ImportBatch.errors: json.dumps([asdict(e) for e in plan.errors[:MAX_ERRORS_SHOWN]]),
             }
         ).where(ImportBatch.id == batch_id)
+        await _unstage(batch_id)
         await audit.record(
             "import.reject",
             principal.actor(origin),

@@ -17,6 +17,7 @@ from compliance import audit
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.disclosure import accounting_report, notices, outbox
+from compliance.intake import imports
 from compliance.records.versioning import StaleVersion
 from compliance.reporting import service
 from compliance.reporting.service import ConsentRefused, ReportRequest
@@ -131,15 +132,23 @@ async def audit_checkpoint(ctx: Context) -> str | None:
     return str(written) if written else None
 
 
+async def remove_expired_uploads(ctx: Context) -> int:
+    """Import files previewed and left longer than imports.STAGED_FOR: kept in the
+    database for any instance to commit, removed here once none will."""
+    return await imports.remove_expired_uploads()
+
+
 JOBS: dict[str, Job] = {
     "make_report": make_report,
     "make_accounting": make_accounting,
     "deliver": deliver,
     "audit_checkpoint": audit_checkpoint,
+    "remove_expired_uploads": remove_expired_uploads,
 }
 
 # (job, cron with seconds last). Each runs once per schedule across every worker.
 PERIODIC: list[tuple[str, str]] = [
     ("deliver", "* * * * * */30"),
     ("audit_checkpoint", "*/10 * * * *"),
+    ("remove_expired_uploads", "41 * * * *"),
 ]

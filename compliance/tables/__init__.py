@@ -18,6 +18,7 @@ from compliance.tables.people import (
 from compliance.tables.programs import Analyte, AnalyteCode, Program, ProgramMembership, StaffUser
 from compliance.tables.reporting import Report
 from compliance.tables.testing import AnalyteResult, DrugTest, ImportBatch
+from compliance.tables.uploads import ConsentDocument, StagedUpload
 from compliance.tables.violations import Violation
 
 ALL_TABLES = [
@@ -33,12 +34,14 @@ ALL_TABLES = [
     PhaseSessionRequirement,
     Recipient,
     Consent,
+    ConsentDocument,
     FollowUpPlan,
     TreatmentGroup,
     GroupMember,
     TreatmentSession,
     SessionParticipant,
     ImportBatch,
+    StagedUpload,
     Attendance,
     DrugTest,
     AnalyteResult,

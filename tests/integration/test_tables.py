@@ -11,6 +11,7 @@ from piccolo.columns import (
     UUID,
     Array,
     Boolean,
+    Bytea,
     Column,
     Date,
     ForeignKey,
@@ -61,6 +62,8 @@ def sample_value(column: Column, n: int) -> Any:
             return words
         case JSON():
             return f'[{{"row": {n}, "reason": "x"}}]'
+        case Bytea():
+            return b"%PDF-\x00\xff" + bytes([n])  # any byte, NUL included
     raise AssertionError(f"no sample for {type(column).__name__} {meta.name}")
 
 

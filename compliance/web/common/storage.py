@@ -1,5 +1,7 @@
-"""Where uploaded files are kept, under the app's var directory: each place named once
-here for the API and the pages that both read and write it."""
+"""Where files uploaded before issue 20 are still found: signed consent documents were
+kept under VAR_DIR/documents, on one instance's disk, before they moved into the
+database (``consent.consents``); the download reads such a file there once and keeps it
+in the database from then on."""
 
 from __future__ import annotations
 
@@ -8,11 +10,6 @@ from pathlib import Path
 from compliance.core.settings import Settings
 
 
-def import_uploads(settings: Settings) -> Path:
-    """Where uploaded files wait between an import's preview and its commit."""
-    return settings.var_dir / "imports"
-
-
 def consent_documents(settings: Settings) -> Path:
-    """Where signed consent documents are kept."""
+    """Where an older installation kept signed consent documents."""
     return settings.var_dir / "documents"

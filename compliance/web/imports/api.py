@@ -11,14 +11,12 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, MultipartBody
 
-from compliance.core.settings import Settings
 from compliance.core.vocabulary import ImportKind
 from compliance.intake import imports
 from compliance.intake.imports import ImportOutcome
 from compliance.staff.accounts import Principal
 from compliance.web.common.errors import documented, response_spec
 from compliance.web.common.principal import origin_of
-from compliance.web.common.storage import import_uploads
 
 
 @dataclass
@@ -55,7 +53,6 @@ class ImportsAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
-        settings: NamedDependency[Settings],
         data: MultipartBody[ImportUpload],
     ) -> Response[ImportOutcome]:
         """Nothing is stored but the file. Without ``kind`` the file says what it is (an
@@ -69,7 +66,6 @@ class ImportsAPI(Controller):
             data.kind,
             data.file.filename,
             content,
-            import_uploads(settings),
             origin_of(request),
         )
         return Response(outcome, status_code=_status(outcome, 201))
@@ -85,12 +81,9 @@ class ImportsAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
-        settings: NamedDependency[Settings],
         batch_id: FromPath[int],
     ) -> Response[ImportOutcome]:
-        outcome = await imports.commit(
-            principal, batch_id, import_uploads(settings), origin_of(request)
-        )
+        outcome = await imports.commit(principal, batch_id, origin_of(request))
         return Response(outcome, status_code=_status(outcome, 200))
 
     @post(
@@ -104,7 +97,6 @@ class ImportsAPI(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
-        settings: NamedDependency[Settings],
         batch_id: FromPath[int],
         data: JSONBody[IdentityConfirmationRequest],
     ) -> ImportOutcome:
@@ -118,7 +110,6 @@ class ImportsAPI(Controller):
             batch_id,
             data.location,
             data.reason,
-            import_uploads(settings),
             origin_of(request),
         )
 

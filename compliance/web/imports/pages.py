@@ -23,7 +23,6 @@ from litestar.response import Redirect, Template
 from markdown_it import MarkdownIt
 
 from compliance import PROJECT_ROOT
-from compliance.core.settings import Settings
 from compliance.core.validation import Form
 from compliance.core.vocabulary import ImportKind
 from compliance.intake import imports
@@ -33,7 +32,6 @@ from compliance.staff.accounts import Principal
 from compliance.web.common.forms import submit, text_fields
 from compliance.web.common.page import Page
 from compliance.web.common.principal import origin_of
-from compliance.web.common.storage import import_uploads
 
 KIND_LABELS = {
     ImportKind.attendance_csv: "Attendance (CSV)",
@@ -108,7 +106,6 @@ class ImportPages(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
-        settings: NamedDependency[Settings],
     ) -> Template | Redirect:
         """An upload that can be previewed goes to its page; anything else comes back
         here with the reasons, the program and kind as chosen."""
@@ -130,7 +127,6 @@ class ImportPages(Controller):
             kind,
             upload.filename,
             await upload.read(),
-            import_uploads(settings),
             origin_of(request),
         )
         if outcome.errors:
@@ -153,21 +149,19 @@ class ImportPages(Controller):
     async def batch(
         self,
         principal: NamedDependency[Principal],
-        settings: NamedDependency[Settings],
         batch_id: FromPath[int],
     ) -> Template:
         """The preview until it is committed, then what was stored. Changes nothing."""
-        return await self._batch_page(settings, principal, batch_id)
+        return await self._batch_page(principal, batch_id)
 
     async def _batch_page(
         self,
-        settings: Settings,
         principal: Principal,
         batch_id: int,
         refused: dict[str, str] | None = None,
         values: dict[str, str] | None = None,
     ) -> Template:
-        view = await imports.batch_view(principal, batch_id, import_uploads(settings))
+        view = await imports.batch_view(principal, batch_id)
         o = view.outcome
         template = "result" if o.status == "committed" else "preview"
         return Page(
@@ -192,7 +186,6 @@ class ImportPages(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
-        settings: NamedDependency[Settings],
         batch_id: FromPath[int],
     ) -> Template | Redirect:
         """A clinician confirms one held row with a reason; refused (no reason, a row
@@ -205,11 +198,10 @@ class ImportPages(Controller):
                 batch_id,
                 location,
                 values.get("reason", ""),
-                import_uploads(settings),
                 origin_of(request),
             ),
             lambda _: Redirect(f"/imports/{batch_id}#identity", status_code=303),
-            lambda errors: self._batch_page(settings, principal, batch_id, errors, values),
+            lambda errors: self._batch_page(principal, batch_id, errors, values),
         )
 
     @post("/{batch_id:int}/commit", status_code=303, media_type=MediaType.HTML)
@@ -217,12 +209,11 @@ class ImportPages(Controller):
         self,
         request: Request,
         principal: NamedDependency[Principal],
-        settings: NamedDependency[Settings],
         batch_id: FromPath[int],
     ) -> Redirect:
         """Whatever the commit found (stored, refused, already done), the batch's page
         says it; a second submit or a refresh there stores nothing again."""
-        await imports.commit(principal, batch_id, import_uploads(settings), origin_of(request))
+        await imports.commit(principal, batch_id, origin_of(request))
         return Redirect(f"/imports/{batch_id}", status_code=303)
 
 
