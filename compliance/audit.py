@@ -8,7 +8,9 @@ database cannot edit an event and recompute the chain after it. Two copies of th
 live outside the database: ``VAR_DIR/audit-head`` gets one line per event (appended
 and fsync'd after the event's transaction commits), and signed checkpoints (sequence,
 MAC, time, signed with the program's signing key) are written daily and at every
-backup. A chain shorter than either copy has lost its newest events.
+backup. A chain shorter than either copy has lost its newest events. The head file is
+each instance's own (the events it wrote); checkpoints are in REPORTS_DIR, the volume
+every instance shares, so any instance holds the chain against all of them.
 
 Events written before the keyed chain (sequence 0, plain SHA-256, ordered by id) are
 the legacy segment: ``verify_chain`` still checks them, and the first keyed event
@@ -86,7 +88,7 @@ class Trail:
 
     @property
     def checkpoint_dir(self) -> Path:
-        return self.var_dir / CHECKPOINT_DIR
+        return checkpoint_dir(self.settings)
 
 
 _trail: Trail | None = None
@@ -345,7 +347,7 @@ async def write_checkpoint(
     settings: Settings, reason: str, engine: db.Engine | None = None
 ) -> Path:
     """Sign the committed head (sequence, MAC, time) with the program's key and keep it in
-    ``VAR_DIR/audit-checkpoints/``. ``reason``: "daily", "backup" or "manual"."""
+    ``REPORTS_DIR/audit-checkpoints/``. ``reason``: "daily", "backup" or "manual"."""
     now = datetime.now(UTC)
     current = await head(engine)
     body = {
@@ -361,15 +363,25 @@ async def write_checkpoint(
         document = sign_checkpoint(body, key, cert)
         content = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
         name = f"{now.strftime(_STAMP)}-{current.seq:010d}.json"
-        return _write_file(settings.var_dir / CHECKPOINT_DIR, name, content)
+        return _write_file(checkpoint_dir(settings), name, content)
 
     return await asyncio.to_thread(sign_and_write)
 
 
-def checkpoint_files(var_dir: Path) -> list[Path]:
-    """Oldest first: names start with the UTC time they were written."""
-    folder = var_dir / CHECKPOINT_DIR
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+def checkpoint_dir(settings: Settings) -> Path:
+    """Shared by every instance: a checkpoint whichever worker wrote it is held against
+    the chain wherever ``verify`` runs, and the daily one is written once for all."""
+    return settings.reports_dir / CHECKPOINT_DIR
+
+
+def checkpoint_files(settings: Settings) -> list[Path]:
+    """Oldest first: names start with the UTC time they were written. Those written
+    before checkpoints moved to REPORTS_DIR are still read from VAR_DIR."""
+    found: dict[str, Path] = {}
+    for folder in (settings.var_dir / CHECKPOINT_DIR, checkpoint_dir(settings)):
+        if folder.is_dir():
+            found.update((path.name, path) for path in folder.glob("*.json"))
+    return [found[name] for name in sorted(found)]
 
 
 def _written_at(path: Path) -> datetime | None:
@@ -383,7 +395,7 @@ async def checkpoint_if_due(settings: Settings, now: datetime | None = None) -> 
     """The daily checkpoint: written when the newest is a day old (or there is none)."""
     now = now or datetime.now(UTC)
     # A name dated in the future must not put the next checkpoint off (verify names it).
-    found = map(_written_at, checkpoint_files(settings.var_dir))
+    found = map(_written_at, checkpoint_files(settings))
     times = [t for t in found if t is not None and t <= now]
     if times and now - max(times) < CHECKPOINT_EVERY:
         return None
@@ -610,7 +622,7 @@ async def verify_chain() -> ChainReport:
 def _read_checkpoints(config: Trail) -> tuple[list[tuple[int, str, str]], list[Finding]]:
     """Every checkpoint whose signature is ours, as (seq, head, file name); a finding for
     each one that is unreadable or signed by another key."""
-    files = checkpoint_files(config.var_dir)
+    files = checkpoint_files(config.settings)
     if not files:
         return [], []
     _, cert = _signing_material(config.settings)

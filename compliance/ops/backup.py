@@ -7,8 +7,13 @@ committed events, so the copied database is never shorter than the copied head. 
 the database (one snapshot), then the store. A report's file is stored before its row
 commits and is never rewritten, so every report the copied database names is already on
 disk when the store is copied. The secret key (it seals queued e-mails and keys the
-audit chain), the development signing key and the uploaded source files travel with
-them; sessions do not (a restore signs everyone out).
+audit chain) and the development signing key travel with them; uploaded files (consent
+documents, imports waiting for their commit) are in the database; sessions do not
+travel (a restore signs everyone out).
+
+The backup's ``var/`` holds this instance's head file and every checkpoint, those in
+REPORTS_DIR (where they are written, shared by every instance) and any older ones still
+in VAR_DIR; a restore puts the checkpoints back into REPORTS_DIR.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from compliance.reporting import store
 
 MANIFEST = "MANIFEST.json"
 FORMAT = 1
-VAR_ITEMS = ("secret_key", "signing", "uploads")
-AUDIT_ITEMS = (audit.HEAD_FILE, audit.CHECKPOINT_DIR)  # copied before the database
+# "documents": consent documents attached before they moved into the database, until
+# their first download moves them there.
+VAR_ITEMS = ("secret_key", "signing", "documents")
 
 
 class BackupError(Exception):
@@ -76,12 +82,25 @@ def _copy_var(source: Path, target: Path, items: tuple[str, ...] = VAR_ITEMS) ->
     return copied
 
 
+def _copy_audit(settings: Settings, target: Path) -> list[str]:
+    """This instance's head file and every signed checkpoint, into the backup's var/."""
+    copied = _copy_var(settings.var_dir, target, (audit.HEAD_FILE,))
+    checkpoints = audit.checkpoint_files(settings)
+    if checkpoints:
+        folder = target / audit.CHECKPOINT_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in checkpoints:
+            shutil.copy2(path, folder / path.name)
+        copied.append(audit.CHECKPOINT_DIR)
+    return copied
+
+
 def backup(settings: Settings, destination: Path) -> Manifest:
     """Write a backup into ``destination`` (new or empty). Blocking: run it in a thread
     or from the shell."""
     _empty_or_new(destination)
     _audit_checkpoint(settings)
-    audit_items = _copy_var(settings.var_dir, destination / "var", AUDIT_ITEMS)
+    audit_items = _copy_audit(settings, destination / "var")  # before the database
     try:
         database = database_copy.snapshot_to(settings.database, destination)
     except database_copy.CopyFailed as exc:
@@ -144,5 +163,6 @@ def restore(settings: Settings, source: Path) -> Manifest:
     except database_copy.CopyFailed as exc:
         raise BackupError(str(exc)) from None
     _copy_store(source / "reports", settings.reports_dir)
-    _copy_var(source / "var", settings.var_dir, VAR_ITEMS + AUDIT_ITEMS)
+    _copy_var(source / "var", settings.var_dir, (*VAR_ITEMS, audit.HEAD_FILE))
+    _copy_var(source / "var", settings.reports_dir, (audit.CHECKPOINT_DIR,))
     return manifest

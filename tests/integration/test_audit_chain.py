@@ -158,7 +158,7 @@ def test_a_replaced_checkpoint_is_not_ours(database_url: str, tmp_path: Path) ->
     env = _cli_world(database_url, tmp_path, extra=2)
     made = run_cli("audit", "checkpoint", env=env)
     assert made.returncode == 0, made.stderr
-    path = Path(env["VAR_DIR"]) / "audit-checkpoints" / made.stdout.split(": ")[1].strip()
+    path = Path(env["REPORTS_DIR"]) / "audit-checkpoints" / made.stdout.split(": ")[1].strip()
     original = json.loads(path.read_text())
     ok = run_cli("audit", "verify", env=env)
     assert ok.returncode == 0 and "1 signed checkpoint(s), newest #5" in ok.stdout, ok.stderr
@@ -249,7 +249,7 @@ def test_every_backup_writes_a_signed_checkpoint(database_url: str, tmp_path: Pa
     env = _cli_world(database_url, tmp_path, extra=1)
     done = run_cli("backup", str(tmp_path / "backup"), env=env)
     assert done.returncode == 0, done.stderr
-    [live] = list((Path(env["VAR_DIR"]) / "audit-checkpoints").glob("*.json"))
+    [live] = list((Path(env["REPORTS_DIR"]) / "audit-checkpoints").glob("*.json"))
     assert json.loads(live.read_text())["reason"] == "backup"
     assert json.loads(live.read_text())["seq"] == 4
     copied = tmp_path / "backup" / "var" / "audit-checkpoints" / live.name
@@ -265,10 +265,10 @@ async def test_the_periodic_jobs_write_the_daily_checkpoint(
     await _write(3)
     async with dispatch.InProcess(settings).periodic():  # the app's, with no job queue
         for _ in range(400):
-            if audit.checkpoint_files(settings.var_dir):
+            if audit.checkpoint_files(settings):
                 break
             await asyncio.sleep(0.05)
-    [first] = audit.checkpoint_files(settings.var_dir)
+    [first] = audit.checkpoint_files(settings)
     assert json.loads(first.read_text())["reason"] == "daily"
     assert await audit.checkpoint_if_due(settings) is None  # one a day
     later = datetime.now(UTC) + timedelta(hours=25)

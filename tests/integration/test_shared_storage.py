@@ -4,24 +4,28 @@ Two apps on one database, each with its own VAR_DIR and one shared REPORTS_DIR, 
 several instances run: an import previewed on one is confirmed and committed on the
 other; a consent document attached through one is downloaded through the other; an
 import's file waits in the database until its commit, rejection or expiry, and a commit
-that fails keeps it.
+that fails keeps it. Each instance's audit head file witnesses only its own writes and
+``audit verify`` passes on each; checkpoints are shared.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
+from compliance import audit
 from compliance.core import db
 from compliance.core.settings import Settings, load_settings
 from compliance.intake import imports
 from compliance.jobs import dispatch
 from compliance.records.analytes import seed_program_analytes
+from compliance.reporting import signing
 from compliance.tables import (
     Consent,
     ConsentDocument,
@@ -286,3 +290,68 @@ async def test_a_document_kept_on_disk_before_moves_into_the_database_on_first_d
     assert (await a.get(url)).content == SCAN
     assert await ConsentDocument.count() == 1
     assert (await b.get(url)).content == SCAN
+
+
+# --- the audit trail ------------------------------------------------------------------
+
+
+async def _events(instance: Settings, count: int) -> None:
+    """``count`` events written by ``instance``: its head file records them."""
+    audit.configure(instance)
+    for n in range(count):
+        await audit.record("test.write", audit.SYSTEM, "test", n)
+
+
+async def test_each_instance_verifies_the_chain_against_its_own_head_file(
+    bound_engine: db.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    """Instance B appends events A's head file never saw: A's verify still passes (its
+    head is a witness of its own writes), and so does B's. A checkpoint either writes is
+    in REPORTS_DIR: both hold the chain against it, and the daily one is made once."""
+    key = signing.signing_config(settings)  # SIGNING_P12: the same for every instance
+    other = replace(
+        settings,
+        var_dir=tmp_path / "b",
+        signing_p12=Path(key.p12_path),
+        signing_passphrase=key.passphrase,
+    )
+    other.var_dir.mkdir()
+    await _events(settings, 3)
+    await _events(other, 4)
+    await _events(settings, 2)
+    await _events(other, 1)
+    heads = {}
+    for instance in (settings, other):
+        lines = (instance.var_dir / audit.HEAD_FILE).read_text().splitlines()
+        heads[instance.var_dir.name] = [int(line.split()[0]) for line in lines]
+    assert heads == {"var": [1, 2, 3, 8, 9], "b": [4, 5, 6, 7, 10]}
+
+    written = await audit.checkpoint_if_due(other)
+    assert written is not None and written.parent == settings.reports_dir / "audit-checkpoints"
+    assert await audit.checkpoint_if_due(settings) is None  # B's serves for today
+    for instance in (settings, other):
+        audit.configure(instance)
+        report = await audit.verify_chain()
+        assert report.intact, report.reason
+        assert (report.events, report.checkpoints) == (10, 1)
+    audit.configure(settings)
+    assert (await audit.verify_chain()).head == 9
+
+    # A third instance that has written nothing has no head file to hold the chain
+    # against; its verify says so (as it does when the file is deleted).
+    audit.configure(replace(other, var_dir=tmp_path / "c"))
+    assert "audit-head is missing or empty" in (await audit.verify_chain()).reason
+
+
+async def test_checkpoints_written_in_var_dir_before_still_count(
+    bound_engine: db.Engine, settings: Settings
+) -> None:
+    await _events(settings, 2)
+    written = await audit.write_checkpoint(settings, "manual")
+    older = settings.var_dir / audit.CHECKPOINT_DIR
+    older.mkdir()
+    written.rename(older / written.name)
+    await _events(settings, 1)
+    assert audit.checkpoint_files(settings) == [older / written.name]
+    report = await audit.verify_chain()
+    assert report.intact and report.checkpoints == 1
