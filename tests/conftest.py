@@ -33,7 +33,7 @@ from compliance.core import db
 from compliance.core.settings import Settings, load_settings
 from tests.support.app import app_client
 from tests.support.cli import run_cli, settings_env
-from tests.support.databases import ENGINE, PG_SERVER_URL, EmptyDatabases
+from tests.support.databases import ENGINE, PG_SERVER_URL, Databases
 from tests.support.routes import records_of_every_kind
 from tests.support.staff import World, signed_in_demo
 
@@ -61,14 +61,14 @@ def pytest_report_header() -> str:
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmptyDatabases]:
-    dbs = EmptyDatabases(tmp_path_factory.mktemp("databases"))
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    dbs = Databases(tmp_path_factory.mktemp("databases"))
     yield dbs
     dbs.drop_all()
 
 
 @pytest.fixture(scope="session")
-def template_url(databases: EmptyDatabases, tmp_path_factory: pytest.TempPathFactory) -> str:
+def template_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database migrated once by the real ``compliance migrate`` command."""
     url = databases.new()
     var = tmp_path_factory.mktemp("template-var")
@@ -81,7 +81,7 @@ def template_url(databases: EmptyDatabases, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture
-def database_url(template_url: str, databases: EmptyDatabases, tmp_path: Path) -> str:
+def database_url(template_url: str, databases: Databases, tmp_path: Path) -> str:
     """A fresh, migrated database for this test."""
     if ENGINE == "postgres":
         return databases.new(template=urlsplit(template_url).path.lstrip("/"))
@@ -92,7 +92,7 @@ def database_url(template_url: str, databases: EmptyDatabases, tmp_path: Path) -
 
 
 @pytest.fixture
-def fresh_database_url(databases: EmptyDatabases) -> str:
+def fresh_database_url(databases: Databases) -> str:
     """An empty database with no migrations applied."""
     return databases.new()
 
