@@ -8,7 +8,7 @@ written to be run twice (``tasks``)."""
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,13 +67,17 @@ async def prepare(settings: Settings) -> None:
 
 
 class Queued:
-    """Submit to the queue and wait for the result."""
+    """Submit to the queue and wait for the result. Every job this process waits on is
+    looked up in one query every RESULT_POLL_S, however many there are: a batch waiting
+    on 32 reports costs one connection, not 32."""
 
     # Whatever the workers can take: the queue holds the rest, in order.
     in_flight = 32
 
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
+        self._waiting: dict[str, asyncio.Future[Job]] = {}
+        self._watcher: asyncio.Task[None] | None = None
 
     async def run(self, name: str, *, key: str | None = None, **kwargs: Any) -> Any:
         job = Job(
@@ -85,9 +89,8 @@ class Queued:
             ttl=KEEP_S,
             **({"key": key} if key else {}),
         )
-        if not await self.queue.enqueue(job):
-            await job.refresh()  # the same key is queued already: wait for that one
-        await self._wait(job)
+        await self.queue.enqueue(job)  # the same key queued already: we wait for that one
+        job = await self._ended(job.key)
         if job.status != Status.COMPLETE:
             # The worker's log and the queue keep the traceback; the caller gets one line.
             last = (job.error or "").strip().splitlines()[-1:] or ["no error recorded"]
@@ -97,19 +100,31 @@ class Queued:
             )
         return job.result
 
-    async def _wait(self, job: Job) -> None:
-        """Until the job ends: told by the queue (Redis) or polled (PostgreSQL), and read
-        again every second in case its end was announced before we listened. A job on a
-        worker that died is swept and run again, so this ends when its retries do."""
-        while job.status not in TERMINAL_STATUSES:
-            with contextlib.suppress(TimeoutError):
-                await self.queue.listen([job.key], _ended, timeout=1.0, poll_interval=RESULT_POLL_S)
-            await job.refresh()
+    async def _ended(self, key: str) -> Job:
+        """The job once it has ended. A job on a worker that died is swept and run again,
+        so this ends when its retries do."""
+        ended = self._waiting.get(key)
+        if ended is None:
+            ended = self._waiting[key] = asyncio.get_running_loop().create_future()
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch())
+        return await asyncio.shield(ended)
+
+    async def _watch(self) -> None:
+        while self._waiting:
+            keys = list(self._waiting)
+            try:
+                found = await self.queue.jobs(keys)
+            except Exception as exc:  # the queue briefly unreachable: look again
+                log.warning("job queue unreachable: %s", exc.__class__.__name__)
+                found = [None] * len(keys)
+            for key, job in zip(keys, found, strict=True):
+                if job is not None and job.status in TERMINAL_STATUSES:
+                    ended = self._waiting.pop(key)
+                    if not ended.done():
+                        ended.set_result(job)
+            await asyncio.sleep(RESULT_POLL_S)
 
     @asynccontextmanager
     async def periodic(self) -> AsyncIterator[None]:
         yield  # workers run the periodic jobs, once per schedule for all of them
-
-
-def _ended(_key: str, status: Status) -> bool:
-    return status in TERMINAL_STATUSES
