@@ -156,7 +156,7 @@ def restore(settings: Settings, source: Path) -> Manifest:
             f"this backup is of a {manifest.engine} database; DATABASE_URL names "
             f"{settings.database.engine}"
         )
-    if any(store.stored_files(settings.reports_dir)):
+    if any(store.of(settings).names()):
         raise BackupError(f"{settings.reports_dir} already holds reports; restore into a new one")
     try:
         database_copy.restore_from(source / manifest.database, settings.database)

@@ -33,11 +33,10 @@ class StoreCheck:
         return not self.missing and not self.changed
 
 
-def _examine(root: Path, rel: str, digest: str) -> str:
+def _examine(reports: store.ReportStore, rel: str, digest: str) -> str:
     """ "intact", "missing" or "changed"; runs in a thread (file reads)."""
-    path = root / rel
     try:
-        actual = store.file_sha256(path)
+        actual = reports.hash_of(rel)
     except FileNotFoundError:
         return "missing"
     except OSError:
@@ -47,8 +46,13 @@ def _examine(root: Path, rel: str, digest: str) -> str:
     return "intact"
 
 
-async def check(root: Path, progress: Callable[[int, int], None] | None = None) -> StoreCheck:
-    """Every report row against its file, then the files no row names."""
+async def check(
+    reports: store.ReportStore | Path, progress: Callable[[int, int], None] | None = None
+) -> StoreCheck:
+    """Every report row against its file, then the files no row names. ``reports``: the
+    store (``store.of(settings)``), or REPORTS_DIR for the directory store."""
+    if isinstance(reports, Path):
+        reports = store.DirectoryStore(reports)
     async with db.reading():
         rows = await db.rows(
             Report.select(Report.id, Report.stored_path, Report.sha256).order_by(Report.id)
@@ -57,7 +61,7 @@ async def check(root: Path, progress: Callable[[int, int], None] | None = None) 
     named = set()
     for done, (report_id, rel, digest) in enumerate(rows, start=1):
         named.add(rel)
-        state = await asyncio.to_thread(_examine, root, rel, digest)
+        state = await asyncio.to_thread(_examine, reports, rel, digest)
         if state == "intact":
             result.intact += 1
         elif state == "missing":
@@ -66,9 +70,7 @@ async def check(root: Path, progress: Callable[[int, int], None] | None = None) 
             result.changed.append((report_id, rel))
         if progress is not None:
             progress(done, len(rows))
-    on_disk = await asyncio.to_thread(lambda: list(store.stored_files(root)))
-    result.unreferenced = [rel for rel in on_disk if rel not in named]
-    result.temporaries = [
-        str(p.relative_to(root)) for p in await asyncio.to_thread(store.temporaries, root)
-    ]
+    kept = await asyncio.to_thread(lambda: list(reports.names()))
+    result.unreferenced = [rel for rel in kept if rel not in named]
+    result.temporaries = await asyncio.to_thread(reports.temporaries)
     return result
