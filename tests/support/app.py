@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -32,6 +33,11 @@ async def app_client(
     started, stop = asyncio.Event(), asyncio.Event()
 
     async def lifespan() -> None:
+        # The lifespan's gc.collect() before gc.freeze() is meant for a fresh server
+        # process; in a test worker it walked every object earlier tests left: 0.15 s of
+        # CPU per test (48 s of a run's 202). Frozen here first, that walk is only what
+        # is new since; the lifespan's own unfreeze makes all of it collectable again.
+        gc.freeze()
         async with app.lifespan():
             started.set()
             await stop.wait()
