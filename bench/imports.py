@@ -65,20 +65,16 @@ async def _prepare(url: str) -> None:
     await lab_file_program("bench@example.org", "bench password 123", PARTICIPANTS)
 
 
-async def _run(
-    url: str, kind: ImportKind, content: bytes, uploads: Path
-) -> tuple[float, float, int]:
+async def _run(url: str, kind: ImportKind, content: bytes) -> tuple[float, float, int]:
     db.bind(db.create_engine(parse_database_url(url)))
     program = await Program.select().first()
     principal = await load_principal(1)
     assert principal is not None
     t0 = time.perf_counter()
-    outcome = await imports.preview(
-        principal, program["id"], kind, "bench", content, uploads, "bench"
-    )
+    outcome = await imports.preview(principal, program["id"], kind, "bench", content, "bench")
     t1 = time.perf_counter()
     assert not outcome.errors, outcome.errors[:3]
-    done = await imports.commit(principal, outcome.batch_id, uploads, "bench")
+    done = await imports.commit(principal, outcome.batch_id, "bench")
     t2 = time.perf_counter()
     assert done.status == "committed", done.errors[:3]
     return t1 - t0, t2 - t1, done.created
@@ -117,9 +113,7 @@ def measure() -> list[Figure]:
             for run in range(RUNS):
                 copy = Path(tmp) / f"run-{kind.value}-{run}.sqlite3"
                 shutil.copyfile(template, copy)
-                preview, commit, created = asyncio.run(
-                    _run(f"sqlite:///{copy}", kind, content, Path(tmp) / "uploads")
-                )
+                preview, commit, created = asyncio.run(_run(f"sqlite:///{copy}", kind, content))
                 assert created == SPECIMENS, created
                 previews.append(preview)
                 commits.append(commit)

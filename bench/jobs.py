@@ -8,15 +8,16 @@ database of its own:
   batch submits each report as a job and waits, the worker renders;
 - the same with 2 workers.
 
-The batch is ``compliance reports batch``'s own code (``jobs.serving.running`` as the
-command opens it, then ``reporting.batch.run``) in this process, timed around
-``batch.run``: the command's start-up (imports; in the embedded default also starting
-its render processes) is a constant, not throughput. A figure is reports made / wall
-time, the median of ``RUNS`` batches, each over a 4-week period of its own, after one
-warm-up batch (every render process started, the database warm). The ratio 2 workers /
-1 worker says what a second worker on the same machine adds: on 2 cores one worker
-already renders on both, so about 1x is expected; the gain is for workers on machines of
-their own.
+The batch is ``reporting.batch.run``, the code ``compliance reports batch`` runs, in this
+process inside ``jobs.serving.running`` taking no jobs: with a queue only the workers
+render, so 1 and 2 workers are measured as such (the command itself also takes jobs
+while it waits). Timed around ``batch.run``: a command's start-up (imports; in the
+embedded default also starting its render processes) is a constant, not throughput. A
+figure is reports made / wall time, the median of ``RUNS`` batches, each over a 4-week
+period of its own, after one warm-up batch (every render process started, the database
+warm). The ratio 2 workers / 1 worker says what a second worker on the same machine
+adds; on 2 cores one worker already has a render process per core, so the gain to look
+for is with workers on machines of their own.
 
 PostgreSQL is BENCH_POSTGRES_URL's server (default the local one), a database per
 configuration, dropped afterwards; "not measured" when no server answers. Quick mode
@@ -129,8 +130,8 @@ async def _rate(env: dict[str, str]) -> float:
                 print(f"  a batch made {len(result.made)} of {BATCH}: " + "; ".join(lost))
             return len(result.made) / took
 
-        # As the command opens it: with live workers it only submits.
-        async with serving.running(settings, take_jobs=serving.WHEN_NO_WORKER, periodic=False):
+        # Submitting only: the workers (or, with no queue, this process) make the reports.
+        async with serving.running(settings, take_jobs=False, periodic=False):
             await one(PERIODS[-1])
             rates = [await one(period) for period in PERIODS[:RUNS]]
     finally:

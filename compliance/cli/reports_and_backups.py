@@ -136,8 +136,9 @@ def batch_command(
             TimeElapsedColumn(),
         ) as bar:
             task = bar.add_task(f"{kind} {first} to {last}", total=None)
-            # With a job queue the workers make the reports (this command, if none is alive).
-            async with serving.running(settings, take_jobs=serving.WHEN_NO_WORKER, periodic=False):
+            # With a job queue every worker makes reports, this command too while it
+            # waits: it never waits on nobody, and a worker lost mid-batch costs a retry.
+            async with serving.running(settings, take_jobs=True, periodic=False):
                 return await batch.run(
                     principal,
                     settings,

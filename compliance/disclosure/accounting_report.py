@@ -59,7 +59,8 @@ async def sign_accounting(
         )
         return inputs, await service.signing_job(settings, inputs, _context(inputs, account))
 
-    return await service.produce(principal, settings, key, make, origin, job_key=job_key)
+    once = service.Once(job_key)
+    return await service.produce(principal, settings, key, make, origin, once=once)
 
 
 def _context(inputs: report_context.ReportInputs, account: accounting.Accounting) -> dict[str, Any]:

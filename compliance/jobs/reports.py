@@ -4,6 +4,8 @@ report all come here; ``reporting.service.sign`` is what the job itself calls.""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from compliance.core.settings import Settings
 from compliance.jobs import dispatch
 from compliance.jobs.tasks import raise_answer, request_args
@@ -19,10 +21,12 @@ async def sign(
     request: ReportRequest,
     origin: str = "",
     key: str | None = None,
+    made_since: datetime | None = None,
 ) -> Signed:
     """Make the report as ``principal`` (the job reloads them by id: an account
     deactivated meanwhile makes nothing). ``key`` names this piece of work: submitted
-    again under one key (a batch resumed), it is made once."""
+    again under one key, it is made once. ``made_since``: a batch's start; a current
+    version made since then is taken as this one (reporting.service.Once)."""
     result = await dispatch.run(
         settings,
         "make_report",
@@ -31,6 +35,7 @@ async def sign(
         participant_id=participant_id,
         request=request_args(request),
         origin=origin,
+        made_since=made_since.isoformat() if made_since else None,
     )
     raise_answer(result)
     return Signed(result["report_id"], result["time_zone"])

@@ -11,18 +11,14 @@ from contextlib import asynccontextmanager
 from compliance.core.settings import Settings
 from compliance.jobs import dispatch
 
-# ``take_jobs`` for a command: work only when no worker is alive to take its jobs.
-WHEN_NO_WORKER = "when no worker"
-
 
 @asynccontextmanager
 async def running(
-    settings: Settings, *, take_jobs: bool | str, periodic: bool
+    settings: Settings, *, take_jobs: bool, periodic: bool
 ) -> AsyncIterator[dispatch.Dispatcher]:
     """``take_jobs``: with a queue, this process runs a worker too (the app unless
-    WORKER_IN_APP=0), or only ``WHEN_NO_WORKER`` is alive (a command that submits, so it
-    never waits on nobody). ``periodic``: the periodic jobs run here (in-process) or this
-    worker takes them (queued)."""
+    WORKER_IN_APP=0; the batch command, so it never waits on nobody). ``periodic``: the
+    periodic jobs run here (in-process) or this worker takes them (queued)."""
     from compliance.jobs import queued
 
     url = queued.queue_url(settings)
@@ -42,8 +38,6 @@ async def running(
     await queue.connect()
     through_queue = queued.Queued(queue)
     dispatch.use(through_queue)
-    if take_jobs == WHEN_NO_WORKER:
-        take_jobs = not (await queue.info())["workers"]
     runner = worker.build(queue, settings, owns_database=False, periodic=periodic)
     task = asyncio.create_task(runner.start()) if take_jobs else None
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from compliance import audit
@@ -20,7 +20,7 @@ from compliance.disclosure import accounting_report, notices, outbox
 from compliance.intake import imports
 from compliance.records.versioning import StaleVersion
 from compliance.reporting import service
-from compliance.reporting.service import ConsentRefused, ReportRequest
+from compliance.reporting.service import ConsentRefused, Once, ReportRequest
 from compliance.staff import accounts
 from compliance.staff.access import NotFound
 
@@ -83,6 +83,7 @@ async def make_report(
     participant_id: int,
     request: dict[str, Any],
     origin: str = "",
+    made_since: str | None = None,
 ) -> dict[str, Any]:
     """Plan, render, sign, store and record one report as the staff member ``user_id``.
     The job's key goes on the report's row: run again, the job finds its report there.
@@ -94,7 +95,12 @@ async def make_report(
         return {"raised": "NotFound", "message": "this staff account is no longer active"}
     try:
         signed = await service.sign(
-            principal, settings, participant_id, _request(request), origin, job_key=ctx.get("key")
+            principal,
+            settings,
+            participant_id,
+            _request(request),
+            origin,
+            Once(ctx.get("key"), datetime.fromisoformat(made_since) if made_since else None),
         )
     except (InvalidInput, NotFound, StaleVersion) as exc:
         return _encode(exc) or {}

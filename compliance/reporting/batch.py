@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,7 @@ async def run(
     """``key`` names this batch: each participant's report is the job ``key:<id>``, so a
     worker lost mid-batch costs a retry, never a second report."""
     batch_key = key or dispatch.new_key("batch")
+    started = datetime.now(UTC)
     access.require_program(principal, program_id)
     program = await Program.select().where(Program.id == program_id).first()
     today = datetime.now(ZoneInfo(program["time_zone"])).date()
@@ -96,6 +97,7 @@ async def run(
                     ReportRequest(kind, recipient["id"], start, end),
                     "batch",
                     key=f"{batch_key}:{person['id']}",
+                    made_since=started,
                 )
                 result.made.append((person["id"], signed.report_id))
             except InvalidInput as exc:

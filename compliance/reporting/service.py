@@ -415,6 +415,21 @@ async def signing_job(
     )
 
 
+@dataclass(frozen=True)
+class Once:
+    """What makes a second run of the same work give the first run's report instead of
+    another version: the job's key (kept on the row), and for a batch its start (a
+    current version made since then is this batch's, whichever job made it: a batch
+    run again after its command was killed does not sign twice what an orphaned job of
+    the first run signs meanwhile)."""
+
+    job_key: str | None = None
+    since: datetime | None = None
+
+    def made(self, current: dict[str, Any] | None) -> bool:
+        return bool(self.since and current and current["created_at"] >= self.since)
+
+
 class Signed(NamedTuple):
     """A report just made: its id and its program's time zone (to show it without
     reading the participant again)."""
@@ -429,15 +444,15 @@ async def sign(
     participant_id: int,
     request: ReportRequest,
     origin: str = "",
-    job_key: str | None = None,
+    once: Once = Once(),
 ) -> Signed:
     """Render, sign and store a report; refuse (``ConsentRefused``) without a valid
-    consent. The participant is authorized and read once, by ``plan``. ``job_key``: the
+    consent. The participant is authorized and read once, by ``plan``. ``once``: the
     queued job making it (jobs/tasks.py); run again, the job gets the report it made."""
-    if job_key is not None and (made := await _made_by(job_key)) is not None:
+    if once.job_key is not None and (made := await _made_by(once.job_key)) is not None:
         return made
     planned = await plan(principal, participant_id, request)
-    report_id = await _sign_planned(principal, settings, planned, origin, job_key)
+    report_id = await _sign_planned(principal, settings, planned, origin, once)
     return Signed(report_id, planned.program["time_zone"])
 
 
@@ -457,7 +472,7 @@ async def signed_view(signed: Signed) -> ReportView:
 
 
 async def _sign_planned(
-    principal: Principal, settings: Settings, planned: Plan, origin: str, job_key: str | None = None
+    principal: Principal, settings: Settings, planned: Plan, origin: str, once: Once = Once()
 ) -> int:
     request = planned.request
     key = Lineage(
@@ -467,7 +482,7 @@ async def _sign_planned(
     # then wait their turn instead of racing and re-rendering. Another process (a batch
     # from the shell) can still race; the retries below settle that.
     async with _LINEAGES.hold(key):
-        return await _generate(principal, settings, planned, key, origin, job_key)
+        return await _generate(principal, settings, planned, key, origin, once)
 
 
 async def _generate(
@@ -476,7 +491,7 @@ async def _generate(
     planned: Plan,
     key: Lineage,
     origin: str,
-    job_key: str | None = None,
+    once: Once = Once(),
 ) -> int:
     request = planned.request
 
@@ -493,7 +508,7 @@ async def _generate(
         origin,
         consent=planned.decision.consent_id,
         narrative=request.narrative,
-        job_key=job_key,
+        once=once,
     )
 
 
@@ -512,7 +527,7 @@ async def produce(
     *,
     consent: int | None = None,
     narrative: str = "",
-    job_key: str | None = None,
+    once: Once = Once(),
 ) -> int:
     """The one way a signed report is made: the next version's inputs (``make``), render
     and sign in a worker, the store, then the row. The row is written only after the PDF
@@ -520,6 +535,9 @@ async def produce(
     if another version got in first, render again with the right number."""
     for _ in range(RACE_RETRIES):
         previous, version = await lineage_state(key)
+        if once.made(previous):
+            assert previous is not None
+            return previous["id"]
         inputs, job = await make(previous, new_public_id(), version)
         pdf = await pool().run(render_and_sign, job, time_limit=RENDER_TIME_LIMIT_S)
         digest, rel = await asyncio.to_thread(store.put, settings.reports_dir, pdf)
@@ -528,7 +546,7 @@ async def produce(
         )
         try:
             return await _record(
-                principal, origin, key, inputs, previous, stored, consent, narrative, job_key
+                principal, origin, key, inputs, previous, stored, consent, narrative, once
             )
         except _Raced:
             continue
@@ -554,14 +572,18 @@ async def _record(
     stored: Stored,
     consent: int | None,
     narrative: str,
-    job_key: str | None = None,
+    once: Once = Once(),
 ) -> int:
     now = datetime.now(UTC)
     async with db.transaction(touching=key.participant_id):
         await db.serialize(f"report:{key.participant_id}")
-        if job_key is not None and (made := await _made_by(job_key)) is not None:
-            return made.report_id  # the same job, run twice at once: its PDF unreferenced
+        # The same work done meanwhile by another run: its report; this PDF unreferenced.
+        if once.job_key is not None and (made := await _made_by(once.job_key)) is not None:
+            return made.report_id
         latest, version = await lineage_state(key)
+        if once.made(latest):
+            assert latest is not None
+            return latest["id"]
         if (latest and latest["id"]) != (previous and previous["id"]) or version != inputs.version:
             raise _Raced()
         if previous is not None:
@@ -598,7 +620,7 @@ async def _record(
             signed_at=inputs.generated_at,
             certificate_sha256=stored.certificate_sha256,
             created_by=principal.id,
-            job_key=job_key,
+            job_key=once.job_key,
         )
         await row.save()
         await audit.record(
