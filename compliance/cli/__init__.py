@@ -168,7 +168,7 @@ def audit_verify_command() -> None:
 
 @audit_group.command("checkpoint")
 def audit_checkpoint_command() -> None:
-    """Sign the chain's current head with the program's key into VAR_DIR/audit-checkpoints
+    """Sign the chain's current head with the program's key into REPORTS_DIR/audit-checkpoints
     (the service writes one daily and every backup writes one; this is for cron too)."""
     from compliance import audit
 

@@ -1,5 +1,5 @@
-"""Files written whole or not at all: reports, keys, consent documents, uploads and audit
-checkpoints are read by other processes and must survive a crash mid-write."""
+"""Files written whole or not at all: reports, keys and audit checkpoints are read by
+other processes and must survive a crash mid-write."""
 
 from __future__ import annotations
 
