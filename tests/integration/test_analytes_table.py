@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from compliance.records.analytes import seed_program_analytes
-from tests.support.staff import make_world, post_form, sign_in
+from tests.support.records import enroll
+from tests.support.staff import post_form, sign_in, signed_in_world
 
 MESSAGE = (
     b"MSH|^~\\&|LAB|NEWLAB|IOP|X|20260312143000-0600||ORU^R01|M1|P|2.5.1\r"
@@ -16,19 +16,8 @@ MESSAGE = (
 
 
 async def test_an_unknown_code_is_mapped_then_imports(client: httpx.AsyncClient) -> None:
-    world = await make_world()
-    await seed_program_analytes(world.program_a)
-    await sign_in(client, world.clinician_a)
-    await client.post(
-        "/api/participants",
-        json={
-            "program_id": world.program_a,
-            "client_id": "K-1",
-            "first_name": "K",
-            "last_name": "L",
-            "admitted_on": "2026-01-05",
-        },
-    )
+    world = await signed_in_world(client, analytes=True)
+    await enroll(client, world.program_a, "K-1", "K", "L")
 
     async def upload() -> httpx.Response:
         return await client.post(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from compliance.tables import Attendance, AuditEvent, TreatmentSession
+from tests.support.records import enroll, group_session
 from tests.support.staff import World, make_world, sign_in
 
 
@@ -18,38 +19,19 @@ async def world(client: httpx.AsyncClient) -> World:
     return await make_world()
 
 
-async def enroll(client, program_id: int, client_id: str, admitted="2026-01-05", **extra) -> int:
-    body = {
-        "program_id": program_id,
-        "client_id": client_id,
-        "first_name": client_id,
-        "last_name": "Test",
-        "admitted_on": admitted,
-        **extra,
-    }
-    response = await client.post("/api/participants", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+async def enroll_test(
+    client, program_id: int, client_id: str, admitted="2026-01-05", **extra
+) -> int:
+    return await enroll(client, program_id, client_id, client_id, "Test", admitted, **extra)
 
 
 async def new_session(client, program_id: int, starts_at="2026-03-03T18:00", minutes=180) -> int:
-    response = await client.post(
-        "/api/sessions",
-        json={
-            "program_id": program_id,
-            "session_type": "group",
-            "starts_at": starts_at,
-            "scheduled_minutes": minutes,
-            "title": "Relapse prevention",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+    return await group_session(client, program_id, starts_at, minutes, title="Relapse prevention")
 
 
 async def test_roster_records_a_whole_group_then_corrects_with_a_reason(client, world) -> None:
     await sign_in(client, world.clinician_a)
-    people = [await enroll(client, world.program_a, f"C{i}") for i in range(3)]
+    people = [await enroll_test(client, world.program_a, f"C{i}") for i in range(3)]
     sid = await new_session(client, world.program_a)
     entries = [
         {"participant_id": people[0], "status": "present"},
@@ -116,8 +98,8 @@ async def test_roster_records_a_whole_group_then_corrects_with_a_reason(client, 
 async def test_a_bad_entry_rejects_the_whole_roster(client, world, entry, field, reason) -> None:
     await sign_in(client, world.clinician_a)
     good, bad = (
-        await enroll(client, world.program_a, "G"),
-        await enroll(client, world.program_a, "B"),
+        await enroll_test(client, world.program_a, "G"),
+        await enroll_test(client, world.program_a, "B"),
     )
     sid = await new_session(client, world.program_a)
     response = await client.put(
@@ -136,7 +118,7 @@ async def test_a_bad_entry_rejects_the_whole_roster(client, world, entry, field,
 
 async def test_an_unknown_status_is_a_400_naming_the_field(client, world) -> None:
     await sign_in(client, world.clinician_a)
-    pid = await enroll(client, world.program_a, "X")
+    pid = await enroll_test(client, world.program_a, "X")
     sid = await new_session(client, world.program_a)
     response = await client.put(
         f"/api/sessions/{sid}/roster",
@@ -149,9 +131,9 @@ async def test_an_unknown_status_is_a_400_naming_the_field(client, world) -> Non
 
 async def test_roster_refuses_other_programs_and_people_not_enrolled(client, world) -> None:
     await sign_in(client, world.clinician_b)
-    stranger = await enroll(client, world.program_b, "S")
+    stranger = await enroll_test(client, world.program_b, "S")
     await sign_in(client, world.clinician_a)
-    late_joiner = await enroll(client, world.program_a, "L", admitted="2026-03-10")
+    late_joiner = await enroll_test(client, world.program_a, "L", admitted="2026-03-10")
     sid = await new_session(client, world.program_a)
     response = await client.put(
         f"/api/sessions/{sid}/roster",
@@ -201,7 +183,7 @@ async def test_session_times_are_local_to_the_program_across_dst(client, world) 
 
 async def test_outside_meeting_needs_proof_and_corrections_need_reasons(client, world) -> None:
     await sign_in(client, world.clinician_a)
-    pid = await enroll(client, world.program_a, "M")
+    pid = await enroll_test(client, world.program_a, "M")
     url = f"/api/participants/{pid}/outside-meetings"
     meeting = {
         "occurred_at": "2026-03-07T10:00",

@@ -13,21 +13,14 @@ from compliance.core import db
 from compliance.core.vocabulary import Role
 from compliance.staff import accounts
 from compliance.tables import AuditEvent, Program
-
-PASSWORD = "correct horse battery staple"
+from tests.support.staff import PASSWORD, staff_member
 
 
 @pytest.fixture
 async def clinician(client: httpx.AsyncClient) -> str:
     program = Program(code="A", name="Program A")
     await program.save()
-    await accounts.create_staff_user(
-        email="Priya@Example.org",
-        full_name="Priya Raman",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program.id],
-    )
+    await staff_member("Priya@Example.org", [program.id], full_name="Priya Raman")
     return "priya@example.org"
 
 

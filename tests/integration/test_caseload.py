@@ -7,10 +7,9 @@ from datetime import date
 import httpx
 import pytest
 
-from compliance.core.vocabulary import Role
 from compliance.staff import accounts
 from compliance.tables import Participant, Program, StaffUser
-from tests.support.staff import PASSWORD, demo_with_clinician, sign_in
+from tests.support.staff import demo_with_clinician, sign_in, staff_member
 
 FIRST_MONDAY = date(2026, 9, 28)
 
@@ -72,13 +71,7 @@ async def test_caseload_puts_the_most_serious_first(client, demo) -> None:
 async def test_other_programs_cannot_see_compliance(client, demo) -> None:
     other = Program(code="OTHER", name="Other", time_zone="UTC")
     await other.save()
-    await accounts.create_staff_user(
-        email="o@example.org",
-        full_name="O",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[other.id],
-    )
+    await staff_member("o@example.org", [other.id], full_name="O")
     await sign_in(client, "o@example.org")
     pid = demo["people"]["RB-1001"]
     assert (await client.get(f"/api/participants/{pid}/compliance")).status_code == 404

@@ -16,7 +16,15 @@ import httpx
 import pytest
 
 from compliance.records.analytes import seed_program_analytes
-from tests.support.staff import PASSWORD, World, csrf_token, make_world, sign_in, signed_in_demo
+from tests.support.records import enroll, group_session
+from tests.support.staff import (
+    PASSWORD,
+    World,
+    csrf_token,
+    make_world,
+    signed_in_demo,
+    signed_in_world,
+)
 
 ZONE = ZoneInfo("America/Chicago")
 
@@ -76,18 +84,7 @@ async def _enroll(client: httpx.AsyncClient, world: World, week: Week) -> dict[s
     admitted = str(week.this_monday - timedelta(weeks=8))
     people = {}
     for client_id, (first, last, source, _) in CASES.items():
-        made = await _ok(
-            await client.post(
-                "/api/participants",
-                json={
-                    "program_id": world.program_a,
-                    "client_id": client_id,
-                    "first_name": first,
-                    "last_name": last,
-                    "admitted_on": admitted,
-                },
-            )
-        )
+        pid = await enroll(client, world.program_a, client_id, first, last, admitted)
         court = {"case_number": f"CR-{client_id}", "court_name": "Drug Court"}
         phase = {
             "name": "Phase 1",
@@ -98,11 +95,11 @@ async def _enroll(client: httpx.AsyncClient, world: World, week: Week) -> dict[s
         mandate = {"source": source, "starts_on": admitted, "phases": [phase]}
         await _ok(
             await client.post(
-                f"/api/participants/{made['id']}/mandates",
+                f"/api/participants/{pid}/mandates",
                 json=mandate | (court if source == "court" else {}),
             )
         )
-        people[client_id] = made["id"]
+        people[client_id] = pid
     return people
 
 
@@ -115,25 +112,14 @@ async def _caseload(client: httpx.AsyncClient, world: World) -> None:
     # Mills (absent, no excuse on Wednesday) and Baker (excused on Monday).
     exceptions = {(0, "S-5"): "absent_excused", (2, "S-4"): "absent_unexcused"}
     for day in (0, 2, 3):
-        session = await _ok(
-            await client.post(
-                "/api/sessions",
-                json={
-                    "program_id": world.program_a,
-                    "session_type": "group",
-                    "starts_at": week.last(day, 18),
-                    "scheduled_minutes": 180,
-                    "title": "Relapse prevention",
-                },
-            )
+        session = await group_session(
+            client, world.program_a, week.last(day, 18), title="Relapse prevention"
         )
         entries = [
             {"participant_id": pid, "status": exceptions.get((day, cid), "present")}
             for cid, pid in people.items()
         ]
-        await _ok(
-            await client.put(f"/api/sessions/{session['id']}/roster", json={"entries": entries})
-        )
+        await _ok(await client.put(f"/api/sessions/{session}/roster", json={"entries": entries}))
     tests = {
         "S-1": {"collected_at": week.so_far(), "results": [THC_CONFIRMED]},
         "S-2": {"collected_at": week.last(1, 9), "results": [THC_CONFIRMED]},
@@ -155,9 +141,7 @@ async def _caseload(client: httpx.AsyncClient, world: World) -> None:
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await sign_in(client, w.clinician_a)
-    return w
+    return await signed_in_world(client)
 
 
 async def test_the_most_serious_case_leads_then_this_week_then_last_name(client, world) -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from compliance.records.analytes import seed_program_analytes
 from compliance.records.drug_tests import hours_past
 from compliance.tables import AnalyteResult, DrugTest
+from tests.support.records import enroll
 from tests.support.staff import World, make_world, sign_in
 
 THC_POSITIVE = {
@@ -35,24 +35,11 @@ THC_POSITIVE = {
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await seed_program_analytes(w.program_b)
-    return w
+    return await make_world(analytes=True)
 
 
 async def participant(client: httpx.AsyncClient, program_id: int) -> int:
-    response = await client.post(
-        "/api/participants",
-        json={
-            "program_id": program_id,
-            "client_id": "T1",
-            "first_name": "Tess",
-            "last_name": "Ng",
-            "admitted_on": "2026-01-05",
-        },
-    )
-    return response.json()["id"]
+    return await enroll(client, program_id, "T1", "Tess", "Ng")
 
 
 async def test_record_a_confirmed_positive_with_cutoffs_from_the_program(client, world) -> None:

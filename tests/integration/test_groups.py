@@ -19,7 +19,15 @@ from compliance.tables import (
     TreatmentGroup,
     TreatmentSession,
 )
-from tests.support.staff import World, make_world, post_form, sign_in, signed_in_demo
+from tests.support.records import enroll
+from tests.support.staff import (
+    World,
+    make_world,
+    post_form,
+    sign_in,
+    signed_in_demo,
+    signed_in_world,
+)
 
 GROUP = {
     "name": "Evening IOP",
@@ -33,28 +41,15 @@ GROUP = {
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    world = await make_world()
-    await sign_in(client, world.clinician_a)
-    return world
+    return await signed_in_world(client)
 
 
-async def enroll(client: httpx.AsyncClient, program: int, n: int) -> int:
-    made = await client.post(
-        "/api/participants",
-        json={
-            "program_id": program,
-            "client_id": f"G{n}",
-            "first_name": f"First{n}",
-            "last_name": f"Last{n:02d}",
-            "admitted_on": "2026-01-05",
-        },
-    )
-    assert made.status_code == 201, made.text
-    return made.json()["id"]
+async def member(client: httpx.AsyncClient, program: int, n: int) -> int:
+    return await enroll(client, program, f"G{n}", f"First{n}", f"Last{n:02d}")
 
 
 async def test_a_group_with_members_schedules_its_week_once(client, world) -> None:
-    people = [await enroll(client, world.program_a, n) for n in range(4)]
+    people = [await member(client, world.program_a, n) for n in range(4)]
     made = await client.post("/api/groups", json={**GROUP, "program_id": world.program_a})
     assert made.status_code == 201, made.text
     group = made.json()
@@ -125,7 +120,7 @@ async def test_group_input_is_checked_and_other_programs_see_nothing(client, wor
         "id"
     ]
     await sign_in(client, world.clinician_b)
-    stranger = await enroll(client, world.program_b, 9)
+    stranger = await member(client, world.program_b, 9)
     assert (await client.get(f"/api/groups/{gid}")).status_code == 404
     assert (await client.get("/api/groups")).json() == []
     assert (await client.post(f"/api/groups/{gid}/sessions", json={})).status_code == 404
@@ -169,7 +164,7 @@ async def test_todays_meeting_and_tonights_session_from_the_group(bound_engine) 
 
 
 async def test_group_pages_make_a_group_add_members_and_schedule(client, world) -> None:
-    people = [await enroll(client, world.program_a, n) for n in range(3)]
+    people = [await member(client, world.program_a, n) for n in range(3)]
     index = await client.get("/groups")
     assert index.status_code == 200 and 'href="/groups/new"' in index.text
     form = {

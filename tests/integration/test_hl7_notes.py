@@ -13,9 +13,10 @@ import pytest
 
 from compliance.intake.hl7 import parse_hl7_results
 from compliance.intake.records import DrugTestRecord, ParseResult
-from compliance.records.analytes import DEFAULT_ANALYTES, seed_program_analytes
+from compliance.records.analytes import DEFAULT_ANALYTES
 from compliance.tables import AnalyteResult, DrugTest
-from tests.support.staff import World, make_world, sign_in
+from tests.support.records import enroll
+from tests.support.staff import World, signed_in_world
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=CHICAGO)
@@ -269,21 +270,10 @@ def test_an_unreadable_date_of_birth_rejects_the_message(pid7: str, reason: str)
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await sign_in(client, w.clinician_a)
-    response = await client.post(
-        "/api/participants",
-        json={
-            "program_id": w.program_a,
-            "client_id": "C-1001",
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "date_of_birth": "1985-02-14",
-            "admitted_on": "2024-01-01",
-        },
+    w = await signed_in_world(client, analytes=True)
+    await enroll(
+        client, w.program_a, "C-1001", "Jane", "Doe", "2024-01-01", date_of_birth="1985-02-14"
     )
-    assert response.status_code == 201, response.text
     return w
 
 

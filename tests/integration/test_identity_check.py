@@ -15,9 +15,10 @@ import pytest
 from compliance.intake.csv_files import parse_drug_test_csv
 from compliance.intake.identity import CSV_FIELDS, HL7_FIELDS, check_identity
 from compliance.intake.records import DrugTestRecord, ParseResult
-from compliance.records.analytes import DEFAULT_ANALYTES, seed_program_analytes
+from compliance.records.analytes import DEFAULT_ANALYTES
 from compliance.tables import AuditEvent, DrugTest, ImportBatch, Participant
-from tests.support.staff import World, make_world, sign_in
+from tests.support.records import enroll
+from tests.support.staff import World, sign_in, signed_in_world
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=CHICAGO)
@@ -140,32 +141,15 @@ def test_the_csv_name_and_date_of_birth_columns_are_read_and_checked() -> None:
 # --- through the API ----------------------------------------------------------------------
 
 
-async def add_client(
-    client: httpx.AsyncClient, program: int, client_id: str, first: str, last: str, born: str | None
-) -> int:
-    response = await client.post(
-        "/api/participants",
-        json={
-            "program_id": program,
-            "client_id": client_id,
-            "first_name": first,
-            "last_name": last,
-            "date_of_birth": born,
-            "admitted_on": "2024-01-01",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await sign_in(client, w.clinician_a)
-    await add_client(client, w.program_a, "C-1001", "Jane", "Doe", "1985-02-14")
-    await add_client(client, w.program_a, "C-1002", "Robert", "Hale", "1988-04-12")
-    await add_client(client, w.program_a, "C-1003", "Ann", "Ray", None)
+    w = await signed_in_world(client, analytes=True)
+    for client_id, first, last, born in [
+        ("C-1001", "Jane", "Doe", "1985-02-14"),
+        ("C-1002", "Robert", "Hale", "1988-04-12"),
+        ("C-1003", "Ann", "Ray", None),
+    ]:
+        await enroll(client, w.program_a, client_id, first, last, "2024-01-01", date_of_birth=born)
     return w
 
 

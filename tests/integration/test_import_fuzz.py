@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compliance.records.analytes import seed_program_analytes
 from compliance.tables import AnalyteResult, Attendance, DrugTest
-from tests.support.staff import World, make_world, sign_in
+from tests.support.records import enroll
+from tests.support.staff import World, signed_in_world
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 FILES = [
@@ -54,9 +54,7 @@ def damaged(draw: st.DrawFn) -> tuple[str, bytes]:
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await sign_in(client, w.clinician_a)
+    w = await signed_in_world(client, analytes=True)
     for client_id in [
         "C-1001",
         "C-1002",
@@ -68,16 +66,7 @@ async def world(client: httpx.AsyncClient) -> World:
         "MRN-300",
         "P-100",
     ]:
-        await client.post(
-            "/api/participants",
-            json={
-                "program_id": w.program_a,
-                "client_id": client_id,
-                "first_name": "F",
-                "last_name": "L",
-                "admitted_on": "2020-01-01",
-            },
-        )
+        await enroll(client, w.program_a, client_id, "F", "L", "2020-01-01")
     return w
 
 

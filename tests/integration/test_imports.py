@@ -11,7 +11,6 @@ import pytest
 
 from compliance.records.analytes import seed_program_analytes
 from compliance.tables import (
-    AnalyteCode,
     AnalyteResult,
     Attendance,
     AuditEvent,
@@ -20,6 +19,7 @@ from compliance.tables import (
     TreatmentSession,
 )
 from tests.support.lab_files import hl7_result
+from tests.support.records import enroll, group_session, lab_code
 from tests.support.staff import World, make_world, post_form, sign_in
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -29,27 +29,13 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 async def world(client: httpx.AsyncClient) -> World:
     w = await make_world()
     await seed_program_analytes(w.program_a)
-    analyte = await AnalyteCode.select().where(AnalyteCode.code == "COC").first()
-    await AnalyteCode.insert(
-        AnalyteCode(
-            program=w.program_a, analyte=analyte["analyte"], coding_system="LN", code="3426-4"
-        )
-    )
+    await lab_code(w.program_a, "COC", "LN", "3426-4")
     await sign_in(client, w.clinician_a)
     for n in range(1, 5):
-        response = await client.post(
-            "/api/participants",
-            json={
-                "program_id": w.program_a,
-                "client_id": f"C-100{n}",
-                # C-1001 is the Jane Doe the lab files name (PID-5), so the identity
-                # check lets them through.
-                "first_name": "Jane" if n == 1 else f"P{n}",
-                "last_name": "Doe" if n == 1 else "Test",
-                "admitted_on": "2024-01-01",
-            },
-        )
-        assert response.status_code == 201
+        # C-1001 is the Jane Doe the lab files name (PID-5), so the identity check lets
+        # them through.
+        first, last = ("Jane", "Doe") if n == 1 else (f"P{n}", "Test")
+        await enroll(client, w.program_a, f"C-100{n}", first, last, "2024-01-01")
     return w
 
 
@@ -177,18 +163,10 @@ async def test_commit_rechecks_the_database_and_stores_nothing_on_conflict(clien
     preview = await upload(client, world.program_a, "attendance_csv", "att.csv", content)
     assert preview.status_code == 201
     # Meanwhile someone records the 3/3 group by hand, marking C-1001 absent.
-    session = await client.post(
-        "/api/sessions",
-        json={
-            "program_id": world.program_a,
-            "session_type": "group",
-            "starts_at": "2026-03-03T18:00",
-            "scheduled_minutes": 180,
-        },
-    )
+    session = await group_session(client, world.program_a)
     people = {p["client_id"]: p["id"] for p in (await client.get("/api/participants")).json()}
     await client.put(
-        f"/api/sessions/{session.json()['id']}/roster",
+        f"/api/sessions/{session}/roster",
         json={"entries": [{"participant_id": people["C-1001"], "status": "absent_unexcused"}]},
     )
     done = await client.post(f"/api/imports/{preview.json()['batch_id']}/commit")

@@ -11,9 +11,9 @@ import asyncio
 import httpx
 import pytest
 
-from compliance.records.analytes import seed_program_analytes
 from compliance.tables import AnalyteResult, Attendance, DrugTest, ImportBatch, Violation
-from tests.support.staff import World, make_world, post_form, sign_in
+from tests.support.records import enroll, group_session
+from tests.support.staff import World, post_form, sign_in, signed_in_world
 
 HL7_HEAD = "MSH|^~\\&|LABSYS|ACME TOX|COMPLIANCE|IOP|20260312143000-0600||ORU^R01|{control}|P|2.5.1"
 
@@ -52,21 +52,9 @@ def csv(*rows: str) -> bytes:
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await sign_in(client, w.clinician_a)
+    w = await signed_in_world(client, analytes=True)
     for n in (1, 2):
-        made = await client.post(
-            "/api/participants",
-            json={
-                "program_id": w.program_a,
-                "client_id": f"C-100{n}",
-                "first_name": "Jane",
-                "last_name": "Doe",
-                "admitted_on": "2024-01-01",
-            },
-        )
-        assert made.status_code == 201, made.text
+        await enroll(client, w.program_a, f"C-100{n}", "Jane", "Doe", "2024-01-01")
     return w
 
 
@@ -416,16 +404,7 @@ async def test_attendance_twice_is_refused_with_a_pointer(client, world) -> None
     assert second.json()["existing_url"] == f"/attendance/{first.json()['id']}"
     assert second.json()["errors"][0]["field"] == "occurred_at"
 
-    session = await client.post(
-        "/api/sessions",
-        json={
-            "program_id": world.program_a,
-            "session_type": "group",
-            "starts_at": "2026-03-03T18:00",
-            "scheduled_minutes": 180,
-        },
-    )
-    sid = session.json()["id"]
+    sid = await group_session(client, world.program_a)
     entries = [{"participant_id": person, "status": "present"}]
     assert (
         await client.put(f"/api/sessions/{sid}/roster", json={"entries": entries})

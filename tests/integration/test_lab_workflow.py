@@ -17,9 +17,10 @@ import pytest
 
 from compliance.core import db
 from compliance.engine import violations
-from compliance.records.analytes import DEFAULT_PANEL, seed_program_analytes
+from compliance.records.analytes import DEFAULT_PANEL
 from compliance.tables import AnalyteResult, DrugTest, ImportBatch, Program, Violation
-from tests.support.staff import World, csrf_token, make_world, post_form, sign_in, signed_in_demo
+from tests.support.records import enroll
+from tests.support.staff import World, csrf_token, post_form, signed_in_demo, signed_in_world
 
 pytestmark = pytest.mark.db
 
@@ -41,25 +42,11 @@ PRESUMPTIVE = {
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await sign_in(client, w.clinician_a)
-    return w
+    return await signed_in_world(client, analytes=True)
 
 
-async def enroll(client: httpx.AsyncClient, program_id: int, client_id: str = "L1") -> int:
-    response = await client.post(
-        "/api/participants",
-        json={
-            "program_id": program_id,
-            "client_id": client_id,
-            "first_name": "Lee",
-            "last_name": "Lab",
-            "admitted_on": "2026-01-05",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
+async def enroll_lee(client: httpx.AsyncClient, program_id: int, client_id: str = "L1") -> int:
+    return await enroll(client, program_id, client_id, "Lee", "Lab")
 
 
 async def _results(test_id: int) -> dict[str, dict]:
@@ -71,7 +58,7 @@ async def _results(test_id: int) -> dict[str, dict]:
 
 
 async def test_the_panel_preset_and_all_negative_leave_only_the_exception(client, world) -> None:
-    pid = await enroll(client, world.program_a)
+    pid = await enroll_lee(client, world.program_a)
     form = await client.get(f"/participants/{pid}/drug-tests/new")
     assert form.status_code == 200 and form.headers["content-type"].startswith(HTML)
     assert (
@@ -148,7 +135,7 @@ async def test_the_panel_preset_and_all_negative_leave_only_the_exception(client
 
 
 async def test_validity_figures_mark_a_specimen_adulterated(client, world) -> None:
-    pid = await enroll(client, world.program_a)
+    pid = await enroll_lee(client, world.program_a)
     made = await client.post(
         f"/api/participants/{pid}/drug-tests",
         json={**PRESUMPTIVE, "oxidants": "positive", "ph": "6.1"},
@@ -170,7 +157,7 @@ async def test_validity_figures_mark_a_specimen_adulterated(client, world) -> No
 
 
 async def test_a_collection_before_its_call_is_refused_on_every_path(client, world) -> None:
-    pid = await enroll(client, world.program_a, "C-1001")
+    pid = await enroll_lee(client, world.program_a, "C-1001")
     early = {**PRESUMPTIVE, "called_at": "2026-03-04T10:30"}  # collected 09:30
     reason = "Wed 4 Mar 2026 09:30 CST is before the call to test at Wed 4 Mar 2026 10:30 CST"
     # The page: the form again, in HTML, with the reason beside the field.
@@ -257,7 +244,7 @@ def stored_called(test: dict) -> datetime:
 
 
 async def test_confirmation_and_mro_review_are_versions_of_their_own_kind(client, world) -> None:
-    pid = await enroll(client, world.program_a)
+    pid = await enroll_lee(client, world.program_a)
     test = (await client.post(f"/api/participants/{pid}/drug-tests", json=PRESUMPTIVE)).json()
     assert (test["version_kind"], test["outcome"], test["counts_positive"]) == (
         "original",
@@ -361,7 +348,7 @@ async def test_confirmation_and_mro_review_are_versions_of_their_own_kind(client
 
 
 async def test_the_page_forms_add_a_confirmation_and_a_review(client, world) -> None:
-    pid = await enroll(client, world.program_a)
+    pid = await enroll_lee(client, world.program_a)
     test = (await client.post(f"/api/participants/{pid}/drug-tests", json=PRESUMPTIVE)).json()
     page = await client.get(f"/drug-tests/{test['id']}")
     assert "Add confirmation" in page.text and "MRO review" in page.text

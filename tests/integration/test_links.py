@@ -13,19 +13,19 @@ import pytest
 
 from compliance.reporting import signing
 from compliance.tables import AuditEvent, Consent, Disclosure, SecureLink
-from tests.support.demo import PERIOD, link_path, officer_browser, post_json, secure_link
+from tests.support.demo import (
+    court_report,
+    link_path,
+    officer_browser,
+    post_json,
+    secure_link,
+)
 
 pytestmark = pytest.mark.db
 
 
 async def test_link_life_cycle_open_download_revoke_then_410(client, demo, settings) -> None:
-    pid = demo["people"]["RB-1001"]
-    report = await post_json(
-        client,
-        f"/api/participants/{pid}/reports",
-        {"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"], **PERIOD},
-    )
-    assert report.status_code == 201, report.text
+    report = await court_report(client, demo, narrative=None)
     made = await secure_link(client, demo)
     token = link_path(made).removeprefix("/l/")
     assert len(token) >= 43  # 32 bytes of randomness, base64url
@@ -34,7 +34,7 @@ async def test_link_life_cycle_open_download_revoke_then_410(client, demo, setti
         assert page.status_code == 200
         assert "Marcus Hale" in page.text
         assert "42 CFR" in page.text and "Federal confidentiality" in page.text
-        assert report.json()["public_id"] in page.text
+        assert report["public_id"] in page.text
         assert "this week" in page.text
         # Each test once, in the engine's words (the date was said twice before).
         tests = page.text.split("Recent drug tests", 1)[1].split("</ul>", 1)[0]
@@ -48,7 +48,7 @@ async def test_link_life_cycle_open_download_revoke_then_410(client, demo, setti
         }.items():
             assert page.headers[name] == value
         assert "default-src 'none'" in page.headers["content-security-policy"]
-        pdf = await officer.get(f"{link_path(made)}/reports/{report.json()['id']}/pdf")
+        pdf = await officer.get(f"{link_path(made)}/reports/{report['id']}/pdf")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
         check = await asyncio.to_thread(
             signing.check_signature, pdf.content, signing.signing_config(settings)
@@ -62,7 +62,7 @@ async def test_link_life_cycle_open_download_revoke_then_410(client, demo, setti
         assert gone.status_code == 410
         assert "withdrawn" in gone.text and "Marcus" not in gone.text
         assert "(217) 555-0140" in gone.text  # the program's contact
-        again = await officer.get(f"{link_path(made)}/reports/{report.json()['id']}/pdf")
+        again = await officer.get(f"{link_path(made)}/reports/{report['id']}/pdf")
         assert again.status_code == 410
     assert len(await Disclosure.select()) == 3  # nothing disclosed after revocation
 

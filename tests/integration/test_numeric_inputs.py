@@ -7,30 +7,17 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from compliance.records.analytes import seed_program_analytes
 from compliance.tables import DrugTest
-from tests.support.staff import World, make_world, post_form, sign_in
+from tests.support.records import enroll, group_session
+from tests.support.staff import World, post_form, signed_in_world
 
 HUGE = ["1e30", "1" * 40, "9" * 12 + ".5"]
 
 
 @pytest.fixture
 async def person(client: httpx.AsyncClient) -> tuple[World, int]:
-    world = await make_world()
-    await seed_program_analytes(world.program_a)
-    await sign_in(client, world.clinician_a)
-    made = await client.post(
-        "/api/participants",
-        json={
-            "program_id": world.program_a,
-            "client_id": "C-1001",
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "admitted_on": "2024-01-01",
-        },
-    )
-    assert made.status_code == 201, made.text
-    return world, made.json()["id"]
+    world = await signed_in_world(client, analytes=True)
+    return world, await enroll(client, world.program_a, "C-1001", "Jane", "Doe", "2024-01-01")
 
 
 def _test(creatinine: str) -> dict:
@@ -127,17 +114,7 @@ async def test_out_of_range_numbers_and_years_are_422(client, person) -> None:
         },
     )
     assert far.status_code == 422 and "out of range" in far.text
-    roster_id = (
-        await client.post(
-            "/api/sessions",
-            json={
-                "program_id": world.program_a,
-                "session_type": "group",
-                "starts_at": "2026-03-03T18:00",
-                "scheduled_minutes": 60,
-            },
-        )
-    ).json()["id"]
+    roster_id = await group_session(client, world.program_a, minutes=60)
     big = await client.put(
         f"/api/sessions/{roster_id}/roster",
         json={"entries": [{"participant_id": 10**19, "status": "present"}]},

@@ -20,9 +20,9 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from compliance.consent.consents import DOCUMENT_TYPES
-from compliance.records.analytes import seed_program_analytes
 from tests.support.openapi import conforms, schema_from
-from tests.support.staff import make_world, sign_in
+from tests.support.records import enroll, recipient
+from tests.support.staff import signed_in_world
 
 METHODS = {"get", "put", "post", "delete", "patch", "head"}
 # Smallest files each signature accepts (compliance.consent.consents.DOCUMENT_TYPES).
@@ -130,21 +130,9 @@ async def test_decimal_fields_are_strings_with_the_pattern_the_service_accepts(
     assert re.search(pattern, "1.015") and re.search(pattern, "412")
     assert not re.search(pattern, "abc") and not re.search(pattern, "NaN")
 
-    world = await make_world()
-    await seed_program_analytes(world.program_a)
-    await sign_in(client, world.clinician_a)
-    person = await client.post(
-        "/api/participants",
-        json={
-            "program_id": world.program_a,
-            "client_id": "C-1",
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "admitted_on": "2026-01-05",
-        },
-    )
-    assert person.status_code == 201, person.text
-    url = f"/api/participants/{person.json()['id']}/drug-tests"
+    world = await signed_in_world(client, analytes=True)
+    pid = await enroll(client, world.program_a, "C-1", "Jane", "Doe")
+    url = f"/api/participants/{pid}/drug-tests"
     test = {
         "collected_at": "2026-03-04T08:15",
         "results": [{"analyte": "thc", "screen_result": "negative"}],
@@ -172,33 +160,14 @@ async def test_consent_documents_are_documented_as_served(client: httpx.AsyncCli
     report = raw["paths"]["/api/reports/{report_id}/pdf"]["get"]["responses"]["200"]
     assert set(report["content"]) == {"application/pdf"}
     openapi = schema_from(raw)
-    world = await make_world()
-    await sign_in(client, world.clinician_a)
-    person = await client.post(
-        "/api/participants",
-        json={
-            "program_id": world.program_a,
-            "client_id": "R1",
-            "first_name": "Dana",
-            "last_name": "Reyes",
-            "admitted_on": "2026-01-05",
-        },
-    )
-    officer = await client.post(
-        "/api/recipients",
-        json={
-            "program_id": world.program_a,
-            "kind": "probation_officer",
-            "name": "Pat Officer",
-            "email": "pat@probation.example",
-        },
-    )
-    assert person.status_code == officer.status_code == 201, (person.text, officer.text)
+    world = await signed_in_world(client)
+    pid = await enroll(client, world.program_a, "R1", "Dana", "Reyes")
+    officer = await recipient(client, world.program_a, "Pat Officer", "pat@probation.example")
     for media_type, content in SIGNED.items():
         consent = await client.post(
-            f"/api/participants/{person.json()['id']}/consents",
+            f"/api/participants/{pid}/consents",
             json={
-                "recipient_id": officer.json()["id"],
+                "recipient_id": officer,
                 "information_categories": ["attendance"],
                 "information_description": "Attendance",
                 "purposes": ["court_supervision"],

@@ -15,12 +15,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance.core.vocabulary import Role
 from compliance.engine import caseload
 from compliance.ops.demo import DEMO_TZ
 from compliance.staff import accounts
 from compliance.tables import DrugTest, Participant, Program, StaffUser, TreatmentSession
-from tests.support.staff import PASSWORD, demo_with_clinician, sign_in
+from tests.support.staff import demo_with_clinician, sign_in, staff_member
 
 EMAIL = "fresh@example.org"
 
@@ -131,13 +130,7 @@ async def test_kept_pages_are_not_shown_to_another_program(client, demo) -> None
         assert (await client.get(path)).status_code == 200
     other = Program(code="OTHER", name="Other program", time_zone="America/New_York")
     await other.save()
-    await accounts.create_staff_user(
-        email="other@example.org",
-        full_name="Otto Other",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[other.id],
-    )
+    await staff_member("other@example.org", [other.id], full_name="Otto Other")
     await sign_in(client, "other@example.org")
     assert (await client.get(f"/participants/{pid}")).status_code == 404
     assert (await client.get(f"/sessions/{session['id']}")).status_code == 404
@@ -192,13 +185,7 @@ async def test_kept_participant_page_carries_this_session_and_live_links(client,
     assert f"<td>#{link}</td>" in (await client.get(page)).text
 
     program = demo["program"]["id"]
-    await accounts.create_staff_user(
-        email="second@example.org",
-        full_name="Sam Second",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program],
-    )
+    await staff_member("second@example.org", [program], full_name="Sam Second")
     await sign_in(client, "second@example.org")
     theirs = (await client.get(page)).text
     assert client.cookies["csrftoken"] != token

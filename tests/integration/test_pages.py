@@ -9,9 +9,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from compliance.core.vocabulary import Role
-from compliance.ops.demo import load_demo
-from compliance.staff import accounts
 from compliance.tables import (
     Attendance,
     DrugTest,
@@ -20,22 +17,14 @@ from compliance.tables import (
     TreatmentSession,
     Violation,
 )
-from tests.support.staff import PASSWORD, post_form, sign_in
+from tests.support.staff import demo_with_clinician, post_form, sign_in
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
 @pytest.fixture
 async def demo(client: httpx.AsyncClient) -> dict:
-    await load_demo(now=NOW)
-    program = await Program.select().first()
-    await accounts.create_staff_user(
-        email="nurse@example.org",
-        full_name="Nora Nurse",
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
-    )
+    program = await demo_with_clinician("nurse@example.org", NOW, full_name="Nora Nurse")
     await sign_in(client, "nurse@example.org")
     marcus = await Participant.select().where(Participant.client_id == "RB-1001").first()
     return {"program": program, "marcus": marcus}

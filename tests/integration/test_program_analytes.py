@@ -15,17 +15,16 @@ import httpx
 import pytest
 
 from compliance.core.vocabulary import Role
-from compliance.records.analytes import loinc_problem, seed_program_analytes
-from compliance.staff import accounts
+from compliance.records.analytes import loinc_problem
 from compliance.tables import Analyte, AnalyteCode, AuditEvent
 from tests.support.staff import (
-    PASSWORD,
     World,
     csrf_token,
     make_world,
     post_form,
     sign_in,
     signed_in_demo,
+    staff_member,
 )
 
 pytestmark = pytest.mark.db
@@ -46,10 +45,7 @@ CODE_MAP = (
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await seed_program_analytes(w.program_b)
-    return w
+    return await make_world(analytes=True)
 
 
 async def counts() -> tuple[int, int, int]:
@@ -119,13 +115,7 @@ async def test_xylazine_added_mapped_by_csv_imported_from_hl7_and_in_the_court_r
 ) -> None:
     demo = await signed_in_demo(client, "signer@example.org", full_name="Jordan Signer")
     program_id = demo["program"]["id"]
-    await accounts.create_staff_user(
-        email="boss@example.org",
-        full_name="Boss",
-        password=PASSWORD,
-        role=Role.admin,
-        program_ids=[program_id],
-    )
+    await staff_member("boss@example.org", [program_id], role=Role.admin, full_name="Boss")
     await sign_in(client, "boss@example.org")
     table = f"/programs/{program_id}/analytes"
 

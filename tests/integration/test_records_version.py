@@ -18,7 +18,7 @@ from compliance.core import db
 from compliance.core.settings import Settings
 from compliance.disclosure.record import disclosed
 from compliance.tables import Consent, Participant, Program, SecureLink
-from tests.support.demo import link_path, officer_browser, post_json, secure_link
+from tests.support.demo import court_report, link_path, officer_browser, post_json, secure_link
 
 pytestmark = pytest.mark.db
 
@@ -125,22 +125,12 @@ async def test_another_clients_report_keeps_the_page_and_this_clients_shows_at_o
         assert await db.participant_version(mine) == before
         assert (await officer.get(link_path(made))).status_code == 200
 
-        report = await post_json(
-            client,
-            f"/api/participants/{mine}/reports",
-            {
-                "kind": "court_progress",
-                "recipient_id": demo["recipients"]["Dana Whitfield"],
-                "period_start": "2026-09-28",
-                "period_end": "2026-11-22",
-            },
-        )
-        assert report.status_code == 201, report.text
+        report = await court_report(client, demo, narrative=None)
         shared, own = await db.participant_version(mine)
         assert (shared, own) == (before[0], before[1] + 1)
         page = await officer.get(link_path(made))
         assert page.status_code == 200
-        assert f"report {report.json()['public_id']}, version 1" in page.text
+        assert f"report {report['public_id']}, version 1" in page.text
 
 
 @contextlib.asynccontextmanager

@@ -7,31 +7,17 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from compliance.records.analytes import seed_program_analytes
 from compliance.tables import Consent, DrugTest, MandatePhase, Recipient
-from tests.support.staff import World, make_world, post_form, sign_in
+from tests.support.records import enroll, recipient
+from tests.support.staff import World, post_form, signed_in_world
 
 FUTURE = (date.today() + timedelta(days=300)).isoformat()
 
 
 @pytest.fixture
 async def person(client: httpx.AsyncClient) -> tuple[World, int]:
-    world = await make_world()
-    await seed_program_analytes(world.program_a)
-    await sign_in(client, world.clinician_a)
-    pid = (
-        await client.post(
-            "/api/participants",
-            json={
-                "program_id": world.program_a,
-                "client_id": "P1",
-                "first_name": "Pat",
-                "last_name": "Lee",
-                "admitted_on": "2026-01-05",
-            },
-        )
-    ).json()["id"]
-    return world, pid
+    world = await signed_in_world(client, analytes=True)
+    return world, await enroll(client, world.program_a, "P1", "Pat", "Lee")
 
 
 async def test_mandate_form_and_phase_step(client, person) -> None:
@@ -185,11 +171,7 @@ async def test_outside_meeting_and_typed_in_drug_test(client, person) -> None:
 
 async def test_refused_document_leaves_no_consent_and_names_survive(client, person) -> None:
     world, pid = person
-    await client.post(
-        "/api/recipients",
-        json={"program_id": world.program_a, "kind": "sap", "name": "S", "email": "s@x.org"},
-    )
-    rid = (await Recipient.select().first())["id"]
+    rid = await recipient(client, world.program_a, "S", "s@x.org", "sap")
     form = {
         "recipient_id": str(rid),
         "information_categories": ["attendance"],

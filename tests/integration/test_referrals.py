@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from compliance.tables import Consent
-from tests.support.staff import World, make_world, sign_in
+from tests.support.records import enroll, recipient
+from tests.support.staff import World, sign_in, signed_in_world
 
 COURT = {
     "source": "court",
@@ -51,33 +52,14 @@ def consent_body(recipient_id: int, **extra) -> dict:
 
 @pytest.fixture
 async def setup(client: httpx.AsyncClient) -> tuple[World, int, int]:
-    world = await make_world()
-    await sign_in(client, world.clinician_a)
-    pid = (
-        await client.post(
-            "/api/participants",
-            json={
-                "program_id": world.program_a,
-                "client_id": "R1",
-                "first_name": "Dana",
-                "last_name": "Reyes",
-                "admitted_on": "2026-01-05",
-            },
-        )
-    ).json()["id"]
-    rid = (
-        await client.post(
-            "/api/recipients",
-            json={
-                "program_id": world.program_a,
-                "kind": "probation_officer",
-                "name": "Pat Officer",
-                "organisation": "County Probation",
-                "email": "pat@probation.example",
-            },
-        )
-    ).json()["id"]
-    return world, pid, rid
+    world = await signed_in_world(client)
+    pid = await enroll(client, world.program_a, "R1", "Dana", "Reyes")
+    officer = ("Pat Officer", "pat@probation.example")
+    return (
+        world,
+        pid,
+        await recipient(client, world.program_a, *officer, organisation="County Probation"),
+    )
 
 
 async def test_mandate_with_phases_and_stepping_down(client, setup) -> None:

@@ -16,7 +16,8 @@ from compliance.core.vocabulary import AttendanceStatus
 from compliance.intake.csv_files import parse_attendance_csv
 from compliance.records.attendance import judge_minutes
 from compliance.tables import Attendance, AuditEvent, TreatmentSession
-from tests.support.staff import World, make_world, post_form, sign_in, signed_in_demo
+from tests.support.records import enroll
+from tests.support.staff import World, post_form, signed_in_demo, signed_in_world
 
 CHICAGO = ZoneInfo("America/Chicago")
 LATE, LEFT = AttendanceStatus.late, AttendanceStatus.left_early
@@ -111,24 +112,11 @@ def test_the_csv_import_judges_minutes_by_the_same_rule() -> None:
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    world = await make_world()
-    await sign_in(client, world.clinician_a)
-    return world
+    return await signed_in_world(client)
 
 
-async def enroll(client: httpx.AsyncClient, program: int, client_id: str) -> int:
-    made = await client.post(
-        "/api/participants",
-        json={
-            "program_id": program,
-            "client_id": client_id,
-            "first_name": client_id,
-            "last_name": "Test",
-            "admitted_on": "2026-01-05",
-        },
-    )
-    assert made.status_code == 201, made.text
-    return made.json()["id"]
+async def enroll_test(client: httpx.AsyncClient, program: int, client_id: str) -> int:
+    return await enroll(client, program, client_id, client_id, "Test")
 
 
 def local(moment: datetime) -> str:
@@ -149,7 +137,7 @@ async def session(client: httpx.AsyncClient, program: int, starts: str, **more) 
 
 
 async def test_api_takes_minutes_late_and_left_early(client, world) -> None:
-    people = [await enroll(client, world.program_a, f"C{n}") for n in range(3)]
+    people = [await enroll_test(client, world.program_a, f"C{n}") for n in range(3)]
     sid = (await session(client, world.program_a, "2026-11-23T18:00")).json()["id"]
     entries = [
         {"participant_id": people[0], "status": "late", "minutes_late": 30},
@@ -201,7 +189,7 @@ async def test_api_takes_minutes_late_and_left_early(client, world) -> None:
 async def test_tonights_session_is_made_before_it_starts_and_taken_once_it_has(
     client, world
 ) -> None:
-    pid = await enroll(client, world.program_a, "T")
+    pid = await enroll_test(client, world.program_a, "T")
     tonight = datetime.now(UTC) + timedelta(hours=3)
     made = await session(client, world.program_a, local(tonight), participant_id=pid)
     assert made.status_code == 201, made.text
@@ -236,7 +224,7 @@ async def test_tonights_session_is_made_before_it_starts_and_taken_once_it_has(
 
 
 async def test_an_individual_session_lists_its_one_client(client, world) -> None:
-    people = [await enroll(client, world.program_a, f"I{n}") for n in range(3)]
+    people = [await enroll_test(client, world.program_a, f"I{n}") for n in range(3)]
     no_client = await client.post(
         "/api/sessions",
         json={
@@ -265,7 +253,7 @@ async def test_an_individual_session_lists_its_one_client(client, world) -> None
 
 
 async def test_an_ad_hoc_session_starts_empty_and_staff_add_clients(client, world) -> None:
-    people = [await enroll(client, world.program_a, f"A{n}") for n in range(3)]
+    people = [await enroll_test(client, world.program_a, f"A{n}") for n in range(3)]
     sid = (await session(client, world.program_a, "2026-11-24T12:00")).json()["id"]
     page = await client.get(f"/sessions/{sid}")
     assert "Nobody is on this roster yet" in page.text
@@ -289,7 +277,7 @@ async def test_an_ad_hoc_session_starts_empty_and_staff_add_clients(client, worl
 
 
 async def test_correction_status_brings_its_own_minutes_through_the_api(client, world) -> None:
-    pid = await enroll(client, world.program_a, "K")
+    pid = await enroll_test(client, world.program_a, "K")
     sid = (await session(client, world.program_a, "2026-11-23T18:00")).json()["id"]
     await client.put(
         f"/api/sessions/{sid}/roster",

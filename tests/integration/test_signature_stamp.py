@@ -23,11 +23,11 @@ from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, StreamO
 from compliance.core.local_time import spoken
 from compliance.reporting import signing, stamp
 from tests.support.browser import ARTIFACTS
-from tests.support.staff import csrf_token, signed_in_demo
+from tests.support.demo import court_report, report_pdf
+from tests.support.staff import signed_in_demo
 
 pytestmark = pytest.mark.db
 
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 PROGRAM = "Riverbend Recovery IOP"
 ZONE = "America/Chicago"  # the demo program's
 SHOTS = ARTIFACTS / "signature-stamp"
@@ -43,19 +43,7 @@ async def _signed_report(client: httpx.AsyncClient, name: str, credentials: str)
     demo = await signed_in_demo(
         client, "stamp@example.org", full_name=name, credentials=credentials
     )
-    response = await client.post(
-        f"/api/participants/{demo['people']['RB-1001']}/reports",
-        json={
-            "kind": "court_progress",
-            "recipient_id": demo["recipients"]["Dana Whitfield"],
-            **PERIOD,
-        },
-        headers={"x-csrftoken": await csrf_token(client)},
-    )
-    assert response.status_code == 201, response.text
-    pdf = await client.get(f"/api/reports/{response.json()['id']}/pdf")
-    assert pdf.status_code == 200
-    return pdf.content
+    return await report_pdf(client, await court_report(client, demo, narrative=None))
 
 
 def _widget(pdf: bytes) -> tuple[int, Any, DictionaryObject]:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from compliance.records.analytes import seed_program_analytes
 from compliance.tables import Violation
 from tests.support.staff import World, make_world, post_form, sign_in
 
@@ -28,9 +27,7 @@ PRESUMPTIVE = {
 
 @pytest.fixture
 async def world(client: httpx.AsyncClient) -> World:
-    w = await make_world()
-    await seed_program_analytes(w.program_a)
-    await seed_program_analytes(w.program_b)
+    w = await make_world(analytes=True)
     await sign_in(client, w.clinician_a)
     return w
 

@@ -4,8 +4,10 @@ a phone's viewport, the trail of what the browser saw, and a real server
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -15,9 +17,10 @@ from typing import TYPE_CHECKING
 import httpx
 
 from tests.support.cli import BIN
+from tests.support.live import free_port
 
 if TYPE_CHECKING:
-    from playwright.async_api import ConsoleMessage, Page, Response
+    from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, Response
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -29,6 +32,17 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
+
+
+def fresh(folder: Path) -> Path:
+    """``folder`` emptied of an earlier run's screenshots."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+async def chromium(pw: Playwright) -> Browser:
+    return await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
 
 
 @dataclass
@@ -77,3 +91,30 @@ def serve(env: dict[str, str], port: int) -> subprocess.Popen:
             time.sleep(0.2)
     server.kill()
     raise AssertionError(f"server did not start: {server.communicate()[0][-2000:]}")
+
+
+class Site:
+    """``compliance run`` on a free port for a browser to visit. It starts in a thread as
+    the block is entered, so the test makes its records and Chromium starts meanwhile;
+    ``await site.ready()`` before the first page. Leaving the block stops it as Ctrl-C
+    would and prints the tail of its output (pytest shows it when a step fails).
+    ``base_url``: links the app makes point at this server (BASE_URL)."""
+
+    def __init__(self, env: dict[str, str], *, base_url: bool = True, tail: int = 5000) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = {**env, "BASE_URL": self.url} if base_url else env
+        self._tail = tail
+
+    async def __aenter__(self) -> Site:
+        self._starting = asyncio.create_task(asyncio.to_thread(serve, self._env, self.port))
+        return self
+
+    async def ready(self) -> str:
+        await self._starting
+        return self.url
+
+    async def __aexit__(self, *exc: object) -> None:
+        server = await self._starting
+        server.send_signal(signal.SIGINT)
+        print(server.communicate(timeout=15)[0][-self._tail :])

@@ -21,7 +21,8 @@ async def post_json(
 
 
 async def court_report(client: httpx.AsyncClient, demo: dict, **extra: object) -> dict:
-    """A signed court progress report on the demo's court client for his officer."""
+    """A signed court progress report on the demo's court client for his officer; a
+    field given as None is left out of the request (``narrative=None``: no narrative)."""
     pid = demo["people"]["RB-1001"]
     body = {
         "kind": "court_progress",
@@ -30,6 +31,7 @@ async def court_report(client: httpx.AsyncClient, demo: dict, **extra: object) -
         **PERIOD,
         **extra,
     }
+    body = {name: value for name, value in body.items() if value is not None}
     response = await post_json(client, f"/api/participants/{pid}/reports", body)
     assert response.status_code == 201, response.text
     return response.json()

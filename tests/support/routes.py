@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from compliance.records.analytes import seed_program_analytes
 from compliance.tables import Attendance, Report, SecureLink, Violation
-from tests.support.staff import World, make_world, sign_in
+from tests.support.records import enroll, group_session, recipient
+from tests.support.staff import World, signed_in_world
 
 PUBLIC = {
     ("/health", "GET"),
@@ -321,32 +321,9 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
 async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[str, int]]:
     """One record of every kind in program A, made through the API as clinician A, who
     stays signed in; returns the world and each record's id by its path parameter."""
-    world = await make_world()
-    await seed_program_analytes(world.program_a)
-    await sign_in(client, world.clinician_a)
-    pid = (
-        await client.post(
-            "/api/participants",
-            json={
-                "program_id": world.program_a,
-                "client_id": "A1",
-                "first_name": "Ann",
-                "last_name": "Able",
-                "admitted_on": "2026-01-05",
-            },
-        )
-    ).json()["id"]
-    sid = (
-        await client.post(
-            "/api/sessions",
-            json={
-                "program_id": world.program_a,
-                "session_type": "group",
-                "starts_at": "2026-03-03T18:00",
-                "scheduled_minutes": 60,
-            },
-        )
-    ).json()["id"]
+    world = await signed_in_world(client, analytes=True)
+    pid = await enroll(client, world.program_a, "A1", "Ann", "Able")
+    sid = await group_session(client, world.program_a, minutes=60)
     await client.put(
         f"/api/sessions/{sid}/roster",
         json={"entries": [{"participant_id": pid, "status": "present"}]},
@@ -362,17 +339,7 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
             json=BODIES[("/api/participants/{participant_id:int}/mandates", "POST")]["json"],
         )
     ).json()["id"]
-    rid = (
-        await client.post(
-            "/api/recipients",
-            json={
-                "program_id": world.program_a,
-                "kind": "eap_case_manager",
-                "name": "S",
-                "email": "s@x.org",
-            },
-        )
-    ).json()["id"]
+    rid = await recipient(client, world.program_a, "S", "s@x.org", "eap_case_manager")
     consent = {
         **BODIES[("/api/participants/{participant_id:int}/consents", "POST")]["json"],
         "recipient_id": rid,

@@ -41,24 +41,42 @@ class World:
     admin_a: str = "admin@example.org"
 
 
-async def make_world() -> World:
+async def staff_member(
+    email: str,
+    program_ids: list[int],
+    *,
+    role: Role = Role.clinician,
+    full_name: str | None = None,
+    credentials: str = "",
+) -> None:
+    """An account whose password tests know (``PASSWORD``), named after its e-mail
+    unless told."""
+    await accounts.create_staff_user(
+        email=email,
+        full_name=full_name or email.split("@")[0].title(),
+        password=PASSWORD,
+        role=role,
+        program_ids=program_ids,
+        credentials=credentials,
+    )
+
+
+async def make_world(*, analytes: bool = False) -> World:
+    """``analytes`` seeds both programs' analyte tables (``signed_in_world``: A's)."""
     a = Program(code="A", name="Program A", time_zone="America/Chicago")
     b = Program(code="B", name="Program B", time_zone="America/New_York")
     await a.save()
     await b.save()
+    if analytes:
+        await seed_program_analytes(a.id)
+        await seed_program_analytes(b.id)
     world = World(a.id, b.id)
     for email, role, program in [
         (world.clinician_a, Role.clinician, a.id),
         (world.clinician_b, Role.clinician, b.id),
         (world.admin_a, Role.admin, a.id),
     ]:
-        await accounts.create_staff_user(
-            email=email,
-            full_name=email.split("@")[0].title(),
-            password=PASSWORD,
-            role=role,
-            program_ids=[program],
-        )
+        await staff_member(email, [program], role=role)
     return world
 
 
@@ -83,6 +101,16 @@ async def sign_in(client: httpx.AsyncClient, email: str) -> None:
 async def post_form(client: httpx.AsyncClient, url: str, data: dict[str, str]) -> httpx.Response:
     token = await csrf_token(client)
     return await client.post(url, data={**data, "_csrf_token": token})
+
+
+async def signed_in_world(client: httpx.AsyncClient, *, analytes: bool = False) -> World:
+    """``make_world`` with clinician A signed in on ``client``; ``analytes`` seeds program
+    A's analyte table, which drug tests and lab files need."""
+    world = await make_world()
+    if analytes:
+        await seed_program_analytes(world.program_a)
+    await sign_in(client, world.clinician_a)
+    return world
 
 
 async def clone_court_client(times: int) -> int:
@@ -147,14 +175,7 @@ async def demo_with_clinician(
     for tests that find them in a signed report."""
     await load_demo(now=now)
     program = await Program.select().first()
-    await accounts.create_staff_user(
-        email=email,
-        full_name=full_name or email.split("@")[0].title(),
-        password=PASSWORD,
-        role=Role.clinician,
-        program_ids=[program["id"]],
-        credentials=credentials or "",
-    )
+    await staff_member(email, [program["id"]], full_name=full_name, credentials=credentials or "")
     return program
 
 

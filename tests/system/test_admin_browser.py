@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.browser import ARTIFACTS, Trail, chromium, serve
 from tests.support.cli import settings_env
 from tests.support.live import free_port
 from tests.support.staff import PASSWORD, make_world
@@ -41,9 +41,7 @@ async def test_admin_invites_a_clinician_who_sets_a_password_and_signs_in(
     trail = Trail(SHOTS)
     try:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
+            browser = await chromium(pw)
             admin = await (await browser.new_context(viewport=DESKTOP)).new_page()
             admin.set_default_timeout(15_000)
             trail.watch(admin)
@@ -118,9 +116,7 @@ async def test_api_docs_load_with_every_other_host_blocked(database_url, tmp_pat
 
     try:
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
+            browser = await chromium(pw)
             context = await browser.new_context(viewport=DESKTOP)
             await context.route("**/*", only_this_server)
             page = await context.new_page()

@@ -45,7 +45,6 @@ from compliance.ops.demo import load_demo
 from compliance.records.analytes import seed_program_analytes
 from compliance.staff import accounts
 from compliance.tables import (
-    AnalyteCode,
     Attendance,
     Consent,
     DrugTest,
@@ -59,7 +58,8 @@ from compliance.tables import (
 from tests.support.cli import settings_env
 from tests.support.live import serve
 from tests.support.openapi import CHECKS, conforms, published_schema
-from tests.support.staff import PASSWORD, csrf_token, make_world, sign_in
+from tests.support.records import enroll, lab_code, recipient
+from tests.support.staff import PASSWORD, csrf_token, make_world, sign_in, signed_in_world
 
 pytestmark = pytest.mark.db
 
@@ -336,24 +336,9 @@ async def test_import_answers_match_the_schema(client, openapi) -> None:
     said 201 for commit and had no 422 at all."""
     world = await make_world()
     await seed_program_analytes(world.program_a)
-    cocaine = await AnalyteCode.select().where(AnalyteCode.code == "COC").first()
-    await AnalyteCode.insert(
-        AnalyteCode(
-            program=world.program_a, analyte=cocaine["analyte"], coding_system="LN", code="3426-4"
-        )
-    )
+    await lab_code(world.program_a, "COC", "LN", "3426-4")
     await sign_in(client, world.clinician_a)
-    enrolled = await client.post(
-        "/api/participants",
-        json={
-            "program_id": world.program_a,
-            "client_id": "C-1001",
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "admitted_on": "2024-01-01",
-        },
-    )
-    assert enrolled.status_code == 201, enrolled.text
+    await enroll(client, world.program_a, "C-1001", "Jane", "Doe", "2024-01-01")
 
     async def upload(kind: str, content: bytes) -> httpx.Response:
         data = {"program_id": str(world.program_a), "kind": kind}
@@ -383,29 +368,9 @@ async def test_out_of_range_ids_and_dates_are_422(client, openapi) -> None:
     checks, so an id past any integer column or a date in year 1 or 9999 reached the
     database driver or date arithmetic and answered 500. A report for year 1 was even
     signed and stored."""
-    world = await make_world()
-    await sign_in(client, world.clinician_a)
-    person = await client.post(
-        "/api/participants",
-        json={
-            "program_id": world.program_a,
-            "client_id": "C-1",
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "admitted_on": "2026-01-05",
-        },
-    )
-    officer = await client.post(
-        "/api/recipients",
-        json={
-            "program_id": world.program_a,
-            "kind": "probation_officer",
-            "name": "Dana Whitfield",
-            "email": "dana@example.org",
-        },
-    )
-    assert person.status_code == officer.status_code == 201, (person.text, officer.text)
-    pid, rid = person.json()["id"], officer.json()["id"]
+    world = await signed_in_world(client)
+    pid = await enroll(client, world.program_a, "C-1", "Jane", "Doe")
+    rid = await recipient(client, world.program_a, "Dana Whitfield", "dana@example.org")
     report = f"/api/participants/{pid}/reports"
     links = f"/api/participants/{pid}/links"
     year_1 = {"period_start": "0001-01-01", "period_end": "0001-01-02"}

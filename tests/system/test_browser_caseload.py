@@ -6,9 +6,6 @@ go to test-artifacts/caseload/."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,10 +14,9 @@ import pytest
 from compliance.core.db import Engine
 from compliance.core.vocabulary import Role
 from compliance.staff import accounts
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.browser import ARTIFACTS, Site, Trail, chromium, fresh
 from tests.support.caseload_seed import forty_clients
 from tests.support.cli import settings_env
-from tests.support.live import free_port
 from tests.support.staff import PASSWORD
 
 if TYPE_CHECKING:
@@ -105,14 +101,8 @@ async def test_forty_clients_fit_a_desktop_and_a_tablet(
 ) -> None:
     from playwright.async_api import async_playwright
 
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    port = free_port()
-    serving = asyncio.create_task(
-        asyncio.to_thread(serve, settings_env(database_url, tmp_path), port)
-    )
-    trail = Trail(SHOTS)
-    try:
+    trail = Trail(fresh(SHOTS))
+    async with Site(settings_env(database_url, tmp_path), base_url=False, tail=3000) as site:
         program = await forty_clients()
         await accounts.create_staff_user(
             email=EMAIL,
@@ -122,16 +112,9 @@ async def test_forty_clients_fit_a_desktop_and_a_tablet(
             program_ids=[program],
         )
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            await serving
-            seen = await _look(browser, f"http://127.0.0.1:{port}", trail)
+            browser = await chromium(pw)
+            seen = await _look(browser, await site.ready(), trail)
             await browser.close()
-    finally:
-        server = await serving
-        server.send_signal(signal.SIGINT)
-        print(server.communicate(timeout=15)[0][-3000:])
     assert not trail.problems, "\n".join(trail.problems)
     # Most of the 40 above the fold on the desktop (the reviewer saw 3), a screenful on
     # the tablet; no sideways scrolling on either, of the page or of the table.

@@ -10,10 +10,7 @@ no card is wider than its box (nothing clipped). A console error or a 5xx fails 
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
-import signal
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +29,8 @@ from compliance.tables import (
     Report,
     SecureLink,
 )
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.browser import ARTIFACTS, Site, Trail, chromium, fresh
 from tests.support.cli import settings_env
-from tests.support.live import free_port
 from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
@@ -150,32 +146,19 @@ async def test_a_new_court_client_goes_from_enrolment_to_a_sent_report(
 ) -> None:
     from playwright.async_api import async_playwright
 
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
-    serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail = Trail(SHOTS)
-    try:
+    trail = Trail(fresh(SHOTS))
+    async with Site(settings_env(database_url, tmp_path)) as site:
         await demo_with_clinician(CLINICIAN[0], full_name=CLINICIAN[1], credentials="LCSW")
         mail_before = await OutboxMessage.count()
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            await serving
+            browser = await chromium(pw)
+            base = await site.ready()
             context = await browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
             context.set_default_timeout(15_000)
             page = await context.new_page()
             trail.watch(page)
             await _flow(page, base, trail)
             await browser.close()
-    finally:
-        server = await serving
-        server.send_signal(signal.SIGINT)
-        log = server.communicate(timeout=15)[0]
-        print(log[-5000:])  # shown by pytest when a step fails
     assert not trail.problems, "\n".join(trail.problems)
 
     person = await Participant.select().where(Participant.client_id == "RB-2042").first()

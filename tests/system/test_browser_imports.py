@@ -7,10 +7,7 @@ test-artifacts/imports/; a console error or a 5xx anywhere fails."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,10 +15,9 @@ import pytest
 
 from compliance.core.db import Engine
 from compliance.tables import DrugTest
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.browser import ARTIFACTS, Site, Trail, chromium, fresh
 from tests.support.cli import settings_env
 from tests.support.lab_files import LAB_CSV
-from tests.support.live import free_port
 from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
@@ -48,21 +44,13 @@ async def test_a_lab_csv_is_recognized_previewed_with_names_and_committed_once(
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
-    serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail, shots = Trail(SHOTS), []
-    try:
+    trail, shots = Trail(fresh(SHOTS)), []
+    async with Site(settings_env(database_url, tmp_path)) as site:
         await demo_with_clinician(CLINICIAN)
         tests_before = await DrugTest.count()
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            await serving
+            browser = await chromium(pw)
+            base = await site.ready()
             context = await browser.new_context(viewport={"width": 1366, "height": 900})
             context.set_default_timeout(15_000)
             page = await context.new_page()
@@ -116,10 +104,5 @@ async def test_a_lab_csv_is_recognized_previewed_with_names_and_committed_once(
             await expect(page.get_by_role("heading", name="Drug-test CSV")).to_be_visible()
             await context.close()
             await browser.close()
-    finally:
-        server = await serving
-        server.send_signal(signal.SIGINT)
-        log = server.communicate(timeout=15)[0]
-        print(log[-5000:])  # shown by pytest when a step fails
     assert not trail.problems, "\n".join(trail.problems)
     assert len(shots) == 2 * 3, [p.name for p in shots]

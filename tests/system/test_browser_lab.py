@@ -6,9 +6,7 @@ The pages are screenshotted at a desktop's and a tablet's width to test-artifact
 
 from __future__ import annotations
 
-import asyncio
 import re
-import signal
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,9 +15,8 @@ import pytest
 
 from compliance.core.db import Engine
 from compliance.tables import AnalyteResult, DrugTest, Participant
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.browser import ARTIFACTS, Site, Trail, chromium
 from tests.support.cli import settings_env
-from tests.support.live import free_port
 from tests.support.staff import PASSWORD, demo_with_clinician
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
@@ -45,22 +42,15 @@ async def test_record_from_the_panel_then_confirmation_then_mro_review(
     from playwright.async_api import async_playwright, expect
 
     SHOTS.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    serving = asyncio.create_task(
-        asyncio.to_thread(serve, {**settings_env(database_url, tmp_path), "BASE_URL": base}, port)
-    )
     trail = Trail(SHOTS)
     # Yesterday morning on the program's clock: called at 7, collected at 9:15.
     day = datetime.now(ZoneInfo("America/Chicago")).date() - timedelta(days=1)
-    try:
+    async with Site(settings_env(database_url, tmp_path), tail=3000) as site:
         await demo_with_clinician(CLINICIAN[0], full_name=CLINICIAN[1])
         pid = (await Participant.select().where(Participant.client_id == "RB-1001").first())["id"]
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            await serving
+            browser = await chromium(pw)
+            base = await site.ready()
             page = await (await browser.new_context(viewport=DESKTOP)).new_page()
             page.set_default_timeout(15_000)
             trail.watch(page)
@@ -129,10 +119,6 @@ async def test_record_from_the_panel_then_confirmation_then_mro_review(
             tests = page.locator(".card", has=page.get_by_role("heading", name="Drug tests"))
             await _shots(page, "4-participant-tests", tests)
             await browser.close()
-    finally:
-        server = await serving
-        server.send_signal(signal.SIGINT)
-        print(server.communicate(timeout=15)[0][-3000:])
     assert not trail.problems, "\n".join(trail.problems)
     # Stored as shown: three versions of one test, each labelled what it is.
     versions = (

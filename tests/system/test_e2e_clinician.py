@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
-import signal
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -29,9 +27,8 @@ from pypdf import PdfReader
 from compliance.core.db import Engine
 from compliance.core.settings import Settings
 from compliance.reporting import signing
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, Trail, serve
+from tests.support.browser import ARTIFACTS, PHONE, Site, Trail, chromium, fresh
 from tests.support.cli import settings_env
-from tests.support.live import free_port
 from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
@@ -286,32 +283,19 @@ async def test_clinician_flow_ends_in_a_signed_pdf_on_the_officers_phone(
     officer's phone downloads and whose signature and notice hold."""
     from playwright.async_api import async_playwright
 
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    # Links are made from BASE_URL: point it at this server so the officer can open one.
-    env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
-    # The server takes seconds to start: let it, while the demo loads and chromium starts.
-    serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail = Trail(SHOTS)
+    trail = Trail(fresh(SHOTS))
     saved = tmp_path / "officer.pdf"
-    try:
+    # Links are made from BASE_URL, this server's, so the officer can open one; it takes
+    # seconds to start: let it, while the demo loads and chromium starts.
+    async with Site(settings_env(database_url, tmp_path)) as site:
         # An account is the one thing the pages cannot make: an administrator creates it.
         await demo_with_clinician(CLINICIAN[0], full_name=CLINICIAN[1], credentials="LCSW")
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            await serving
+            browser = await chromium(pw)
+            base = await site.ready()
             link = await _clinician(browser, base, trail)
             await _officer(browser, link, trail, saved)
             await browser.close()
-    finally:
-        server = await serving
-        server.send_signal(signal.SIGINT)
-        log = server.communicate(timeout=15)[0]
-        print(log[-5000:])  # shown by pytest when a step fails
     assert not trail.problems, "\n".join(trail.problems)
     assert len(trail.shots) == 15, [p.name for p in trail.shots]
 

@@ -10,8 +10,6 @@ test-artifacts/roster/. A console error or a 5xx anywhere fails the test.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,9 +21,8 @@ from compliance.records import attendance, groups
 from compliance.staff import accounts
 from compliance.staff.accounts import Principal
 from compliance.tables import Attendance, AuditEvent, Participant, Program
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.browser import ARTIFACTS, Site, Trail, chromium, fresh
 from tests.support.cli import settings_env
-from tests.support.live import free_port
 from tests.support.staff import PASSWORD
 
 pytestmark = [pytest.mark.db, pytest.mark.browser]
@@ -92,20 +89,12 @@ async def test_a_group_of_40_all_present_one_30_minutes_late(
 ) -> None:
     from playwright.async_api import async_playwright, expect
 
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {**settings_env(database_url, tmp_path), "BASE_URL": base}
-    serving = asyncio.create_task(asyncio.to_thread(serve, env, port))
-    trail = Trail(SHOTS)
+    trail = Trail(fresh(SHOTS))
     posts: list[tuple[int, str]] = []  # the roster saves' answers: status, content type
-    try:
+    async with Site(settings_env(database_url, tmp_path), tail=3000) as site:
         async with async_playwright() as pw:
             # Chromium starts, and the server, while the group is made.
-            launching = asyncio.create_task(
-                pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            )
+            launching = asyncio.create_task(chromium(pw))
             sid, people = await _tonight(datetime.now(UTC))
             late_one = people[f"Client{LATE:02d}"]
             browser = await launching
@@ -121,7 +110,7 @@ async def test_a_group_of_40_all_present_one_30_minutes_late(
                     else None
                 ),
             )
-            await serving
+            base = await site.ready()
             await page.goto(f"{base}/login?next=/sessions")
             await page.get_by_label("E-mail").fill(CLINICIAN)
             await page.get_by_label("Password").fill(PASSWORD)
@@ -184,11 +173,6 @@ async def test_a_group_of_40_all_present_one_30_minutes_late(
             assert await Attendance.count() == MEMBERS
             assert await AuditEvent.count() == events
             await browser.close()
-    finally:
-        server = await serving
-        server.send_signal(signal.SIGINT)
-        log = server.communicate(timeout=15)[0]
-        print(log[-3000:])
     # Chromium reports the refused save's 422 as a console error: that one is expected.
     problems = [p for p in trail.problems if "status of 422" not in p]
     assert not problems, "\n".join(problems)

@@ -10,10 +10,7 @@ reason, so none is forgotten."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
-import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +31,8 @@ from compliance.tables import (
     TreatmentGroup,
     TreatmentSession,
 )
-from tests.support.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Trail, serve
+from tests.support.browser import ARTIFACTS, Site, Trail, chromium, fresh
 from tests.support.cli import settings_env
-from tests.support.live import free_port
 from tests.support.staff import PASSWORD, demo_with_clinician
 
 if TYPE_CHECKING:
@@ -175,15 +171,9 @@ async def test_every_staff_page_fits_a_desktop_and_a_tablet(
 ) -> None:
     from playwright.async_api import async_playwright
 
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
+    trail = Trail(fresh(SHOTS))
     routes = staff_pages(settings)
-    port = free_port()
-    serving = asyncio.create_task(
-        asyncio.to_thread(serve, settings_env(database_url, tmp_path), port)
-    )
-    trail = Trail(SHOTS)
-    try:
+    async with Site(settings_env(database_url, tmp_path), base_url=False, tail=3000) as site:
         program = await demo_with_clinician(CLINICIAN)
         await accounts.create_staff_user(
             email=ADMIN,
@@ -197,18 +187,11 @@ async def test_every_staff_page_fits_a_desktop_and_a_tablet(
         admin = [paths[r] for r in routes if ADMIN_ONLY.search(r)]
         staff = [paths[r] for r in routes if not ADMIN_ONLY.search(r)]
         async with async_playwright() as pw:
-            browser = await pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-            )
-            await serving
-            base = f"http://127.0.0.1:{port}"
+            browser = await chromium(pw)
+            base = await site.ready()
             wrong = await _visit(browser, base, CLINICIAN, staff, trail)
             wrong += await _visit(browser, base, ADMIN, admin, trail)
             await browser.close()
-    finally:
-        server = await serving
-        server.send_signal(signal.SIGINT)
-        print(server.communicate(timeout=15)[0][-3000:])
     assert not wrong, "\n".join(wrong)
     assert not trail.problems, "\n".join(trail.problems)
     # Every page seen, at both widths: the caseload, a participant, the roster, admin.

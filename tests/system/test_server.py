@@ -47,6 +47,18 @@ def test_compliance_run_serves_health(database_url: str, tmp_path: Path) -> None
 # --- a public server needs real secrets -----------------------------------------------
 
 
+def _public_without_secrets(tmp_path: Path) -> dict[str, str]:
+    """A server for the world (an https BASE_URL) with no secret key or certificate set."""
+    return {
+        "VAR_DIR": str(tmp_path / "var"),
+        "REPORTS_DIR": str(tmp_path / "reports"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "BASE_URL": "https://iop.example.org",
+        "SECRET_KEY": "",
+        "SIGNING_P12": "",
+    }
+
+
 @pytest.mark.parametrize(
     ("extra", "missing"),
     [
@@ -57,16 +69,7 @@ def test_compliance_run_serves_health(database_url: str, tmp_path: Path) -> None
 def test_a_server_beyond_loopback_needs_its_own_secrets(
     tmp_path: Path, extra: dict[str, str], missing: str
 ) -> None:
-    env = {
-        "VAR_DIR": str(tmp_path / "var"),
-        "REPORTS_DIR": str(tmp_path / "reports"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "HOST": "0.0.0.0",
-        "BASE_URL": "https://iop.example.org",
-        "SECRET_KEY": "",
-        "SIGNING_P12": "",
-        **extra,
-    }
+    env = {**_public_without_secrets(tmp_path), "HOST": "0.0.0.0", **extra}
     done = run_cli("run", env=env, timeout=60)
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
@@ -76,21 +79,6 @@ def test_a_server_beyond_loopback_needs_its_own_secrets(
 
 
 def test_run_with_a_host_flag_beyond_loopback_is_checked_too(tmp_path: Path) -> None:
-    env = {
-        "VAR_DIR": str(tmp_path / "var"),
-        "REPORTS_DIR": str(tmp_path / "reports"),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "SECRET_KEY": "",
-        "SIGNING_P12": "",
-        "BASE_URL": "https://iop.example.org",
-    }
-    done = subprocess.run(
-        [str(BIN / "compliance"), "run", "--host", "10.0.0.5"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_cli("run", "--host", "10.0.0.5", env=_public_without_secrets(tmp_path), timeout=60)
     assert done.returncode != 0
     assert done.stderr.strip().startswith("compliance: error: SECRET_KEY: "), done.stderr

@@ -24,38 +24,19 @@ from compliance.reporting import signing, verification
 from compliance.tables import Report
 from tests.support.browser import ARTIFACTS, CHROMIUM, PHONE
 from tests.support.cli import run_cli, settings_env
-from tests.support.staff import csrf_token, signed_in_demo
+from tests.support.demo import court_report, report_pdf
+from tests.support.staff import csrf_token
 
 pytestmark = pytest.mark.db
 
-PERIOD = {"period_start": "2026-09-28", "period_end": "2026-11-22"}
 ZONE = "America/Chicago"  # the demo program's
 SHOTS = ARTIFACTS / "verdicts"
 CHANGED = "changed_after_signing"
 
 
-@pytest.fixture
-async def demo(client: httpx.AsyncClient) -> dict:
-    return await signed_in_demo(
-        client, "signer@example.org", full_name="Jordan Signer", credentials="LCSW"
-    )
-
-
 async def _report(client: httpx.AsyncClient, demo: dict) -> tuple[dict, bytes]:
-    response = await client.post(
-        f"/api/participants/{demo['people']['RB-1001']}/reports",
-        json={
-            "kind": "court_progress",
-            "recipient_id": demo["recipients"]["Dana Whitfield"],
-            **PERIOD,
-        },
-        headers={"x-csrftoken": await csrf_token(client)},
-    )
-    assert response.status_code == 201, response.text
-    report = response.json()
-    pdf = await client.get(f"/api/reports/{report['id']}/pdf")
-    assert pdf.status_code == 200
-    return report, pdf.content
+    report = await court_report(client, demo, narrative=None)
+    return report, await report_pdf(client, report)
 
 
 class Verdicts:
