@@ -38,9 +38,12 @@ async def app_client(
         # CPU per test (48 s of a run's 202). Frozen here first, that walk is only what
         # is new since; the lifespan's own unfreeze makes all of it collectable again.
         gc.freeze()
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
+        try:
+            async with app.lifespan():
+                started.set()
+                await stop.wait()
+        finally:
+            gc.unfreeze()  # also when start-up failed before the lifespan's own
 
     task = asyncio.create_task(lifespan())
     await asyncio.wait(
