@@ -54,7 +54,7 @@ def build(
         CronJob(JOBS[name], cron=cron, timeout=REPORT_TIMEOUT_S, ttl=KEEP_S, retries=RETRIES)
         for name, cron in (PERIODIC if periodic else [])
     ]
-    return Worker(
+    runner = Worker(
         queue,
         functions=list(JOBS.items()),
         cron_jobs=cron_jobs,
@@ -65,6 +65,10 @@ def build(
         after_process=after_process,
         timers={"sweep": SWEEP_S},
     )
+    # SAQ would take SIGINT and SIGTERM for itself: inside the app the server never heard
+    # them and did not stop. Whoever runs the worker (the app, `compliance worker`) stops it.
+    runner.SIGNALS = []
+    return runner
 
 
 async def _beat(job: Any) -> None:
