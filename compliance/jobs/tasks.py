@@ -89,22 +89,15 @@ async def make_report(
     The job's key goes on the report's row: run again, the job finds its report there.
     A refusal (no consent, a period not yet over, a participant not theirs) is an
     answer, not a failure: retrying would refuse again."""
-    settings: Settings = ctx["settings"]
-    principal = await accounts.load_principal(user_id)
-    if principal is None:
-        return {"raised": "NotFound", "message": "this staff account is no longer active"}
-    try:
+    once = Once(ctx.get("key"), datetime.fromisoformat(made_since) if made_since else None)
+
+    async def sign(principal: accounts.Principal) -> dict[str, Any]:
         signed = await service.sign(
-            principal,
-            settings,
-            participant_id,
-            _request(request),
-            origin,
-            Once(ctx.get("key"), datetime.fromisoformat(made_since) if made_since else None),
+            principal, ctx["settings"], participant_id, _request(request), origin, once
         )
-    except (InvalidInput, NotFound, StaleVersion) as exc:
-        return _encode(exc) or {}
-    return signed._asdict()
+        return signed._asdict()
+
+    return await _as_staff(user_id, sign)
 
 
 async def make_accounting(
@@ -112,16 +105,28 @@ async def make_accounting(
 ) -> dict[str, Any]:
     """The client's accounting of disclosures as a signed report (42 CFR §2.24), made
     like any report: by a worker, once per job key."""
+
+    async def sign(principal: accounts.Principal) -> dict[str, Any]:
+        report_id = await accounting_report.sign_accounting(
+            principal, ctx["settings"], participant_id, origin, job_key=ctx.get("key")
+        )
+        return {"report_id": report_id}
+
+    return await _as_staff(user_id, sign)
+
+
+async def _as_staff(
+    user_id: int, work: Callable[[accounts.Principal], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """``work`` as the staff member ``user_id``, reloaded (an account deactivated since
+    the job was queued does nothing); a refusal is the answer, not a failure."""
     principal = await accounts.load_principal(user_id)
     if principal is None:
         return {"raised": "NotFound", "message": "this staff account is no longer active"}
     try:
-        report_id = await accounting_report.sign_accounting(
-            principal, ctx["settings"], participant_id, origin, job_key=ctx.get("key")
-        )
+        return await work(principal)
     except (InvalidInput, NotFound, StaleVersion) as exc:
         return _encode(exc) or {}
-    return {"report_id": report_id}
 
 
 async def deliver(ctx: Context) -> dict[str, int]:
