@@ -5,12 +5,21 @@ Each event carries a sequence number (1, 2, 3... with no gaps) and an HMAC-SHA25
 the previous event's MAC, its number and its content. The MAC key is derived from
 SECRET_KEY and never stored in the database, so someone who can only write to the
 database cannot edit an event and recompute the chain after it. Two copies of the head
-live outside the database: ``VAR_DIR/audit-head`` gets one line per event (appended
-and fsync'd after the event's transaction commits), and signed checkpoints (sequence,
-MAC, time, signed with the program's signing key) are written daily and at every
-backup. A chain shorter than either copy has lost its newest events. The head file is
-each instance's own (the events it wrote); checkpoints are in REPORTS_DIR, the volume
-every instance shares, so any instance holds the chain against all of them.
+live outside the database, both in REPORTS_DIR, the volume every instance shares:
+
+- head files in ``audit-heads/``, one per instance (``<instance id>.log``; the id is
+  kept in ``VAR_DIR/instance-id``, made on the first write). Each gets one line per
+  event its instance wrote, appended and fsync'd after the event's transaction
+  commits. One file per instance, because appends from several machines to one file
+  on a shared (NFS) volume can interleave or get lost; the processes of one instance
+  share its VAR_DIR, so its file, and their appends go through one kernel.
+- signed checkpoints in ``audit-checkpoints/`` (sequence, MAC, time, signed with the
+  program's signing key), written daily and at every backup.
+
+``verify_chain`` holds the chain against every head file (and ``VAR_DIR/audit-head``,
+where versions before these files kept an instance's head) and every checkpoint, so
+any instance, also one that has written nothing, checks it against all of them. A
+chain shorter than any of them has lost its newest events.
 
 Events written before the keyed chain (sequence 0, plain SHA-256, ordered by id) are
 the legacy segment: ``verify_chain`` still checks them, and the first keyed event
@@ -29,9 +38,12 @@ import hmac
 import json
 import logging
 import os
+import re
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +57,16 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 LOCK = "compliance.audit"
 BATCH = 2000
-HEAD_FILE = "audit-head"
+HEAD_FILE = "audit-head"  # VAR_DIR's, before head files moved to REPORTS_DIR: still read
+HEADS_DIR = "audit-heads"
+HEAD_SUFFIX = ".log"
+INSTANCE_FILE = "instance-id"
 CHECKPOINT_DIR = "audit-checkpoints"
 MAC_LABEL = b"compliance/audit-chain/hmac-sha256/v1"
 KEYED_ACTION = "audit.chain_keyed"
 CHECKPOINT_FORMAT = 1
 CHECKPOINT_EVERY = timedelta(days=1)
-HEAD_TAIL_BYTES = 8 << 20  # verify reads the newest ~100,000 lines of the head file
+HEAD_TAIL_BYTES = 8 << 20  # verify reads the newest ~100,000 lines of each head file
 MAX_FINDINGS = 20
 _STAMP = "%Y%m%dT%H%M%S%fZ"
 
@@ -82,8 +97,17 @@ class Trail:
     var_dir: Path
     settings: Settings = field(repr=False)
 
-    @property
+    @cached_property
     def head_file(self) -> Path:
+        """This instance's head file; the id (and the folder) are made on first use, so
+        an instance that only verifies leaves nothing behind. Blocking: call it in a
+        thread."""
+        folder = heads_dir(self.settings)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return folder / f"{instance_id(self.var_dir)}{HEAD_SUFFIX}"
+
+    @property
+    def legacy_head_file(self) -> Path:
         return self.var_dir / HEAD_FILE
 
     @property
@@ -115,6 +139,40 @@ def trail() -> Trail:
     if _trail is None:
         raise RuntimeError("the audit trail is not configured: call audit.configure(settings)")
     return _trail
+
+
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def instance_id(var_dir: Path) -> str:
+    """This instance's name among those sharing REPORTS_DIR: a random id kept in
+    ``VAR_DIR/instance-id``, so the same across restarts and distinct between instances.
+    Made on first use (written whole; of two processes making it at once, the first
+    one's stays). A lost VAR_DIR gets a new id, so a new head file; the old one stays and
+    is still read. An operator may write a name of their own (letters, digits, - and _)."""
+    path = var_dir / INSTANCE_FILE
+    for _ in range(2):
+        try:
+            found = path.read_text().strip()
+        except FileNotFoundError:
+            found = None
+        if found is not None and _INSTANCE_ID.fullmatch(found):
+            return found
+        if found is not None:
+            log.warning("%s does not hold an instance id; writing a new one", path)
+        write_whole(
+            path,
+            f"{secrets.token_hex(8)}\n".encode(),
+            prefix=".instance-id-",
+            keep_existing=found is None,
+        )
+    raise RuntimeError(f"{path} does not hold an instance id")
+
+
+def heads_dir(settings: Settings) -> Path:
+    """Shared by every instance, one file each: a head any instance wrote is held
+    against the chain wherever ``verify`` runs."""
+    return settings.reports_dir / HEADS_DIR
 
 
 # --- writing ------------------------------------------------------------------------
@@ -208,13 +266,21 @@ async def record(
         seq, prev = await _chain_end(config.mac_key)
         row = _new_row(action, actor, object_type, object_id, detail)
         digest = await _append(config.mac_key, seq + 1, prev, row)
-        db.after_commit(_head_writer(config.head_file, seq + 1, digest))
+        db.after_commit(_head_writer(config, seq + 1, digest))
         return digest
 
 
-def _head_writer(path: Path, seq: int, digest: str) -> db.AfterCommit:
+def _head_writer(config: Trail, seq: int, digest: str) -> db.AfterCommit:
+    def append() -> None:
+        path = config.head_file
+        try:
+            append_head_line(path, seq, digest)
+        except FileNotFoundError:  # the folder was removed while we ran
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            append_head_line(path, seq, digest)
+
     async def write() -> None:
-        await asyncio.to_thread(append_head_line, path, seq, digest)
+        await asyncio.to_thread(append)
 
     return write
 
@@ -418,9 +484,10 @@ class ChainReport:
     events: int
     findings: tuple[Finding, ...] = ()
     keyed_from: int | None = None  # the first keyed event; before it, the legacy segment
-    head: int | None = None  # the highest sequence the head file records
+    head: int | None = None  # the highest sequence any head file records
     checkpoints: int = 0
     newest_checkpoint: str = ""
+    head_files: int = 0  # how many head files recorded at least one event
 
     @property
     def intact(self) -> bool:
@@ -447,7 +514,7 @@ class ChainReport:
         else:
             parts.append("all keyed")
         if self.head is not None:
-            parts.append(f"head #{self.head} matches {HEAD_FILE}")
+            parts.append(f"head #{self.head} matches {self.head_files} head file(s)")
         if self.checkpoints:
             parts.append(
                 f"{self.checkpoints} signed checkpoint(s), newest {self.newest_checkpoint}"
@@ -487,10 +554,15 @@ BAD_MAC = (
     "its content does not match its MAC: edited, or the chain was recomputed without "
     "this installation's key (or SECRET_KEY is not the one the events were written with)"
 )
-REWRITTEN = (
-    f"its MAC is not the one {HEAD_FILE} recorded when it was committed: it was changed "
-    "and the chain recomputed with the key"
-)
+
+
+def _rewritten(source: str) -> str:
+    return (
+        f"its MAC is not the one {source} recorded when it was committed: it was changed "
+        "and the chain recomputed with the key"
+    )
+
+
 RENUMBERED = "it is older than an event with no sequence number: events were renumbered"
 
 
@@ -500,13 +572,46 @@ def _missing(first: int, last: int, why: str) -> str:
     return f"event {which} missing (deleted): the chain {why}"
 
 
+@dataclass(frozen=True)
+class _HeadFile:
+    """One head file's newest lines, and how findings name it."""
+
+    source: str
+    heads: dict[int, str]
+
+
+@dataclass
+class _Recorded:
+    """Every head file's MAC for each recent event, merged. Each event is written by one
+    instance, so one file records it; another MAC for the same number (a copy that
+    differs) is kept aside to be checked too."""
+
+    first: dict[int, tuple[str, str]] = field(default_factory=dict)  # seq: (MAC, source)
+    differing: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def add(self, head_file: _HeadFile) -> None:
+        for seq, mac in head_file.heads.items():
+            kept = self.first.setdefault(seq, (mac, head_file.source))
+            if kept[0] != mac:
+                self.differing.setdefault(seq, []).append((mac, head_file.source))
+
+    def other_than(self, seq: int, mac: str) -> str | None:
+        """The first head file that records another MAC for ``seq``."""
+        kept = self.first.get(seq)
+        if kept is None:
+            return None
+        if kept[0] != mac:
+            return kept[1]
+        return next((src for other, src in self.differing.get(seq, ()) if other != mac), None)
+
+
 @dataclass
 class _Walk:
     """The state of one pass over the chain."""
 
     key: bytes
     wanted: set[int]
-    recorded: dict[int, str]  # the head file's MAC for each recent event
+    recorded: _Recorded
     expected: int = 1
     count: int = 0
     prev: str = GENESIS
@@ -543,8 +648,8 @@ class _Walk:
             self.note(seq, f"{_describe(seq, row)}: {BROKEN_LINK}")
         if event_mac(self.key, row["prev_hash"], seq, row) != row["hash"]:
             self.note(seq, f"{_describe(seq, row)}: {BAD_MAC}")
-        elif self.recorded.get(seq, row["hash"]) != row["hash"]:
-            self.note(seq, f"{_describe(seq, row)}: {REWRITTEN}")
+        elif (source := self.recorded.other_than(seq, row["hash"])) is not None:
+            self.note(seq, f"{_describe(seq, row)}: {_rewritten(source)}")
         self.advance(seq, row)
 
     def advance(self, seq: int, row: dict[str, Any]) -> None:
@@ -579,43 +684,87 @@ def _compare(walk: _Walk, last: int, seq: int, mac: str, source: str) -> Finding
     return None
 
 
+def instance_head_files(settings: Settings) -> list[Path]:
+    """Every instance's head file in REPORTS_DIR: any name but a hidden one, so a renamed
+    file is still read."""
+    folder = heads_dir(settings)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def head_files(settings: Settings) -> list[Path]:
+    """Those, then VAR_DIR's from before head files moved to REPORTS_DIR, if present."""
+    legacy = settings.var_dir / HEAD_FILE
+    return instance_head_files(settings) + ([legacy] if legacy.is_file() else [])
+
+
+def _read_head_files(config: Trail) -> tuple[list[_HeadFile], list[Finding]]:
+    """Each head file's newest lines, named for findings (a file gone since the listing,
+    or empty, records nothing); a finding for each one that cannot be read."""
+    files: list[_HeadFile] = []
+    bad: list[Finding] = []
+    for path in head_files(config.settings):
+        if path.parent == config.var_dir:
+            source = f"{path.name} (in VAR_DIR)"
+        else:
+            source = f"{path.parent.name}/{path.name} (in REPORTS_DIR)"
+        try:
+            heads = read_heads(path)
+        except OSError as exc:
+            bad.append(Finding(None, f"head file {source} is unreadable ({exc})"))
+            continue
+        if heads:
+            files.append(_HeadFile(source, heads))
+    return files, bad
+
+
 async def verify_chain() -> ChainReport:
-    """Recompute every MAC (and legacy hash) in order, then hold the chain against the head
-    file and every signed checkpoint; name the first event that does not fit."""
+    """Recompute every MAC (and legacy hash) in order, then hold the chain against every
+    head file and every signed checkpoint; name the first event that does not fit."""
     config = trail()
-    heads = await asyncio.to_thread(read_heads, config.head_file)
-    head_line = max(heads.items()) if heads else None
+    files, unreadable = await asyncio.to_thread(_read_head_files, config)
     checkpoints, findings = await asyncio.to_thread(_read_checkpoints, config)
-    wanted = {seq for seq, _, _ in checkpoints}
-    if head_line is not None:
-        wanted.add(head_line[0])
-    walk = _Walk(config.mac_key, wanted, heads or {})
+    tops = [(max(f.heads), f) for f in files]  # each file's newest line
+    recorded = _Recorded()
+    for head_file in files:
+        recorded.add(head_file)
+    walk = _Walk(
+        config.mac_key, {seq for seq, _, _ in checkpoints} | {s for s, _ in tops}, recorded
+    )
     async for row in _rows(AuditEvent.seq == 0, (AuditEvent.id,)):
         walk.legacy(row)
     async for row in _rows(AuditEvent.seq > 0, (AuditEvent.seq, AuditEvent.id)):
         walk.keyed(row)
     last = walk.expected - 1
-    outside: list[Finding | None] = []
-    if head_line is not None:
-        outside.append(_compare(walk, last, *head_line, f"{HEAD_FILE} (in VAR_DIR)"))
-    elif not heads and walk.keyed_from is not None:
+    outside: list[Finding | None] = [
+        _compare(walk, last, seq, f.heads[seq], f.source) for seq, f in tops
+    ]
+    if not files and not unreadable and walk.keyed_from is not None:
         outside.append(
             Finding(
                 None,
-                f"{config.head_file} is missing or empty, yet keyed events up to #{last} were "
-                "written (deleted, or VAR_DIR is not this installation's)",
+                f"every audit head file is missing or empty ({heads_dir(config.settings)}/, "
+                f"{config.legacy_head_file}), yet keyed events up to #{last} were written "
+                "(deleted, or REPORTS_DIR is not this installation's)",
             )
         )
     for seq, mac, name in checkpoints:
         outside.append(_compare(walk, last, seq, mac, f"checkpoint {name}"))
-    all_findings = [*walk.findings, *(f for f in outside if f is not None), *findings]
+    all_findings = [
+        *walk.findings,
+        *(f for f in outside if f is not None),
+        *unreadable,
+        *findings,
+    ]
     return ChainReport(
         walk.count,
         tuple(all_findings),
         walk.keyed_from,
-        head_line[0] if head_line is not None else None,
+        max(seq for seq, _ in tops) if tops else None,
         len(checkpoints),
         f"#{checkpoints[-1][0]} ({checkpoints[-1][2]})" if checkpoints else "",
+        len(files),
     )
 
 

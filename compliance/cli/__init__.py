@@ -142,7 +142,8 @@ def audit_group() -> None:
 
 @audit_group.command("verify")
 def audit_verify_command() -> None:
-    """Recompute the audit chain and hold it against VAR_DIR/audit-head and every signed
+    """Recompute the audit chain and hold it against every instance's head file
+    (REPORTS_DIR/audit-heads/, and an older VAR_DIR/audit-head) and every signed
     checkpoint; name the first bad event (or deletion), or say it is intact."""
     from compliance import audit
 

@@ -2,8 +2,8 @@
 the keys that make both usable, copied while the service runs.
 
 Consistency comes from the order. A signed audit checkpoint is written and the audit
-head file and checkpoints are copied before the database: both only ever record
-committed events, so the copied database is never shorter than the copied head. Then
+head files and checkpoints are copied before the database: they only ever record
+committed events, so the copied database is never shorter than any copied head. Then
 the database (one snapshot), then the store. A report's file is stored before its row
 commits and is never rewritten, so every report the copied database names is already on
 disk when the store is copied. The secret key (it seals queued e-mails and keys the
@@ -11,9 +11,13 @@ audit chain) and the development signing key travel with them; uploaded files (c
 documents, imports waiting for their commit) are in the database; sessions do not
 travel (a restore signs everyone out).
 
-The backup's ``var/`` holds this instance's head file and every checkpoint, those in
-REPORTS_DIR (where they are written, shared by every instance) and any older ones still
-in VAR_DIR; a restore puts the checkpoints back into REPORTS_DIR.
+The backup's ``var/`` holds every instance's head file (``audit-heads/``, from
+REPORTS_DIR, shared by every instance), VAR_DIR's ``audit-head`` where an older version
+left one, and every checkpoint, those in REPORTS_DIR (where they are written) and any
+older ones still in VAR_DIR. A restore puts the head files and checkpoints back into
+REPORTS_DIR and ``audit-head`` into VAR_DIR; backups made before the head files moved
+(``var/audit-head`` alone) restore as they did. The instance id is not copied: the
+restored installation writes a head file of its own beside the old ones.
 """
 
 from __future__ import annotations
@@ -83,15 +87,17 @@ def _copy_var(source: Path, target: Path, items: tuple[str, ...] = VAR_ITEMS) ->
 
 
 def _copy_audit(settings: Settings, target: Path) -> list[str]:
-    """This instance's head file and every signed checkpoint, into the backup's var/."""
+    """Every head file and every signed checkpoint, into the backup's var/."""
     copied = _copy_var(settings.var_dir, target, (audit.HEAD_FILE,))
-    checkpoints = audit.checkpoint_files(settings)
-    if checkpoints:
-        folder = target / audit.CHECKPOINT_DIR
-        folder.mkdir(parents=True, exist_ok=True)
-        for path in checkpoints:
-            shutil.copy2(path, folder / path.name)
-        copied.append(audit.CHECKPOINT_DIR)
+    for folder, files in (
+        (audit.HEADS_DIR, audit.instance_head_files(settings)),
+        (audit.CHECKPOINT_DIR, audit.checkpoint_files(settings)),
+    ):
+        if files:
+            (target / folder).mkdir(parents=True, exist_ok=True)
+            for path in files:
+                shutil.copy2(path, target / folder / path.name)
+            copied.append(folder)
     return copied
 
 
@@ -164,5 +170,5 @@ def restore(settings: Settings, source: Path) -> Manifest:
         raise BackupError(str(exc)) from None
     _copy_store(source / "reports", settings.reports_dir)
     _copy_var(source / "var", settings.var_dir, (*VAR_ITEMS, audit.HEAD_FILE))
-    _copy_var(source / "var", settings.reports_dir, (audit.CHECKPOINT_DIR,))
+    _copy_var(source / "var", settings.reports_dir, (audit.CHECKPOINT_DIR, audit.HEADS_DIR))
     return manifest

@@ -65,7 +65,11 @@ async def test_concurrent_writers_never_fork_the_chain(bound_engine: db.Engine) 
     )
     report = await audit.verify_chain()
     assert report.intact and report.events == 20
-    assert report.head == 20  # every commit appended its line to VAR_DIR/audit-head
+    # Every commit appended its line to this instance's head file, in REPORTS_DIR.
+    assert (report.head, report.head_files) == (20, 1)
+    [head_file] = audit.instance_head_files(audit.trail().settings)
+    lines = head_file.read_text().splitlines()
+    assert sorted(int(line.split()[0]) for line in lines) == list(range(1, 21))
 
 
 def test_cli_reports_intact_then_names_the_edited_event(database_url: str, tmp_path: Path) -> None:
@@ -73,7 +77,7 @@ def test_cli_reports_intact_then_names_the_edited_event(database_url: str, tmp_p
     assert run_cli("demo", env=env).returncode == 0
     ok = run_cli("audit", "verify", env=env)
     assert ok.returncode == 0, ok.stderr
-    assert "audit chain intact: 3 events; all keyed; head #3 matches audit-head" in ok.stdout
+    assert "audit chain intact: 3 events; all keyed; head #3 matches 1 head file(s)" in ok.stdout
 
     async def tamper() -> None:
         from compliance.core.settings import load_settings

@@ -4,13 +4,16 @@ Two apps on one database, each with its own VAR_DIR and one shared REPORTS_DIR, 
 several instances run: an import previewed on one is confirmed and committed on the
 other; a consent document attached through one is downloaded through the other; an
 import's file waits in the database until its commit, rejection or expiry, and a commit
-that fails keeps it. Each instance's audit head file witnesses only its own writes and
-``audit verify`` passes on each; checkpoints are shared.
+that fails keeps it. Each instance appends the audit events it writes to a head file
+of its own in the shared REPORTS_DIR, and ``audit verify`` on any instance (also one
+that has written nothing) holds the chain against every one of them and every
+checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,6 +30,7 @@ from compliance.jobs import dispatch
 from compliance.records.analytes import seed_program_analytes
 from compliance.reporting import signing
 from compliance.tables import (
+    AuditEvent,
     Consent,
     ConsentDocument,
     DrugTest,
@@ -295,52 +299,155 @@ async def test_a_document_kept_on_disk_before_moves_into_the_database_on_first_d
 # --- the audit trail ------------------------------------------------------------------
 
 
+def _instance(settings: Settings, var_dir: Path) -> Settings:
+    """Another instance: the same database, SECRET_KEY, SIGNING_P12 and REPORTS_DIR; a
+    VAR_DIR of its own (not made yet: an instance that only verifies needs none)."""
+    key = signing.signing_config(settings)
+    return replace(
+        settings,
+        var_dir=var_dir,
+        signing_p12=Path(key.p12_path),
+        signing_passphrase=key.passphrase,
+    )
+
+
 async def _events(instance: Settings, count: int) -> None:
     """``count`` events written by ``instance``: its head file records them."""
-    audit.configure(instance)
+    instance.var_dir.mkdir(exist_ok=True)
+    audit.configure(instance)  # as a restart does: a new trail, the same instance id
     for n in range(count):
         await audit.record("test.write", audit.SYSTEM, "test", n)
 
 
-async def test_each_instance_verifies_the_chain_against_its_own_head_file(
-    bound_engine: db.Engine, settings: Settings, tmp_path: Path
-) -> None:
-    """Instance B appends events A's head file never saw: A's verify still passes (its
-    head is a witness of its own writes), and so does B's. A checkpoint either writes is
-    in REPORTS_DIR: both hold the chain against it, and the daily one is made once."""
-    key = signing.signing_config(settings)  # SIGNING_P12: the same for every instance
-    other = replace(
-        settings,
-        var_dir=tmp_path / "b",
-        signing_p12=Path(key.p12_path),
-        signing_passphrase=key.passphrase,
-    )
-    other.var_dir.mkdir()
+def _head_file(instance: Settings) -> Path:
+    return instance.reports_dir / "audit-heads" / f"{audit.instance_id(instance.var_dir)}.log"
+
+
+def _lines(path: Path) -> list[int]:
+    return [int(line.split()[0]) for line in path.read_text().splitlines()]
+
+
+async def _verify(instance: Settings) -> audit.ChainReport:
+    audit.configure(instance)
+    return await audit.verify_chain()
+
+
+@pytest.fixture
+async def two_writers(bound_engine: db.Engine, settings: Settings, tmp_path: Path) -> Settings:
+    """Instances A (``settings``) and B (returned) wrote #1-#10 in turns: A #1-#3 and
+    #8-#9, B #4-#7 and #10."""
+    other = _instance(settings, tmp_path / "b")
     await _events(settings, 3)
     await _events(other, 4)
     await _events(settings, 2)
     await _events(other, 1)
-    heads = {}
-    for instance in (settings, other):
-        lines = (instance.var_dir / audit.HEAD_FILE).read_text().splitlines()
-        heads[instance.var_dir.name] = [int(line.split()[0]) for line in lines]
-    assert heads == {"var": [1, 2, 3, 8, 9], "b": [4, 5, 6, 7, 10]}
+    return other
+
+
+async def test_every_instance_verifies_the_chain_against_every_head_file(
+    two_writers: Settings, settings: Settings, tmp_path: Path
+) -> None:
+    """Each instance appends to a file of its own in the shared REPORTS_DIR/audit-heads,
+    named by the id kept in its VAR_DIR; every instance's verify holds the chain against
+    all of them, so each sees the head #10 that B wrote. A checkpoint either writes is
+    in REPORTS_DIR too, and the daily one is made once."""
+    other = two_writers
+    ids = {audit.instance_id(i.var_dir) for i in (settings, other)}
+    assert len(ids) == 2
+    assert sorted(p.name for p in (settings.reports_dir / "audit-heads").iterdir()) == sorted(
+        f"{name}.log" for name in ids
+    )
+    assert _lines(_head_file(settings)) == [1, 2, 3, 8, 9]
+    assert _lines(_head_file(other)) == [4, 5, 6, 7, 10]
+    assert not (settings.var_dir / audit.HEAD_FILE).exists()
 
     written = await audit.checkpoint_if_due(other)
     assert written is not None and written.parent == settings.reports_dir / "audit-checkpoints"
     assert await audit.checkpoint_if_due(settings) is None  # B's serves for today
     for instance in (settings, other):
-        audit.configure(instance)
-        report = await audit.verify_chain()
+        report = await _verify(instance)
         assert report.intact, report.reason
-        assert (report.events, report.checkpoints) == (10, 1)
-    audit.configure(settings)
-    assert (await audit.verify_chain()).head == 9
+        assert (report.events, report.head, report.head_files, report.checkpoints) == (
+            10,
+            10,
+            2,
+            1,
+        )
+        assert "head #10 matches 2 head file(s)" in report.summary()
 
-    # A third instance that has written nothing has no head file to hold the chain
-    # against; its verify says so (as it does when the file is deleted).
-    audit.configure(replace(other, var_dir=tmp_path / "c"))
-    assert "audit-head is missing or empty" in (await audit.verify_chain()).reason
+    # A third instance that has written nothing (a new worker machine, a replaced
+    # container) holds the chain against every file as well, and leaves nothing behind.
+    third = _instance(settings, tmp_path / "c")
+    report = await _verify(third)
+    assert report.intact, report.reason
+    assert (report.events, report.head, report.head_files) == (10, 10, 2)
+    assert not third.var_dir.exists()
+
+    # Its first event starts its own file; a lost VAR_DIR just starts another one.
+    await _events(third, 1)
+    assert _lines(_head_file(third)) == [11]
+    shutil.rmtree(third.var_dir)
+    await _events(third, 1)
+    assert _lines(_head_file(third)) == [12]
+    report = await _verify(settings)
+    assert report.intact and (report.head, report.head_files) == (12, 4)
+
+
+async def test_a_truncated_head_file_is_caught_by_another_instance_s(
+    two_writers: Settings, settings: Settings, tmp_path: Path
+) -> None:
+    """The insider deletes the newest events and cuts them from the file that recorded
+    the newest (B's): A's file still records #9, and says so wherever verify runs."""
+    other = two_writers
+    await AuditEvent.delete().where(AuditEvent.seq >= 9)
+    b_file = _head_file(other)
+    b_file.write_text("".join(f"{n} {mac}\n" for n, mac in _pairs(b_file) if n < 9))
+    a_name = f"audit-heads/{audit.instance_id(settings.var_dir)}.log (in REPORTS_DIR)"
+    for instance in (settings, other, _instance(settings, tmp_path / "c")):
+        report = await _verify(instance)
+        assert report.broken_at == 9
+        assert report.reason == (
+            f"event #9 missing (deleted): the chain ends at #8 but {a_name} records #9"
+        )
+
+    # Every head file gone while keyed events exist: named (there is nothing to hold
+    # the chain's end against).
+    for path in (settings.reports_dir / "audit-heads").iterdir():
+        path.unlink()
+    report = await _verify(_instance(settings, tmp_path / "c"))
+    assert "every audit head file is missing or empty" in report.reason
+    assert "keyed events up to #8 were written" in report.reason
+
+
+def _pairs(path: Path) -> list[tuple[int, str]]:
+    return [(int(n), mac) for n, mac in (line.split() for line in path.read_text().splitlines())]
+
+
+async def test_a_rewritten_head_file_is_caught_by_another_instance_s(
+    two_writers: Settings, settings: Settings
+) -> None:
+    """An insider with SECRET_KEY edits B's event #5, recomputes #5-#10 and rewrites
+    B's head file to match: A's file still holds #8's MAC as it was committed."""
+    other = two_writers
+    key = audit.derive_mac_key(settings.secret_key)
+    rows = await AuditEvent.select().where(AuditEvent.seq >= 5).order_by(AuditEvent.seq)
+    prev = rows[0]["prev_hash"]
+    rows[0]["detail"] = '{"n":"edited"}'
+    new_macs: dict[int, str] = {}
+    for row in rows:
+        mac = audit.event_mac(key, prev, row["seq"], row)
+        await AuditEvent.update(
+            {AuditEvent.detail: row["detail"], AuditEvent.prev_hash: prev, AuditEvent.hash: mac}
+        ).where(AuditEvent.id == row["id"])
+        new_macs[row["seq"]] = prev = mac
+    b_file = _head_file(other)
+    b_file.write_text("".join(f"{n} {new_macs.get(n, mac)}\n" for n, mac in _pairs(b_file)))
+
+    report = await _verify(other)
+    a_name = f"audit-heads/{audit.instance_id(settings.var_dir)}.log (in REPORTS_DIR)"
+    assert report.broken_at == 8
+    assert f"its MAC is not the one {a_name} recorded when it was committed" in report.reason
+    assert [f.seq for f in report.findings] == [8, 9, 9]  # #9 also: A's newest line
 
 
 async def test_checkpoints_written_in_var_dir_before_still_count(
