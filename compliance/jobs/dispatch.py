@@ -95,6 +95,11 @@ def use(dispatcher: Dispatcher | None) -> None:
     _current = dispatcher
 
 
+def current_or_none() -> Dispatcher | None:
+    """The dispatcher this process chose, if it chose one (the app's queue view asks)."""
+    return _current
+
+
 def current(settings: Settings) -> Dispatcher:
     """The dispatcher chosen for this process; in-process when nobody chose."""
     return _current if _current is not None else InProcess(settings)

@@ -39,6 +39,16 @@ def require_admin(principal: Principal) -> None:
         raise AdminOnly("administrators only")
 
 
+async def administers_installation(principal: Principal) -> bool:
+    """An administrator of every program here: what is shared by all programs (the job
+    queue, whose jobs name any program's participants) is theirs to see, not a single
+    program's administrator's."""
+    if not principal.is_admin:
+        return False
+    programs = await Program.select(Program.id).output(as_list=True)
+    return set(programs) <= principal.program_ids
+
+
 # --- staff accounts ----------------------------------------------------------------
 
 

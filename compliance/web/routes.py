@@ -12,7 +12,7 @@ from typing import Any
 
 from compliance.web.admin import api as admin_api
 from compliance.web.admin import pages as admin_pages
-from compliance.web.admin import policy_pages
+from compliance.web.admin import policy_pages, queue_view
 from compliance.web.analytes import api as analytes_api
 from compliance.web.analytes import pages as analytes_pages
 from compliance.web.attendance import api as attendance_api
@@ -63,6 +63,7 @@ ROUTES: list[Any] = [
     *admin_api.ROUTES,
     *admin_pages.ROUTES,
     *policy_pages.ROUTES,
+    *queue_view.ROUTES,
     *set_password.ROUTES,
     *docs_assets.ROUTES,
     *caseload_api.ROUTES,

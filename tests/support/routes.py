@@ -318,7 +318,7 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
 }
 
 
-async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[str, int]]:
+async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[str, int | str]]:
     """One record of every kind in program A, made through the API as clinician A, who
     stays signed in; returns the world and each record's id by its path parameter."""
     world = await signed_in_world(client, analytes=True)
@@ -394,11 +394,15 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
         "link_id": link.id,
         "group_id": gid,
         "invite_id": 1,  # administrators only: refused before any invitation is looked up
+        # The job queue's view (administrators of every program only: refused first).
+        "queue_id": "compliance",
+        "job_id": "any",
+        "file_path": "app.js",
     }
     return world, ids
 
 
-def fill(path: str, ids: dict[str, int]) -> str:
+def fill(path: str, ids: dict[str, int | str]) -> str:
     def one(match: re.Match) -> str:
         name = match.group(1)
         assert name in ids, f"no record id for path parameter {name!r}: add it to the matrix"

@@ -12,6 +12,9 @@ token), and those must carry the headers too.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 
@@ -28,6 +31,12 @@ DOCS_CSP = (
     "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; "
     "object-src 'none'"
 )
+# SAQ's queue view for administrators (web/admin/queue_view.py) starts from one inline
+# script (litestar_saq/controllers.py writes it from the view's path), allowed by its hash.
+QUEUE_PREFIX = "/admin/queue"
+QUEUE_SCRIPT = f'const root_path = "{QUEUE_PREFIX}";'
+_QUEUE_SCRIPT_HASH = base64.b64encode(hashlib.sha256(QUEUE_SCRIPT.encode()).digest()).decode()
+QUEUE_CSP = CSP.replace("script-src 'self'", f"script-src 'self' 'sha256-{_QUEUE_SCRIPT_HASH}'")
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -38,8 +47,14 @@ HSTS = "max-age=31536000"  # a year; served only when BASE_URL is https://
 DOCS_PREFIX = "/schema"
 
 
-def _is_docs(path: str) -> bool:
-    return path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/")
+def _under(prefix: str, path: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def _policy(path: str) -> str:
+    if _under(DOCS_PREFIX, path):
+        return DOCS_CSP
+    return QUEUE_CSP if _under(QUEUE_PREFIX, path) else CSP
 
 
 def security_headers(https: bool) -> BeforeMessageSendHookHandler:
@@ -51,8 +66,7 @@ def security_headers(https: bool) -> BeforeMessageSendHookHandler:
         if message["type"] != "http.response.start":
             return
         headers = MutableScopeHeaders.from_message(message)
-        csp = DOCS_CSP if _is_docs(scope["path"]) else CSP
-        for name, value in {**defaults, "Content-Security-Policy": csp}.items():
+        for name, value in {**defaults, "Content-Security-Policy": _policy(scope["path"])}.items():
             if name not in headers:
                 headers[name] = value
 
