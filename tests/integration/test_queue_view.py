@@ -42,8 +42,11 @@ async def test_only_administrators_of_every_program_see_the_queue(client, world)
         for url in ("/admin/queue", "/admin/queue/api/queues", "/admin/queue/static/app.js"):
             assert (await client.get(url)).status_code == 403, (who, url)
         assert (await client.post(retry, json={})).status_code == 403, who
+    assert "/admin/queue/" not in (await client.get("/admin")).text  # admin_a's menu
     await sign_in(client, OPERATOR)
     assert (await client.get("/admin/queue/static/app.js")).status_code == 200
+    linked = '<a href="/admin/queue/">Job queue</a>' in (await client.get("/admin")).text
+    assert linked == (ENGINE == "postgres")  # only where there is a queue
 
 
 async def test_the_page_script_is_allowed_by_its_hash_alone(client, world) -> None:

@@ -21,6 +21,7 @@ from compliance.staff import access, admin
 from compliance.staff.accounts import Principal
 from compliance.staff.admin import StaffInvitation
 from compliance.tables import Program, StaffInvite
+from compliance.web.admin import queue_view
 from compliance.web.common import once
 from compliance.web.common.forms import submit
 from compliance.web.common.page import Page
@@ -64,7 +65,11 @@ class AdminPages(Controller):
         admin.require_admin(principal)
         return Page(
             "pages/admin/index.html",
-            context={"principal": principal, "programs": await _programs(principal)},
+            context={
+                "principal": principal,
+                "programs": await _programs(principal),
+                "queue_view": await queue_view.offered_to(principal),
+            },
         )
 
     @get("/staff")

@@ -13,6 +13,7 @@ puts our rules around them:
   and no CSRF token. Those routes are left out of the token check and instead refuse any
   other content type: a JSON request cannot be sent from another site without a CORS
   preflight, which this app never answers, and the session cookie is SameSite=Lax.
+- Its address is ``/admin/queue/``, with the slash: SAQ's page routes on it.
 - With SQLite and no REDIS_URL there is no queue (jobs run inside the app): the view
   answers 404 saying so.
 """
@@ -34,6 +35,7 @@ from saq.types import QueueInfo
 
 from compliance.jobs import dispatch, queued
 from compliance.staff import admin
+from compliance.staff.accounts import Principal
 from compliance.web.common.headers import QUEUE_PREFIX
 from compliance.web.common.principal import provide_principal
 
@@ -49,6 +51,13 @@ async def administrators_only(connection: ASGIConnection, _: BaseRouteHandler) -
         kind = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise PermissionDeniedException("retry and abort take a JSON request")
+
+
+async def offered_to(principal: Principal) -> bool:
+    """Whether the administration page links here: a queue exists and this is theirs."""
+    return isinstance(
+        dispatch.current_or_none(), queued.Queued
+    ) and await admin.administers_installation(principal)
 
 
 async def provide_task_queues() -> TaskQueues:
