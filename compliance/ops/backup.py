@@ -127,7 +127,7 @@ def backup(settings: Settings, destination: Path) -> Manifest:
 
 def _audit_checkpoint(settings: Settings) -> None:
     """Every backup signs the audit chain's head: deleting events older than the newest
-    backup then shows, even to someone who can also rewrite the head file."""
+    backup then shows, even to someone who can also rewrite the head files."""
 
     async def write() -> None:
         engine = db.create_engine(settings.database, must_exist=True)
