@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def database_lifespan(app: Litestar) -> AsyncIterator[None]:
         await asyncio.to_thread(db.prepare_sqlite, settings.database)
-        await asyncio.to_thread(store.sweep, settings.reports_dir)  # a crash's temporaries
+        await asyncio.to_thread(store.of(settings).sweep)  # a crash's temporaries
         # Before the first sign-in, so an unknown e-mail never takes longer than a known one.
         await asyncio.to_thread(accounts.dummy_hash)
         await db.open_pool(engine, settings.database_pool_size)

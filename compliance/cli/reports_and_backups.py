@@ -32,12 +32,12 @@ def verify_command(pdf: Path) -> None:
     and current, 3 superseded, 4 revoked, 5 not ours, 6 signed here but changed after
     signing. The verdict is the same sentence /verify shows."""
     from compliance.core.local_time import spoken
-    from compliance.reporting import signing, verification
+    from compliance.reporting import signing, store, verification
 
     settings = settings_or_exit()
     content = pdf.read_bytes()
     verdict = with_database(
-        settings, lambda: verification.verify_bytes(content, settings.reports_dir)
+        settings, lambda: verification.verify_bytes(content, store.of(settings))
     )
     check = signing.check_signature(content, signing.signing_config(settings))
     zone = verdict.program_time_zone or "UTC"
@@ -171,12 +171,12 @@ def check_command() -> None:
         with Progress("re-hashing", BarColumn(), MofNCompleteColumn(), transient=True) as bar:
             task = bar.add_task("", total=None)
             return await store_check.check(
-                settings.reports_dir,
+                store.of(settings),
                 lambda done, total: bar.update(task, completed=done, total=total),
             )
 
     result = with_database(settings, work)
-    removed = store.sweep(settings.reports_dir)
+    removed = store.of(settings).sweep()
     click.echo(f"{result.intact} of {result.reports} report(s) intact in {settings.reports_dir}")
     for report_id, rel in result.missing:
         click.echo(f"  MISSING  report {report_id}: {rel}")

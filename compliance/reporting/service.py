@@ -540,7 +540,7 @@ async def produce(
             return previous["id"]
         inputs, job = await make(previous, new_public_id(), version)
         pdf = await pool().run(render_and_sign, job, time_limit=RENDER_TIME_LIMIT_S)
-        digest, rel = await asyncio.to_thread(store.put, settings.reports_dir, pdf)
+        digest, rel = await asyncio.to_thread(store.of(settings).put, pdf)
         stored = Stored(
             digest, rel, len(pdf), await asyncio.to_thread(certificate_sha256, job.signing)
         )
@@ -697,7 +697,7 @@ class StoreDamaged(Exception):
 
 async def stored_pdf(settings: Settings, row: dict[str, Any]) -> bytes:
     try:
-        return await asyncio.to_thread(store.read, settings.reports_dir, row["stored_path"])
+        return await asyncio.to_thread(store.of(settings).read, row["stored_path"])
     except OSError as exc:
         raise StoreDamaged(
             f"the stored PDF of report {row['public_id']} cannot be read ({exc.strerror})"

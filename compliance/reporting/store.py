@@ -2,16 +2,16 @@
 
 ``ReportStore`` is what the rest of the app needs of it: put, get, exists and sweep,
 by hash, plus the listing that ``reports check`` and backups walk. ``of(settings)``
-chooses the store in one place: today always the folder REPORTS_DIR (one volume every
-instance mounts), which an S3-compatible store can join later without its callers
-changing.
+chooses the store in one place, and every caller goes through it: today always the
+folder REPORTS_DIR (one volume every instance mounts), which an S3-compatible store can
+join later without its callers changing.
 
 In the folder, a file is written to a temporary name beside its place, flushed to disk
 and then linked into place, so a crash leaves either the whole file or none (a stray
 temporary, which ``sweep`` removes), never a half-written PDF under a real name.
 
-The module-level functions taking a folder are the directory store's, for callers that
-name REPORTS_DIR themselves.
+The two module-level functions taking a folder (``put``, ``stored_files``) read and
+fill a backup's copy of the store, which is a folder whatever the live store is.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ class ReportStore(Protocol):
         """The PDF stored under ``digest``; FileNotFoundError when there is none."""
         ...
 
+    def read(self, name: str) -> bytes:
+        """The file stored under ``name`` (a report row's ``stored_path``)."""
+        ...
+
     def exists(self, digest: str) -> bool: ...
 
     def sweep(self, older_than: float = STALE_AFTER_S) -> list[str]:
@@ -99,7 +103,10 @@ class DirectoryStore:
         return digest, name
 
     def get(self, digest: str) -> bytes:
-        return (self.root / relative_path(digest)).read_bytes()
+        return self.read(relative_path(digest))
+
+    def read(self, name: str) -> bytes:
+        return (self.root / name).read_bytes()
 
     def exists(self, digest: str) -> bool:
         return (self.root / relative_path(digest)).is_file()
@@ -156,7 +163,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-# --- the directory store by its folder --------------------------------------------------
+# --- a folder holding a store's files (a backup's copy) ----------------------------------
 
 
 def put(root: Path, content: bytes) -> tuple[str, str]:
@@ -164,28 +171,6 @@ def put(root: Path, content: bytes) -> tuple[str, str]:
     return DirectoryStore(root).put(content)
 
 
-def read(root: Path, rel: str) -> bytes:
-    return (root / rel).read_bytes()
-
-
-def intact(root: Path, rel: str, digest: str) -> bool:
-    """The stored file still hashes to its name (and to the database's record)."""
-    try:
-        return sha256(read(root, rel)) == digest
-    except OSError:
-        return False
-
-
 def stored_files(root: Path) -> Iterator[str]:
     """Every complete PDF under its real name, as a path relative to ``root``."""
     return DirectoryStore(root).names()
-
-
-def temporaries(root: Path) -> list[Path]:
-    """Files a write left behind: never a PDF under its real name, never referenced."""
-    return [root / name for name in DirectoryStore(root).temporaries()]
-
-
-def sweep(root: Path, older_than: float = STALE_AFTER_S) -> list[Path]:
-    """Remove temporaries a crash left behind; return what was removed."""
-    return [root / name for name in DirectoryStore(root).sweep(older_than)]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from compliance.core import db
 from compliance.reporting import store
@@ -47,12 +46,10 @@ def _examine(reports: store.ReportStore, rel: str, digest: str) -> str:
 
 
 async def check(
-    reports: store.ReportStore | Path, progress: Callable[[int, int], None] | None = None
+    reports: store.ReportStore, progress: Callable[[int, int], None] | None = None
 ) -> StoreCheck:
     """Every report row against its file, then the files no row names. ``reports``: the
-    store (``store.of(settings)``), or REPORTS_DIR for the directory store."""
-    if isinstance(reports, Path):
-        reports = store.DirectoryStore(reports)
+    store (``store.of(settings)``)."""
     async with db.reading():
         rows = await db.rows(
             Report.select(Report.id, Report.stored_path, Report.sha256).order_by(Report.id)

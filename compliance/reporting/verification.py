@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 from compliance.core.local_time import spoken
@@ -133,22 +132,22 @@ async def _successors(row: dict[str, Any]) -> list[str]:
     return chain
 
 
-async def verify_bytes(content: bytes, reports_dir: Path | None = None) -> Verdict:
-    """The verdict on an uploaded file. With ``reports_dir`` (the report store), a file
+async def verify_bytes(content: bytes, reports: store.ReportStore | None = None) -> Verdict:
+    """The verdict on an uploaded file. With ``reports`` (the report store), a file
     whose signed bytes were altered is also matched to the report whose signature it
     carries; without it such a file is still "changed after signing", unnamed."""
     row = await Report.select().where(Report.sha256 == store.sha256(content)).first()
     if row is not None:
         return await _verdict(row)
-    return await _changed_after_signing(content, reports_dir)
+    return await _changed_after_signing(content, reports)
 
 
-async def _changed_after_signing(content: bytes, reports_dir: Path | None) -> Verdict:
+async def _changed_after_signing(content: bytes, reports: store.ReportStore | None) -> Verdict:
     signatures = await asyncio.to_thread(signing.find_signatures, content)
     for evidence in signatures:
         if not evidence.made_by_key or not await _our_certificate(evidence.certificate_sha256):
             continue
-        row = await _report_signed_as(content, evidence, reports_dir)
+        row = await _report_signed_as(content, evidence, reports)
         if len(content) < evidence.signed_end:
             change = CUT_SHORT
         elif evidence.digest_matches and len(content) > evidence.signed_end:
@@ -171,7 +170,7 @@ async def _our_certificate(sha256: str) -> bool:
 
 
 async def _report_signed_as(
-    content: bytes, evidence: signing.SignatureEvidence, reports_dir: Path | None
+    content: bytes, evidence: signing.SignatureEvidence, reports: store.ReportStore | None
 ) -> dict[str, Any] | None:
     """The stored report this signature was made for: the one the signed revision hashes
     to (an update was appended), else the report its dictionary names, if that report's
@@ -181,12 +180,12 @@ async def _report_signed_as(
         row = await Report.select().where(Report.sha256 == digest).first()
         if row is not None:
             return row
-    if reports_dir is None or not evidence.report_ids:
+    if reports is None or not evidence.report_ids:
         return None
     rows = await Report.select().where(Report.public_id.is_in(list(evidence.report_ids)))
     for row in rows:
         try:
-            original = await asyncio.to_thread(store.read, reports_dir, row["stored_path"])
+            original = await asyncio.to_thread(reports.read, row["stored_path"])
         except OSError:
             continue
         theirs = await asyncio.to_thread(signing.find_signatures, original)

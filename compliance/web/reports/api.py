@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, MultipartBody
 
 from compliance.core.settings import Settings
 from compliance.jobs import reports
-from compliance.reporting import service, verification
+from compliance.reporting import service, store, verification
 from compliance.reporting.new_version import remake
 from compliance.reporting.service import ReportRequest, ReportView
 from compliance.reporting.verification import Verdict
@@ -140,7 +140,7 @@ class VerifyAPI(Controller):
         self, settings: NamedDependency[Settings], data: MultipartBody[VerifyUpload]
     ) -> Verdict:
         content = await read_upload(data.file)
-        return await verification.verify_bytes(content, settings.reports_dir)
+        return await verification.verify_bytes(content, store.of(settings))
 
     @get("/{public_id:str}", operation_id="verifyReportId", summary="A report's status by its id")
     async def by_id(self, public_id: FromPath[str]) -> Verdict:

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from compliance.core.settings import Settings
 from compliance.core.validation import Form, InvalidInput
 from compliance.jobs import reports
-from compliance.reporting import service, verification
+from compliance.reporting import service, store, verification
 from compliance.reporting.new_version import remake
 from compliance.reporting.service import ReportRequest, ReportView
 from compliance.staff.accounts import Principal
@@ -143,7 +143,7 @@ class VerifyPages(Controller):
     ) -> Template:
 
         async def verified(content: bytes) -> Template:
-            verdict = await verification.verify_bytes(content, settings.reports_dir)
+            verdict = await verification.verify_bytes(content, store.of(settings))
             return Page("pages/verify.html", context={"verdict": verdict})
 
         return await submit(
