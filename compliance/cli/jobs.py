@@ -36,13 +36,20 @@ def worker_command() -> None:
         await db.check_reachable(settings.database)
         queue = queued.make_queue(url)
         await queue.connect()
-        runner = worker.build(queue, settings, owns_database=True)
+        runner = worker.build(
+            queue,
+            settings,
+            owns_database=True,
+            # Once its database pool is open: a supervisor reading this line can rely on it.
+            on_ready=lambda: click.echo(
+                f"worker {runner.id} taking jobs from {queued.display(url)}", err=True
+            ),
+        )
         loop = asyncio.get_running_loop()
         stopping = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         task = asyncio.create_task(runner.start())
-        click.echo(f"worker {runner.id} taking jobs from {queued.display(url)}", err=True)
         await asyncio.wait(
             [task, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
         )

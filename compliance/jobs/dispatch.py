@@ -39,10 +39,6 @@ class Dispatcher(Protocol):
 
     async def run(self, name: str, *, key: str | None = None, **kwargs: Any) -> Any: ...
 
-    def periodic(self) -> Any:
-        """An async context manager running the periodic jobs while it is open (or not,
-        where workers run them)."""
-
 
 def _json(value: Any) -> Any:
     return json.loads(json.dumps(value))

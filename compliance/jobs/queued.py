@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from saq import Queue
@@ -124,7 +122,3 @@ class Queued:
                     if not ended.done():
                         ended.set_result(job)
             await asyncio.sleep(RESULT_POLL_S)
-
-    @asynccontextmanager
-    async def periodic(self) -> AsyncIterator[None]:
-        yield  # workers run the periodic jobs, once per schedule for all of them

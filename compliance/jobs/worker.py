@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from saq import CronJob, Queue, Worker
@@ -19,11 +20,17 @@ from compliance.jobs.tasks import HEARTBEAT_S, JOBS, PERIODIC, REPORT_TIMEOUT_S,
 
 
 def build(
-    queue: Queue, settings: Settings, *, owns_database: bool, periodic: bool = True
+    queue: Queue,
+    settings: Settings,
+    *,
+    owns_database: bool,
+    periodic: bool = True,
+    on_ready: Callable[[], None] | None = None,
 ) -> Worker:
     """``owns_database``: this worker binds and pools the database itself (its own
     process); inside the app the app has done that already. ``periodic``: it also takes
-    the periodic jobs (SAQ runs each once per schedule, whichever worker takes it)."""
+    the periodic jobs (SAQ runs each once per schedule, whichever worker takes it).
+    ``on_ready``: called once the worker can take jobs (``compliance worker`` says so)."""
 
     async def startup(ctx: Context) -> None:
         ctx["settings"] = settings
@@ -32,6 +39,8 @@ def build(
             db.bind(engine)
             audit.configure(settings)
             await db.open_pool(engine, settings.database_pool_size)
+        if on_ready is not None:
+            on_ready()
 
     async def shutdown(ctx: Context) -> None:
         if owns_database:
