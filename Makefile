@@ -50,7 +50,6 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench
-	$(BIN)/python -m bench.jobs
 
 # The long schemathesis run, not part of `make test`: at least 10,000 requests, signed
 # in and not, against a real server; prints the count, the time and any 5xx.

@@ -126,7 +126,7 @@ def main() -> None:
     figures = _startup_figures(ours, base)
     print(f"  (section took {time.perf_counter() - began:.0f} s)", file=sys.stderr)
 
-    from bench import caseload, imports, links, pages, reports
+    from bench import caseload, imports, jobs, links, pages, reports
 
     heading = f"import (SQLite, service level, median of {imports.RUNS} fresh databases)"
     figures += _details(heading, "seconds", imports.measure, 62, 2)
@@ -138,6 +138,8 @@ def main() -> None:
     figures += _details(heading, "value", links.measure, 66, 1, goals=False)
     heading = "staff pages, warm, as browsers (SQLite, real server, 8 clinicians at once)"
     figures += _details(heading, "ms", pages.measure, 66, 1)
+    heading = f"job queue: batch of {jobs.BATCH} court reports, median of {jobs.RUNS}"
+    figures += _details(heading, "value", jobs.measure, 66, 2)
 
     runs = [
         f"start-up median of {STARTS} starts per server",
@@ -150,6 +152,7 @@ def main() -> None:
         f"link page {links.CLIENTS} clients for {links.SECONDS:g} s, alone and during a batch",
         f"staff pages {pages.STAFF} clinicians for {pages.SECONDS:g} s per page, "
         f"{pages.ALONE} requests by one alone",
+        f"job queue batches median of {jobs.RUNS} per setting",
     ]
     path = publish(figures, runs, time.perf_counter() - began)
     print(f"written to {path.relative_to(ROOT)}")

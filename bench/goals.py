@@ -114,6 +114,12 @@ GOALS: dict[str, Goal] = {
     "pages.roster.p50_ms": Goal(18, "<=", 50.0, "ms", "with 8 concurrent staff"),
     "pages.roster.p99_ms": Goal(18, "<=", 150.0, "ms", "with 8 concurrent staff"),
     "pages.roster.rps": Goal(18),
+    # Issue 20: "`make bench` reports batch throughput with 1 and 2 worker processes (and
+    # the ratio), and the same batch in the embedded default". No target.
+    "jobs.batch.embedded_rate": Goal(20),
+    "jobs.batch.pg1_rate": Goal(20),
+    "jobs.batch.pg2_rate": Goal(20),
+    "jobs.batch.pg2_vs_pg1": Goal(20),
 }
 
 
