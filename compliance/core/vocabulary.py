@@ -101,6 +101,14 @@ class TestReason(StrEnum):
     return_to_duty = "return_to_duty"
 
 
+class CallReason(StrEnum):
+    """Why a participant was called to test on a day (random_testing)."""
+
+    group = "group"  # their testing group was drawn
+    follow_up_plan = "follow_up_plan"  # their SAP follow-up plan's count (49 CFR 40.307)
+    for_cause = "for_cause"  # called by staff, with a reason
+
+
 class CollectionStatus(StrEnum):
     collected = "collected"
     no_show = "no_show"

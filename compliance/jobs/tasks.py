@@ -18,6 +18,7 @@ from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.disclosure import accounting_report, notices, outbox
 from compliance.intake import imports
+from compliance.random_testing import draws
 from compliance.records.versioning import StaleVersion
 from compliance.reporting import service
 from compliance.reporting.service import ConsentRefused, Once, ReportRequest
@@ -149,12 +150,20 @@ async def remove_expired_uploads(ctx: Context) -> int:
     return await imports.remove_expired_uploads()
 
 
+async def testing_draw(ctx: Context) -> int:
+    """Today's random-testing draw for every program that has not had it, each on its own
+    clock: run every few minutes, so a day's draw is made within minutes of its midnight,
+    long before its call-in opens. Draws made: 0 on every run but the first of a day."""
+    return await draws.draw_due_everywhere()
+
+
 JOBS: dict[str, Job] = {
     "make_report": make_report,
     "make_accounting": make_accounting,
     "deliver": deliver,
     "audit_checkpoint": audit_checkpoint,
     "remove_expired_uploads": remove_expired_uploads,
+    "testing_draw": testing_draw,
 }
 
 # (job, cron with seconds last). Each runs once per schedule across every worker.
@@ -162,4 +171,5 @@ PERIODIC: list[tuple[str, str]] = [
     ("deliver", "* * * * * */30"),
     ("audit_checkpoint", "*/10 * * * *"),
     ("remove_expired_uploads", "41 * * * *"),
+    ("testing_draw", "*/5 * * * *"),
 ]

@@ -13,7 +13,7 @@ import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from compliance import audit
@@ -80,9 +80,23 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-def plan_years(plan: FollowUpPlanView, today: date) -> list[PlanYear]:
+class PlanTerms(Protocol):
+    """What the plan years follow from (a plan's view, or its row as the draw reads it)."""
+
+    @property
+    def return_to_duty_on(self) -> date | None: ...
+    @property
+    def months(self) -> int: ...
+    @property
+    def tests_first_year(self) -> int: ...
+    @property
+    def tests_per_later_year(self) -> int: ...
+
+
+def plan_years(plan: PlanTerms, today: date) -> list[PlanYear]:
     """The plan years that have started by ``today`` (the program's day), oldest first:
-    what the SAP's report counts tests against. None before return to duty."""
+    what the SAP's report counts tests against and the daily draw calls for. None before
+    return to duty."""
     start_day = plan.return_to_duty_on
     if start_day is None:
         return []

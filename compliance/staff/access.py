@@ -5,7 +5,7 @@ answer never reveals that a record exists in another program."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -104,6 +104,11 @@ async def program_tz(program_id: int) -> ZoneInfo:
     report and import (UTC for a program that does not exist, so a page still renders)."""
     row = await Program.select(Program.time_zone).where(Program.id == program_id).first()
     return ZoneInfo(row["time_zone"] if row else "UTC")
+
+
+async def program_today(program_id: int) -> date:
+    """Today on the program's clock: the day a draw, a call or an assignment is for."""
+    return datetime.now(await program_tz(program_id)).date()
 
 
 async def program_zone(program_id: int) -> str:

@@ -16,6 +16,12 @@ from compliance.tables.people import (
     Recipient,
 )
 from compliance.tables.programs import Analyte, AnalyteCode, Program, ProgramMembership, StaffUser
+from compliance.tables.random_testing import (
+    TestingAssignment,
+    TestingCall,
+    TestingDraw,
+    TestingGroup,
+)
 from compliance.tables.reporting import Report
 from compliance.tables.testing import AnalyteResult, DrugTest, ImportBatch
 from compliance.tables.uploads import ConsentDocument, StagedUpload
@@ -38,6 +44,10 @@ ALL_TABLES = [
     FollowUpPlan,
     TreatmentGroup,
     GroupMember,
+    TestingGroup,
+    TestingAssignment,
+    TestingDraw,
+    TestingCall,
     TreatmentSession,
     SessionParticipant,
     ImportBatch,

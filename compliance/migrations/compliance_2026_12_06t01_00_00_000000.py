@@ -1,0 +1,153 @@
+"""Issue 21, random testing: testing groups, who is in which from when, each day's draw
+and the calls it made (compliance/tables/random_testing.py). Written by hand in the
+auto generator's form; the unique keys follow in the next migration."""
+
+from enum import Enum
+from typing import Any
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.base import OnDelete, OnUpdate
+from piccolo.columns.column_types import (
+    JSON,
+    Date,
+    ForeignKey,
+    Integer,
+    Serial,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.columns.indexes import IndexMethod
+from piccolo.table import Table
+
+ID = "2026-12-06T01:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "testing_group, testing_assignment, testing_draw, testing_call"
+
+
+def _stub(class_name: str, tablename: str) -> type[Table]:
+    """A referenced table as this migration knows it: its name and primary key."""
+    key = Serial(
+        null=False,
+        primary_key=True,
+        unique=False,
+        index=False,
+        index_method=IndexMethod.btree,
+        choices=None,
+        db_column_name="id",
+        secret=False,
+    )
+    return type(class_name, (Table,), {"id": key}, tablename=tablename, schema=None)
+
+
+Program = _stub("Program", "program")
+StaffUser = _stub("StaffUser", "staff_user")
+Participant = _stub("Participant", "participant")
+TestingGroup = _stub("TestingGroup", "testing_group")
+TestingDraw = _stub("TestingDraw", "testing_draw")
+
+
+def _params(default: Any, **given: Any) -> dict[str, Any]:
+    return {
+        "default": default,
+        "null": False,
+        "primary_key": False,
+        "unique": False,
+        "index": False,
+        "index_method": IndexMethod.btree,
+        "choices": None,
+        "db_column_name": None,
+        "secret": False,
+        **given,
+    }
+
+
+def _key(references: type[Table], on_delete: OnDelete, *, null: bool, index: bool) -> Any:
+    return (
+        ForeignKey,
+        _params(
+            None,
+            references=references,
+            on_delete=on_delete,
+            on_update=OnUpdate.cascade,
+            target_column=None,
+            null=null,
+            index=index,
+        ),
+    )
+
+
+CALL_REASONS = Enum(
+    "CallReason", {"group": "group", "follow_up_plan": "follow_up_plan", "for_cause": "for_cause"}
+)
+
+TABLES: list[tuple[str, str, list[tuple[str, Any]]]] = [
+    (
+        "TestingGroup",
+        "testing_group",
+        [
+            ("program", _key(Program, OnDelete.restrict, null=False, index=True)),
+            ("name", (Varchar, _params("", length=80))),
+            ("tests_per_week", (Integer, _params(0))),
+            ("created_by", _key(StaffUser, OnDelete.set_null, null=True, index=False)),
+            ("created_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("retired_at", (Timestamptz, _params(None, null=True))),
+        ],
+    ),
+    (
+        "TestingAssignment",
+        "testing_assignment",
+        [
+            ("participant", _key(Participant, OnDelete.restrict, null=False, index=True)),
+            ("testing_group", _key(TestingGroup, OnDelete.restrict, null=True, index=False)),
+            ("effective_on", (Date, _params(None))),
+            ("reason", (Text, _params(""))),
+            ("assigned_by", _key(StaffUser, OnDelete.set_null, null=True, index=False)),
+            ("assigned_at", (Timestamptz, _params(TimestamptzNow()))),
+        ],
+    ),
+    (
+        "TestingDraw",
+        "testing_draw",
+        [
+            ("program", _key(Program, OnDelete.restrict, null=False, index=True)),
+            ("day", (Date, _params(None))),
+            ("drawn_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("drawn_by", (Varchar, _params("", length=40))),
+            ("groups", (JSON, _params("[]"))),
+            ("digest", (Varchar, _params("", length=64))),
+        ],
+    ),
+    (
+        "TestingCall",
+        "testing_call",
+        [
+            ("draw", _key(TestingDraw, OnDelete.restrict, null=False, index=True)),
+            ("participant", _key(Participant, OnDelete.restrict, null=False, index=True)),
+            ("reason", (Varchar, _params("", length=20, choices=CALL_REASONS))),
+            ("testing_group", _key(TestingGroup, OnDelete.restrict, null=True, index=False)),
+            ("note", (Text, _params(""))),
+            ("called_by", (Varchar, _params("", length=40))),
+            ("created_at", (Timestamptz, _params(TimestamptzNow()))),
+        ],
+    ),
+]
+
+
+async def forwards():
+    manager = MigrationManager(migration_id=ID, app_name="compliance", description=DESCRIPTION)
+    for class_name, tablename, columns in TABLES:
+        manager.add_table(class_name=class_name, tablename=tablename, schema=None, columns=None)
+        for name, (column_class, params) in columns:
+            manager.add_column(
+                table_class_name=class_name,
+                tablename=tablename,
+                column_name=name,
+                db_column_name=name,
+                column_class_name=column_class.__name__,
+                column_class=column_class,
+                params=params,
+                schema=None,
+            )
+    return manager

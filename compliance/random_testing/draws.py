@@ -1,0 +1,396 @@
+"""The daily draw: once per program and day, before the day's call-in, stored and
+audited, never changed.
+
+``draw`` is idempotent: the first call for a program and day draws (odds.py, with the
+operating system's CSPRNG) and stores the result with its SHA-256 in the audit trail;
+every later call, from the scheduler, the CLI, the API or another instance at the same
+moment, returns the stored draw. A day may be drawn today or the day before it (so a
+program can post tomorrow's calls the evening before); never a past day, whose
+call-in is over, and never further ahead, which would let the calls be known early.
+
+A call for cause is added to the day's draw as a call of its own, with who and why; it
+changes nothing drawn.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+from compliance import audit
+from compliance.core import db
+from compliance.core.validation import FieldError, Form, InvalidInput
+from compliance.core.vocabulary import CallReason
+from compliance.random_testing import groups as testing_groups
+from compliance.random_testing import odds
+from compliance.records import followup_plans
+from compliance.staff import access
+from compliance.staff.accounts import Principal
+from compliance.tables import (
+    FollowUpPlan,
+    Program,
+    TestingCall,
+    TestingDraw,
+    TestingGroup,
+)
+
+DAYS_AHEAD = 1  # tomorrow's draw may be made today; no further
+
+
+@dataclass(frozen=True)
+class GroupOdds:
+    id: int
+    name: str
+    tests_per_week: int
+    called: bool
+
+
+@dataclass(frozen=True)
+class CallView:
+    participant_id: int
+    client_id: str
+    first_name: str
+    last_name: str
+    reason: str
+    group_name: str
+    note: str
+    called_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DrawView:
+    id: int
+    program_id: int
+    day: date
+    drawn_at: datetime
+    drawn_by: str
+    digest: str
+    groups: list[GroupOdds]
+    calls: list[CallView]
+
+
+@dataclass(frozen=True)
+class PlanDue:
+    """A follow-up plan's year as of a day: how many plan calls it still needs."""
+
+    participant_id: int
+    still_due: int
+    days_left: int
+
+
+# --- who is called (pure, given the day's facts) ----------------------------------
+
+
+def choose(
+    groups: Iterable[dict[str, Any]],
+    members: dict[int, int],
+    plans: Iterable[PlanDue],
+    chance: odds.Chance,
+) -> tuple[list[GroupOdds], dict[int, tuple[CallReason, int | None]]]:
+    """The groups drawn and {participant: (reason, group)}. A participant called by their
+    plan and their group is called once, for the plan (its count is what must be met)."""
+    drawn = [
+        GroupOdds(
+            g["id"], g["name"], g["tests_per_week"], odds.group_called(g["tests_per_week"], chance)
+        )
+        for g in groups
+    ]
+    called_groups = {g.id for g in drawn if g.called}
+    calls: dict[int, tuple[CallReason, int | None]] = {
+        person: (CallReason.group, group)
+        for person, group in members.items()
+        if group in called_groups
+    }
+    for plan in plans:
+        if odds.plan_day_called(plan.still_due, plan.days_left, chance):
+            calls[plan.participant_id] = (
+                CallReason.follow_up_plan,
+                members.get(plan.participant_id),
+            )
+    return drawn, calls
+
+
+def digest_of(program_id: int, day: date, drawn: list[GroupOdds], calls: dict[int, Any]) -> str:
+    """What the audit event holds of a draw: enough to show later that the stored draw is
+    the one drawn, and no health information in the trail itself."""
+    canonical = {
+        "program": program_id,
+        "day": day.isoformat(),
+        "groups": [[g.id, g.tests_per_week, g.called] for g in drawn],
+        "calls": sorted([p, str(r), g] for p, (r, g) in calls.items()),
+    }
+    return hashlib.sha256(json.dumps(canonical, separators=(",", ":")).encode()).hexdigest()
+
+
+# --- the draw, stored ---------------------------------------------------------------
+
+
+async def draw(
+    program_id: int,
+    day: date | None,
+    actor: audit.Actor,
+    *,
+    chance: odds.Chance | None = None,
+    today: date | None = None,
+) -> tuple[DrawView, bool]:
+    """The program's draw for ``day`` (default: today on its clock), and whether this
+    call made it. Callers have checked the actor may draw for the program. ``today``:
+    the program's today (simulations of many days pass theirs)."""
+    today = today or await access.program_today(program_id)
+    day = day or today
+    _check_day(day, today)
+    existing = await _draw_row(program_id, day)
+    if existing is not None:
+        return await _view(existing), False
+    groups = await _groups_in_draw(program_id)
+    members = await testing_groups.members_on(program_id, day)
+    plans = await _plans_due(program_id, day)
+    drawn, calls = choose(groups, members, plans, chance or secrets.randbelow)
+    digest = digest_of(program_id, day, drawn, calls)
+    async with db.transaction():
+        await db.serialize(f"testing_draw:{program_id}")
+        existing = await _draw_row(program_id, day)  # made meanwhile, elsewhere
+        if existing is None:
+            row = TestingDraw(
+                program=program_id,
+                day=day,
+                drawn_by=actor.ref,
+                groups=json.dumps([g.__dict__ for g in drawn]),
+                digest=digest,
+            )
+            await row.save()
+            for participant, (reason, group) in sorted(calls.items()):
+                await TestingCall(
+                    draw=row.id,
+                    participant=participant,
+                    reason=reason,
+                    testing_group=group,
+                    called_by=actor.ref,
+                ).save()
+            await audit.record(
+                "testing.draw",
+                actor,
+                "testing_draw",
+                row.id,
+                {
+                    "program": program_id,
+                    "day": day.isoformat(),
+                    "groups_called": sum(g.called for g in drawn),
+                    "calls": len(calls),
+                    "digest": digest,
+                },
+            )
+    if existing is not None:
+        return await _view(existing), False
+    made = await _draw_row(program_id, day)
+    assert made is not None
+    return await _view(made), True
+
+
+def _check_day(day: date, today: date) -> None:
+    if day < today:
+        raise InvalidInput(
+            [FieldError("date", f"{day.isoformat()} has passed: a day is drawn before its call-in")]
+        )
+    if day > today + timedelta(days=DAYS_AHEAD):
+        raise InvalidInput(
+            [
+                FieldError(
+                    "date",
+                    f"{day.isoformat()} is too far ahead: a draw is made on its day or the "
+                    "day before, so nobody can know the calls earlier",
+                )
+            ]
+        )
+
+
+async def draw_for(
+    principal: Principal, program_id: int, data: dict[str, Any], origin: str = ""
+) -> tuple[DrawView, bool]:
+    """Staff asking for a day's draw (page, API): the program is theirs; ``date`` is
+    optional (today)."""
+    access.require_program(principal, program_id)
+    form = Form(data)
+    day = form.date("date", required=False, not_future=False)
+    form.errors.raise_if_any()
+    return await draw(program_id, day, principal.actor(origin))
+
+
+async def draw_of(principal: Principal, program_id: int, day: date) -> DrawView | None:
+    access.require_program(principal, program_id)
+    row = await _draw_row(program_id, day)
+    return None if row is None else await _view(row)
+
+
+async def history(principal: Principal, program_id: int, limit: int = 60) -> list[DrawView]:
+    access.require_program(principal, program_id)
+    rows = (
+        await TestingDraw.select()
+        .where(TestingDraw.program == program_id)
+        .order_by(TestingDraw.day, ascending=False)
+        .limit(limit)
+    )
+    return [await _view(r) for r in rows]
+
+
+async def call_for_cause(
+    principal: Principal, participant_id: int, data: dict[str, Any], origin: str = ""
+) -> CallView:
+    """Call one participant to test today (or on tomorrow's draw), with the reason. The
+    day's draw is made first if it has not been; a participant already called that day
+    keeps their call (one call a day) and the answer says so."""
+    person = await access.participant_row(principal, participant_id)
+    program_id = person["program"]
+    form = Form(data)
+    day = form.date("date", required=False, not_future=False)
+    note = form.text("note", max_length=2000)
+    form.errors.raise_if_any()
+    today = await access.program_today(program_id)
+    if not access.enrolled_on(person, day or today):
+        raise InvalidInput([FieldError("participant", "is not enrolled on that day")])
+    view, _ = await draw(program_id, day, principal.actor(origin))
+    async with db.transaction(touching=participant_id):
+        await db.serialize(f"testing_draw:{program_id}")
+        if await TestingCall.exists().where(
+            (TestingCall.draw == view.id) & (TestingCall.participant == participant_id)
+        ):
+            raise InvalidInput(
+                [FieldError("participant", f"is already called to test on {view.day.isoformat()}")]
+            )
+        call = TestingCall(
+            draw=view.id,
+            participant=participant_id,
+            reason=CallReason.for_cause,
+            note=note,
+            called_by=principal.actor(origin).ref,
+        )
+        await call.save()
+        await audit.record(
+            "testing.call_for_cause",
+            principal.actor(origin),
+            "participant",
+            participant_id,
+            {"draw": view.id, "day": view.day.isoformat()},
+        )
+    return CallView(
+        participant_id,
+        person["client_id"],
+        person["first_name"],
+        person["last_name"],
+        CallReason.for_cause.value,
+        "",
+        note,
+        call.called_by,
+        call.created_at,
+    )
+
+
+async def draw_due_everywhere(actor: audit.Actor = audit.SYSTEM) -> int:
+    """The scheduler's job: today's draw for every program that has not had it (each on
+    its own clock). Safe to run on every worker at once and as often as wanted."""
+    made = 0
+    for row in await Program.select(Program.id).order_by(Program.id):
+        _, new = await draw(row["id"], None, actor)
+        made += new
+    return made
+
+
+# --- reading ------------------------------------------------------------------------
+
+
+async def _draw_row(program_id: int, day: date) -> dict[str, Any] | None:
+    return (
+        await TestingDraw.select()
+        .where((TestingDraw.program == program_id) & (TestingDraw.day == day))
+        .first()
+    )
+
+
+async def _groups_in_draw(program_id: int) -> list[dict[str, Any]]:
+    return (
+        await TestingGroup.select(TestingGroup.id, TestingGroup.name, TestingGroup.tests_per_week)
+        .where((TestingGroup.program == program_id) & TestingGroup.retired_at.is_null())
+        .order_by(TestingGroup.id)
+    )
+
+
+async def _plans_due(program_id: int, day: date) -> list[PlanDue]:
+    """Each enrolled participant's follow-up plan in force (newest version per mandate)
+    whose plan year holds ``day``, with the plan calls it still needs this year."""
+    rows = (
+        await FollowUpPlan.select(
+            FollowUpPlan.all_columns(),
+            FollowUpPlan.mandate.participant.as_alias("participant"),
+            FollowUpPlan.mandate.participant.admitted_on.as_alias("admitted_on"),
+            FollowUpPlan.mandate.participant.discharged_on.as_alias("discharged_on"),
+        )
+        .where(FollowUpPlan.mandate.participant.program == program_id)
+        .order_by(FollowUpPlan.version)
+    )
+    newest: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        newest[r["mandate"]] = r
+    due: dict[int, PlanDue] = {}
+    for plan in newest.values():
+        years = followup_plans.plan_years(SimpleNamespace(**plan), day)
+        year = years[-1] if years else None
+        if year is None or day > year.end or not access.enrolled_on(plan, day):
+            continue  # before return to duty, or after the plan's months
+        called = await TestingCall.count().where(
+            (TestingCall.participant == plan["participant"])
+            & (TestingCall.reason == CallReason.follow_up_plan)
+            & (TestingCall.draw.day >= year.start)
+            & (TestingCall.draw.day < day)
+        )
+        days_left = (year.end - day).days + 1
+        due[plan["participant"]] = PlanDue(
+            plan["participant"], year.tests_required - called, days_left
+        )
+    return list(due.values())
+
+
+async def _view(row: dict[str, Any]) -> DrawView:
+    calls = (
+        await TestingCall.select(
+            TestingCall.all_columns(),
+            TestingCall.participant.client_id.as_alias("client_id"),
+            TestingCall.participant.first_name.as_alias("first_name"),
+            TestingCall.participant.last_name.as_alias("last_name"),
+            TestingCall.testing_group.name.as_alias("group_name"),
+        )
+        .where(TestingCall.draw == row["id"])
+        .order_by(TestingCall.participant.last_name)
+        .order_by(TestingCall.participant.first_name)
+    )
+    stored = row["groups"]
+    groups = json.loads(stored) if isinstance(stored, str) else stored
+    return DrawView(
+        row["id"],
+        row["program"],
+        row["day"],
+        row["drawn_at"],
+        row["drawn_by"],
+        row["digest"],
+        [GroupOdds(**g) for g in groups],
+        [
+            CallView(
+                c["participant"],
+                c["client_id"],
+                c["first_name"],
+                c["last_name"],
+                c["reason"],
+                c["group_name"] or "",
+                c["note"],
+                c["called_by"],
+                c["created_at"],
+            )
+            for c in calls
+        ],
+    )

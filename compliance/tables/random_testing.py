@@ -1,0 +1,77 @@
+"""Random drug testing: testing groups, who is in which, and each day's draw.
+
+Nothing here is edited after it is written. A participant changing group is a new
+``TestingAssignment`` from a day on; a draw is made once per program and day (a unique
+index holds it) and its calls stay as drawn; a call for cause is a call of its own,
+added to the day's draw with who made it and why.
+"""
+
+from piccolo.columns import JSON, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from compliance.core.vocabulary import CallReason
+from compliance.tables.people import Participant
+from compliance.tables.programs import Program, StaffUser
+
+
+class TestingGroup(Table, tablename="testing_group"):
+    """A colour or number. Each day it is called with probability tests_per_week / 7,
+    weekends and holidays alike, independently of every other day and group."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.restrict, index=True, null=False)
+    name = Varchar(length=80)  # unique per program (raw index in the migration)
+    tests_per_week = Integer()  # 1..7
+    created_by = ForeignKey(references=StaffUser, on_delete=OnDelete.set_null, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    retired_at = Timestamptz(null=True, default=None)  # no longer drawn from then on
+
+
+class TestingAssignment(Table, tablename="testing_assignment"):
+    """A participant's testing group from ``effective_on`` until their next assignment;
+    no group (null) takes them out of the group draw."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    participant = ForeignKey(
+        references=Participant, on_delete=OnDelete.restrict, index=True, null=False
+    )
+    testing_group = ForeignKey(references=TestingGroup, on_delete=OnDelete.restrict, null=True)
+    effective_on = Date()
+    reason = Text(default="")
+    assigned_by = ForeignKey(references=StaffUser, on_delete=OnDelete.set_null, null=True)
+    assigned_at = Timestamptz(default=TimestamptzNow())
+
+
+class TestingDraw(Table, tablename="testing_draw"):
+    """One program's draw for one day (unique: raw index in the migration). ``groups``
+    is every group considered, its odds and whether it was called, as drawn."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.restrict, index=True, null=False)
+    day = Date()
+    drawn_at = Timestamptz(default=TimestamptzNow())
+    drawn_by = Varchar(length=40)  # the audit actor: "system", "cli", "user:12"
+    groups = JSON(default="[]")
+    digest = Varchar(length=64)  # SHA-256 of the draw as stored; the audit event holds it
+
+
+class TestingCall(Table, tablename="testing_call"):
+    """A participant called to test on the draw's day: by their group, by their SAP
+    follow-up plan, or for cause (unique per draw and participant: raw index)."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    draw = ForeignKey(references=TestingDraw, on_delete=OnDelete.restrict, index=True, null=False)
+    participant = ForeignKey(
+        references=Participant, on_delete=OnDelete.restrict, index=True, null=False
+    )
+    reason = Varchar(length=20, choices=CallReason)
+    testing_group = ForeignKey(references=TestingGroup, on_delete=OnDelete.restrict, null=True)
+    note = Text(default="")  # why, for a call for cause
+    called_by = Varchar(length=40)  # the audit actor
+    created_at = Timestamptz(default=TimestamptzNow())

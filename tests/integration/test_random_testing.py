@@ -1,0 +1,223 @@
+"""The daily draw as stored: once per program and day however many ask at once, today or
+tomorrow only, every member of a called group called and nobody else, audited with a
+digest of what was drawn, a call for cause added without changing the draw, a SAP plan's
+count met within its year, and the scheduler's job and the CLI on the same rule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from compliance import audit
+from compliance.core.validation import InvalidInput
+from compliance.core.vocabulary import CallReason
+from compliance.jobs import dispatch
+from compliance.random_testing import draws, groups
+from compliance.staff import accounts
+from compliance.staff.access import NotFound, program_today
+from compliance.tables import AuditEvent, FollowUpPlan, StaffUser, TestingCall, TestingDraw
+from tests.support.cli import run_cli, settings_env
+from tests.support.records import enroll
+from tests.support.staff import make_world, sign_in
+
+pytestmark = pytest.mark.db
+
+ALWAYS = lambda n: 0  # noqa: E731  every group and plan day is called
+NEVER = lambda n: n - 1  # noqa: E731  no group is called; a plan only when it must be
+
+
+async def _principal(email: str) -> accounts.Principal:
+    row = await StaffUser.select(StaffUser.id).where(StaffUser.email == email).first()
+    principal = await accounts.load_principal(row["id"])
+    assert principal is not None
+    return principal
+
+
+@pytest.fixture
+async def program(client: httpx.AsyncClient) -> dict:
+    """Program A with groups Red (2 a week) and Blue (3 a week), Ann and Bo in Red, Cy
+    in Blue, Di in no group, and Ed discharged while in Red."""
+    world = await make_world()
+    await sign_in(client, world.clinician_a)
+    staff = await _principal(world.clinician_a)
+    a = world.program_a
+    red = await groups.create_group(staff, a, {"name": "Red", "tests_per_week": 2})
+    blue = await groups.create_group(staff, a, {"name": "Blue", "tests_per_week": "3"})
+    people = {}
+    for cid, first in [("A1", "Ann"), ("B2", "Bo"), ("C3", "Cy"), ("D4", "Di"), ("E5", "Ed")]:
+        people[first] = await enroll(client, a, cid, first, "Tester")
+    for first, group in [("Ann", red), ("Bo", red), ("Cy", blue), ("Ed", red)]:
+        await groups.assign(staff, people[first], {"group_id": group.id, "reason": "intake"})
+    answer = await client.post(
+        f"/api/participants/{people['Ed']}/discharge",
+        json={
+            "discharged_on": (await program_today(a) - timedelta(days=1)).isoformat(),
+            "reason": "completed",
+        },
+    )
+    assert answer.status_code in (200, 201), answer.text
+    return {"world": world, "staff": staff, "red": red, "blue": blue, "people": people}
+
+
+async def test_a_day_is_drawn_once_however_many_ask_at_once(program) -> None:
+    a = program["world"].program_a
+    results = await asyncio.gather(*(draws.draw(a, None, audit.SYSTEM) for _ in range(6)))
+    assert sum(made for _, made in results) == 1
+    assert len({view.id for view, _ in results}) == 1
+    assert await TestingDraw.count() == 1
+    again, made = await draws.draw(a, None, audit.CLI)
+    assert not made and again == results[0][0]
+    events = await AuditEvent.select().where(AuditEvent.action == "testing.draw")
+    assert len(events) == 1
+    detail = events[0]["detail"]
+    detail = json.loads(detail) if isinstance(detail, str) else detail
+    assert detail["digest"] == again.digest and "Ann" not in json.dumps(detail)
+
+
+async def test_every_member_of_a_called_group_is_called_and_nobody_else(program) -> None:
+    a, people = program["world"].program_a, program["people"]
+    view, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    assert {g.name: g.called for g in view.groups} == {"Red": True, "Blue": True}
+    called = {c.first_name: (c.reason, c.group_name) for c in view.calls}
+    assert called == {"Ann": ("group", "Red"), "Bo": ("group", "Red"), "Cy": ("group", "Blue")}
+    tomorrow = await program_today(a) + timedelta(days=1)
+    quiet, _ = await draws.draw(a, tomorrow, audit.SYSTEM, chance=NEVER)
+    assert quiet.calls == [] and not any(g.called for g in quiet.groups)
+    # Bo moves to Blue from tomorrow: today's draw stays as drawn.
+    await groups.assign(
+        program["staff"],
+        people["Bo"],
+        {"group_id": program["blue"].id, "effective_on": tomorrow.isoformat()},
+    )
+    assert (await draws.draw(a, None, audit.SYSTEM))[0] == view
+
+
+async def test_only_today_and_tomorrow_can_be_drawn(program) -> None:
+    a = program["world"].program_a
+    today = await program_today(a)
+    for day, words in [
+        (today + timedelta(days=2), "too far ahead"),
+        (today - timedelta(days=1), "has passed"),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            await draws.draw(a, day, audit.SYSTEM)
+        assert refused.value.errors[0].field == "date" and words in refused.value.errors[0].reason
+    assert await TestingDraw.count() == 0 and await TestingCall.count() == 0
+    _, made = await draws.draw(a, today + timedelta(days=1), audit.SYSTEM)
+    assert made
+
+
+async def test_a_call_for_cause_joins_the_draw_and_changes_nothing_drawn(program) -> None:
+    a, people, staff = program["world"].program_a, program["people"], program["staff"]
+    view, _ = await draws.draw(a, None, audit.SYSTEM, chance=NEVER)
+    call = await draws.call_for_cause(staff, people["Di"], {"note": "smelled of alcohol"})
+    assert call.reason == CallReason.for_cause and call.note == "smelled of alcohol"
+    after, made = await draws.draw(a, None, audit.SYSTEM)
+    assert not made and after.digest == view.digest and after.groups == view.groups
+    assert [c.first_name for c in after.calls] == ["Di"]
+    with pytest.raises(InvalidInput, match="already called"):
+        await draws.call_for_cause(staff, people["Di"], {"note": "again"})
+    with pytest.raises(InvalidInput):
+        await draws.call_for_cause(staff, people["Ann"], {})  # a reason is required
+    stranger = await _principal(program["world"].clinician_b)
+    with pytest.raises(NotFound):
+        await draws.call_for_cause(stranger, people["Ann"], {"note": "x"})
+    assert await TestingCall.count() == 1
+
+
+async def test_group_names_and_rates_are_checked(program) -> None:
+    staff, a = program["staff"], program["world"].program_a
+    for body, field in [
+        ({"name": "Red", "tests_per_week": 2}, "name"),
+        ({"name": "Green", "tests_per_week": 8}, "tests_per_week"),
+        ({"name": "Green", "tests_per_week": 0}, "tests_per_week"),
+        ({"name": "", "tests_per_week": 2}, "name"),
+    ]:
+        with pytest.raises(InvalidInput) as refused:
+            await groups.create_group(staff, a, body)
+        assert refused.value.errors[0].field == field, body
+    today = await program_today(a)
+    with pytest.raises(InvalidInput, match="already drawn"):
+        await groups.assign(
+            staff,
+            program["people"]["Di"],
+            {
+                "group_id": program["red"].id,
+                "effective_on": (today - timedelta(days=1)).isoformat(),
+            },
+        )
+    listed = {g.name: g.members for g in await groups.list_groups(staff, a)}
+    assert listed == {"Blue": 1, "Red": 2}  # Ed is discharged
+
+
+async def test_a_follow_up_plan_is_met_within_its_year(client, program) -> None:
+    """A DOT client returned to duty 300 days ago with no plan test yet: 6 are due in the
+    year's last 65 days, and drawing each of them calls exactly 6, even on the luck that
+    calls a plan only when it must."""
+    a, people = program["world"].program_a, program["people"]
+    today = await program_today(a)
+    mandate = await client.post(
+        f"/api/participants/{people['Di']}/mandates",
+        json={
+            "source": "dot_sap",
+            "contact_name": "Ellen Marsh",
+            "starts_on": "2026-01-05",
+            "phases": [{"name": "F", "required_hours_per_week": "1", "required_tests_per_week": 1}],
+        },
+    )
+    assert mandate.status_code == 201, mandate.text
+    plan = await client.put(
+        f"/api/mandates/{mandate.json()['id']}/followup-plan",
+        json={
+            "return_to_duty_on": (today - timedelta(days=300)).isoformat(),
+            "tests_first_year": 6,
+            "months": 12,
+            "substances": "both",
+            "set_by": "Ellen Marsh",
+            "set_on": (today - timedelta(days=305)).isoformat(),
+        },
+    )
+    assert plan.status_code in (200, 201), plan.text
+    assert await FollowUpPlan.count() == 1
+    last_day = today - timedelta(days=300)
+    last_day = date(last_day.year + 1, last_day.month, last_day.day) - timedelta(days=1)
+    day, plan_calls = today, 0
+    while day <= last_day + timedelta(days=3):
+        view, _ = await draws.draw(a, day, audit.SYSTEM, chance=NEVER, today=day)
+        plan_calls += sum(c.reason == "follow_up_plan" for c in view.calls)
+        day += timedelta(days=1)
+    assert plan_calls == 6
+
+
+async def test_the_scheduled_job_draws_each_program_once_a_day(program, settings) -> None:
+    world = program["world"]
+    first = await dispatch.run(settings, "testing_draw")
+    assert first == 2  # programs A and B, each on its own clock
+    assert await dispatch.run(settings, "testing_draw") == 0
+    days = {r["program"]: r["day"] for r in await TestingDraw.select()}
+    assert days == {
+        world.program_a: await program_today(world.program_a),
+        world.program_b: await program_today(world.program_b),
+    }
+
+
+async def test_the_draw_command(program, database_url, tmp_path) -> None:
+    env = settings_env(database_url, tmp_path)
+    made = await asyncio.to_thread(run_cli, "testing", "draw", "--program", "A", env=env)
+    assert made.returncode == 0, made.stderr
+    assert "drawn now" in made.stdout
+    again = await asyncio.to_thread(run_cli, "testing", "draw", "--program", "A", env=env)
+    assert (
+        "drawn already" in again.stdout
+        and again.stdout.splitlines()[1:] == made.stdout.splitlines()[1:]
+    )
+    ahead = (await program_today(program["world"].program_a) + timedelta(days=3)).isoformat()
+    late = await asyncio.to_thread(
+        run_cli, "testing", "draw", "--program", "A", "--date", ahead, env=env
+    )
+    assert late.returncode == 1 and "too far ahead" in late.stderr
+    assert await TestingDraw.count() == 1
