@@ -34,6 +34,7 @@ from compliance.web.links import officer
 from compliance.web.links import pages as links_pages
 from compliance.web.participants import api as participants_api
 from compliance.web.participants import pages as participants_pages
+from compliance.web.random_testing import api as random_testing_api
 from compliance.web.referrals import api as referrals_api
 from compliance.web.referrals import pages as referrals_pages
 from compliance.web.reports import api as reports_api
@@ -79,4 +80,5 @@ ROUTES: list[Any] = [
     *followup_plans_pages.ROUTES,
     *groups_api.ROUTES,
     *groups_pages.ROUTES,
+    *random_testing_api.ROUTES,
 ]

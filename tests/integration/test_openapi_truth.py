@@ -38,8 +38,10 @@ def _app(client: httpx.AsyncClient) -> Litestar:
 
 
 def _concrete(template: str) -> str:
-    """A URL for a path template: ids 1, other parameters a word no route spells."""
-    url = re.sub(r"\{[^}:]+:int\}", "1", template)
+    """A URL for a path template: ids 1, a day a date, other parameters a word no route
+    spells."""
+    url = re.sub(r"\{day(:\w+)?\}", "2026-01-05", template)
+    url = re.sub(r"\{[^}:]+:int\}", "1", url)
     return re.sub(r"\{[^}]+\}", "zz9", url)
 
 

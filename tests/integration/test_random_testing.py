@@ -21,6 +21,7 @@ from compliance.staff import accounts
 from compliance.staff.access import NotFound, program_today
 from compliance.tables import AuditEvent, FollowUpPlan, StaffUser, TestingCall, TestingDraw
 from tests.support.cli import run_cli, settings_env
+from tests.support.openapi import conforms, published_schema
 from tests.support.records import enroll
 from tests.support.staff import make_world, sign_in
 
@@ -220,4 +221,119 @@ async def test_the_draw_command(program, database_url, tmp_path) -> None:
         run_cli, "testing", "draw", "--program", "A", "--date", ahead, env=env
     )
     assert late.returncode == 1 and "too far ahead" in late.stderr
+    assert await TestingDraw.count() == 1
+
+
+async def test_the_api_answers_as_documented(client, program) -> None:
+    """Groups, an assignment, the day's draw (201 made, 200 as stored), one day and the
+    history, a call for cause, and a day too far ahead refused: each answer as the
+    published schema says, and the refused one changes nothing."""
+    a, people = program["world"].program_a, program["people"]
+    schema = await published_schema(client)
+    base = "/api/programs/{program_id}"
+    today = await program_today(a)
+    answers = [
+        (
+            "POST",
+            base + "/testing-groups",
+            await client.post(
+                f"/api/programs/{a}/testing-groups", json={"name": "Green", "tests_per_week": 1}
+            ),
+            {"program_id": a},
+        ),
+        (
+            "POST",
+            base + "/testing-groups",
+            await client.post(
+                f"/api/programs/{a}/testing-groups", json={"name": "Green", "tests_per_week": 9}
+            ),
+            {"program_id": a},
+        ),
+        (
+            "GET",
+            base + "/testing-groups",
+            await client.get(f"/api/programs/{a}/testing-groups"),
+            {"program_id": a},
+        ),
+        (
+            "PUT",
+            "/api/participants/{participant_id}/testing-group",
+            await client.put(
+                f"/api/participants/{people['Di']}/testing-group",
+                json={
+                    "group_id": program["blue"].id,
+                    "reason": "phase 2",
+                    "effective_on": (today + timedelta(days=1)).isoformat(),
+                },
+            ),
+            {"participant_id": people["Di"]},
+        ),
+        (
+            "POST",
+            base + "/draws",
+            await client.post(
+                f"/api/programs/{a}/draws", json={"date": (today + timedelta(days=2)).isoformat()}
+            ),
+            {"program_id": a},
+        ),
+        (
+            "POST",
+            base + "/draws",
+            await client.post(f"/api/programs/{a}/draws", json={}),
+            {"program_id": a},
+        ),
+        (
+            "POST",
+            base + "/draws",
+            await client.post(f"/api/programs/{a}/draws", json={}),
+            {"program_id": a},
+        ),
+        (
+            "GET",
+            base + "/draws/{day}",
+            await client.get(f"/api/programs/{a}/draws/{today.isoformat()}"),
+            {"program_id": a},
+        ),
+        ("GET", base + "/draws", await client.get(f"/api/programs/{a}/draws"), {"program_id": a}),
+        (
+            "POST",
+            "/api/participants/{participant_id}/testing-calls",
+            await client.post(
+                f"/api/participants/{people['Ed']}/testing-calls", json={"note": "x"}
+            ),
+            {"participant_id": people["Ed"]},
+        ),
+        (
+            "POST",
+            "/api/participants/{participant_id}/testing-calls",
+            await client.post(
+                f"/api/participants/{people['Di']}/testing-calls",
+                json={"note": "missed group, seemed impaired"},
+            ),
+            {"participant_id": people["Di"]},
+        ),
+    ]
+    assert [r.status_code for _, _, r, _ in answers] == [
+        201,
+        422,
+        200,
+        200,
+        422,
+        201,
+        200,
+        200,
+        200,
+        422,
+        201,
+    ]
+    assert answers[4][2].json()["errors"][0]["field"] == "date"
+    assert answers[5][2].json() == answers[6][2].json() == answers[7][2].json()
+    assert [d["day"] for d in answers[8][2].json()] == [today.isoformat()]
+    assert "not enrolled" in answers[9][2].text  # Ed was discharged yesterday
+    for method, template, response, ids in answers:
+        if "{day}" in template:
+            ids = {**ids, "day": today.isoformat()}
+        await conforms(schema, method, template, response, **ids)
+    drawn = (await client.get(f"/api/programs/{a}/draws/{today.isoformat()}")).json()
+    assert {c["client_id"] for c in drawn["calls"]} >= {"D4"}
     assert await TestingDraw.count() == 1

@@ -82,6 +82,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/mandates/{mandate_id:int}/phases/{sequence:int}/start", "POST"): {
         "json": {"started_on": "2026-03-02"}
     },
+    # Issue 21's random testing.
+    ("/api/programs/{program_id:int}/testing-groups", "POST"): {
+        "json": {"name": "Blue", "tests_per_week": 3}
+    },
+    ("/api/testing-groups/{testing_group_id:int}/retire", "POST"): {},
+    ("/api/participants/{participant_id:int}/testing-group", "PUT"): {"json": {"reason": "x"}},
+    ("/api/programs/{program_id:int}/draws", "POST"): {"json": {}},
+    ("/api/participants/{participant_id:int}/testing-calls", "POST"): {"json": {"note": "x"}},
     ("/api/mandates/{mandate_id:int}/followup-plan", "PUT"): {
         "json": {
             "tests_first_year": 6,
@@ -355,6 +363,12 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
     missed = {"collection_status": "no_show", "called_at": "2026-03-05T08:00", "results": []}
     assert (await client.post(f"/api/participants/{pid}/drug-tests", json=missed)).is_success
     aid = (await Attendance.select(Attendance.id).first())["id"]
+    testing_group = (
+        await client.post(
+            f"/api/programs/{world.program_a}/testing-groups",
+            json={"name": "Red", "tests_per_week": 2},
+        )
+    ).json()["id"]
     vid = (await Violation.select(Violation.id).first())["id"]
     # A report row of program A (rendering one is tested in test_reports).
     report = Report(
@@ -393,6 +407,8 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
         "report_id": report.id,
         "link_id": link.id,
         "group_id": gid,
+        "testing_group_id": testing_group,
+        "day": "2026-03-02",
         "invite_id": 1,  # administrators only: refused before any invitation is looked up
         # The job queue's view (administrators of every program only: refused first).
         "queue_id": "compliance",
