@@ -131,6 +131,7 @@ class RecordSource(StrEnum):
     csv = "csv"
     hl7 = "hl7"
     demo = "demo"
+    system = "system"  # the service's own: a called test's window closed with no specimen
 
 
 class ImportKind(StrEnum):

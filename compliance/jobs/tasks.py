@@ -18,7 +18,7 @@ from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.disclosure import accounting_report, notices, outbox
 from compliance.intake import imports
-from compliance.random_testing import draws
+from compliance.random_testing import draws, windows
 from compliance.records.versioning import StaleVersion
 from compliance.reporting import service
 from compliance.reporting.service import ConsentRefused, Once, ReportRequest
@@ -157,6 +157,11 @@ async def testing_draw(ctx: Context) -> int:
     return await draws.draw_due_everywhere()
 
 
+async def testing_windows(ctx: Context) -> int:
+    """A missed test for each call whose collection window closed with no specimen."""
+    return await windows.close_windows()
+
+
 JOBS: dict[str, Job] = {
     "make_report": make_report,
     "make_accounting": make_accounting,
@@ -164,6 +169,7 @@ JOBS: dict[str, Job] = {
     "audit_checkpoint": audit_checkpoint,
     "remove_expired_uploads": remove_expired_uploads,
     "testing_draw": testing_draw,
+    "testing_windows": testing_windows,
 }
 
 # (job, cron with seconds last). Each runs once per schedule across every worker.
@@ -172,4 +178,5 @@ PERIODIC: list[tuple[str, str]] = [
     ("audit_checkpoint", "*/10 * * * *"),
     ("remove_expired_uploads", "41 * * * *"),
     ("testing_draw", "*/5 * * * *"),
+    ("testing_windows", "* * * * *"),
 ]

@@ -23,7 +23,7 @@ from piccolo.table import Table
 
 ID = "2026-12-06T01:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "testing_group, testing_assignment, testing_draw, testing_call"
+DESCRIPTION = "testing_group, testing_assignment, testing_draw, testing_call; program's call-in"
 
 
 def _stub(class_name: str, tablename: str) -> type[Table]:
@@ -130,8 +130,14 @@ TABLES: list[tuple[str, str, list[tuple[str, Any]]]] = [
             ("note", (Text, _params(""))),
             ("called_by", (Varchar, _params("", length=40))),
             ("created_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("window_opens_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("window_closes_at", (Timestamptz, _params(TimestamptzNow(), index=True))),
         ],
     ),
+]
+PROGRAM_COLUMNS: list[tuple[str, Any]] = [
+    ("testing_opens_at", (Varchar, _params("06:00", length=5))),
+    ("testing_site", (Text, _params(""))),
 ]
 
 
@@ -150,4 +156,15 @@ async def forwards():
                 params=params,
                 schema=None,
             )
+    for name, (column_class, params) in PROGRAM_COLUMNS:
+        manager.add_column(
+            table_class_name="Program",
+            tablename="program",
+            column_name=name,
+            db_column_name=name,
+            column_class_name=column_class.__name__,
+            column_class=column_class,
+            params=params,
+            schema=None,
+        )
     return manager

@@ -19,16 +19,17 @@ import json
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from compliance import audit
 from compliance.core import db
-from compliance.core.validation import FieldError, Form, InvalidInput
+from compliance.core.validation import FieldError, Form, InvalidInput, localize
 from compliance.core.vocabulary import CallReason
 from compliance.random_testing import groups as testing_groups
-from compliance.random_testing import odds
+from compliance.random_testing import odds, windows
 from compliance.records import followup_plans
 from compliance.staff import access
 from compliance.staff.accounts import Principal
@@ -62,6 +63,10 @@ class CallView:
     note: str
     called_by: str
     created_at: datetime
+    window_opens_at: datetime
+    window_closes_at: datetime
+    state: str  # called (window not closed), collected or missed (windows.py)
+    drug_test_id: int | None  # the specimen that answered it, or the missed test
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,7 @@ async def draw(
     plans = await _plans_due(program_id, day)
     drawn, calls = choose(groups, members, plans, chance or secrets.randbelow)
     digest = digest_of(program_id, day, drawn, calls)
+    opens, closes = await window_of(program_id, day)
     async with db.transaction():
         await db.serialize(f"testing_draw:{program_id}")
         existing = await _draw_row(program_id, day)  # made meanwhile, elsewhere
@@ -173,6 +179,8 @@ async def draw(
                     reason=reason,
                     testing_group=group,
                     called_by=actor.ref,
+                    window_opens_at=opens,
+                    window_closes_at=closes,
                 ).save()
             await audit.record(
                 "testing.draw",
@@ -192,6 +200,32 @@ async def draw(
     made = await _draw_row(program_id, day)
     assert made is not None
     return await _view(made), True
+
+
+async def window_of(
+    program_id: int, day: date, called_at: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """When a call on ``day`` must be answered: from the call-in's opening on the
+    program's clock (or from ``called_at``, a call for cause made later that day) for
+    the program's collection window."""
+    program = (
+        await Program.select(
+            Program.time_zone, Program.testing_opens_at, Program.collection_window_hours
+        )
+        .where(Program.id == program_id)
+        .first()
+    )
+    hour, minute = (int(part) for part in program["testing_opens_at"].split(":"))
+    opens = localize(datetime.combine(day, time(hour, minute)), ZoneInfo(program["time_zone"]))
+    if opens is None:  # the opening falls in a DST gap: an hour later exists
+        opens = localize(
+            datetime.combine(day, time(hour, minute)) + timedelta(hours=1),
+            ZoneInfo(program["time_zone"]),
+        )
+    assert opens is not None
+    if called_at is not None and called_at > opens:
+        opens = called_at
+    return opens, opens + timedelta(hours=program["collection_window_hours"])
 
 
 def _check_day(day: date, today: date) -> None:
@@ -264,12 +298,15 @@ async def call_for_cause(
             raise InvalidInput(
                 [FieldError("participant", f"is already called to test on {view.day.isoformat()}")]
             )
+        opens, closes = await window_of(program_id, view.day, datetime.now(UTC))
         call = TestingCall(
             draw=view.id,
             participant=participant_id,
             reason=CallReason.for_cause,
             note=note,
             called_by=principal.actor(origin).ref,
+            window_opens_at=opens,
+            window_closes_at=closes,
         )
         await call.save()
         await audit.record(
@@ -289,6 +326,10 @@ async def call_for_cause(
         note,
         call.called_by,
         call.created_at,
+        opens,
+        closes,
+        "called",
+        None,
     )
 
 
@@ -369,6 +410,7 @@ async def _view(row: dict[str, Any]) -> DrawView:
         .order_by(TestingCall.participant.last_name)
         .order_by(TestingCall.participant.first_name)
     )
+    found = await windows.states(calls)
     stored = row["groups"]
     groups = json.loads(stored) if isinstance(stored, str) else stored
     return DrawView(
@@ -390,7 +432,11 @@ async def _view(row: dict[str, Any]) -> DrawView:
                 c["note"],
                 c["called_by"],
                 c["created_at"],
+                c["window_opens_at"],
+                c["window_closes_at"],
+                state.state,
+                state.drug_test_id,
             )
-            for c in calls
+            for c, state in zip(calls, found, strict=True)
         ],
     )

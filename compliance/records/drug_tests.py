@@ -596,6 +596,17 @@ async def record_test(
     principal: Principal, participant_id: int, data: Mapping[str, Any], origin: str
 ) -> DrugTestView:
     person = await access.participant_row(principal, participant_id)
+    test_id = await store_one(person, data, principal.actor(origin), principal.id)
+    return (await test_history(principal, test_id))[-1]
+
+
+async def store_one(
+    person: Mapping[str, Any], data: Mapping[str, Any], actor: audit.Actor, user_id: int | None
+) -> int:
+    """One test as staff's entry stores it, checked the same way, its violations with it:
+    for ``record_test`` and for the service's own (a called test's window closing with
+    no specimen is a missed test, recorded by ``system``)."""
+    participant_id = person["id"]
     form = Form(data)
     values, results = await read_test(form, person["program"], data)
     form.errors.raise_if_any()
@@ -604,12 +615,12 @@ async def record_test(
         await refuse_duplicate(participant_id, values, person["program"])
         [test_id] = await store_tests(
             [NewTest(participant_id, values, results)],
-            user_id=principal.id,
-            source=RecordSource.manual,
+            user_id=user_id,
+            source=RecordSource.manual if user_id is not None else RecordSource.system,
         )
         await violations.refresh([participant_id])
-        await audit.record("drug_test.create", principal.actor(origin), "drug_test", test_id)
-    return (await test_history(principal, test_id))[-1]
+        await audit.record("drug_test.create", actor, "drug_test", test_id)
+    return test_id
 
 
 async def _test_row(principal: Principal, test_id: int) -> dict[str, Any]:

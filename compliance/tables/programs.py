@@ -39,6 +39,10 @@ class Program(Table):
     dilute_specific_gravity = Numeric(digits=(6, 4), default=Decimal("1.0030"))
     results_due_hours = Integer(default=48)
     collection_window_hours = Integer(default=8)  # urine within 8 h of notice
+    # Random testing: the call-in opens at this time on the program's clock (a day's
+    # draw is made before it), and where a called participant gives their specimen.
+    testing_opens_at = Varchar(length=5, default="06:00")
+    testing_site = Text(default="")
     stepdown_compliant_weeks = Integer(default=4)
     stepdown_consecutive_negative_tests = Integer(default=6)
     notice_window_hours = Integer(default=24)

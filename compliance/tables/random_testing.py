@@ -1,6 +1,8 @@
 """Random drug testing: testing groups, who is in which, and each day's draw.
 
-Nothing here is edited after it is written. A participant changing group is a new
+Nothing here is edited after it is written, and a call has no state to edit: what
+answered it (a specimen collected in its window) or that nothing did (the missed test
+recorded when the window closed) is read from the drug tests. A participant changing group is a new
 ``TestingAssignment`` from a day on; a draw is made once per program and day (a unique
 index holds it) and its calls stay as drawn; a call for cause is a call of its own,
 added to the day's draw with who made it and why.
@@ -75,3 +77,8 @@ class TestingCall(Table, tablename="testing_call"):
     note = Text(default="")  # why, for a call for cause
     called_by = Varchar(length=40)  # the audit actor
     created_at = Timestamptz(default=TimestamptzNow())
+    # When the specimen is due: from the call-in opening (or the call, for cause) for the
+    # program's collection_window_hours. A specimen collected in it answers the call;
+    # none by its close is a missed test (random_testing/windows.py).
+    window_opens_at = Timestamptz()
+    window_closes_at = Timestamptz(index=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,11 +15,22 @@ import pytest
 from compliance import audit
 from compliance.core.validation import InvalidInput
 from compliance.core.vocabulary import CallReason
+from compliance.disclosure import notices
 from compliance.jobs import dispatch
-from compliance.random_testing import draws, groups
+from compliance.random_testing import draws, groups, windows
 from compliance.staff import accounts
 from compliance.staff.access import NotFound, program_today
-from compliance.tables import AuditEvent, FollowUpPlan, StaffUser, TestingCall, TestingDraw
+from compliance.tables import (
+    AuditEvent,
+    DrugTest,
+    FollowUpPlan,
+    OutboxMessage,
+    Program,
+    StaffUser,
+    TestingCall,
+    TestingDraw,
+    Violation,
+)
 from tests.support.cli import run_cli, settings_env
 from tests.support.openapi import conforms, published_schema
 from tests.support.records import enroll
@@ -29,6 +40,7 @@ pytestmark = pytest.mark.db
 
 ALWAYS = lambda n: 0  # noqa: E731  every group and plan day is called
 NEVER = lambda n: n - 1  # noqa: E731  no group is called; a plan only when it must be
+GROUPS_ONLY = lambda n: 0 if n == 7 else n - 1  # noqa: E731  every group; plans as NEVER
 
 
 async def _principal(email: str) -> accounts.Principal:
@@ -42,7 +54,7 @@ async def _principal(email: str) -> accounts.Principal:
 async def program(client: httpx.AsyncClient) -> dict:
     """Program A with groups Red (2 a week) and Blue (3 a week), Ann and Bo in Red, Cy
     in Blue, Di in no group, and Ed discharged while in Red."""
-    world = await make_world()
+    world = await make_world(analytes=True)
     await sign_in(client, world.clinician_a)
     staff = await _principal(world.clinician_a)
     a = world.program_a
@@ -337,3 +349,77 @@ async def test_the_api_answers_as_documented(client, program) -> None:
     drawn = (await client.get(f"/api/programs/{a}/draws/{today.isoformat()}")).json()
     assert {c["client_id"] for c in drawn["calls"]} >= {"D4"}
     assert await TestingDraw.count() == 1
+
+
+# --- the collection window -------------------------------------------------------------
+
+
+async def _open_all_day(program_id: int) -> None:
+    """The call-in opens at 00:00 on the program's clock and the window lasts 24 hours,
+    so today's window is open whenever the test runs."""
+    await Program.update(
+        {Program.testing_opens_at: "00:00", Program.collection_window_hours: 24}
+    ).where(Program.id == program_id)
+
+
+async def test_a_collection_answers_its_call_and_a_closed_window_is_a_missed_test(
+    client, program
+) -> None:
+    """Red and Blue are called; Ann gives a specimen inside the window (recorded through
+    the API, as any test); when the window closes Bo and Cy, who gave none, each get one
+    missed test (no-show, called at the window's opening), once however often the job
+    runs, and Ann none."""
+    a, people = program["world"].program_a, program["people"]
+    await _open_all_day(a)
+    view, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    ann = next(c for c in view.calls if c.first_name == "Ann")
+    assert ann.state == "called"
+    assert ann.window_closes_at - ann.window_opens_at == timedelta(hours=24)
+    collected = max(ann.window_opens_at, datetime.now(UTC) - timedelta(seconds=1))
+    answer = await client.post(
+        f"/api/participants/{people['Ann']}/drug-tests",
+        json={
+            "collected_at": collected.isoformat(),
+            "results": [{"analyte": "thc", "screen_result": "negative"}],
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    assert await windows.close_windows() == 0  # nobody's window has closed yet
+    after = ann.window_closes_at + timedelta(minutes=1)
+    assert await windows.close_windows(after) == 2
+    assert await windows.close_windows(after + timedelta(minutes=5)) == 0
+    view, _ = await draws.draw(a, None, audit.SYSTEM)
+    states = {c.first_name: c.state for c in view.calls}
+    assert states == {"Ann": "collected", "Bo": "missed", "Cy": "missed"}
+    missed = await DrugTest.select().where(DrugTest.collection_status == "no_show")
+    assert sorted(m["participant"] for m in missed) == sorted([people["Bo"], people["Cy"]])
+    assert all(m["called_at"] == ann.window_opens_at and m["source"] == "system" for m in missed)
+    assert all(m["reason"] == "random" for m in missed)
+
+
+async def test_a_missed_call_gives_a_violation_and_exactly_one_notice(
+    client, demo, settings
+) -> None:
+    """The demo's court client in a group drawn today gives no specimen: the window's
+    close records the missed test, its violation, and one notice to the probation
+    officer the court consent names; running everything again sends nothing more."""
+    court = demo["people"]["RB-1001"]
+    program_id = demo["program"]["id"]
+    await _open_all_day(program_id)
+    staff = await _principal("staff@example.org")
+    green = await groups.create_group(staff, program_id, {"name": "Green", "tests_per_week": 2})
+    await groups.assign(staff, court, {"group_id": green.id})
+    await notices.send_violation_notices(settings)  # the demo's own violations first
+    before = (await Violation.count(), await OutboxMessage.count())
+    view, _ = await draws.draw(program_id, None, audit.SYSTEM, chance=GROUPS_ONLY)
+    [call] = view.calls
+    assert call.participant_id == court
+    after = call.window_closes_at + timedelta(minutes=1)
+    assert await windows.close_windows(after) == 1
+    assert await Violation.count() == before[0] + 1
+    assert await notices.send_violation_notices(settings) == 1
+    assert await windows.close_windows(after) == 0
+    assert await notices.send_violation_notices(settings) == 0
+    assert await OutboxMessage.count() == before[1] + 1
+    rows = await OutboxMessage.select().order_by(OutboxMessage.id, ascending=False).limit(1)
+    assert rows[0]["to_address"] == "dwhitfield@probation.example"
