@@ -91,4 +91,24 @@ def groups_command(program_code: str) -> None:
         click.echo(line)
 
 
+@testing_group.command("phone-key")
+@click.option("--program", "program_code", required=True, help="the program's code")
+@click.option("--label", default="", help="whose phone line, e.g. the IVR vendor's name")
+def phone_key_command(program_code: str, label: str) -> None:
+    """Make a key for the program's phone line (IVR) to call POST /api/call-in with
+    (Authorization: Bearer KEY). Printed once: only its hash is kept."""
+    from compliance import audit
+    from compliance.random_testing import call_in
+
+    settings = settings_or_exit()
+
+    async def work() -> str:
+        program = await _program(program_code)
+        return await call_in.new_phone_line_key(program["id"], label, audit.CLI)
+
+    key = with_database(settings, work)
+    click.echo(f"phone-line key for {program_code} (shown once; keep it in the IVR's settings):")
+    click.echo(key)
+
+
 COMMANDS = (testing_group,)

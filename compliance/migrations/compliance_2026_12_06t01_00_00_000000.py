@@ -9,6 +9,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete, OnUpdate
 from piccolo.columns.column_types import (
     JSON,
+    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -23,7 +24,7 @@ from piccolo.table import Table
 
 ID = "2026-12-06T01:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "testing_group, testing_assignment, testing_draw, testing_call; program's call-in"
+DESCRIPTION = "random testing: groups, assignments, draws, calls, the call-in; program's call-in"
 
 
 def _stub(class_name: str, tablename: str) -> type[Table]:
@@ -63,7 +64,9 @@ def _params(default: Any, **given: Any) -> dict[str, Any]:
     }
 
 
-def _key(references: type[Table], on_delete: OnDelete, *, null: bool, index: bool) -> Any:
+def _key(
+    references: type[Table], on_delete: OnDelete, *, null: bool, index: bool, unique: bool = False
+) -> Any:
     return (
         ForeignKey,
         _params(
@@ -74,6 +77,7 @@ def _key(references: type[Table], on_delete: OnDelete, *, null: bool, index: boo
             target_column=None,
             null=null,
             index=index,
+            unique=unique,
         ),
     )
 
@@ -132,6 +136,43 @@ TABLES: list[tuple[str, str, list[tuple[str, Any]]]] = [
             ("created_at", (Timestamptz, _params(TimestamptzNow()))),
             ("window_opens_at", (Timestamptz, _params(TimestamptzNow()))),
             ("window_closes_at", (Timestamptz, _params(TimestamptzNow(), index=True))),
+        ],
+    ),
+    (
+        "CallInPin",
+        "call_in_pin",
+        [
+            (
+                "participant",
+                _key(Participant, OnDelete.restrict, null=False, index=False, unique=True),
+            ),
+            ("pin_hash", (Varchar, _params("", length=200))),
+            ("failed_attempts", (Integer, _params(0))),
+            ("locked_until", (Timestamptz, _params(None, null=True))),
+            ("set_by", _key(StaffUser, OnDelete.set_null, null=True, index=False)),
+            ("set_at", (Timestamptz, _params(TimestamptzNow()))),
+        ],
+    ),
+    (
+        "CallInCheck",
+        "call_in_check",
+        [
+            ("participant", _key(Participant, OnDelete.restrict, null=False, index=True)),
+            ("day", (Date, _params(None))),
+            ("checked_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("channel", (Varchar, _params("", length=10))),
+            ("called", (Boolean, _params(False))),
+        ],
+    ),
+    (
+        "PhoneLineKey",
+        "phone_line_key",
+        [
+            ("program", _key(Program, OnDelete.restrict, null=False, index=True)),
+            ("key_hash", (Varchar, _params("", length=64, unique=True))),
+            ("label", (Varchar, _params("", length=200))),
+            ("created_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("revoked_at", (Timestamptz, _params(None, null=True))),
         ],
     ),
 ]

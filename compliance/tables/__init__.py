@@ -17,6 +17,9 @@ from compliance.tables.people import (
 )
 from compliance.tables.programs import Analyte, AnalyteCode, Program, ProgramMembership, StaffUser
 from compliance.tables.random_testing import (
+    CallInCheck,
+    CallInPin,
+    PhoneLineKey,
     TestingAssignment,
     TestingCall,
     TestingDraw,
@@ -48,6 +51,9 @@ ALL_TABLES = [
     TestingAssignment,
     TestingDraw,
     TestingCall,
+    CallInPin,
+    CallInCheck,
+    PhoneLineKey,
     TreatmentSession,
     SessionParticipant,
     ImportBatch,

@@ -8,7 +8,7 @@ index holds it) and its calls stay as drawn; a call for cause is a call of its o
 added to the day's draw with who made it and why.
 """
 
-from piccolo.columns import JSON, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Boolean, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -82,3 +82,47 @@ class TestingCall(Table, tablename="testing_call"):
     # none by its close is a missed test (random_testing/windows.py).
     window_opens_at = Timestamptz()
     window_closes_at = Timestamptz(index=True)
+
+
+class CallInPin(Table, tablename="call_in_pin"):
+    """A participant's call-in PIN (argon2), with the count of wrong tries since the last
+    right one; five in a row lock it for a while. Replaced whole when staff set a new one."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    participant = ForeignKey(
+        references=Participant, on_delete=OnDelete.restrict, unique=True, null=False
+    )
+    pin_hash = Varchar(length=200)
+    failed_attempts = Integer(default=0)
+    locked_until = Timestamptz(null=True, default=None)
+    set_by = ForeignKey(references=StaffUser, on_delete=OnDelete.set_null, null=True)
+    set_at = Timestamptz(default=TimestamptzNow())
+
+
+class CallInCheck(Table, tablename="call_in_check"):
+    """A participant asking "do I test today?", on the web page or the phone line, and
+    what they were told (called or not): the program can show who checked in."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    participant = ForeignKey(
+        references=Participant, on_delete=OnDelete.restrict, index=True, null=False
+    )
+    day = Date()
+    checked_at = Timestamptz(default=TimestamptzNow())
+    channel = Varchar(length=10)  # "web" or "phone"
+    called = Boolean(default=False)
+
+
+class PhoneLineKey(Table, tablename="phone_line_key"):
+    """The credential a program's phone line (IVR) calls the call-in API with: only the
+    SHA-256 of a 256-bit random key is kept (the key is shown once, when made)."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    program = ForeignKey(references=Program, on_delete=OnDelete.restrict, index=True, null=False)
+    key_hash = Varchar(length=64, unique=True)
+    label = Varchar(length=200, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    revoked_at = Timestamptz(null=True, default=None)

@@ -35,6 +35,7 @@ from compliance.web.links import pages as links_pages
 from compliance.web.participants import api as participants_api
 from compliance.web.participants import pages as participants_pages
 from compliance.web.random_testing import api as random_testing_api
+from compliance.web.random_testing import call_in as call_in_routes
 from compliance.web.referrals import api as referrals_api
 from compliance.web.referrals import pages as referrals_pages
 from compliance.web.reports import api as reports_api
@@ -81,4 +82,5 @@ ROUTES: list[Any] = [
     *groups_api.ROUTES,
     *groups_pages.ROUTES,
     *random_testing_api.ROUTES,
+    *call_in_routes.ROUTES,
 ]

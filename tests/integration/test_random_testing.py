@@ -17,11 +17,12 @@ from compliance.core.validation import InvalidInput
 from compliance.core.vocabulary import CallReason
 from compliance.disclosure import notices
 from compliance.jobs import dispatch
-from compliance.random_testing import draws, groups, windows
+from compliance.random_testing import call_in, draws, groups, windows
 from compliance.staff import accounts
 from compliance.staff.access import NotFound, program_today
 from compliance.tables import (
     AuditEvent,
+    CallInCheck,
     DrugTest,
     FollowUpPlan,
     OutboxMessage,
@@ -31,6 +32,7 @@ from compliance.tables import (
     TestingDraw,
     Violation,
 )
+from tests.support.app import another_browser
 from tests.support.cli import run_cli, settings_env
 from tests.support.openapi import conforms, published_schema
 from tests.support.records import enroll
@@ -423,3 +425,117 @@ async def test_a_missed_call_gives_a_violation_and_exactly_one_notice(
     assert await OutboxMessage.count() == before[1] + 1
     rows = await OutboxMessage.select().order_by(OutboxMessage.id, ascending=False).limit(1)
     assert rows[0]["to_address"] == "dwhitfield@probation.example"
+
+
+# --- the call-in -------------------------------------------------------------------------
+
+
+async def _pin(client: httpx.AsyncClient, participant_id: int) -> str:
+    made = await client.post(f"/api/participants/{participant_id}/call-in-pin")
+    assert made.status_code == 201, made.text
+    pin = made.json()["pin"]
+    assert len(pin) == 6 and pin.isdigit()
+    return pin
+
+
+async def test_draw_check_in_then_the_collection_answers_the_call(client, program) -> None:
+    """Ann checks in on the page (no staff session), is told to test, gives a specimen
+    recorded through the API: her call is answered and no missed test follows. Di, in no
+    group, hears "No test today". Both check-ins are recorded; neither page names anyone."""
+    a, people = program["world"].program_a, program["people"]
+    await _open_all_day(a)
+    await Program.update({Program.testing_site: "Riverbend lab, 12 Main St"}).where(Program.id == a)
+    pins = {who: await _pin(client, people[who]) for who in ("Ann", "Di")}
+    await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    async with another_browser(client) as phone:
+        form = await phone.get("/call-in/A")
+        assert form.status_code == 200 and 'name="pin"' in form.text
+        token = phone.cookies["csrftoken"]
+        told = {}
+        for who, number in (("Ann", "A1"), ("Di", "D4")):
+            page = await phone.post(
+                "/call-in/A", data={"number": number, "pin": pins[who], "_csrf_token": token}
+            )
+            assert page.status_code == 200, page.text
+            told[who] = page.text
+            assert "Tester" not in page.text and who not in page.text
+    assert "Test today at Riverbend lab, 12 Main St by" in told["Ann"]
+    assert "No test today." in told["Di"]
+    checks = await CallInCheck.select().order_by(CallInCheck.id)
+    assert [(c["participant"], c["called"], c["channel"]) for c in checks] == [
+        (people["Ann"], True, "web"),
+        (people["Di"], False, "web"),
+    ]
+    recorded = await client.post(
+        f"/api/participants/{people['Ann']}/drug-tests",
+        json={
+            "collected_at": (datetime.now(UTC) - timedelta(seconds=1)).isoformat(),
+            "results": [{"analyte": "thc", "screen_result": "negative"}],
+        },
+    )
+    assert recorded.status_code == 201, recorded.text
+    view, _ = await draws.draw(a, None, audit.SYSTEM)
+    ann = next(c for c in view.calls if c.first_name == "Ann")
+    assert (ann.state, ann.drug_test_id) == ("collected", recorded.json()["id"])
+    assert await windows.close_windows(ann.window_closes_at + timedelta(minutes=1)) == 2
+    assert await DrugTest.count().where(DrugTest.participant == people["Ann"]) == 1
+
+
+async def test_five_wrong_pins_lock_and_a_wrong_number_says_the_same(client, program) -> None:
+    a, people = program["world"].program_a, program["people"]
+    await _open_all_day(a)
+    pin = await _pin(client, people["Ann"])
+    wrong = f"{(int(pin) + 1) % 10**6:06d}"
+    now = datetime.now(UTC)
+    answers = [await call_in.check_in("A", "A1", wrong, "web", now) for _ in range(5)]
+    assert [x.status for x in answers] == ["refused"] * 4 + ["locked"]
+    assert answers[0].message == (await call_in.check_in("A", "ZZ9", pin, "web", now)).message
+    assert (await call_in.check_in("B", "A1", pin, "web", now)).status == "refused"
+    assert (await call_in.check_in("A", "A1", pin, "web", now)).status == "locked"
+    later = now + call_in.LOCKED_FOR + timedelta(minutes=1)
+    assert (await call_in.check_in("A", "A1", pin, "web", later)).status in ("test", "no_test")
+    assert await CallInCheck.count() == 1  # only the answered check-in
+    assert await AuditEvent.count().where(AuditEvent.action == "call_in.locked") == 1
+    # A new PIN from staff replaces the old one.
+    fresh = await _pin(client, people["Ann"])
+    if fresh != pin:
+        assert (await call_in.check_in("A", "A1", pin, "web", later)).status == "refused"
+    assert (await call_in.check_in("A", "A1", fresh, "web", later)).status in ("test", "no_test")
+
+
+async def test_before_the_call_in_opens_the_calls_are_not_shown(client, program) -> None:
+    a, people = program["world"].program_a, program["people"]
+    pin = await _pin(client, people["Ann"])
+    today = await program_today(a)
+    opens, _ = await draws.window_of(a, today)
+    early = await call_in.check_in("A", "A1", pin, "web", opens - timedelta(minutes=1))
+    assert early.status == "not_open" and "posted at" in early.message
+    assert await TestingDraw.count() == 0 and await CallInCheck.count() == 0
+
+
+async def test_the_phone_line_asks_with_its_own_key(client, program) -> None:
+    a, people = program["world"].program_a, program["people"]
+    await _open_all_day(a)
+    pin = await _pin(client, people["Cy"])
+    await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    key = await call_in.new_phone_line_key(a, "IVR vendor", audit.CLI)
+    body = {"participant_number": "C3", "pin": pin}
+    async with another_browser(client) as line:
+        assert (await line.post("/api/call-in", json=body)).status_code == 401
+        bad = {"authorization": "Bearer not-a-key"}
+        assert (await line.post("/api/call-in", json=body, headers=bad)).status_code == 401
+        good = {"authorization": f"Bearer {key}"}
+        answer = await line.post("/api/call-in", json=body, headers=good)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["status"] == "test" and "Test today at" in answer.json()["message"]
+        wrong = await line.post("/api/call-in", json={**body, "pin": "x"}, headers=good)
+        assert wrong.json()["status"] == "refused"
+        schema = await published_schema(client)
+        await conforms(schema, "POST", "/api/call-in", answer)
+    checks = await CallInCheck.select()
+    assert [(c["participant"], c["channel"], c["called"]) for c in checks] == [
+        (people["Cy"], "phone", True)
+    ]
+    assert key not in json.dumps(
+        [dict(r) for r in await AuditEvent.select(AuditEvent.detail)], default=str
+    )

@@ -44,6 +44,8 @@ CSRF_EXEMPT: dict[tuple[str, str], str] = {
     ("/verify", "POST"): "checks an uploaded PDF against the register: stores nothing, "
     "reads no session, answers only about the PDF the caller already holds",
     ("/api/verify", "POST"): "the same check for scripts, which have no CSRF cookie",
+    ("/api/call-in", "POST"): "the program's phone line, a machine with its own key in the "
+    "Authorization header (no cookie, so no session a forged request could ride on)",
 }
 # Refused without the token unless the request is JSON, which no other site can send
 # without a CORS preflight this app never answers: SAQ's queue page (web/admin/

@@ -37,6 +37,11 @@ PUBLIC = {
     ("/set-password/{token:str}", "GET"),
     ("/set-password/{token:str}", "POST"),
     ("/set-password/done", "GET"),
+    # Participants' call-in (number and PIN) and the program's phone line (its own key):
+    # test_random_testing covers both.
+    ("/call-in/{program_code:str}", "GET"),
+    ("/call-in/{program_code:str}", "POST"),
+    ("/api/call-in", "POST"),
 }
 GROUP = {"name": "G", "scheduled_minutes": 60, "weekdays": ["mon"], "start_time": "18:00"}
 TEST = {
@@ -90,6 +95,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/participants/{participant_id:int}/testing-group", "PUT"): {"json": {"reason": "x"}},
     ("/api/programs/{program_id:int}/draws", "POST"): {"json": {}},
     ("/api/participants/{participant_id:int}/testing-calls", "POST"): {"json": {"note": "x"}},
+    ("/api/participants/{participant_id:int}/call-in-pin", "POST"): {},
     ("/api/mandates/{mandate_id:int}/followup-plan", "PUT"): {
         "json": {
             "tests_first_year": 6,
@@ -409,6 +415,7 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
         "group_id": gid,
         "testing_group_id": testing_group,
         "day": "2026-03-02",
+        "program_code": "A",
         "invite_id": 1,  # administrators only: refused before any invitation is looked up
         # The job queue's view (administrators of every program only: refused first).
         "queue_id": "compliance",

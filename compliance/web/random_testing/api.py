@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from compliance.random_testing import draws, groups
+from compliance.random_testing import call_in, draws, groups
 from compliance.random_testing.draws import CallView, DrawView
 from compliance.random_testing.groups import AssignmentView, TestingGroupView
 from compliance.staff import access
@@ -123,6 +123,30 @@ class TestingGroupsAPI(Controller):
         return await groups.assignment_history(principal, participant_id)
 
 
+@dataclass
+class NewPin:
+    pin: str  # six digits, shown this once: give it to the participant
+
+
+class CallInAPI(Controller):
+    tags = ["random testing"]
+
+    @post(
+        "/api/participants/{participant_id:int}/call-in-pin",
+        operation_id="setCallInPin",
+        responses=documented(401, 403, 404),
+        summary="Make a new call-in PIN for a participant (replaces the old one, unlocks)",
+    )
+    async def set_pin(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+    ) -> NewPin:
+        """The PIN is in this answer only; the service keeps its argon2 hash."""
+        return NewPin(await call_in.set_pin(principal, participant_id, origin_of(request)))
+
+
 class DrawsAPI(Controller):
     tags = ["random testing"]
 
@@ -188,4 +212,4 @@ class DrawsAPI(Controller):
         )
 
 
-ROUTES = [TestingGroupsAPI, DrawsAPI]
+ROUTES = [TestingGroupsAPI, DrawsAPI, CallInAPI]
