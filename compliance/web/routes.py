@@ -36,6 +36,7 @@ from compliance.web.participants import api as participants_api
 from compliance.web.participants import pages as participants_pages
 from compliance.web.random_testing import api as random_testing_api
 from compliance.web.random_testing import call_in as call_in_routes
+from compliance.web.random_testing import pages as random_testing_pages
 from compliance.web.referrals import api as referrals_api
 from compliance.web.referrals import pages as referrals_pages
 from compliance.web.reports import api as reports_api
@@ -83,4 +84,5 @@ ROUTES: list[Any] = [
     *groups_pages.ROUTES,
     *random_testing_api.ROUTES,
     *call_in_routes.ROUTES,
+    *random_testing_pages.ROUTES,
 ]

@@ -36,7 +36,7 @@ from tests.support.app import another_browser
 from tests.support.cli import run_cli, settings_env
 from tests.support.openapi import conforms, published_schema
 from tests.support.records import enroll
-from tests.support.staff import make_world, sign_in
+from tests.support.staff import make_world, post_form, sign_in
 
 pytestmark = pytest.mark.db
 
@@ -539,3 +539,53 @@ async def test_the_phone_line_asks_with_its_own_key(client, program) -> None:
     assert key not in json.dumps(
         [dict(r) for r in await AuditEvent.select(AuditEvent.detail)], default=str
     )
+
+
+# --- staff pages -----------------------------------------------------------------------
+
+
+async def test_the_pages_show_the_day_and_take_the_forms(client, program) -> None:
+    """The day's page before and after the draw (button, groups called, each call with
+    why, test-by time, check-in and specimen state), a group added from it; the
+    participant's page moves them to a group, calls them for cause and shows a new PIN
+    exactly once."""
+    a, people = program["world"].program_a, program["people"]
+    await _open_all_day(a)
+    assert (await client.get("/testing")).headers["location"] == f"/programs/{a}/testing"
+    before = await client.get(f"/programs/{a}/testing")
+    assert before.status_code == 200 and "Draw today" in before.text
+    drawn = await post_form(client, f"/programs/{a}/testing/draw", {})
+    assert drawn.status_code == 303
+    page = (await client.get(f"/programs/{a}/testing")).text
+    assert "Draw today" not in page and "Groups called" in page
+    view, _ = await draws.draw(a, None, audit.SYSTEM)
+    for call in view.calls:
+        assert f"{call.last_name}, {call.first_name}" in page
+    added = await post_form(
+        client, f"/programs/{a}/testing/groups", {"name": "Green", "tests_per_week": "1"}
+    )
+    assert added.status_code == 303
+    refused = await post_form(
+        client, f"/programs/{a}/testing/groups", {"name": "Green", "tests_per_week": "9"}
+    )
+    assert refused.status_code == 422 and "must be at most 7" in refused.text
+    mine = f"/participants/{people['Di']}/testing"
+    assert (await client.get(mine)).status_code == 200
+    moved = await post_form(
+        client, f"{mine}/group", {"group_id": str(program["red"].id), "reason": "phase 1"}
+    )
+    assert moved.status_code == 303
+    assert "Testing group today: <strong>Red</strong>" in (await client.get(mine)).text
+    called = await post_form(client, f"{mine}/call", {"note": "missed group"})
+    if any(c.participant_id == people["Di"] for c in view.calls):
+        assert called.status_code == 422  # already called today by the draw
+    else:
+        assert called.status_code == 303
+        assert "for cause: missed group" in (await client.get(f"/programs/{a}/testing")).text
+    made = await post_form(client, f"{mine}/pin", {})
+    assert made.status_code == 303
+    shown = (await client.get(mine)).text
+    pin = shown.split('class="pin">', 1)[1].split("<", 1)[0]
+    assert len(pin) == 6 and pin.isdigit()
+    assert pin not in (await client.get(mine)).text  # once
+    assert (await call_in.check_in("A", "D4", pin, "web")).status in ("test", "no_test")

@@ -96,6 +96,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/programs/{program_id:int}/draws", "POST"): {"json": {}},
     ("/api/participants/{participant_id:int}/testing-calls", "POST"): {"json": {"note": "x"}},
     ("/api/participants/{participant_id:int}/call-in-pin", "POST"): {},
+    ("/programs/{program_id:int}/testing/draw", "POST"): {"data": {}},
+    ("/programs/{program_id:int}/testing/groups", "POST"): {
+        "data": {"name": "Blue", "tests_per_week": "3"}
+    },
+    ("/programs/{program_id:int}/testing/groups/{testing_group_id:int}/retire", "POST"): {
+        "data": {}
+    },
+    ("/participants/{participant_id:int}/testing/group", "POST"): {"data": {"reason": "x"}},
+    ("/participants/{participant_id:int}/testing/call", "POST"): {"data": {"note": "x"}},
+    ("/participants/{participant_id:int}/testing/pin", "POST"): {"data": {}},
     ("/api/mandates/{mandate_id:int}/followup-plan", "PUT"): {
         "json": {
             "tests_first_year": 6,
@@ -303,6 +313,7 @@ COLLECTIONS: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {
     ("/sessions", "GET"): (200, {}),
     ("/sessions/new", "GET"): (200, {}),
     ("/sessions/minutes.js", "GET"): (200, {}),
+    ("/testing", "GET"): (303, {}),  # one program: to its own day
     ("/api/groups", "GET"): (200, {}),
     ("/api/groups", "POST"): (422, {"json": {**GROUP, "program_id": "A"}}),
     ("/groups", "GET"): (200, {}),

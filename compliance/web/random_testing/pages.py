@@ -1,0 +1,205 @@
+"""Staff pages for random testing: a program's day (who is called, who checked in, who
+has tested, who is overdue or missed), its testing groups and its past draws; and a
+participant's testing page (their group from a day on, a call for cause, a new call-in
+PIN). Forms post to the same service functions as the API, then redirect, or show the
+page again with what to correct (422)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from compliance.random_testing import call_in, draws, groups
+from compliance.staff import access
+from compliance.staff.accounts import Principal
+from compliance.tables import CallInCheck, Program
+from compliance.web.common import once
+from compliance.web.common.forms import submit
+from compliance.web.common.page import Page
+from compliance.web.common.principal import origin_of
+
+NEW_PIN = "call_in_pin"  # the session key holding a new PIN for its one showing
+
+
+async def _checked_in(participant_ids: list[int], day: date) -> dict[int, datetime]:
+    rows = await CallInCheck.select(CallInCheck.participant, CallInCheck.checked_at).where(
+        CallInCheck.participant.is_in(participant_ids or [0]) & (CallInCheck.day == day)
+    )
+    first: dict[int, datetime] = {}
+    for r in rows:
+        first[r["participant"]] = min(r["checked_at"], first.get(r["participant"], r["checked_at"]))
+    return first
+
+
+class ProgramTestingPages(Controller):
+    path = "/programs/{program_id:int}/testing"
+    include_in_schema = False
+
+    @get()
+    async def day(
+        self, principal: NamedDependency[Principal], program_id: FromPath[int]
+    ) -> Template:
+        return await self._page(principal, program_id)
+
+    async def _page(
+        self,
+        principal: Principal,
+        program_id: int,
+        errors: dict | None = None,
+        values: dict | None = None,
+    ) -> Template:
+        access.require_program(principal, program_id)
+        today = await access.program_today(program_id)
+        drawn = await draws.draw_of(principal, program_id, today)
+        checked = await _checked_in([c.participant_id for c in drawn.calls], today) if drawn else {}
+        context = {
+            "principal": principal,
+            "program_id": program_id,
+            "zone": await access.program_zone(program_id),
+            "today": today,
+            "draw": drawn,
+            "checked_in": checked,
+            "now": datetime.now(UTC),
+            "groups": await groups.list_groups(principal, program_id),
+            "history": [
+                d for d in await draws.history(principal, program_id, 14) if d.day != today
+            ],
+            "errors": errors or {},
+            "values": values or {},
+        }
+        return Page("pages/testing/day.html", context=context, status_code=422 if errors else 200)
+
+    @post("/draw", status_code=303)
+    async def draw(
+        self, request: Request, principal: NamedDependency[Principal], program_id: FromPath[int]
+    ) -> Any:
+        return await submit(
+            draws.draw_for(principal, program_id, {}, origin_of(request)),
+            lambda _: Redirect(f"/programs/{program_id}/testing", status_code=303),
+            lambda errors: self._page(principal, program_id, errors),
+        )
+
+    @post("/groups", status_code=303)
+    async def add_group(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        program_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        return await submit(
+            groups.create_group(principal, program_id, data, origin_of(request)),
+            lambda _: Redirect(f"/programs/{program_id}/testing#groups", status_code=303),
+            lambda errors: self._page(principal, program_id, errors, data),
+        )
+
+    @post("/groups/{testing_group_id:int}/retire", status_code=303)
+    async def retire(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        program_id: FromPath[int],
+        testing_group_id: FromPath[int],
+    ) -> Any:
+        access.require_program(principal, program_id)
+        await groups.retire_group(principal, testing_group_id, origin_of(request))
+        return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
+
+
+class TestingHome(Controller):
+    path = "/testing"
+    include_in_schema = False
+
+    @get()
+    async def home(self, principal: NamedDependency[Principal]) -> Any:
+        """One program: its day. Several: the list to choose from."""
+        programs = await access.program_options(principal)
+        if len(programs) == 1:
+            return Redirect(f"/programs/{programs[0][0]}/testing", status_code=303)
+        return Page(
+            "pages/testing/programs.html", context={"principal": principal, "programs": programs}
+        )
+
+
+class ParticipantTestingPages(Controller):
+    path = "/participants/{participant_id:int}/testing"
+    include_in_schema = False
+
+    @get()
+    async def show(
+        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Template:
+        pin = (once.take(request, NEW_PIN, participant_id=participant_id) or {}).get("text", "")
+        return await self._page(principal, participant_id, pin=pin)
+
+    async def _page(
+        self,
+        principal: Principal,
+        participant_id: int,
+        form: str = "",
+        errors: dict | None = None,
+        values: dict | None = None,
+        pin: str = "",
+    ) -> Template:
+        person = await access.participant_row(principal, participant_id)
+        program_id = person["program"]
+        code = await Program.select(Program.code).where(Program.id == program_id).first()
+        context = {
+            "principal": principal,
+            "person": {**person, "program_code": code["code"]},
+            "zone": await access.program_zone(program_id),
+            "today": await access.program_today(program_id),
+            "groups": [g for g in await groups.list_groups(principal, program_id) if not g.retired],
+            "history": await groups.assignment_history(principal, participant_id),
+            "form": form,
+            "errors": errors or {},
+            "values": values or {},
+            "pin": pin,
+        }
+        status = 422 if errors else 200
+        return Page("pages/testing/participant.html", context=context, status_code=status)
+
+    @post("/group", status_code=303)
+    async def assign(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        return await submit(
+            groups.assign(principal, participant_id, data, origin_of(request)),
+            lambda _: Redirect(f"/participants/{participant_id}/testing", status_code=303),
+            lambda errors: self._page(principal, participant_id, "group", errors, data),
+        )
+
+    @post("/call", status_code=303)
+    async def call(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        return await submit(
+            draws.call_for_cause(principal, participant_id, data, origin_of(request)),
+            lambda _: Redirect(f"/participants/{participant_id}/testing", status_code=303),
+            lambda errors: self._page(principal, participant_id, "call", errors, data),
+        )
+
+    @post("/pin", status_code=303)
+    async def pin(
+        self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> Any:
+        """The new PIN is shown on the next page once (kept in the session until then)."""
+        made = await call_in.set_pin(principal, participant_id, origin_of(request))
+        once.leave(request, NEW_PIN, text=made, participant_id=participant_id)
+        return Redirect(f"/participants/{participant_id}/testing", status_code=303)
+
+
+ROUTES = [TestingHome, ProgramTestingPages, ParticipantTestingPages]
