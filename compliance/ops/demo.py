@@ -51,6 +51,8 @@ from compliance.tables import (
     Program,
     Recipient,
     SessionParticipant,
+    TestingAssignment,
+    TestingGroup,
     TreatmentGroup,
     TreatmentSession,
 )
@@ -217,6 +219,7 @@ async def _build(now: datetime, tz: ZoneInfo) -> DemoResult:
     participants = await _participants(program.id, clinician, calendar.first_monday)
     cast = _Cast(program.id, clinician, participants)
     group = await _group(cast)
+    await _testing_groups(cast, calendar.first_monday)
     sessions, attendance = await _sessions_and_attendance(cast, group, calendar)
     await Attendance.insert(*attendance)
     tests = await _save_drug_tests(cast, calendar, analyte_ids)
@@ -317,6 +320,23 @@ async def _group(cast: _Cast) -> TreatmentGroup:
         ]
     )
     return group
+
+
+async def _testing_groups(cast: _Cast, since: date) -> None:
+    """Random testing: Marcus in Blue (2 tests a week, his phase's), Alicia in Green (1 a
+    week); Terrence is called by his SAP follow-up plan. Today's draw is the scheduler's."""
+    for name, rate, client in (("Blue", 2, "court"), ("Green", 1, "eap")):
+        group = TestingGroup(
+            program=cast.program, name=name, tests_per_week=rate, created_by=cast.clinician
+        )
+        await group.save()
+        await TestingAssignment(
+            participant=cast.participants[client],
+            testing_group=group.id,
+            effective_on=since,
+            reason="intake",
+            assigned_by=cast.clinician,
+        ).save()
 
 
 async def _sessions_and_attendance(
