@@ -402,15 +402,16 @@ async def test_a_collection_answers_its_call_and_a_closed_window_is_a_missed_tes
 async def test_a_missed_call_gives_a_violation_and_exactly_one_notice(
     client, demo, settings
 ) -> None:
-    """The demo's court client in a group drawn today gives no specimen: the window's
+    """The demo's court client, in Blue, drawn today, gives no specimen: the window's
     close records the missed test, its violation, and one notice to the probation
     officer the court consent names; running everything again sends nothing more."""
     court = demo["people"]["RB-1001"]
     program_id = demo["program"]["id"]
     await _open_all_day(program_id)
     staff = await _principal("staff@example.org")
-    green = await groups.create_group(staff, program_id, {"name": "Green", "tests_per_week": 2})
-    await groups.assign(staff, court, {"group_id": green.id})
+    # The demo has the court client in Blue and the EAP client in Green: this test
+    # follows the court client alone.
+    await groups.assign(staff, demo["people"]["RB-1002"], {"reason": "test"})
     await notices.send_violation_notices(settings)  # the demo's own violations first
     before = (await Violation.count(), await OutboxMessage.count())
     view, _ = await draws.draw(program_id, None, audit.SYSTEM, chance=GROUPS_ONLY)
