@@ -182,25 +182,13 @@ PROGRAM_COLUMNS: list[tuple[str, Any]] = [
 ]
 
 
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="compliance", description=DESCRIPTION)
-    for class_name, tablename, columns in TABLES:
-        manager.add_table(class_name=class_name, tablename=tablename, schema=None, columns=None)
-        for name, (column_class, params) in columns:
-            manager.add_column(
-                table_class_name=class_name,
-                tablename=tablename,
-                column_name=name,
-                db_column_name=name,
-                column_class_name=column_class.__name__,
-                column_class=column_class,
-                params=params,
-                schema=None,
-            )
-    for name, (column_class, params) in PROGRAM_COLUMNS:
+def _add_columns(
+    manager: MigrationManager, class_name: str, tablename: str, columns: list[tuple[str, Any]]
+) -> None:
+    for name, (column_class, params) in columns:
         manager.add_column(
-            table_class_name="Program",
-            tablename="program",
+            table_class_name=class_name,
+            tablename=tablename,
             column_name=name,
             db_column_name=name,
             column_class_name=column_class.__name__,
@@ -208,4 +196,12 @@ async def forwards():
             params=params,
             schema=None,
         )
+
+
+async def forwards():
+    manager = MigrationManager(migration_id=ID, app_name="compliance", description=DESCRIPTION)
+    for class_name, tablename, columns in TABLES:
+        manager.add_table(class_name=class_name, tablename=tablename, schema=None, columns=None)
+        _add_columns(manager, class_name, tablename, columns)
+    _add_columns(manager, "Program", "program", PROGRAM_COLUMNS)
     return manager

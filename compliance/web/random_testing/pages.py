@@ -6,6 +6,7 @@ page again with what to correct (422)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -172,11 +173,8 @@ class ParticipantTestingPages(Controller):
         participant_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        return await submit(
-            groups.assign(principal, participant_id, data, origin_of(request)),
-            lambda _: Redirect(f"/participants/{participant_id}/testing", status_code=303),
-            lambda errors: self._page(principal, participant_id, "group", errors, data),
-        )
+        done = groups.assign(principal, participant_id, data, origin_of(request))
+        return await self._answer(principal, participant_id, "group", data, done)
 
     @post("/call", status_code=303)
     async def call(
@@ -186,10 +184,22 @@ class ParticipantTestingPages(Controller):
         participant_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
+        done = draws.call_for_cause(principal, participant_id, data, origin_of(request))
+        return await self._answer(principal, participant_id, "call", data, done)
+
+    async def _answer(
+        self,
+        principal: Principal,
+        participant_id: int,
+        form: str,
+        data: dict[str, str],
+        call: Awaitable[Any],
+    ) -> Any:
+        """Back to the participant's testing page, or the page with ``form``'s errors."""
         return await submit(
-            draws.call_for_cause(principal, participant_id, data, origin_of(request)),
+            call,
             lambda _: Redirect(f"/participants/{participant_id}/testing", status_code=303),
-            lambda errors: self._page(principal, participant_id, "call", errors, data),
+            lambda errors: self._page(principal, participant_id, form, errors, data),
         )
 
     @post("/pin", status_code=303)
