@@ -62,25 +62,33 @@ class InProcess:
 
     @asynccontextmanager
     async def periodic(self) -> AsyncIterator[None]:
-        tasks = [asyncio.create_task(self._every(name, cron)) for name, cron in PERIODIC]
+        task = asyncio.create_task(self._catch_up_then_every())
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _catch_up_then_every(self) -> None:
+        """Each job once now, in PERIODIC's order (what fell due while the server was down:
+        today's draw before the windows it opens), then each on its schedule."""
+        for name, _ in PERIODIC:
+            await self._once(name)
+        await asyncio.gather(*(self._every(name, cron) for name, cron in PERIODIC))
 
     async def _every(self, name: str, cron: str) -> None:
-        """Run ``name`` now (what fell due while the server was down) and then on its
-        schedule, in this process. One failure is logged (its class only: a message may
-        quote a recipient) and the timer goes on."""
         schedule = croniter(cron, datetime.now(UTC))
         while True:
-            try:
-                await self.run(name)
-            except Exception as exc:
-                log.warning("periodic job %s failed: %s", name, exc.__class__.__name__)
             await asyncio.sleep(max(0.0, schedule.get_next(float) - datetime.now(UTC).timestamp()))
+            await self._once(name)
+
+    async def _once(self, name: str) -> None:
+        """One run; a failure is logged (its class only: a message may quote a recipient)
+        and the timer goes on."""
+        try:
+            await self.run(name)
+        except Exception as exc:
+            log.warning("periodic job %s failed: %s", name, exc.__class__.__name__)
 
 
 _current: Dispatcher | None = None

@@ -173,10 +173,12 @@ JOBS: dict[str, Job] = {
 }
 
 # (job, cron with seconds last). Each runs once per schedule across every worker.
+# In process they also run once each at start, in this order: today's draw, the missed
+# tests of windows closed meanwhile, then the notices those make.
 PERIODIC: list[tuple[str, str]] = [
+    ("testing_draw", "*/5 * * * *"),
+    ("testing_windows", "* * * * *"),
     ("deliver", "* * * * * */30"),
     ("audit_checkpoint", "*/10 * * * *"),
     ("remove_expired_uploads", "41 * * * *"),
-    ("testing_draw", "*/5 * * * *"),
-    ("testing_windows", "* * * * *"),
 ]
