@@ -27,13 +27,14 @@ from zoneinfo import ZoneInfo
 from compliance import audit
 from compliance.core import db
 from compliance.core.validation import FieldError, Form, InvalidInput, localize
-from compliance.core.vocabulary import CallReason
+from compliance.core.vocabulary import CallReason, TestReason
 from compliance.random_testing import groups as testing_groups
 from compliance.random_testing import odds, windows
 from compliance.records import followup_plans
 from compliance.staff import access
 from compliance.staff.accounts import Principal
 from compliance.tables import (
+    DrugTest,
     FollowUpPlan,
     Program,
     TestingCall,
@@ -379,22 +380,41 @@ async def _plans_due(program_id: int, day: date) -> list[PlanDue]:
     for r in rows:
         newest[r["mandate"]] = r
     due: dict[int, PlanDue] = {}
+    zone = await access.program_tz(program_id)
     for plan in newest.values():
         years = followup_plans.plan_years(SimpleNamespace(**plan), day)
         year = years[-1] if years else None
         if year is None or day > year.end or not access.enrolled_on(plan, day):
             continue  # before return to duty, or after the plan's months
-        called = await TestingCall.count().where(
-            (TestingCall.participant == plan["participant"])
-            & (TestingCall.reason == CallReason.follow_up_plan)
-            & (TestingCall.draw.day >= year.start)
-            & (TestingCall.draw.day < day)
-        )
+        done = await _plan_tests_done(plan["participant"], year.start, day, zone)
         days_left = (year.end - day).days + 1
         due[plan["participant"]] = PlanDue(
-            plan["participant"], year.tests_required - called, days_left
+            plan["participant"], year.tests_required - done, days_left
         )
     return list(due.values())
+
+
+async def _plan_tests_done(participant_id: int, first: date, day: date, zone: ZoneInfo) -> int:
+    """The plan year's tests done before ``day``, as the SAP report counts them (follow-up
+    tests collected), together with every specimen that answered a plan call whatever
+    reason it was recorded with. A missed plan test is not done: the plan still needs it,
+    so the draw calls again on a later day."""
+    starts, ends = (datetime.combine(d, time(), tzinfo=zone) for d in (first, day))
+    follow_up = await DrugTest.select(DrugTest.id).where(
+        (DrugTest.participant == participant_id)
+        & (DrugTest.is_current == True)  # noqa: E712
+        & (DrugTest.reason == TestReason.follow_up)
+        & (DrugTest.collected_at >= starts)
+        & (DrugTest.collected_at < ends)
+    )
+    calls = await TestingCall.select().where(
+        (TestingCall.participant == participant_id)
+        & (TestingCall.reason == CallReason.follow_up_plan)
+        & (TestingCall.draw.day >= first)
+        & (TestingCall.draw.day < day)
+    )
+    answered = {s.drug_test_id for s in await windows.states(calls) if s.state == "collected"}
+    return len({r["id"] for r in follow_up} | answered)
 
 
 async def _view(row: dict[str, Any]) -> DrawView:

@@ -590,3 +590,54 @@ async def test_the_pages_show_the_day_and_take_the_forms(client, program) -> Non
     assert len(pin) == 6 and pin.isdigit()
     assert pin not in (await client.get(mine)).text  # once
     assert (await call_in.check_in("A", "D4", pin, "web")).status in ("test", "no_test")
+
+
+async def test_a_plan_counts_the_tests_done_not_the_calls_made(client, program) -> None:
+    """The plan's year needs 6: 6 follow-up tests already collected this year leave
+    nothing due (the draw calls no more), and a missed plan call does not count as done
+    (the plan calls again)."""
+    a, people = program["world"].program_a, program["people"]
+    today = await program_today(a)
+    mandate = await client.post(
+        f"/api/participants/{people['Di']}/mandates",
+        json={
+            "source": "dot_sap",
+            "contact_name": "Ellen Marsh",
+            "starts_on": "2026-01-05",
+            "phases": [{"name": "F", "required_hours_per_week": "1", "required_tests_per_week": 1}],
+        },
+    )
+    returned = today - timedelta(days=40)
+    plan = await client.put(
+        f"/api/mandates/{mandate.json()['id']}/followup-plan",
+        json={
+            "return_to_duty_on": returned.isoformat(),
+            "tests_first_year": 6,
+            "months": 12,
+            "substances": "both",
+            "set_by": "Ellen Marsh",
+            "set_on": (returned - timedelta(days=3)).isoformat(),
+        },
+    )
+    assert plan.status_code in (200, 201), plan.text
+    due = await draws._plans_due(a, today)
+    assert [(d.still_due, d.days_left > 300) for d in due] == [(6, True)]
+    called, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    assert [c.reason for c in called.calls if c.first_name == "Di"] == ["follow_up_plan"]
+    tomorrow = today + timedelta(days=1)
+    # Today's call has no specimen: tomorrow the plan still needs all 6.
+    assert [d.still_due for d in await draws._plans_due(a, tomorrow)] == [6]
+    for k in range(6):
+        done = await client.post(
+            f"/api/participants/{people['Di']}/drug-tests",
+            json={
+                "collected_at": f"{(returned + timedelta(days=k + 1)).isoformat()}T09:00",
+                "reason": "follow_up",
+                "observed": True,
+                "results": [{"analyte": "thc", "screen_result": "negative"}],
+            },
+        )
+        assert done.status_code == 201, done.text
+    assert [d.still_due for d in await draws._plans_due(a, tomorrow)] == [0]
+    view, _ = await draws.draw(a, tomorrow, audit.SYSTEM, chance=ALWAYS)
+    assert "Di" not in {c.first_name for c in view.calls}
