@@ -157,6 +157,44 @@ def batch_command(
         raise SystemExit(1)
 
 
+@reports_group.command("schedules")
+@click.option("--program", "program_code", default=None, help="only this program's")
+def schedules_command(program_code: str | None) -> None:
+    """Every report schedule: the client, report, recipient, when, and its last run
+    (sent, or skipped and why). The scheduler sends them; this only lists."""
+    from compliance.disclosure import schedules
+    from compliance.tables import Program
+
+    settings = settings_or_exit()
+
+    async def work() -> list[str]:
+        program_id = None
+        if program_code is not None:
+            program = await Program.select().where(Program.code == program_code).first()
+            if program is None:
+                raise OperatorError(f"no program with code {program_code!r}")
+            program_id = program["id"]
+        lines = []
+        for s in await schedules.listing(program_id):
+            when = schedules.when_words(s["frequency"], s["send_day"])
+            state = " (ended)" if s["ended_at"] else ""
+            run = s["last_run"]
+            last = (
+                f"last: {run['period_start']} to {run['period_end']} {run['outcome']}"
+                + (f" ({run['reason']})" if run["reason"] else "")
+                if run
+                else "not run yet"
+            )
+            lines.append(
+                f"#{s['id']} {s['program_code']} {s['client_id']}: {s['kind']} to "
+                f"{s['recipient_name']}, {when}{state}; {last}"
+            )
+        return lines or ["no report schedules"]
+
+    for line in with_database(settings, work):
+        click.echo(line)
+
+
 @reports_group.command("check")
 def check_command() -> None:
     """Re-hash every stored report against the database. Exit 0 when every report's file

@@ -16,7 +16,7 @@ from typing import Any
 from compliance import audit
 from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
-from compliance.disclosure import accounting_report, notices, outbox
+from compliance.disclosure import accounting_report, notices, outbox, schedules
 from compliance.intake import imports
 from compliance.random_testing import draws, windows
 from compliance.records.versioning import StaleVersion
@@ -162,6 +162,12 @@ async def testing_windows(ctx: Context) -> int:
     return await windows.close_windows()
 
 
+async def scheduled_reports(ctx: Context) -> dict[str, int]:
+    """Each report schedule's due period made, signed and sent once (or skipped, saying
+    why): disclosure/schedules.py."""
+    return await schedules.run_due(ctx["settings"])
+
+
 JOBS: dict[str, Job] = {
     "make_report": make_report,
     "make_accounting": make_accounting,
@@ -170,6 +176,7 @@ JOBS: dict[str, Job] = {
     "remove_expired_uploads": remove_expired_uploads,
     "testing_draw": testing_draw,
     "testing_windows": testing_windows,
+    "scheduled_reports": scheduled_reports,
 }
 
 # (job, cron with seconds last). Each runs once per schedule across every worker.
@@ -178,6 +185,7 @@ JOBS: dict[str, Job] = {
 PERIODIC: list[tuple[str, str]] = [
     ("testing_draw", "*/5 * * * *"),
     ("testing_windows", "* * * * *"),
+    ("scheduled_reports", "*/15 * * * *"),
     ("deliver", "* * * * * */30"),
     ("audit_checkpoint", "*/10 * * * *"),
     ("remove_expired_uploads", "41 * * * *"),

@@ -24,7 +24,7 @@ from piccolo.table import Table
 
 ID = "2026-12-06T01:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "random testing: groups, assignments, draws, calls, the call-in; program's call-in"
+DESCRIPTION = "random testing (groups, draws, calls, the call-in) and scheduled reports"
 
 
 def _stub(class_name: str, tablename: str) -> type[Table]:
@@ -47,6 +47,9 @@ StaffUser = _stub("StaffUser", "staff_user")
 Participant = _stub("Participant", "participant")
 TestingGroup = _stub("TestingGroup", "testing_group")
 TestingDraw = _stub("TestingDraw", "testing_draw")
+Recipient = _stub("Recipient", "recipient")
+Report = _stub("Report", "report")
+ReportSchedule = _stub("ReportSchedule", "report_schedule")
 
 
 def _params(default: Any, **given: Any) -> dict[str, Any]:
@@ -82,6 +85,19 @@ def _key(
     )
 
 
+REPORT_KINDS = Enum(
+    "ReportKind",
+    {
+        k: k
+        for k in (
+            "court_progress",
+            "eap_status",
+            "sap_followup",
+            "discharge_letter",
+            "disclosure_accounting",
+        )
+    },
+)
 CALL_REASONS = Enum(
     "CallReason", {"group": "group", "follow_up_plan": "follow_up_plan", "for_cause": "for_cause"}
 )
@@ -173,6 +189,34 @@ TABLES: list[tuple[str, str, list[tuple[str, Any]]]] = [
             ("label", (Varchar, _params("", length=200))),
             ("created_at", (Timestamptz, _params(TimestamptzNow()))),
             ("revoked_at", (Timestamptz, _params(None, null=True))),
+        ],
+    ),
+    (
+        "ReportSchedule",
+        "report_schedule",
+        [
+            ("participant", _key(Participant, OnDelete.restrict, null=False, index=True)),
+            ("recipient", _key(Recipient, OnDelete.restrict, null=False, index=False)),
+            ("kind", (Varchar, _params("", length=20, choices=REPORT_KINDS))),
+            ("frequency", (Varchar, _params("", length=10))),
+            ("send_day", (Integer, _params(0))),
+            ("created_by", _key(StaffUser, OnDelete.restrict, null=False, index=False)),
+            ("created_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("ended_at", (Timestamptz, _params(None, null=True))),
+            ("ended_by", _key(StaffUser, OnDelete.set_null, null=True, index=False)),
+        ],
+    ),
+    (
+        "ReportScheduleRun",
+        "report_schedule_run",
+        [
+            ("schedule", _key(ReportSchedule, OnDelete.restrict, null=False, index=True)),
+            ("period_start", (Date, _params(None))),
+            ("period_end", (Date, _params(None))),
+            ("started_at", (Timestamptz, _params(TimestamptzNow()))),
+            ("outcome", (Varchar, _params("", length=10))),
+            ("reason", (Text, _params(""))),
+            ("report", _key(Report, OnDelete.restrict, null=True, index=False)),
         ],
     ),
 ]

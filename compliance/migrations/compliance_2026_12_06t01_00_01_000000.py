@@ -10,7 +10,7 @@ from piccolo.engine import engine_finder
 
 ID = "2026-12-06T01:00:01:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "random testing keys"
+DESCRIPTION = "random testing and report schedule keys"
 
 STATEMENTS = [
     'CREATE UNIQUE INDEX "testing_draw_program_day_key" ON "testing_draw" ("program", "day")',
@@ -19,6 +19,8 @@ STATEMENTS = [
     'CREATE UNIQUE INDEX "testing_group_program_name_key" ON "testing_group" ("program", "name")',
     'CREATE INDEX "testing_assignment_participant_day" '
     'ON "testing_assignment" ("participant", "effective_on")',
+    'CREATE UNIQUE INDEX "report_schedule_run_period_key" '
+    'ON "report_schedule_run" ("schedule", "period_start")',
 ]
 
 

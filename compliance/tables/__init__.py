@@ -26,6 +26,7 @@ from compliance.tables.random_testing import (
     TestingGroup,
 )
 from compliance.tables.reporting import Report
+from compliance.tables.schedules import ReportSchedule, ReportScheduleRun
 from compliance.tables.testing import AnalyteResult, DrugTest, ImportBatch
 from compliance.tables.uploads import ConsentDocument, StagedUpload
 from compliance.tables.violations import Violation
@@ -63,6 +64,8 @@ ALL_TABLES = [
     AnalyteResult,
     Violation,
     Report,
+    ReportSchedule,
+    ReportScheduleRun,
     SecureLink,
     Disclosure,
     OutboxMessage,

@@ -41,6 +41,7 @@ from compliance.web.referrals import api as referrals_api
 from compliance.web.referrals import pages as referrals_pages
 from compliance.web.reports import api as reports_api
 from compliance.web.reports import pages as reports_pages
+from compliance.web.reports import schedules as report_schedules
 from compliance.web.signin import api as signin_api
 from compliance.web.signin import pages as signin_pages
 from compliance.web.signin import set_password
@@ -73,6 +74,7 @@ ROUTES: list[Any] = [
     *caseload_pages.ROUTES,
     *reports_api.ROUTES,
     *reports_pages.ROUTES,
+    *report_schedules.ROUTES,
     *links_api.ROUTES,
     *links_pages.ROUTES,
     *officer.ROUTES,

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from compliance.tables import Attendance, Report, SecureLink, Violation
+from compliance.tables import Attendance, Report, ReportSchedule, SecureLink, Violation
 from tests.support.records import enroll, group_session, recipient
 from tests.support.staff import World, signed_in_world
 
@@ -96,6 +96,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/programs/{program_id:int}/draws", "POST"): {"json": {}},
     ("/api/participants/{participant_id:int}/testing-calls", "POST"): {"json": {"note": "x"}},
     ("/api/participants/{participant_id:int}/call-in-pin", "POST"): {},
+    ("/api/participants/{participant_id:int}/report-schedules", "POST"): {
+        "json": {"recipient_id": 1, "kind": "eap_status", "frequency": "weekly", "send_day": 0}
+    },
+    ("/api/report-schedules/{schedule_id:int}/end", "POST"): {},
+    ("/participants/{participant_id:int}/report-schedules", "POST"): {
+        "data": {"recipient_id": "1", "kind": "eap_status", "frequency": "weekly", "send_day": "0"}
+    },
+    ("/report-schedules/{schedule_id:int}/end", "POST"): {"data": {}},
     ("/programs/{program_id:int}/testing/draw", "POST"): {"data": {}},
     ("/programs/{program_id:int}/testing/groups", "POST"): {
         "data": {"name": "Blue", "tests_per_week": "3"}
@@ -409,6 +417,15 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
         expires_at=datetime(2030, 1, 1, tzinfo=UTC),
     )
     await link.save()
+    schedule = ReportSchedule(
+        participant=pid,
+        recipient=rid,
+        kind="eap_status",
+        frequency="weekly",
+        send_day=0,
+        created_by=1,
+    )
+    await schedule.save()
     ids = {
         "program_id": world.program_a,
         "user_id": 1,
@@ -427,6 +444,7 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
         "testing_group_id": testing_group,
         "day": "2026-03-02",
         "program_code": "A",
+        "schedule_id": schedule.id,
         "invite_id": 1,  # administrators only: refused before any invitation is looked up
         # The job queue's view (administrators of every program only: refused first).
         "queue_id": "compliance",

@@ -24,6 +24,7 @@ from compliance.core import db
 from compliance.core.validation import InvalidInput
 from compliance.core.vocabulary import DischargeReason, LevelOfCare
 from compliance.disclosure import links as secure_links
+from compliance.disclosure import schedules
 from compliance.disclosure.choices import disclosure_choices
 from compliance.engine import caseload, violations
 from compliance.engine.caseload import compliance_period
@@ -292,6 +293,7 @@ async def _made(
         "open_violations": await violations.participant_violations(principal, pid),
         "reports": await report_service.participant_reports(principal, pid),
         "disclosure": await disclosure_choices(principal, pid),
+        "schedules": await schedules.list_schedules(principal, pid),
         "zone": zone,
         "program_name": program["name"],
         **await participant_page_context(principal, pid),
