@@ -169,14 +169,10 @@ async def test_group_names_and_rates_are_checked(program) -> None:
     assert listed == {"Blue": 1, "Red": 2}  # Ed is discharged
 
 
-async def test_a_follow_up_plan_is_met_within_its_year(client, program) -> None:
-    """A DOT client returned to duty 300 days ago with no plan test yet: 6 are due in the
-    year's last 65 days, and drawing each of them calls exactly 6, even on the luck that
-    calls a plan only when it must."""
-    a, people = program["world"].program_a, program["people"]
-    today = await program_today(a)
+async def _follow_up_plan(client: httpx.AsyncClient, participant: int, returned: date) -> None:
+    """A DOT SAP mandate and its plan: 6 tests in the first of 12 months from ``returned``."""
     mandate = await client.post(
-        f"/api/participants/{people['Di']}/mandates",
+        f"/api/participants/{participant}/mandates",
         json={
             "source": "dot_sap",
             "contact_name": "Ellen Marsh",
@@ -188,15 +184,24 @@ async def test_a_follow_up_plan_is_met_within_its_year(client, program) -> None:
     plan = await client.put(
         f"/api/mandates/{mandate.json()['id']}/followup-plan",
         json={
-            "return_to_duty_on": (today - timedelta(days=300)).isoformat(),
+            "return_to_duty_on": returned.isoformat(),
             "tests_first_year": 6,
             "months": 12,
             "substances": "both",
             "set_by": "Ellen Marsh",
-            "set_on": (today - timedelta(days=305)).isoformat(),
+            "set_on": (returned - timedelta(days=3)).isoformat(),
         },
     )
     assert plan.status_code in (200, 201), plan.text
+
+
+async def test_a_follow_up_plan_is_met_within_its_year(client, program) -> None:
+    """A DOT client returned to duty 300 days ago with no plan test yet: 6 are due in the
+    year's last 65 days, and drawing each of them calls exactly 6, even on the luck that
+    calls a plan only when it must."""
+    a, people = program["world"].program_a, program["people"]
+    today = await program_today(a)
+    await _follow_up_plan(client, people["Di"], today - timedelta(days=300))
     assert await FollowUpPlan.count() == 1
     last_day = today - timedelta(days=300)
     last_day = date(last_day.year + 1, last_day.month, last_day.day) - timedelta(days=1)
@@ -598,28 +603,8 @@ async def test_a_plan_counts_the_tests_done_not_the_calls_made(client, program) 
     (the plan calls again)."""
     a, people = program["world"].program_a, program["people"]
     today = await program_today(a)
-    mandate = await client.post(
-        f"/api/participants/{people['Di']}/mandates",
-        json={
-            "source": "dot_sap",
-            "contact_name": "Ellen Marsh",
-            "starts_on": "2026-01-05",
-            "phases": [{"name": "F", "required_hours_per_week": "1", "required_tests_per_week": 1}],
-        },
-    )
     returned = today - timedelta(days=40)
-    plan = await client.put(
-        f"/api/mandates/{mandate.json()['id']}/followup-plan",
-        json={
-            "return_to_duty_on": returned.isoformat(),
-            "tests_first_year": 6,
-            "months": 12,
-            "substances": "both",
-            "set_by": "Ellen Marsh",
-            "set_on": (returned - timedelta(days=3)).isoformat(),
-        },
-    )
-    assert plan.status_code in (200, 201), plan.text
+    await _follow_up_plan(client, people["Di"], returned)
     due = await draws._plans_due(a, today)
     assert [(d.still_due, d.days_left > 300) for d in due] == [(6, True)]
     called, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date, datetime, timedelta
 
+import httpx
 import pytest
 
 from compliance.core.validation import InvalidInput
@@ -62,17 +63,18 @@ async def _staff() -> accounts.Principal:
     return principal
 
 
+async def _schedule(
+    client: httpx.AsyncClient, participant: int, recipient: int, kind: str, **when: object
+) -> httpx.Response:
+    body = {"recipient_id": recipient, "kind": kind, "frequency": "weekly", "send_day": MONDAY}
+    return await client.post(
+        f"/api/participants/{participant}/report-schedules", json={**body, **when}
+    )
+
+
 async def test_a_schedule_for_a_recipient_no_consent_covers_is_refused(client, demo) -> None:
     eap = demo["people"]["RB-1002"]
-    answer = await client.post(
-        f"/api/participants/{eap}/report-schedules",
-        json={
-            "recipient_id": demo["recipients"]["Dana Whitfield"],
-            "kind": "court_progress",
-            "frequency": "weekly",
-            "send_day": MONDAY,
-        },
-    )
+    answer = await _schedule(client, eap, demo["recipients"]["Dana Whitfield"], "court_progress")
     assert answer.status_code == 422, answer.text
     assert answer.json()["errors"][0]["field"] == "recipient_id"
     for body, field in [
@@ -80,9 +82,8 @@ async def test_a_schedule_for_a_recipient_no_consent_covers_is_refused(client, d
         ({"frequency": "weekly", "send_day": 7}, "send_day"),
         ({"frequency": "monthly", "send_day": 29}, "send_day"),
     ]:
-        refused = await client.post(
-            f"/api/participants/{eap}/report-schedules",
-            json={"recipient_id": demo["recipients"]["Renee Cho"], "kind": "eap_status", **body},
+        refused = await _schedule(
+            client, eap, demo["recipients"]["Renee Cho"], "eap_status", **body
         )
         assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == field
     assert await ReportSchedule.count() == 0
@@ -92,15 +93,7 @@ async def test_a_weekly_schedule_sends_one_signed_report_a_week(client, demo, se
     """Run as the scheduler would, twice at each moment, two weeks apart (in the past, so
     each week is over): two reports, two e-mails, two runs recorded as sent."""
     court = demo["people"]["RB-1001"]
-    made = await client.post(
-        f"/api/participants/{court}/report-schedules",
-        json={
-            "recipient_id": demo["recipients"]["Dana Whitfield"],
-            "kind": "court_progress",
-            "frequency": "weekly",
-            "send_day": MONDAY,
-        },
-    )
+    made = await _schedule(client, court, demo["recipients"]["Dana Whitfield"], "court_progress")
     assert made.status_code == 201, made.text
     assert made.json()["when"] == "weekly on Monday"
     before = await OutboxMessage.count()
@@ -124,15 +117,7 @@ async def test_a_weekly_schedule_sends_one_signed_report_a_week(client, demo, se
 
 async def test_a_lapsed_consent_skips_the_run_and_says_so(client, demo, settings) -> None:
     eap = demo["people"]["RB-1002"]
-    made = await client.post(
-        f"/api/participants/{eap}/report-schedules",
-        json={
-            "recipient_id": demo["recipients"]["Renee Cho"],
-            "kind": "eap_status",
-            "frequency": "weekly",
-            "send_day": MONDAY,
-        },
-    )
+    made = await _schedule(client, eap, demo["recipients"]["Renee Cho"], "eap_status")
     assert made.status_code == 201, made.text
     consent = await Consent.select().where(Consent.participant == eap).first()
     revoked = await client.post(f"/api/consents/{consent['id']}/revoke", json={"note": "client"})
@@ -154,14 +139,13 @@ async def test_a_lapsed_consent_skips_the_run_and_says_so(client, demo, settings
 
 async def test_an_ended_schedule_sends_nothing(client, demo, settings) -> None:
     court = demo["people"]["RB-1001"]
-    made = await client.post(
-        f"/api/participants/{court}/report-schedules",
-        json={
-            "recipient_id": demo["recipients"]["Dana Whitfield"],
-            "kind": "court_progress",
-            "frequency": "monthly",
-            "send_day": 1,
-        },
+    made = await _schedule(
+        client,
+        court,
+        demo["recipients"]["Dana Whitfield"],
+        "court_progress",
+        frequency="monthly",
+        send_day=1,
     )
     ended = await client.post(f"/api/report-schedules/{made.json()['id']}/end")
     assert ended.status_code == 200 and ended.json()["ended_at"] is not None
@@ -172,15 +156,7 @@ async def test_an_ended_schedule_sends_nothing(client, demo, settings) -> None:
 
 async def test_the_schedules_command_lists_them(client, demo, database_url, tmp_path) -> None:
     court = demo["people"]["RB-1001"]
-    made = await client.post(
-        f"/api/participants/{court}/report-schedules",
-        json={
-            "recipient_id": demo["recipients"]["Dana Whitfield"],
-            "kind": "court_progress",
-            "frequency": "weekly",
-            "send_day": MONDAY,
-        },
-    )
+    made = await _schedule(client, court, demo["recipients"]["Dana Whitfield"], "court_progress")
     assert made.status_code == 201
     listed = await asyncio.to_thread(
         run_cli, "reports", "schedules", env=settings_env(database_url, tmp_path)
