@@ -240,6 +240,13 @@ async def run_due(settings: Settings, now: datetime | None = None) -> dict[str, 
 async def _claim(schedule_id: int, period: tuple[date, date], now: datetime) -> bool:
     """Take this schedule's period for this run: True when nobody has (or the one who
     had it died mid-run, STALE_RUN ago)."""
+    done = await ReportScheduleRun.exists().where(
+        (ReportScheduleRun.schedule == schedule_id)
+        & (ReportScheduleRun.period_start == period[0])
+        & (ReportScheduleRun.outcome != "running")
+    )
+    if done:  # the usual case, every 15 minutes: no write transaction for it
+        return False
     async with db.transaction():
         await db.serialize(f"report_schedule:{schedule_id}")
         run = (
