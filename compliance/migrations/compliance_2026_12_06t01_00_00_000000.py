@@ -47,6 +47,7 @@ StaffUser = _stub("StaffUser", "staff_user")
 Participant = _stub("Participant", "participant")
 TestingGroup = _stub("TestingGroup", "testing_group")
 TestingDraw = _stub("TestingDraw", "testing_draw")
+TestingCall = _stub("TestingCall", "testing_call")
 Recipient = _stub("Recipient", "recipient")
 Report = _stub("Report", "report")
 ReportSchedule = _stub("ReportSchedule", "report_schedule")
@@ -152,6 +153,19 @@ TABLES: list[tuple[str, str, list[tuple[str, Any]]]] = [
             ("created_at", (Timestamptz, _params(TimestamptzNow()))),
             ("window_opens_at", (Timestamptz, _params(TimestamptzNow()))),
             ("window_closes_at", (Timestamptz, _params(TimestamptzNow(), index=True))),
+        ],
+    ),
+    (
+        "TestingCallExcuse",
+        "testing_call_excuse",
+        [
+            (
+                "call",
+                _key(TestingCall, OnDelete.restrict, null=False, index=False, unique=True),
+            ),
+            ("reason", (Text, _params(""))),
+            ("excused_by", _key(StaffUser, OnDelete.restrict, null=False, index=False)),
+            ("excused_at", (Timestamptz, _params(TimestamptzNow()))),
         ],
     ),
     (

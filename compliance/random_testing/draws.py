@@ -38,6 +38,7 @@ from compliance.tables import (
     FollowUpPlan,
     Program,
     TestingCall,
+    TestingCallExcuse,
     TestingDraw,
     TestingGroup,
 )
@@ -55,6 +56,7 @@ class GroupOdds:
 
 @dataclass(frozen=True)
 class CallView:
+    id: int
     participant_id: int
     client_id: str
     first_name: str
@@ -66,7 +68,7 @@ class CallView:
     created_at: datetime
     window_opens_at: datetime
     window_closes_at: datetime
-    state: str  # called (window not closed), collected or missed (windows.py)
+    state: str  # called (window not closed), collected, missed or excused (windows.py)
     drug_test_id: int | None  # the specimen that answered it, or the missed test
 
 
@@ -318,6 +320,7 @@ async def call_for_cause(
             {"draw": view.id, "day": view.day.isoformat()},
         )
     return CallView(
+        call.id,
         participant_id,
         person["client_id"],
         person["first_name"],
@@ -332,6 +335,39 @@ async def call_for_cause(
         "called",
         None,
     )
+
+
+async def excuse_call(
+    principal: Principal, call_id: int, data: dict[str, Any], origin: str = ""
+) -> CallView:
+    """Excuse a call (the participant is in hospital, in court ...), with the reason: a
+    record beside the call, which the draw keeps as drawn. Only while no missed test is
+    recorded for it: that one is corrected as a drug test, with its own reason."""
+    call = await access.participant_record(principal, TestingCall, call_id, "call")
+    form = Form(data)
+    reason = form.text("reason", max_length=2000)
+    form.errors.raise_if_any()
+    async with db.transaction(touching=call["participant"]):
+        await db.serialize("testing_windows")  # not while a window's close is recorded
+        [state] = await windows.states([call])
+        if state.state in ("missed", "collected", "excused"):
+            why = {
+                "missed": "a missed test is recorded for this call: correct that test instead",
+                "collected": "a specimen has answered this call",
+                "excused": "this call is excused already",
+            }[state.state]
+            raise InvalidInput([FieldError("call", why)])
+        await TestingCallExcuse(call=call_id, reason=reason, excused_by=principal.id).save()
+        await audit.record(
+            "testing.call_excused",
+            principal.actor(origin),
+            "participant",
+            call["participant"],
+            {"call": call_id},
+        )
+    draw = await TestingDraw.select().where(TestingDraw.id == call["draw"]).first()
+    view = await _view(draw)
+    return next(c for c in view.calls if c.id == call_id)
 
 
 async def draw_due_everywhere(actor: audit.Actor = audit.SYSTEM) -> int:
@@ -443,6 +479,7 @@ async def _view(row: dict[str, Any]) -> DrawView:
         [GroupOdds(**g) for g in groups],
         [
             CallView(
+                c["id"],
                 c["participant"],
                 c["client_id"],
                 c["first_name"],

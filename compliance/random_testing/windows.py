@@ -23,7 +23,7 @@ from compliance.core.local_time import spoken
 from compliance.core.vocabulary import CallReason, CollectionStatus, TestReason
 from compliance.records import drug_tests
 from compliance.staff import access
-from compliance.tables import DrugTest, Participant, TestingCall
+from compliance.tables import DrugTest, Participant, TestingCall, TestingCallExcuse
 
 # Windows closed longer ago than this are not looked at again (the job runs every minute;
 # a server down for longer has its calls' missed tests recorded by hand).
@@ -38,7 +38,8 @@ TEST_REASONS = {
 
 @dataclass(frozen=True)
 class CallState:
-    """``called`` (window open or not yet open), ``collected`` or ``missed``."""
+    """``called`` (window open or not yet open), ``collected``, ``missed`` or
+    ``excused`` (by staff, before a missed test was recorded)."""
 
     state: str
     drug_test_id: int | None
@@ -47,6 +48,12 @@ class CallState:
 async def states(calls: list[dict[str, Any]], now: datetime | None = None) -> list[CallState]:
     """Each call's state, read from the participants' current drug tests."""
     now = now or datetime.now(UTC)
+    excused = {
+        r["call"]
+        for r in await TestingCallExcuse.select(TestingCallExcuse.call).where(
+            TestingCallExcuse.call.is_in([c["id"] for c in calls] or [0])
+        )
+    }
     people = sorted({c["participant"] for c in calls})
     tests = (
         await DrugTest.select(
@@ -62,7 +69,10 @@ async def states(calls: list[dict[str, Any]], now: datetime | None = None) -> li
     out = []
     for call in calls:
         mine = [t for t in tests if t["participant"] == call["participant"]]
-        out.append(_state(call, mine, now))
+        state = _state(call, mine, now)
+        if call["id"] in excused and state.state != "collected":
+            state = CallState("excused", state.drug_test_id)
+        out.append(state)
     return out
 
 

@@ -22,6 +22,7 @@ from compliance.tables.random_testing import (
     PhoneLineKey,
     TestingAssignment,
     TestingCall,
+    TestingCallExcuse,
     TestingDraw,
     TestingGroup,
 )
@@ -52,6 +53,7 @@ ALL_TABLES = [
     TestingAssignment,
     TestingDraw,
     TestingCall,
+    TestingCallExcuse,
     CallInPin,
     CallInCheck,
     PhoneLineKey,

@@ -84,6 +84,19 @@ class TestingCall(Table, tablename="testing_call"):
     window_closes_at = Timestamptz(index=True)
 
 
+class TestingCallExcuse(Table, tablename="testing_call_excuse"):
+    """A call excused by staff before its window closed (in hospital, in court), with who
+    and why: the correction of a draw, added beside it. An excused call is not a missed
+    test; a missed test already recorded is corrected as a drug test instead."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    call = ForeignKey(references=TestingCall, on_delete=OnDelete.restrict, unique=True, null=False)
+    reason = Text()
+    excused_by = ForeignKey(references=StaffUser, on_delete=OnDelete.restrict, null=False)
+    excused_at = Timestamptz(default=TimestamptzNow())
+
+
 class CallInPin(Table, tablename="call_in_pin"):
     """A participant's call-in PIN (argon2), with the count of wrong tries since the last
     right one; five in a row lock it for a while. Replaced whole when staff set a new one."""

@@ -626,3 +626,40 @@ async def test_a_plan_counts_the_tests_done_not_the_calls_made(client, program) 
     assert [d.still_due for d in await draws._plans_due(a, tomorrow)] == [0]
     view, _ = await draws.draw(a, tomorrow, audit.SYSTEM, chance=ALWAYS)
     assert "Di" not in {c.first_name for c in view.calls}
+
+
+async def test_an_excused_call_is_no_missed_test_and_the_draw_stays_as_drawn(
+    client, program
+) -> None:
+    """Bo is excused (in hospital) before his window closes: no missed test when it
+    closes, while Ann, not excused, has one. A call with a missed test already recorded,
+    or excused twice, is refused; another program's clinician gets 404."""
+    a, people = program["world"].program_a, program["people"]
+    await _open_all_day(a)
+    view, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    calls = {c.first_name: c for c in view.calls}
+    excused = await client.post(
+        f"/api/testing-calls/{calls['Bo'].id}/excuse", json={"reason": "in hospital"}
+    )
+    assert excused.status_code == 200, excused.text
+    assert excused.json()["state"] == "excused"
+    again = await client.post(f"/api/testing-calls/{calls['Bo'].id}/excuse", json={"reason": "x"})
+    assert again.status_code == 422 and "excused already" in again.text
+    closed = calls["Ann"].window_closes_at + timedelta(minutes=1)
+    assert await windows.close_windows(closed) == 2  # Ann and Cy, not Bo
+    late = await client.post(f"/api/testing-calls/{calls['Ann'].id}/excuse", json={"reason": "x"})
+    assert late.status_code == 422 and "correct that test instead" in late.text
+    after, _ = await draws.draw(a, None, audit.SYSTEM)
+    assert after.digest == view.digest
+    assert {c.first_name: c.state for c in after.calls} == {
+        "Ann": "missed",
+        "Bo": "excused",
+        "Cy": "missed",
+    }
+    assert await DrugTest.count().where(DrugTest.participant == people["Bo"]) == 0
+    async with another_browser(client) as other:
+        await sign_in(other, program["world"].clinician_b)
+        refused = await other.post(
+            f"/api/testing-calls/{calls['Cy'].id}/excuse", json={"reason": "x"}
+        )
+        assert refused.status_code == 404

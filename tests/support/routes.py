@@ -96,6 +96,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/api/programs/{program_id:int}/draws", "POST"): {"json": {}},
     ("/api/participants/{participant_id:int}/testing-calls", "POST"): {"json": {"note": "x"}},
     ("/api/participants/{participant_id:int}/call-in-pin", "POST"): {},
+    ("/api/testing-calls/{call_id:int}/excuse", "POST"): {"json": {"reason": "x"}},
+    ("/programs/{program_id:int}/testing/calls/{call_id:int}/excuse", "POST"): {
+        "data": {"reason": "x"}
+    },
     ("/api/participants/{participant_id:int}/report-schedules", "POST"): {
         "json": {"recipient_id": 1, "kind": "eap_status", "frequency": "weekly", "send_day": 0}
     },
@@ -388,6 +392,9 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
     missed = {"collection_status": "no_show", "called_at": "2026-03-05T08:00", "results": []}
     assert (await client.post(f"/api/participants/{pid}/drug-tests", json=missed)).is_success
     aid = (await Attendance.select(Attendance.id).first())["id"]
+    call_id = (
+        await client.post(f"/api/participants/{pid}/testing-calls", json={"note": "matrix"})
+    ).json()["id"]
     testing_group = (
         await client.post(
             f"/api/programs/{world.program_a}/testing-groups",
@@ -445,6 +452,7 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
         "day": "2026-03-02",
         "program_code": "A",
         "schedule_id": schedule.id,
+        "call_id": call_id,
         "invite_id": 1,  # administrators only: refused before any invitation is looked up
         # The job queue's view (administrators of every program only: refused first).
         "queue_id": "compliance",

@@ -124,6 +124,11 @@ class TestingGroupsAPI(Controller):
 
 
 @dataclass
+class Excuse:
+    reason: str
+
+
+@dataclass
 class NewPin:
     pin: str  # six digits, shown this once: give it to the participant
 
@@ -210,6 +215,24 @@ class DrawsAPI(Controller):
         return await draws.call_for_cause(
             principal, participant_id, plain(data), origin_of(request)
         )
+
+    @post(
+        "/api/testing-calls/{call_id:int}/excuse",
+        operation_id="excuseTestingCall",
+        status_code=200,
+        responses=documented(401, 403, 404, 422),
+        summary="Excuse a call before its window closes (a record beside the draw)",
+    )
+    async def excuse(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        call_id: FromPath[int],
+        data: JSONBody[Excuse],
+    ) -> CallView:
+        """422 once a missed test is recorded for the call (correct that test instead),
+        or a specimen has answered it."""
+        return await draws.excuse_call(principal, call_id, plain(data), origin_of(request))
 
 
 ROUTES = [TestingGroupsAPI, DrawsAPI, CallInAPI]

@@ -111,6 +111,22 @@ class ProgramTestingPages(Controller):
         await groups.retire_group(principal, testing_group_id, origin_of(request))
         return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
 
+    @post("/calls/{call_id:int}/excuse", status_code=303)
+    async def excuse(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        program_id: FromPath[int],
+        call_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        access.require_program(principal, program_id)
+        return await submit(
+            draws.excuse_call(principal, call_id, data, origin_of(request)),
+            lambda _: Redirect(f"/programs/{program_id}/testing", status_code=303),
+            lambda errors: self._page(principal, program_id, errors),
+        )
+
 
 class TestingHome(Controller):
     path = "/testing"
