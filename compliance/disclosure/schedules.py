@@ -330,6 +330,10 @@ async def listing(program_id: int | None = None) -> list[dict[str, Any]]:
     if program_id is not None:
         query = query.where(ReportSchedule.participant.program == program_id)
     rows = await query
-    runs = await ReportScheduleRun.select().order_by(ReportScheduleRun.period_start)
-    newest = {r["schedule"]: r for r in runs}
+    runs = (
+        await ReportScheduleRun.select()
+        .where(ReportScheduleRun.schedule.is_in([r["id"] for r in rows] or [0]))
+        .order_by(ReportScheduleRun.period_start)
+    )
+    newest = {r["schedule"]: r for r in runs}  # the latest period last
     return [{**r, "last_run": newest.get(r["id"])} for r in rows]

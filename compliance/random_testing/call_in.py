@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -128,7 +128,7 @@ async def _answer(
     today = now.astimezone(zone).date()
     opens, _ = await draws.window_of(program["id"], today)
     if now < opens:
-        return Answer("not_open", f"Today's calls are posted at {_clock(opens, zone)}.")
+        return Answer("not_open", f"Today's calls are posted at {_clock(opens, zone, today)}.")
     view, _ = await draws.draw(program["id"], today, audit.SYSTEM, today=today)
     call = next((c for c in view.calls if c.participant_id == person["id"]), None)
     await CallInCheck(
@@ -137,14 +137,14 @@ async def _answer(
     if call is None or not access.enrolled_on(person, today):
         return Answer("no_test", "No test today.")
     site = program["testing_site"] or program["name"]
-    by = _clock(call.window_closes_at, zone)
+    by = _clock(call.window_closes_at, zone, today)
     return Answer("test", f"Test today at {site} by {by}.", site, call.window_closes_at)
 
 
-def _clock(moment: datetime, zone: ZoneInfo) -> str:
-    """ "14:00 CST", or "Sun 7 Dec 2026 02:00 CST" when the window ends another day."""
+def _clock(moment: datetime, zone: ZoneInfo, today: date) -> str:
+    """ "14:00 CST", or "Sun 7 Dec 2026 02:00 CST" when it falls on another day."""
     local = moment.astimezone(zone)
-    if local.date() != datetime.now(zone).date():
+    if local.date() != today:
         return spoken(local)
     return f"{local:%H:%M %Z}"
 

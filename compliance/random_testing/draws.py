@@ -274,7 +274,7 @@ async def history(principal: Principal, program_id: int, limit: int = 60) -> lis
         .order_by(TestingDraw.day, ascending=False)
         .limit(limit)
     )
-    return [await _view(r) for r in rows]
+    return await _views(rows)
 
 
 async def call_for_cause(
@@ -319,22 +319,7 @@ async def call_for_cause(
             participant_id,
             {"draw": view.id, "day": view.day.isoformat()},
         )
-    return CallView(
-        call.id,
-        participant_id,
-        person["client_id"],
-        person["first_name"],
-        person["last_name"],
-        CallReason.for_cause.value,
-        "",
-        note,
-        call.called_by,
-        call.created_at,
-        opens,
-        closes,
-        "called",
-        None,
-    )
+    return await _call_view(view.id, call.id)
 
 
 async def excuse_call(
@@ -365,9 +350,13 @@ async def excuse_call(
             call["participant"],
             {"call": call_id},
         )
-    draw = await TestingDraw.select().where(TestingDraw.id == call["draw"]).first()
-    view = await _view(draw)
-    return next(c for c in view.calls if c.id == call_id)
+    return await _call_view(call["draw"], call_id)
+
+
+async def _call_view(draw_id: int, call_id: int) -> CallView:
+    """One call as its draw's view shows it (state included)."""
+    draw = await TestingDraw.select().where(TestingDraw.id == draw_id).first()
+    return next(c for c in (await _view(draw)).calls if c.id == call_id)
 
 
 async def draw_due_everywhere(actor: audit.Actor = audit.SYSTEM) -> int:
@@ -454,6 +443,12 @@ async def _plan_tests_done(participant_id: int, first: date, day: date, zone: Zo
 
 
 async def _view(row: dict[str, Any]) -> DrawView:
+    return (await _views([row]))[0]
+
+
+async def _views(rows: list[dict[str, Any]]) -> list[DrawView]:
+    """The draws with their calls and each call's state, in three queries however many
+    draws (the day's page lists two weeks of them)."""
     calls = (
         await TestingCall.select(
             TestingCall.all_columns(),
@@ -462,22 +457,14 @@ async def _view(row: dict[str, Any]) -> DrawView:
             TestingCall.participant.last_name.as_alias("last_name"),
             TestingCall.testing_group.name.as_alias("group_name"),
         )
-        .where(TestingCall.draw == row["id"])
+        .where(TestingCall.draw.is_in([r["id"] for r in rows] or [0]))
         .order_by(TestingCall.participant.last_name)
         .order_by(TestingCall.participant.first_name)
     )
     found = await windows.states(calls)
-    stored = row["groups"]
-    groups = json.loads(stored) if isinstance(stored, str) else stored
-    return DrawView(
-        row["id"],
-        row["program"],
-        row["day"],
-        row["drawn_at"],
-        row["drawn_by"],
-        row["digest"],
-        [GroupOdds(**g) for g in groups],
-        [
+    by_draw: dict[int, list[CallView]] = {r["id"]: [] for r in rows}
+    for c, state in zip(calls, found, strict=True):
+        by_draw[c["draw"]].append(
             CallView(
                 c["id"],
                 c["participant"],
@@ -494,6 +481,21 @@ async def _view(row: dict[str, Any]) -> DrawView:
                 state.state,
                 state.drug_test_id,
             )
-            for c, state in zip(calls, found, strict=True)
-        ],
-    )
+        )
+    views = []
+    for row in rows:
+        stored = row["groups"]
+        groups = json.loads(stored) if isinstance(stored, str) else stored
+        views.append(
+            DrawView(
+                row["id"],
+                row["program"],
+                row["day"],
+                row["drawn_at"],
+                row["drawn_by"],
+                row["digest"],
+                [GroupOdds(**g) for g in groups],
+                by_draw[row["id"]],
+            )
+        )
+    return views

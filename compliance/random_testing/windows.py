@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from compliance import audit
 from compliance.core import db
@@ -114,7 +113,7 @@ async def _record_missed(call: dict[str, Any]) -> int | None:
     person = await Participant.select().where(Participant.id == call["participant"]).first()
     if not access.enrolled_on(person, call["day"]):
         return None  # discharged before the day of the call
-    zone = ZoneInfo((await access.program_tz(person["program"])).key)
+    zone = await access.program_tz(person["program"])
     data = {
         "collection_status": CollectionStatus.no_show.value,
         "called_at": call["window_opens_at"],
