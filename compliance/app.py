@@ -42,7 +42,12 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 def record_link(ref: str) -> str:
     """ "drug_test:12" (an engine reason's reference) -> that record's page."""
     kind, _, row_id = ref.partition(":")
-    return {"attendance": "/attendance/", "drug_test": "/drug-tests/"}.get(kind, "#") + row_id
+    pages = {
+        "attendance": "/attendance/",
+        "drug_test": "/drug-tests/",
+        "missed_check_in": "/missed-check-ins/",
+    }
+    return pages.get(kind, "#") + row_id
 
 
 def words(code: str) -> str:

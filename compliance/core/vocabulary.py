@@ -207,6 +207,9 @@ class ViolationKind(StrEnum):
     # A screen positive not yet confirmed, when the program's policy counts it before
     # confirmation (Program.presumptive_counts_before_confirmation).
     presumptive_positive = "presumptive_positive"
+    # Not checking in on a testing day, when the program's policy counts it
+    # (Program.missed_check_in_counts).
+    missed_check_in = "missed_check_in"
 
 
 class OutboxStatus(StrEnum):

@@ -26,6 +26,7 @@ from compliance.engine.rules import (
     NOT_COLLECTED,
     AnalyteFact,
     AttendanceFact,
+    CheckInMissFact,
     DrugTestFact,
     Evaluation,
     Phase,
@@ -42,6 +43,8 @@ from compliance.tables import (
     DrugTest,
     Mandate,
     MandatePhase,
+    MissedCheckIn,
+    MissedCheckInExcuse,
     Participant,
     PhaseSessionRequirement,
     Program,
@@ -72,6 +75,9 @@ class Facts:
     phases: dict[int, list[Phase]]
     attendance: dict[int, list[AttendanceFact]]
     tests: dict[int, list[DrugTestFact]]
+    missed_check_ins: dict[int, list[CheckInMissFact]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
 
 
 Who = list[int] | Select
@@ -86,7 +92,30 @@ async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
         await _phases(who),
         await _attendance_facts(who, since, until),
         await _test_facts(who, since, until),
+        await _missed_check_ins(who, since, until),
     )
+
+
+async def _missed_check_ins(
+    who: Who, since: datetime, until: datetime
+) -> dict[int, list[CheckInMissFact]]:
+    """Days not checked in on, less those staff excused; a day either side of the window
+    (the engine keeps the weeks it judges)."""
+    rows = await MissedCheckIn.select(
+        MissedCheckIn.participant,
+        MissedCheckIn.id,
+        MissedCheckIn.draw.day.as_alias("day"),
+        MissedCheckIn.due_by,
+    ).where(
+        MissedCheckIn.participant.is_in(who)
+        & (MissedCheckIn.draw.day >= since.date() - timedelta(days=1))
+        & (MissedCheckIn.draw.day <= until.date() + timedelta(days=1))
+        & MissedCheckIn.id.not_in(MissedCheckInExcuse.select(MissedCheckInExcuse.missed))
+    )
+    missed: dict[int, list[CheckInMissFact]] = defaultdict(list)
+    for r in rows:
+        missed[r["participant"]].append(CheckInMissFact(r["id"], r["day"], r["due_by"]))
+    return missed
 
 
 async def _phases(who: Who) -> dict[int, list[Phase]]:
@@ -283,6 +312,7 @@ def _evaluate_each(
             phases=facts.phases[p["id"]],
             attendance=facts.attendance[p["id"]],
             tests=facts.tests[p["id"]],
+            missed_check_ins=facts.missed_check_ins[p["id"]],
             policy=policy,
             period_start=max(period_start, p["admitted_on"]),
             period_end=period_end,
@@ -752,6 +782,7 @@ SEVERITY = {
     "presumptive": 2,
     "dilute": 2,
     "absence": 3,
+    "missed_check_in": 3,
     "hours": 4,
     "sessions": 4,
     "tests_short": 4,

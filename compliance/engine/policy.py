@@ -109,6 +109,14 @@ KNOWN: dict[str, Setting] = {
             "A later specimen is marked late; it does not change the week's status.",
         ),
         Setting(
+            "missed_check_in_counts",
+            "Not checking in on a testing day counts against the week",
+            "flag",
+            help="Off: a missed check-in is recorded and shown on the testing pages but is "
+            "not a violation. On: it makes its week not compliant and is a violation the "
+            "officer is told of.",
+        ),
+        Setting(
             "results_due_hours",
             "Lab results due (hours after collection)",
             "integer",

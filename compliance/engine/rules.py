@@ -42,6 +42,9 @@ class Policy:
     excused_absence_counts_toward_hours: bool = False
     stepdown_compliant_weeks: int = 4
     stepdown_consecutive_negative_tests: int = 6
+    # Off (the default): a missed check-in is recorded for staff and counts for nothing;
+    # on: it makes its week not compliant and is a violation.
+    missed_check_in_counts: bool = False
 
 
 @dataclass(slots=True)
@@ -86,6 +89,15 @@ class DrugTestFact:
 
 
 @dataclass(slots=True)
+class CheckInMissFact:
+    """A drawn day the participant did not check in on by ``due_by`` (not excused)."""
+
+    id: int
+    day: date  # the draw's day, on the program's clock
+    due_by: datetime
+
+
+@dataclass(slots=True)
 class Reason:
     text: str
     refs: tuple[str, ...] = ()  # "attendance:12", "drug_test:5"
@@ -110,6 +122,7 @@ REASON_KINDS = {
     "adulterated": "counts as a positive test",
     "substituted": "counts as a positive test",
     "dilute": "counts as positive under program policy",
+    "missed_check_in": "counts against the week under program policy",
 }
 
 
@@ -324,7 +337,8 @@ VIOLATION_KINDS = {
 
 # The reason kind behind each violation kind: one "how it counts" for both.
 VIOLATION_REASONS = {kind: outcome for outcome, kind in VIOLATION_KINDS.items()} | {
-    "unexcused_absence": "absence"
+    "unexcused_absence": "absence",
+    "missed_check_in": "missed_check_in",
 }
 
 
@@ -339,10 +353,12 @@ def evaluate(
     period_start: date,
     period_end: date,
     as_of: date,
+    missed_check_ins: Iterable[CheckInMissFact] = (),
 ) -> Evaluation:
     """Judge the period as it stood on ``as_of`` (the program's local today, or an
     earlier day): records after that day are not yet known, weeks starting after it are
-    not yet due, and the week holding it is judged only on events so far."""
+    not yet due, and the week holding it is judged only on events so far. Missed
+    check-ins count only under the program's policy."""
     tz = ZoneInfo(policy.time_zone)
     first_day = policy.week_starts_on
     judged_on = min(period_end, as_of)
@@ -356,6 +372,11 @@ def evaluate(
             by_week_tests[key].append(o)
         else:
             by_week_tests[key] = [o]
+    by_week_misses: dict[date, list[CheckInMissFact]] = {}
+    if policy.missed_check_in_counts:
+        for m in missed_check_ins:
+            if m.day <= as_of:
+                by_week_misses.setdefault(week_start(m.day, first_day), []).append(m)
 
     ordered_phases = sorted(
         (p for p in phases if p.started_on), key=lambda p: (p.started_on, p.sequence)
@@ -380,6 +401,7 @@ def evaluate(
                     discharged_on,
                     violations,
                     judged_on,
+                    by_week_misses.get(start, ()),
                 )
             )
         start += timedelta(days=7)
@@ -556,6 +578,7 @@ def _week(
     discharged_on: date | None,
     violations: list[Violation],
     judged_on: date,
+    misses: Sequence[CheckInMissFact] = (),
 ) -> WeekResult:
     """One week's judgement; appends the week's violations to ``violations``.
 
@@ -571,6 +594,8 @@ def _week(
     reasons: list[Reason] = []
     absent = _absences(absences, policy, reasons, violations) if absences else _NONE_ABSENT
     collected, not_collected = _tests_taken(outcomes, reasons, violations)
+    if misses:
+        _check_ins_missed(misses, reasons, violations)
     required_sessions = phase.sessions_per_week if phase else {}
     required_hours = phase.hours_per_week if phase else ZERO
     required_minutes = _minutes(required_hours)
@@ -679,6 +704,19 @@ def _tests_taken(
             if kind and o.at is not None:
                 violations.append(Violation(kind, ref, o.at, o.detail))
     return collected, not_collected
+
+
+def _check_ins_missed(
+    misses: Sequence[CheckInMissFact], reasons: list[Reason], violations: list[Violation]
+) -> None:
+    """A reason and a violation per day not checked in on (the policy counts them)."""
+    for m in sorted(misses, key=_MISS_ORDER):
+        text, ref = f"Did not check in for testing on {_label(m.day)}", f"missed_check_in:{m.id}"
+        reasons.append(Reason(text, (ref,), "drug_tests", "missed_check_in", m.day))
+        violations.append(Violation("missed_check_in", ref, m.due_by, text))
+
+
+_MISS_ORDER = attrgetter("day", "id")
 
 
 def _attendance_short(

@@ -1,6 +1,6 @@
 """Violations: the engine's findings an officer must hear of (a test counted positive, an
-unexcused absence), kept with the time the service learnt of them so that a notice goes
-out once per violation.
+unexcused absence, a missed check-in where the program counts it), kept with the time
+the service learnt of them so that a notice goes out once per violation.
 
 ``refresh`` runs inside the transaction of every write that can change them, so a
 record and the violations it causes commit together. A violation is keyed by the
@@ -32,6 +32,8 @@ from compliance.staff.accounts import Principal
 from compliance.tables import Attendance, DrugTest, Participant, Program, Violation
 
 RECORD_TABLES: dict[str, Any] = {"attendance": Attendance, "drug_test": DrugTest}
+# Records never versioned (an excuse is added beside them): the row id is the key.
+UNVERSIONED = frozenset(("missed_check_in",))
 
 
 @dataclass
@@ -64,6 +66,9 @@ async def _record_uids(refs: Iterable[str]) -> dict[str, str]:
         ids[kind].append(int(row_id))
     out = {}
     for kind, wanted in ids.items():
+        if kind in UNVERSIONED:
+            out |= {f"{kind}:{i}": f"{kind}:{i}" for i in wanted}
+            continue
         table = RECORD_TABLES[kind]
         for r in await table.select(table.id, table.record_uid).where(table.id.is_in(wanted)):
             out[f"{kind}:{r['id']}"] = f"{kind}:{r['record_uid']}"
@@ -140,6 +145,9 @@ async def _views(rows: list[dict[str, Any]]) -> list[ViolationView]:
         uids[kind].append(uid)
     current: dict[str, str] = {}
     for kind, wanted in uids.items():
+        if kind in UNVERSIONED:
+            current |= {f"{kind}:{u}": f"{kind}:{u}" for u in wanted}
+            continue
         table = RECORD_TABLES[kind]
         for c in await table.select(table.id, table.record_uid).where(
             table.record_uid.is_in(wanted) & table.is_current.eq(True)

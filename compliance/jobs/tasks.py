@@ -18,7 +18,7 @@ from compliance.core.settings import Settings
 from compliance.core.validation import FieldError, InvalidInput
 from compliance.disclosure import accounting_report, notices, outbox, schedules
 from compliance.intake import imports
-from compliance.random_testing import draws, windows
+from compliance.random_testing import check_ins, draws, windows
 from compliance.records.versioning import StaleVersion
 from compliance.reporting import service
 from compliance.reporting.service import ConsentRefused, Once, ReportRequest
@@ -157,9 +157,14 @@ async def testing_draw(ctx: Context) -> int:
     return await draws.draw_due_everywhere()
 
 
-async def testing_windows(ctx: Context) -> int:
-    """A missed test for each call whose collection window closed with no specimen."""
-    return await windows.close_windows()
+async def testing_windows(ctx: Context) -> dict[str, int]:
+    """A missed test for each call whose collection window closed with no specimen, then
+    a missed check-in for each participant who had to check in on a day whose check-in
+    has closed and did not."""
+    return {
+        "missed_tests": await windows.close_windows(),
+        "missed_check_ins": await check_ins.record_missed(),
+    }
 
 
 async def scheduled_reports(ctx: Context) -> dict[str, int]:

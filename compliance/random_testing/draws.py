@@ -159,7 +159,7 @@ async def draw(
         return await _view(existing), False
     groups = await _groups_in_draw(program_id)
     members = await testing_groups.members_on(program_id, day)
-    plans = await _plans_due(program_id, day)
+    plans = await plans_due(program_id, day)
     drawn, calls = choose(groups, members, plans, chance or secrets.randbelow)
     digest = digest_of(program_id, day, drawn, calls)
     opens, closes = await window_of(program_id, day)
@@ -388,7 +388,7 @@ async def _groups_in_draw(program_id: int) -> list[dict[str, Any]]:
     )
 
 
-async def _plans_due(program_id: int, day: date) -> list[PlanDue]:
+async def plans_due(program_id: int, day: date) -> list[PlanDue]:
     """Each enrolled participant's follow-up plan in force (newest version per mandate)
     whose plan year holds ``day``, with the plan calls it still needs this year."""
     rows = (

@@ -43,6 +43,9 @@ class Program(Table):
     # draw is made before it), and where a called participant gives their specimen.
     testing_opens_at = Varchar(length=5, default="06:00")
     testing_site = Text(default="")
+    # Off: a missed check-in is recorded and shown to staff; on: it counts against its
+    # week as a violation (random_testing/check_ins.py).
+    missed_check_in_counts = Boolean(default=False)
     stepdown_compliant_weeks = Integer(default=4)
     stepdown_consecutive_negative_tests = Integer(default=6)
     notice_window_hours = Integer(default=24)

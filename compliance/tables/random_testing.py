@@ -97,6 +97,48 @@ class TestingCallExcuse(Table, tablename="testing_call_excuse"):
     excused_at = Timestamptz(default=TimestamptzNow())
 
 
+class MissedCheckIn(Table, tablename="missed_check_in"):
+    """A participant expected to check in on a drawn day (in one of the draw's groups, on
+    a follow-up plan, or called) who had not by the close of the day's collection window
+    (unique per draw and participant: raw index). Written once by the windows job; a
+    program counts it against the week only under its policy
+    (``Program.missed_check_in_counts``)."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    draw = ForeignKey(references=TestingDraw, on_delete=OnDelete.restrict, index=True, null=False)
+    participant = ForeignKey(
+        references=Participant, on_delete=OnDelete.restrict, index=True, null=False
+    )
+    due_by = Timestamptz()  # the day's check-in closed then
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+
+class MissedCheckInExcuse(Table, tablename="missed_check_in_excuse"):
+    """A missed check-in excused by staff (the phone line was down, in hospital), with
+    who and why: added beside it, never an edit. An excused miss counts for nothing."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    missed = ForeignKey(
+        references=MissedCheckIn, on_delete=OnDelete.restrict, unique=True, null=False
+    )
+    reason = Text()
+    excused_by = ForeignKey(references=StaffUser, on_delete=OnDelete.restrict, null=False)
+    excused_at = Timestamptz(default=TimestamptzNow())
+
+
+class CheckInSweep(Table, tablename="check_in_sweep"):
+    """A draw whose day's check-ins have been judged (its misses recorded), so the job
+    that runs every minute looks at each day once."""
+
+    __test__ = False  # a table, not a test class, to pytest
+
+    draw = ForeignKey(references=TestingDraw, on_delete=OnDelete.restrict, unique=True, null=False)
+    swept_at = Timestamptz(default=TimestamptzNow())
+    missed = Integer(default=0)
+
+
 class CallInPin(Table, tablename="call_in_pin"):
     """A participant's call-in PIN (argon2), with the count of wrong tries since the last
     right one; five in a row lock it for a while. Replaced whole when staff set a new one."""

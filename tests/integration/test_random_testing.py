@@ -18,7 +18,6 @@ from compliance.core.vocabulary import CallReason
 from compliance.disclosure import notices
 from compliance.jobs import dispatch
 from compliance.random_testing import call_in, draws, groups, windows
-from compliance.staff import accounts
 from compliance.staff.access import NotFound, program_today
 from compliance.tables import (
     AuditEvent,
@@ -27,7 +26,6 @@ from compliance.tables import (
     FollowUpPlan,
     OutboxMessage,
     Program,
-    StaffUser,
     TestingCall,
     TestingDraw,
     Violation,
@@ -35,47 +33,23 @@ from compliance.tables import (
 from tests.support.app import another_browser
 from tests.support.cli import run_cli, settings_env
 from tests.support.openapi import conforms, published_schema
-from tests.support.records import enroll
-from tests.support.staff import make_world, post_form, sign_in
+from tests.support.random_testing import (
+    ALWAYS,
+    GROUPS_ONLY,
+    NEVER,
+    make_pin,
+    open_all_day,
+    principal_of,
+    testing_program,
+)
+from tests.support.staff import post_form, sign_in
 
 pytestmark = pytest.mark.db
-
-ALWAYS = lambda n: 0  # noqa: E731  every group and plan day is called
-NEVER = lambda n: n - 1  # noqa: E731  no group is called; a plan only when it must be
-GROUPS_ONLY = lambda n: 0 if n == 7 else n - 1  # noqa: E731  every group; plans as NEVER
-
-
-async def _principal(email: str) -> accounts.Principal:
-    row = await StaffUser.select(StaffUser.id).where(StaffUser.email == email).first()
-    principal = await accounts.load_principal(row["id"])
-    assert principal is not None
-    return principal
 
 
 @pytest.fixture
 async def program(client: httpx.AsyncClient) -> dict:
-    """Program A with groups Red (2 a week) and Blue (3 a week), Ann and Bo in Red, Cy
-    in Blue, Di in no group, and Ed discharged while in Red."""
-    world = await make_world(analytes=True)
-    await sign_in(client, world.clinician_a)
-    staff = await _principal(world.clinician_a)
-    a = world.program_a
-    red = await groups.create_group(staff, a, {"name": "Red", "tests_per_week": 2})
-    blue = await groups.create_group(staff, a, {"name": "Blue", "tests_per_week": "3"})
-    people = {}
-    for cid, first in [("A1", "Ann"), ("B2", "Bo"), ("C3", "Cy"), ("D4", "Di"), ("E5", "Ed")]:
-        people[first] = await enroll(client, a, cid, first, "Tester")
-    for first, group in [("Ann", red), ("Bo", red), ("Cy", blue), ("Ed", red)]:
-        await groups.assign(staff, people[first], {"group_id": group.id, "reason": "intake"})
-    answer = await client.post(
-        f"/api/participants/{people['Ed']}/discharge",
-        json={
-            "discharged_on": (await program_today(a) - timedelta(days=1)).isoformat(),
-            "reason": "completed",
-        },
-    )
-    assert answer.status_code in (200, 201), answer.text
-    return {"world": world, "staff": staff, "red": red, "blue": blue, "people": people}
+    return await testing_program(client)
 
 
 async def test_a_day_is_drawn_once_however_many_ask_at_once(program) -> None:
@@ -138,7 +112,7 @@ async def test_a_call_for_cause_joins_the_draw_and_changes_nothing_drawn(program
         await draws.call_for_cause(staff, people["Di"], {"note": "again"})
     with pytest.raises(InvalidInput):
         await draws.call_for_cause(staff, people["Ann"], {})  # a reason is required
-    stranger = await _principal(program["world"].clinician_b)
+    stranger = await principal_of(program["world"].clinician_b)
     with pytest.raises(NotFound):
         await draws.call_for_cause(stranger, people["Ann"], {"note": "x"})
     assert await TestingCall.count() == 1
@@ -361,14 +335,6 @@ async def test_the_api_answers_as_documented(client, program) -> None:
 # --- the collection window -------------------------------------------------------------
 
 
-async def _open_all_day(program_id: int) -> None:
-    """The call-in opens at 00:00 on the program's clock and the window lasts 24 hours,
-    so today's window is open whenever the test runs."""
-    await Program.update(
-        {Program.testing_opens_at: "00:00", Program.collection_window_hours: 24}
-    ).where(Program.id == program_id)
-
-
 async def test_a_collection_answers_its_call_and_a_closed_window_is_a_missed_test(
     client, program
 ) -> None:
@@ -377,7 +343,7 @@ async def test_a_collection_answers_its_call_and_a_closed_window_is_a_missed_tes
     missed test (no-show, called at the window's opening), once however often the job
     runs, and Ann none."""
     a, people = program["world"].program_a, program["people"]
-    await _open_all_day(a)
+    await open_all_day(a)
     view, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
     ann = next(c for c in view.calls if c.first_name == "Ann")
     assert ann.state == "called"
@@ -412,8 +378,8 @@ async def test_a_missed_call_gives_a_violation_and_exactly_one_notice(
     officer the court consent names; running everything again sends nothing more."""
     court = demo["people"]["RB-1001"]
     program_id = demo["program"]["id"]
-    await _open_all_day(program_id)
-    staff = await _principal("staff@example.org")
+    await open_all_day(program_id)
+    staff = await principal_of("staff@example.org")
     # The demo has the court client in Blue and the EAP client in Green: this test
     # follows the court client alone.
     await groups.assign(staff, demo["people"]["RB-1002"], {"reason": "test"})
@@ -436,22 +402,14 @@ async def test_a_missed_call_gives_a_violation_and_exactly_one_notice(
 # --- the call-in -------------------------------------------------------------------------
 
 
-async def _pin(client: httpx.AsyncClient, participant_id: int) -> str:
-    made = await client.post(f"/api/participants/{participant_id}/call-in-pin")
-    assert made.status_code == 201, made.text
-    pin = made.json()["pin"]
-    assert len(pin) == 6 and pin.isdigit()
-    return pin
-
-
 async def test_draw_check_in_then_the_collection_answers_the_call(client, program) -> None:
     """Ann checks in on the page (no staff session), is told to test, gives a specimen
     recorded through the API: her call is answered and no missed test follows. Di, in no
     group, hears "No test today". Both check-ins are recorded; neither page names anyone."""
     a, people = program["world"].program_a, program["people"]
-    await _open_all_day(a)
+    await open_all_day(a)
     await Program.update({Program.testing_site: "Riverbend lab, 12 Main St"}).where(Program.id == a)
-    pins = {who: await _pin(client, people[who]) for who in ("Ann", "Di")}
+    pins = {who: await make_pin(client, people[who]) for who in ("Ann", "Di")}
     await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
     async with another_browser(client) as phone:
         form = await phone.get("/call-in/A")
@@ -489,8 +447,8 @@ async def test_draw_check_in_then_the_collection_answers_the_call(client, progra
 
 async def test_five_wrong_pins_lock_and_a_wrong_number_says_the_same(client, program) -> None:
     a, people = program["world"].program_a, program["people"]
-    await _open_all_day(a)
-    pin = await _pin(client, people["Ann"])
+    await open_all_day(a)
+    pin = await make_pin(client, people["Ann"])
     wrong = f"{(int(pin) + 1) % 10**6:06d}"
     now = datetime.now(UTC)
     answers = [await call_in.check_in("A", "A1", wrong, "web", now) for _ in range(5)]
@@ -503,7 +461,7 @@ async def test_five_wrong_pins_lock_and_a_wrong_number_says_the_same(client, pro
     assert await CallInCheck.count() == 1  # only the answered check-in
     assert await AuditEvent.count().where(AuditEvent.action == "call_in.locked") == 1
     # A new PIN from staff replaces the old one.
-    fresh = await _pin(client, people["Ann"])
+    fresh = await make_pin(client, people["Ann"])
     if fresh != pin:
         assert (await call_in.check_in("A", "A1", pin, "web", later)).status == "refused"
     assert (await call_in.check_in("A", "A1", fresh, "web", later)).status in ("test", "no_test")
@@ -511,7 +469,7 @@ async def test_five_wrong_pins_lock_and_a_wrong_number_says_the_same(client, pro
 
 async def test_before_the_call_in_opens_the_calls_are_not_shown(client, program) -> None:
     a, people = program["world"].program_a, program["people"]
-    pin = await _pin(client, people["Ann"])
+    pin = await make_pin(client, people["Ann"])
     today = await program_today(a)
     opens, _ = await draws.window_of(a, today)
     early = await call_in.check_in("A", "A1", pin, "web", opens - timedelta(minutes=1))
@@ -521,8 +479,8 @@ async def test_before_the_call_in_opens_the_calls_are_not_shown(client, program)
 
 async def test_the_phone_line_asks_with_its_own_key(client, program) -> None:
     a, people = program["world"].program_a, program["people"]
-    await _open_all_day(a)
-    pin = await _pin(client, people["Cy"])
+    await open_all_day(a)
+    pin = await make_pin(client, people["Cy"])
     await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
     key = await call_in.new_phone_line_key(a, "IVR vendor", audit.CLI)
     body = {"participant_number": "C3", "pin": pin}
@@ -556,7 +514,7 @@ async def test_the_pages_show_the_day_and_take_the_forms(client, program) -> Non
     participant's page moves them to a group, calls them for cause and shows a new PIN
     exactly once."""
     a, people = program["world"].program_a, program["people"]
-    await _open_all_day(a)
+    await open_all_day(a)
     assert (await client.get("/testing")).headers["location"] == f"/programs/{a}/testing"
     before = await client.get(f"/programs/{a}/testing")
     assert before.status_code == 200 and "Draw today" in before.text
@@ -605,13 +563,13 @@ async def test_a_plan_counts_the_tests_done_not_the_calls_made(client, program) 
     today = await program_today(a)
     returned = today - timedelta(days=40)
     await _follow_up_plan(client, people["Di"], returned)
-    due = await draws._plans_due(a, today)
+    due = await draws.plans_due(a, today)
     assert [(d.still_due, d.days_left > 300) for d in due] == [(6, True)]
     called, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
     assert [c.reason for c in called.calls if c.first_name == "Di"] == ["follow_up_plan"]
     tomorrow = today + timedelta(days=1)
     # Today's call has no specimen: tomorrow the plan still needs all 6.
-    assert [d.still_due for d in await draws._plans_due(a, tomorrow)] == [6]
+    assert [d.still_due for d in await draws.plans_due(a, tomorrow)] == [6]
     for k in range(6):
         done = await client.post(
             f"/api/participants/{people['Di']}/drug-tests",
@@ -623,7 +581,7 @@ async def test_a_plan_counts_the_tests_done_not_the_calls_made(client, program) 
             },
         )
         assert done.status_code == 201, done.text
-    assert [d.still_due for d in await draws._plans_due(a, tomorrow)] == [0]
+    assert [d.still_due for d in await draws.plans_due(a, tomorrow)] == [0]
     view, _ = await draws.draw(a, tomorrow, audit.SYSTEM, chance=ALWAYS)
     assert "Di" not in {c.first_name for c in view.calls}
 
@@ -635,7 +593,7 @@ async def test_an_excused_call_is_no_missed_test_and_the_draw_stays_as_drawn(
     closes, while Ann, not excused, has one. A call with a missed test already recorded,
     or excused twice, is refused; another program's clinician gets 404."""
     a, people = program["world"].program_a, program["people"]
-    await _open_all_day(a)
+    await open_all_day(a)
     view, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
     calls = {c.first_name: c for c in view.calls}
     excused = await client.post(

@@ -11,7 +11,15 @@ from typing import Any
 
 import httpx
 
-from compliance.tables import Attendance, Report, ReportSchedule, SecureLink, Violation
+from compliance.tables import (
+    Attendance,
+    MissedCheckIn,
+    Report,
+    ReportSchedule,
+    SecureLink,
+    TestingCall,
+    Violation,
+)
 from tests.support.records import enroll, group_session, recipient
 from tests.support.staff import World, signed_in_world
 
@@ -100,6 +108,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("/programs/{program_id:int}/testing/calls/{call_id:int}/excuse", "POST"): {
         "data": {"reason": "x"}
     },
+    ("/api/missed-check-ins/{missed_id:int}/excuse", "POST"): {"json": {"reason": "x"}},
+    ("/programs/{program_id:int}/testing/missed-check-ins/{missed_id:int}/excuse", "POST"): {
+        "data": {"reason": "x"}
+    },
+    (
+        "/participants/{participant_id:int}/testing/missed-check-ins/{missed_id:int}/excuse",
+        "POST",
+    ): {"data": {"reason": "x"}},
     ("/api/participants/{participant_id:int}/report-schedules", "POST"): {
         "json": {"recipient_id": 1, "kind": "eap_status", "frequency": "weekly", "send_day": 0}
     },
@@ -395,6 +411,11 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
     call_id = (
         await client.post(f"/api/participants/{pid}/testing-calls", json={"note": "matrix"})
     ).json()["id"]
+    call = await TestingCall.select(TestingCall.draw).where(TestingCall.id == call_id).first()
+    missed_check_in = MissedCheckIn(
+        draw=call["draw"], participant=pid, due_by=datetime(2026, 3, 2, 20, tzinfo=UTC)
+    )
+    await missed_check_in.save()
     testing_group = (
         await client.post(
             f"/api/programs/{world.program_a}/testing-groups",
@@ -453,6 +474,7 @@ async def records_of_every_kind(client: httpx.AsyncClient) -> tuple[World, dict[
         "program_code": "A",
         "schedule_id": schedule.id,
         "call_id": call_id,
+        "missed_id": missed_check_in.id,
         "invite_id": 1,  # administrators only: refused before any invitation is looked up
         # The job queue's view (administrators of every program only: refused first).
         "queue_id": "compliance",

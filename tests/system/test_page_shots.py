@@ -59,6 +59,8 @@ SKIPPED = {
     "/set-password/done": "after setting a password, tests/system/test_admin_browser.py",
     "/admin/staff/invites/{invite_id:int}": "shown after inviting, system/test_admin_browser.py",
     "/imports/{batch_id:int}": "needs an upload, tests/system/test_browser_imports.py",
+    "/missed-check-ins/{missed_id:int}": "a redirect to the participant's testing page, "
+    "tests/integration/test_missed_check_ins.py",
 }
 # Whole trees of routes that are not staff pages.
 SKIPPED_TREES = {

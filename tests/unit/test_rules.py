@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from compliance.engine.rules import (
     AnalyteFact,
     AttendanceFact,
+    CheckInMissFact,
     DrugTestFact,
     Phase,
     Policy,
@@ -268,6 +269,32 @@ def test_a_presumptive_positive_is_pending_unless_the_program_counts_it() -> Non
         assert clean.weeks[0].status == "compliant" and not clean.violations
 
 
+def test_a_missed_check_in_counts_only_when_the_program_says_so() -> None:
+    """Off (the default): a compliant week stays compliant. On: one reason and one
+    violation per day not checked in on, in the drug-testing topic; a miss after the day
+    judged on is not known yet."""
+    misses = [
+        CheckInMissFact(7, MONDAY + timedelta(days=2), at(MONDAY + timedelta(days=2), 14)),
+        CheckInMissFact(8, MONDAY + timedelta(days=9), at(MONDAY + timedelta(days=9), 14)),
+    ]
+
+    off = _evaluation_on(6, FULL_WEEK, TWO_TESTS, CHICAGO, misses)
+    assert off.weeks[0].status == "compliant" and off.violations == ()
+    counting = Policy(time_zone="America/Chicago", missed_check_in_counts=True)
+    on = _evaluation_on(6, FULL_WEEK, TWO_TESTS, counting, misses)
+    [reason] = on.weeks[0].reasons
+    assert on.weeks[0].status == "non_compliant"
+    assert (reason.text, reason.kind, reason.topic, reason.refs) == (
+        "Did not check in for testing on Wed 4 Mar",
+        "missed_check_in",
+        "drug_tests",
+        ("missed_check_in:7",),
+    )
+    assert [(v.kind, v.ref) for v in on.violations] == [("missed_check_in", "missed_check_in:7")]
+    before = _evaluation_on(1, FULL_WEEK, TWO_TESTS, counting, misses)  # Tuesday: not yet
+    assert before.weeks[0].status == "in_progress" and before.violations == ()
+
+
 def test_partial_weeks_and_weeks_without_a_requirement() -> None:
     assert week(admitted=MONDAY + timedelta(days=2)).status == "partial"
     later = replace(PHASE1, started_on=MONDAY + timedelta(days=14))
@@ -420,18 +447,25 @@ def test_a_positive_or_missed_test_never_raises_compliance(data, day, kind) -> N
         assert RANK[a.status] <= RANK[b.status]
 
 
-def _judged_on(day_offset: int, attendance, tests) -> WeekResult:  # type: ignore[no-untyped-def]
+def _evaluation_on(  # type: ignore[no-untyped-def]
+    day_offset: int, attendance, tests, policy: Policy = CHICAGO, missed=()
+):
     return evaluate(
         admitted_on=MONDAY - timedelta(days=7),
         discharged_on=None,
         phases=(PHASE1,),
         attendance=attendance,
         tests=tests,
-        policy=CHICAGO,
+        missed_check_ins=missed,
+        policy=policy,
         period_start=MONDAY,
         period_end=MONDAY + timedelta(days=day_offset),
         as_of=MONDAY + timedelta(days=day_offset),
-    ).weeks[-1]
+    )
+
+
+def _judged_on(day_offset: int, attendance, tests) -> WeekResult:  # type: ignore[no-untyped-def]
+    return _evaluation_on(day_offset, attendance, tests).weeks[-1]
 
 
 def test_a_week_not_over_is_in_progress_not_short() -> None:

@@ -11,7 +11,8 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from compliance.random_testing import call_in, draws, groups
+from compliance.random_testing import call_in, check_ins, draws, groups
+from compliance.random_testing.check_ins import MissedCheckInView
 from compliance.random_testing.draws import CallView, DrawView
 from compliance.random_testing.groups import AssignmentView, TestingGroupView
 from compliance.staff import access
@@ -235,4 +236,37 @@ class DrawsAPI(Controller):
         return await draws.excuse_call(principal, call_id, plain(data), origin_of(request))
 
 
-ROUTES = [TestingGroupsAPI, DrawsAPI, CallInAPI]
+class MissedCheckInsAPI(Controller):
+    tags = ["random testing"]
+
+    @get(
+        "/api/participants/{participant_id:int}/missed-check-ins",
+        operation_id="listMissedCheckIns",
+        responses=documented(401, 404),
+        summary="Days a participant had to check in and did not, newest first",
+    )
+    async def of_participant(
+        self, principal: NamedDependency[Principal], participant_id: FromPath[int]
+    ) -> list[MissedCheckInView]:
+        """``counts``: the program's policy counts it against the week (a violation)."""
+        return await check_ins.of_participant(principal, participant_id)
+
+    @post(
+        "/api/missed-check-ins/{missed_id:int}/excuse",
+        operation_id="excuseMissedCheckIn",
+        status_code=200,
+        responses=documented(401, 403, 404, 422),
+        summary="Excuse a missed check-in (a record beside it; its violation is withdrawn)",
+    )
+    async def excuse(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        missed_id: FromPath[int],
+        data: JSONBody[Excuse],
+    ) -> MissedCheckInView:
+        """422 when it is excused already."""
+        return await check_ins.excuse(principal, missed_id, plain(data), origin_of(request))
+
+
+ROUTES = [TestingGroupsAPI, DrawsAPI, CallInAPI, MissedCheckInsAPI]

@@ -15,10 +15,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from compliance.random_testing import call_in, draws, groups
+from compliance.random_testing import call_in, check_ins, draws, groups
 from compliance.staff import access
 from compliance.staff.accounts import Principal
-from compliance.tables import CallInCheck, Program
+from compliance.tables import CallInCheck, MissedCheckIn, Program
 from compliance.web.common import once
 from compliance.web.common.forms import submit
 from compliance.web.common.page import Page
@@ -35,6 +35,11 @@ async def _checked_in(participant_ids: list[int], day: date) -> dict[int, dateti
     for r in rows:
         first[r["participant"]] = min(r["checked_at"], first.get(r["participant"], r["checked_at"]))
     return first
+
+
+async def _counts_check_ins(program_id: int) -> bool:
+    row = await Program.select(Program.missed_check_in_counts).where(Program.id == program_id)
+    return bool(row and row[0]["missed_check_in_counts"])
 
 
 class ProgramTestingPages(Controller):
@@ -70,6 +75,10 @@ class ProgramTestingPages(Controller):
             "history": [
                 d for d in await draws.history(principal, program_id, 14) if d.day != today
             ],
+            "missed": await check_ins.of_program(
+                principal, program_id, today - check_ins.LOOK_BACK
+            ),
+            "counts_check_ins": await _counts_check_ins(program_id),
             "errors": errors or {},
             "values": values or {},
         }
@@ -127,6 +136,22 @@ class ProgramTestingPages(Controller):
             lambda errors: self._page(principal, program_id, errors),
         )
 
+    @post("/missed-check-ins/{missed_id:int}/excuse", status_code=303)
+    async def excuse_check_in(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        program_id: FromPath[int],
+        missed_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        access.require_program(principal, program_id)
+        return await submit(
+            check_ins.excuse(principal, missed_id, data, origin_of(request)),
+            lambda _: Redirect(f"/programs/{program_id}/testing#check-ins", status_code=303),
+            lambda errors: self._page(principal, program_id, errors),
+        )
+
 
 class TestingHome(Controller):
     path = "/testing"
@@ -173,6 +198,8 @@ class ParticipantTestingPages(Controller):
             "today": await access.program_today(program_id),
             "groups": [g for g in await groups.list_groups(principal, program_id) if not g.retired],
             "history": await groups.assignment_history(principal, participant_id),
+            "missed": await check_ins.of_participant(principal, participant_id),
+            "counts_check_ins": await _counts_check_ins(program_id),
             "form": form,
             "errors": errors or {},
             "values": values or {},
@@ -218,6 +245,18 @@ class ParticipantTestingPages(Controller):
             lambda errors: self._page(principal, participant_id, form, errors, data),
         )
 
+    @post("/missed-check-ins/{missed_id:int}/excuse", status_code=303)
+    async def excuse_check_in(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        participant_id: FromPath[int],
+        missed_id: FromPath[int],
+        data: URLEncodedBody[dict[str, str]],
+    ) -> Any:
+        done = check_ins.excuse(principal, missed_id, data, origin_of(request))
+        return await self._answer(principal, participant_id, "check_in", data, done)
+
     @post("/pin", status_code=303)
     async def pin(
         self, request: Request, principal: NamedDependency[Principal], participant_id: FromPath[int]
@@ -228,4 +267,18 @@ class ParticipantTestingPages(Controller):
         return Redirect(f"/participants/{participant_id}/testing", status_code=303)
 
 
-ROUTES = [TestingHome, ProgramTestingPages, ParticipantTestingPages]
+class MissedCheckInPages(Controller):
+    """Where a report's or a violation's "record" link for a missed check-in leads."""
+
+    path = "/missed-check-ins/{missed_id:int}"
+    include_in_schema = False
+
+    @get()
+    async def show(self, principal: NamedDependency[Principal], missed_id: FromPath[int]) -> Any:
+        row = await access.participant_record(
+            principal, MissedCheckIn, missed_id, "missed check-in"
+        )
+        return Redirect(f"/participants/{row['participant']}/testing#check-ins", status_code=303)
+
+
+ROUTES = [TestingHome, ProgramTestingPages, ParticipantTestingPages, MissedCheckInPages]
