@@ -83,16 +83,17 @@ class Facts:
 Who = list[int] | Select
 
 
-async def load_facts(who: Who, since: datetime, until: datetime) -> Facts:
+async def load_facts(who: Who, since: datetime, until: datetime, check_ins: bool = False) -> Facts:
     """``who``: participant ids, or a sub-select of them (a whole program's caseload, so
-    the queries do not carry thousands of ids)."""
+    the queries do not carry thousands of ids). ``check_ins``: the missed check-ins too
+    (only a program whose policy counts them needs them)."""
     if isinstance(who, list) and not who:
         return Facts(defaultdict(list), defaultdict(list), defaultdict(list))
     return Facts(
         await _phases(who),
         await _attendance_facts(who, since, until),
         await _test_facts(who, since, until),
-        await _missed_check_ins(who, since, until),
+        await _missed_check_ins(who, since, until) if check_ins else defaultdict(list),
     )
 
 
@@ -339,7 +340,9 @@ async def _load_and_evaluate(
     as_of = as_of or datetime.now(tz).date()
     first = week_start(period_start, policy.week_starts_on)
     t = time_now()
-    facts = await load_facts(who, *_bounds(first, period_end, tz))
+    facts = await load_facts(
+        who, *_bounds(first, period_end, tz), check_ins=policy.missed_check_in_counts
+    )
     loaded = time_now()
     if in_thread:  # the event loop keeps answering meanwhile
         results = await asyncio.to_thread(
