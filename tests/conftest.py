@@ -20,6 +20,7 @@ os.environ.setdefault("COMPLIANCE_TEST_FAST_HASHES", "1")
 # niceness-10 render a browser test waits on (the setting itself: tests/system/test_workers.py).
 os.environ.setdefault("WORKER_NICENESS", "0")
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -35,7 +36,7 @@ from tests.support.app import app_client
 from tests.support.cli import run_cli, settings_env
 from tests.support.databases import ENGINE, PG_SERVER_URL, Databases
 from tests.support.routes import records_of_every_kind
-from tests.support.staff import World, signed_in_demo
+from tests.support.staff import World, load_demo_into, signed_in_demo
 
 DB_FIXTURES = {"database_url", "settings", "client", "bound_engine", "fresh_database_url"}
 
@@ -80,15 +81,38 @@ def template_url(databases: Databases, tmp_path_factory: pytest.TempPathFactory)
     return url
 
 
-@pytest.fixture
-def database_url(template_url: str, databases: Databases, tmp_path: Path) -> str:
-    """A fresh, migrated database for this test."""
+@pytest.fixture(scope="session")
+def demo_template_url(
+    template_url: str, databases: Databases, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The template with the demo loaded once per run (at ``DEMO_NOW``): a test asking
+    for ``demo`` gets a copy instead of building it again (half a second to a second and
+    a half each, for about ninety tests)."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    url = _copy(template_url, databases, folder / "demo.sqlite3")
+    asyncio.run(load_demo_into(url, folder))
+    return url
+
+
+def _copy(template: str, databases: Databases, target: Path) -> str:
     if ENGINE == "postgres":
-        return databases.new(template=urlsplit(template_url).path.lstrip("/"))
-    source = Path(urlsplit(template_url).path)
-    target = tmp_path / "test.sqlite3"
+        return databases.new(template=urlsplit(template).path.lstrip("/"))
+    source = Path(urlsplit(template).path)
+    assert not Path(f"{source}-wal").exists(), "the template was left with a write-ahead log"
     shutil.copyfile(source, target)
     return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def database_url(
+    request: pytest.FixtureRequest, template_url: str, databases: Databases, tmp_path: Path
+) -> str:
+    """A fresh, migrated database for this test; with the demo in it for a test that
+    asks for ``demo`` (``demo_with_clinician`` then finds it there), unless the test
+    builds the demo at a moment of its own (marked ``own_demo``)."""
+    if "demo" in request.fixturenames and not request.node.get_closest_marker("own_demo"):
+        return _copy(request.getfixturevalue("demo_template_url"), databases, tmp_path / "t.db")
+    return _copy(template_url, databases, tmp_path / "test.sqlite3")
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from compliance.staff import accounts
 from compliance.tables import DrugTest, Participant, Program, StaffUser, TreatmentSession
 from tests.support.staff import demo_with_clinician, sign_in, staff_member
 
+pytestmark = pytest.mark.own_demo  # the demo laid out up to now
+
 EMAIL = "fresh@example.org"
 
 

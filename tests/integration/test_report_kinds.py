@@ -20,7 +20,7 @@ from compliance.tables import Consent, Participant, Report
 from tests.support.cli import run_cli, settings_env
 from tests.support.staff import csrf_token, demo_with_clinician, post_form, sign_in
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.own_demo]  # the demo laid out up to now
 
 ZONE = ZoneInfo("America/Chicago")
 EMAIL = "kinds@example.org"

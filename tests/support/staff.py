@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 
+from compliance import audit
 from compliance.core import db
+from compliance.core.settings import load_settings
 from compliance.core.vocabulary import Role
 from compliance.ops.demo import load_demo
 from compliance.records.analytes import seed_program_analytes
@@ -26,6 +29,7 @@ from compliance.tables import (
     Program,
     Recipient,
 )
+from tests.support.cli import settings_env
 
 PASSWORD = "correct horse battery staple"
 
@@ -163,6 +167,22 @@ async def clone_court_client(times: int) -> int:
 DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
+async def load_demo_into(database_url: str, folder: Path) -> None:
+    """The demo (at ``DEMO_NOW``) written into the database at ``database_url``, closed
+    after, for a template that tests asking for ``demo`` copy (conftest.py)."""
+    settings = load_settings(settings_env(database_url, folder))
+    engine = db.create_engine(settings.database)
+    db.bind(engine)
+    audit.configure(settings)
+    db.prepare_sqlite(settings.database)
+    await db.open_pool(engine, 2)
+    try:
+        made = await load_demo(now=DEMO_NOW)
+        assert made.created, made.skipped_reason
+    finally:
+        await db.close_pool(engine)
+
+
 async def demo_with_clinician(
     email: str,
     now: datetime = DEMO_NOW,
@@ -173,7 +193,10 @@ async def demo_with_clinician(
     """The demo program (its clients, mandates and consents) and a clinician of it
     whose password tests know; returns the program's row. A name and credentials are
     for tests that find them in a signed report."""
-    await load_demo(now=now)
+    made = await load_demo(now=now)
+    assert made.created or now == DEMO_NOW, (
+        "the demo here was loaded at DEMO_NOW (the run's copy): mark the test own_demo"
+    )
     program = await Program.select().first()
     await staff_member(email, [program["id"]], full_name=full_name, credentials=credentials or "")
     return program
