@@ -20,6 +20,8 @@ from compliance.web.common.principal import origin_of
 
 @dataclass
 class GroupFields:
+    """What a group is, as changed by PUT; a new group adds its program (``NewGroup``)."""
+
     name: str
     scheduled_minutes: int
     weekdays: list[Weekday]
@@ -30,15 +32,15 @@ class GroupFields:
 
 
 @dataclass
-class NewGroup:
+class _InProgram:
     program_id: int
-    name: str
-    scheduled_minutes: int
-    weekdays: list[Weekday]
-    start_time: str = field(metadata={"description": "HH:MM, 24-hour, on the program's clock"})
-    session_type: SessionType = SessionType.group
-    location: str = ""
-    facilitator_name: str = ""
+
+
+@dataclass
+class NewGroup(GroupFields, _InProgram):
+    """A group's fields and its program, which it keeps. The fields are GroupFields' so
+    that POST and PUT cannot drift apart; ``_InProgram`` is the last base so that
+    ``program_id`` comes first, where the schema and the constructor have always had it."""
 
 
 @dataclass
