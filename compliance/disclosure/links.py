@@ -40,6 +40,7 @@ from compliance.disclosure import outbox
 from compliance.disclosure.record import disclosed, disclosure_insert
 from compliance.engine import caseload
 from compliance.engine.rules import WeekResult, hm
+from compliance.engine.violations import category_of as violation_category
 from compliance.reporting import service as reports
 from compliance.reporting import store, summary
 from compliance.reporting.context import NOTICE
@@ -771,14 +772,9 @@ async def _mandate(grant: LinkAccess) -> dict[str, Any] | None:
 
 async def _open_violations(grant: LinkAccess, zone: ZoneInfo) -> list[ViolationLine] | None:
     """Violations neither withdrawn nor reviewed, of the kinds the consent covers: a test
-    needs drug tests, an absence attendance. None when it covers neither."""
+    or a check-in needs drug tests, an absence attendance. None when it covers neither."""
     shown = grant.decision.categories
-    prefixes = [
-        prefix
-        for prefix, category in (("drug_test:", C.drug_tests), ("attendance:", C.attendance))
-        if category in shown
-    ]
-    if not prefixes:
+    if not shown & {C.drug_tests, C.attendance}:
         return None
     rows = (
         await Violation.select()
@@ -797,7 +793,7 @@ async def _open_violations(grant: LinkAccess, zone: ZoneInfo) -> list[ViolationL
             r["occurred_at"].astimezone(zone).date(),
         )
         for r in rows
-        if r["source_key"].startswith(tuple(prefixes))
+        if violation_category(r["kind"]) in shown
     ]
 
 

@@ -14,17 +14,15 @@ from compliance.consent.gate import decide
 from compliance.core import db
 from compliance.core.settings import Settings
 from compliance.core.vocabulary import DisclosureKind, ReportKind
-from compliance.core.vocabulary import InformationCategory as C
 from compliance.disclosure import links
+from compliance.engine import violations
 from compliance.tables import Participant, Program, Recipient, Violation
 
 COURT_KINDS = ("probation_officer", "court")
-# Which consent category a violation discloses.
-TOPIC = {"unexcused_absence": C.attendance}
 
 
 def _covers(decision: Any, kind: str) -> bool:
-    return decision.allowed and TOPIC.get(kind, C.drug_tests) in decision.categories
+    return decision.allowed and violations.category_of(kind) in decision.categories
 
 
 async def send_violation_notices(settings: Settings, now: datetime | None = None) -> int:

@@ -374,8 +374,9 @@ def evaluate(
             by_week_tests[key] = [o]
     by_week_misses: dict[date, list[CheckInMissFact]] = {}
     if policy.missed_check_in_counts:
+        last_day = min(as_of, discharged_on or as_of)
         for m in missed_check_ins:
-            if m.day <= as_of:
+            if admitted_on <= m.day <= last_day:
                 by_week_misses.setdefault(week_start(m.day, first_day), []).append(m)
 
     ordered_phases = sorted(

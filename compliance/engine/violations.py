@@ -26,12 +26,26 @@ from zoneinfo import ZoneInfo
 from compliance import audit
 from compliance.core import db
 from compliance.core.validation import FieldError, InvalidInput
+from compliance.core.vocabulary import InformationCategory
 from compliance.engine import caseload
 from compliance.staff import access
 from compliance.staff.accounts import Principal
 from compliance.tables import Attendance, DrugTest, Participant, Program, Violation
 
 RECORD_TABLES: dict[str, Any] = {"attendance": Attendance, "drug_test": DrugTest}
+ATTENDANCE_KINDS = frozenset(("unexcused_absence",))
+
+
+def category_of(kind: str) -> InformationCategory:
+    """The consent category a violation of this kind discloses (a notice, the officer's
+    page): an absence is attendance; a test, a specimen or a check-in is drug testing."""
+    return (
+        InformationCategory.attendance
+        if kind in ATTENDANCE_KINDS
+        else InformationCategory.drug_tests
+    )
+
+
 # Records never versioned (an excuse is added beside them): the row id is the key.
 UNVERSIONED = frozenset(("missed_check_in",))
 

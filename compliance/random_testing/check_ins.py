@@ -1,7 +1,8 @@
 """Check-ins not made. On each drawn day everyone the draw was for (a member of one of
-its groups, a participant on a follow-up plan, anyone it called) is expected to check
-in by the close of the day's collection window; whoever has not by then is recorded
-once, by the windows job, as a missed check-in.
+its groups, a participant on a follow-up plan) who has a call-in PIN is expected to
+check in by the close of the day's collection window; whoever has not by then, and was
+not called that day (their call is judged by its window), is recorded once, by the
+windows job, as a missed check-in.
 
 What it counts for is the program's policy (``missed_check_in_counts``, off by
 default): off, it is recorded and shown to staff only; on, the engine makes it a reason
@@ -20,6 +21,7 @@ from typing import Any
 from compliance import audit
 from compliance.core import db
 from compliance.core.validation import FieldError, Form, InvalidInput
+from compliance.core.vocabulary import CallReason
 from compliance.engine import violations
 from compliance.random_testing import draws
 from compliance.random_testing import groups as testing_groups
@@ -27,6 +29,7 @@ from compliance.staff import access
 from compliance.staff.accounts import Principal
 from compliance.tables import (
     CallInCheck,
+    CallInPin,
     CheckInSweep,
     MissedCheckIn,
     MissedCheckInExcuse,
@@ -54,57 +57,83 @@ class MissedCheckInView:
     counts: bool  # the program's policy counts it, and it is not excused
 
 
-async def expected_on(draw: dict[str, Any]) -> set[int]:
-    """Who had to check in on the draw's day: the members of the groups it drew from,
-    the participants on a follow-up plan then, and anyone it called."""
+async def expected_on(draw: dict[str, Any], due_by: datetime) -> set[int]:
+    """Who had to check in on the draw's day, and could: the members of the groups it
+    drew from and the participants on a follow-up plan then (both enrolled that day)
+    who had a call-in PIN by the close. Not anyone called that day by then: their call
+    is judged by its own window (a specimen, or a missed test), one event one reason."""
     stored = draw["groups"]
     considered = {g["id"] for g in (json.loads(stored) if isinstance(stored, str) else stored)}
     members = await testing_groups.members_on(draw["program"], draw["day"])
     expected = {person for person, group in members.items() if group in considered}
     expected |= {p.participant_id for p in await draws.plans_due(draw["program"], draw["day"])}
-    calls = await TestingCall.select(TestingCall.participant).where(TestingCall.draw == draw["id"])
-    return expected | {c["participant"] for c in calls}
+    if not expected:
+        return set()
+    called = await TestingCall.select(TestingCall.participant).where(
+        (TestingCall.draw == draw["id"]) & (TestingCall.created_at <= due_by)
+    )
+    with_pin = await CallInPin.select(CallInPin.participant).where(
+        CallInPin.participant.is_in(sorted(expected)) & (CallInPin.set_at <= due_by)
+    )
+    return {r["participant"] for r in with_pin} - {c["participant"] for c in called}
+
+
+async def due_by(draw: dict[str, Any]) -> datetime:
+    """When the draw's day's check-in closed: with the collection window of the calls it
+    made (as the program's settings stood when it was drawn), else the program's window
+    for that day now."""
+    drawn = (
+        await TestingCall.select(TestingCall.window_closes_at)
+        .where((TestingCall.draw == draw["id"]) & (TestingCall.reason != CallReason.for_cause))
+        .order_by(TestingCall.window_closes_at)
+        .first()
+    )
+    if drawn is not None:
+        return drawn["window_closes_at"]
+    _, closes = await draws.window_of(draw["program"], draw["day"])
+    return closes
 
 
 async def record_missed(now: datetime | None = None) -> int:
     """The windows job: for each drawn day whose check-in has closed and that has not
-    been judged, record who did not check in; how many. One run at a time, each day
-    once (``CheckInSweep``), so it is safe on every worker every minute."""
+    been judged, record who did not check in; how many. Each day in a transaction of its
+    own, judged once (``CheckInSweep``) however many workers run it at once."""
     now = now or datetime.now(UTC)
     recorded = 0
-    async with db.transaction():
-        await db.serialize("check_in_sweep")
-        pending = (
-            await TestingDraw.select()
-            .where(
-                (TestingDraw.day >= (now - LOOK_BACK).date())
-                & TestingDraw.id.not_in(CheckInSweep.select(CheckInSweep.draw))
-            )
-            .order_by(TestingDraw.id)
+    pending = (
+        await TestingDraw.select()
+        .where(
+            (TestingDraw.day >= (now - LOOK_BACK).date())
+            & TestingDraw.id.not_in(CheckInSweep.select(CheckInSweep.draw))
         )
-        for row in pending:
-            _, due_by = await draws.window_of(row["program"], row["day"])
-            if due_by >= now:
-                continue  # still open: only a closed check-in is judged
-            recorded += await _judge_day(row, due_by)
+        .order_by(TestingDraw.id)
+    )
+    for row in pending:
+        closed = await due_by(row)
+        if closed >= now:
+            continue  # still open: only a closed check-in is judged
+        async with db.transaction():
+            await db.serialize("check_in_sweep")
+            if not await CheckInSweep.exists().where(CheckInSweep.draw == row["id"]):
+                recorded += await _judge_day(row, closed)
     return recorded
 
 
-async def _judge_day(draw: dict[str, Any], due_by: datetime) -> int:
-    expected = await expected_on(draw)
+async def _judge_day(draw: dict[str, Any], closed: datetime) -> int:
+    expected = await expected_on(draw, closed)
     checked = {
         r["participant"]
         for r in await CallInCheck.select(CallInCheck.participant).where(
             CallInCheck.participant.is_in(sorted(expected) or [0])
             & (CallInCheck.day == draw["day"])
-            & (CallInCheck.checked_at <= due_by)
+            & (CallInCheck.checked_at <= closed)
         )
     }
     missing = sorted(expected - checked)
     if missing:
         await db.insert_many(
             MissedCheckIn,
-            [{"draw": draw["id"], "participant": p, "due_by": due_by} for p in missing],
+            [{"draw": draw["id"], "participant": p, "due_by": closed} for p in missing],
         )
     await CheckInSweep(draw=draw["id"], missed=len(missing)).save()
     await audit.record(

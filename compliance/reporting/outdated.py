@@ -3,7 +3,8 @@ page, the report API and "make a new version".
 
 A current report is out of date when an attendance or drug-test version was recorded
 after the report was signed for an event inside its period (a correction, or a record
-entered late): the signed PDF never changes, so the clinician must see that it no
+entered late), or, where the program counts missed check-ins, one was recorded or
+excused since: the signed PDF never changes, so the clinician must see that it no
 longer matches and make a new version. The accounting of disclosures is about
 disclosures, not records, and is never flagged.
 """
@@ -17,7 +18,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from compliance.core.vocabulary import ReportKind, ReportStatus
-from compliance.tables import Attendance, DrugTest, Participant
+from compliance.tables import (
+    Attendance,
+    DrugTest,
+    MissedCheckIn,
+    MissedCheckInExcuse,
+    Participant,
+)
 
 
 @dataclass
@@ -25,11 +32,11 @@ class OutdatedBy:
     """One record version the report does not reflect."""
 
     record: str  # "attendance:12", "drug_test:7": the version recorded after signing
-    kind: str  # "attendance" or "drug_test"
+    kind: str  # "attendance", "drug_test" or "missed_check_in"
     occurred_at: datetime  # the session, the collection (or the call, for a no-show)
     recorded_at: datetime
     version: int
-    change: str  # "correction", "confirmation", "MRO review", or "late entry"
+    change: str  # "correction", "confirmation", "MRO review", "late entry" or "excused"
     reason: str  # the correction's reason (a confirmation's note); "" for a late entry
 
 
@@ -84,6 +91,8 @@ async def corrections_since(
         when = t["collected_at"] or t["called_at"]
         if when is not None:
             versions[t["participant"]].append(_entry("drug_test", t, when))
+    for person, entry in await _check_ins_since(people, since, zones):
+        versions[person].append(entry)
     out: dict[int, list[OutdatedBy]] = {}
     for r in reports:
         low, high = _bounds(r["period_start"], r["period_end"], zones[r["participant"]])
@@ -95,6 +104,50 @@ async def corrections_since(
         if found:
             out[r["id"]] = sorted(found, key=lambda v: (v.recorded_at, v.record))
     return out
+
+
+async def _check_ins_since(
+    people: list[int], since: datetime, zones: dict[int, str]
+) -> list[tuple[int, OutdatedBy]]:
+    """Missed check-ins recorded, and excuses made, since ``since``, where the program
+    counts them (elsewhere a report does not show them); each at the start of its day."""
+
+    def entry(
+        person: int, missed: int, day: date, at: datetime, change: str, why: str
+    ) -> tuple[int, OutdatedBy]:
+        start = datetime.combine(day, time.min, ZoneInfo(zones[person])).astimezone(UTC)
+        version = 1 if change == "late entry" else 2
+        record = f"missed_check_in:{missed}"
+        return person, OutdatedBy(record, "missed_check_in", start, at, version, change, why)
+
+    counted = MissedCheckIn.participant.program.missed_check_in_counts.eq(True)
+    found = [
+        entry(m["participant"], m["id"], m["day"], m["recorded_at"], "late entry", "")
+        for m in await MissedCheckIn.select(
+            MissedCheckIn.id,
+            MissedCheckIn.participant,
+            MissedCheckIn.draw.day.as_alias("day"),
+            MissedCheckIn.recorded_at,
+        ).where(
+            MissedCheckIn.participant.is_in(people) & (MissedCheckIn.recorded_at > since) & counted
+        )
+    ]
+    excused = MissedCheckInExcuse.missed
+    found += [
+        entry(e["participant"], e["missed"], e["day"], e["excused_at"], "excused", e["reason"])
+        for e in await MissedCheckInExcuse.select(
+            excused,
+            MissedCheckInExcuse.reason,
+            MissedCheckInExcuse.excused_at,
+            excused.participant.as_alias("participant"),
+            excused.draw.day.as_alias("day"),
+        ).where(
+            excused.participant.is_in(people)
+            & (MissedCheckInExcuse.excused_at > since)
+            & excused.participant.program.missed_check_in_counts.eq(True)
+        )
+    ]
+    return found
 
 
 LATER_KINDS = {"confirmation": "confirmation", "mro_review": "MRO review"}

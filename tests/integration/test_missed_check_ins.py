@@ -29,8 +29,10 @@ from compliance.tables import (
     Violation,
 )
 from tests.support.app import another_browser
+from tests.support.demo import link_path, officer_browser, secure_link
 from tests.support.openapi import conforms, published_schema
 from tests.support.random_testing import (
+    ALWAYS,
     NEVER,
     make_pin,
     open_all_day,
@@ -64,26 +66,26 @@ async def _week_kinds(program_id: int, participant_id: int) -> list[str]:
 
 
 async def test_who_did_not_check_in_is_recorded_once_when_the_day_closes(client, program) -> None:
-    """Nobody is called. Ann checks in; Bo and Cy (in groups) do not; Di (no group) and
-    Ed (discharged) are not expected. Before the close nothing is judged; after it Bo and
-    Cy are recorded, once however often the job runs; the policy is off, so neither has a
-    violation or a reason against the week."""
+    """Nobody is called. Ann checks in; Bo (in Red, with a PIN) does not; Cy (in Blue)
+    has no PIN, so no way to check in; Di (no group) and Ed (discharged) are not expected.
+    Before the close nothing is judged; after it Bo is recorded, once however often the
+    job runs; the policy is off, so he has no violation and no reason against the week."""
     a, people = program["world"].program_a, program["people"]
     await open_all_day(a)
-    pin = await make_pin(client, people["Ann"])
+    pins = {who: await make_pin(client, people[who]) for who in ("Ann", "Bo", "Di", "Ed")}
     await draws.draw(a, None, audit.SYSTEM, chance=NEVER)
-    assert (await call_in.check_in("A", "A1", pin, "phone")).status == "no_test"
+    assert (await call_in.check_in("A", "A1", pins["Ann"], "phone")).status == "no_test"
     assert await check_ins.record_missed() == 0  # the day's check-in is still open
     assert await CheckInSweep.count() == 0
     closed = await _closed(a)
-    assert await check_ins.record_missed(closed) == 2
+    assert await check_ins.record_missed(closed) == 1
     assert await check_ins.record_missed(closed + timedelta(minutes=5)) == 0
     rows = await MissedCheckIn.select()
-    assert sorted(r["participant"] for r in rows) == sorted([people["Bo"], people["Cy"]])
+    assert [r["participant"] for r in rows] == [people["Bo"]]
     event = await AuditEvent.select().where(AuditEvent.action == "testing.check_ins_judged").first()
     detail = event["detail"]
     detail = json.loads(detail) if isinstance(detail, str) else detail
-    assert detail == {"expected": 3, "missed": 2}  # counts only: no names in the trail
+    assert detail == {"expected": 2, "missed": 1}  # counts only: no names in the trail
     assert await Violation.count() == 0
     assert "missed_check_in" not in await _week_kinds(a, people["Bo"])
     listed = await client.get(f"/api/participants/{people['Bo']}/missed-check-ins")
@@ -100,37 +102,59 @@ async def test_who_did_not_check_in_is_recorded_once_when_the_day_closes(client,
     assert (await client.get(f"/api/participants/{people['Ann']}/missed-check-ins")).json() == []
 
 
+async def test_a_participant_called_that_day_is_judged_by_the_call_not_the_check_in(
+    client, program
+) -> None:
+    """Red and Blue are called: Ann, Bo and Cy have calls, judged by their windows (a
+    specimen or a missed test), so none of them gets a missed check-in as well (one
+    event, one reason), though none checked in."""
+    a, people = program["world"].program_a, program["people"]
+    await open_all_day(a)
+    for who in ("Ann", "Bo", "Cy"):
+        await make_pin(client, people[who])
+    view, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    assert len(view.calls) == 3
+    assert await check_ins.record_missed(await _closed(a)) == 0
+    assert await CheckInSweep.count() == 1 and await MissedCheckIn.count() == 0
+
+
 async def test_when_the_program_counts_it_a_missed_check_in_is_a_violation_and_one_notice(
     client, demo, settings
 ) -> None:
     """The program's policy counts missed check-ins. The demo's court client does not
     check in: his week has the reason, a violation follows, and the probation officer
-    gets exactly one notice. Excused through the API (the phone line was down), the
-    violation is withdrawn and a second excuse is refused."""
+    gets exactly one notice; the page his link opens lists it. Excused through the API
+    (the phone line was down), the violation is withdrawn and a second excuse is
+    refused."""
     program_id = demo["program"]["id"]
     court = demo["people"]["RB-1001"]
+    for client_id in ("RB-1001", "RB-1002"):
+        await make_pin(client, demo["people"][client_id])
     await open_all_day(program_id)
     await Program.update({Program.missed_check_in_counts: True}).where(Program.id == program_id)
     await notices.send_violation_notices(settings)  # the demo's own violations first
     before = (await Violation.count(), await OutboxMessage.count())
     await draws.draw(program_id, None, audit.SYSTEM, chance=NEVER)
     recorded = await check_ins.record_missed(await _closed(program_id))
-    assert recorded >= 2  # the court and EAP clients, and the DOT client's plan if due
+    assert recorded == 2  # the court and EAP clients; the DOT client has no PIN
     mine = await Violation.select().where(
         (Violation.participant == court) & (Violation.kind == "missed_check_in")
     )
     assert len(mine) == 1 and mine[0]["description"].startswith("Did not check in for testing")
     assert "missed_check_in" in await _week_kinds(program_id, court)
     assert await Violation.count() == before[0] + recorded
+    officer = OutboxMessage.to_address == "dwhitfield@probation.example"
+    told_before = await OutboxMessage.count().where(officer)
     sent = await notices.send_violation_notices(settings)
-    to_officer = (
-        await OutboxMessage.select()
-        .where(OutboxMessage.to_address == "dwhitfield@probation.example")
-        .order_by(OutboxMessage.id)
-    )
-    assert sent >= 1 and await OutboxMessage.count() == before[1] + sent
+    assert await OutboxMessage.count().where(officer) == told_before + 1
+    assert await OutboxMessage.count() == before[1] + sent  # the EAP client's: no court
     assert await notices.send_violation_notices(settings) == 0
-    assert len(to_officer) >= 1
+    made = await secure_link(client, demo)
+    async with officer_browser(client) as phone:
+        page = await phone.get(link_path(made))
+    assert page.status_code == 200
+    listed = page.text.split('<ol class="violations">', 1)[1].split("</ol>", 1)[0]
+    assert "Did not check in for testing" in listed  # among the open violations
     made = await client.post(
         f"/api/participants/{court}/reports",
         json={"kind": "court_progress", "recipient_id": demo["recipients"]["Dana Whitfield"]},
@@ -152,6 +176,12 @@ async def test_when_the_program_counts_it_a_missed_check_in_is_a_violation_and_o
     [after] = await Violation.select().where(Violation.id == mine[0]["id"])
     assert after["withdrawn_at"] is not None
     assert "missed_check_in" not in await _week_kinds(program_id, court)
+    # The signed report still lists it: the excuse marks the report out of date.
+    signed = (await client.get(f"/api/reports/{made.json()['id']}")).json()
+    assert signed["outdated"] is True
+    assert [(c["record"], c["change"], c["reason"]) for c in signed["outdated_by"]] == [
+        (f"missed_check_in:{missed['id']}", "excused", "phone line down")
+    ]
     again = await client.post(
         f"/api/missed-check-ins/{missed['id']}/excuse", json={"reason": "twice"}
     )
@@ -166,6 +196,8 @@ async def test_turning_the_policy_on_is_previewed_and_counts_what_was_recorded(
     turns it on: the preview names the new violations, and saving makes them."""
     world, a, people = program["world"], program["world"].program_a, program["people"]
     await open_all_day(a)
+    for who in ("Ann", "Bo", "Cy"):
+        await make_pin(client, people[who])
     await draws.draw(a, None, audit.SYSTEM, chance=NEVER)
     assert await check_ins.record_missed(await _closed(a)) == 3  # Ann, Bo, Cy
     await sign_in(client, world.admin_a)
@@ -191,6 +223,7 @@ async def test_the_pages_list_them_and_excuse_one(client, program) -> None:
     can neither see nor excuse it."""
     world, a, people = program["world"], program["world"].program_a, program["people"]
     await open_all_day(a)
+    await make_pin(client, people["Bo"])
     await draws.draw(a, None, audit.SYSTEM, chance=NEVER)
     await check_ins.record_missed(await _closed(a))
     day = await client.get(f"/programs/{a}/testing")

@@ -292,6 +292,20 @@ def test_a_missed_check_in_counts_only_when_the_program_says_so() -> None:
     )
     assert [(v.kind, v.ref) for v in on.violations] == [("missed_check_in", "missed_check_in:7")]
     before = _evaluation_on(1, FULL_WEEK, TWO_TESTS, counting, misses)  # Tuesday: not yet
+    # Discharged on the Tuesday: the Wednesday miss is after the enrolment, never judged.
+    discharged = evaluate(
+        admitted_on=MONDAY - timedelta(days=7),
+        discharged_on=MONDAY + timedelta(days=1),
+        phases=(PHASE1,),
+        attendance=FULL_WEEK,
+        tests=TWO_TESTS,
+        missed_check_ins=misses,
+        policy=counting,
+        period_start=MONDAY,
+        period_end=MONDAY + timedelta(days=6),
+        as_of=MONDAY + timedelta(days=6),
+    )
+    assert discharged.violations == ()
     assert before.weeks[0].status == "in_progress" and before.violations == ()
 
 

@@ -58,6 +58,7 @@ class ProgramTestingPages(Controller):
         program_id: int,
         errors: dict | None = None,
         values: dict | None = None,
+        form: str = "",
     ) -> Template:
         access.require_program(principal, program_id)
         today = await access.program_today(program_id)
@@ -81,6 +82,7 @@ class ProgramTestingPages(Controller):
             "counts_check_ins": await _counts_check_ins(program_id),
             "errors": errors or {},
             "values": values or {},
+            "form": form,
         }
         return Page("pages/testing/day.html", context=context, status_code=422 if errors else 200)
 
@@ -149,7 +151,7 @@ class ProgramTestingPages(Controller):
         return await submit(
             check_ins.excuse(principal, missed_id, data, origin_of(request)),
             lambda _: Redirect(f"/programs/{program_id}/testing#check-ins", status_code=303),
-            lambda errors: self._page(principal, program_id, errors),
+            lambda errors: self._page(principal, program_id, errors, form="check_in"),
         )
 
 
