@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -167,20 +169,28 @@ async def clone_court_client(times: int) -> int:
 DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
-async def load_demo_into(database_url: str, folder: Path) -> None:
-    """The demo (at ``DEMO_NOW``) written into the database at ``database_url``, closed
-    after, for a template that tests asking for ``demo`` copy (conftest.py)."""
-    settings = load_settings(settings_env(database_url, folder))
+@asynccontextmanager
+async def bound(env: dict[str, str]) -> AsyncIterator[None]:
+    """This process's tables bound to the database ``env`` names and the audit trail
+    configured, closed after: for writing a database before a server or a test uses it."""
+    settings = load_settings(env)
     engine = db.create_engine(settings.database)
     db.bind(engine)
     audit.configure(settings)
     db.prepare_sqlite(settings.database)
     await db.open_pool(engine, 2)
     try:
-        made = await load_demo(now=DEMO_NOW)
-        assert made.created, made.skipped_reason
+        yield
     finally:
         await db.close_pool(engine)
+
+
+async def load_demo_into(database_url: str, folder: Path) -> None:
+    """The demo (at ``DEMO_NOW``) written into the database at ``database_url``, for a
+    template that tests asking for ``demo`` copy (conftest.py)."""
+    async with bound(settings_env(database_url, folder)):
+        made = await load_demo(now=DEMO_NOW)
+        assert made.created, made.skipped_reason
 
 
 async def demo_with_clinician(

@@ -37,9 +37,6 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.errors import FailureGroup
 from schemathesis.generation import GenerationMode
 
-from compliance import audit
-from compliance.core import db
-from compliance.core.settings import load_settings
 from compliance.core.vocabulary import Role
 from compliance.ops.demo import load_demo
 from compliance.records.analytes import seed_program_analytes
@@ -59,7 +56,14 @@ from tests.support.cli import settings_env
 from tests.support.live import serve
 from tests.support.openapi import CHECKS, conforms, published_schema
 from tests.support.records import enroll, lab_code, recipient
-from tests.support.staff import PASSWORD, csrf_token, make_world, sign_in, signed_in_world
+from tests.support.staff import (
+    PASSWORD,
+    bound,
+    csrf_token,
+    make_world,
+    sign_in,
+    signed_in_world,
+)
 
 pytestmark = pytest.mark.db
 
@@ -143,17 +147,9 @@ async def _demo_clinician() -> dict[str, Any]:
 
 async def _seed(env: dict[str, str]) -> dict[str, Any]:
     """The demo program and its known records in the server's database, before it runs."""
-    settings = load_settings(env)
-    engine = db.create_engine(settings.database)
-    db.bind(engine)
-    audit.configure(settings)
-    db.prepare_sqlite(settings.database)
-    await db.open_pool(engine, 2)
-    try:
+    async with bound(env):
         await load_demo(now=DEMO_NOW)
         return await _demo_clinician()
-    finally:
-        await db.close_pool(engine)
 
 
 def _signed_out(base_url: str) -> requests.Session:

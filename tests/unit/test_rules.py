@@ -293,18 +293,8 @@ def test_a_missed_check_in_counts_only_when_the_program_says_so() -> None:
     assert [(v.kind, v.ref) for v in on.violations] == [("missed_check_in", "missed_check_in:7")]
     before = _evaluation_on(1, FULL_WEEK, TWO_TESTS, counting, misses)  # Tuesday: not yet
     # Discharged on the Tuesday: the Wednesday miss is after the enrolment, never judged.
-    discharged = evaluate(
-        admitted_on=MONDAY - timedelta(days=7),
-        discharged_on=MONDAY + timedelta(days=1),
-        phases=(PHASE1,),
-        attendance=FULL_WEEK,
-        tests=TWO_TESTS,
-        missed_check_ins=misses,
-        policy=counting,
-        period_start=MONDAY,
-        period_end=MONDAY + timedelta(days=6),
-        as_of=MONDAY + timedelta(days=6),
-    )
+    tuesday = MONDAY + timedelta(days=1)
+    discharged = _evaluation_on(6, FULL_WEEK, TWO_TESTS, counting, misses, tuesday)
     assert discharged.violations == ()
     assert before.weeks[0].status == "in_progress" and before.violations == ()
 
@@ -462,11 +452,11 @@ def test_a_positive_or_missed_test_never_raises_compliance(data, day, kind) -> N
 
 
 def _evaluation_on(  # type: ignore[no-untyped-def]
-    day_offset: int, attendance, tests, policy: Policy = CHICAGO, missed=()
+    day_offset: int, attendance, tests, policy: Policy = CHICAGO, missed=(), discharged=None
 ):
     return evaluate(
         admitted_on=MONDAY - timedelta(days=7),
-        discharged_on=None,
+        discharged_on=discharged,
         phases=(PHASE1,),
         attendance=attendance,
         tests=tests,
