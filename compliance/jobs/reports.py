@@ -38,7 +38,7 @@ async def sign(
         made_since=made_since.isoformat() if made_since else None,
     )
     raise_answer(result)
-    return Signed(result["report_id"], result["time_zone"])
+    return Signed(result["report_id"], result["time_zone"], result["counts_check_ins"])
 
 
 async def generate(

@@ -57,23 +57,27 @@ def can_be_outdated(row: dict[str, Any]) -> bool:
 
 
 async def corrections_since(
-    rows: list[dict[str, Any]], zones: dict[int, str] | None = None
+    rows: list[dict[str, Any]],
+    zones: dict[int, str] | None = None,
+    counting: set[int] | None = None,
 ) -> dict[int, list[OutdatedBy]]:
     """For each current report among ``rows`` (Report rows), the record versions
-    recorded after it was signed for events inside its period, oldest first. ``zones``:
-    each participant's program time zone, when the caller has read it."""
+    recorded after it was signed for events inside its period, oldest first. ``zones``
+    and ``counting``: each participant's program time zone, and those whose program
+    counts missed check-ins, when the caller has read them."""
     reports = [r for r in rows if can_be_outdated(r)]
     if not reports:
         return {}
     people = sorted({r["participant"] for r in reports})
     since = min(r["signed_at"] for r in reports)
-    if zones is None or not set(people) <= zones.keys():
-        zones = {
-            p["id"]: p["program.time_zone"]
-            for p in await Participant.select(Participant.id, Participant.program.time_zone).where(
-                Participant.id.is_in(people)
-            )
-        }
+    if zones is None or counting is None or not set(people) <= zones.keys():
+        found = await Participant.select(
+            Participant.id,
+            Participant.program.time_zone,
+            Participant.program.missed_check_in_counts,
+        ).where(Participant.id.is_in(people))
+        zones = {p["id"]: p["program.time_zone"] for p in found}
+        counting = {p["id"] for p in found if p["program.missed_check_in_counts"]}
     versions: dict[int, list[OutdatedBy]] = defaultdict(list)
     for a in await Attendance.select(
         Attendance.id,
@@ -91,8 +95,9 @@ async def corrections_since(
         when = t["collected_at"] or t["called_at"]
         if when is not None:
             versions[t["participant"]].append(_entry("drug_test", t, when))
-    for person, entry in await _check_ins_since(people, since, zones):
-        versions[person].append(entry)
+    if counting & set(people):
+        for person, entry in await _check_ins_since(sorted(counting & set(people)), since, zones):
+            versions[person].append(entry)
     out: dict[int, list[OutdatedBy]] = {}
     for r in reports:
         low, high = _bounds(r["period_start"], r["period_end"], zones[r["participant"]])
@@ -109,8 +114,9 @@ async def corrections_since(
 async def _check_ins_since(
     people: list[int], since: datetime, zones: dict[int, str]
 ) -> list[tuple[int, OutdatedBy]]:
-    """Missed check-ins recorded, and excuses made, since ``since``, where the program
-    counts them (elsewhere a report does not show them); each at the start of its day."""
+    """Missed check-ins recorded, and excuses made, since ``since`` (``people``: those
+    whose program counts them; elsewhere a report does not show them), each at the start
+    of its day."""
 
     def entry(
         person: int, missed: int, day: date, at: datetime, change: str, why: str
@@ -120,7 +126,6 @@ async def _check_ins_since(
         record = f"missed_check_in:{missed}"
         return person, OutdatedBy(record, "missed_check_in", start, at, version, change, why)
 
-    counted = MissedCheckIn.participant.program.missed_check_in_counts.eq(True)
     found = [
         entry(m["participant"], m["id"], m["day"], m["recorded_at"], "late entry", "")
         for m in await MissedCheckIn.select(
@@ -128,9 +133,7 @@ async def _check_ins_since(
             MissedCheckIn.participant,
             MissedCheckIn.draw.day.as_alias("day"),
             MissedCheckIn.recorded_at,
-        ).where(
-            MissedCheckIn.participant.is_in(people) & (MissedCheckIn.recorded_at > since) & counted
-        )
+        ).where(MissedCheckIn.participant.is_in(people) & (MissedCheckIn.recorded_at > since))
     ]
     excused = MissedCheckInExcuse.missed
     found += [
@@ -141,11 +144,7 @@ async def _check_ins_since(
             MissedCheckInExcuse.excused_at,
             excused.participant.as_alias("participant"),
             excused.draw.day.as_alias("day"),
-        ).where(
-            excused.participant.is_in(people)
-            & (MissedCheckInExcuse.excused_at > since)
-            & excused.participant.program.missed_check_in_counts.eq(True)
-        )
+        ).where(excused.participant.is_in(people) & (MissedCheckInExcuse.excused_at > since))
     ]
     return found
 

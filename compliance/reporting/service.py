@@ -431,11 +431,12 @@ class Once:
 
 
 class Signed(NamedTuple):
-    """A report just made: its id and its program's time zone (to show it without
-    reading the participant again)."""
+    """A report just made: its id, its program's time zone and whether the program
+    counts missed check-ins (to show it without reading the participant again)."""
 
     report_id: int
     time_zone: str
+    counts_check_ins: bool = False
 
 
 async def sign(
@@ -453,22 +454,32 @@ async def sign(
         return made
     planned = await plan(principal, participant_id, request)
     report_id = await _sign_planned(principal, settings, planned, origin, once)
-    return Signed(report_id, planned.program["time_zone"])
+    return Signed(
+        report_id, planned.program["time_zone"], planned.program["missed_check_in_counts"]
+    )
 
 
 async def _made_by(job_key: str) -> Signed | None:
     row = (
-        await Report.select(Report.id, Report.participant.program.time_zone)
+        await Report.select(
+            Report.id,
+            Report.participant.program.time_zone,
+            Report.participant.program.missed_check_in_counts,
+        )
         .where(Report.job_key == job_key)
         .first()
     )
-    return Signed(row["id"], row["participant.program.time_zone"]) if row else None
+    if row is None:
+        return None
+    program = ("participant.program.time_zone", "participant.program.missed_check_in_counts")
+    return Signed(row["id"], *(row[name] for name in program))
 
 
 async def signed_view(signed: Signed) -> ReportView:
     """The view of a report just made, by whoever made it (``sign`` authorized them)."""
     row = await Report.select().where(Report.id == signed.report_id).first()
-    return (await _views([row], {row["participant"]: signed.time_zone}))[0]
+    counting = {row["participant"]} if signed.counts_check_ins else set()
+    return (await _views([row], {row["participant"]: signed.time_zone}, counting))[0]
 
 
 async def _sign_planned(
@@ -634,7 +645,9 @@ async def _record(
 
 
 async def _views(
-    rows: list[dict[str, Any]], zones: dict[int, str] | None = None
+    rows: list[dict[str, Any]],
+    zones: dict[int, str] | None = None,
+    counting: set[int] | None = None,
 ) -> list[ReportView]:
     names = {
         r["id"]: r["name"]
@@ -648,7 +661,7 @@ async def _views(
             Report.id.is_in([r["supersedes"] for r in rows if r["supersedes"]] or [0])
         )
     }
-    stale = await corrections_since(rows, zones)
+    stale = await corrections_since(rows, zones, counting)
     return [
         view_of(
             ReportView,
