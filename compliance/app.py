@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from litestar import Litestar
@@ -60,9 +61,11 @@ def in_zone(moment: datetime, zone: str) -> datetime:
     return moment.astimezone(ZoneInfo(zone))
 
 
-def _template_filters(engine: JinjaTemplateEngine) -> None:
+def _template_filters(engine: JinjaTemplateEngine, base_url: str = "") -> None:
     # Templates ship with the code: no file-time check on every render (restart to reload).
     engine.engine.auto_reload = False
+    # The service's public address, for addresses staff give out (the call-in page).
+    engine.engine.globals["base_url"] = base_url
     engine.engine.filters["record_link"] = record_link
     engine.engine.filters["local"] = in_zone
     engine.engine.filters["when"] = spoken
@@ -147,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=TemplateConfig(
             directory=TEMPLATES_DIR,
             engine=JinjaTemplateEngine,
-            engine_callback=_template_filters,
+            engine_callback=partial(_template_filters, base_url=settings.base_url),
         ),
         openapi_config=OpenAPIConfig(
             title="compliance",

@@ -551,6 +551,7 @@ async def test_the_pages_show_the_day_and_take_the_forms(client, program) -> Non
     shown = (await client.get(mine)).text
     pin = shown.split('class="pin">', 1)[1].split("<", 1)[0]
     assert len(pin) == 6 and pin.isdigit()
+    assert "<code>http://testserver/call-in/A</code>" in shown  # the address to give out
     assert pin not in (await client.get(mine)).text  # once
     assert (await call_in.check_in("A", "D4", pin, "web")).status in ("test", "no_test")
 
