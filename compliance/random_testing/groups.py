@@ -100,16 +100,30 @@ async def create_group(
 async def retire_group(principal: Principal, group_id: int, origin: str = "") -> TestingGroupView:
     """A retired group is no longer drawn; its members stay assigned to it (and so out of
     the draw) until moved, which the group page shows."""
+    return await _set_retired(principal, group_id, True, origin)
+
+
+async def reinstate_group(
+    principal: Principal, group_id: int, origin: str = ""
+) -> TestingGroupView:
+    """A retired group drawn again from the next draw on (its members with it); days
+    already drawn stay as drawn."""
+    return await _set_retired(principal, group_id, False, origin)
+
+
+async def _set_retired(
+    principal: Principal, group_id: int, retired: bool, origin: str
+) -> TestingGroupView:
     row = await access.program_record(principal, TestingGroup, group_id, "testing group")
-    if row["retired_at"] is None:
+    if (row["retired_at"] is not None) != retired:
+        when = datetime.now(UTC) if retired else None
         async with db.transaction():
-            await TestingGroup.update({TestingGroup.retired_at: datetime.now(UTC)}).where(
+            await TestingGroup.update({TestingGroup.retired_at: when}).where(
                 TestingGroup.id == group_id
             )
-            await audit.record(
-                "testing_group.retire", principal.actor(origin), "testing_group", group_id
-            )
-        row = {**row, "retired_at": datetime.now(UTC)}
+            action = "testing_group.retire" if retired else "testing_group.reinstate"
+            await audit.record(action, principal.actor(origin), "testing_group", group_id)
+        row = {**row, "retired_at": when}
     today = await program_today(row["program"])
     members = sum(1 for g in (await members_on(row["program"], today)).values() if g == group_id)
     return _group_view(row, members)

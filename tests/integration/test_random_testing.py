@@ -622,3 +622,30 @@ async def test_an_excused_call_is_no_missed_test_and_the_draw_stays_as_drawn(
             f"/api/testing-calls/{calls['Cy'].id}/excuse", json={"reason": "x"}
         )
         assert refused.status_code == 404
+
+
+async def test_a_retired_group_is_not_drawn_until_reinstated(client, program) -> None:
+    """Red retired on the day's page is left out of today's draw (its members with it);
+    reinstated through the API, it is drawn again from tomorrow's draw on, and today's
+    stays as drawn. Both changes are audited."""
+    a, red = program["world"].program_a, program["red"]
+    retired = await post_form(client, f"/programs/{a}/testing/groups/{red.id}/retire", {})
+    assert retired.status_code == 303
+    page = (await client.get(f"/programs/{a}/testing")).text
+    assert f"/testing/groups/{red.id}/reinstate" in page and "retired" in page
+    today, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    assert [g.name for g in today.groups] == ["Blue"]
+    assert {c.first_name for c in today.calls} == {"Cy"}
+    back = await client.post(f"/api/testing-groups/{red.id}/reinstate")
+    assert back.status_code == 200 and back.json()["retired"] is False
+    tomorrow = await program_today(a) + timedelta(days=1)
+    later, _ = await draws.draw(a, tomorrow, audit.SYSTEM, chance=ALWAYS)
+    assert sorted(g.name for g in later.groups) == ["Blue", "Red"]
+    assert (await draws.draw(a, None, audit.SYSTEM))[0] == today
+    actions = [
+        e["action"]
+        for e in await AuditEvent.select(AuditEvent.action)
+        .where(AuditEvent.action.is_in(["testing_group.retire", "testing_group.reinstate"]))
+        .order_by(AuditEvent.id)
+    ]
+    assert actions == ["testing_group.retire", "testing_group.reinstate"]

@@ -100,6 +100,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "json": {"name": "Blue", "tests_per_week": 3}
     },
     ("/api/testing-groups/{testing_group_id:int}/retire", "POST"): {},
+    ("/api/testing-groups/{testing_group_id:int}/reinstate", "POST"): {},
     ("/api/participants/{participant_id:int}/testing-group", "PUT"): {"json": {"reason": "x"}},
     ("/api/programs/{program_id:int}/draws", "POST"): {"json": {}},
     ("/api/participants/{participant_id:int}/testing-calls", "POST"): {"json": {"note": "x"}},
@@ -129,6 +130,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"name": "Blue", "tests_per_week": "3"}
     },
     ("/programs/{program_id:int}/testing/groups/{testing_group_id:int}/retire", "POST"): {
+        "data": {}
+    },
+    ("/programs/{program_id:int}/testing/groups/{testing_group_id:int}/reinstate", "POST"): {
         "data": {}
     },
     ("/participants/{participant_id:int}/testing/group", "POST"): {"data": {"reason": "x"}},

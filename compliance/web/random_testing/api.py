@@ -95,6 +95,21 @@ class TestingGroupsAPI(Controller):
     ) -> TestingGroupView:
         return await groups.retire_group(principal, testing_group_id, origin_of(request))
 
+    @post(
+        "/api/testing-groups/{testing_group_id:int}/reinstate",
+        operation_id="reinstateTestingGroup",
+        status_code=200,
+        responses=documented(401, 403, 404),
+        summary="Draw a retired group again, from the next draw on",
+    )
+    async def reinstate(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        testing_group_id: FromPath[int],
+    ) -> TestingGroupView:
+        return await groups.reinstate_group(principal, testing_group_id, origin_of(request))
+
     @put(
         "/api/participants/{participant_id:int}/testing-group",
         operation_id="assignTestingGroup",

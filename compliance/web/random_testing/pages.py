@@ -122,6 +122,18 @@ class ProgramTestingPages(Controller):
         await groups.retire_group(principal, testing_group_id, origin_of(request))
         return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
 
+    @post("/groups/{testing_group_id:int}/reinstate", status_code=303)
+    async def reinstate(
+        self,
+        request: Request,
+        principal: NamedDependency[Principal],
+        program_id: FromPath[int],
+        testing_group_id: FromPath[int],
+    ) -> Any:
+        access.require_program(principal, program_id)
+        await groups.reinstate_group(principal, testing_group_id, origin_of(request))
+        return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
+
     @post("/calls/{call_id:int}/excuse", status_code=303)
     async def excuse(
         self,
