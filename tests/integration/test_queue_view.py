@@ -14,7 +14,7 @@ import pytest
 
 from compliance.core.vocabulary import Role
 from compliance.jobs import dispatch
-from compliance.tables import Program
+from compliance.tables import AuditEvent, Program
 from tests.support.databases import ENGINE
 from tests.support.staff import World, make_world, sign_in, staff_member
 
@@ -97,4 +97,6 @@ async def test_the_queue_lists_the_jobs_the_worker_ran_and_retries_by_json_only(
     assert (await client.post(retry, data={"a": "b"})).status_code == 403
     assert (await client.post(retry, json={})).status_code == 202
     client.headers["x-csrftoken"] = token
+    asked = await AuditEvent.select().where(AuditEvent.action == "queue.retry")
+    assert [(e["object_type"], e["object_id"]) for e in asked] == [("job", "test:queue-view")]
     assert await Program.count() == 2  # nothing else changed

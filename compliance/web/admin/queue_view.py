@@ -13,6 +13,7 @@ puts our rules around them:
   and no CSRF token. Those routes are left out of the token check and instead refuse any
   other content type: a JSON request cannot be sent from another site without a CORS
   preflight, which this app never answers, and the session cookie is SameSite=Lax.
+- a retry or an abort asked for is recorded in the audit trail, with who asked;
 - Its address is ``/admin/queue/``, with the slash: SAQ's page routes on it.
 - With SQLite and no REDIS_URL there is no queue (jobs run inside the app): the view
   answers 404 saying so.
@@ -33,11 +34,12 @@ from litestar_saq.controllers import build_controller
 from saq.queue.base import Queue
 from saq.types import QueueInfo
 
+from compliance import audit
 from compliance.jobs import dispatch, queued
 from compliance.staff import admin
 from compliance.staff.accounts import Principal
 from compliance.web.common.headers import QUEUE_PREFIX
-from compliance.web.common.principal import provide_principal
+from compliance.web.common.principal import origin_of, provide_principal
 
 PATH = QUEUE_PREFIX  # its page's inline script is allowed by hash for this path only
 QUEUE_NAME = "compliance"
@@ -51,6 +53,15 @@ async def administrators_only(connection: ASGIConnection, _: BaseRouteHandler) -
         kind = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise PermissionDeniedException("retry and abort take a JSON request")
+        # Who asked to retry or abort which job, in the audit trail (the ask, before
+        # SAQ acts on it; the job's own record says what became of it).
+        action = connection.url.path.rstrip("/").rsplit("/", 1)[-1]
+        await audit.record(
+            f"queue.{action}",
+            principal.actor(origin_of(connection)),
+            "job",
+            str(connection.path_params.get("job_id", "")),
+        )
 
 
 async def offered_to(principal: Principal) -> bool:
