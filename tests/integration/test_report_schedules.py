@@ -24,6 +24,7 @@ from compliance.tables import (
     StaffUser,
 )
 from tests.support.cli import run_cli, settings_env
+from tests.support.staff import post_form
 
 pytestmark = pytest.mark.db
 
@@ -165,3 +166,25 @@ async def test_the_schedules_command_lists_them(client, demo, database_url, tmp_
     assert "RB-1001: court_progress to Dana Whitfield, weekly on Monday; not run yet" in (
         listed.stdout
     )
+
+
+async def test_the_page_form_sets_one_up_from_a_single_when_choice(client, demo) -> None:
+    """The participant page offers "every Wednesday" or "monthly on day 5" as one choice;
+    the form's schedule is the API's weekly on day 2, and a choice the page does not
+    offer is refused whole, by name."""
+    court = demo["people"]["RB-1001"]
+    page = (await client.get(f"/participants/{court}")).text
+    assert '<option value="weekly:2">every Wednesday</option>' in page
+    assert '<option value="monthly:5">monthly on day 5</option>' in page
+    body = {"recipient_id": str(demo["recipients"]["Dana Whitfield"]), "kind": "court_progress"}
+    made = await post_form(
+        client, f"/participants/{court}/report-schedules", {**body, "when": "weekly:2"}
+    )
+    assert made.status_code == 303, made.text
+    [listed] = (await client.get(f"/api/participants/{court}/report-schedules")).json()
+    assert (listed["frequency"], listed["send_day"]) == ("weekly", 2)
+    refused = await post_form(
+        client, f"/participants/{court}/report-schedules", {**body, "when": "monthly:31"}
+    )
+    assert refused.status_code == 422 and "send day" in refused.text
+    assert await ReportSchedule.count() == 1

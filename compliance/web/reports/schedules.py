@@ -76,6 +76,16 @@ class ReportSchedulesAPI(Controller):
         return await schedules.end_schedule(principal, schedule_id, origin_of(request))
 
 
+def _when_split(data: dict[str, str]) -> dict[str, str]:
+    """The page offers one choice, "weekly:0" (Mondays) or "monthly:1" (the 1st), read
+    as the API's ``frequency`` and ``send_day``; anything else is left for the service
+    to refuse by name."""
+    frequency, _, day = data.get("when", "").partition(":")
+    if not frequency:
+        return data
+    return {**data, "frequency": frequency, "send_day": day}
+
+
 class ReportSchedulePages(Controller):
     include_in_schema = False
 
@@ -88,12 +98,14 @@ class ReportSchedulePages(Controller):
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
         return await submit(
-            schedules.create_schedule(principal, participant_id, data, origin_of(request)),
+            schedules.create_schedule(
+                principal, participant_id, _when_split(data), origin_of(request)
+            ),
             lambda _: Redirect(f"/participants/{participant_id}#schedules", status_code=303),
             lambda errors: error_page(
                 422,
                 "The schedule was not set up",
-                "; ".join(errors.values()),
+                "; ".join(f"{field.replace('_', ' ')}: {why}" for field, why in errors.items()),
                 principal=principal,
             ),
         )
