@@ -38,7 +38,8 @@ async def sign(
         made_since=made_since.isoformat() if made_since else None,
     )
     raise_answer(result)
-    return Signed(result["report_id"], result["time_zone"], result["counts_check_ins"])
+    # .get: a worker of an earlier version answers without it (a rolling upgrade).
+    return Signed(result["report_id"], result["time_zone"], result.get("counts_check_ins", False))
 
 
 async def generate(
