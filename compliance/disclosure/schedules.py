@@ -65,6 +65,8 @@ class ScheduleView:
     created_at: datetime
     ended_at: datetime | None
     runs: list[RunView]  # newest first
+    signer_id: int = 0  # who set it up: its reports are signed as them
+    signer_name: str = ""
 
 
 # --- when a period is due (pure) -----------------------------------------------------
@@ -170,12 +172,43 @@ async def end_schedule(principal: Principal, schedule_id: int, origin: str = "")
     return (await list_schedules(principal, row["participant"], only=schedule_id))[0]
 
 
+async def take_over(principal: Principal, schedule_id: int, origin: str = "") -> ScheduleView:
+    """The same schedule, signed from now on by ``principal`` (the one who set it up has
+    left, or handed the client over): a new schedule with the same recipient, report and
+    day, checked as any new one, and the old one ended, in one transaction. A period
+    the old one sent is not sent again (``_claim``)."""
+    row = await access.participant_record(principal, ReportSchedule, schedule_id, "schedule")
+    if row["ended_at"] is not None:
+        raise InvalidInput([FieldError("schedule", "this schedule has ended")])
+    if row["created_by"] == principal.id:
+        raise InvalidInput([FieldError("schedule", "its reports are signed as you already")])
+    same = {
+        "recipient_id": row["recipient"],
+        "kind": row["kind"],
+        "frequency": row["frequency"],
+        "send_day": row["send_day"],
+    }
+    async with db.transaction(touching=row["participant"]):
+        made = await create_schedule(principal, row["participant"], same, origin)
+        await end_schedule(principal, schedule_id, origin)
+        await audit.record(
+            "report_schedule.take_over",
+            principal.actor(origin),
+            "report_schedule",
+            made.id,
+            {"from": schedule_id},
+        )
+    return made
+
+
 async def list_schedules(
     principal: Principal, participant_id: int, only: int | None = None
 ) -> list[ScheduleView]:
     await access.participant_row(principal, participant_id)
     query = ReportSchedule.select(
-        ReportSchedule.all_columns(), ReportSchedule.recipient.name.as_alias("recipient_name")
+        ReportSchedule.all_columns(),
+        ReportSchedule.recipient.name.as_alias("recipient_name"),
+        ReportSchedule.created_by.full_name.as_alias("signer_name"),
     ).where(ReportSchedule.participant == participant_id)
     if only is not None:
         query = query.where(ReportSchedule.id == only)
@@ -211,6 +244,8 @@ def _view(row: dict[str, Any], runs: list[dict[str, Any]]) -> ScheduleView:
             )
             for r in runs
         ],
+        row["created_by"],
+        row["signer_name"] or "",
     )
 
 
@@ -230,22 +265,33 @@ async def run_due(settings: Settings, now: datetime | None = None) -> dict[str, 
     for row in rows:
         today = now.astimezone(await access.program_tz(row["program"])).date()
         period = due_period(row["frequency"], row["send_day"], today, row["week_starts_on"])
-        if period is None or not await _claim(row["id"], period, now):
+        if period is None or not await _claim(row, period, now):
             continue
         outcome = await _send(settings, row, period)
         counts[outcome] += 1
     return counts
 
 
-async def _claim(schedule_id: int, period: tuple[date, date], now: datetime) -> bool:
+async def _claim(row: dict[str, Any], period: tuple[date, date], now: datetime) -> bool:
     """Take this schedule's period for this run: True when nobody has (or the one who
-    had it died mid-run, STALE_RUN ago)."""
+    had it died mid-run, STALE_RUN ago), and no other schedule for the same client,
+    recipient and report has sent it (one taken over, or ended and set up again)."""
+    schedule_id = row["id"]
     done = await ReportScheduleRun.exists().where(
         (ReportScheduleRun.schedule == schedule_id)
         & (ReportScheduleRun.period_start == period[0])
         & (ReportScheduleRun.outcome != "running")
     )
     if done:  # the usual case, every 15 minutes: no write transaction for it
+        return False
+    if await ReportScheduleRun.exists().where(
+        (ReportScheduleRun.schedule.participant == row["participant"])
+        & (ReportScheduleRun.schedule.recipient == row["recipient"])
+        & (ReportScheduleRun.schedule.kind == row["kind"])
+        & (ReportScheduleRun.period_start == period[0])
+        & (ReportScheduleRun.period_end == period[1])
+        & (ReportScheduleRun.outcome == "sent")
+    ):
         return False
     async with db.transaction():
         await db.serialize(f"report_schedule:{schedule_id}")

@@ -23,8 +23,9 @@ from compliance.tables import (
     ReportScheduleRun,
     StaffUser,
 )
+from tests.support.app import another_browser
 from tests.support.cli import run_cli, settings_env
-from tests.support.staff import post_form
+from tests.support.staff import post_form, sign_in, staff_member
 
 pytestmark = pytest.mark.db
 
@@ -188,3 +189,45 @@ async def test_the_page_form_sets_one_up_from_a_single_when_choice(client, demo)
     )
     assert refused.status_code == 422 and "send day" in refused.text
     assert await ReportSchedule.count() == 1
+
+
+async def test_another_clinician_takes_a_schedule_over_without_sending_a_week_twice(
+    client, demo, settings
+) -> None:
+    """Sam's weekly schedule sends a week; Kim, a clinician of the same program, takes it
+    over from the client's page: Sam's ends, Kim's begins with the same recipient, report
+    and day, and the week Sam's sent is not sent again; the next week goes out signed by
+    Kim. Taking over one's own is refused."""
+    court = demo["people"]["RB-1001"]
+    made = await _schedule(client, court, demo["recipients"]["Dana Whitfield"], "court_progress")
+    assert made.status_code == 201, made.text
+    moment = datetime.now(UTC) - timedelta(days=15)
+    assert await schedules.run_due(settings, moment) == {"sent": 1, "skipped": 0}
+    await staff_member("kim@example.org", [demo["program"]["id"]], full_name="Kim Second")
+    async with another_browser(client) as kim:
+        await sign_in(kim, "kim@example.org")
+        page = (await kim.get(f"/participants/{court}")).text
+        assert "signed as Sam Staff" in page and "Sign these as me" in page
+        taken = await post_form(kim, f"/report-schedules/{made.json()['id']}/take-over", {})
+        assert taken.status_code == 303, taken.text
+        again = await kim.post(f"/api/report-schedules/{made.json()['id']}/take-over")
+        assert again.status_code == 422  # ended
+    old, new = await ReportSchedule.select().order_by(ReportSchedule.id)
+    assert old["ended_at"] is not None and new["ended_at"] is None
+    assert {k: new[k] for k in ("recipient", "kind", "frequency", "send_day")} == {
+        k: old[k] for k in ("recipient", "kind", "frequency", "send_day")
+    }
+    assert await schedules.run_due(settings, moment + timedelta(hours=1)) == {
+        "sent": 0,
+        "skipped": 0,
+    }
+    assert await schedules.run_due(settings, moment + timedelta(weeks=1)) == {
+        "sent": 1,
+        "skipped": 0,
+    }
+    reports = await Report.select(Report.signer_name).order_by(Report.id)
+    assert [r["signer_name"] for r in reports] == ["Sam Staff", "Kim Second"]
+    mine = await client.post(f"/api/report-schedules/{new['id']}/take-over")
+    assert mine.status_code == 201  # a new schedule: Sam takes it back, Kim's ends
+    refused = await client.post(f"/api/report-schedules/{mine.json()['id']}/take-over")
+    assert refused.status_code == 422 and "signed as you already" in refused.text

@@ -125,6 +125,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "data": {"recipient_id": "1", "kind": "eap_status", "frequency": "weekly", "send_day": "0"}
     },
     ("/report-schedules/{schedule_id:int}/end", "POST"): {"data": {}},
+    ("/api/report-schedules/{schedule_id:int}/take-over", "POST"): {},
+    ("/report-schedules/{schedule_id:int}/take-over", "POST"): {"data": {}},
     ("/programs/{program_id:int}/testing/draw", "POST"): {"data": {}},
     ("/programs/{program_id:int}/testing/groups", "POST"): {
         "data": {"name": "Blue", "tests_per_week": "3"}

@@ -75,6 +75,24 @@ class ReportSchedulesAPI(Controller):
     ) -> ScheduleView:
         return await schedules.end_schedule(principal, schedule_id, origin_of(request))
 
+    @post(
+        "/api/report-schedules/{schedule_id:int}/take-over",
+        operation_id="takeOverReportSchedule",
+        responses=documented(401, 403, 404, 422),
+        summary="Sign a schedule's reports as yourself from now on (a new schedule; the old ends)",
+    )
+    async def take_over(
+        self, request: Request, principal: NamedDependency[Principal], schedule_id: FromPath[int]
+    ) -> ScheduleView:
+        """422 when it has ended, is yours already, or no valid consent covers the
+        report today."""
+        return await schedules.take_over(principal, schedule_id, origin_of(request))
+
+
+def _not_set_up(principal: Principal, errors: dict[str, str]) -> Any:
+    reasons = "; ".join(f"{field.replace('_', ' ')}: {why}" for field, why in errors.items())
+    return error_page(422, "The schedule was not set up", reasons, principal=principal)
+
 
 def _when_split(data: dict[str, str]) -> dict[str, str]:
     """The page offers one choice, "weekly:0" (Mondays) or "monthly:1" (the 1st), read
@@ -102,12 +120,7 @@ class ReportSchedulePages(Controller):
                 principal, participant_id, _when_split(data), origin_of(request)
             ),
             lambda _: Redirect(f"/participants/{participant_id}#schedules", status_code=303),
-            lambda errors: error_page(
-                422,
-                "The schedule was not set up",
-                "; ".join(f"{field.replace('_', ' ')}: {why}" for field, why in errors.items()),
-                principal=principal,
-            ),
+            lambda errors: _not_set_up(principal, errors),
         )
 
     @post("/report-schedules/{schedule_id:int}/end", status_code=303)
@@ -116,6 +129,18 @@ class ReportSchedulePages(Controller):
     ) -> Redirect:
         ended = await schedules.end_schedule(principal, schedule_id, origin_of(request))
         return Redirect(f"/participants/{ended.participant_id}#schedules", status_code=303)
+
+    @post("/report-schedules/{schedule_id:int}/take-over", status_code=303)
+    async def take_over(
+        self, request: Request, principal: NamedDependency[Principal], schedule_id: FromPath[int]
+    ) -> Any:
+        return await submit(
+            schedules.take_over(principal, schedule_id, origin_of(request)),
+            lambda made: Redirect(
+                f"/participants/{made.participant_id}#schedules", status_code=303
+            ),
+            lambda errors: _not_set_up(principal, errors),
+        )
 
 
 ROUTES = [ReportSchedulesAPI, ReportSchedulePages]
