@@ -39,7 +39,7 @@ async def sign(
     )
     raise_answer(result)
     # .get: a worker of an earlier version answers without it (a rolling upgrade).
-    return Signed(result["report_id"], result["time_zone"], result.get("counts_check_ins", False))
+    return Signed(result["report_id"], result["time_zone"], result.get("counts_check_ins"))
 
 
 async def generate(

@@ -115,15 +115,20 @@ async def _set_retired(
     principal: Principal, group_id: int, retired: bool, origin: str
 ) -> TestingGroupView:
     row = await access.program_record(principal, TestingGroup, group_id, "testing group")
-    if (row["retired_at"] is not None) != retired:
-        when = datetime.now(UTC) if retired else None
-        async with db.transaction():
-            await TestingGroup.update({TestingGroup.retired_at: when}).where(
-                TestingGroup.id == group_id
-            )
+    when = datetime.now(UTC) if retired else None
+    async with db.transaction():
+        # Only a change is made and audited: of two at once, the second finds it done.
+        column = TestingGroup.retired_at
+        now_is = column.is_null() if retired else column.is_not_null()
+        changed = (
+            await TestingGroup.update({TestingGroup.retired_at: when})
+            .where((TestingGroup.id == group_id) & now_is)
+            .returning(TestingGroup.id)
+        )
+        if changed:
             action = "testing_group.retire" if retired else "testing_group.reinstate"
             await audit.record(action, principal.actor(origin), "testing_group", group_id)
-        row = {**row, "retired_at": when}
+    row = await TestingGroup.select().where(TestingGroup.id == group_id).first()
     today = await program_today(row["program"])
     members = sum(1 for g in (await members_on(row["program"], today)).values() if g == group_id)
     return _group_view(row, members)

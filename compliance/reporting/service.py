@@ -436,7 +436,7 @@ class Signed(NamedTuple):
 
     report_id: int
     time_zone: str
-    counts_check_ins: bool = False
+    counts_check_ins: bool | None = None  # None: not known (read it when needed)
 
 
 async def sign(
@@ -478,7 +478,8 @@ async def _made_by(job_key: str) -> Signed | None:
 async def signed_view(signed: Signed) -> ReportView:
     """The view of a report just made, by whoever made it (``sign`` authorized them)."""
     row = await Report.select().where(Report.id == signed.report_id).first()
-    counting = {row["participant"]} if signed.counts_check_ins else set()
+    counts = signed.counts_check_ins
+    counting = None if counts is None else ({row["participant"]} if counts else set())
     return (await _views([row], {row["participant"]: signed.time_zone}, counting))[0]
 
 

@@ -99,4 +99,9 @@ async def test_the_queue_lists_the_jobs_the_worker_ran_and_retries_by_json_only(
     client.headers["x-csrftoken"] = token
     asked = await AuditEvent.select().where(AuditEvent.action == "queue.retry")
     assert [(e["object_type"], e["object_id"]) for e in asked] == [("job", "test:queue-view")]
+    unknown = "/admin/queue/api/queues/compliance/jobs/no-such-job/retry"
+    client.headers.pop("x-csrftoken")
+    assert (await client.post(unknown, json={})).status_code == 404
+    client.headers["x-csrftoken"] = token
+    assert await AuditEvent.count().where(AuditEvent.action == "queue.retry") == 1
     assert await Program.count() == 2  # nothing else changed

@@ -187,7 +187,7 @@ async def test_the_page_form_sets_one_up_from_a_single_when_choice(client, demo)
     refused = await post_form(
         client, f"/participants/{court}/report-schedules", {**body, "when": "monthly:31"}
     )
-    assert refused.status_code == 422 and "send day" in refused.text
+    assert refused.status_code == 422 and "when: must be at most 28" in refused.text
     assert await ReportSchedule.count() == 1
 
 

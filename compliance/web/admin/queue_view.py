@@ -53,15 +53,28 @@ async def administrators_only(connection: ASGIConnection, _: BaseRouteHandler) -
         kind = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json":
             raise PermissionDeniedException("retry and abort take a JSON request")
-        # Who asked to retry or abort which job, in the audit trail (the ask, before
-        # SAQ acts on it; the job's own record says what became of it).
-        action = connection.url.path.rstrip("/").rsplit("/", 1)[-1]
-        await audit.record(
-            f"queue.{action}",
-            principal.actor(origin_of(connection)),
-            "job",
-            str(connection.path_params.get("job_id", "")),
-        )
+        await _record_ask(connection, principal)
+
+
+async def _record_ask(connection: ASGIConnection, principal: Principal) -> None:
+    """Who asked to retry or abort which job, in the audit trail: the ask, before SAQ
+    acts on it (the job's own record says what became of it), and only for a job that
+    exists (an unknown one is SAQ's 404)."""
+    current = dispatch.current_or_none()
+    queue_id = str(connection.path_params.get("queue_id", ""))
+    job_id = str(connection.path_params.get("job_id", ""))
+    if not isinstance(current, queued.Queued) or queue_id != QUEUE_NAME:
+        return
+    if await current.queue.job(job_id) is None:
+        return
+    action = connection.url.path.rstrip("/").rsplit("/", 1)[-1]
+    await audit.record(
+        f"queue.{action}",
+        principal.actor(origin_of(connection)),
+        "job",
+        job_id,
+        {"queue": queue_id},
+    )
 
 
 async def offered_to(principal: Principal) -> bool:

@@ -94,6 +94,11 @@ def _not_set_up(principal: Principal, errors: dict[str, str]) -> Any:
     return error_page(422, "The schedule was not set up", reasons, principal=principal)
 
 
+def _on_the_page(errors: dict[str, str]) -> dict[str, str]:
+    """The API's frequency and send day are the page's one "When" choice."""
+    return {("when" if f in ("frequency", "send_day") else f): why for f, why in errors.items()}
+
+
 def _when_split(data: dict[str, str]) -> dict[str, str]:
     """The page offers one choice, "weekly:0" (Mondays) or "monthly:1" (the 1st), read
     as the API's ``frequency`` and ``send_day``; anything else is left for the service
@@ -120,7 +125,7 @@ class ReportSchedulePages(Controller):
                 principal, participant_id, _when_split(data), origin_of(request)
             ),
             lambda _: Redirect(f"/participants/{participant_id}#schedules", status_code=303),
-            lambda errors: _not_set_up(principal, errors),
+            lambda errors: _not_set_up(principal, _on_the_page(errors)),
         )
 
     @post("/report-schedules/{schedule_id:int}/end", status_code=303)
