@@ -156,11 +156,23 @@ async def _counts(program_id: int) -> bool:
 
 
 async def excuse(
-    principal: Principal, missed_id: int, data: dict[str, Any], origin: str = ""
+    principal: Principal,
+    missed_id: int,
+    data: dict[str, Any],
+    origin: str = "",
+    *,
+    participant_id: int | None = None,
+    program_id: int | None = None,
 ) -> MissedCheckInView:
     """Excuse a missed check-in, with the reason: a record beside it. Its violation, if
-    the program counts it, is withdrawn in the same transaction."""
+    the program counts it, is withdrawn in the same transaction. ``participant_id`` or
+    ``program_id``: the page it was asked from, whose miss it must be."""
     row = await access.participant_record(principal, MissedCheckIn, missed_id, "missed check-in")
+    draw = await TestingDraw.select(TestingDraw.program).where(TestingDraw.id == row["draw"])
+    if (participant_id is not None and row["participant"] != participant_id) or (
+        program_id is not None and draw[0]["program"] != program_id
+    ):
+        raise access.NotFound("no such missed check-in")
     form = Form(data)
     reason = form.text("reason", max_length=2000)
     form.errors.raise_if_any()

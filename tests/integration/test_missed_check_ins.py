@@ -240,6 +240,12 @@ async def test_the_pages_list_them_and_excuse_one(client, program) -> None:
         assert (await other.get(f"/missed-check-ins/{bo['id']}")).status_code == 404
     page = await client.get(f"/participants/{people['Bo']}/testing")
     assert f"/testing/missed-check-ins/{bo['id']}/excuse" in page.text
+    elsewhere = await post_form(
+        client,
+        f"/participants/{people['Ann']}/testing/missed-check-ins/{bo['id']}/excuse",
+        {"reason": "asked from Ann's page"},
+    )
+    assert elsewhere.status_code == 404  # Bo's miss, not Ann's
     blank = await post_form(
         client,
         f"/participants/{people['Bo']}/testing/missed-check-ins/{bo['id']}/excuse",

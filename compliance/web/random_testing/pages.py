@@ -161,7 +161,7 @@ class ProgramTestingPages(Controller):
     ) -> Any:
         access.require_program(principal, program_id)
         return await submit(
-            check_ins.excuse(principal, missed_id, data, origin_of(request)),
+            check_ins.excuse(principal, missed_id, data, origin_of(request), program_id=program_id),
             lambda _: Redirect(f"/programs/{program_id}/testing#check-ins", status_code=303),
             lambda errors: self._page(principal, program_id, errors, form="check_in"),
         )
@@ -268,7 +268,9 @@ class ParticipantTestingPages(Controller):
         missed_id: FromPath[int],
         data: URLEncodedBody[dict[str, str]],
     ) -> Any:
-        done = check_ins.excuse(principal, missed_id, data, origin_of(request))
+        done = check_ins.excuse(
+            principal, missed_id, data, origin_of(request), participant_id=participant_id
+        )
         return await self._answer(principal, participant_id, "check_in", data, done)
 
     @post("/pin", status_code=303)
