@@ -29,14 +29,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from compliance import audit
 from compliance.core import db
 from compliance.core.settings import Settings, load_settings
 from tests.support.app import app_client
 from tests.support.cli import run_cli, settings_env
 from tests.support.databases import ENGINE, PG_SERVER_URL, Databases
 from tests.support.routes import records_of_every_kind
-from tests.support.staff import World, load_demo_into, signed_in_demo
+from tests.support.staff import World, bound, load_demo_into, signed_in_demo
 
 DB_FIXTURES = {"database_url", "settings", "client", "bound_engine", "fresh_database_url"}
 
@@ -129,13 +128,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def bound_engine(settings: Settings) -> AsyncIterator[db.Engine]:
     """Tables bound to this test's database, for service-level tests."""
-    engine = db.create_engine(settings.database)
-    db.bind(engine)
-    audit.configure(settings)
-    db.prepare_sqlite(settings.database)
-    await db.open_pool(engine, 2)
-    yield engine
-    await db.close_pool(engine)
+    async with bound(settings) as engine:
+        yield engine
 
 
 @pytest.fixture

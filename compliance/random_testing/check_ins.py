@@ -13,7 +13,6 @@ beside it; an excused miss counts for nothing and its violation is withdrawn.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -62,8 +61,7 @@ async def expected_on(draw: dict[str, Any], due_by: datetime) -> set[int]:
     drew from and the participants on a follow-up plan then (both enrolled that day)
     who had a call-in PIN by the close. Not anyone called that day by then: their call
     is judged by its own window (a specimen, or a missed test), one event one reason."""
-    stored = draw["groups"]
-    considered = {g["id"] for g in (json.loads(stored) if isinstance(stored, str) else stored)}
+    considered = {g["id"] for g in draws.stored_groups(draw)}
     members = await testing_groups.members_on(draw["program"], draw["day"])
     expected = {person for person, group in members.items() if group in considered}
     expected |= {p.participant_id for p in await draws.plans_due(draw["program"], draw["day"])}
@@ -143,12 +141,13 @@ async def _judge_day(draw: dict[str, Any], closed: datetime) -> int:
         draw["id"],
         {"expected": len(expected), "missed": len(missing)},
     )
-    if missing and await _counts(draw["program"]):
+    if missing and await counts(draw["program"]):
         await violations.refresh(missing)
     return len(missing)
 
 
-async def _counts(program_id: int) -> bool:
+async def counts(program_id: int) -> bool:
+    """Does the program's policy count missed check-ins?"""
     row = (
         await Program.select(Program.missed_check_in_counts).where(Program.id == program_id).first()
     )
@@ -168,9 +167,10 @@ async def excuse(
     the program counts it, is withdrawn in the same transaction. ``participant_id`` or
     ``program_id``: the page it was asked from, whose miss it must be."""
     row = await access.participant_record(principal, MissedCheckIn, missed_id, "missed check-in")
-    draw = await TestingDraw.select(TestingDraw.program).where(TestingDraw.id == row["draw"])
-    if (participant_id is not None and row["participant"] != participant_id) or (
-        program_id is not None and draw[0]["program"] != program_id
+    if participant_id is not None and row["participant"] != participant_id:
+        raise access.NotFound("no such missed check-in")
+    if program_id is not None and not await TestingDraw.exists().where(
+        (TestingDraw.id == row["draw"]) & (TestingDraw.program == program_id)
     ):
         raise access.NotFound("no such missed check-in")
     form = Form(data)

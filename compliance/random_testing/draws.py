@@ -442,6 +442,12 @@ async def _plan_tests_done(participant_id: int, first: date, day: date, zone: Zo
     return len({r["id"] for r in follow_up} | answered)
 
 
+def stored_groups(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored draw's groups as drawn (SQLite gives the JSON column as text)."""
+    stored = row["groups"]
+    return json.loads(stored) if isinstance(stored, str) else stored
+
+
 async def _view(row: dict[str, Any]) -> DrawView:
     return (await _views([row]))[0]
 
@@ -484,8 +490,7 @@ async def _views(rows: list[dict[str, Any]]) -> list[DrawView]:
         )
     views = []
     for row in rows:
-        stored = row["groups"]
-        groups = json.loads(stored) if isinstance(stored, str) else stored
+        groups = stored_groups(row)
         views.append(
             DrawView(
                 row["id"],

@@ -95,8 +95,8 @@ async def corrections_since(
         when = t["collected_at"] or t["called_at"]
         if when is not None:
             versions[t["participant"]].append(_entry("drug_test", t, when))
-    if counting & set(people):
-        for person, entry in await _check_ins_since(sorted(counting & set(people)), since, zones):
+    if counted := sorted(counting & set(people)):
+        for person, entry in await _check_ins_since(counted, since, zones):
             versions[person].append(entry)
     out: dict[int, list[OutdatedBy]] = {}
     for r in reports:

@@ -14,7 +14,7 @@ import httpx
 
 from compliance import audit
 from compliance.core import db
-from compliance.core.settings import load_settings
+from compliance.core.settings import Settings, load_settings
 from compliance.core.vocabulary import Role
 from compliance.ops.demo import load_demo
 from compliance.records.analytes import seed_program_analytes
@@ -170,17 +170,17 @@ DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
 
 
 @asynccontextmanager
-async def bound(env: dict[str, str]) -> AsyncIterator[None]:
-    """This process's tables bound to the database ``env`` names and the audit trail
-    configured, closed after: for writing a database before a server or a test uses it."""
-    settings = load_settings(env)
+async def bound(settings: Settings) -> AsyncIterator[db.Engine]:
+    """This process's tables bound to the settings' database and the audit trail
+    configured, its pool closed after: a test's service calls, or writing a database
+    before a server or a test uses it."""
     engine = db.create_engine(settings.database)
     db.bind(engine)
     audit.configure(settings)
     db.prepare_sqlite(settings.database)
     await db.open_pool(engine, 2)
     try:
-        yield
+        yield engine
     finally:
         await db.close_pool(engine)
 
@@ -188,7 +188,7 @@ async def bound(env: dict[str, str]) -> AsyncIterator[None]:
 async def load_demo_into(database_url: str, folder: Path) -> None:
     """The demo (at ``DEMO_NOW``) written into the database at ``database_url``, for a
     template that tests asking for ``demo`` copy (conftest.py)."""
-    async with bound(settings_env(database_url, folder)):
+    async with bound(load_settings(settings_env(database_url, folder))):
         made = await load_demo(now=DEMO_NOW)
         assert made.created, made.skipped_reason
 

@@ -37,6 +37,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.errors import FailureGroup
 from schemathesis.generation import GenerationMode
 
+from compliance.core.settings import load_settings
 from compliance.core.vocabulary import Role
 from compliance.ops.demo import load_demo
 from compliance.records.analytes import seed_program_analytes
@@ -147,7 +148,7 @@ async def _demo_clinician() -> dict[str, Any]:
 
 async def _seed(env: dict[str, str]) -> dict[str, Any]:
     """The demo program and its known records in the server's database, before it runs."""
-    async with bound(env):
+    async with bound(load_settings(env)):
         await load_demo(now=DEMO_NOW)
         return await _demo_clinician()
 

@@ -37,11 +37,6 @@ async def _checked_in(participant_ids: list[int], day: date) -> dict[int, dateti
     return first
 
 
-async def _counts_check_ins(program_id: int) -> bool:
-    row = await Program.select(Program.missed_check_in_counts).where(Program.id == program_id)
-    return bool(row and row[0]["missed_check_in_counts"])
-
-
 class ProgramTestingPages(Controller):
     path = "/programs/{program_id:int}/testing"
     include_in_schema = False
@@ -79,7 +74,7 @@ class ProgramTestingPages(Controller):
             "missed": await check_ins.of_program(
                 principal, program_id, today - check_ins.LOOK_BACK
             ),
-            "counts_check_ins": await _counts_check_ins(program_id),
+            "counts_check_ins": await check_ins.counts(program_id),
             "errors": errors or {},
             "values": values or {},
             "form": form,
@@ -213,7 +208,7 @@ class ParticipantTestingPages(Controller):
             "groups": [g for g in await groups.list_groups(principal, program_id) if not g.retired],
             "history": await groups.assignment_history(principal, participant_id),
             "missed": await check_ins.of_participant(principal, participant_id),
-            "counts_check_ins": await _counts_check_ins(program_id),
+            "counts_check_ins": await check_ins.counts(program_id),
             "form": form,
             "errors": errors or {},
             "values": values or {},
