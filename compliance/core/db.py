@@ -679,7 +679,11 @@ def prepare_sqlite(target: DatabaseTarget) -> None:
     if target.sqlite_path is None:
         return
     try:
-        with sqlite3.connect(target.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_S) as conn:
+        # closing(): a connection's own ``with`` only commits; left open, it would
+        # close (and tidy the WAL) only when the cycle collector next runs.
+        with contextlib.closing(
+            sqlite3.connect(target.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_S)
+        ) as conn:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     except sqlite3.DatabaseError as exc:
         raise DatabaseUnavailable(f"cannot open {target.sqlite_path}: {exc}") from None

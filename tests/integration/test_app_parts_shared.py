@@ -1,10 +1,12 @@
-"""The test harness works out each handler's signature once per process
-(tests/support/app.py); an app built that way must be the app built from scratch."""
+"""The test harness works out each handler's signature and signature model once per
+process (tests/support/app.py); an app built that way must be the app built from
+scratch."""
 
 import json
 from typing import Any
 
 from litestar import Litestar
+from msgspec.structs import fields
 
 from compliance.app import create_app
 from compliance.core.settings import Settings
@@ -13,12 +15,13 @@ from tests.support.app import signatures_parsed_afresh
 
 def handlers_as_built(app: Litestar) -> list[tuple[str, ...]]:
     """Every handler with what Litestar made of its signature: parameters (type, default,
-    kind), return type, the fields of its signature model and the keyword arguments it
-    is called with."""
+    kind), return type, the fields of its signature model (name, type, default) and the
+    keyword arguments it is called with."""
     rows = []
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
             signature = handler.parsed_fn_signature
+            model = handler.signature_model
             rows.append(
                 (
                     route.path,
@@ -31,7 +34,7 @@ def handlers_as_built(app: Litestar) -> list[tuple[str, ...]]:
                         )
                     ),
                     repr(signature.return_type.annotation),
-                    repr(sorted(handler.signature_model.__struct_fields__)),
+                    repr(sorted((f.name, repr(f.type), repr(f.default)) for f in fields(model))),
                     repr(sorted(_kwargs(handler, route))),
                 )
             )

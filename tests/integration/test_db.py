@@ -2,13 +2,16 @@
 failing with "database is locked" (IMMEDIATE transactions plus a busy timeout)."""
 
 import asyncio
+import gc
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from compliance.core import db
+from compliance.core.settings import parse_database_url
 from compliance.tables import Program
 
 
@@ -136,3 +139,20 @@ async def test_a_write_waits_for_another_process_and_gives_up_at_the_busy_timeou
     finally:
         await bound_engine.put_connection(connection)
     assert list(found[0].values()) == [int(db.SQLITE_BUSY_TIMEOUT_S * 1000)]
+
+
+def test_preparing_a_sqlite_file_leaves_no_connection_open(tmp_path: Path) -> None:
+    """A sqlite3 connection is freed only by the cycle collector (its statement cache
+    points back at it): one left open kept the demo template's WAL file until a
+    collection happened to run, and a copy taken then was refused."""
+    path = tmp_path / "new.sqlite3"
+    target = parse_database_url(f"sqlite:///{path}")
+    gc.collect()
+    gc.disable()
+    try:
+        db.prepare_sqlite(target)
+        still_open = [o for o in gc.get_objects() if isinstance(o, sqlite3.Connection)]
+    finally:
+        gc.enable()
+    assert still_open == []
+    assert not path.with_name("new.sqlite3-wal").exists()

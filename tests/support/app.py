@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import jinja2
 from litestar import Litestar
+from litestar._signature.model import SignatureModel
 from litestar.utils.signature import ParsedSignature
 
 from compliance.app import create_app
@@ -62,17 +64,65 @@ def _identical(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
-ParsedSignature.from_fn = classmethod(_parsed_once)  # type: ignore[method-assign,assignment]
+_make_model = SignatureModel.create.__func__  # type: ignore[attr-defined]
+_models: dict[tuple[Any, ...], tuple[tuple[Any, ...], type[SignatureModel]]] = {}
+
+
+def _model_once(
+    cls: type[SignatureModel],
+    dependency_name_set: set[str],
+    fn: Any,
+    parsed_signature: ParsedSignature,
+    type_decoders: Any,
+    data_dto: Any = None,
+) -> type[SignatureModel]:
+    """``SignatureModel.create``, remembered: the msgspec struct each handler's arguments
+    are decoded into (a quarter of what building an app costs). It is made only from
+    what is passed here; with the very same parsed signature (remembered above), names,
+    decoders and DTO, the struct made before is the one Litestar would make again."""
+    key = (id(parsed_signature), frozenset(dependency_name_set), getattr(fn, "__name__", ""))
+    facts = (parsed_signature, _plain(type_decoders), data_dto)
+    known = _models.get(key)
+    if known is not None and known[0][0] is parsed_signature and known[0][2] is data_dto:
+        if known[0][1] == facts[1]:
+            return known[1]
+    model = _make_model(cls, dependency_name_set, fn, parsed_signature, type_decoders, data_dto)
+    _models[key] = (facts, model)
+    return model
+
+
+def _plain(decoders: Any) -> tuple[Any, ...]:
+    """Each (predicate, decoder) pair as the functions it calls: the Pydantic plugin
+    makes a new ``partial`` of the same decoder for every app."""
+    return tuple(
+        part
+        for pair in decoders or ()
+        for fn in pair
+        for part in (
+            (fn.func, *fn.args, *fn.keywords.items())
+            if isinstance(fn, functools.partial)
+            else (fn,)
+        )
+    )
+
+
+def _remembering(on: bool) -> None:
+    parse, make = (_parsed_once, _model_once) if on else (_parse_signature, _make_model)
+    ParsedSignature.from_fn = classmethod(parse)  # type: ignore[method-assign,assignment]
+    SignatureModel.create = classmethod(make)  # type: ignore[method-assign,assignment]
+
+
+_remembering(True)
 
 
 @contextlib.contextmanager
 def signatures_parsed_afresh() -> Iterator[None]:
     """Litestar's own parsing, for the test that holds the remembered kind against it."""
-    ParsedSignature.from_fn = classmethod(_parse_signature)  # type: ignore[method-assign]
+    _remembering(False)
     try:
         yield
     finally:
-        ParsedSignature.from_fn = classmethod(_parsed_once)  # type: ignore[method-assign,assignment]
+        _remembering(True)
 
 
 class CompiledTemplates(jinja2.BytecodeCache):
