@@ -169,9 +169,7 @@ async def excuse(
     row = await access.participant_record(principal, MissedCheckIn, missed_id, "missed check-in")
     if participant_id is not None and row["participant"] != participant_id:
         raise access.NotFound("no such missed check-in")
-    if program_id is not None and not await TestingDraw.exists().where(
-        (TestingDraw.id == row["draw"]) & (TestingDraw.program == program_id)
-    ):
+    if program_id is not None and not await draws.drawn_in(row["draw"], program_id):
         raise access.NotFound("no such missed check-in")
     form = Form(data)
     reason = form.text("reason", max_length=2000)

@@ -322,13 +322,29 @@ async def call_for_cause(
     return await _call_view(view.id, call.id)
 
 
+async def drawn_in(draw_id: int, program_id: int) -> bool:
+    """Whether the draw is that program's: a record asked for from one program's page
+    must belong to it, even for a user of both."""
+    return await TestingDraw.exists().where(
+        (TestingDraw.id == draw_id) & (TestingDraw.program == program_id)
+    )
+
+
 async def excuse_call(
-    principal: Principal, call_id: int, data: dict[str, Any], origin: str = ""
+    principal: Principal,
+    call_id: int,
+    data: dict[str, Any],
+    origin: str = "",
+    *,
+    program_id: int | None = None,
 ) -> CallView:
     """Excuse a call (the participant is in hospital, in court ...), with the reason: a
     record beside the call, which the draw keeps as drawn. Only while no missed test is
-    recorded for it: that one is corrected as a drug test, with its own reason."""
+    recorded for it: that one is corrected as a drug test, with its own reason.
+    ``program_id``: the program's page it was asked from, whose call it must be."""
     call = await access.participant_record(principal, TestingCall, call_id, "call")
+    if program_id is not None and not await drawn_in(call["draw"], program_id):
+        raise access.NotFound("no such call")
     form = Form(data)
     reason = form.text("reason", max_length=2000)
     form.errors.raise_if_any()

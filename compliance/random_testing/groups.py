@@ -97,24 +97,29 @@ async def create_group(
     return TestingGroupView(row.id, program_id, name, int(rate or 0), 0, False)
 
 
-async def retire_group(principal: Principal, group_id: int, origin: str = "") -> TestingGroupView:
+async def retire_group(
+    principal: Principal, group_id: int, origin: str = "", *, program_id: int | None = None
+) -> TestingGroupView:
     """A retired group is no longer drawn; its members stay assigned to it (and so out of
     the draw) until moved, which the group page shows."""
-    return await _set_retired(principal, group_id, True, origin)
+    return await _set_retired(principal, group_id, True, origin, program_id)
 
 
 async def reinstate_group(
-    principal: Principal, group_id: int, origin: str = ""
+    principal: Principal, group_id: int, origin: str = "", *, program_id: int | None = None
 ) -> TestingGroupView:
     """A retired group drawn again from the next draw on (its members with it); days
     already drawn stay as drawn."""
-    return await _set_retired(principal, group_id, False, origin)
+    return await _set_retired(principal, group_id, False, origin, program_id)
 
 
 async def _set_retired(
-    principal: Principal, group_id: int, retired: bool, origin: str
+    principal: Principal, group_id: int, retired: bool, origin: str, program_id: int | None
 ) -> TestingGroupView:
+    """``program_id``: the program's page it was asked from, whose group it must be."""
     row = await access.program_record(principal, TestingGroup, group_id, "testing group")
+    if program_id is not None and row["program"] != program_id:
+        raise access.NotFound("no such testing group")
     when = datetime.now(UTC) if retired else None
     async with db.transaction():
         # Only a change is made and audited: of two at once, the second finds it done.

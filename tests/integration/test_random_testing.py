@@ -27,7 +27,9 @@ from compliance.tables import (
     OutboxMessage,
     Program,
     TestingCall,
+    TestingCallExcuse,
     TestingDraw,
+    TestingGroup,
     Violation,
 )
 from tests.support.app import another_browser
@@ -42,7 +44,7 @@ from tests.support.random_testing import (
     principal_of,
     testing_program,
 )
-from tests.support.staff import post_form, sign_in
+from tests.support.staff import post_form, sign_in, staff_member
 
 pytestmark = pytest.mark.db
 
@@ -649,3 +651,32 @@ async def test_a_retired_group_is_not_drawn_until_reinstated(client, program) ->
         .order_by(AuditEvent.id)
     ]
     assert actions == ["testing_group.retire", "testing_group.reinstate"]
+
+
+async def test_a_page_acts_only_on_its_own_programs_group_or_call(client, program) -> None:
+    """A clinician of both programs, on program B's day page, cannot retire, reinstate
+    or excuse program A's group or call through it: 404, nothing changed or recorded.
+    From program A's own page the same retire goes through."""
+    world = program["world"]
+    a, b, red = world.program_a, world.program_b, program["red"]
+    await open_all_day(a)
+    view, _ = await draws.draw(a, None, audit.SYSTEM, chance=ALWAYS)
+    bo = next(c for c in view.calls if c.first_name == "Bo")
+    await staff_member("both@example.org", [a, b])
+    async with another_browser(client) as both:
+        await sign_in(both, "both@example.org")
+        for action in ("retire", "reinstate"):
+            asked = await post_form(both, f"/programs/{b}/testing/groups/{red.id}/{action}", {})
+            assert asked.status_code == 404, (action, asked.status_code)
+        excused = await post_form(
+            both, f"/programs/{b}/testing/calls/{bo.id}/excuse", {"reason": "asked from B"}
+        )
+        assert excused.status_code == 404
+        assert (await TestingGroup.select().where(TestingGroup.id == red.id).first())[
+            "retired_at"
+        ] is None
+        assert await TestingCallExcuse.count() == 0
+        changes = ["testing_group.retire", "testing_group.reinstate", "testing.call_excused"]
+        assert await AuditEvent.count().where(AuditEvent.action.is_in(changes)) == 0
+        retired = await post_form(both, f"/programs/{a}/testing/groups/{red.id}/retire", {})
+        assert retired.status_code == 303

@@ -114,7 +114,9 @@ class ProgramTestingPages(Controller):
         testing_group_id: FromPath[int],
     ) -> Any:
         access.require_program(principal, program_id)
-        await groups.retire_group(principal, testing_group_id, origin_of(request))
+        await groups.retire_group(
+            principal, testing_group_id, origin_of(request), program_id=program_id
+        )
         return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
 
     @post("/groups/{testing_group_id:int}/reinstate", status_code=303)
@@ -126,7 +128,9 @@ class ProgramTestingPages(Controller):
         testing_group_id: FromPath[int],
     ) -> Any:
         access.require_program(principal, program_id)
-        await groups.reinstate_group(principal, testing_group_id, origin_of(request))
+        await groups.reinstate_group(
+            principal, testing_group_id, origin_of(request), program_id=program_id
+        )
         return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
 
     @post("/calls/{call_id:int}/excuse", status_code=303)
@@ -140,7 +144,7 @@ class ProgramTestingPages(Controller):
     ) -> Any:
         access.require_program(principal, program_id)
         return await submit(
-            draws.excuse_call(principal, call_id, data, origin_of(request)),
+            draws.excuse_call(principal, call_id, data, origin_of(request), program_id=program_id),
             lambda _: Redirect(f"/programs/{program_id}/testing", status_code=303),
             lambda errors: self._page(principal, program_id, errors),
         )
