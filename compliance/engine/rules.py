@@ -195,6 +195,10 @@ class Evaluation:
     # Presumptive positives the program's policy does not count before confirmation, up
     # to the day judged on: awaiting the lab, they count for nothing yet.
     pending: tuple[DrugTestOutcome, ...] = ()
+    # The last day that is over: the period's end, or the day before the day judged on
+    # when the period reaches it (that day is not over yet). A week ending later is in
+    # progress and is not counted among the judged weeks.
+    over_by: date | None = None
 
 
 @dataclass(slots=True)
@@ -362,6 +366,7 @@ def evaluate(
     tz = ZoneInfo(policy.time_zone)
     first_day = policy.week_starts_on
     judged_on = min(period_end, as_of)
+    over_by = min(period_end, as_of - timedelta(days=1))
     by_week_att = _attendance_by_week(attendance, tz, first_day, as_of)
     outcomes = [o for t in tests if (o := drug_test_outcome(t, tz, policy)).day <= as_of]
     outcomes.sort(key=_OUTCOME_ORDER)
@@ -401,13 +406,13 @@ def evaluate(
                     admitted_on,
                     discharged_on,
                     violations,
-                    judged_on,
+                    over_by,
                     by_week_misses.get(start, ()),
                 )
             )
         start += timedelta(days=7)
 
-    counts = _counts(weeks, judged_on)
+    counts = _counts(weeks, over_by)
     counted = [o for o in outcomes if period_start <= o.day <= judged_on]
     # A dilute or presumptive the policy does not count is neither negative nor positive.
     judged = [o for o in counted if o.outcome not in UNJUDGED or o.counts_positive]
@@ -435,6 +440,7 @@ def evaluate(
         last_positive=positives[-1] if positives else None,
         stepdown_unmet=unmet,
         pending=tuple(o for o in counted if o.outcome == "presumptive" and not o.counts_positive),
+        over_by=over_by,
     )
 
 
@@ -471,16 +477,16 @@ UNJUDGED = frozenset(("dilute", "presumptive"))  # unless the policy counts them
 JUDGED = frozenset(("compliant", "non_compliant"))
 
 
-def is_full(week: WeekResult, judged_on: date | None) -> bool:
-    """A week judged whole: compliant or not, and over by the day judged on (a week in
-    progress can already be non-compliant, but is not full)."""
-    return week.status in JUDGED and (judged_on is None or week.end <= judged_on)
+def is_full(week: WeekResult, over_by: date | None) -> bool:
+    """A week judged whole: compliant or not, and over by ``over_by`` (an evaluation's
+    ``over_by``; a week in progress can already be non-compliant, but is not full)."""
+    return week.status in JUDGED and (over_by is None or week.end <= over_by)
 
 
-def _counts(weeks: Sequence[WeekResult], judged_on: date) -> PeriodCounts:
+def _counts(weeks: Sequence[WeekResult], over_by: date) -> PeriodCounts:
     c = PeriodCounts()
     for w in weeks:
-        if not is_full(w, judged_on):
+        if not is_full(w, over_by):
             continue
         c.weeks_judged += 1
         c.weeks_compliant += w.status == "compliant"
@@ -578,15 +584,15 @@ def _week(
     admitted_on: date,
     discharged_on: date | None,
     violations: list[Violation],
-    judged_on: date,
+    over_by: date,
     misses: Sequence[CheckInMissFact] = (),
 ) -> WeekResult:
     """One week's judgement; appends the week's violations to ``violations``.
 
-    A week not over on ``judged_on`` (this week, or one the period cuts) cannot fall
-    short of its hours, sessions or tests yet: it is "in_progress", or "non_compliant"
-    only when a violation (an unexcused absence, a positive or missed test) has already
-    happened, and only those reasons are given.
+    A week not over by ``over_by`` (this week, its last day included, or one the period
+    cuts) cannot fall short of its hours, sessions or tests yet: it is "in_progress", or
+    "non_compliant" only when a violation (an unexcused absence, a positive or missed
+    test) has already happened, and only those reasons are given.
 
     One event, one reason: hours or sessions short only by what unexcused absences cost,
     or tests short only by tests missed or refused, add no reason of their own."""
@@ -614,7 +620,7 @@ def _week(
         status = "no_requirement"
     elif partial:
         status = "partial"
-    elif end > judged_on:
+    elif end > over_by:
         reasons = [r for r in reasons if r.refs]  # only what has happened yet
         status = "non_compliant" if reasons else "in_progress"
     else:

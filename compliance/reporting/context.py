@@ -270,7 +270,7 @@ def _attendance(inputs: ReportInputs, zone: ZoneInfo) -> dict[str, Any]:
 def _eap(ev: Evaluation, show: set[str], today: date) -> dict[str, Any]:
     """An employer's question first: is the employee meeting the program's requirements
     now? Then the history, each week short of them with its reasons (within the consent)."""
-    judged = [w for w in ev.weeks if is_full(w, ev.as_of)]
+    judged = [w for w in ev.weeks if is_full(w, ev.over_by)]
     current = next((w for w in ev.weeks if w.start <= (ev.as_of or today) <= w.end), None)
     streak = 0
     for w in reversed(judged):

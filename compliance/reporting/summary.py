@@ -66,7 +66,7 @@ def status_label(week: WeekResult, today: date | None = None) -> str:
     "On track so far", never a verdict."""
     if week.status == "in_progress":
         return "On track so far"
-    if week.status == "non_compliant" and today is not None and week.end > today:
+    if week.status == "non_compliant" and today is not None and week.end >= today:
         return "Not compliant already"
     return WEEK_STATUS_WORDS.get(week.status, week.status.replace("_", " "))
 
@@ -83,7 +83,7 @@ def week_words(week: WeekResult, show: Collection[str], today: date | None = Non
     if week.status == "not_yet_due":
         return "Not yet due: the week has not started."
     if week.status == "in_progress" or (
-        week.status == "non_compliant" and today is not None and week.end > today
+        week.status == "non_compliant" and today is not None and week.end >= today
     ):
         if reasons or hidden:
             return f"{status_label(week, today)}: " + _reason_list(reasons, hidden) + "."
@@ -149,7 +149,7 @@ def status_now(ev: Evaluation, show: Collection[str], today: date) -> list[dict[
             {"label": label, "status": current.status, "words": week_words(current, show, today)}
         )
     before = [
-        w for w in ev.weeks if is_full(w, ev.as_of) and (current is None or w.end < current.start)
+        w for w in ev.weeks if is_full(w, ev.over_by) and (current is None or w.end < current.start)
     ]
     if before:
         last = before[-1]
@@ -167,7 +167,7 @@ def period_words(ev: Evaluation) -> str:
     c = ev.counts
     if not c.weeks_judged:
         return "No full week with a requirement has ended in this period yet."
-    bad = [w for w in ev.weeks if w.status == "non_compliant" and is_full(w, ev.as_of)]
+    bad = [w for w in ev.weeks if w.status == "non_compliant" and is_full(w, ev.over_by)]
     if not bad:
         return f"Compliant in all {c.weeks_judged} full weeks."
     weeks = ", ".join(_short(w.start) for w in bad)
@@ -214,12 +214,12 @@ def counts(ev: Evaluation, show: Collection[str]) -> dict[str, Any]:
     """Counts over the judged weeks, not percentages alone."""
     c = ev.counts
     out: dict[str, Any] = {"weeks": c.weeks_judged, "weeks_compliant": c.weeks_compliant}
-    first = next((w.start for w in ev.weeks if is_full(w, ev.as_of)), None)
-    last = next((w.end for w in reversed(ev.weeks) if is_full(w, ev.as_of)), None)
+    first = next((w.start for w in ev.weeks if is_full(w, ev.over_by)), None)
+    last = next((w.end for w in reversed(ev.weeks) if is_full(w, ev.over_by)), None)
     out["span"] = f"{_short(first)} {DASH} {_short(last)} {last:%Y}" if first and last else ""
     if C.attendance in show:
         out["hours"] = f"{hm(c.attended_minutes)} attended of {hm(c.required_minutes)} required"
-        extra = _beyond(ev.weeks, ev.as_of)
+        extra = _beyond(ev.weeks, ev.over_by)
         out["hours_beyond"] = (
             f"{hm(extra)} attended beyond a week's requirement; extra hours do not carry over "
             "to another week."
@@ -242,8 +242,10 @@ def counts(ev: Evaluation, show: Collection[str]) -> dict[str, Any]:
     return out
 
 
-def _beyond(weeks: Sequence[WeekResult], as_of: date | None) -> int:
-    return sum(max(w.attended_minutes - w.required_minutes, 0) for w in weeks if is_full(w, as_of))
+def _beyond(weeks: Sequence[WeekResult], over_by: date | None) -> int:
+    return sum(
+        max(w.attended_minutes - w.required_minutes, 0) for w in weeks if is_full(w, over_by)
+    )
 
 
 def last_positive(ev: Evaluation) -> str:

@@ -89,7 +89,7 @@ def week(
         policy=policy,
         period_start=MONDAY,
         period_end=MONDAY + timedelta(days=6),
-        as_of=MONDAY + timedelta(days=6),
+        as_of=MONDAY + timedelta(days=7),  # the week is over
     )
     return result.weeks[-1]
 
@@ -278,10 +278,10 @@ def test_a_missed_check_in_counts_only_when_the_program_says_so() -> None:
         CheckInMissFact(8, MONDAY + timedelta(days=9), at(MONDAY + timedelta(days=9), 14)),
     ]
 
-    off = _evaluation_on(6, FULL_WEEK, TWO_TESTS, CHICAGO, misses)
+    off = _evaluation_on(7, FULL_WEEK, TWO_TESTS, CHICAGO, misses)
     assert off.weeks[0].status == "compliant" and off.violations == ()
     counting = Policy(time_zone="America/Chicago", missed_check_in_counts=True)
-    on = _evaluation_on(6, FULL_WEEK, TWO_TESTS, counting, misses)
+    on = _evaluation_on(7, FULL_WEEK, TWO_TESTS, counting, misses)
     [reason] = on.weeks[0].reasons
     assert on.weeks[0].status == "non_compliant"
     assert (reason.text, reason.kind, reason.topic, reason.refs) == (
@@ -294,7 +294,7 @@ def test_a_missed_check_in_counts_only_when_the_program_says_so() -> None:
     before = _evaluation_on(1, FULL_WEEK, TWO_TESTS, counting, misses)  # Tuesday: not yet
     # Discharged on the Tuesday: the Wednesday miss is after the enrolment, never judged.
     tuesday = MONDAY + timedelta(days=1)
-    discharged = _evaluation_on(6, FULL_WEEK, TWO_TESTS, counting, misses, tuesday)
+    discharged = _evaluation_on(7, FULL_WEEK, TWO_TESTS, counting, misses, tuesday)
     assert discharged.violations == ()
     assert before.weeks[0].status == "in_progress" and before.violations == ()
 
@@ -317,7 +317,7 @@ def test_a_late_sunday_session_belongs_to_its_local_week_across_dst() -> None:
         policy=Policy(time_zone="America/Chicago"),
         period_start=MONDAY,
         period_end=MONDAY + timedelta(days=13),
-        as_of=MONDAY + timedelta(days=13),
+        as_of=MONDAY + timedelta(days=14),
     )
     first, second = result.weeks
     assert first.sessions_attended == {"education": 1} and second.sessions_attended == {}
@@ -332,7 +332,7 @@ def test_a_late_sunday_session_belongs_to_its_local_week_across_dst() -> None:
         policy=sunday_first,
         period_start=MONDAY,
         period_end=MONDAY + timedelta(days=13),
-        as_of=MONDAY + timedelta(days=13),
+        as_of=MONDAY + timedelta(days=14),
     )
     assert shifted.weeks[1].start == date(2026, 3, 8) and shifted.weeks[1].sessions_attended
 
@@ -360,7 +360,7 @@ def test_period_summary_and_step_down() -> None:
         policy=Policy(time_zone="America/Chicago"),
         period_start=MONDAY,
         period_end=MONDAY + timedelta(weeks=weeks) - timedelta(days=1),
-        as_of=MONDAY + timedelta(weeks=weeks) - timedelta(days=1),
+        as_of=MONDAY + timedelta(weeks=weeks),
     )
     assert [w.status for w in result.weeks] == ["non_compliant"] + ["compliant"] * 4
     assert result.attendance_rate == Decimal("1.111")
@@ -412,7 +412,7 @@ def run(att, tst, policy=CHICAGO):
         policy=policy,
         period_start=MONDAY,
         period_end=MONDAY + timedelta(days=27),
-        as_of=MONDAY + timedelta(days=27),
+        as_of=MONDAY + timedelta(days=28),
     )
 
 
@@ -463,7 +463,7 @@ def _evaluation_on(  # type: ignore[no-untyped-def]
         missed_check_ins=missed,
         policy=policy,
         period_start=MONDAY,
-        period_end=MONDAY + timedelta(days=day_offset),
+        period_end=MONDAY + timedelta(days=min(day_offset, 6)),
         as_of=MONDAY + timedelta(days=day_offset),
     )
 
@@ -479,7 +479,7 @@ def test_a_week_not_over_is_in_progress_not_short() -> None:
     assert texts(w) == []
     assert w.attended_hours == Decimal("3.00")
     # The same records once the week is over: short of everything, with reasons.
-    done = _judged_on(6, [session(0)], [])
+    done = _judged_on(7, [session(0)], [])
     assert done.status == "non_compliant"
     assert any("required hours" in t for t in texts(done))
 
@@ -530,6 +530,27 @@ def test_a_period_reaching_past_today_never_judges_a_week_to_come() -> None:
     assert result.as_of == today
 
 
+def test_the_weeks_last_day_is_not_over_until_it_ends() -> None:
+    """Judged on the Sunday that ends a week (the program's today), the week is still in
+    progress: a Sunday session may yet be attended, so hours short are no reason yet, and
+    the week is not counted among the judged ones; the next day it is judged whole. Found
+    on a Sunday, when the current week read "compliant" on the compliance API."""
+    sunday = MONDAY + timedelta(days=6)
+    short = [session(0)]
+    on_sunday = _as_of(sunday, short, [], weeks=1)
+    assert [w.status for w in on_sunday.weeks] == ["in_progress"]
+    assert on_sunday.counts.weeks_judged == 0 and on_sunday.weeks[0].reasons == ()
+    assert on_sunday.as_of == sunday and on_sunday.over_by == sunday - timedelta(days=1)
+    with_positive = _as_of(sunday, FULL_WEEK, [drug_test(6, analytes=COCAINE_CONFIRMED)], 1)
+    assert with_positive.weeks[0].status == "non_compliant"  # known already
+    assert with_positive.counts.weeks_judged == 0  # but not a full week yet
+    monday = _as_of(sunday + timedelta(days=1), short, [], weeks=1)
+    assert [w.status for w in monday.weeks] == ["non_compliant"]
+    assert monday.counts.weeks_judged == 1 and monday.over_by == sunday
+    met = _as_of(sunday + timedelta(days=1), FULL_WEEK, TWO_TESTS, weeks=1)
+    assert [w.status for w in met.weeks] == ["compliant"]
+
+
 def test_records_after_the_day_judged_on_are_not_known_yet() -> None:
     late = [drug_test(20, "no_show"), session(20, status="absent_unexcused")]
     result = _as_of(MONDAY + timedelta(days=13), FULL_WEEK, [late[0]])
@@ -555,7 +576,7 @@ def test_period_counts_and_step_down_criteria_in_words() -> None:
     full = [s for n in range(3) for s in _shifted(FULL_WEEK, n)]
     tests = [drug_test(d + 7 * n) for n in range(3) for d in (1, 4)]
     tests[3] = drug_test(11, "no_show")
-    result = _as_of(MONDAY + timedelta(weeks=3, days=-1), full, tests, weeks=3)
+    result = _as_of(MONDAY + timedelta(weeks=3), full, tests, weeks=3)  # the day after
     c = result.counts
     assert (c.weeks_judged, c.weeks_compliant) == (3, 2)
     assert (c.attended_minutes, c.required_minutes) == (3 * 600, 3 * 540)
