@@ -127,6 +127,12 @@ def _mark(shape: str, x: float, y: float, fill: str) -> str:
             f'<path d="M{x:.1f} {y - 6:.1f} L{x + 6:.1f} {y:.1f} L{x:.1f} {y + 6:.1f} '
             f'L{x - 6:.1f} {y:.1f} Z" fill="{fill}"/>'
         )
+    if shape == "cross":
+        return (
+            f'<path d="M{x - 5:.1f} {y - 5:.1f} L{x + 5:.1f} {y + 5:.1f} '
+            f'M{x - 5:.1f} {y + 5:.1f} L{x + 5:.1f} {y - 5:.1f}" '
+            f'stroke="{fill}" stroke-width="2.5" fill="none"/>'
+        )
     return f'<rect x="{x - 5:.1f}" y="{y - 5:.1f}" width="10" height="10" fill="{fill}"/>'
 
 
@@ -140,7 +146,9 @@ def drug_test_timeline(
     """Each drug test on a time line from ``first`` to ``last`` (the period, ending no
     later than the day judged on; by default the weeks' span), with a dated tick at each
     week start inside it: green circles negative, red squares counted positive (positive,
-    missed, refused, adulterated, substituted, dilute by policy)."""
+    missed, refused, adulterated, substituted, dilute by policy), and a red cross for each
+    missed check-in the program counts (the engine gives it as a reason of the week; the
+    legend names it only when there is one)."""
     if not weeks:
         return Markup("")
     first = first or weeks[0].start
@@ -182,6 +190,15 @@ def drug_test_timeline(
             out.append(
                 f"<g><title>{escape(t.detail)}</title>{_mark(shape, x_of(t.day), mid, fill)}</g>"
             )
+    check_ins = [
+        r
+        for w in weeks
+        for r in w.reasons
+        if r.kind == "missed_check_in" and r.day is not None and first <= r.day <= last
+    ]
+    for r in check_ins:
+        mark = _mark("cross", x_of(r.day), mid, POSITIVE_MARK[0])  # type: ignore[arg-type]
+        out.append(f"<g><title>{escape(r.text)}</title>{mark}</g>")
     out.append(
         f'<g font-size="10" fill="#333">'
         f"{_mark('circle', left + 5, height - 12, OUTCOME_MARK['negative'][0])}"
@@ -190,6 +207,11 @@ def drug_test_timeline(
         f'<text x="{left + 89}" y="{height - 8}">positive, missed, refused or failed</text>'
         f"{_mark('diamond', left + 300, height - 12, OUTCOME_MARK['presumptive'][0])}"
         f'<text x="{left + 309}" y="{height - 8}">presumptive or dilute</text>'
-        "</g></svg>"
     )
+    if check_ins:
+        out.append(
+            f"{_mark('cross', left + 435, height - 12, POSITIVE_MARK[0])}"
+            f'<text x="{left + 444}" y="{height - 8}">missed check-in</text>'
+        )
+    out.append("</g></svg>")
     return Markup("".join(out))  # noqa: S704 - every text inside went through escape()

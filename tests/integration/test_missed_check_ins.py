@@ -164,6 +164,15 @@ async def test_when_the_program_counts_it_a_missed_check_in_is_a_violation_and_o
     pdf = await client.get(f"/api/reports/{made.json()['id']}/pdf")
     text = " ".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
     assert "Did not check in for testing" in text  # the report's events, as the engine says
+    # The drug-test timeline marks it too (a cross, named in the legend), on the report
+    # and on the client's page.
+    assert "missed check-in" in " ".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages
+    )
+    staff_page = (await client.get(f"/participants/{court}")).text
+    timeline = staff_page.split('aria-labelledby="tt-title"', 1)[1].split("</svg>", 1)[0]
+    assert "<title>Did not check in for testing" in timeline
+    assert ">missed check-in</text>" in timeline
     [missed] = await MissedCheckIn.select().where(MissedCheckIn.participant == court)
     link = await client.get(f"/missed-check-ins/{missed['id']}", follow_redirects=False)
     assert link.status_code == 303
