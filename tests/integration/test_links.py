@@ -7,10 +7,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
+from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
+from compliance.disclosure.links import RECENT_TEST_DAYS
 from compliance.reporting import signing
 from compliance.tables import AuditEvent, Consent, Disclosure, SecureLink
 from tests.support.demo import (
@@ -20,12 +25,31 @@ from tests.support.demo import (
     post_json,
     secure_link,
 )
+from tests.support.staff import demo_up_to_now, period_up_to_now
 
 pytestmark = pytest.mark.db
 
 
-async def test_link_life_cycle_open_download_revoke_then_410(client, demo, settings) -> None:
-    report = await court_report(client, demo, narrative=None)
+@pytest.fixture
+async def demo_now(client: httpx.AsyncClient) -> dict:
+    return await demo_up_to_now(client)
+
+
+async def _compliance(client: httpx.AsyncClient, pid: int, days: int) -> dict:
+    """The compliance API's judgement of the last ``days`` days, as the officer's page
+    reads them."""
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    period = {"start": str(today - timedelta(days=days)), "end": str(today)}
+    response = await client.get(f"/api/participants/{pid}/compliance", params=period)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_link_life_cycle_open_download_revoke_then_410(client, demo_now, settings) -> None:
+    """The demo laid out up to now: the page's recent tests are those of the last four
+    weeks by the real clock."""
+    demo = demo_now
+    report = await court_report(client, demo, narrative=None, **period_up_to_now())
     made = await secure_link(client, demo)
     token = link_path(made).removeprefix("/l/")
     assert len(token) >= 43  # 32 bytes of randomness, base64url
@@ -36,9 +60,13 @@ async def test_link_life_cycle_open_download_revoke_then_410(client, demo, setti
         assert "42 CFR" in page.text and "Federal confidentiality" in page.text
         assert report["public_id"] in page.text
         assert "this week" in page.text
-        # Each test once, in the engine's words (the date was said twice before).
+        # Each test once, in the engine's words (the date was said twice before): the
+        # lines are the compliance API's details for the same weeks, newest first.
         tests = page.text.split("Recent drug tests", 1)[1].split("</ul>", 1)[0]
-        assert "<li>Missed random test called for Thu 5 Nov</li>" in tests
+        lines = re.findall(r"<li>(.*?)</li>", tests)
+        judged = await _compliance(client, demo["people"]["RB-1001"], RECENT_TEST_DAYS)
+        details = [t["detail"] for w in judged["weeks"] for t in w["tests"]][::-1]
+        assert lines and [unescape(line) for line in lines] == details
         assert "negative (" not in tests and "missed (" not in tests
         for name, value in {
             "cache-control": "no-store",

@@ -26,7 +26,7 @@ from compliance.tables import (
     SecureLink,
 )
 from tests.support.demo import court_report, link_path, officer_browser, post_json, secure_link
-from tests.support.staff import post_form
+from tests.support.staff import demo_up_to_now, post_form
 
 pytestmark = pytest.mark.db
 
@@ -334,9 +334,16 @@ async def test_the_accounting_names_what_the_page_and_the_pdf_showed(client, dem
     )
 
 
-async def test_a_sap_link_is_judged_as_dot_follow_up_testing(client, demo) -> None:
+@pytest.fixture
+async def demo_now(client: httpx.AsyncClient) -> dict:
+    return await demo_up_to_now(client)
+
+
+async def test_a_sap_link_is_judged_as_dot_follow_up_testing(client, demo_now) -> None:
     """The SAP's view needs drug tests (the plan against the tests done): a consent
-    without them is refused, where an EAP status view would have gone out."""
+    without them is refused, where an EAP status view would have gone out. The demo is
+    laid out up to now: the page lists the tests of the last four weeks."""
+    demo = demo_now
     pid = demo["people"]["RB-1003"]
     sap = demo["recipients"]["Ellen Marsh"]
     made = await _link(client, pid, sap)

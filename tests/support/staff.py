@@ -6,7 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from compliance import audit
 from compliance.core import db
 from compliance.core.settings import Settings, load_settings
 from compliance.core.vocabulary import Role
+from compliance.ops.demo import WEEKS as DEMO_WEEKS
 from compliance.ops.demo import load_demo
 from compliance.records.analytes import seed_program_analytes
 from compliance.staff import accounts
@@ -218,14 +219,40 @@ async def signed_in_demo(
     *,
     full_name: str | None = None,
     credentials: str | None = None,
+    now: datetime = DEMO_NOW,
 ) -> dict:
     """The demo with its clinician signed in on ``client``; tests name the demo's rows
-    (people by client id, recipients by name), so their ids come back with the program."""
-    program = await demo_with_clinician(email, full_name=full_name, credentials=credentials)
+    (people by client id, recipients by name), so their ids come back with the program.
+    ``now``: where the demo is laid out up to (a fresh database's, not the run's copy)."""
+    program = await demo_with_clinician(email, now, full_name=full_name, credentials=credentials)
     await sign_in(client, email)
     people = {p["client_id"]: p["id"] for p in await Participant.select()}
     recipients = {r["name"]: r["id"] for r in await Recipient.select()}
     return {"people": people, "recipients": recipients, "program": program}
+
+
+async def demo_up_to_now(client: httpx.AsyncClient) -> dict:
+    """The demo laid out up to this moment and its clinician signed in (as the ``demo``
+    fixture's), for views that read "recent" or "this week" by the real clock: against
+    the run's copy, laid out at ``DEMO_NOW``, they empty as the weeks pass. The fixture
+    that calls it must not be named ``demo`` (that one gets the run's copy); ``PERIOD``
+    is then ``period_up_to_now()``."""
+    return await signed_in_demo(
+        client,
+        "staff@example.org",
+        full_name="Sam Staff",
+        credentials="LCSW",
+        now=datetime.now(ZoneInfo("America/Chicago")),
+    )
+
+
+def period_up_to_now() -> dict[str, str]:
+    """The demo's weeks before this one (its eight weeks, all over), as ``PERIOD`` is for
+    the demo at ``DEMO_NOW``."""
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    monday = today - timedelta(days=today.weekday())
+    start = monday - timedelta(weeks=DEMO_WEEKS)
+    return {"period_start": str(start), "period_end": str(monday - timedelta(days=1))}
 
 
 async def lab_file_program(email: str, password: str = PASSWORD, clients: int = 400) -> int:
