@@ -14,7 +14,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -737,6 +737,13 @@ def _drug_tests(
     return tests, results
 
 
+def _hours_after(moment: datetime, hours: int) -> datetime:
+    """``hours`` of real time later: an aware datetime plus a timedelta moves its wall
+    clock, which across the autumn clock change is an hour more (a 74-hour result read
+    "75 h after collection")."""
+    return (moment.astimezone(UTC) + timedelta(hours=hours)).astimezone(moment.tzinfo)
+
+
 def _collected_test(
     c: Client, participant: int, day: date, index: int, called: datetime, clinician: int
 ) -> DrugTest:
@@ -755,7 +762,7 @@ def _collected_test(
         lab_name="Prairie Toxicology Laboratory",
         accession_id=accession,
         chain_of_custody_id=f"CCF-{accession}",
-        result_reported_at=collected + timedelta(hours=30),
+        result_reported_at=_hours_after(collected, 30),
         creatinine_mg_dl=Decimal("96.0"),
         specific_gravity=Decimal("1.0150"),
         ph=Decimal("6.20"),
@@ -790,7 +797,7 @@ def _no_show(test: DrugTest, rows: list[dict]) -> None:
 def _dilute(test: DrugTest, rows: list[dict]) -> None:
     # Delivered late in the day, past the 8-hour window: both to see.
     test.collected_at = test.called_at + timedelta(hours=10, minutes=30)
-    test.result_reported_at = test.collected_at + timedelta(hours=30)
+    test.result_reported_at = _hours_after(test.collected_at, 30)
     test.collection_status = CollectionStatus.dilute.value
     test.creatinine_mg_dl = Decimal("14.2")
     test.specific_gravity = Decimal("1.0020")
@@ -799,7 +806,7 @@ def _dilute(test: DrugTest, rows: list[dict]) -> None:
 
 def _confirmed_positive_thc(test: DrugTest, rows: list[dict]) -> None:
     # The confirmation took the lab three days: a late result to see.
-    test.result_reported_at = test.collected_at + timedelta(hours=74)
+    test.result_reported_at = _hours_after(test.collected_at, 74)
     thc = next(r for r in rows if r["analyte_code"] == "thc")
     thc.update(
         screen_result=AnalyteOutcome.positive.value,
