@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from compliance.tables import AuditEvent, Consent, Mandate, MandatePhase, Participant, Recipient
-from tests.support.staff import csrf_token, post_form, signed_in_demo
+from tests.support.staff import csrf_token, demo_up_to_now, post_form, signed_in_demo
 
 pytestmark = pytest.mark.db
 
@@ -511,9 +511,17 @@ async def test_each_consent_template_prefills_and_validates(
     assert reader.controls and reader.unlabelled() == [] and reader.unmarked() == []
 
 
+@pytest.fixture
+async def demo_now(client: httpx.AsyncClient) -> dict:
+    """The demo laid out up to now: its EAP client's twelve-week consent is still valid
+    today (at ``DEMO_NOW`` it ran out on 21 Dec 2026)."""
+    return await demo_up_to_now(client)
+
+
 async def test_report_and_link_forms_list_only_recipients_a_valid_consent_covers(
-    client, demo
+    client, demo_now
 ) -> None:
+    demo = demo_now
     added = await post_form(
         client,
         "/recipients",

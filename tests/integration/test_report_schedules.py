@@ -25,7 +25,7 @@ from compliance.tables import (
 )
 from tests.support.app import another_browser
 from tests.support.cli import run_cli, settings_env
-from tests.support.staff import post_form, sign_in, staff_member
+from tests.support.staff import demo_up_to_now, post_form, sign_in, staff_member
 
 pytestmark = pytest.mark.db
 
@@ -117,7 +117,15 @@ async def test_a_weekly_schedule_sends_one_signed_report_a_week(client, demo, se
     assert [r["outcome"] for r in listed[0]["runs"]] == ["sent", "sent"]
 
 
-async def test_a_lapsed_consent_skips_the_run_and_says_so(client, demo, settings) -> None:
+@pytest.fixture
+async def demo_now(client: httpx.AsyncClient) -> dict:
+    """The demo laid out up to now: its EAP client's twelve-week consent is still valid
+    today (at ``DEMO_NOW`` it ran out on 21 Dec 2026)."""
+    return await demo_up_to_now(client)
+
+
+async def test_a_lapsed_consent_skips_the_run_and_says_so(client, demo_now, settings) -> None:
+    demo = demo_now
     eap = demo["people"]["RB-1002"]
     made = await _schedule(client, eap, demo["recipients"]["Renee Cho"], "eap_status")
     assert made.status_code == 201, made.text

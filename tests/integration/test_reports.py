@@ -19,7 +19,7 @@ from compliance.reporting.context import NOTICE
 from compliance.tables import Consent, Recipient, Report
 from tests.support.cli import BIN, run_cli, settings_env
 from tests.support.demo import PERIOD, court_report, post_json, report_pdf
-from tests.support.staff import csrf_token, signed_in_demo
+from tests.support.staff import csrf_token, demo_up_to_now, period_up_to_now, signed_in_demo
 
 pytestmark = pytest.mark.db
 
@@ -251,15 +251,23 @@ async def test_store_names_files_by_hash_and_never_rewrites(client, demo, settin
     assert not path.stat().st_mode & 0o222  # read-only once stored
 
 
+@pytest.fixture
+async def demo_now(client: httpx.AsyncClient) -> dict:
+    """The demo laid out up to now: its EAP client's twelve-week consent is still valid
+    today (at ``DEMO_NOW`` it ran out on 21 Dec 2026)."""
+    return await demo_up_to_now(client)
+
+
 async def test_eap_report_without_drug_test_consent_holds_no_analyte(
-    client, demo, tmp_path
+    client, demo_now, tmp_path
 ) -> None:
+    demo = demo_now
     pid = demo["people"]["RB-1002"]
     body = {
         "kind": "eap_status",
         "recipient_id": demo["recipients"]["Renee Cho"],
         "fitness_statement": "Fit to return to full duties.",
-        **PERIOD,
+        **period_up_to_now(),
     }
     response = await post_json(client, f"/api/participants/{pid}/reports", body)
     assert response.status_code == 201, response.text

@@ -6,7 +6,7 @@ the path parameters."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -163,8 +163,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
             "purposes": ["employment"],
             "revocation_instructions": "x",
             "signed_by_name": "x",
-            "signed_on": "2026-01-05",
-            "expires_on": "2027-01-05",
+            # Valid today whenever the suite runs: a fixed year ran out on 5 Jan 2027.
+            "signed_on": str(date.today() - timedelta(days=60)),
+            "expires_on": str(date.today() + timedelta(days=365)),
         }
     },
     ("/api/consents/{consent_id:int}/revoke", "POST"): {"json": {"note": "x"}},
