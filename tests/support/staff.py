@@ -167,7 +167,8 @@ async def clone_court_client(times: int) -> int:
     return src["program"]
 
 
-DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=ZoneInfo("America/Chicago"))
+DEMO_ZONE = ZoneInfo("America/Chicago")  # the demo program's
+DEMO_NOW = datetime(2026, 11, 23, 12, 0, tzinfo=DEMO_ZONE)
 
 
 @asynccontextmanager
@@ -242,14 +243,14 @@ async def demo_up_to_now(client: httpx.AsyncClient) -> dict:
         "staff@example.org",
         full_name="Sam Staff",
         credentials="LCSW",
-        now=datetime.now(ZoneInfo("America/Chicago")),
+        now=datetime.now(DEMO_ZONE),
     )
 
 
 def period_up_to_now() -> dict[str, str]:
     """The demo's weeks before this one (its eight weeks, all over), as ``PERIOD`` is for
     the demo at ``DEMO_NOW``."""
-    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    today = datetime.now(DEMO_ZONE).date()
     monday = today - timedelta(days=today.weekday())
     start = monday - timedelta(weeks=DEMO_WEEKS)
     return {"period_start": str(start), "period_end": str(monday - timedelta(days=1))}

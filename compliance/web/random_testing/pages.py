@@ -6,7 +6,7 @@ page again with what to correct (422)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -113,11 +113,9 @@ class ProgramTestingPages(Controller):
         program_id: FromPath[int],
         testing_group_id: FromPath[int],
     ) -> Any:
-        access.require_program(principal, program_id)
-        await groups.retire_group(
-            principal, testing_group_id, origin_of(request), program_id=program_id
+        return await _group_changed(
+            groups.retire_group, request, principal, program_id, testing_group_id
         )
-        return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
 
     @post("/groups/{testing_group_id:int}/reinstate", status_code=303)
     async def reinstate(
@@ -127,11 +125,9 @@ class ProgramTestingPages(Controller):
         program_id: FromPath[int],
         testing_group_id: FromPath[int],
     ) -> Any:
-        access.require_program(principal, program_id)
-        await groups.reinstate_group(
-            principal, testing_group_id, origin_of(request), program_id=program_id
+        return await _group_changed(
+            groups.reinstate_group, request, principal, program_id, testing_group_id
         )
-        return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
 
     @post("/calls/{call_id:int}/excuse", status_code=303)
     async def excuse(
@@ -297,3 +293,17 @@ class MissedCheckInPages(Controller):
 
 
 ROUTES = [TestingHome, ProgramTestingPages, ParticipantTestingPages, MissedCheckInPages]
+
+
+async def _group_changed(
+    change: Callable[..., Awaitable[Any]],
+    request: Request,
+    principal: Principal,
+    program_id: int,
+    group_id: int,
+) -> Redirect:
+    """Retire or reinstate, asked from the program's day page: only that program's group
+    (another is 404), then back to the page's groups."""
+    access.require_program(principal, program_id)
+    await change(principal, group_id, origin_of(request), program_id=program_id)
+    return Redirect(f"/programs/{program_id}/testing#groups", status_code=303)
